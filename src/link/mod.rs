@@ -1,0 +1,166 @@
+//! Links: the transports between the radio network and the gateway.
+//!
+//! A link turns bytes on a serial line or a UDP socket into [`Received`] bursts and sends the
+//! [`Transmit`] bursts the core asks for. Links do framing, handshakes, keepalives, reconnects
+//! and (for the Homebrew master) the configured relay between peers; they make no decisions
+//! about radios, calls or commands (../shared/DESIGN.md). Bad input costs a counter in
+//! [`LinkCounters`], never the link.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+pub mod homebrew;
+pub mod mmdvm;
+
+/// Length of a DMR / PDT burst in octets (264 bits).
+pub const BURST_LEN: usize = 33;
+
+/// One 264-bit burst as it stands on the air.
+pub type Burst = [u8; BURST_LEN];
+
+/// TDMA timeslot.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+pub enum Slot {
+    /// Timeslot 1.
+    One,
+    /// Timeslot 2.
+    Two,
+}
+
+impl Slot {
+    /// 1 or 2.
+    pub const fn number(self) -> u8 {
+        match self {
+            Slot::One => 1,
+            Slot::Two => 2,
+        }
+    }
+}
+
+/// Site name as written in the configuration; every received burst carries the site it came
+/// from.
+pub type SiteName = Arc<str>;
+
+/// What a link hands to the gateway for every burst it receives.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Received {
+    /// The configured site the burst came from.
+    pub site: SiteName,
+    /// The timeslot it was received on.
+    pub slot: Slot,
+    /// The 33-octet burst.
+    pub burst: Burst,
+    /// Received signal strength in dBm, where the transport reports it.
+    pub rssi_dbm: Option<i16>,
+    /// Bit error rate in percent, where the transport reports it.
+    pub ber_percent: Option<f32>,
+    /// Link-level hints from the transport header (Homebrew DMRD addressing), where known.
+    pub meta: Option<FrameMeta>,
+    /// Arrival time at the gateway.
+    pub at: Instant,
+}
+
+/// Addressing a transport header carries beside the burst (Homebrew DMRD).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameMeta {
+    /// Source radio ID (24 bits).
+    pub source: u32,
+    /// Destination radio or talkgroup ID (24 bits).
+    pub destination: u32,
+    /// True for a private (unit-to-unit) call.
+    pub private: bool,
+    /// Stream ID of the transmission.
+    pub stream_id: u32,
+}
+
+/// A burst the gateway wants a link to send.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transmit {
+    /// The site to send on.
+    pub site: SiteName,
+    /// The timeslot to send on.
+    pub slot: Slot,
+    /// The 33-octet burst.
+    pub burst: Burst,
+    /// Link-level addressing for transports that carry it (Homebrew DMRD).
+    pub meta: Option<FrameMeta>,
+}
+
+/// Link state changes reported to the supervisor and to the health service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkState {
+    /// The link is up (modem handshake done, or logged in / a peer logged in).
+    Up {
+        link: String,
+        site: Option<SiteName>,
+    },
+    /// The link is down, with the reason.
+    Down {
+        link: String,
+        site: Option<SiteName>,
+        reason: String,
+    },
+}
+
+/// Counters per link, read by the API; relaxed atomics, never a lock on the receive path.
+#[derive(Debug, Default)]
+pub struct LinkCounters {
+    /// Frames received and handed on.
+    pub frames_in: AtomicU64,
+    /// Frames sent.
+    pub frames_out: AtomicU64,
+    /// Frames or datagrams dropped as malformed.
+    pub bad_frames: AtomicU64,
+    /// Octets skipped while hunting for a frame start.
+    pub skipped_octets: AtomicU64,
+    /// Datagrams from peers that are not logged in, or unknown peers.
+    pub unauthenticated: AtomicU64,
+    /// Reconnects or re-logins.
+    pub reconnects: AtomicU64,
+    /// Failed logins (wrong passphrase, refused, timed out).
+    pub login_failures: AtomicU64,
+    /// NAKs received from a modem.
+    pub naks: AtomicU64,
+    /// Transmit frames dropped because the queue was full while the link was down.
+    pub tx_dropped: AtomicU64,
+}
+
+impl LinkCounters {
+    /// Add one to a counter.
+    pub fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A plain copy of every counter.
+    pub fn snapshot(&self) -> LinkCountersSnapshot {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        LinkCountersSnapshot {
+            frames_in: get(&self.frames_in),
+            frames_out: get(&self.frames_out),
+            bad_frames: get(&self.bad_frames),
+            skipped_octets: get(&self.skipped_octets),
+            unauthenticated: get(&self.unauthenticated),
+            reconnects: get(&self.reconnects),
+            login_failures: get(&self.login_failures),
+            naks: get(&self.naks),
+            tx_dropped: get(&self.tx_dropped),
+        }
+    }
+}
+
+/// A copy of [`LinkCounters`] at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct LinkCountersSnapshot {
+    pub frames_in: u64,
+    pub frames_out: u64,
+    pub bad_frames: u64,
+    pub skipped_octets: u64,
+    pub unauthenticated: u64,
+    pub reconnects: u64,
+    pub login_failures: u64,
+    pub naks: u64,
+    pub tx_dropped: u64,
+}
