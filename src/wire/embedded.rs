@@ -445,6 +445,10 @@ mod tests {
     #[test]
     fn okdmr_vectors_fields() {
         let lc = |i: usize| FullLc::parse9(&decode(&hex16(VECTORS[i].1)).unwrap().0).unwrap();
+        // every vector: FID 0 (StandardizedFID), protect flag clear
+        for (i, v) in VECTORS.iter().enumerate() {
+            assert_eq!((lc(i).fid, lc(i).protect), (0, false), "{}", v.0);
+        }
         // -5: unit to unit, source 250997, target 2504105
         assert_eq!(
             lc(0).body,

@@ -934,6 +934,11 @@ mod tests {
         let (so, t, s, g) = voice(&lc);
         assert_eq!((g, t, s, u8::from(so)), (true, 2149, 2_145_016, 0));
         assert_eq!(lc.fid, 0);
+        // has_cs5_checksum: the 5 bits after the LC are checksum5 of the nine octets
+        assert_eq!(
+            crate::wire::crc::checksum5(&hex9("00000000086520baf888")),
+            0x88 >> 3
+        );
     }
 
     #[test]
