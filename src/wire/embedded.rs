@@ -181,7 +181,7 @@ pub struct EmbeddedLcAssembler {
     pub completed: u64,
     /// Complete runs that failed VBPTC, parity or checksum.
     pub rejected: u64,
-    /// Runs discarded because a fragment came out of order.
+    /// Partial runs discarded because a fragment came out of order or went missing.
     pub out_of_order: u64,
     /// Bits corrected over all decoded LCs.
     pub bits_corrected: u64,
@@ -249,13 +249,10 @@ impl EmbeddedLcAssembler {
                     }
                 }
             }
-            (Lcss::Single, _) => {
-                self.discard();
-                None
-            }
+            // a null fragment, or a continuation / last that does not extend the run (late
+            // entry mid-superframe, a lost burst)
             _ => {
-                self.out_of_order += 1;
-                self.have = 0;
+                self.discard();
                 None
             }
         }
@@ -287,6 +284,11 @@ impl TalkerAliasAssembler {
     /// An empty assembler.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Forget everything collected (call when a new call starts).
+    pub fn reset(&mut self) {
+        *self = Self::default();
     }
 
     /// Feed any LC; talker alias LCs are collected, others ignored.
@@ -585,7 +587,7 @@ mod tests {
         assert!(feed_all(&mut asm, &[f[0], f[1], f[2], f[2], f[3]]).is_empty());
         // a null fragment in the middle
         assert!(feed_all(&mut asm, &[f[0], f[1], (Lcss::Single, 0), f[2], f[3]]).is_empty());
-        assert!(asm.out_of_order >= 4);
+        assert_eq!(asm.out_of_order, 4);
         // one bit error in a fragment is corrected
         let mut bad = f;
         bad[2].1 ^= 1 << 7;
