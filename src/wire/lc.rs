@@ -21,8 +21,15 @@
 //!   `GpsParseLat`) as sign + magnitude. The raw fields are kept as sent and the degrees are
 //!   decoded by dialect: [`Dialect::Dmr`] two's complement, [`Dialect::Pdt`] sign-magnitude.
 //!   North/east positions (all of China) read the same both ways (air-interface.md 9.10).
+//!   [`FullLc::parse9`] reads the DMR way; [`FullLc::parse9_in`] takes the dialect;
+//!   [`FullLc::parse_full`] uses the dialect whose mask checked; the embedded assembler is built
+//!   for one dialect.
 //! - [`FullLc::parse_full`] takes the 12 octets of a header or terminator, removes the mask of
-//!   each allowed dialect and kind, decodes RS(12,9) and reports which mask checked.
+//!   each allowed dialect and kind, decodes RS(12,9) and reports which mask checked. A block
+//!   that checks cleanly under a mask always wins; otherwise the first mask under which one
+//!   octet can be corrected is taken (DMR before PDT, header before terminator). Masks differ
+//!   in all three parity octets, so such a corrected block can, rarely, be attributed to the
+//!   wrong mask: callers that know the kind from the slot type use [`FullLc::parse_full_as`].
 
 use serde::ser::SerializeMap;
 
