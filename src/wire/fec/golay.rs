@@ -118,7 +118,11 @@ mod tests {
             assert_eq!(encode((cw >> 12) as u8), cw, "{w}");
             assert_eq!(decode(cw), Some(((cw >> 12) as u8, 0)), "{w}");
         }
-        assert_eq!(encode(0x53) & 0xFFF, 0xF2B, "CC 5 / CSBK (air-interface.md 2.2)");
+        assert_eq!(
+            encode(0x53) & 0xFFF,
+            0xF2B,
+            "CC 5 / CSBK (air-interface.md 2.2)"
+        );
     }
 
     #[test]

@@ -107,10 +107,7 @@ mod tests {
 
     #[test]
     fn minimum_distance_is_six() {
-        let min = (1..128u8)
-            .map(|d| encode(d).count_ones())
-            .min()
-            .unwrap();
+        let min = (1..128u8).map(|d| encode(d).count_ones()).min().unwrap();
         assert_eq!(min, 6);
     }
 }
