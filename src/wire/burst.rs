@@ -355,17 +355,16 @@ impl Emb {
     }
 }
 
-/// The 56 bits of octets 13–19 (burst bits 104–159), bit 104 in bit 55.
+/// Octets 12–19 (burst bits 96–159) as one word, bit 96 in bit 63; the sync, EMB and
+/// fragment sit in its low 56 bits (bit p of the burst in bit `159 - p`).
 fn centre(burst: &[u8; LEN]) -> u64 {
-    burst[13..20]
-        .iter()
-        .fold(0u64, |v, &b| (v << 8) | u64::from(b))
+    let mut word = [0u8; 8];
+    word.copy_from_slice(&burst[12..20]);
+    u64::from_be_bytes(word)
 }
 
 fn set_centre(burst: &mut [u8; LEN], v: u64) {
-    for (i, b) in burst[13..20].iter_mut().enumerate() {
-        *b = (v >> (48 - 8 * i)) as u8;
-    }
+    burst[12..20].copy_from_slice(&v.to_be_bytes());
 }
 
 /// Replace the bits of `mask` in the centre with those of `value`.
@@ -706,6 +705,19 @@ impl BurstRepr {
         }
     }
 
+    /// The sync found and its bit errors (`None` for voice bursts B–F).
+    pub fn sync(&self) -> Option<(SyncPattern, u32)> {
+        match *self {
+            BurstRepr::Data(d) => Some((d.sync, d.sync_errors)),
+            BurstRepr::Voice(VoiceBurst {
+                centre: VoiceCentre::Sync { sync, errors },
+                ..
+            }) => Some((sync, errors)),
+            BurstRepr::Voice(_) => None,
+            BurstRepr::Other(o) => Some((o.sync, o.sync_errors)),
+        }
+    }
+
     /// Octets `emit` writes.
     pub const fn buffer_len(&self) -> usize {
         LEN
@@ -907,8 +919,9 @@ mod tests {
     #[test]
     fn mmdvmhost_golden_bursts() {
         let clean: [u8; LEN] = unhex(GOLDEN_CLEAN);
-        let d = data(BurstRepr::parse(&clean).unwrap());
-        assert_eq!(d.sync, SyncPattern::BsData);
+        let repr = BurstRepr::parse(&clean).unwrap();
+        assert_eq!(repr.sync(), Some((SyncPattern::BsData, 0)));
+        let d = data(repr);
         assert_eq!(d.slot_type_corrected, 0);
         assert_eq!(slot_type_bits(&clean), 0b0001_0011_0010_1011_0010);
         assert_eq!(
