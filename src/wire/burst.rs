@@ -392,6 +392,9 @@ pub fn set_sync(burst: &mut [u8; LEN], sync: SyncPattern) {
 /// that differ; `None` when no pattern is that close (voice bursts B–F, or a damaged sync).
 pub fn detect_sync(burst: &[u8; LEN]) -> Option<(SyncPattern, u32)> {
     let bits = sync_bits(burst);
+    if let Some(&exact) = SyncPattern::ALL.iter().find(|p| p.pattern() == bits) {
+        return Some((exact, 0));
+    }
     SyncPattern::ALL
         .iter()
         .map(|&p| (p, (p.pattern() ^ bits).count_ones()))
@@ -442,14 +445,12 @@ pub fn set_embedded_fragment(burst: &mut [u8; LEN], fragment: u32) {
 pub fn info_bits(burst: &[u8; LEN]) -> [u8; INFO_LEN] {
     let mut info = [0u8; INFO_LEN];
     info[..12].copy_from_slice(&burst[..12]);
-    // info bit k ≥ 98 is burst bit k + 68: a shift of 8 octets and 4 bits
-    for (b, out) in info.iter_mut().enumerate().skip(12) {
-        let hi = burst[b + 8] << 4;
-        let lo = burst.get(b + 9).map_or(0, |&x| x >> 4);
-        *out = hi | lo;
-    }
+    // info bit k ≥ 98 is burst bit k + 68: octets 20–32 shifted up by 4 bits
+    let mut tail = [0u8; 16];
+    tail.copy_from_slice(&burst[17..33]);
+    let shifted = (u128::from_be_bytes(tail) << 4).to_be_bytes();
+    info[12..].copy_from_slice(&shifted[3..]);
     info[12] = (burst[12] & 0xC0) | (info[12] & 0x3F);
-    info[24] &= 0xF0;
     info
 }
 

@@ -138,6 +138,24 @@ const fn tribit_table() -> [u8; 128] {
 
 static TRIBIT: [u8; 128] = tribit_table();
 
+/// `COST[label][state * 8 + tribit]`: bits between a received label and the point sent.
+const fn cost_table() -> [[u8; 64]; 16] {
+    let bits = point_bits();
+    let mut t = [[0u8; 64]; 16];
+    let mut label = 0;
+    while label < 16 {
+        let mut i = 0;
+        while i < 64 {
+            t[label][i] = (bits[ENCODE[i] as usize] ^ label as u8).count_ones() as u8;
+            i += 1;
+        }
+        label += 1;
+    }
+    t
+}
+
+static COST: [[u8; 64]; 16] = cost_table();
+
 /// On-air dibit i carries coded dibit `INTERLEAVE[i]` (rule of MMDVMHost `INTERLEAVE_TABLE`).
 const fn interleave_table() -> [u8; DIBITS] {
     let mut t = [0u8; DIBITS];
@@ -175,21 +193,27 @@ fn put_bit(buf: &mut [u8], i: usize, bit: u8) {
 fn received_labels(info: &[u8; INFO_LEN]) -> [u8; POINTS] {
     let mut dibits = [0u8; DIBITS];
     for (i, &to) in INTERLEAVE.iter().enumerate() {
-        dibits[usize::from(to)] = (get_bit(info, 2 * i) << 1) | get_bit(info, 2 * i + 1);
+        // dibit i is bits 2i, 2i + 1: never split across octets
+        dibits[usize::from(to)] = (info[i / 4] >> (6 - 2 * (i % 4))) & 0b11;
     }
     let mut labels = [0u8; POINTS];
-    for (k, label) in labels.iter_mut().enumerate() {
-        *label = (dibits[2 * k] << 2) | dibits[2 * k + 1];
+    for (label, pair) in labels.iter_mut().zip(dibits.chunks_exact(2)) {
+        *label = (pair[0] << 2) | pair[1];
     }
     labels
 }
 
 fn payload_of(tribits: &[u8; POINTS]) -> [u8; PAYLOAD_LEN] {
     let mut out = [0u8; PAYLOAD_LEN];
-    for (k, &t) in tribits[..POINTS - 1].iter().enumerate() {
-        for b in 0..3 {
-            put_bit(&mut out, 3 * k + b, t >> (2 - b));
-        }
+    // 8 tribits make 3 octets
+    for (chunk, octets) in tribits[..POINTS - 1]
+        .chunks_exact(8)
+        .zip(out.chunks_exact_mut(3))
+    {
+        let word = chunk
+            .iter()
+            .fold(0u32, |w, &t| (w << 3) | u32::from(t & 0b111));
+        octets.copy_from_slice(&word.to_be_bytes()[1..]);
     }
     out
 }
@@ -219,6 +243,7 @@ fn viterbi(labels: &[u8; POINTS]) -> ([u8; POINTS], usize) {
     // predecessor of each state after step k (the state is the tribit just sent)
     let mut from = [[0u8; 8]; POINTS];
     for (k, &label) in labels.iter().enumerate() {
+        let cost = &COST[usize::from(label & 0x0F)];
         let mut next = [INF; 8];
         // the flush tribit is 0: the last step may only enter state 0
         let inputs = if k == POINTS - 1 { 1 } else { 8 };
@@ -227,10 +252,9 @@ fn viterbi(labels: &[u8; POINTS]) -> ([u8; POINTS], usize) {
                 continue;
             }
             for t in 0..inputs {
-                let point = ENCODE[prev * 8 + t];
-                let cost = m + (POINT_BITS[usize::from(point)] ^ label).count_ones();
-                if cost < next[t] {
-                    next[t] = cost;
+                let c = m + u32::from(cost[prev * 8 + t]);
+                if c < next[t] {
+                    next[t] = c;
                     from[k][t] = prev as u8;
                 }
             }
