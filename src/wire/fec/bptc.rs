@@ -16,20 +16,24 @@
 //! Decoding works on words, not bits. Everything the error-free case needs is linear in the
 //! received bits, so a table built at compile time maps each of the 25 received octets
 //! straight to its share of the payload *and* of all 9 row and 15 column syndromes; a decode is
-//! 25 lookups and XORs over three `u64`s (about 22 ns on the project machine, against 47 ns
-//! for a 16-entry-per-nibble table; the price is a 150 KiB table, which the gateway's steady
-//! stream of bursts keeps warm). Only when a syndrome is non-zero does the decoder
+//! 25 lookups and XORs over three `u64`s (about 250 instructions together with the burst's
+//! info-bit extraction, against about 8,300 for MMDVMHost's bool-array decode,
+//! perf-and-deps.md 1a; about 22 ns on the project machine, where a 16-entry-per-nibble table
+//! took 47 ns; the price is a 150 KiB table, which the gateway's steady stream of bursts
+//! keeps warm). Only when a syndrome is non-zero does the decoder
 //! look further: a single error (one row and one column syndrome pointing at the same cell, or
 //! one column syndrome pointing into the column parity) is fixed in place; anything else goes
 //! to the iterative decoder of MMDVMHost (up to 5 rounds of "correct every column with
 //! (13,9), then every row with (15,11)" until nothing changes), and the result is `None` unless
 //! every row and column syndrome is then zero. The reserved bits R(3..0) are not reported.
 //!
-//! What it cannot do: the iterative hard decoder is not a nearest-codeword decoder. Four errors
-//! on the corners of a rectangle (two rows × two columns) make every affected (15,11) and
-//! (13,9) word mis-correct, and the rounds settle on a *different* codeword 5 bits further on
-//! (MMDVMHost's decoder does the same). Callers check the CRC or RS of the payload, which
-//! catches such a payload.
+//! What it can and cannot do (measured on one payload): every single and every double error
+//! is corrected (tests); of 84,929 sampled triple errors none decoded wrongly and 3.6 % were
+//! reported `None`; of 20,000 random 4-bit errors 92.8 % were corrected, 7.1 % reported and
+//! 3 decoded to a wrong payload (8 bits: 66 % / 32 % / 1.6 %). The iterative hard decoder is
+//! not a nearest-codeword decoder: four errors on the corners of a rectangle (two rows × two
+//! columns) make every affected (15,11) and (13,9) word mis-correct, and the rounds settle
+//! on a *different* codeword 5 bits further on. Callers check the CRC or RS of the payload.
 
 use super::hamming::{encode_13_9, encode_15_11, syndrome_13_9, syndrome_15_11};
 
