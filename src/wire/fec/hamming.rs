@@ -75,7 +75,7 @@ impl Code {
         (data << (self.n - self.k)) | parity_of(self.parity, data)
     }
 
-    fn syndrome(&self, word: u16) -> u16 {
+    const fn syndrome(&self, word: u16) -> u16 {
         let r = self.n - self.k;
         parity_of(self.parity, (word >> r) & ((1 << self.k) - 1)) ^ (word & ((1 << r) - 1))
     }
@@ -93,7 +93,7 @@ impl Code {
     }
 }
 
-static H15113: Code = Code::new(
+const H15113: Code = Code::new(
     15,
     11,
     &[
@@ -104,7 +104,7 @@ static H15113: Code = Code::new(
     ],
 );
 
-static H1393: Code = Code::new(
+const H1393: Code = Code::new(
     13,
     9,
     &[
@@ -115,7 +115,7 @@ static H1393: Code = Code::new(
     ],
 );
 
-static H16114: Code = Code::new(
+const H16114: Code = Code::new(
     16,
     11,
     &[
@@ -128,7 +128,7 @@ static H16114: Code = Code::new(
 );
 
 /// Hamming(15,11,3): 11 data bits → 15-bit codeword.
-pub fn encode_15_11(data: u16) -> u16 {
+pub const fn encode_15_11(data: u16) -> u16 {
     H15113.encode(data)
 }
 
@@ -138,12 +138,12 @@ pub fn decode_15_11(word: u16) -> Option<(u16, usize)> {
 }
 
 /// Syndrome of a (15,11,3) word (0 = valid codeword).
-pub fn syndrome_15_11(word: u16) -> u16 {
+pub const fn syndrome_15_11(word: u16) -> u16 {
     H15113.syndrome(word & 0x7FFF)
 }
 
 /// Hamming(13,9,3): 9 data bits → 13-bit codeword.
-pub fn encode_13_9(data: u16) -> u16 {
+pub const fn encode_13_9(data: u16) -> u16 {
     H1393.encode(data)
 }
 
@@ -153,12 +153,12 @@ pub fn decode_13_9(word: u16) -> Option<(u16, usize)> {
 }
 
 /// Syndrome of a (13,9,3) word (0 = valid codeword).
-pub fn syndrome_13_9(word: u16) -> u16 {
+pub const fn syndrome_13_9(word: u16) -> u16 {
     H1393.syndrome(word & 0x1FFF)
 }
 
 /// Hamming(16,11,4): 11 data bits → 16-bit codeword.
-pub fn encode_16_11(data: u16) -> u16 {
+pub const fn encode_16_11(data: u16) -> u16 {
     H16114.encode(data)
 }
 
