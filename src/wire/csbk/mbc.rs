@@ -66,7 +66,7 @@ impl CgAp {
         let split = |hz: u64| -> Option<(u16, u16)> {
             let mhz = hz / 1_000_000;
             let rest = hz % 1_000_000;
-            (rest % STEP_HZ == 0 && mhz < 1024).then(|| (mhz as u16, (rest / STEP_HZ) as u16))
+            (rest.is_multiple_of(STEP_HZ) && mhz < 1024).then_some((mhz as u16, (rest / STEP_HZ) as u16))
         };
         let (tx_mhz, tx_step) = split(tx_hz)?;
         let (rx_mhz, rx_step) = split(rx_hz)?;
@@ -353,5 +353,230 @@ impl MbcAssembler {
             },
             dialect,
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::csbk::{CsbkBody, LogicalSlot};
+
+    const TX_HZ: u64 = 351_012_500;
+    const RX_HZ: u64 = 361_012_500;
+
+    fn grant_mbc() -> Mbc {
+        let header = Csbk::tv_grant(0xFFF, LogicalSlot::Ts2, 2001, 1_234_567);
+        let channel = CgAp::new(0x31, 7, 0x123, TX_HZ, RX_HZ).expect("representable");
+        Mbc::new(header, channel)
+    }
+
+    fn emit(mbc: &Mbc, dialect: Dialect) -> Vec<u8> {
+        let mut out = vec![0u8; mbc.buffer_len()];
+        mbc.emit(dialect, &mut out);
+        out
+    }
+
+    fn assemble(blocks: &[u8], choice: DialectChoice) -> Result<Option<(Mbc, Dialect)>> {
+        let mut asm = MbcAssembler::new(choice, Channel::TrunkedControl);
+        asm.feed_header(&blocks[..LEN])?;
+        let mut last = Ok(None);
+        for block in blocks[LEN..].chunks(LEN) {
+            last = asm.feed_continuation(block);
+        }
+        last
+    }
+
+    #[test]
+    fn cg_ap_bits_sit_where_the_layout_says() {
+        let c = CgAp::new(0x31, 7, 0x123, TX_HZ, RX_HZ).unwrap();
+        assert_eq!((c.tx_mhz, c.tx_step), (351, 100));
+        assert_eq!((c.rx_mhz, c.rx_step), (361, 100));
+        assert_eq!((c.tx_hz(), c.rx_hz()), (TX_HZ, RX_HZ));
+        // LB PF opcode | reserved cc | CDEFTYPE reserved | LPCN TX MHz TX step RX MHz RX step
+        let bits = format!(
+            "1{:01b}{:06b}{:04b}{:04b}{:04b}{:02b}{:012b}{:010b}{:013b}{:010b}{:013b}",
+            0, 0x31, 0, 7, 0, 0, 0x123, 351, 100, 361, 100
+        );
+        assert_eq!(bits.len(), 80);
+        let want: Vec<u8> = (0..10)
+            .map(|i| u8::from_str_radix(&bits[i * 8..i * 8 + 8], 2).unwrap())
+            .collect();
+        let mut block = [0xA5u8; LEN];
+        c.write(&mut block);
+        assert_eq!(block[..10], want[..]);
+        assert_eq!(CgAp::read(&block), c);
+        let mut covered = [false; 80];
+        for &(start, len) in CgAp::FIELDS {
+            for slot in &mut covered[start..start + len] {
+                assert!(!*slot);
+                *slot = true;
+            }
+        }
+        assert!(covered.iter().all(|&c| c));
+    }
+
+    #[test]
+    fn unrepresentable_frequencies_are_refused() {
+        assert_eq!(CgAp::new(0x31, 0, 1, 351_000_001, RX_HZ), None);
+        assert_eq!(CgAp::new(0x31, 0, 1, TX_HZ, 1_024_000_000), None);
+    }
+
+    #[test]
+    fn grant_with_absolute_channel_round_trips_in_both_dialects() {
+        let mbc = grant_mbc();
+        for dialect in [Dialect::Dmr, Dialect::Pdt] {
+            let out = emit(&mbc, dialect);
+            assert_eq!(out.len(), 2 * LEN);
+            let mut dirty = vec![0xA5u8; mbc.buffer_len()];
+            mbc.emit(dialect, &mut dirty);
+            assert_eq!(dirty, out);
+            // The header carries the MBC-header mask, not the CSBK one.
+            assert_eq!(
+                check_header(&out[..LEN], DialectChoice::Auto),
+                Some(dialect)
+            );
+            assert_eq!(Csbk::check(&out[..LEN], DialectChoice::Auto), None);
+            assert_eq!(out[0] & 0x80, 0, "header LB = 0");
+            assert_eq!(out[LEN] & 0x80, 0x80, "last continuation LB = 1");
+            // The continuation CRC is unmasked, over the continuation block only.
+            let crc = crc::crc16_ccitt(&out[LEN..LEN + 10]);
+            assert_eq!(out[2 * LEN - 2..], crc.to_be_bytes());
+
+            let (got, got_dialect) = assemble(&out, DialectChoice::Auto).unwrap().unwrap();
+            assert_eq!(got_dialect, dialect);
+            assert_eq!(got, mbc);
+            let ch = got.channel().unwrap();
+            assert_eq!(
+                (ch.tx_hz(), ch.rx_hz(), ch.lpcn, ch.colour_code),
+                (TX_HZ, RX_HZ, 0x123, 7)
+            );
+            assert!(matches!(got.header.body, CsbkBody::TvGrant(g) if g.lpcn == 0xFFF));
+        }
+        // The PDT header does not check under DMR only.
+        let out = emit(&mbc, Dialect::Pdt);
+        assert!(matches!(
+            assemble(&out, DialectChoice::Dmr),
+            Err(WireError::Crc {
+                frame: "mbc",
+                field: "header crc",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn longer_mbc_keeps_continuations_raw_and_reemits_them() {
+        let header = Csbk::tv_grant(0xFFF, LogicalSlot::Ts1, 1, 2);
+        let mut first = [0x11u8; LEN];
+        first[0] = 0x31; // LB = 0
+        let mut last = [0x22u8; LEN];
+        last[0] = 0x80 | 0x31;
+        let mut mbc = Mbc::new(header, CgAp::new(0x31, 0, 1, TX_HZ, RX_HZ).unwrap());
+        mbc.continuation = Continuation::Raw(vec![first, last]);
+        let out = emit(&mbc, Dialect::Dmr);
+        assert_eq!(out.len(), 3 * LEN);
+        let crc = crc::crc16_ccitt(&out[LEN..3 * LEN - 2]);
+        assert_eq!(out[3 * LEN - 2..], crc.to_be_bytes());
+        let (got, _) = assemble(&out, DialectChoice::Auto).unwrap().unwrap();
+        assert_eq!(got.continuation_blocks(), 2);
+        assert_eq!(got.channel(), None);
+        assert_eq!(emit(&got, Dialect::Dmr), out);
+    }
+
+    #[test]
+    fn corrupt_continuation_is_a_crc_error_and_resets() {
+        let mut out = emit(&grant_mbc(), Dialect::Dmr);
+        out[LEN + 5] ^= 0x04;
+        let mut asm = MbcAssembler::new(DialectChoice::Auto, Channel::TrunkedControl);
+        asm.feed_header(&out[..LEN]).unwrap();
+        assert!(asm.is_pending());
+        assert!(matches!(
+            asm.feed_continuation(&out[LEN..]),
+            Err(WireError::Crc {
+                frame: "mbc",
+                field: "continuation crc",
+                ..
+            })
+        ));
+        assert!(!asm.is_pending());
+    }
+
+    #[test]
+    fn continuation_without_header_is_refused() {
+        let out = emit(&grant_mbc(), Dialect::Dmr);
+        let mut asm = MbcAssembler::new(DialectChoice::Auto, Channel::TrunkedControl);
+        assert!(matches!(
+            asm.feed_continuation(&out[LEN..]),
+            Err(WireError::Invalid {
+                frame: "mbc",
+                field: "continuation without header",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn header_with_last_block_set_is_refused() {
+        let mut header = [0u8; LEN];
+        Csbk::tv_grant(0xFFF, LogicalSlot::Ts1, 1, 2)
+            .emit_masked(crc::DMR_MASKS.mbc_header, &mut header);
+        let mut asm = MbcAssembler::new(DialectChoice::Auto, Channel::TrunkedControl);
+        assert_eq!(
+            asm.feed_header(&header),
+            Err(WireError::Invalid {
+                frame: "mbc",
+                field: "header last_block",
+                value: 1
+            })
+        );
+    }
+
+    #[test]
+    fn too_many_continuation_blocks_are_refused() {
+        let out = emit(&grant_mbc(), Dialect::Dmr);
+        let mut asm = MbcAssembler::new(DialectChoice::Auto, Channel::TrunkedControl);
+        asm.feed_header(&out[..LEN]).unwrap();
+        let not_last = [0u8; LEN];
+        for _ in 0..MAX_CONTINUATION {
+            assert_eq!(asm.feed_continuation(&not_last), Ok(None));
+        }
+        assert!(matches!(
+            asm.feed_continuation(&not_last),
+            Err(WireError::TooLong { frame: "mbc", .. })
+        ));
+        assert!(!asm.is_pending());
+    }
+
+    #[test]
+    fn truncated_blocks_are_refused() {
+        let out = emit(&grant_mbc(), Dialect::Dmr);
+        let mut asm = MbcAssembler::new(DialectChoice::Auto, Channel::TrunkedControl);
+        assert_eq!(
+            asm.feed_header(&out[..11]),
+            Err(WireError::Truncated {
+                frame: "mbc",
+                need: 12,
+                have: 11
+            })
+        );
+        asm.feed_header(&out[..LEN]).unwrap();
+        assert_eq!(
+            asm.feed_continuation(&out[LEN..2 * LEN - 1]),
+            Err(WireError::Truncated {
+                frame: "mbc",
+                need: 12,
+                have: 11
+            })
+        );
+    }
+
+    #[test]
+    fn serialises_the_channel_in_hz() {
+        let json = serde_json::to_value(grant_mbc()).unwrap();
+        assert_eq!(json["header"]["opcode_name"], "TV_GRANT");
+        assert_eq!(json["header"]["lpcn"], 0xFFF);
+        assert_eq!(json["channel"]["tx_hz"], TX_HZ);
+        assert_eq!(json["channel"]["rx_hz"], RX_HZ);
+        assert_eq!(json["channel"]["lpcn"], 0x123);
     }
 }

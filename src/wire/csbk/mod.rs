@@ -1436,9 +1436,9 @@ mod tests {
     fn assert_covers_data_bits(name: &str, fields: &[(usize, usize)]) {
         let mut seen = [false; 96];
         for &(start, len) in fields {
-            for bit in start..start + len {
-                assert!(!seen[bit], "{name}: bit {bit} twice");
-                seen[bit] = true;
+            for (bit, slot) in seen.iter_mut().enumerate().skip(start).take(len) {
+                assert!(!*slot, "{name}: bit {bit} twice");
+                *slot = true;
             }
         }
         for (bit, covered) in seen.iter().enumerate().take(80).skip(16) {
