@@ -66,7 +66,8 @@ impl CgAp {
         let split = |hz: u64| -> Option<(u16, u16)> {
             let mhz = hz / 1_000_000;
             let rest = hz % 1_000_000;
-            (rest.is_multiple_of(STEP_HZ) && mhz < 1024).then_some((mhz as u16, (rest / STEP_HZ) as u16))
+            (rest.is_multiple_of(STEP_HZ) && mhz < 1024)
+                .then_some((mhz as u16, (rest / STEP_HZ) as u16))
         };
         let (tx_mhz, tx_step) = split(tx_hz)?;
         let (rx_mhz, rx_step) = split(rx_hz)?;

@@ -352,6 +352,10 @@ const fn standard_name(opcode: u8) -> Option<&'static str> {
 }
 
 /// A control signalling block.
+///
+/// `fid` and `opcode` are emitted as they stand; a typed body decodes back to itself only when
+/// they equal its [`CsbkBody::key`] (the builders and [`Csbk::new`] keep them in step) and
+/// `protect` is clear.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Csbk {
     /// LB: last block (1 for a single CSBK, 0 in an MBC header).
