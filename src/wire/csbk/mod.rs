@@ -491,7 +491,8 @@ impl Csbk {
         self.body.source()
     }
 
-    /// The target address, where the opcode has one.
+    /// The target address, where the opcode has one. BS_Dwn_Act's BS address and the MS
+    /// address of C_ALOHA, C_MOVE and MassReg are fields of their own, not a target.
     pub fn target(&self) -> Option<u32> {
         self.body.target()
     }
