@@ -297,7 +297,10 @@ impl DataAssembler {
         let (header, dialect) = match DataHeader::parse_checked(octets, self.wanted) {
             Ok(x) => x,
             Err(e) => {
+                // A header burst starts a new transfer even when it cannot be read: blocks after
+                // it must not be appended to the PDU before it.
                 self.counters.bad_headers += 1;
+                let _ = self.flush();
                 return Err(e);
             }
         };
@@ -1072,6 +1075,72 @@ mod tests {
             })
         );
         assert_eq!(asm.counters().abandoned, 2);
+    }
+
+    #[test]
+    fn burst_vector_rate_half_blocks_are_unconfirmed_data() {
+        // okdmr-burst-info-3 ("RATE 1/2 DATA UNCONFIRMED") and okdmr-burst-asbits-00e527: the
+        // BPTC payloads ok-dmrlib and MMDVMHost agree on. Neither checks as a confirmed block
+        // under any mask; alone, each is a block without a header; behind a header each is kept
+        // verbatim as data.
+        for h in ["000501737311000100040a23", "0fd6016161000cf020073233"] {
+            let b = unhex(h);
+            let blk = ConfirmedBlock::parse(&b, Rate::Half).unwrap();
+            assert_eq!(blk.check(Rate::Half, DialectChoice::Auto), None, "{h}");
+            let mut asm = DataAssembler::new(DialectChoice::Auto);
+            assert!(matches!(
+                asm.feed(BlockKind::Data(Rate::Half), &b),
+                Err(WireError::Invalid {
+                    field: "block_without_header",
+                    ..
+                })
+            ));
+            let mut data = b.clone();
+            data.extend_from_slice(&[0; 8]);
+            let out = emit_packet(
+                packet_header(Dpf::Unconfirmed),
+                &data,
+                Rate::Half,
+                Dialect::Dmr,
+            )
+            .unwrap();
+            assert_eq!(out.blocks[0], b);
+            let pdu = feed_all(&mut asm, &out).unwrap().unwrap();
+            assert_eq!(&pdu.payload[..12], &b[..]);
+        }
+    }
+
+    #[test]
+    fn bad_header_abandons_the_pdu_in_progress() {
+        let out = emit_packet(
+            packet_header(Dpf::Unconfirmed),
+            &[1; 30],
+            Rate::Half,
+            Dialect::Dmr,
+        )
+        .unwrap();
+        let mut asm = DataAssembler::new(DialectChoice::Auto);
+        asm.feed(BlockKind::Header, &out.header_block).unwrap();
+        asm.feed(BlockKind::Data(Rate::Half), &out.blocks[0])
+            .unwrap();
+        let mut bad = out.header_block;
+        bad[11] ^= 1;
+        assert!(matches!(
+            asm.feed(BlockKind::Header, &bad),
+            Err(WireError::Crc {
+                frame: "data_header",
+                ..
+            })
+        ));
+        assert!(matches!(
+            asm.feed(BlockKind::Data(Rate::Half), &out.blocks[1]),
+            Err(WireError::Invalid {
+                field: "block_without_header",
+                ..
+            })
+        ));
+        let c = asm.counters();
+        assert_eq!((c.bad_headers, c.abandoned, c.orphan_blocks), (1, 1, 1));
     }
 
     #[test]

@@ -880,6 +880,7 @@ mod tests {
         assert_eq!(d.defined_format(), DefinedFormat::Binary);
         assert_eq!(d.appended_blocks, 3);
         assert!(d.full_message && !d.sarq);
+        assert_eq!(sap_name(h.sap), "short_data");
 
         let bad = block("8da000000100000101002b97");
         assert_eq!(DataHeader::check(&bad, DialectChoice::Auto), None);
@@ -890,11 +891,18 @@ mod tests {
                 ..
             })
         ));
+        // The fields still parse; the test comment lists them.
         let h = DataHeader::parse(&bad).unwrap();
+        assert_eq!(h.dpf, Dpf::DefinedShortData);
+        assert_eq!(sap_name(h.sap), "short_data");
+        assert!(h.group && !h.response_requested);
+        assert_eq!((h.destination, h.source), (1, 1));
         let Body::DefinedShort(d) = h.body else {
             panic!("{h:?}")
         };
-        assert_eq!(d.appended_blocks, 0);
+        assert_eq!(d.defined_format(), DefinedFormat::Binary);
+        assert!(!d.sarq && d.full_message);
+        assert_eq!((d.appended_blocks, d.bit_padding), (0, 0));
     }
 
     #[test]
@@ -925,6 +933,14 @@ mod tests {
         assert_eq!(
             (h.destination, h.source, h.blocks_to_follow()),
             (2308090, 2308092, 1)
+        );
+        assert!(h.response_requested);
+        let Body::DefinedShort(d) = h.body else {
+            panic!("{h:?}")
+        };
+        assert_eq!(
+            (d.defined_format(), d.bit_padding),
+            (DefinedFormat::Bcd, 0x10)
         );
     }
 
