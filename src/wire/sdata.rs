@@ -32,7 +32,7 @@
 use serde::Serialize;
 
 use super::data::DataPdu;
-use super::data_header::{Body, DefinedFormat, udt_format};
+use super::data_header::{Body, DataHeader, DefinedFormat, udt_format};
 use super::lrrp::{self, Lrrp};
 use super::{Result, WireError};
 
@@ -492,6 +492,46 @@ fn encode_bcd(digits: &str) -> Result<(Vec<u8>, u8)> {
     Ok((out, pad))
 }
 
+/// Default text coding for defined short data: ISO 8859-1 when every character fits it, else
+/// UTF-16BE (so Chinese text always goes as UTF-16, pdt-facts.md 3). Returns the format, the
+/// octets and the pad bits for the header.
+pub fn defined_text(text: &str) -> (DefinedFormat, Vec<u8>, u8) {
+    if let Ok((data, pad)) = encode_defined(text, DefinedFormat::Iso8859(1)) {
+        return (DefinedFormat::Iso8859(1), data, pad);
+    }
+    let data = text.encode_utf16().flat_map(u16::to_be_bytes).collect();
+    (DefinedFormat::Utf16Be, data, 0)
+}
+
+/// A status / precoded short-data header (DPF 14, SAP 10 short data, no appended blocks): the
+/// 10-bit `status` rides in bits 70–79 (air-interface.md 5.1). Send it with
+/// [`DataHeader::emit`]; it is a whole PDU by itself.
+pub fn status_header(
+    destination: u32,
+    source: u32,
+    group: bool,
+    status: u16,
+    source_port: u8,
+    destination_port: u8,
+) -> DataHeader {
+    DataHeader {
+        group,
+        response_requested: false,
+        dpf: super::data_header::Dpf::RawShortData,
+        sap: 10,
+        destination,
+        source,
+        body: Body::RawShort(super::data_header::RawShortInfo {
+            appended_blocks: 0,
+            source_port: source_port & 7,
+            destination_port: destination_port & 7,
+            sarq: status & 0x200 != 0,
+            full_message: status & 0x100 != 0,
+            bit_padding: status as u8,
+        }),
+    }
+}
+
 /// The PDT SMS payload: the compressed UDP/IPv4 header then UTF-16BE text (pdt-facts.md 3), for
 /// [`super::data::emit_packet`] with DPF 2, SAP 3.
 pub fn pdt_sms_payload(text: &str) -> Vec<u8> {
@@ -835,23 +875,35 @@ mod tests {
     }
 
     #[test]
+    fn default_text_coding() {
+        assert_eq!(defined_text("Café").0, DefinedFormat::Iso8859(1));
+        let (f, data, pad) = defined_text(WARNING);
+        assert_eq!((f, pad, data.len()), (DefinedFormat::Utf16Be, 0, 12));
+        let out =
+            data::emit_short_data(defined_header(f, pad), &data, Rate::Half, Dialect::Pdt).unwrap();
+        assert_eq!(
+            decode(&through_air(&out)),
+            Message::Text {
+                encoding: "utf_16be",
+                text: WARNING.to_owned()
+            }
+        );
+    }
+
+    #[test]
     fn status_message() {
-        let h = DataHeader {
-            group: false,
-            response_requested: false,
-            dpf: Dpf::RawShortData,
-            sap: 10,
-            destination: 1,
-            source: 2,
-            body: Body::RawShort(RawShortInfo {
+        let h = status_header(1, 2, false, 0x22A, 3, 4);
+        assert_eq!(
+            h.body,
+            Body::RawShort(RawShortInfo {
                 appended_blocks: 0,
                 source_port: 3,
                 destination_port: 4,
                 sarq: true,
                 full_message: false,
                 bit_padding: 0x2A,
-            }),
-        };
+            })
+        );
         let mut b = [0u8; 12];
         h.emit(Dialect::Pdt, &mut b);
         let pdu = DataAssembler::new(DialectChoice::Auto)
