@@ -270,6 +270,12 @@ impl DataAssembler {
         self.counters
     }
 
+    /// The header (and its dialect) of the PDU in progress or just completed or rejected, e.g.
+    /// to address a NACK after a CRC-32 error. Cleared by `flush`.
+    pub fn current_header(&self) -> Option<(DataHeader, Dialect)> {
+        self.current.as_ref().map(|c| (c.header, c.dialect))
+    }
+
     /// Take one FEC-decoded header or block.
     ///
     /// `Ok(Some(pdu))` when it completed a PDU, `Ok(None)` when more is needed. `Err` names what
@@ -997,6 +1003,7 @@ mod tests {
             })
         ));
         assert_eq!(asm.counters().bad_pdus, 1);
+        assert_eq!(asm.current_header(), Some((out.header, Dialect::Dmr)));
     }
 
     #[test]
