@@ -1,1 +1,1151 @@
-//! (in progress)
+//! Short data as a dispatcher sees it: text, status, location, UDT short data, binary —
+//! decoded from a reassembled [`DataPdu`], and encoded into payloads for the emitters of
+//! [`super::data`].
+//!
+//! What is decoded, and from where:
+//!
+//! | PDU | decoded as | source |
+//! |---|---|---|
+//! | DPF 13 defined short data | text in the defined data format (7-bit, ISO 8859-x, UTF-8/16/32) or BCD digits; binary otherwise | air-interface.md 5.1 (ok-dmrlib defined_data_formats.py) |
+//! | DPF 14 with no appended blocks | status / precoded value (10 bits) | air-interface.md 5.1 |
+//! | DPF 0 UDT | by UDT format: NMEA → location, BCD, ISO 7/8-bit, 16-bit Unicode, address | air-interface.md 5.1 |
+//! | SAP 3 (compressed UDP/IPv4, 5 octets `00 00 02 01 01`), DPID 1 | PDT SMS: UTF-16BE text | pdt-facts.md 3 (Hytera ccl_dl.c; ok-dmrlib udp_port_identifier.py) |
+//! | SAP 3, DPID 116, LP opcode `A002` | PDT GPS report (32 octets) | pdt-facts.md 4.1 |
+//! | SAP 4 IPv4/UDP to or from port 4001 | LRRP ([`super::lrrp`]) | air-interface.md 5.3; the port is common practice, not in a source |
+//!
+//! Text: Chinese text must survive. pdt-facts.md 3 finds **no** source using GBK/GB 2312 for PDT
+//! SMS (three sources use UTF-16), so nothing here guesses GBK; ISO 8859-x goes through
+//! `encoding_rs` (8859-1 is mapped by hand, WHATWG aliases it to windows-1252). UTF-16 without a
+//! byte-order mark is read big-endian. The defaults for sending are the PDT SMS form (UTF-16BE
+//! behind the compressed UDP header, [`pdt_sms_payload`]) and, for defined short data,
+//! UTF-16BE ([`DefinedFormat::Utf16Be`]): both carry every CJK character in two octets.
+//! 7-bit text is packed MSB first with no gaps (an assumption: no vector was found).
+//!
+//! Limits, stated rather than guessed:
+//! - UDT format 5 is read as an ASCII NMEA 0183 sentence (RMC, GGA, GLL); the bit-packed NMEA
+//!   coding of TS 102 361-4 was not available, so such a payload comes out as `Udt` with its raw
+//!   octets. A UDT carries at most 46 octets, so the report emitter writes GLL ([`nmea_gll`]).
+//! - PDT GPS report: the coordinate words are read big-endian with the hemisphere flag in bit 31
+//!   (the source reads them into a C bit-field, so the on-air byte order is unconfirmed, C); the
+//!   time, date, speed and direction encodings are not described, so they are not decoded.
+
+use serde::Serialize;
+
+use super::data::DataPdu;
+use super::data_header::{Body, DataHeader, DefinedFormat, udt_format};
+use super::lrrp::{self, Lrrp};
+use super::{Result, WireError};
+
+const FRAME: &str = "sdata";
+
+/// Compressed UDP/IPv4 header of a PDT SMS: IPv4 ident 0, SAID 0, DAID 2, SPID 1, DPID 1
+/// (pdt-facts.md 3).
+pub const PDT_SMS_HEADER: [u8; 5] = [0x00, 0x00, 0x02, 0x01, 0x01];
+/// UDP port ID 1: UTF-16BE text message (ok-dmrlib udp_port_identifier.py, TS 102 361-3 7.2.4.3).
+pub const PORT_ID_TEXT: u8 = 1;
+/// Port ID 116: the Hytera LP manufacturer port of the PDT GPS poll (pdt-facts.md 4.1).
+pub const PORT_ID_HYTERA_LP: u8 = 116;
+/// LP opcode "standard location immediate request" (pdt-facts.md 4.1).
+pub const LP_REQUEST: u16 = 0xA001;
+/// LP opcode of the PDT answer.
+pub const LP_REPORT: u16 = 0xA002;
+/// LRRP's customary UDP port (Motorola practice; unverified, see module doc).
+pub const LRRP_PORT: u16 = 4001;
+
+/// Where a location came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LocationSource {
+    /// An NMEA 0183 sentence (UDT format 5).
+    Nmea,
+    /// LRRP over IP.
+    Lrrp,
+    /// The PDT (Hytera LP) binary GPS report.
+    PdtGps,
+}
+
+/// A decoded position report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Location {
+    pub source: LocationSource,
+    /// Degrees, north positive.
+    pub latitude: f64,
+    /// Degrees, east positive.
+    pub longitude: f64,
+    /// UTC time of fix, `hh:mm:ss` (NMEA) or `YYYY-MM-DDThh:mm:ss` (LRRP).
+    pub time: Option<String>,
+    /// Speed over ground in knots (NMEA) or the protocol's unit (LRRP speed-hor).
+    pub speed: Option<f64>,
+    /// Course in degrees.
+    pub course: Option<f64>,
+    /// Radius of uncertainty (LRRP circle).
+    pub radius: Option<f64>,
+    /// The fix is valid (NMEA status A / GGA quality > 0; LRRP result success or absent).
+    pub valid: bool,
+    /// Request ID the report answers (LRRP, PDT GPS), hex.
+    pub request_id: Option<String>,
+}
+
+/// What a dispatcher sees of one short-data PDU.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Message {
+    /// A text message.
+    Text {
+        /// snake_case name of the encoding read.
+        encoding: &'static str,
+        text: String,
+    },
+    /// A status / precoded message (DPF 14, no appended blocks).
+    Status {
+        status: u16,
+        source_port: u8,
+        destination_port: u8,
+    },
+    /// A position.
+    Location(Location),
+    /// UDT short data other than location.
+    Udt {
+        format: u8,
+        format_name: &'static str,
+        text: Option<String>,
+        address: Option<u32>,
+        #[serde(serialize_with = "hex_vec")]
+        data: Vec<u8>,
+    },
+    /// Anything else: the payload as is.
+    Binary {
+        sap: u8,
+        source_port: Option<u16>,
+        destination_port: Option<u16>,
+        #[serde(serialize_with = "hex_vec")]
+        data: Vec<u8>,
+    },
+}
+
+fn hex_vec<S: serde::Serializer>(v: &[u8], s: S) -> core::result::Result<S::Ok, S::Error> {
+    s.serialize_str(&hex::encode(v))
+}
+
+/// Name of a UDT format.
+pub const fn udt_format_name(format: u8) -> &'static str {
+    match format {
+        udt_format::BINARY => "binary",
+        udt_format::ADDRESS => "address",
+        udt_format::BCD => "bcd",
+        udt_format::ISO7 => "iso7",
+        udt_format::ISO8 => "iso8",
+        udt_format::NMEA => "nmea",
+        udt_format::IP_ADDRESS => "ip_address",
+        udt_format::UNICODE => "unicode",
+        8 | 9 => "manufacturer",
+        udt_format::MIXED => "mixed_address_unicode",
+        _ => "reserved",
+    }
+}
+
+/// Decode a completed PDU into what a dispatcher sees. Never panics; what it cannot read is
+/// `Binary` (or `Udt` with raw octets).
+pub fn decode(pdu: &DataPdu) -> Message {
+    let h = &pdu.header;
+    let data = pdu.payload.as_slice();
+    let binary = |sp, dp, data: &[u8]| Message::Binary {
+        sap: h.sap,
+        source_port: sp,
+        destination_port: dp,
+        data: data.to_vec(),
+    };
+    match h.body {
+        Body::DefinedShort(d) => {
+            let bits = (data.len() * 8).saturating_sub(usize::from(d.bit_padding % 8));
+            match decode_defined(d.defined_format(), data, bits) {
+                Some((encoding, text)) => Message::Text { encoding, text },
+                None => binary(None, None, data),
+            }
+        }
+        Body::RawShort(r) if r.appended_blocks == 0 => Message::Status {
+            status: r.status(),
+            source_port: r.source_port,
+            destination_port: r.destination_port,
+        },
+        Body::Udt(u) => decode_udt(u.format, u.pad_nibbles % 2 == 1, data),
+        Body::Packet(_) if h.sap == 3 => decode_compressed_udp(h.sap, data),
+        Body::Packet(_) if h.sap == 4 => decode_ip(h.sap, data),
+        _ => binary(None, None, data),
+    }
+}
+
+/// Text of a defined data format over `bits` valid bits of `data`.
+fn decode_defined(
+    format: DefinedFormat,
+    data: &[u8],
+    bits: usize,
+) -> Option<(&'static str, String)> {
+    Some(match format {
+        DefinedFormat::Bcd => ("bcd", bcd_digits(data, bits / 4)),
+        DefinedFormat::SevenBit => ("seven_bit", unpack_7bit(data, bits / 7)),
+        DefinedFormat::Iso8859(part) => ("iso_8859", decode_iso8859(part, data)?),
+        DefinedFormat::Utf8 => ("utf_8", String::from_utf8_lossy(data).into_owned()),
+        DefinedFormat::Utf16 => ("utf_16", decode_utf16_bom(data)),
+        DefinedFormat::Utf16Be => ("utf_16be", decode_utf16(data, true)),
+        DefinedFormat::Utf16Le => ("utf_16le", decode_utf16(data, false)),
+        DefinedFormat::Utf32 | DefinedFormat::Utf32Be => ("utf_32be", decode_utf32(data, true)),
+        DefinedFormat::Utf32Le => ("utf_32le", decode_utf32(data, false)),
+        DefinedFormat::Binary | DefinedFormat::Unknown(_) => return None,
+    })
+}
+
+fn decode_udt(format: u8, odd_pad_nibble: bool, data: &[u8]) -> Message {
+    let mut text = None;
+    let mut address = None;
+    match format {
+        udt_format::NMEA => {
+            if let Some(loc) = core::str::from_utf8(data).ok().and_then(parse_nmea) {
+                return Message::Location(loc);
+            }
+        }
+        udt_format::BCD => {
+            let nibbles = (data.len() * 2).saturating_sub(usize::from(odd_pad_nibble));
+            text = Some(bcd_digits(data, nibbles));
+        }
+        udt_format::ISO7 => {
+            let t = unpack_7bit(data, data.len() * 8 / 7);
+            text = Some(t.trim_end_matches('\0').to_owned());
+        }
+        udt_format::ISO8 => text = decode_iso8859(1, data),
+        udt_format::UNICODE => text = Some(decode_utf16(data, true)),
+        udt_format::ADDRESS if data.len() >= 3 => {
+            address = Some(u32::from_be_bytes([0, data[0], data[1], data[2]]));
+        }
+        _ => {}
+    }
+    Message::Udt {
+        format,
+        format_name: udt_format_name(format),
+        text,
+        address,
+        data: data.to_vec(),
+    }
+}
+
+/// SAP 3: ETSI compressed UDP/IPv4 header (TS 102 361-3 7.2.4, ok-dmrlib
+/// udp_ipv4_compressed_header.py): ident(16) SAID(4) DAID(4) 0 SPID(7) 0 DPID(7), then a 16-bit
+/// port for each port ID 0.
+fn decode_compressed_udp(sap: u8, data: &[u8]) -> Message {
+    let binary = |sp, dp, d: &[u8]| Message::Binary {
+        sap,
+        source_port: sp,
+        destination_port: dp,
+        data: d.to_vec(),
+    };
+    if data.len() < 5 {
+        return binary(None, None, data);
+    }
+    let spid = data[3] & 0x7F;
+    let dpid = data[4] & 0x7F;
+    let mut at = 5;
+    let mut port = |id: u8| -> Option<u16> {
+        if id != 0 {
+            return Some(u16::from(id));
+        }
+        let p = data
+            .get(at..at + 2)
+            .map(|b| u16::from_be_bytes([b[0], b[1]]));
+        at += 2;
+        p
+    };
+    let (sp, dp) = (port(spid), port(dpid));
+    let Some(user) = data.get(at..) else {
+        return binary(None, None, data);
+    };
+    if dpid == PORT_ID_TEXT {
+        return Message::Text {
+            encoding: "utf_16be",
+            text: decode_utf16(user, true),
+        };
+    }
+    if dpid == PORT_ID_HYTERA_LP
+        && let Some(loc) = parse_pdt_gps_report(data)
+    {
+        return Message::Location(loc);
+    }
+    binary(sp, dp, user)
+}
+
+/// SAP 4: IPv4 + UDP; LRRP to or from [`LRRP_PORT`] becomes a location when it is a report.
+fn decode_ip(sap: u8, data: &[u8]) -> Message {
+    let binary = |sp, dp, d: &[u8]| Message::Binary {
+        sap,
+        source_port: sp,
+        destination_port: dp,
+        data: d.to_vec(),
+    };
+    let ihl = data.first().map_or(0, |b| usize::from(b & 0x0F) * 4);
+    let is_udp = data.first().is_some_and(|b| b >> 4 == 4) && ihl >= 20 && data.get(9) == Some(&17);
+    let Some(udp) = data.get(ihl..ihl + 8).filter(|_| is_udp) else {
+        return binary(None, None, data);
+    };
+    let sp = u16::from_be_bytes([udp[0], udp[1]]);
+    let dp = u16::from_be_bytes([udp[2], udp[3]]);
+    let user = &data[ihl + 8..];
+    if (sp == LRRP_PORT || dp == LRRP_PORT)
+        && let Ok(l) = Lrrp::parse(user)
+        && let Some(loc) = lrrp_location(&l)
+    {
+        return Message::Location(loc);
+    }
+    binary(Some(sp), Some(dp), user)
+}
+
+/// The location an LRRP report carries, if any.
+pub fn lrrp_location(l: &Lrrp) -> Option<Location> {
+    let p = l.position?;
+    Some(Location {
+        source: LocationSource::Lrrp,
+        latitude: p.latitude,
+        longitude: p.longitude,
+        time: l.info_time.map(|t| {
+            format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+                t.year, t.month, t.day, t.hour, t.minute, t.second
+            )
+        }),
+        speed: l.speed_hor,
+        course: l.direction_hor.map(|d| f64::from(d) * 2.0),
+        radius: p.radius,
+        valid: l.result.is_none_or(|r| r == lrrp::RESULT_SUCCESS),
+        request_id: l.request_id.as_ref().map(hex::encode),
+    })
+}
+
+/// BCD digits, high nibble first; nibbles 10–15 shown as `*#ABCD`... hex letters (the UDT BCD
+/// table beyond 0–9 was not in a source).
+fn bcd_digits(data: &[u8], nibbles: usize) -> String {
+    data.iter()
+        .flat_map(|b| [b >> 4, b & 0x0F])
+        .take(nibbles)
+        .map(|n| char::from_digit(u32::from(n), 16).map_or('?', |c| c.to_ascii_uppercase()))
+        .collect()
+}
+
+/// Unpack `count` 7-bit characters packed MSB first.
+fn unpack_7bit(data: &[u8], count: usize) -> String {
+    (0..count)
+        .map(|i| char::from(super::bits::get(data, i * 7, 7) as u8))
+        .collect()
+}
+
+/// Pack ASCII text as 7-bit characters, MSB first; returns the octets and the pad bits.
+pub fn pack_7bit(text: &str) -> Result<(Vec<u8>, u8)> {
+    let chars: Vec<u8> = text.bytes().collect();
+    if let Some(&c) = chars.iter().find(|&&c| c > 0x7F) {
+        return Err(WireError::Invalid {
+            frame: FRAME,
+            field: "seven_bit_char",
+            value: u32::from(c),
+        });
+    }
+    let bits = chars.len() * 7;
+    let mut out = vec![0u8; bits.div_ceil(8)];
+    for (i, &c) in chars.iter().enumerate() {
+        super::bits::put(&mut out, i * 7, 7, u64::from(c));
+    }
+    Ok((out, ((8 - bits % 8) % 8) as u8))
+}
+
+fn iso8859_encoding(part: u8) -> Option<&'static encoding_rs::Encoding> {
+    use encoding_rs::*;
+    Some(match part {
+        2 => ISO_8859_2,
+        3 => ISO_8859_3,
+        4 => ISO_8859_4,
+        5 => ISO_8859_5,
+        6 => ISO_8859_6,
+        7 => ISO_8859_7,
+        8 => ISO_8859_8,
+        9 => WINDOWS_1254, // WHATWG maps ISO 8859-9 to its superset windows-1254
+        10 => ISO_8859_10,
+        11 => WINDOWS_874, // likewise ISO 8859-11 (TIS-620)
+        13 => ISO_8859_13,
+        14 => ISO_8859_14,
+        15 => ISO_8859_15,
+        16 => ISO_8859_16,
+        _ => return None,
+    })
+}
+
+fn decode_iso8859(part: u8, data: &[u8]) -> Option<String> {
+    if part == 1 {
+        return Some(data.iter().map(|&b| char::from(b)).collect());
+    }
+    let (text, _) = iso8859_encoding(part)?.decode_without_bom_handling(data);
+    Some(text.into_owned())
+}
+
+fn decode_utf16(data: &[u8], big_endian: bool) -> String {
+    let units = data.chunks_exact(2).map(|p| {
+        if big_endian {
+            u16::from_be_bytes([p[0], p[1]])
+        } else {
+            u16::from_le_bytes([p[0], p[1]])
+        }
+    });
+    char::decode_utf16(units)
+        .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
+        .collect()
+}
+
+fn decode_utf16_bom(data: &[u8]) -> String {
+    match data {
+        [0xFF, 0xFE, rest @ ..] => decode_utf16(rest, false),
+        [0xFE, 0xFF, rest @ ..] => decode_utf16(rest, true),
+        _ => decode_utf16(data, true),
+    }
+}
+
+fn decode_utf32(data: &[u8], big_endian: bool) -> String {
+    data.chunks_exact(4)
+        .map(|q| {
+            let v = if big_endian {
+                u32::from_be_bytes([q[0], q[1], q[2], q[3]])
+            } else {
+                u32::from_le_bytes([q[0], q[1], q[2], q[3]])
+            };
+            char::from_u32(v).unwrap_or(char::REPLACEMENT_CHARACTER)
+        })
+        .collect()
+}
+
+/// Encode `text` in a defined data format. Returns the octets and the pad bits to put in the
+/// header's bit padding (non-zero only for 7-bit and BCD). Characters a format cannot carry are
+/// an error, never silently replaced.
+pub fn encode_defined(text: &str, format: DefinedFormat) -> Result<(Vec<u8>, u8)> {
+    let unrepresentable = |c: u32| WireError::Invalid {
+        frame: FRAME,
+        field: "text",
+        value: c,
+    };
+    Ok(match format {
+        DefinedFormat::SevenBit => pack_7bit(text)?,
+        DefinedFormat::Bcd => encode_bcd(text)?,
+        DefinedFormat::Iso8859(1) => {
+            let mut out = Vec::with_capacity(text.len());
+            for c in text.chars() {
+                out.push(u8::try_from(u32::from(c)).map_err(|_| unrepresentable(u32::from(c)))?);
+            }
+            (out, 0)
+        }
+        DefinedFormat::Iso8859(part) => {
+            let enc = iso8859_encoding(part).ok_or(WireError::Invalid {
+                frame: FRAME,
+                field: "iso_8859_part",
+                value: u32::from(part),
+            })?;
+            let (bytes, _, bad) = enc.encode(text);
+            if bad {
+                return Err(unrepresentable(0));
+            }
+            (bytes.into_owned(), 0)
+        }
+        DefinedFormat::Utf8 => (text.as_bytes().to_vec(), 0),
+        DefinedFormat::Utf16 | DefinedFormat::Utf16Be => {
+            (text.encode_utf16().flat_map(u16::to_be_bytes).collect(), 0)
+        }
+        DefinedFormat::Utf16Le => (text.encode_utf16().flat_map(u16::to_le_bytes).collect(), 0),
+        DefinedFormat::Utf32 | DefinedFormat::Utf32Be => (
+            text.chars()
+                .flat_map(|c| u32::from(c).to_be_bytes())
+                .collect(),
+            0,
+        ),
+        DefinedFormat::Utf32Le => (
+            text.chars()
+                .flat_map(|c| u32::from(c).to_le_bytes())
+                .collect(),
+            0,
+        ),
+        DefinedFormat::Binary | DefinedFormat::Unknown(_) => {
+            return Err(WireError::Invalid {
+                frame: FRAME,
+                field: "defined_format",
+                value: u32::from(format.bits()),
+            });
+        }
+    })
+}
+
+fn encode_bcd(digits: &str) -> Result<(Vec<u8>, u8)> {
+    let mut nibbles = Vec::with_capacity(digits.len());
+    for c in digits.chars() {
+        let d = c.to_digit(16).ok_or(WireError::Invalid {
+            frame: FRAME,
+            field: "bcd_digit",
+            value: u32::from(c),
+        })?;
+        nibbles.push(d as u8);
+    }
+    let pad = if nibbles.len() % 2 == 1 { 4 } else { 0 };
+    let out = nibbles
+        .chunks(2)
+        .map(|p| (p[0] << 4) | p.get(1).copied().unwrap_or(0))
+        .collect();
+    Ok((out, pad))
+}
+
+/// Default text coding for defined short data: ISO 8859-1 when every character fits it, else
+/// UTF-16BE (so Chinese text always goes as UTF-16, pdt-facts.md 3). Returns the format, the
+/// octets and the pad bits for the header.
+pub fn defined_text(text: &str) -> (DefinedFormat, Vec<u8>, u8) {
+    if let Ok((data, pad)) = encode_defined(text, DefinedFormat::Iso8859(1)) {
+        return (DefinedFormat::Iso8859(1), data, pad);
+    }
+    let data = text.encode_utf16().flat_map(u16::to_be_bytes).collect();
+    (DefinedFormat::Utf16Be, data, 0)
+}
+
+/// A status / precoded short-data header (DPF 14, SAP 10 short data, no appended blocks): the
+/// 10-bit `status` rides in bits 70–79 (air-interface.md 5.1). Send it with
+/// [`DataHeader::emit`]; it is a whole PDU by itself.
+pub fn status_header(
+    destination: u32,
+    source: u32,
+    group: bool,
+    status: u16,
+    source_port: u8,
+    destination_port: u8,
+) -> DataHeader {
+    DataHeader {
+        group,
+        response_requested: false,
+        dpf: super::data_header::Dpf::RawShortData,
+        sap: 10,
+        destination,
+        source,
+        body: Body::RawShort(super::data_header::RawShortInfo {
+            appended_blocks: 0,
+            source_port: source_port & 7,
+            destination_port: destination_port & 7,
+            sarq: status & 0x200 != 0,
+            full_message: status & 0x100 != 0,
+            bit_padding: status as u8,
+        }),
+    }
+}
+
+/// The PDT SMS payload: the compressed UDP/IPv4 header then UTF-16BE text (pdt-facts.md 3), for
+/// [`super::data::emit_packet`] with DPF 2, SAP 3.
+pub fn pdt_sms_payload(text: &str) -> Vec<u8> {
+    let mut out = PDT_SMS_HEADER.to_vec();
+    out.extend(text.encode_utf16().flat_map(u16::to_be_bytes));
+    out
+}
+
+/// UDT short data as a payload for [`super::data::emit_udt`]: (format, octets, pad nibbles to
+/// add beyond whole octets — 1 for an odd number of BCD digits).
+pub fn udt_text_payload(text: &str, format: u8) -> Result<(u8, Vec<u8>, u8)> {
+    let (data, pad_bits) = match format {
+        udt_format::BCD => encode_bcd(text)?,
+        udt_format::ISO7 => pack_7bit(text)?,
+        udt_format::ISO8 => encode_defined(text, DefinedFormat::Iso8859(1))?,
+        udt_format::UNICODE => encode_defined(text, DefinedFormat::Utf16Be)?,
+        udt_format::NMEA => (text.as_bytes().to_vec(), 0),
+        other => {
+            return Err(WireError::Invalid {
+                frame: FRAME,
+                field: "udt_format",
+                value: u32::from(other),
+            });
+        }
+    };
+    Ok((format, data, pad_bits / 4))
+}
+
+fn nmea_checksum(body: &str) -> u8 {
+    body.bytes().fold(0, |a, b| a ^ b)
+}
+
+fn nmea_deg_min(v: f64, width: usize) -> String {
+    let a = v.abs();
+    let deg = a.trunc();
+    let min = (a - deg) * 60.0;
+    format!("{:0width$}{:07.4}", deg as u32, min, width = width)
+}
+
+/// An NMEA 0183 `$GPRMC` sentence (position, time, speed, course). At 60+ octets it does not fit
+/// a UDT (at most 46 octets); send it as packet data, or use [`nmea_gll`] over UDT. `time` is
+/// `hhmmss`, `date` `ddmmyy`.
+pub fn nmea_rmc(
+    latitude: f64,
+    longitude: f64,
+    time: &str,
+    date: &str,
+    speed_knots: f64,
+    course: f64,
+) -> String {
+    let body = format!(
+        "GPRMC,{time},A,{},{},{},{},{speed_knots:.1},{course:.1},{date},,",
+        nmea_deg_min(latitude, 2),
+        if latitude < 0.0 { 'S' } else { 'N' },
+        nmea_deg_min(longitude, 3),
+        if longitude < 0.0 { 'W' } else { 'E' },
+    );
+    format!("${body}*{:02X}", nmea_checksum(&body))
+}
+
+/// An NMEA 0183 `$GPGLL` sentence (position and time, 43 octets): the location report that fits
+/// a UDT (format 5). `time` is `hhmmss`.
+pub fn nmea_gll(latitude: f64, longitude: f64, time: &str) -> String {
+    let body = format!(
+        "GPGLL,{},{},{},{},{time},A",
+        nmea_deg_min(latitude, 2),
+        if latitude < 0.0 { 'S' } else { 'N' },
+        nmea_deg_min(longitude, 3),
+        if longitude < 0.0 { 'W' } else { 'E' },
+    );
+    format!("${body}*{:02X}", nmea_checksum(&body))
+}
+
+fn nmea_coord(value: &str, hemi: &str) -> Option<f64> {
+    let v: f64 = value.parse().ok()?;
+    let deg = (v / 100.0).trunc();
+    let d = deg + (v - deg * 100.0) / 60.0;
+    match hemi {
+        "N" | "E" => Some(d),
+        "S" | "W" => Some(-d),
+        _ => None,
+    }
+}
+
+fn nmea_time(t: &str) -> Option<String> {
+    let t = t.get(..6)?;
+    t.bytes()
+        .all(|b| b.is_ascii_digit())
+        .then(|| format!("{}:{}:{}", &t[..2], &t[2..4], &t[4..6]))
+}
+
+/// Parse an NMEA 0183 RMC, GGA or GLL sentence (checksum checked when present).
+pub fn parse_nmea(text: &str) -> Option<Location> {
+    let start = text.find('$')?;
+    let s = text[start + 1..].trim_end_matches(['\r', '\n', '\0']);
+    let body = match s.split_once('*') {
+        Some((body, sum)) => {
+            let want = u8::from_str_radix(sum.get(..2)?, 16).ok()?;
+            (nmea_checksum(body) == want).then_some(body)?
+        }
+        None => s,
+    };
+    let f: Vec<&str> = body.split(',').collect();
+    let kind = f.first()?.get(2..)?;
+    let get = |i: usize| f.get(i).copied().unwrap_or("");
+    let num = |i: usize| get(i).parse::<f64>().ok();
+    let (lat, lon, time, valid, speed, course) = match kind {
+        "RMC" => (
+            nmea_coord(get(3), get(4))?,
+            nmea_coord(get(5), get(6))?,
+            get(1),
+            get(2) == "A",
+            num(7),
+            num(8),
+        ),
+        "GGA" => (
+            nmea_coord(get(2), get(3))?,
+            nmea_coord(get(4), get(5))?,
+            get(1),
+            num(6).is_some_and(|q| q > 0.0),
+            None,
+            None,
+        ),
+        "GLL" => (
+            nmea_coord(get(1), get(2))?,
+            nmea_coord(get(3), get(4))?,
+            get(5),
+            get(6) == "A",
+            None,
+            None,
+        ),
+        _ => return None,
+    };
+    Some(Location {
+        source: LocationSource::Nmea,
+        latitude: lat,
+        longitude: lon,
+        time: nmea_time(time),
+        speed,
+        course,
+        radius: None,
+        valid,
+        request_id: None,
+    })
+}
+
+/// Hytera HDAP checksum: ((NOT of the byte sum) + 0x33) & 0xFF (pdt-facts.md 4.1, ok-dmrlib
+/// `get_hdap_checksum`).
+fn hdap_checksum(bytes: &[u8]) -> u8 {
+    (!bytes.iter().fold(0u8, |a, &b| a.wrapping_add(b))).wrapping_add(0x33)
+}
+
+/// The PDT conventional GPS poll payload (pdt-facts.md 4.1), for [`super::data::emit_packet`]
+/// with DPF 3, SAP 3, rate ¾, FSN 8. `ident` is the IPv4 identification (0x022A PDT plain,
+/// 0x0098 PDT encrypted, 0x009C DMR); the radio IP is 10.x.y.z from its 24-bit ID.
+pub fn pdt_gps_request(ident: u16, request_id: u32, radio_id: u32) -> Vec<u8> {
+    let mut out = Vec::with_capacity(20);
+    out.extend_from_slice(&ident.to_be_bytes());
+    out.extend_from_slice(&[0x10, PORT_ID_HYTERA_LP, PORT_ID_HYTERA_LP, 0x08]);
+    let start = out.len();
+    out.extend_from_slice(&LP_REQUEST.to_be_bytes());
+    out.extend_from_slice(&8u16.to_be_bytes());
+    out.extend_from_slice(&request_id.to_be_bytes());
+    out.push(10);
+    out.extend_from_slice(&radio_id.to_be_bytes()[1..]);
+    let sum = hdap_checksum(&out[start..]);
+    out.extend_from_slice(&[sum, 0x03]);
+    out
+}
+
+/// DDMMmmmm / DDDMMmmmm decimal in the low 31 bits → degrees (sign applied by the caller).
+fn ddmm(word: u32) -> f64 {
+    let v = word & 0x7FFF_FFFF;
+    f64::from(v / 1_000_000) + f64::from(v % 1_000_000) / 10_000.0 / 60.0
+}
+
+/// The PDT GPS answer (pdt-facts.md 4.1): exactly 32 octets, message header 0x01, opcode 0xA002.
+pub fn parse_pdt_gps_report(data: &[u8]) -> Option<Location> {
+    let d: &[u8; 32] = data.try_into().ok()?;
+    if d[5] != 0x01 || u16::from_be_bytes([d[6], d[7]]) != LP_REPORT {
+        return None;
+    }
+    let lat_w = u32::from_be_bytes([d[20], d[21], d[22], d[23]]);
+    let lon_w = u32::from_be_bytes([d[24], d[25], d[26], d[27]]);
+    // > latitude: 31-bit decimal number DDMMmmmm plus an N/S bit (1 = north);
+    // > longitude: 31-bit DDDMMmmmm plus an E/W bit (0 = east)
+    let lat = if lat_w >> 31 == 1 {
+        ddmm(lat_w)
+    } else {
+        -ddmm(lat_w)
+    };
+    let lon = if lon_w >> 31 == 0 {
+        ddmm(lon_w)
+    } else {
+        -ddmm(lon_w)
+    };
+    Some(Location {
+        source: LocationSource::PdtGps,
+        latitude: lat,
+        longitude: lon,
+        time: None,
+        speed: None,
+        course: None,
+        radius: None,
+        valid: u16::from_be_bytes([d[12], d[13]]) == 0,
+        request_id: Some(hex::encode(&d[8..12])),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::data::{self, BlockKind, DataAssembler, Rate};
+    use crate::wire::data_header::{
+        DataHeader, DefinedShortInfo, Dpf, PacketInfo, RawShortInfo, UdtInfo,
+    };
+    use crate::wire::{Dialect, DialectChoice};
+
+    const WARNING: &str = "山体滑坡预警";
+
+    fn through_air(out: &data::Outbound) -> DataPdu {
+        let mut asm = DataAssembler::new(DialectChoice::Auto);
+        let mut pdu = asm.feed(BlockKind::Header, &out.header_block).unwrap();
+        for b in &out.blocks {
+            pdu = asm.feed(BlockKind::Data(out.rate), b).unwrap();
+        }
+        pdu.unwrap()
+    }
+
+    fn defined_header(format: DefinedFormat, pad_bits: u8) -> DataHeader {
+        DataHeader {
+            group: true,
+            response_requested: false,
+            dpf: Dpf::DefinedShortData,
+            sap: 10,
+            destination: 0xFC0100,
+            source: 0xFC0001,
+            body: Body::DefinedShort(DefinedShortInfo {
+                appended_blocks: 0,
+                format: format.bits(),
+                sarq: false,
+                full_message: true,
+                bit_padding: pad_bits,
+            }),
+        }
+    }
+
+    fn packet_header(sap: u8, dpf: Dpf) -> DataHeader {
+        DataHeader {
+            group: false,
+            response_requested: false,
+            dpf,
+            sap,
+            destination: 0xFC0002,
+            source: 0xFC0001,
+            body: Body::Packet(PacketInfo {
+                header_compression: false,
+                pad_octets: 0,
+                full_message: true,
+                blocks_to_follow: 0,
+                resync: false,
+                send_seq: 0,
+                fsn: 0,
+            }),
+        }
+    }
+
+    #[test]
+    fn text_round_trips_in_every_defined_format() {
+        let cases: &[(DefinedFormat, &str)] = &[
+            (DefinedFormat::SevenBit, "Landslide warning, sector 7!"),
+            (DefinedFormat::Iso8859(1), "Café déjà vu"),
+            (DefinedFormat::Iso8859(5), "Привет"),
+            (DefinedFormat::Iso8859(7), "Καλημέρα"),
+            (DefinedFormat::Iso8859(15), "€uro"),
+            (DefinedFormat::Utf8, WARNING),
+            (DefinedFormat::Utf16, WARNING),
+            (DefinedFormat::Utf16Be, WARNING),
+            (DefinedFormat::Utf16Le, WARNING),
+            (DefinedFormat::Utf32Be, WARNING),
+            (DefinedFormat::Utf32Le, "山体 OK"),
+            (DefinedFormat::Bcd, "0123456789"),
+            (DefinedFormat::Bcd, "110"),
+        ];
+        for dialect in [Dialect::Dmr, Dialect::Pdt] {
+            for &(format, text) in cases {
+                let (payload, pad) = encode_defined(text, format).unwrap();
+                let out = data::emit_short_data(
+                    defined_header(format, pad),
+                    &payload,
+                    Rate::Half,
+                    dialect,
+                )
+                .unwrap();
+                let msg = decode(&through_air(&out));
+                let Message::Text { text: got, .. } = msg else {
+                    panic!("{format:?}: {msg:?}")
+                };
+                assert_eq!(got, text, "{format:?} {dialect:?}");
+            }
+        }
+        assert!(encode_defined(WARNING, DefinedFormat::Iso8859(1)).is_err());
+        assert!(encode_defined(WARNING, DefinedFormat::SevenBit).is_err());
+        assert!(encode_defined(WARNING, DefinedFormat::Iso8859(2)).is_err());
+    }
+
+    #[test]
+    fn chinese_utf16_octets_are_exact() {
+        let (b, _) = encode_defined("山体", DefinedFormat::Utf16Be).unwrap();
+        assert_eq!(b, [0x5C, 0x71, 0x4F, 0x53]);
+        let (b, _) = encode_defined("山体", DefinedFormat::Utf16Le).unwrap();
+        assert_eq!(b, [0x71, 0x5C, 0x53, 0x4F]);
+        assert_eq!(decode_utf16_bom(&[0xFF, 0xFE, 0x71, 0x5C]), "山");
+    }
+
+    #[test]
+    fn pdt_sms_round_trip_and_pdt_facts_example() {
+        // pdt-facts.md 3: "测试" → 00 00 02 01 01 6D 4B 8B D5.
+        assert_eq!(
+            pdt_sms_payload("测试"),
+            hex::decode("00000201016d4b8bd5").unwrap()
+        );
+        for dialect in [Dialect::Pdt, Dialect::Dmr] {
+            let payload = pdt_sms_payload(WARNING);
+            let out = data::emit_packet(
+                packet_header(3, Dpf::Unconfirmed),
+                &payload,
+                Rate::Half,
+                dialect,
+            )
+            .unwrap();
+            let msg = decode(&through_air(&out));
+            assert_eq!(
+                msg,
+                Message::Text {
+                    encoding: "utf_16be",
+                    text: WARNING.to_owned()
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn default_text_coding() {
+        assert_eq!(defined_text("Café").0, DefinedFormat::Iso8859(1));
+        let (f, data, pad) = defined_text(WARNING);
+        assert_eq!((f, pad, data.len()), (DefinedFormat::Utf16Be, 0, 12));
+        let out =
+            data::emit_short_data(defined_header(f, pad), &data, Rate::Half, Dialect::Pdt).unwrap();
+        assert_eq!(
+            decode(&through_air(&out)),
+            Message::Text {
+                encoding: "utf_16be",
+                text: WARNING.to_owned()
+            }
+        );
+    }
+
+    #[test]
+    fn status_message() {
+        let h = status_header(1, 2, false, 0x22A, 3, 4);
+        assert_eq!(
+            h.body,
+            Body::RawShort(RawShortInfo {
+                appended_blocks: 0,
+                source_port: 3,
+                destination_port: 4,
+                sarq: true,
+                full_message: false,
+                bit_padding: 0x2A,
+            })
+        );
+        let mut b = [0u8; 12];
+        h.emit(Dialect::Pdt, &mut b);
+        let pdu = DataAssembler::new(DialectChoice::Auto)
+            .feed(BlockKind::Header, &b)
+            .unwrap()
+            .unwrap();
+        let msg = decode(&pdu);
+        assert_eq!(
+            msg,
+            Message::Status {
+                status: 0x22A,
+                source_port: 3,
+                destination_port: 4
+            }
+        );
+        let v = serde_json::to_value(&msg).unwrap();
+        assert_eq!(v["kind"], "status");
+        assert_eq!(v["status"], 0x22A);
+    }
+
+    fn udt_header(format: u8, pad_nibbles: u8) -> DataHeader {
+        DataHeader {
+            group: false,
+            response_requested: false,
+            dpf: Dpf::Udt,
+            sap: 0,
+            destination: 262,
+            source: 2620647,
+            body: Body::Udt(UdtInfo {
+                emergency: false,
+                option_flag: false,
+                format,
+                pad_nibbles,
+                appended_blocks: 1,
+                supplementary: false,
+                protect: false,
+                opcode: 0x1B,
+            }),
+        }
+    }
+
+    #[test]
+    fn udt_nmea_location_report_round_trip() {
+        let s = nmea_gll(30.5925, 114.305556, "073000");
+        assert!(
+            s.starts_with("$GPGLL,3035.5500,N,11418.3334,E,073000,A*"),
+            "{s}"
+        );
+        let (format, payload, pad) = udt_text_payload(&s, udt_format::NMEA).unwrap();
+        let out = data::emit_udt(udt_header(format, pad), &payload, Dialect::Pdt).unwrap();
+        assert_eq!(out.blocks.len(), 4);
+        let Message::Location(loc) = decode(&through_air(&out)) else {
+            panic!()
+        };
+        assert_eq!(loc.source, LocationSource::Nmea);
+        assert!((loc.latitude - 30.5925).abs() < 1e-6);
+        assert!((loc.longitude - 114.305556).abs() < 1e-6);
+        assert_eq!((loc.time.as_deref(), loc.valid), (Some("07:30:00"), true));
+        // RMC (too long for UDT) parses with speed and course.
+        let loc = parse_nmea(&nmea_rmc(
+            -30.5925,
+            -114.305556,
+            "073000",
+            "281126",
+            12.5,
+            270.0,
+        ))
+        .unwrap();
+        assert!((loc.latitude + 30.5925).abs() < 1e-6 && (loc.longitude + 114.305556).abs() < 1e-6);
+        assert_eq!(
+            (loc.speed, loc.course, loc.valid),
+            (Some(12.5), Some(270.0), true)
+        );
+    }
+
+    #[test]
+    fn nmea_variants_and_bad_checksum() {
+        let gga = "$GPGGA,123519,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,*47";
+        let loc = parse_nmea(gga).unwrap();
+        assert!((loc.latitude - 48.1173).abs() < 1e-4 && (loc.longitude - 11.516_666).abs() < 1e-4);
+        assert!(loc.valid);
+        assert_eq!(loc.time.as_deref(), Some("12:35:19"));
+        assert!(parse_nmea(&gga.replace("*47", "*48")).is_none());
+        let gll = "$GPGLL,3751.65,S,14507.36,W,225444,A";
+        let loc = parse_nmea(gll).unwrap();
+        assert!(loc.latitude < -37.0 && loc.longitude < -145.0);
+        assert!(parse_nmea("$GPXYZ,1,2").is_none());
+        assert!(parse_nmea("garbage").is_none());
+        assert!(parse_nmea("$GPRMC,,,,").is_none());
+    }
+
+    #[test]
+    fn udt_text_bcd_and_address() {
+        for (format, text) in [
+            (udt_format::ISO8, "Evacuate now"),
+            (udt_format::ISO7, "Evacuate"),
+            (udt_format::UNICODE, WARNING),
+            (udt_format::BCD, "13800138000"),
+        ] {
+            let (f, payload, pad) = udt_text_payload(text, format).unwrap();
+            let out = data::emit_udt(udt_header(f, pad), &payload, Dialect::Dmr).unwrap();
+            let msg = decode(&through_air(&out));
+            let Message::Udt {
+                text: Some(got),
+                format_name,
+                ..
+            } = msg
+            else {
+                panic!("{msg:?}")
+            };
+            assert_eq!(got, text, "{format_name}");
+        }
+        let out = data::emit_udt(
+            udt_header(udt_format::ADDRESS, 0),
+            &[0xFC, 0x00, 0x02],
+            Dialect::Dmr,
+        )
+        .unwrap();
+        let Message::Udt { address, .. } = decode(&through_air(&out)) else {
+            panic!()
+        };
+        assert_eq!(address, Some(0xFC0002));
+    }
+
+    #[test]
+    fn pdt_gps_request_matches_pdt_facts_example() {
+        // pdt-facts.md 4.1 derived example: request ID 1, radio id 1, checksum 0x7D.
+        assert_eq!(
+            hex::encode(pdt_gps_request(0x022A, 1, 1)),
+            "022a107474".to_owned() + "08a0010008000000010a0000017d03"
+        );
+        let out = data::emit_packet(
+            packet_header(3, Dpf::Confirmed),
+            &pdt_gps_request(0x022A, 7, 0xFC0002),
+            Rate::ThreeQuarter,
+            Dialect::Pdt,
+        )
+        .unwrap();
+        assert_eq!(out.blocks.len(), 2);
+        let pdu = through_air(&out);
+        assert_eq!(pdu.payload.len(), 20);
+    }
+
+    #[test]
+    fn pdt_gps_report_decodes_documented_fields() {
+        let mut r = vec![
+            0x02, 0x2A, 0x01, 0x74, 0x74, 0x01, 0xA0, 0x02, 0, 0, 0, 7, 0, 0,
+        ];
+        r.extend_from_slice(&[0; 6]); // time, date: not decoded
+        r.extend_from_slice(&(0x8000_0000u32 | 30_351_234).to_be_bytes()); // N 30°35.1234'
+        r.extend_from_slice(&114_183_334u32.to_be_bytes()); // E 114°18.3334'
+        r.extend_from_slice(&[0; 4]);
+        let loc = parse_pdt_gps_report(&r).unwrap();
+        assert!((loc.latitude - (30.0 + 35.1234 / 60.0)).abs() < 1e-9);
+        assert!((loc.longitude - (114.0 + 18.3334 / 60.0)).abs() < 1e-9);
+        assert_eq!(loc.request_id.as_deref(), Some("00000007"));
+        let Message::Location(l2) = decode_compressed_udp(3, &r) else {
+            panic!()
+        };
+        assert_eq!(l2, loc);
+        assert!(parse_pdt_gps_report(&r[..31]).is_none());
+    }
+
+    #[test]
+    fn lrrp_over_ip_becomes_a_location() {
+        let lrrp = hex::decode("071a22042468ace0341f4dbc778051118ecd8d118ad47b00636c0006").unwrap();
+        let mut ip = hex::decode("4500003800000000401100000c23380b0d0008fd").unwrap();
+        ip.extend_from_slice(&[0x0F, 0xA1, 0x0F, 0xA1, 0x00, 0x24, 0x00, 0x00]);
+        ip.extend_from_slice(&lrrp);
+        let out = data::emit_packet(
+            packet_header(4, Dpf::Unconfirmed),
+            &ip,
+            Rate::Half,
+            Dialect::Dmr,
+        )
+        .unwrap();
+        let Message::Location(loc) = decode(&through_air(&out)) else {
+            panic!()
+        };
+        assert_eq!(loc.source, LocationSource::Lrrp);
+        assert_eq!(
+            format!("{:.6},{:.6}", loc.latitude, loc.longitude),
+            "12.345345,24.668866"
+        );
+        assert_eq!(loc.time.as_deref(), Some("2003-06-30T07:30:00"));
+        assert_eq!(loc.request_id.as_deref(), Some("2468ace0"));
+        // Other ports stay binary.
+        ip[20] = 0x10;
+        ip[22] = 0x10;
+        let out = data::emit_packet(
+            packet_header(4, Dpf::Unconfirmed),
+            &ip,
+            Rate::Half,
+            Dialect::Dmr,
+        )
+        .unwrap();
+        assert!(matches!(
+            decode(&through_air(&out)),
+            Message::Binary {
+                source_port: Some(0x10A1),
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn garbage_payloads_decode_without_panic() {
+        let mut x = 0xDEAD_BEEFu32;
+        for i in 0..500usize {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            let payload: Vec<u8> = (0..i % 60).map(|k| (x >> (k % 24)) as u8).collect();
+            for (sap, dpf) in [
+                (3, Dpf::Unconfirmed),
+                (4, Dpf::Unconfirmed),
+                (10, Dpf::DefinedShortData),
+            ] {
+                let header = if dpf == Dpf::DefinedShortData {
+                    defined_header(DefinedFormat::from_bits((x % 64) as u8), (x >> 8) as u8)
+                } else {
+                    packet_header(sap, dpf)
+                };
+                let pdu = DataPdu {
+                    header,
+                    secondary_header: None,
+                    payload: payload.clone(),
+                    crc_ok: true,
+                    dialect: Dialect::Dmr,
+                    rate: None,
+                };
+                let _ = decode(&pdu);
+            }
+            let pdu = DataPdu {
+                header: udt_header((x % 16) as u8, (x % 32) as u8),
+                secondary_header: None,
+                payload: payload.clone(),
+                crc_ok: true,
+                dialect: Dialect::Dmr,
+                rate: None,
+            };
+            let _ = serde_json::to_string(&decode(&pdu)).unwrap();
+        }
+    }
+}
