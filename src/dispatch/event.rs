@@ -99,11 +99,12 @@ pub enum EventKind {
     },
     /// The same radio alarmed again; merged.
     AlarmRepeated { alarm: AlarmId, site: SiteId },
-    /// An operator acknowledged the alarm; `operation` sends the acknowledgement.
+    /// An operator acknowledged the alarm; `operation` sends the acknowledgement over the
+    /// air (none when the site's profile cannot).
     AlarmAcknowledged {
         alarm: AlarmId,
         operator: String,
-        operation: OperationId,
+        operation: Option<OperationId>,
     },
     /// An operator resolved the alarm.
     AlarmResolved { alarm: AlarmId, operator: String },

@@ -19,6 +19,10 @@ use crate::link::Slot;
 /// Longest `request_id` or operator name accepted.
 const MAX_KEY_LEN: usize = 128;
 
+/// Largest status number: the status field of a DPF 14 status/precoded short-data header is
+/// 10 bits (air-interface.md §5.1; docs/air-commands.md §6).
+const MAX_STATUS: u16 = 1023;
+
 impl AirEvent {
     /// The radio that transmitted what was heard, if a radio did.
     fn source(&self) -> Option<RadioId> {
@@ -584,6 +588,9 @@ impl Core {
                     return invalid("periodic.count", "outside 1..=max_polls");
                 }
             }
+            OtaCommand::SendStatus { status, .. } if *status > MAX_STATUS => {
+                return invalid("status", "above 1023, the 10-bit air field");
+            }
             OtaCommand::AcknowledgeEmergency { .. } => {
                 return invalid("command", "acknowledge the alarm instead");
             }
@@ -671,11 +678,16 @@ impl Core {
                     alarm,
                 };
                 let operator_name = operator.clone().unwrap_or_default();
-                let op = self.create(now, cmd, request_id, operator, out)?;
+                let op = match self.create(now, cmd, request_id, operator, out) {
+                    Ok(op) => Some(op),
+                    // The alarm is acknowledged even where nothing can be sent.
+                    Err(DispatchError::UnsupportedService { .. }) => None,
+                    Err(e) => return Err(e),
+                };
                 let kind = EventKind::AlarmAcknowledged {
                     alarm,
                     operator: operator_name,
-                    operation: op.id,
+                    operation: op.as_ref().map(|o| o.id),
                 };
                 self.emit(now, kind, out);
                 let a = self
@@ -686,7 +698,7 @@ impl Core {
                     .ok_or(DispatchError::UnknownAlarm(alarm))?;
                 Ok(Reply::Alarm {
                     alarm: Box::new(a),
-                    operation: Some(Box::new(op)),
+                    operation: op.map(Box::new),
                 })
             }
             Command::ResolveAlarm { alarm } => {
@@ -768,6 +780,19 @@ impl Core {
             }
             _ => self.site_for(command.addressee())?,
         };
+        let profile = self
+            .state
+            .sites
+            .get(&site)
+            .map(|s| s.profile)
+            .unwrap_or_default();
+        if !profile.supports(command.service()) {
+            return Err(DispatchError::UnsupportedService {
+                site,
+                profile,
+                service: command.service(),
+            });
+        }
         let priority = command.priority();
         let queued = self.state.sites.get(&site).map_or(0, |s| s.queue.len());
         // Emergency acknowledgements are never refused for a full queue.

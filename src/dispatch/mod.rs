@@ -324,6 +324,13 @@ pub enum DispatchError {
     /// The `request_id` was used before for a different command.
     #[error("request id {0:?} was already used for a different command")]
     RequestIdReused(String),
+    /// The site's air profile has no PDU for this service (docs/air-commands.md §1).
+    #[error("site {site} ({profile:?}) cannot carry {service:?}")]
+    UnsupportedService {
+        site: SiteId,
+        profile: AirProfile,
+        service: Service,
+    },
     /// The site's transmit queue is full.
     #[error("transmit queue of site {site} is full ({limit} operations)")]
     QueueFull { site: SiteId, limit: usize },

@@ -31,6 +31,21 @@ pub enum AirProfile {
     Pdt,
 }
 
+impl AirProfile {
+    /// Whether commands of `service` can be sent to a site of this profile
+    /// (docs/air-commands.md §1): DMRA conventional sites have no public kill or
+    /// emergency-acknowledgement PDU.
+    pub const fn supports(self, service: Service) -> bool {
+        !matches!(
+            (self, service),
+            (
+                AirProfile::DmraConventional,
+                Service::Kill | Service::EmergencyAck
+            )
+        )
+    }
+}
+
 /// What a command does on the air; also the key of a radio's learned capabilities.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -325,8 +340,9 @@ pub struct Alarm {
     pub last_heard: Timestamp,
     /// Repeats merged into this alarm (0 for the first).
     pub repeats: u32,
-    /// Who acknowledged, when, and the operation that sent the acknowledgement.
-    pub acknowledged: Option<(String, Timestamp, OperationId)>,
+    /// Who acknowledged, when, and the operation that sent the acknowledgement (none when
+    /// the site's profile has no acknowledgement PDU).
+    pub acknowledged: Option<(String, Timestamp, Option<OperationId>)>,
     /// Who resolved, when.
     pub resolved: Option<(String, Timestamp)>,
 }
@@ -371,7 +387,8 @@ pub enum OtaCommand {
     Kill { radio: RadioId },
     /// Text message.
     SendText { to: Addressee, text: String },
-    /// Status message (status number, 0..=65535: a 2-byte status, pdt-facts.md §2.3).
+    /// Status message (status number 0..=1023: the 10-bit status field of a DPF 14 header,
+    /// docs/air-commands.md §6).
     SendStatus { to: Addressee, status: u16 },
     /// Location request, once or periodic.
     RequestLocation {
