@@ -214,6 +214,7 @@ impl State {
             o.deadline = None;
             o.next_poll = None;
         }
+        self.active_operations.remove(&id);
         self.finished_operations.push_back(id);
         while self.finished_operations.len() > limit {
             if let Some(old) = self.finished_operations.pop_front()
@@ -291,9 +292,10 @@ impl Core {
                 for (i, d) in directory.teams.iter().enumerate() {
                     let id = TeamId(i as u32);
                     for r in &d.radios {
-                        if let Some(radio) = st.radios.get_mut(r) {
-                            radio.team = Some(id);
+                        if st.radios.len() >= cfg.max_radios && !st.radios.contains_key(r) {
+                            continue;
                         }
+                        st.radio_mut(*r).team = Some(id);
                     }
                     st.teams.push(Team {
                         id,
@@ -538,6 +540,8 @@ impl Core {
                 if state.is_final() {
                     // Created already finished (never done by handle; kept total).
                     st.finished_operations.push_back(id);
+                } else {
+                    st.active_operations.insert(id);
                 }
             }
             EventKind::OperationQueued { operation, site } => {

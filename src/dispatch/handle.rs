@@ -86,9 +86,7 @@ impl Core {
             self.emit(now, EventKind::CallEnded { call, reason }, out);
         }
         let ops: Vec<Operation> = self
-            .state
-            .operations
-            .values()
+            .active_operations()
             .filter(|o| matches!(o.state, OperationState::Queued | OperationState::Sent))
             .cloned()
             .collect();
@@ -120,11 +118,12 @@ impl Core {
                 at(down.plus_ms(cfg.site_down_wait_ms));
             }
         }
-        for o in self.state.operations.values() {
+        for o in self.active_operations() {
             if let Some(d) = o.deadline.or(o.next_poll) {
                 at(d);
             }
-            if o.state == OperationState::Queued {
+            let down = |s: &SiteId| self.state.sites.get(s).is_some_and(|s| !s.link_up);
+            if o.state == OperationState::Queued && o.site.as_ref().is_some_and(down) {
                 at(o.queued_at.plus_ms(cfg.site_down_wait_ms));
             }
         }
@@ -422,9 +421,7 @@ impl Core {
     /// The operation in flight for `radio` that an answer about `service` belongs to: sent
     /// and waiting, or queued again for a retry (a late answer still counts). Oldest first.
     fn in_flight(&self, radio: RadioId, service: Option<Service>) -> Option<Operation> {
-        self.state
-            .operations
-            .values()
+        self.active_operations()
             .find(|o| {
                 o.command.addressee() == Addressee::Radio(radio)
                     && service.is_none_or(|s| o.command.service() == s)
@@ -874,13 +871,7 @@ impl Core {
             }
         }
         // Operations: answer deadlines, periodic polls, site-down waits.
-        let ops: Vec<Operation> = self
-            .state
-            .operations
-            .values()
-            .filter(|o| !o.state.is_final())
-            .cloned()
-            .collect();
+        let ops: Vec<Operation> = self.active_operations().cloned().collect();
         for op in ops {
             let operation = op.id;
             match op.state {

@@ -26,7 +26,7 @@
 //! Queries (`radios`, `calls`, `alarms`, `operations`, `positions`, ...) are read-only and
 //! paginated by key (see [`Page`]).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
@@ -435,6 +435,8 @@ pub struct State {
     open_alarms: BTreeMap<RadioId, AlarmId>,
     resolved_alarms: VecDeque<AlarmId>,
     operations: BTreeMap<OperationId, Operation>,
+    /// Operations not finished: the only ones timers and answers look at.
+    active_operations: BTreeSet<OperationId>,
     by_request: BTreeMap<String, OperationId>,
     finished_operations: VecDeque<OperationId>,
     messages: BTreeMap<MessageId, Message>,
@@ -491,6 +493,14 @@ impl Core {
             config: snapshot.config,
             state: snapshot.state,
         }
+    }
+
+    /// Operations not yet finished, oldest first.
+    fn active_operations(&self) -> impl Iterator<Item = &Operation> {
+        self.state
+            .active_operations
+            .iter()
+            .filter_map(|id| self.state.operations.get(id))
     }
 
     /// Whether any site's link is up (for the health service).
