@@ -1734,3 +1734,195 @@ fn messages_aliases_and_queries() {
     assert_eq!(h.run(1_300, air(S1, bad)), vec![]);
     h.assert_replay();
 }
+
+#[test]
+fn private_call_both_directions_is_one_call() {
+    let mut h = Harness::with_radios(AirProfile::TierIii);
+    let call = CallId(0);
+    let out = h.run(
+        1_000,
+        air(
+            S1,
+            AirEvent::VoiceGrant {
+                source: a(),
+                target: Addressee::Radio(b()),
+                emergency: false,
+            },
+        ),
+    );
+    assert_eq!(
+        out,
+        vec![ev(
+            1_000,
+            EventKind::CallStarted {
+                call,
+                target: Addressee::Radio(b()),
+                site: site(S1),
+                slot: Slot::One,
+                talker: Some(a()),
+                emergency: false,
+                privacy: false,
+            }
+        )]
+    );
+    // Privacy appears in the voice LC.
+    let out = h.run(
+        1_100,
+        air(
+            S1,
+            AirEvent::VoiceLc {
+                source: a(),
+                target: Addressee::Radio(b()),
+                emergency: false,
+                privacy: true,
+            },
+        ),
+    );
+    assert_eq!(
+        out,
+        vec![ev(
+            1_100,
+            EventKind::CallFlagsChanged {
+                call,
+                emergency: false,
+                privacy: true
+            }
+        )]
+    );
+    // B answers A: the same call, B becomes the talker.
+    let out = h.run(
+        3_000,
+        air(
+            S1,
+            AirEvent::VoiceLc {
+                source: b(),
+                target: Addressee::Radio(a()),
+                emergency: false,
+                privacy: true,
+            },
+        ),
+    );
+    assert_eq!(
+        out,
+        vec![ev(
+            3_000,
+            EventKind::CallTalkerChanged { call, talker: b() }
+        )]
+    );
+    // Nothing more heard: the idle timeout ends it.
+    assert_eq!(h.core.next_deadline(), Some(Timestamp(13_000)));
+    assert_eq!(
+        h.run(13_000, Input::Tick),
+        vec![ev(
+            13_000,
+            EventKind::CallEnded {
+                call,
+                reason: CallEndReason::Idle
+            }
+        )]
+    );
+    assert_eq!(h.core.call(call).unwrap().talkers, vec![a(), b()]);
+    h.assert_replay();
+}
+
+#[test]
+fn group_text_succeeds_once_sent() {
+    let mut h = Harness::with_radios(AirProfile::Pdt);
+    h.run(
+        500,
+        air(
+            S2,
+            AirEvent::Affiliated {
+                radio: b(),
+                talkgroup: g(),
+            },
+        ),
+    );
+    let out = h.run(
+        1_000,
+        command(
+            1,
+            None,
+            Command::Ota(OtaCommand::SendText {
+                to: Addressee::Talkgroup(g()),
+                text: "全体集合".into(),
+            }),
+        ),
+    );
+    let op = reply_operation(&out);
+    assert_eq!(
+        op.site,
+        Some(site(S2)),
+        "sent where the talkgroup was last heard"
+    );
+    assert_eq!(
+        out[2..],
+        [
+            sent(1_000, 0, S2, 1, 540, false),
+            transmit(
+                S2,
+                AirProfile::Pdt,
+                AirMessage::Text {
+                    to: Addressee::Talkgroup(g()),
+                    text: "全体集合".into()
+                },
+                Priority::Normal,
+                0,
+                1
+            ),
+            ev(
+                1_000,
+                EventKind::OperationSucceeded {
+                    operation: OperationId(0)
+                }
+            ),
+        ]
+    );
+    h.assert_replay();
+}
+
+#[test]
+fn queue_and_operation_limits_are_bounded() {
+    let mut h = Harness::new();
+    h.core = Core::new(Config {
+        queue_limit: 2,
+        max_active_operations: 4,
+        ..Config::default()
+    });
+    h.run(0, Input::SiteUp { site: site(S1) });
+    h.run(0, air(S1, AirEvent::Registered { radio: a() }));
+    let check = || Command::Ota(OtaCommand::RadioCheck { radio: a() });
+    // First is sent; the next two wait; the fourth finds the queue full.
+    for token in 1..=3 {
+        let out = h.run(1_000, command(token, None, check()));
+        assert!(matches!(
+            out.last(),
+            Some(Output::Reply { result: Ok(_), .. }) | Some(Output::Transmit { .. })
+        ));
+    }
+    assert_eq!(
+        h.run(1_000, command(4, None, check())),
+        vec![Output::Reply {
+            token: 4,
+            result: Err(DispatchError::QueueFull {
+                site: site(S1),
+                limit: 2
+            })
+        }]
+    );
+    // The second goes out at 1420; one more fits the queue, then the gateway-wide bound
+    // on unfinished operations holds.
+    h.run(1_420, Input::Tick);
+    let out = h.run(1_430, command(5, None, check()));
+    assert!(matches!(
+        out.last(),
+        Some(Output::Reply { result: Ok(_), .. })
+    ));
+    assert_eq!(
+        h.run(1_440, command(6, None, check())),
+        vec![Output::Reply {
+            token: 6,
+            result: Err(DispatchError::TooManyOperations { limit: 4 })
+        }]
+    );
+}

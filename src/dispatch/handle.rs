@@ -19,6 +19,10 @@ use crate::link::Slot;
 /// Longest `request_id` or operator name accepted.
 const MAX_KEY_LEN: usize = 128;
 
+/// Longest inbound text kept, in characters (the PDT data link carries at most 480 octets,
+/// pdt-facts.md §3).
+const MAX_INBOUND_TEXT_CHARS: usize = 480;
+
 /// Largest status number: the status field of a DPF 14 status/precoded short-data header is
 /// 10 bits (air-interface.md §5.1; docs/air-commands.md §6).
 const MAX_STATUS: u16 = 1023;
@@ -298,6 +302,8 @@ impl Core {
                 }
             }
             AirEvent::Text { source, to, text } => {
+                // Bounded whatever ingest hands over.
+                let text = text.chars().take(MAX_INBOUND_TEXT_CHARS).collect();
                 let body = MessageBody::Text { text };
                 self.message(now, site, source, to, body, out);
             }
@@ -791,6 +797,12 @@ impl Core {
             });
         }
         let priority = command.priority();
+        let active = self.state.active_operations.len();
+        if priority != super::Priority::Emergency && active >= self.config.max_active_operations {
+            return Err(DispatchError::TooManyOperations {
+                limit: self.config.max_active_operations,
+            });
+        }
         let queued = self.state.sites.get(&site).map_or(0, |s| s.queue.len());
         // Emergency acknowledgements are never refused for a full queue.
         if priority != super::Priority::Emergency && queued >= self.config.queue_limit {

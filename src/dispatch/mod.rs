@@ -334,6 +334,9 @@ pub enum DispatchError {
     /// The site's transmit queue is full.
     #[error("transmit queue of site {site} is full ({limit} operations)")]
     QueueFull { site: SiteId, limit: usize },
+    /// Too many operations are in flight gateway-wide.
+    #[error("too many operations in flight ({limit})")]
+    TooManyOperations { limit: usize },
     /// An argument is out of range.
     #[error("invalid {field}: {reason}")]
     InvalidArgument {
@@ -373,6 +376,8 @@ pub struct Config {
     pub call_history: usize,
     /// Resolved alarms kept.
     pub alarm_history: usize,
+    /// Operations not yet finished, across all sites, at most.
+    pub max_active_operations: usize,
     /// Finished operations kept (and their request ids).
     pub operation_history: usize,
     /// Received messages kept.
@@ -407,6 +412,7 @@ impl Default for Config {
             max_sites: 1_024,
             call_history: 10_000,
             alarm_history: 10_000,
+            max_active_operations: 10_000,
             operation_history: 10_000,
             message_history: 10_000,
             track_len: model::DEFAULT_TRACK_LEN,
