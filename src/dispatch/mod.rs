@@ -1,1 +1,516 @@
-//! (in progress)
+//! The dispatch core: radios, talkgroups, calls, alarms, messages, positions and
+//! over-the-air operations, as one deterministic, event-sourced state machine.
+//!
+//! # Contract
+//!
+//! - [`Core::handle`]`(now, input, out)` decides. It reads no clock, does no I/O and imports
+//!   nothing from `wire`: air PDUs arrive as domain [`AirInput`]s (built by `ingest.rs`), and
+//!   commands leave as [`Output::Transmit`] with a domain [`AirMessage`] (encoded by
+//!   `egress.rs` per the site's [`AirProfile`], as docs/air-commands.md lays out).
+//! - Every state change is an [`Event`]. `handle` emits events and applies each through
+//!   [`Core::apply`], the only place state changes, so the state is exactly the fold of the
+//!   events: a driver rebuilds it as [`Core::restore`]`(snapshot)` plus `apply` of every later
+//!   event, and [`Core::recover`] then resumes or explicitly fails the operations that were
+//!   in flight.
+//! - Commands are operations (dispatch-features.md §2 item 2, §4.1): queued for the site where
+//!   the radio was last heard, paced to that site's air time in priority order (emergency
+//!   acknowledgements first, location polls last; DESIGN.md "Air time is the scarce
+//!   resource"), then succeeded, refused or timed out by what the radio answers, with
+//!   bounded retries. A client `request_id` returns the same operation for a repeated request
+//!   (AIP-155). Operator input that cannot apply gets a precise [`DispatchError`].
+//! - Nothing from the air can make the core panic or grow without bound: radios, calls,
+//!   alarms, operations, messages, queues and tracks all have limits in [`Config`].
+//! - Time is [`Timestamp`] (Unix milliseconds from the driver), so events and snapshots
+//!   serialize.
+//!
+//! Queries (`radios`, `calls`, `alarms`, `operations`, `positions`, ...) are read-only and
+//! paginated by key (see [`Page`]).
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use serde::{Deserialize, Serialize};
+
+mod event;
+mod handle;
+pub mod ids;
+pub mod model;
+mod query;
+
+pub use event::{Event, EventKind};
+pub use ids::{
+    AlarmId, CallId, DialNumber, IdError, IdKind, MessageId, OperationId, RadioId, SiteId,
+    TalkgroupId, TeamId, Timestamp,
+};
+pub use model::{
+    Addressee, AirProfile, Alarm, AlarmState, Call, CallEndReason, Capabilities, Directory,
+    DirectoryRadio, DirectorySite, DirectoryTalkgroup, DirectoryTeam, FailReason, Message,
+    MessageBody, Operation, OperationState, OtaCommand, Periodic, Position, PositionReport,
+    PositionSource, Presence, Priority, Radio, RadioControl, Refusal, Service, Site, Talkgroup,
+    Team, Track,
+};
+pub use query::{AlarmFilter, CallFilter, Page, RadioFilter};
+
+use crate::link::Slot;
+
+/// Everything the core reacts to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Input {
+    /// The configured directory (names, teams, sites); replaces the previous one.
+    Directory(Directory),
+    /// A site's link came up.
+    SiteUp { site: SiteId },
+    /// A site's link went down.
+    SiteDown { site: SiteId },
+    /// Something decoded from the air.
+    Air(AirInput),
+    /// An operator or automation command; answered by one [`Output::Reply`] with `token`.
+    Command { token: u64, request: Request },
+    /// Time passed: timeouts, retries, pacing. The driver ticks (e.g. every 100 ms) or at
+    /// [`Core::next_deadline`].
+    Tick,
+}
+
+/// One decoded air event, with where it was heard.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AirInput {
+    /// The site (the link's site name).
+    pub site: SiteId,
+    /// The timeslot.
+    pub slot: Slot,
+    /// Received signal strength, where the link reports it.
+    pub rssi_dbm: Option<i16>,
+    /// What was heard.
+    pub event: AirEvent,
+}
+
+/// What ingest makes of a decoded PDU. Sources for each are in docs/air-commands.md.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AirEvent {
+    /// Registration accepted (e.g. C_ACKD reason 0x62 to the radio, air-interface.md §3.4).
+    Registered { radio: RadioId },
+    /// Deregistration (power off, leaving the control channel).
+    Deregistered { radio: RadioId },
+    /// Talkgroup affiliation.
+    Affiliated {
+        radio: RadioId,
+        talkgroup: TalkgroupId,
+    },
+    /// A voice channel grant (TV_GRANT / PV_GRANT, air-interface.md §3.4).
+    VoiceGrant {
+        source: RadioId,
+        target: Addressee,
+        emergency: bool,
+    },
+    /// Voice link control: voice LC header or embedded LC (air-interface.md §4.3).
+    VoiceLc {
+        source: RadioId,
+        target: Addressee,
+        emergency: bool,
+        privacy: bool,
+    },
+    /// Terminator with LC: one transmission ended.
+    VoiceTerminator { source: RadioId, target: Addressee },
+    /// The site cleared the call's channel (P_CLEAR, P_MAINT disconnect).
+    CallCleared { target: Addressee },
+    /// Talker alias, assembled from its LC blocks.
+    TalkerAlias { radio: RadioId, alias: String },
+    /// An emergency alarm from a radio.
+    EmergencyAlarm {
+        radio: RadioId,
+        talkgroup: Option<TalkgroupId>,
+    },
+    /// A text message from a radio.
+    Text {
+        source: RadioId,
+        to: Addressee,
+        text: String,
+    },
+    /// A status message from a radio.
+    Status {
+        source: RadioId,
+        to: Addressee,
+        status: u16,
+    },
+    /// A position report.
+    Position { radio: RadioId, position: Position },
+    /// An answer to a command: ACK, or NACK with its reason. `service` is what ingest could
+    /// tell the answer is for (e.g. from the gateway identity it is addressed to); `None`
+    /// matches the oldest operation in flight for that radio.
+    Answer {
+        radio: RadioId,
+        service: Option<Service>,
+        answer: Answer,
+    },
+}
+
+/// What a radio (or the system on its behalf) answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// Acknowledged.
+    Accepted,
+    /// Refused, with the reason code.
+    Refused(Refusal),
+}
+
+/// An operator or automation request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// Idempotency key (AIP-155): a repeat returns the first result.
+    pub request_id: Option<String>,
+    /// Who asks (audit).
+    pub operator: Option<String>,
+    /// What.
+    pub command: Command,
+}
+
+/// Operator commands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// An over-the-air command; answered with the new (or, for a repeated `request_id`, the
+    /// existing) operation. `OtaCommand::AcknowledgeEmergency` is refused here: use
+    /// [`Command::AcknowledgeAlarm`].
+    Ota(OtaCommand),
+    /// Acknowledge a raised alarm; the acknowledgement goes over the air with emergency
+    /// priority.
+    AcknowledgeAlarm { alarm: AlarmId },
+    /// Resolve a raised or acknowledged alarm.
+    ResolveAlarm { alarm: AlarmId },
+    /// Cancel an operation that has not finished.
+    CancelOperation { operation: OperationId },
+}
+
+/// The successful answer to a command.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    /// The operation (new, or the existing one for a repeated request).
+    Operation(Box<Operation>),
+    /// The alarm after the change, with the operation that carries the acknowledgement.
+    Alarm {
+        alarm: Box<Alarm>,
+        operation: Option<Box<Operation>>,
+    },
+}
+
+/// A command leaving for the air, in domain terms; egress encodes it for the site's profile.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum AirMessage {
+    /// Radio check.
+    RadioCheck { radio: RadioId },
+    /// Call alert.
+    CallAlert { radio: RadioId },
+    /// Stun (radio disable).
+    Stun { radio: RadioId },
+    /// Revive (radio enable).
+    Revive { radio: RadioId },
+    /// Kill (permanent disable).
+    Kill { radio: RadioId },
+    /// Text message.
+    Text { to: Addressee, text: String },
+    /// Status message.
+    Status { to: Addressee, status: u16 },
+    /// Location request; `request` is echoed in LRRP / LP answers.
+    LocationRequest { radio: RadioId, request: u32 },
+    /// Emergency acknowledgement.
+    EmergencyAck {
+        radio: RadioId,
+        talkgroup: Option<TalkgroupId>,
+    },
+}
+
+impl AirMessage {
+    /// Whether the addressed radio answers this message. Group sends and emergency
+    /// acknowledgements take no answer (docs/air-commands.md), so they succeed once sent.
+    pub fn expects_answer(&self) -> bool {
+        match self {
+            AirMessage::Text { to, .. } | AirMessage::Status { to, .. } => {
+                matches!(to, Addressee::Radio(_))
+            }
+            AirMessage::EmergencyAck { .. } => false,
+            AirMessage::RadioCheck { .. }
+            | AirMessage::CallAlert { .. }
+            | AirMessage::Stun { .. }
+            | AirMessage::Revive { .. }
+            | AirMessage::Kill { .. }
+            | AirMessage::LocationRequest { .. } => true,
+        }
+    }
+
+    /// Estimated control-channel time this message occupies, in ms: bursts × 60 ms (one
+    /// burst per 60 ms per slot on a control channel, DESIGN.md). Every CSBK command and data
+    /// transmission is preceded by 6 preamble CSBKs (pdt-facts.md §2.1). Text: rate-½
+    /// unconfirmed data, 12 octets a block, 4 of the last for CRC-32, with a 5-octet
+    /// compressed UDP/IP header and UTF-16 text (pdt-facts.md §3). Location: 20-octet LP
+    /// request as rate-¾ confirmed data, 16 octets a block (pdt-facts.md §4.1).
+    pub fn air_time_ms(&self) -> u64 {
+        const BURST_MS: u64 = 60;
+        const PREAMBLES: u64 = 6;
+        let bursts = match self {
+            AirMessage::RadioCheck { .. }
+            | AirMessage::CallAlert { .. }
+            | AirMessage::Stun { .. }
+            | AirMessage::Revive { .. }
+            | AirMessage::Kill { .. }
+            | AirMessage::EmergencyAck { .. } => PREAMBLES + 1,
+            AirMessage::Status { .. } => PREAMBLES + 1,
+            AirMessage::Text { text, .. } => {
+                let octets = 5 + 2 * text.encode_utf16().count() as u64 + 4;
+                PREAMBLES + 1 + octets.div_ceil(12)
+            }
+            AirMessage::LocationRequest { .. } => PREAMBLES + 1 + (20u64 + 4).div_ceil(16),
+        };
+        bursts * BURST_MS
+    }
+}
+
+/// What the core asks of its driver.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    /// A state change, to journal (durably, before anyone sees it) and publish.
+    Event(Event),
+    /// A command to send on a site's control channel now (it was paced already).
+    Transmit {
+        site: SiteId,
+        profile: AirProfile,
+        message: AirMessage,
+        priority: Priority,
+        operation: OperationId,
+        attempt: u8,
+    },
+    /// The answer to [`Input::Command`] with this `token`.
+    Reply {
+        token: u64,
+        result: Result<Reply, DispatchError>,
+    },
+}
+
+/// Why an operator command cannot apply.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DispatchError {
+    /// The radio is neither in the directory nor heard.
+    #[error("unknown radio {0}")]
+    UnknownRadio(RadioId),
+    /// The talkgroup is neither in the directory nor heard.
+    #[error("unknown talkgroup {0}")]
+    UnknownTalkgroup(TalkgroupId),
+    /// No such alarm (or it aged out of the history).
+    #[error("unknown alarm {0}")]
+    UnknownAlarm(AlarmId),
+    /// No such operation (or it aged out).
+    #[error("unknown operation {0}")]
+    UnknownOperation(OperationId),
+    /// The radio is known but was never heard, so there is no site to send on.
+    #[error("radio {0} has not been heard on any site")]
+    RadioNotHeard(RadioId),
+    /// The talkgroup was never heard, so there is no site to send on.
+    #[error("talkgroup {0} has not been heard on any site")]
+    TalkgroupNotHeard(TalkgroupId),
+    /// The radio was killed; it will not answer.
+    #[error("radio {0} has been killed")]
+    RadioKilled(RadioId),
+    /// The alarm is in a state where the action does not apply.
+    #[error("alarm {alarm} is {state:?}; cannot {action}")]
+    AlarmState {
+        alarm: AlarmId,
+        state: AlarmState,
+        action: &'static str,
+    },
+    /// The operation has already finished.
+    #[error("operation {operation} already finished ({state:?})")]
+    OperationFinished {
+        operation: OperationId,
+        state: OperationState,
+    },
+    /// The `request_id` was used before for a different command.
+    #[error("request id {0:?} was already used for a different command")]
+    RequestIdReused(String),
+    /// The site's air profile has no PDU for this service (docs/air-commands.md §1).
+    #[error("site {site} ({profile:?}) cannot carry {service:?}")]
+    UnsupportedService {
+        site: SiteId,
+        profile: AirProfile,
+        service: Service,
+    },
+    /// The site's transmit queue is full.
+    #[error("transmit queue of site {site} is full ({limit} operations)")]
+    QueueFull { site: SiteId, limit: usize },
+    /// Too many operations are in flight gateway-wide.
+    #[error("too many operations in flight ({limit})")]
+    TooManyOperations { limit: usize },
+    /// An argument is out of range.
+    #[error("invalid {field}: {reason}")]
+    InvalidArgument {
+        field: &'static str,
+        reason: &'static str,
+    },
+}
+
+/// Limits and timers. Part of the snapshot, so a replay folds the same way.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// How long to wait for an answer after a transmission, ms. The PDT repeater waits 4 s
+    /// for a GPS answer (pdt-facts.md §2.1).
+    pub answer_timeout_ms: u64,
+    /// Transmissions per operation (or per poll) before it times out. 3 is the default of
+    /// the PDT controller's "acknowledged retries" (1–4, pdt-facts.md §1.6).
+    pub max_attempts: u8,
+    /// How long a queued command waits for its site's link to come back, ms.
+    pub site_down_wait_ms: u64,
+    /// Operations queued per site at most.
+    pub queue_limit: usize,
+    /// After a terminator, how long a call waits for the next transmission, ms.
+    pub call_hang_ms: u64,
+    /// A call with nothing heard for this long ends, ms.
+    pub call_idle_ms: u64,
+    /// Presence ("last heard") is refreshed at most this often while site and slot stay
+    /// the same, ms: one event per radio per interval, not one per burst.
+    pub presence_refresh_ms: u64,
+    /// Radios kept at most (directory plus heard); more are ignored.
+    pub max_radios: usize,
+    /// Talkgroups kept at most.
+    pub max_talkgroups: usize,
+    /// Sites kept at most.
+    pub max_sites: usize,
+    /// Ended calls kept.
+    pub call_history: usize,
+    /// Resolved alarms kept.
+    pub alarm_history: usize,
+    /// Operations not yet finished, across all sites, at most.
+    pub max_active_operations: usize,
+    /// Finished operations kept (and their request ids).
+    pub operation_history: usize,
+    /// Received messages kept.
+    pub message_history: usize,
+    /// Positions kept per radio.
+    pub track_len: usize,
+    /// Longest text, in UTF-16 code units: 480 octets of data-link payload in the PDT code
+    /// (pdt-facts.md §3) less the 5-octet header leaves 237 units.
+    pub max_text_units: usize,
+    /// Shortest periodic location interval, ms.
+    pub min_location_interval_ms: u64,
+    /// Most polls of one periodic location request.
+    pub max_polls: u32,
+    /// Longest talker alias kept, in characters.
+    pub max_alias_chars: usize,
+    /// After a restart, in-flight operations older than this fail instead of resuming, ms.
+    pub recover_max_age_ms: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            answer_timeout_ms: 4_000,
+            max_attempts: 3,
+            site_down_wait_ms: 60_000,
+            queue_limit: 256,
+            call_hang_ms: 3_000,
+            call_idle_ms: 10_000,
+            presence_refresh_ms: 30_000,
+            max_radios: 2_000_000,
+            max_talkgroups: 100_000,
+            max_sites: 1_024,
+            call_history: 10_000,
+            alarm_history: 10_000,
+            max_active_operations: 10_000,
+            operation_history: 10_000,
+            message_history: 10_000,
+            track_len: model::DEFAULT_TRACK_LEN,
+            max_text_units: 237,
+            min_location_interval_ms: 10_000,
+            max_polls: 1_000,
+            max_alias_chars: 32,
+            recover_max_age_ms: 300_000,
+        }
+    }
+}
+
+/// The core's whole state: what the events fold into.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct State {
+    radios: BTreeMap<RadioId, Radio>,
+    talkgroups: BTreeMap<TalkgroupId, Talkgroup>,
+    teams: Vec<Team>,
+    sites: BTreeMap<SiteId, Site>,
+    calls: BTreeMap<CallId, Call>,
+    /// Calls not ended, in start order (few at a time).
+    active_calls: Vec<CallId>,
+    ended_calls: VecDeque<CallId>,
+    alarms: BTreeMap<AlarmId, Alarm>,
+    /// The alarm not yet resolved per radio: repeats merge into it.
+    open_alarms: BTreeMap<RadioId, AlarmId>,
+    resolved_alarms: VecDeque<AlarmId>,
+    operations: BTreeMap<OperationId, Operation>,
+    /// Operations not finished: the only ones timers and answers look at.
+    active_operations: BTreeSet<OperationId>,
+    by_request: BTreeMap<String, OperationId>,
+    finished_operations: VecDeque<OperationId>,
+    messages: BTreeMap<MessageId, Message>,
+    /// Allocated only for radios that report positions.
+    tracks: BTreeMap<RadioId, Track>,
+    next_call: u64,
+    next_alarm: u64,
+    next_operation: u64,
+    next_message: u64,
+}
+
+/// A serializable copy of the core: config and state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CoreSnapshot {
+    /// Limits and timers.
+    pub config: Config,
+    /// State.
+    pub state: State,
+}
+
+/// The dispatch core. One driver task owns it (STYLE.md "The core and the async edges").
+#[derive(Debug, Clone, PartialEq)]
+pub struct Core {
+    config: Config,
+    state: State,
+}
+
+impl Core {
+    /// An empty core.
+    pub fn new(config: Config) -> Core {
+        Core {
+            config,
+            state: State::default(),
+        }
+    }
+
+    /// The config.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// A copy of config and state, to store beside the journal's sequence number.
+    pub fn snapshot(&self) -> CoreSnapshot {
+        CoreSnapshot {
+            config: self.config.clone(),
+            state: self.state.clone(),
+        }
+    }
+
+    /// The core as it was at `snapshot`; apply the later events, then call
+    /// [`Core::recover`].
+    pub fn restore(snapshot: CoreSnapshot) -> Core {
+        Core {
+            config: snapshot.config,
+            state: snapshot.state,
+        }
+    }
+
+    /// Operations not yet finished, oldest first.
+    fn active_operations(&self) -> impl Iterator<Item = &Operation> {
+        self.state
+            .active_operations
+            .iter()
+            .filter_map(|id| self.state.operations.get(id))
+    }
+
+    /// Whether any site's link is up (for the health service).
+    pub fn any_link_up(&self) -> bool {
+        self.state.sites.values().any(|s| s.link_up)
+    }
+}

@@ -1,0 +1,674 @@
+//! Events: every state change of the core, and `Core::apply`, the fold.
+//!
+//! An [`Event`] is `{ "at": <unix ms>, "event": "<snake_case name>", ...fields }` in JSON.
+//! Names are stable: add variants and optional fields, never rename. `apply` never fails and
+//! never panics: an event that refers to something no longer kept (aged out of a bounded
+//! history) changes nothing, so replaying any prefix of a journal is safe.
+
+use serde::{Deserialize, Serialize};
+
+use super::ids::{AlarmId, CallId, OperationId, RadioId, SiteId, TalkgroupId, TeamId, Timestamp};
+use super::model::{
+    Addressee, Alarm, AlarmState, Call, CallEndReason, Directory, FailReason, Message, Operation,
+    OperationState, OtaCommand, Position, PositionReport, Presence, Radio, RadioControl, Refusal,
+    Service, Site, Talkgroup, Team,
+};
+use super::{Core, State};
+use crate::link::Slot;
+
+/// A state change, with the time the core decided it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// When.
+    pub at: Timestamp,
+    /// What.
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+/// What changed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum EventKind {
+    /// The directory was (re)loaded.
+    DirectoryLoaded { directory: Directory },
+    /// A site not in the directory was heard or reported by a link.
+    SiteAdded { site: SiteId },
+    /// A site's link went up or down.
+    SiteLinkChanged { site: SiteId, up: bool },
+    /// A radio was heard (new site or slot, or presence refresh). Creates unknown radios.
+    RadioHeard {
+        radio: RadioId,
+        site: SiteId,
+        slot: Slot,
+        rssi_dbm: Option<i16>,
+    },
+    /// A radio registered.
+    RadioRegistered { radio: RadioId, site: SiteId },
+    /// A radio deregistered.
+    RadioDeregistered { radio: RadioId },
+    /// A radio affiliated to a talkgroup.
+    RadioAffiliated {
+        radio: RadioId,
+        talkgroup: TalkgroupId,
+        site: SiteId,
+    },
+    /// A talker alias was learned.
+    RadioAliasLearned { radio: RadioId, alias: String },
+    /// A capability was learned from an answer.
+    RadioCapabilityLearned {
+        radio: RadioId,
+        service: Service,
+        supported: bool,
+    },
+    /// A stun / revive / kill was acknowledged.
+    RadioControlChanged {
+        radio: RadioId,
+        control: RadioControl,
+    },
+    /// A call started.
+    CallStarted {
+        call: CallId,
+        target: Addressee,
+        site: SiteId,
+        slot: Slot,
+        talker: Option<RadioId>,
+        emergency: bool,
+        privacy: bool,
+    },
+    /// A (new) talker started a transmission in a call.
+    CallTalkerChanged { call: CallId, talker: RadioId },
+    /// Emergency or privacy flags appeared.
+    CallFlagsChanged {
+        call: CallId,
+        emergency: bool,
+        privacy: bool,
+    },
+    /// The call is still going (refreshed at most every quarter of the idle timeout).
+    CallActivity { call: CallId },
+    /// A transmission ended (terminator); the call waits for the next within the hang time.
+    CallTransmissionEnded { call: CallId },
+    /// A call ended.
+    CallEnded { call: CallId, reason: CallEndReason },
+    /// An emergency alarm was raised.
+    AlarmRaised {
+        alarm: AlarmId,
+        radio: RadioId,
+        talkgroup: Option<TalkgroupId>,
+        site: SiteId,
+    },
+    /// The same radio alarmed again; merged.
+    AlarmRepeated { alarm: AlarmId, site: SiteId },
+    /// An operator acknowledged the alarm; `operation` sends the acknowledgement over the
+    /// air (none when the site's profile cannot).
+    AlarmAcknowledged {
+        alarm: AlarmId,
+        operator: String,
+        operation: Option<OperationId>,
+    },
+    /// An operator resolved the alarm.
+    AlarmResolved { alarm: AlarmId, operator: String },
+    /// A text or status message arrived.
+    MessageReceived { message: Message },
+    /// A position arrived.
+    PositionReported {
+        radio: RadioId,
+        site: SiteId,
+        position: Position,
+    },
+    /// An operation was created and queued on `operation.site`.
+    OperationCreated { operation: Operation },
+    /// An operation went (back) into a site's queue: retry, next poll, or after a restart.
+    OperationQueued {
+        operation: OperationId,
+        site: SiteId,
+    },
+    /// An operation was transmitted; the site is busy until `busy_until`, and the answer is
+    /// due by `deadline` (none when no answer is expected).
+    OperationTransmitted {
+        operation: OperationId,
+        site: SiteId,
+        attempt: u8,
+        busy_until: Timestamp,
+        deadline: Option<Timestamp>,
+    },
+    /// An attempt got no answer in time.
+    OperationAttemptTimedOut { operation: OperationId, attempt: u8 },
+    /// One poll of a periodic location request was answered; the next is due at `next_poll`.
+    OperationPolled {
+        operation: OperationId,
+        polls_done: u32,
+        next_poll: Timestamp,
+    },
+    /// Finished: succeeded.
+    OperationSucceeded { operation: OperationId },
+    /// Finished: refused by the radio or the system.
+    OperationRefused {
+        operation: OperationId,
+        refusal: Refusal,
+    },
+    /// Finished: no answer after every attempt.
+    OperationTimedOut { operation: OperationId },
+    /// Finished: could not be carried out.
+    OperationFailed {
+        operation: OperationId,
+        failure: FailReason,
+    },
+    /// Finished: cancelled.
+    OperationCancelled {
+        operation: OperationId,
+        operator: Option<String>,
+    },
+    /// The gateway restarted; what follows is recovery.
+    GatewayRestarted,
+}
+
+impl State {
+    fn site_mut(&mut self, site: &SiteId) -> &mut Site {
+        self.sites
+            .entry(site.clone())
+            .or_insert_with(|| Site::new(site.clone()))
+    }
+
+    /// The interned copy of a site name, so a million radios share one allocation.
+    fn intern(&mut self, site: &SiteId) -> SiteId {
+        self.site_mut(site).id.clone()
+    }
+
+    fn radio_mut(&mut self, radio: RadioId) -> &mut Radio {
+        self.radios
+            .entry(radio)
+            .or_insert_with(|| Radio::new(radio))
+    }
+
+    fn talkgroup_mut(&mut self, tg: TalkgroupId) -> &mut Talkgroup {
+        self.talkgroups.entry(tg).or_insert_with(|| Talkgroup {
+            id: tg,
+            name: None,
+            active_call: None,
+            last_site: None,
+            last_heard: None,
+        })
+    }
+
+    fn dequeue(&mut self, op: &Operation) {
+        if let Some(site) = &op.site
+            && let Some(s) = self.sites.get_mut(site)
+        {
+            s.queue.remove(&(op.priority, op.id));
+        }
+    }
+
+    /// Move an operation to a final state, out of any queue, into the bounded history.
+    fn finish(&mut self, id: OperationId, at: Timestamp, state: OperationState, limit: usize) {
+        let Some(op) = self.operations.get(&id).cloned() else {
+            return;
+        };
+        if op.state.is_final() {
+            return;
+        }
+        self.dequeue(&op);
+        if let Some(o) = self.operations.get_mut(&id) {
+            o.state = state;
+            o.updated = at;
+            o.deadline = None;
+            o.next_poll = None;
+        }
+        self.active_operations.remove(&id);
+        self.finished_operations.push_back(id);
+        while self.finished_operations.len() > limit {
+            if let Some(old) = self.finished_operations.pop_front()
+                && let Some(o) = self.operations.remove(&old)
+                && let Some(r) = o.request_id
+            {
+                self.by_request.remove(&r);
+            }
+        }
+    }
+
+    fn end_call(&mut self, call: CallId, at: Timestamp, reason: CallEndReason, limit: usize) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        if c.ended.is_some() {
+            return;
+        }
+        c.ended = Some(at);
+        c.end_reason = Some(reason);
+        c.talker = None;
+        let target = c.target;
+        self.active_calls.retain(|&a| a != call);
+        if let Addressee::Talkgroup(tg) = target
+            && let Some(t) = self.talkgroups.get_mut(&tg)
+            && t.active_call == Some(call)
+        {
+            t.active_call = None;
+        }
+        self.ended_calls.push_back(call);
+        while self.ended_calls.len() > limit {
+            if let Some(old) = self.ended_calls.pop_front() {
+                self.calls.remove(&old);
+            }
+        }
+    }
+}
+
+impl Core {
+    /// Fold one event into the state. The only place state changes; `handle` calls it for
+    /// every event it emits, and a driver calls it to replay the journal.
+    pub fn apply(&mut self, event: &Event) {
+        let at = event.at;
+        let cfg = &self.config;
+        let st = &mut self.state;
+        match &event.kind {
+            EventKind::DirectoryLoaded { directory } => {
+                for r in st.radios.values_mut() {
+                    r.name = None;
+                    r.team = None;
+                }
+                for t in st.talkgroups.values_mut() {
+                    t.name = None;
+                }
+                for d in &directory.sites {
+                    let s = st.site_mut(&d.id);
+                    s.display_name = d.display_name.clone();
+                    s.profile = d.profile;
+                }
+                for d in &directory.radios {
+                    if st.radios.len() >= cfg.max_radios && !st.radios.contains_key(&d.id) {
+                        continue;
+                    }
+                    st.radio_mut(d.id).name = d.name.as_deref().map(Box::from);
+                }
+                for d in &directory.talkgroups {
+                    if st.talkgroups.len() >= cfg.max_talkgroups
+                        && !st.talkgroups.contains_key(&d.id)
+                    {
+                        continue;
+                    }
+                    st.talkgroup_mut(d.id).name = d.name.as_deref().map(Box::from);
+                }
+                st.teams.clear();
+                for (i, d) in directory.teams.iter().enumerate() {
+                    let id = TeamId(i as u32);
+                    for r in &d.radios {
+                        if st.radios.len() >= cfg.max_radios && !st.radios.contains_key(r) {
+                            continue;
+                        }
+                        st.radio_mut(*r).team = Some(id);
+                    }
+                    st.teams.push(Team {
+                        id,
+                        name: d.name.clone(),
+                        radios: d.radios.clone(),
+                        talkgroup: d.talkgroup,
+                    });
+                }
+            }
+            EventKind::SiteAdded { site } => {
+                st.site_mut(site);
+            }
+            EventKind::SiteLinkChanged { site, up } => {
+                let s = st.site_mut(site);
+                s.link_up = *up;
+                s.down_since = if *up { None } else { Some(at) };
+            }
+            EventKind::RadioHeard {
+                radio,
+                site,
+                slot,
+                rssi_dbm,
+            } => {
+                let site = st.intern(site);
+                st.radio_mut(*radio).presence = Some(Presence {
+                    at,
+                    site,
+                    slot: *slot,
+                    rssi_dbm: *rssi_dbm,
+                });
+            }
+            EventKind::RadioRegistered { radio, site } => {
+                let site = st.intern(site);
+                let r = st.radio_mut(*radio);
+                r.registered = true;
+                if let Some(p) = &mut r.presence {
+                    p.site = site;
+                }
+            }
+            EventKind::RadioDeregistered { radio } => {
+                if let Some(r) = st.radios.get_mut(radio) {
+                    r.registered = false;
+                }
+            }
+            EventKind::RadioAffiliated {
+                radio,
+                talkgroup,
+                site,
+            } => {
+                let site = st.intern(site);
+                st.radio_mut(*radio).talkgroup = Some(*talkgroup);
+                let t = st.talkgroup_mut(*talkgroup);
+                t.last_site = Some(site);
+                t.last_heard = Some(at);
+            }
+            EventKind::RadioAliasLearned { radio, alias } => {
+                st.radio_mut(*radio).alias = Some(Box::from(alias.as_str()));
+            }
+            EventKind::RadioCapabilityLearned {
+                radio,
+                service,
+                supported,
+            } => {
+                st.radio_mut(*radio).capabilities.set(*service, *supported);
+            }
+            EventKind::RadioControlChanged { radio, control } => {
+                st.radio_mut(*radio).control = *control;
+            }
+            EventKind::CallStarted {
+                call,
+                target,
+                site,
+                slot,
+                talker,
+                emergency,
+                privacy,
+            } => {
+                let site = st.intern(site);
+                if let Addressee::Talkgroup(tg) = target {
+                    let t = st.talkgroup_mut(*tg);
+                    t.active_call = Some(*call);
+                    t.last_site = Some(site.clone());
+                    t.last_heard = Some(at);
+                }
+                st.calls.insert(
+                    *call,
+                    Call {
+                        id: *call,
+                        target: *target,
+                        site,
+                        slot: *slot,
+                        talkers: talker.iter().copied().collect(),
+                        talker: *talker,
+                        emergency: *emergency,
+                        privacy: *privacy,
+                        started: at,
+                        last_activity: at,
+                        transmission_ended: None,
+                        ended: None,
+                        end_reason: None,
+                    },
+                );
+                st.active_calls.push(*call);
+                st.next_call = st.next_call.max(call.0 + 1);
+            }
+            EventKind::CallTalkerChanged { call, talker } => {
+                if let Some(c) = st.calls.get_mut(call) {
+                    c.talker = Some(*talker);
+                    c.last_activity = at;
+                    c.transmission_ended = None;
+                    if !c.talkers.contains(talker) && c.talkers.len() < super::model::MAX_TALKERS {
+                        c.talkers.push(*talker);
+                    }
+                }
+            }
+            EventKind::CallFlagsChanged {
+                call,
+                emergency,
+                privacy,
+            } => {
+                if let Some(c) = st.calls.get_mut(call) {
+                    c.emergency = *emergency;
+                    c.privacy = *privacy;
+                    c.last_activity = at;
+                }
+            }
+            EventKind::CallActivity { call } => {
+                if let Some(c) = st.calls.get_mut(call) {
+                    c.last_activity = at;
+                }
+            }
+            EventKind::CallTransmissionEnded { call } => {
+                if let Some(c) = st.calls.get_mut(call) {
+                    c.talker = None;
+                    c.last_activity = at;
+                    c.transmission_ended = Some(at);
+                }
+            }
+            EventKind::CallEnded { call, reason } => {
+                st.end_call(*call, at, *reason, cfg.call_history);
+            }
+            EventKind::AlarmRaised {
+                alarm,
+                radio,
+                talkgroup,
+                site,
+            } => {
+                let site = st.intern(site);
+                st.alarms.insert(
+                    *alarm,
+                    Alarm {
+                        id: *alarm,
+                        radio: *radio,
+                        talkgroup: *talkgroup,
+                        site,
+                        state: AlarmState::Raised,
+                        raised: at,
+                        last_heard: at,
+                        repeats: 0,
+                        acknowledged: None,
+                        resolved: None,
+                    },
+                );
+                st.open_alarms.insert(*radio, *alarm);
+                st.next_alarm = st.next_alarm.max(alarm.0 + 1);
+            }
+            EventKind::AlarmRepeated { alarm, site } => {
+                let site = st.intern(site);
+                if let Some(a) = st.alarms.get_mut(alarm) {
+                    a.repeats = a.repeats.saturating_add(1);
+                    a.last_heard = at;
+                    a.site = site;
+                }
+            }
+            EventKind::AlarmAcknowledged {
+                alarm,
+                operator,
+                operation,
+            } => {
+                if let Some(a) = st.alarms.get_mut(alarm) {
+                    a.state = AlarmState::Acknowledged;
+                    a.acknowledged = Some((operator.clone(), at, *operation));
+                }
+            }
+            EventKind::AlarmResolved { alarm, operator } => {
+                if let Some(a) = st.alarms.get_mut(alarm)
+                    && a.state != AlarmState::Resolved
+                {
+                    a.state = AlarmState::Resolved;
+                    a.resolved = Some((operator.clone(), at));
+                    if st.open_alarms.get(&a.radio) == Some(alarm) {
+                        st.open_alarms.remove(&a.radio);
+                    }
+                    st.resolved_alarms.push_back(*alarm);
+                    while st.resolved_alarms.len() > cfg.alarm_history {
+                        if let Some(old) = st.resolved_alarms.pop_front() {
+                            st.alarms.remove(&old);
+                        }
+                    }
+                }
+            }
+            EventKind::MessageReceived { message } => {
+                st.next_message = st.next_message.max(message.id.0 + 1);
+                let mut m = message.clone();
+                m.site = st.intern(&m.site);
+                st.messages.insert(m.id, m);
+                while st.messages.len() > cfg.message_history {
+                    st.messages.pop_first();
+                }
+            }
+            EventKind::PositionReported {
+                radio,
+                site,
+                position,
+            } => {
+                let site = st.intern(site);
+                let track = st.tracks.entry(*radio).or_default();
+                track.reports.push_back(PositionReport {
+                    at,
+                    site,
+                    position: *position,
+                });
+                while track.reports.len() > cfg.track_len.max(1) {
+                    track.reports.pop_front();
+                }
+            }
+            EventKind::OperationCreated { operation } => {
+                st.next_operation = st.next_operation.max(operation.id.0 + 1);
+                let mut op = operation.clone();
+                if let Some(site) = &op.site {
+                    let site = st.intern(site);
+                    if op.state == OperationState::Queued {
+                        st.site_mut(&site).queue.insert((op.priority, op.id));
+                    }
+                    op.site = Some(site);
+                }
+                if let Some(r) = &op.request_id {
+                    st.by_request.insert(r.clone(), op.id);
+                }
+                let (id, state) = (op.id, op.state);
+                st.operations.insert(id, op);
+                if state.is_final() {
+                    // Created already finished (never done by handle; kept total).
+                    st.finished_operations.push_back(id);
+                } else {
+                    st.active_operations.insert(id);
+                }
+            }
+            EventKind::OperationQueued { operation, site } => {
+                let site = st.intern(site);
+                if let Some(op) = st.operations.get(operation).cloned()
+                    && !op.state.is_final()
+                {
+                    st.dequeue(&op);
+                    st.site_mut(&site).queue.insert((op.priority, op.id));
+                    if let Some(o) = st.operations.get_mut(operation) {
+                        o.state = OperationState::Queued;
+                        o.site = Some(site);
+                        o.queued_at = at;
+                        o.updated = at;
+                        o.deadline = None;
+                        o.next_poll = None;
+                    }
+                }
+            }
+            EventKind::OperationTransmitted {
+                operation,
+                site,
+                attempt,
+                busy_until,
+                deadline,
+            } => {
+                let site = st.intern(site);
+                let s = st.site_mut(&site);
+                s.busy_until = s.busy_until.max(*busy_until);
+                if let Some(op) = st.operations.get(operation).cloned()
+                    && !op.state.is_final()
+                {
+                    st.dequeue(&op);
+                    if let Some(o) = st.operations.get_mut(operation) {
+                        o.state = OperationState::Sent;
+                        o.site = Some(site);
+                        o.attempts = *attempt;
+                        o.deadline = *deadline;
+                        o.updated = at;
+                    }
+                }
+            }
+            EventKind::OperationAttemptTimedOut { operation, .. } => {
+                if let Some(o) = st.operations.get_mut(operation) {
+                    o.deadline = None;
+                    o.updated = at;
+                }
+            }
+            EventKind::OperationPolled {
+                operation,
+                polls_done,
+                next_poll,
+            } => {
+                if let Some(o) = st.operations.get_mut(operation)
+                    && !o.state.is_final()
+                {
+                    o.state = OperationState::Waiting;
+                    o.polls_done = *polls_done;
+                    o.next_poll = Some(*next_poll);
+                    o.attempts = 0;
+                    o.deadline = None;
+                    o.updated = at;
+                }
+            }
+            EventKind::OperationSucceeded { operation } => {
+                let polls = match st.operations.get(operation) {
+                    Some(Operation {
+                        command: OtaCommand::RequestLocation { .. },
+                        state,
+                        polls_done,
+                        ..
+                    }) if !state.is_final() => Some(polls_done + 1),
+                    _ => None,
+                };
+                if let (Some(p), Some(o)) = (polls, st.operations.get_mut(operation)) {
+                    o.polls_done = p;
+                }
+                st.finish(
+                    *operation,
+                    at,
+                    OperationState::Succeeded,
+                    cfg.operation_history,
+                );
+            }
+            EventKind::OperationRefused { operation, refusal } => {
+                if let Some(o) = st.operations.get_mut(operation)
+                    && !o.state.is_final()
+                {
+                    o.refusal = Some(*refusal);
+                }
+                st.finish(
+                    *operation,
+                    at,
+                    OperationState::Refused,
+                    cfg.operation_history,
+                );
+            }
+            EventKind::OperationTimedOut { operation } => {
+                st.finish(
+                    *operation,
+                    at,
+                    OperationState::TimedOut,
+                    cfg.operation_history,
+                );
+            }
+            EventKind::OperationFailed { operation, failure } => {
+                if let Some(o) = st.operations.get_mut(operation)
+                    && !o.state.is_final()
+                {
+                    o.failure = Some(failure.clone());
+                }
+                st.finish(
+                    *operation,
+                    at,
+                    OperationState::Failed,
+                    cfg.operation_history,
+                );
+            }
+            EventKind::OperationCancelled { operation, .. } => {
+                st.finish(
+                    *operation,
+                    at,
+                    OperationState::Cancelled,
+                    cfg.operation_history,
+                );
+            }
+            EventKind::GatewayRestarted => {}
+        }
+    }
+}

@@ -1,0 +1,999 @@
+//! `Core::handle`: decisions. Reads the state, emits events (applied at once through
+//! `Core::apply`), transmissions and replies. After every input it runs the timers (answer
+//! deadlines, retries, periodic polls, call hang and idle times, site-down waits) and then
+//! the per-site pacer, which sends at most one queued operation per site whose control
+//! channel is free, lowest [`Priority`] first.
+
+use super::event::{Event, EventKind};
+use super::ids::{AlarmId, CallId, MessageId, OperationId, RadioId, SiteId, Timestamp};
+use super::model::{
+    Addressee, AlarmState, CallEndReason, FailReason, Message, MessageBody, Operation,
+    OperationState, OtaCommand, Position, RadioControl, Service,
+};
+use super::{
+    AirEvent, AirInput, AirMessage, Answer, Command, Core, DispatchError, Input, Output, Reply,
+    Request,
+};
+use crate::link::Slot;
+
+/// Longest `request_id` or operator name accepted.
+const MAX_KEY_LEN: usize = 128;
+
+/// Longest inbound text kept, in characters (the PDT data link carries at most 480 octets,
+/// pdt-facts.md §3).
+const MAX_INBOUND_TEXT_CHARS: usize = 480;
+
+/// Largest status number: the status field of a DPF 14 status/precoded short-data header is
+/// 10 bits (air-interface.md §5.1; docs/air-commands.md §6).
+const MAX_STATUS: u16 = 1023;
+
+impl AirEvent {
+    /// The radio that transmitted what was heard, if a radio did.
+    fn source(&self) -> Option<RadioId> {
+        match self {
+            AirEvent::Registered { radio }
+            | AirEvent::Deregistered { radio }
+            | AirEvent::Affiliated { radio, .. }
+            | AirEvent::TalkerAlias { radio, .. }
+            | AirEvent::EmergencyAlarm { radio, .. }
+            | AirEvent::Position { radio, .. }
+            | AirEvent::Answer { radio, .. } => Some(*radio),
+            AirEvent::VoiceGrant { source, .. }
+            | AirEvent::VoiceLc { source, .. }
+            | AirEvent::VoiceTerminator { source, .. }
+            | AirEvent::Text { source, .. }
+            | AirEvent::Status { source, .. } => Some(*source),
+            AirEvent::CallCleared { .. } => None,
+        }
+    }
+}
+
+impl Core {
+    /// Handle one input at time `now`, appending what follows to `out`.
+    pub fn handle(&mut self, now: Timestamp, input: Input, out: &mut Vec<Output>) {
+        match input {
+            Input::Directory(directory) => {
+                self.emit(now, EventKind::DirectoryLoaded { directory }, out)
+            }
+            Input::SiteUp { site } => self.link(now, site, true, out),
+            Input::SiteDown { site } => self.link(now, site, false, out),
+            Input::Air(air) => self.air(now, air, out),
+            Input::Command { token, request } => {
+                let result = self.command(now, request, out);
+                out.push(Output::Reply { token, result });
+            }
+            Input::Tick => {}
+        }
+        self.timers(now, out);
+        self.pump(now, out);
+    }
+
+    /// After a restart (snapshot + replay): links are new, so every site is marked down
+    /// until its link reports up; calls in progress are ended; operations in flight are
+    /// queued again (an unanswered transmission counts as an attempt) or, if too old or out
+    /// of attempts, finished explicitly. Nothing in flight is forgotten.
+    pub fn recover(&mut self, now: Timestamp, out: &mut Vec<Output>) {
+        self.emit(now, EventKind::GatewayRestarted, out);
+        let up: Vec<SiteId> = self
+            .state
+            .sites
+            .values()
+            .filter(|s| s.link_up)
+            .map(|s| s.id.clone())
+            .collect();
+        for site in up {
+            self.emit(now, EventKind::SiteLinkChanged { site, up: false }, out);
+        }
+        let calls = self.state.active_calls.clone();
+        for call in calls {
+            let reason = CallEndReason::GatewayRestart;
+            self.emit(now, EventKind::CallEnded { call, reason }, out);
+        }
+        let ops: Vec<Operation> = self
+            .active_operations()
+            .filter(|o| matches!(o.state, OperationState::Queued | OperationState::Sent))
+            .cloned()
+            .collect();
+        for op in ops {
+            let operation = op.id;
+            if now.since(op.created) > self.config.recover_max_age_ms {
+                let failure = FailReason::GatewayRestart;
+                self.emit(now, EventKind::OperationFailed { operation, failure }, out);
+            } else if op.state == OperationState::Sent && op.attempts >= self.config.max_attempts {
+                self.emit(now, EventKind::OperationTimedOut { operation }, out);
+            } else {
+                self.requeue(now, &op, out);
+            }
+        }
+    }
+
+    /// The earliest time a [`Input::Tick`] has something to do, if any.
+    pub fn next_deadline(&self) -> Option<Timestamp> {
+        let cfg = &self.config;
+        let mut next: Option<Timestamp> = None;
+        let mut at = |t: Timestamp| next = Some(next.map_or(t, |n| n.min(t)));
+        for s in self.state.sites.values() {
+            if s.queue.is_empty() {
+                continue;
+            }
+            if s.link_up {
+                at(s.busy_until);
+            } else if let Some(down) = s.down_since {
+                at(down.plus_ms(cfg.site_down_wait_ms));
+            }
+        }
+        for o in self.active_operations() {
+            if let Some(d) = o.deadline.or(o.next_poll) {
+                at(d);
+            }
+            let down = |s: &SiteId| self.state.sites.get(s).is_some_and(|s| !s.link_up);
+            if o.state == OperationState::Queued && o.site.as_ref().is_some_and(down) {
+                at(o.queued_at.plus_ms(cfg.site_down_wait_ms));
+            }
+        }
+        for c in self
+            .state
+            .active_calls
+            .iter()
+            .filter_map(|c| self.state.calls.get(c))
+        {
+            at(c.last_activity.plus_ms(cfg.call_idle_ms));
+            if let Some(t) = c.transmission_ended {
+                at(t.plus_ms(cfg.call_hang_ms));
+            }
+        }
+        next
+    }
+
+    fn emit(&mut self, at: Timestamp, kind: EventKind, out: &mut Vec<Output>) {
+        let event = Event { at, kind };
+        self.apply(&event);
+        out.push(Output::Event(event));
+    }
+
+    /// Make sure a site exists; false if it is unknown and the site table is full.
+    fn ensure_site(&mut self, now: Timestamp, site: &SiteId, out: &mut Vec<Output>) -> bool {
+        if self.state.sites.contains_key(site) {
+            return true;
+        }
+        if self.state.sites.len() >= self.config.max_sites {
+            return false;
+        }
+        let site = site.clone();
+        self.emit(now, EventKind::SiteAdded { site }, out);
+        true
+    }
+
+    fn link(&mut self, now: Timestamp, site: SiteId, up: bool, out: &mut Vec<Output>) {
+        if !self.ensure_site(now, &site, out) {
+            return;
+        }
+        if self.state.sites.get(&site).map(|s| s.link_up) != Some(up) {
+            self.emit(now, EventKind::SiteLinkChanged { site, up }, out);
+        }
+    }
+
+    /// Presence: a radio was heard. False if it is unknown and the radio table is full, in
+    /// which case the input is dropped.
+    fn heard(
+        &mut self,
+        now: Timestamp,
+        radio: RadioId,
+        air: (&SiteId, Slot, Option<i16>),
+        out: &mut Vec<Output>,
+    ) -> bool {
+        let (site, slot, rssi_dbm) = air;
+        let fresh = match self.state.radios.get(&radio) {
+            None if self.state.radios.len() >= self.config.max_radios => return false,
+            None => false,
+            Some(r) => r.presence.as_ref().is_some_and(|p| {
+                &p.site == site
+                    && p.slot == slot
+                    && now.since(p.at) < self.config.presence_refresh_ms
+            }),
+        };
+        if !fresh {
+            let site = site.clone();
+            let kind = EventKind::RadioHeard {
+                radio,
+                site,
+                slot,
+                rssi_dbm,
+            };
+            self.emit(now, kind, out);
+        }
+        true
+    }
+
+    fn air(&mut self, now: Timestamp, air: AirInput, out: &mut Vec<Output>) {
+        let AirInput {
+            site,
+            slot,
+            rssi_dbm,
+            event,
+        } = air;
+        if !self.ensure_site(now, &site, out) {
+            return;
+        }
+        if let Some(radio) = event.source()
+            && !self.heard(now, radio, (&site, slot, rssi_dbm), out)
+        {
+            return;
+        }
+        match event {
+            AirEvent::Registered { radio } => {
+                if self.state.radios.get(&radio).is_some_and(|r| !r.registered) {
+                    self.emit(now, EventKind::RadioRegistered { radio, site }, out);
+                }
+            }
+            AirEvent::Deregistered { radio } => {
+                if self.state.radios.get(&radio).is_some_and(|r| r.registered) {
+                    self.emit(now, EventKind::RadioDeregistered { radio }, out);
+                }
+            }
+            AirEvent::Affiliated { radio, talkgroup } => {
+                let known = self.state.talkgroups.get(&talkgroup);
+                if known.is_none() && self.state.talkgroups.len() >= self.config.max_talkgroups {
+                    return;
+                }
+                let same = self.state.radios.get(&radio).map(|r| r.talkgroup)
+                    == Some(Some(talkgroup))
+                    && known.and_then(|t| t.last_site.as_ref()) == Some(&site);
+                if !same {
+                    let kind = EventKind::RadioAffiliated {
+                        radio,
+                        talkgroup,
+                        site,
+                    };
+                    self.emit(now, kind, out);
+                }
+            }
+            AirEvent::VoiceGrant {
+                source,
+                target,
+                emergency,
+            } => self.voice(now, (site, slot), source, target, (emergency, false), out),
+            AirEvent::VoiceLc {
+                source,
+                target,
+                emergency,
+                privacy,
+            } => self.voice(now, (site, slot), source, target, (emergency, privacy), out),
+            AirEvent::VoiceTerminator { source, target } => {
+                if let Some(call) = self.find_call(&site, target, Some(source)) {
+                    self.emit(now, EventKind::CallTransmissionEnded { call }, out);
+                }
+            }
+            AirEvent::CallCleared { target } => {
+                if let Some(call) = self.find_call(&site, target, None) {
+                    let reason = CallEndReason::Cleared;
+                    self.emit(now, EventKind::CallEnded { call, reason }, out);
+                }
+            }
+            AirEvent::TalkerAlias { radio, alias } => {
+                let alias: String = alias
+                    .chars()
+                    .filter(|c| !c.is_control())
+                    .take(self.config.max_alias_chars)
+                    .collect();
+                let alias = alias.trim_end().to_string();
+                let known = self
+                    .state
+                    .radios
+                    .get(&radio)
+                    .and_then(|r| r.alias.as_deref());
+                if !alias.is_empty() && known != Some(alias.as_str()) {
+                    self.emit(now, EventKind::RadioAliasLearned { radio, alias }, out);
+                }
+            }
+            AirEvent::EmergencyAlarm { radio, talkgroup } => {
+                match self.state.open_alarms.get(&radio) {
+                    Some(&alarm) => self.emit(now, EventKind::AlarmRepeated { alarm, site }, out),
+                    None => {
+                        let alarm = AlarmId(self.state.next_alarm);
+                        let kind = EventKind::AlarmRaised {
+                            alarm,
+                            radio,
+                            talkgroup,
+                            site,
+                        };
+                        self.emit(now, kind, out);
+                    }
+                }
+            }
+            AirEvent::Text { source, to, text } => {
+                // Bounded whatever ingest hands over.
+                let text = text.chars().take(MAX_INBOUND_TEXT_CHARS).collect();
+                let body = MessageBody::Text { text };
+                self.message(now, site, source, to, body, out);
+            }
+            AirEvent::Status { source, to, status } => {
+                let body = MessageBody::Status { status };
+                self.message(now, site, source, to, body, out);
+            }
+            AirEvent::Position { radio, position } => {
+                self.position(now, site, radio, position, out)
+            }
+            AirEvent::Answer {
+                radio,
+                service,
+                answer,
+            } => self.answer(now, radio, service, answer, out),
+        }
+    }
+
+    /// The active call on `site` for `target`; for private calls also the reverse direction
+    /// (the called radio talking back to a talker of the call).
+    fn find_call(
+        &self,
+        site: &SiteId,
+        target: Addressee,
+        source: Option<RadioId>,
+    ) -> Option<CallId> {
+        self.state.active_calls.iter().copied().find(|id| {
+            self.state.calls.get(id).is_some_and(|c| {
+                &c.site == site
+                    && (c.target == target
+                        || match (c.target, target, source) {
+                            (Addressee::Radio(callee), Addressee::Radio(back), Some(src)) => {
+                                callee == src && c.talkers.contains(&back)
+                            }
+                            _ => false,
+                        })
+            })
+        })
+    }
+
+    fn voice(
+        &mut self,
+        now: Timestamp,
+        (site, slot): (SiteId, Slot),
+        source: RadioId,
+        target: Addressee,
+        (emergency, privacy): (bool, bool),
+        out: &mut Vec<Output>,
+    ) {
+        let Some(call) = self.find_call(&site, target, Some(source)) else {
+            if let Addressee::Talkgroup(tg) = target
+                && !self.state.talkgroups.contains_key(&tg)
+                && self.state.talkgroups.len() >= self.config.max_talkgroups
+            {
+                return;
+            }
+            let call = CallId(self.state.next_call);
+            let kind = EventKind::CallStarted {
+                call,
+                target,
+                site,
+                slot,
+                talker: Some(source),
+                emergency,
+                privacy,
+            };
+            self.emit(now, kind, out);
+            return;
+        };
+        // The call exists (found just above).
+        let Some(c) = self.state.calls.get(&call) else {
+            return;
+        };
+        let talker_changed = c.talker != Some(source);
+        let flags = (c.emergency || emergency, c.privacy || privacy);
+        let flags_changed = flags != (c.emergency, c.privacy);
+        let stale = now.since(c.last_activity) >= self.config.call_idle_ms / 4;
+        if talker_changed {
+            self.emit(
+                now,
+                EventKind::CallTalkerChanged {
+                    call,
+                    talker: source,
+                },
+                out,
+            );
+        }
+        if flags_changed {
+            let kind = EventKind::CallFlagsChanged {
+                call,
+                emergency: flags.0,
+                privacy: flags.1,
+            };
+            self.emit(now, kind, out);
+        }
+        if !talker_changed && !flags_changed && stale {
+            self.emit(now, EventKind::CallActivity { call }, out);
+        }
+    }
+
+    fn message(
+        &mut self,
+        now: Timestamp,
+        site: SiteId,
+        source: RadioId,
+        to: Addressee,
+        body: MessageBody,
+        out: &mut Vec<Output>,
+    ) {
+        let message = Message {
+            id: MessageId(self.state.next_message),
+            source,
+            to,
+            site,
+            at: now,
+            body,
+        };
+        self.emit(now, EventKind::MessageReceived { message }, out);
+    }
+
+    /// The operation in flight for `radio` that an answer about `service` belongs to: sent
+    /// and waiting, or queued again for a retry (a late answer still counts). Oldest first.
+    fn in_flight(&self, radio: RadioId, service: Option<Service>) -> Option<Operation> {
+        self.active_operations()
+            .find(|o| {
+                o.command.addressee() == Addressee::Radio(radio)
+                    && service.is_none_or(|s| o.command.service() == s)
+                    && (o.state == OperationState::Sent
+                        || (o.state == OperationState::Queued && o.attempts > 0))
+            })
+            .cloned()
+    }
+
+    fn learn(
+        &mut self,
+        now: Timestamp,
+        radio: RadioId,
+        service: Service,
+        supported: bool,
+        out: &mut Vec<Output>,
+    ) {
+        let known = self
+            .state
+            .radios
+            .get(&radio)
+            .map(|r| r.capabilities.get(service));
+        if matches!(known, Some(k) if k != Some(supported)) {
+            let kind = EventKind::RadioCapabilityLearned {
+                radio,
+                service,
+                supported,
+            };
+            self.emit(now, kind, out);
+        }
+    }
+
+    fn position(
+        &mut self,
+        now: Timestamp,
+        site: SiteId,
+        radio: RadioId,
+        position: Position,
+        out: &mut Vec<Output>,
+    ) {
+        if !(position.latitude.is_finite()
+            && position.longitude.is_finite()
+            && (-90.0..=90.0).contains(&position.latitude)
+            && (-180.0..=180.0).contains(&position.longitude))
+        {
+            return;
+        }
+        let kind = EventKind::PositionReported {
+            radio,
+            site,
+            position,
+        };
+        self.emit(now, kind, out);
+        let Some(op) = self.in_flight(radio, Some(Service::Location)) else {
+            return;
+        };
+        self.learn(now, radio, Service::Location, true, out);
+        let operation = op.id;
+        match op.command {
+            OtaCommand::RequestLocation {
+                periodic: Some(p), ..
+            } if op.polls_done + 1 < p.count => {
+                let kind = EventKind::OperationPolled {
+                    operation,
+                    polls_done: op.polls_done + 1,
+                    next_poll: now.plus_ms(p.interval_ms),
+                };
+                self.emit(now, kind, out);
+            }
+            _ => self.emit(now, EventKind::OperationSucceeded { operation }, out),
+        }
+    }
+
+    fn answer(
+        &mut self,
+        now: Timestamp,
+        radio: RadioId,
+        service: Option<Service>,
+        answer: Answer,
+        out: &mut Vec<Output>,
+    ) {
+        let Some(op) = self.in_flight(radio, service) else {
+            return;
+        };
+        let operation = op.id;
+        let service = op.command.service();
+        match answer {
+            // A location request is answered by the position itself.
+            Answer::Accepted if service == Service::Location => {}
+            Answer::Accepted => {
+                self.learn(now, radio, service, true, out);
+                let control = match service {
+                    Service::Stun => Some(RadioControl::Stunned),
+                    Service::Revive => Some(RadioControl::Enabled),
+                    Service::Kill => Some(RadioControl::Killed),
+                    _ => None,
+                };
+                if let Some(control) = control {
+                    let kind = EventKind::RadioControlChanged { radio, control };
+                    self.emit(now, kind, out);
+                }
+                self.emit(now, EventKind::OperationSucceeded { operation }, out);
+            }
+            Answer::Refused(refusal) => {
+                if refusal.not_supported() {
+                    self.learn(now, radio, service, false, out);
+                }
+                self.emit(now, EventKind::OperationRefused { operation, refusal }, out);
+            }
+        }
+    }
+
+    /// Where to send something for `to` now.
+    fn site_for(&self, to: Addressee) -> Result<SiteId, DispatchError> {
+        match to {
+            Addressee::Radio(id) => {
+                let r = self
+                    .state
+                    .radios
+                    .get(&id)
+                    .ok_or(DispatchError::UnknownRadio(id))?;
+                if r.control == RadioControl::Killed {
+                    return Err(DispatchError::RadioKilled(id));
+                }
+                r.presence
+                    .as_ref()
+                    .map(|p| p.site.clone())
+                    .ok_or(DispatchError::RadioNotHeard(id))
+            }
+            Addressee::Talkgroup(id) => {
+                let t = self
+                    .state
+                    .talkgroups
+                    .get(&id)
+                    .ok_or(DispatchError::UnknownTalkgroup(id))?;
+                t.last_site
+                    .clone()
+                    .ok_or(DispatchError::TalkgroupNotHeard(id))
+            }
+        }
+    }
+
+    fn validate(&self, cmd: &OtaCommand) -> Result<(), DispatchError> {
+        let invalid = |field, reason| Err(DispatchError::InvalidArgument { field, reason });
+        match cmd {
+            OtaCommand::SendText { text, .. } => {
+                if text.is_empty() {
+                    return invalid("text", "empty");
+                }
+                if text.encode_utf16().count() > self.config.max_text_units {
+                    return invalid("text", "longer than the air interface carries");
+                }
+            }
+            OtaCommand::RequestLocation {
+                periodic: Some(p), ..
+            } => {
+                if p.interval_ms < self.config.min_location_interval_ms {
+                    return invalid("periodic.interval_ms", "below the minimum interval");
+                }
+                if p.count == 0 || p.count > self.config.max_polls {
+                    return invalid("periodic.count", "outside 1..=max_polls");
+                }
+            }
+            OtaCommand::SendStatus { status, .. } if *status > MAX_STATUS => {
+                return invalid("status", "above 1023, the 10-bit air field");
+            }
+            OtaCommand::AcknowledgeEmergency { .. } => {
+                return invalid("command", "acknowledge the alarm instead");
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn command(
+        &mut self,
+        now: Timestamp,
+        request: Request,
+        out: &mut Vec<Output>,
+    ) -> Result<Reply, DispatchError> {
+        let Request {
+            request_id,
+            operator,
+            command,
+        } = request;
+        if request_id
+            .as_ref()
+            .is_some_and(|r| r.is_empty() || r.len() > MAX_KEY_LEN)
+        {
+            return Err(DispatchError::InvalidArgument {
+                field: "request_id",
+                reason: "empty or longer than 128 octets",
+            });
+        }
+        if operator.as_ref().is_some_and(|o| o.len() > MAX_KEY_LEN) {
+            return Err(DispatchError::InvalidArgument {
+                field: "operator",
+                reason: "longer than 128 octets",
+            });
+        }
+        // A repeated request returns what the first one created (AIP-155).
+        let earlier = request_id
+            .as_deref()
+            .and_then(|r| self.operation_by_request_id(r))
+            .cloned();
+        match command {
+            Command::Ota(cmd) => {
+                if let Some(op) = earlier {
+                    return if op.command == cmd {
+                        Ok(Reply::Operation(Box::new(op)))
+                    } else {
+                        Err(DispatchError::RequestIdReused(
+                            request_id.unwrap_or_default(),
+                        ))
+                    };
+                }
+                self.validate(&cmd)?;
+                let op = self.create(now, cmd, request_id, operator, out)?;
+                Ok(Reply::Operation(Box::new(op)))
+            }
+            Command::AcknowledgeAlarm { alarm } => {
+                let a = self
+                    .state
+                    .alarms
+                    .get(&alarm)
+                    .cloned()
+                    .ok_or(DispatchError::UnknownAlarm(alarm))?;
+                if let Some(op) = earlier {
+                    return match op.command {
+                        OtaCommand::AcknowledgeEmergency { alarm: a2, .. } if a2 == alarm => {
+                            Ok(Reply::Alarm {
+                                alarm: Box::new(a),
+                                operation: Some(Box::new(op)),
+                            })
+                        }
+                        _ => Err(DispatchError::RequestIdReused(
+                            request_id.unwrap_or_default(),
+                        )),
+                    };
+                }
+                if a.state != AlarmState::Raised {
+                    return Err(DispatchError::AlarmState {
+                        alarm,
+                        state: a.state,
+                        action: "acknowledge",
+                    });
+                }
+                let cmd = OtaCommand::AcknowledgeEmergency {
+                    radio: a.radio,
+                    talkgroup: a.talkgroup,
+                    alarm,
+                };
+                let operator_name = operator.clone().unwrap_or_default();
+                let op = match self.create(now, cmd, request_id, operator, out) {
+                    Ok(op) => Some(op),
+                    // The alarm is acknowledged even where nothing can be sent.
+                    Err(DispatchError::UnsupportedService { .. }) => None,
+                    Err(e) => return Err(e),
+                };
+                let kind = EventKind::AlarmAcknowledged {
+                    alarm,
+                    operator: operator_name,
+                    operation: op.as_ref().map(|o| o.id),
+                };
+                self.emit(now, kind, out);
+                let a = self
+                    .state
+                    .alarms
+                    .get(&alarm)
+                    .cloned()
+                    .ok_or(DispatchError::UnknownAlarm(alarm))?;
+                Ok(Reply::Alarm {
+                    alarm: Box::new(a),
+                    operation: op.map(Box::new),
+                })
+            }
+            Command::ResolveAlarm { alarm } => {
+                let a = self
+                    .state
+                    .alarms
+                    .get(&alarm)
+                    .ok_or(DispatchError::UnknownAlarm(alarm))?;
+                if a.state == AlarmState::Resolved {
+                    return Err(DispatchError::AlarmState {
+                        alarm,
+                        state: a.state,
+                        action: "resolve",
+                    });
+                }
+                let operator = operator.unwrap_or_default();
+                self.emit(now, EventKind::AlarmResolved { alarm, operator }, out);
+                let a = self
+                    .state
+                    .alarms
+                    .get(&alarm)
+                    .cloned()
+                    .ok_or(DispatchError::UnknownAlarm(alarm))?;
+                Ok(Reply::Alarm {
+                    alarm: Box::new(a),
+                    operation: None,
+                })
+            }
+            Command::CancelOperation { operation } => {
+                let op = self
+                    .state
+                    .operations
+                    .get(&operation)
+                    .ok_or(DispatchError::UnknownOperation(operation))?;
+                if op.state.is_final() {
+                    return Err(DispatchError::OperationFinished {
+                        operation,
+                        state: op.state,
+                    });
+                }
+                self.emit(
+                    now,
+                    EventKind::OperationCancelled {
+                        operation,
+                        operator,
+                    },
+                    out,
+                );
+                let op = self
+                    .state
+                    .operations
+                    .get(&operation)
+                    .cloned()
+                    .ok_or(DispatchError::UnknownOperation(operation))?;
+                Ok(Reply::Operation(Box::new(op)))
+            }
+        }
+    }
+
+    /// Create and queue an operation.
+    fn create(
+        &mut self,
+        now: Timestamp,
+        command: OtaCommand,
+        request_id: Option<String>,
+        operator: Option<String>,
+        out: &mut Vec<Output>,
+    ) -> Result<Operation, DispatchError> {
+        let site = match &command {
+            // An alarm acknowledgement goes where the radio is now, else where it alarmed.
+            OtaCommand::AcknowledgeEmergency { radio, alarm, .. } => {
+                self.site_for(Addressee::Radio(*radio)).or_else(|e| {
+                    self.state
+                        .alarms
+                        .get(alarm)
+                        .map(|a| a.site.clone())
+                        .ok_or(e)
+                })?
+            }
+            _ => self.site_for(command.addressee())?,
+        };
+        let profile = self
+            .state
+            .sites
+            .get(&site)
+            .map(|s| s.profile)
+            .unwrap_or_default();
+        if !profile.supports(command.service()) {
+            return Err(DispatchError::UnsupportedService {
+                site,
+                profile,
+                service: command.service(),
+            });
+        }
+        let priority = command.priority();
+        let active = self.state.active_operations.len();
+        if priority != super::Priority::Emergency && active >= self.config.max_active_operations {
+            return Err(DispatchError::TooManyOperations {
+                limit: self.config.max_active_operations,
+            });
+        }
+        let queued = self.state.sites.get(&site).map_or(0, |s| s.queue.len());
+        // Emergency acknowledgements are never refused for a full queue.
+        if priority != super::Priority::Emergency && queued >= self.config.queue_limit {
+            return Err(DispatchError::QueueFull {
+                site,
+                limit: self.config.queue_limit,
+            });
+        }
+        let operation = Operation {
+            id: OperationId(self.state.next_operation),
+            request_id,
+            operator,
+            command,
+            priority,
+            state: OperationState::Queued,
+            site: Some(site),
+            attempts: 0,
+            created: now,
+            updated: now,
+            queued_at: now,
+            deadline: None,
+            next_poll: None,
+            polls_done: 0,
+            refusal: None,
+            failure: None,
+        };
+        self.emit(
+            now,
+            EventKind::OperationCreated {
+                operation: operation.clone(),
+            },
+            out,
+        );
+        Ok(operation)
+    }
+
+    /// Queue an operation again, on the site its addressee is heard on now.
+    fn requeue(&mut self, now: Timestamp, op: &Operation, out: &mut Vec<Output>) {
+        let operation = op.id;
+        let site = self
+            .site_for(op.command.addressee())
+            .ok()
+            .or_else(|| op.site.clone());
+        match site {
+            Some(site) => self.emit(now, EventKind::OperationQueued { operation, site }, out),
+            None => {
+                let failure = FailReason::NoSite;
+                self.emit(now, EventKind::OperationFailed { operation, failure }, out);
+            }
+        }
+    }
+
+    fn timers(&mut self, now: Timestamp, out: &mut Vec<Output>) {
+        let cfg = self.config.clone();
+        // Calls: hang time after the last transmission, idle timeout.
+        let calls: Vec<(CallId, Option<CallEndReason>)> = self
+            .state
+            .active_calls
+            .iter()
+            .filter_map(|id| self.state.calls.get(id))
+            .map(|c| {
+                let reason = if c
+                    .transmission_ended
+                    .is_some_and(|t| now.since(t) >= cfg.call_hang_ms)
+                {
+                    Some(CallEndReason::HangTimeExpired)
+                } else if now.since(c.last_activity) >= cfg.call_idle_ms {
+                    Some(CallEndReason::Idle)
+                } else {
+                    None
+                };
+                (c.id, reason)
+            })
+            .collect();
+        for (call, reason) in calls {
+            if let Some(reason) = reason {
+                self.emit(now, EventKind::CallEnded { call, reason }, out);
+            }
+        }
+        // Operations: answer deadlines, periodic polls, site-down waits.
+        let ops: Vec<Operation> = self.active_operations().cloned().collect();
+        for op in ops {
+            let operation = op.id;
+            match op.state {
+                OperationState::Sent if op.deadline.is_some_and(|d| now >= d) => {
+                    let attempt = op.attempts;
+                    self.emit(
+                        now,
+                        EventKind::OperationAttemptTimedOut { operation, attempt },
+                        out,
+                    );
+                    if op.attempts < cfg.max_attempts {
+                        self.requeue(now, &op, out);
+                    } else {
+                        self.emit(now, EventKind::OperationTimedOut { operation }, out);
+                    }
+                }
+                OperationState::Waiting if op.next_poll.is_some_and(|t| now >= t) => {
+                    self.requeue(now, &op, out);
+                }
+                OperationState::Queued => {
+                    let Some(site) = op.site.as_ref().and_then(|s| self.state.sites.get(s)) else {
+                        continue;
+                    };
+                    if site.link_up {
+                        continue;
+                    }
+                    let since = site.down_since.unwrap_or(op.queued_at).max(op.queued_at);
+                    if now.since(since) >= cfg.site_down_wait_ms {
+                        let failure = FailReason::SiteDown {
+                            site: site.id.clone(),
+                        };
+                        self.emit(now, EventKind::OperationFailed { operation, failure }, out);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Send the head of each free site's queue.
+    fn pump(&mut self, now: Timestamp, out: &mut Vec<Output>) {
+        let ready: Vec<(SiteId, OperationId)> = self
+            .state
+            .sites
+            .values()
+            .filter(|s| s.link_up && s.busy_until <= now)
+            .filter_map(|s| s.queue.first().map(|&(_, id)| (s.id.clone(), id)))
+            .collect();
+        for (site, id) in ready {
+            let Some(op) = self.state.operations.get(&id).cloned() else {
+                continue;
+            };
+            let profile = self
+                .state
+                .sites
+                .get(&site)
+                .map(|s| s.profile)
+                .unwrap_or_default();
+            let message = air_message(&op);
+            let attempt = op.attempts.saturating_add(1);
+            let expects = message.expects_answer();
+            let kind = EventKind::OperationTransmitted {
+                operation: id,
+                site: site.clone(),
+                attempt,
+                busy_until: now.plus_ms(message.air_time_ms()),
+                deadline: expects.then(|| now.plus_ms(self.config.answer_timeout_ms)),
+            };
+            self.emit(now, kind, out);
+            out.push(Output::Transmit {
+                site,
+                profile,
+                message,
+                priority: op.priority,
+                operation: id,
+                attempt,
+            });
+            if !expects {
+                self.emit(now, EventKind::OperationSucceeded { operation: id }, out);
+            }
+        }
+    }
+}
+
+/// The air message an operation sends.
+fn air_message(op: &Operation) -> AirMessage {
+    match &op.command {
+        OtaCommand::RadioCheck { radio } => AirMessage::RadioCheck { radio: *radio },
+        OtaCommand::CallAlert { radio } => AirMessage::CallAlert { radio: *radio },
+        OtaCommand::Stun { radio } => AirMessage::Stun { radio: *radio },
+        OtaCommand::Revive { radio } => AirMessage::Revive { radio: *radio },
+        OtaCommand::Kill { radio } => AirMessage::Kill { radio: *radio },
+        OtaCommand::SendText { to, text } => AirMessage::Text {
+            to: *to,
+            text: text.clone(),
+        },
+        OtaCommand::SendStatus { to, status } => AirMessage::Status {
+            to: *to,
+            status: *status,
+        },
+        OtaCommand::RequestLocation { radio, .. } => AirMessage::LocationRequest {
+            radio: *radio,
+            // The request id echoed in the answer: the operation id's low 32 bits.
+            request: op.id.0 as u32,
+        },
+        OtaCommand::AcknowledgeEmergency {
+            radio, talkgroup, ..
+        } => AirMessage::EmergencyAck {
+            radio: *radio,
+            talkgroup: *talkgroup,
+        },
+    }
+}

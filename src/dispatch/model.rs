@@ -1,0 +1,691 @@
+//! The resources the core keeps and the API reads: radios, talkgroups, teams, sites, calls,
+//! alarms, operations, messages and positions.
+//!
+//! Every type here is plain data (serde), changed only by `Core::apply`. `Radio` is kept
+//! compact because the core must hold a million of them in well under 400 MB: names are
+//! boxed strings present only for radios that have one, positions live in a separate map
+//! allocated only for radios that report them, and the site is an interned `Arc<str>`.
+
+use std::collections::{BTreeSet, VecDeque};
+
+use serde::{Deserialize, Serialize};
+
+use super::ids::{
+    AlarmId, CallId, MessageId, OperationId, RadioId, SiteId, TalkgroupId, TeamId, Timestamp,
+};
+use crate::link::Slot;
+
+/// The air-interface profile a site speaks; egress encodes commands by it
+/// (docs/air-commands.md has one column per profile).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AirProfile {
+    /// ETSI DMR Tier III trunked site: C_AHOY / C_ACKU / C_NACK (air-interface.md §3.3–§3.4).
+    TierIii,
+    /// Conventional DMR with the DMRA FID 0x10 blocks (call alert, radio check;
+    /// air-interface.md §3.3).
+    DmraConventional,
+    /// PDT, FID 0x68 supplementary-service CSBKs and PDT packet data (air-interface.md §3.9,
+    /// pdt-facts.md §2–§4). Partly derived, not captured.
+    #[default]
+    Pdt,
+}
+
+impl AirProfile {
+    /// Whether commands of `service` can be sent to a site of this profile
+    /// (docs/air-commands.md §1): DMRA conventional sites have no public kill or
+    /// emergency-acknowledgement PDU.
+    pub const fn supports(self, service: Service) -> bool {
+        !matches!(
+            (self, service),
+            (
+                AirProfile::DmraConventional,
+                Service::Kill | Service::EmergencyAck
+            )
+        )
+    }
+}
+
+/// What a command does on the air; also the key of a radio's learned capabilities.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Service {
+    /// Radio check (在线检测): is the radio on the air?
+    RadioCheck,
+    /// Call alert (page).
+    CallAlert,
+    /// Stun (遥晕): disable the radio until revived.
+    Stun,
+    /// Revive (激活/复活).
+    Revive,
+    /// Kill (遥毙): permanent disable.
+    Kill,
+    /// A text message.
+    Text,
+    /// A status (pre-coded) message.
+    Status,
+    /// A location request.
+    Location,
+    /// The acknowledgement of an emergency alarm.
+    EmergencyAck,
+}
+
+impl Service {
+    /// Every service, in capability-bit order.
+    pub const ALL: [Service; 9] = [
+        Service::RadioCheck,
+        Service::CallAlert,
+        Service::Stun,
+        Service::Revive,
+        Service::Kill,
+        Service::Text,
+        Service::Status,
+        Service::Location,
+        Service::EmergencyAck,
+    ];
+
+    const fn bit(self) -> u16 {
+        1 << (self as u16)
+    }
+}
+
+/// What a radio has shown it can or cannot do, learned from its answers
+/// (dispatch-features.md §2 item 15). Two bit sets over [`Service`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Capabilities {
+    /// Services the radio answered positively.
+    pub supported: u16,
+    /// Services the radio refused as not supported.
+    pub unsupported: u16,
+}
+
+impl Capabilities {
+    /// `Some(true)` if answered, `Some(false)` if refused as unsupported, `None` if unknown.
+    pub fn get(&self, s: Service) -> Option<bool> {
+        if self.supported & s.bit() != 0 {
+            Some(true)
+        } else if self.unsupported & s.bit() != 0 {
+            Some(false)
+        } else {
+            None
+        }
+    }
+
+    /// Record what was learned.
+    pub fn set(&mut self, s: Service, supported: bool) {
+        if supported {
+            self.supported |= s.bit();
+            self.unsupported &= !s.bit();
+        } else {
+            self.unsupported |= s.bit();
+            self.supported &= !s.bit();
+        }
+    }
+}
+
+/// Remote-control state of a radio, as the last acknowledged stun / revive / kill left it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RadioControl {
+    /// Normal.
+    #[default]
+    Enabled,
+    /// Stunned (遥晕), until revived.
+    Stunned,
+    /// Killed (遥毙).
+    Killed,
+}
+
+/// Where and when a radio was last heard.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Presence {
+    /// When (refreshed at most every `Config::presence_refresh_ms` while nothing else changes).
+    pub at: Timestamp,
+    /// The site.
+    pub site: SiteId,
+    /// The timeslot.
+    pub slot: Slot,
+    /// Received signal strength, where the link reports it.
+    pub rssi_dbm: Option<i16>,
+}
+
+/// A radio (mobile station).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Radio {
+    /// Air address.
+    pub id: RadioId,
+    /// Name from the configured directory.
+    pub name: Option<Box<str>>,
+    /// Talker alias learned from the air.
+    pub alias: Option<Box<str>>,
+    /// Team from the directory.
+    pub team: Option<TeamId>,
+    /// True between a registration and a deregistration.
+    pub registered: bool,
+    /// Talkgroup the radio last affiliated to.
+    pub talkgroup: Option<TalkgroupId>,
+    /// Last heard.
+    pub presence: Option<Presence>,
+    /// Capabilities learned from answers.
+    pub capabilities: Capabilities,
+    /// Stun / kill state.
+    pub control: RadioControl,
+}
+
+impl Radio {
+    /// A radio known only by its address.
+    pub fn new(id: RadioId) -> Radio {
+        Radio {
+            id,
+            name: None,
+            alias: None,
+            team: None,
+            registered: false,
+            talkgroup: None,
+            presence: None,
+            capabilities: Capabilities::default(),
+            control: RadioControl::Enabled,
+        }
+    }
+}
+
+/// A talkgroup.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Talkgroup {
+    /// Air address.
+    pub id: TalkgroupId,
+    /// Name from the directory.
+    pub name: Option<Box<str>>,
+    /// The call in progress, if any.
+    pub active_call: Option<CallId>,
+    /// Where the talkgroup was last heard (call or affiliation); group texts go there.
+    pub last_site: Option<SiteId>,
+    /// When.
+    pub last_heard: Option<Timestamp>,
+}
+
+/// A team (救援队), how dispatchers call people out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Team {
+    /// Index in the directory.
+    pub id: TeamId,
+    /// Display name (Chinese).
+    pub name: String,
+    /// Members.
+    pub radios: Vec<RadioId>,
+    /// The team's talkgroup, if it has one.
+    pub talkgroup: Option<TalkgroupId>,
+}
+
+/// A site and its link.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Site {
+    /// Configured name.
+    pub id: SiteId,
+    /// Display name from the directory.
+    pub display_name: Option<String>,
+    /// How commands are encoded for it.
+    pub profile: AirProfile,
+    /// Whether its link is up.
+    pub link_up: bool,
+    /// When the link last went down (commands wait from then on, bounded).
+    pub down_since: Option<Timestamp>,
+    /// The control channel is busy with our transmissions until then (air-time pacing).
+    pub busy_until: Timestamp,
+    /// Operations waiting for air time: (priority, operation), lowest first.
+    pub queue: BTreeSet<(Priority, OperationId)>,
+}
+
+impl Site {
+    /// A site with defaults, link down.
+    pub fn new(id: SiteId) -> Site {
+        Site {
+            id,
+            display_name: None,
+            profile: AirProfile::default(),
+            link_up: false,
+            down_since: None,
+            busy_until: Timestamp(0),
+            queue: BTreeSet::new(),
+        }
+    }
+}
+
+/// Who or what a call, text or status is addressed to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Addressee {
+    /// A talkgroup.
+    Talkgroup(TalkgroupId),
+    /// One radio.
+    Radio(RadioId),
+}
+
+/// Why a call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallEndReason {
+    /// The site cleared the channel (P_CLEAR or maintenance disconnect).
+    Cleared,
+    /// Terminator and no further transmission within the hang time.
+    HangTimeExpired,
+    /// Nothing heard for the idle timeout.
+    Idle,
+    /// The gateway restarted and could not follow the call.
+    GatewayRestart,
+}
+
+/// Most talkers remembered for one call.
+pub const MAX_TALKERS: usize = 32;
+
+/// A call: a group or private conversation on one site.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Call {
+    /// Identity.
+    pub id: CallId,
+    /// Talkgroup or called radio.
+    pub target: Addressee,
+    /// Site.
+    pub site: SiteId,
+    /// Timeslot.
+    pub slot: Slot,
+    /// Radios that talked, first talker first (bounded by [`MAX_TALKERS`]).
+    pub talkers: Vec<RadioId>,
+    /// The radio transmitting now, if any.
+    pub talker: Option<RadioId>,
+    /// Emergency flag seen (service options bit 7, air-interface.md §4.3).
+    pub emergency: bool,
+    /// Privacy flag seen (service options bit 6).
+    pub privacy: bool,
+    /// Start.
+    pub started: Timestamp,
+    /// Last activity heard.
+    pub last_activity: Timestamp,
+    /// When the last transmission ended (terminator), while waiting for the next.
+    pub transmission_ended: Option<Timestamp>,
+    /// End, once ended.
+    pub ended: Option<Timestamp>,
+    /// Why it ended.
+    pub end_reason: Option<CallEndReason>,
+}
+
+/// Lifecycle of an alarm (dispatch-features.md §2 item 3, §4.1 AIP-216 states).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlarmState {
+    /// Raised from the air, not yet acknowledged.
+    Raised,
+    /// Acknowledged by a dispatcher (and the acknowledgement sent over the air).
+    Acknowledged,
+    /// Resolved.
+    Resolved,
+}
+
+/// An emergency alarm resource.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Alarm {
+    /// Identity.
+    pub id: AlarmId,
+    /// The radio that raised it.
+    pub radio: RadioId,
+    /// Talkgroup named by the alarm, if any.
+    pub talkgroup: Option<TalkgroupId>,
+    /// Site it was last heard on.
+    pub site: SiteId,
+    /// State.
+    pub state: AlarmState,
+    /// First raised.
+    pub raised: Timestamp,
+    /// Last repeat heard.
+    pub last_heard: Timestamp,
+    /// Repeats merged into this alarm (0 for the first).
+    pub repeats: u32,
+    /// Who acknowledged, when, and the operation that sent the acknowledgement (none when
+    /// the site's profile has no acknowledgement PDU).
+    pub acknowledged: Option<(String, Timestamp, Option<OperationId>)>,
+    /// Who resolved, when.
+    pub resolved: Option<(String, Timestamp)>,
+}
+
+/// Transmit priority on a site's control channel; lower goes first (DESIGN.md "Air time is
+/// the scarce resource": emergency first, location polling last).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Priority {
+    /// Emergency acknowledgements.
+    Emergency,
+    /// Stun, revive, kill.
+    Control,
+    /// Radio check, call alert, text, status.
+    Normal,
+    /// Location polls.
+    Location,
+}
+
+/// Repeat settings of a periodic location request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Periodic {
+    /// Time between polls, ms (at least `Config::min_location_interval_ms`).
+    pub interval_ms: u64,
+    /// Number of polls (1..=`Config::max_polls`).
+    pub count: u32,
+}
+
+/// An over-the-air command as the operator asked for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum OtaCommand {
+    /// Radio check.
+    RadioCheck { radio: RadioId },
+    /// Call alert.
+    CallAlert { radio: RadioId },
+    /// Stun.
+    Stun { radio: RadioId },
+    /// Revive.
+    Revive { radio: RadioId },
+    /// Kill.
+    Kill { radio: RadioId },
+    /// Text message.
+    SendText { to: Addressee, text: String },
+    /// Status message (status number 0..=1023: the 10-bit status field of a DPF 14 header,
+    /// docs/air-commands.md §6).
+    SendStatus { to: Addressee, status: u16 },
+    /// Location request, once or periodic.
+    RequestLocation {
+        radio: RadioId,
+        periodic: Option<Periodic>,
+    },
+    /// Acknowledge an emergency over the air (created by acknowledging an alarm).
+    AcknowledgeEmergency {
+        radio: RadioId,
+        talkgroup: Option<TalkgroupId>,
+        alarm: AlarmId,
+    },
+}
+
+impl OtaCommand {
+    /// The service this command uses.
+    pub fn service(&self) -> Service {
+        match self {
+            OtaCommand::RadioCheck { .. } => Service::RadioCheck,
+            OtaCommand::CallAlert { .. } => Service::CallAlert,
+            OtaCommand::Stun { .. } => Service::Stun,
+            OtaCommand::Revive { .. } => Service::Revive,
+            OtaCommand::Kill { .. } => Service::Kill,
+            OtaCommand::SendText { .. } => Service::Text,
+            OtaCommand::SendStatus { .. } => Service::Status,
+            OtaCommand::RequestLocation { .. } => Service::Location,
+            OtaCommand::AcknowledgeEmergency { .. } => Service::EmergencyAck,
+        }
+    }
+
+    /// Who it is addressed to.
+    pub fn addressee(&self) -> Addressee {
+        match self {
+            OtaCommand::RadioCheck { radio }
+            | OtaCommand::CallAlert { radio }
+            | OtaCommand::Stun { radio }
+            | OtaCommand::Revive { radio }
+            | OtaCommand::Kill { radio }
+            | OtaCommand::RequestLocation { radio, .. }
+            | OtaCommand::AcknowledgeEmergency { radio, .. } => Addressee::Radio(*radio),
+            OtaCommand::SendText { to, .. } | OtaCommand::SendStatus { to, .. } => *to,
+        }
+    }
+
+    /// Queue priority.
+    pub fn priority(&self) -> Priority {
+        match self.service() {
+            Service::EmergencyAck => Priority::Emergency,
+            Service::Stun | Service::Revive | Service::Kill => Priority::Control,
+            Service::Location => Priority::Location,
+            Service::RadioCheck | Service::CallAlert | Service::Text | Service::Status => {
+                Priority::Normal
+            }
+        }
+    }
+}
+
+/// Lifecycle of an operation (dispatch-features.md §2 item 2: queued → sent → ack / nack /
+/// timeout, retried n times).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OperationState {
+    /// Waiting in its site's queue for air time (or for the link to come up).
+    Queued,
+    /// Transmitted, waiting for the answer until `deadline`.
+    Sent,
+    /// Periodic location: between polls, until `next_poll`.
+    Waiting,
+    /// The radio (or, for sends that take no answer, the transmission) confirmed it.
+    Succeeded,
+    /// The radio or the system refused it.
+    Refused,
+    /// No answer after every attempt.
+    TimedOut,
+    /// Could not be sent (site down too long, gateway restart, ...).
+    Failed,
+    /// Cancelled by an operator.
+    Cancelled,
+}
+
+impl OperationState {
+    /// True for the final states.
+    pub const fn is_final(self) -> bool {
+        matches!(
+            self,
+            OperationState::Succeeded
+                | OperationState::Refused
+                | OperationState::TimedOut
+                | OperationState::Failed
+                | OperationState::Cancelled
+        )
+    }
+}
+
+/// Why an operation failed without an answer from the radio.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum FailReason {
+    /// The site's link stayed down longer than `Config::site_down_wait_ms`.
+    SiteDown { site: SiteId },
+    /// The gateway restarted while the operation was in flight and it was too old to resume.
+    GatewayRestart,
+    /// The radio is no longer heard on any site.
+    NoSite,
+}
+
+/// A refusal as the radio or the system sent it: the C_ACKD/NACK reason code
+/// (air-interface.md §3.4) or a profile-specific code mapped by ingest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refusal {
+    /// The reason code on the air.
+    pub code: u8,
+}
+
+impl Refusal {
+    /// Reason 0x00 (MS: service not supported) or 0x20 (TS: service not supported),
+    /// air-interface.md §3.4 (sdrtrunk Reason.java).
+    pub const fn not_supported(self) -> bool {
+        self.code == 0x00 || self.code == 0x20
+    }
+}
+
+/// Most positions kept per radio in its track.
+pub const DEFAULT_TRACK_LEN: usize = 64;
+
+/// An over-the-air operation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Operation {
+    /// Identity.
+    pub id: OperationId,
+    /// The client's idempotency key (AIP-155), if given.
+    pub request_id: Option<String>,
+    /// Who asked.
+    pub operator: Option<String>,
+    /// What.
+    pub command: OtaCommand,
+    /// Queue priority.
+    pub priority: Priority,
+    /// State.
+    pub state: OperationState,
+    /// The site it is queued for or was sent on.
+    pub site: Option<SiteId>,
+    /// Transmissions so far (of the current poll, for periodic location).
+    pub attempts: u8,
+    /// Created.
+    pub created: Timestamp,
+    /// Last change.
+    pub updated: Timestamp,
+    /// When it entered the queue last.
+    pub queued_at: Timestamp,
+    /// While sent: when the attempt times out.
+    pub deadline: Option<Timestamp>,
+    /// Periodic location: the next poll.
+    pub next_poll: Option<Timestamp>,
+    /// Periodic location: polls answered.
+    pub polls_done: u32,
+    /// The refusal, when refused.
+    pub refusal: Option<Refusal>,
+    /// The failure, when failed.
+    pub failure: Option<FailReason>,
+}
+
+/// Where a position came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PositionSource {
+    /// GPS info LC embedded in voice (FLCO 8, air-interface.md §4.3).
+    EmbeddedLc,
+    /// Motorola LRRP over packet data (air-interface.md §5.3).
+    Lrrp,
+    /// UDT NMEA (UDT format 5).
+    UdtNmea,
+    /// Hytera / PDT location protocol answer (pdt-facts.md §4.1).
+    HyteraLp,
+}
+
+/// One position fix. WGS-84 / CGCS2000 as the radio reports it; datum conversion is a
+/// display concern (dispatch-features.md §2 item 7).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Position {
+    /// Latitude, degrees, north positive.
+    pub latitude: f64,
+    /// Longitude, degrees, east positive.
+    pub longitude: f64,
+    /// Horizontal accuracy bound in metres, when reported.
+    pub accuracy_m: Option<f32>,
+    /// Speed, km/h, when reported.
+    pub speed_kmh: Option<f32>,
+    /// Heading, degrees from north, when reported.
+    pub heading_deg: Option<u16>,
+    /// Time of the fix as the radio reported it, when it did.
+    pub fix_time: Option<Timestamp>,
+    /// Source.
+    pub source: PositionSource,
+}
+
+/// A position as received.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PositionReport {
+    /// When it was received.
+    pub at: Timestamp,
+    /// Site it came through.
+    pub site: SiteId,
+    /// The fix.
+    pub position: Position,
+}
+
+/// The latest position of a radio and a bounded track.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Track {
+    /// Oldest first; the last one is the latest. At most `Config::track_len`.
+    pub reports: VecDeque<PositionReport>,
+}
+
+impl Track {
+    /// The latest report.
+    pub fn latest(&self) -> Option<&PositionReport> {
+        self.reports.back()
+    }
+}
+
+/// Body of a text or status message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum MessageBody {
+    /// Text.
+    Text { text: String },
+    /// Status number.
+    Status { status: u16 },
+}
+
+/// A text or status message received from the air.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    /// Identity.
+    pub id: MessageId,
+    /// Sender.
+    pub source: RadioId,
+    /// Addressee.
+    pub to: Addressee,
+    /// Site.
+    pub site: SiteId,
+    /// Received.
+    pub at: Timestamp,
+    /// Content.
+    pub body: MessageBody,
+}
+
+/// A radio in the configured directory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectoryRadio {
+    /// Air address (the config may give it as a dial number; the caller converts).
+    pub id: RadioId,
+    /// Display name.
+    pub name: Option<String>,
+}
+
+/// A talkgroup in the configured directory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectoryTalkgroup {
+    /// Air address.
+    pub id: TalkgroupId,
+    /// Display name.
+    pub name: Option<String>,
+}
+
+/// A site in the configured directory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectorySite {
+    /// Configured name (the link's site name).
+    pub id: SiteId,
+    /// Display name.
+    pub display_name: Option<String>,
+    /// Air profile.
+    pub profile: AirProfile,
+}
+
+/// A team in the configured directory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectoryTeam {
+    /// Display name (Chinese), e.g. "城关镇应急救援队".
+    pub name: String,
+    /// Members.
+    pub radios: Vec<RadioId>,
+    /// The team's talkgroup.
+    pub talkgroup: Option<TalkgroupId>,
+}
+
+/// The configured directory: names, teams and sites.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Directory {
+    /// Named radios.
+    pub radios: Vec<DirectoryRadio>,
+    /// Named talkgroups.
+    pub talkgroups: Vec<DirectoryTalkgroup>,
+    /// Sites.
+    pub sites: Vec<DirectorySite>,
+    /// Teams; a team's [`TeamId`] is its index here.
+    pub teams: Vec<DirectoryTeam>,
+}

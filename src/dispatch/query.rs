@@ -1,0 +1,276 @@
+//! Read-only, paginated queries for the API (AIP-158): every list is ordered by its key and
+//! resumes after the last key of the previous page, so a page token is just that key.
+
+use std::ops::Bound;
+
+use super::Core;
+use super::ids::{
+    AlarmId, CallId, DialNumber, MessageId, OperationId, RadioId, SiteId, TalkgroupId, TeamId,
+};
+use super::model::{
+    Alarm, AlarmState, Call, Message, Operation, Radio, Site, Talkgroup, Team, Track,
+};
+
+/// Largest page any query returns.
+pub const MAX_PAGE_SIZE: usize = 1_000;
+
+/// One page of results and the key to resume after, if there may be more.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<K, T> {
+    /// The items, in key order.
+    pub items: Vec<T>,
+    /// Pass as `after` to get the next page; `None` at the end.
+    pub next_after: Option<K>,
+}
+
+/// Which radios to list; all `None` lists every radio.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RadioFilter {
+    /// Last heard on this site.
+    pub site: Option<SiteId>,
+    /// Member of this team.
+    pub team: Option<TeamId>,
+    /// Affiliated to this talkgroup.
+    pub talkgroup: Option<TalkgroupId>,
+    /// Only registered radios.
+    pub registered_only: bool,
+}
+
+impl RadioFilter {
+    fn matches(&self, r: &Radio) -> bool {
+        (self.site.is_none() || r.presence.as_ref().map(|p| &p.site) == self.site.as_ref())
+            && (self.team.is_none() || r.team == self.team)
+            && (self.talkgroup.is_none() || r.talkgroup == self.talkgroup)
+            && (!self.registered_only || r.registered)
+    }
+}
+
+/// Which calls to list.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum CallFilter {
+    /// Active and recent.
+    #[default]
+    All,
+    /// Only calls in progress.
+    Active,
+    /// Only ended calls.
+    Ended,
+}
+
+/// Which alarms to list.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AlarmFilter {
+    /// Only alarms in this state.
+    pub state: Option<AlarmState>,
+}
+
+fn page<'a, K: Ord + Copy + 'a, V: 'a, T>(
+    iter: impl Iterator<Item = (&'a K, &'a V)>,
+    size: usize,
+    keep: impl Fn(&V) -> bool,
+    map: impl Fn(&V) -> T,
+) -> Page<K, T> {
+    let size = size.clamp(1, MAX_PAGE_SIZE);
+    let mut items = Vec::new();
+    let mut last = None;
+    let mut more = false;
+    for (k, v) in iter {
+        if !keep(v) {
+            continue;
+        }
+        if items.len() == size {
+            more = true;
+            break;
+        }
+        items.push(map(v));
+        last = Some(*k);
+    }
+    Page {
+        items,
+        next_after: if more { last } else { None },
+    }
+}
+
+fn after<K: Copy>(a: Option<K>) -> (Bound<K>, Bound<K>) {
+    match a {
+        Some(k) => (Bound::Excluded(k), Bound::Unbounded),
+        None => (Bound::Unbounded, Bound::Unbounded),
+    }
+}
+
+impl Core {
+    /// Radios by air address, filtered.
+    pub fn radios(
+        &self,
+        filter: &RadioFilter,
+        after_key: Option<RadioId>,
+        page_size: usize,
+    ) -> Page<RadioId, Radio> {
+        page(
+            self.state.radios.range(after(after_key)),
+            page_size,
+            |r| filter.matches(r),
+            Radio::clone,
+        )
+    }
+
+    /// One radio by air address.
+    pub fn radio(&self, id: RadioId) -> Option<&Radio> {
+        self.state.radios.get(&id)
+    }
+
+    /// One radio by PDT dial number.
+    pub fn radio_by_dial(&self, dial: DialNumber) -> Option<&Radio> {
+        RadioId::from_dial(dial)
+            .ok()
+            .and_then(|id| self.state.radios.get(&id))
+    }
+
+    /// Talkgroups by air address.
+    pub fn talkgroups(
+        &self,
+        after_key: Option<TalkgroupId>,
+        page_size: usize,
+    ) -> Page<TalkgroupId, Talkgroup> {
+        page(
+            self.state.talkgroups.range(after(after_key)),
+            page_size,
+            |_| true,
+            Talkgroup::clone,
+        )
+    }
+
+    /// One talkgroup.
+    pub fn talkgroup(&self, id: TalkgroupId) -> Option<&Talkgroup> {
+        self.state.talkgroups.get(&id)
+    }
+
+    /// Teams from the directory.
+    pub fn teams(&self) -> &[Team] {
+        &self.state.teams
+    }
+
+    /// Sites by name.
+    pub fn sites(&self) -> impl Iterator<Item = &Site> {
+        self.state.sites.values()
+    }
+
+    /// One site.
+    pub fn site(&self, id: &SiteId) -> Option<&Site> {
+        self.state.sites.get(id)
+    }
+
+    /// Calls by id (start order), active and recent.
+    pub fn calls(
+        &self,
+        filter: CallFilter,
+        after_key: Option<CallId>,
+        page_size: usize,
+    ) -> Page<CallId, Call> {
+        page(
+            self.state.calls.range(after(after_key)),
+            page_size,
+            |c| match filter {
+                CallFilter::All => true,
+                CallFilter::Active => c.ended.is_none(),
+                CallFilter::Ended => c.ended.is_some(),
+            },
+            Call::clone,
+        )
+    }
+
+    /// One call.
+    pub fn call(&self, id: CallId) -> Option<&Call> {
+        self.state.calls.get(&id)
+    }
+
+    /// Alarms by id.
+    pub fn alarms(
+        &self,
+        filter: AlarmFilter,
+        after_key: Option<AlarmId>,
+        page_size: usize,
+    ) -> Page<AlarmId, Alarm> {
+        page(
+            self.state.alarms.range(after(after_key)),
+            page_size,
+            |a| filter.state.is_none_or(|s| a.state == s),
+            Alarm::clone,
+        )
+    }
+
+    /// One alarm.
+    pub fn alarm(&self, id: AlarmId) -> Option<&Alarm> {
+        self.state.alarms.get(&id)
+    }
+
+    /// Operations by id.
+    pub fn operations(
+        &self,
+        after_key: Option<OperationId>,
+        page_size: usize,
+    ) -> Page<OperationId, Operation> {
+        page(
+            self.state.operations.range(after(after_key)),
+            page_size,
+            |_| true,
+            Operation::clone,
+        )
+    }
+
+    /// One operation.
+    pub fn operation(&self, id: OperationId) -> Option<&Operation> {
+        self.state.operations.get(&id)
+    }
+
+    /// The operation a client `request_id` created.
+    pub fn operation_by_request_id(&self, request_id: &str) -> Option<&Operation> {
+        self.state
+            .by_request
+            .get(request_id)
+            .and_then(|id| self.state.operations.get(id))
+    }
+
+    /// Received messages by id.
+    pub fn messages(
+        &self,
+        after_key: Option<MessageId>,
+        page_size: usize,
+    ) -> Page<MessageId, Message> {
+        page(
+            self.state.messages.range(after(after_key)),
+            page_size,
+            |_| true,
+            Message::clone,
+        )
+    }
+
+    /// Latest position and track of every radio that reported one, by radio.
+    pub fn positions(
+        &self,
+        after_key: Option<RadioId>,
+        page_size: usize,
+    ) -> Page<RadioId, (RadioId, Track)> {
+        let size = page_size.clamp(1, MAX_PAGE_SIZE);
+        let mut items = Vec::new();
+        let mut more = false;
+        for (k, t) in self.state.tracks.range(after(after_key)) {
+            if items.len() == size {
+                more = true;
+                break;
+            }
+            items.push((*k, t.clone()));
+        }
+        let next_after = if more {
+            items.last().map(|(k, _)| *k)
+        } else {
+            None
+        };
+        Page { items, next_after }
+    }
+
+    /// One radio's track (latest last).
+    pub fn track(&self, radio: RadioId) -> Option<&Track> {
+        self.state.tracks.get(&radio)
+    }
+}
