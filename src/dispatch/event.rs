@@ -672,3 +672,138 @@ impl Core {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dispatch::Config;
+
+    fn at(ms: u64, kind: EventKind) -> Event {
+        Event {
+            at: Timestamp(ms),
+            kind,
+        }
+    }
+
+    #[test]
+    fn json_names_are_stable() {
+        let e = at(
+            5,
+            EventKind::SiteLinkChanged {
+                site: SiteId::new("s1"),
+                up: true,
+            },
+        );
+        assert_eq!(
+            serde_json::to_string(&e).unwrap(),
+            r#"{"at":5,"event":"site_link_changed","site":"s1","up":true}"#
+        );
+        let e = at(7, EventKind::GatewayRestarted);
+        assert_eq!(
+            serde_json::to_string(&e).unwrap(),
+            r#"{"at":7,"event":"gateway_restarted"}"#
+        );
+        let back: Event =
+            serde_json::from_str(r#"{"at":9,"event":"radio_deregistered","radio":1048577}"#)
+                .unwrap();
+        assert_eq!(
+            back,
+            at(
+                9,
+                EventKind::RadioDeregistered {
+                    radio: RadioId::new(0x100001).unwrap()
+                }
+            )
+        );
+    }
+
+    #[test]
+    fn events_about_forgotten_things_change_nothing() {
+        let mut core = Core::new(Config::default());
+        let before = core.clone();
+        for kind in [
+            EventKind::CallEnded {
+                call: CallId(3),
+                reason: CallEndReason::Idle,
+            },
+            EventKind::CallTalkerChanged {
+                call: CallId(3),
+                talker: RadioId::new(1).unwrap(),
+            },
+            EventKind::AlarmResolved {
+                alarm: AlarmId(1),
+                operator: String::new(),
+            },
+            EventKind::OperationSucceeded {
+                operation: OperationId(4),
+            },
+            EventKind::OperationAttemptTimedOut {
+                operation: OperationId(4),
+                attempt: 1,
+            },
+        ] {
+            core.apply(&at(1, kind));
+        }
+        assert_eq!(core, before);
+    }
+
+    #[test]
+    fn call_history_is_bounded() {
+        let mut core = Core::new(Config {
+            call_history: 2,
+            ..Config::default()
+        });
+        let site = SiteId::new("s");
+        for i in 0..5u64 {
+            core.apply(&at(
+                i,
+                EventKind::CallStarted {
+                    call: CallId(i),
+                    target: Addressee::Talkgroup(TalkgroupId::new(9).unwrap()),
+                    site: site.clone(),
+                    slot: Slot::One,
+                    talker: None,
+                    emergency: false,
+                    privacy: false,
+                },
+            ));
+            core.apply(&at(
+                i,
+                EventKind::CallEnded {
+                    call: CallId(i),
+                    reason: CallEndReason::Cleared,
+                },
+            ));
+        }
+        let kept: Vec<_> = core.state.calls.keys().map(|c| c.0).collect();
+        assert_eq!(kept, vec![3, 4]);
+        assert_eq!(core.state.next_call, 5);
+        assert!(core.state.active_calls.is_empty());
+    }
+
+    #[test]
+    fn sites_are_interned() {
+        let mut core = Core::new(Config::default());
+        for r in 1..4 {
+            core.apply(&at(
+                1,
+                EventKind::RadioHeard {
+                    radio: RadioId::new(r).unwrap(),
+                    site: SiteId::new("s"),
+                    slot: Slot::Two,
+                    rssi_dbm: None,
+                },
+            ));
+        }
+        let site = |r| {
+            core.state.radios[&RadioId::new(r).unwrap()]
+                .presence
+                .as_ref()
+                .unwrap()
+                .site
+                .as_str()
+                .as_ptr()
+        };
+        assert_eq!(site(1), site(3));
+    }
+}

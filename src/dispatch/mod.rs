@@ -514,3 +514,63 @@ impl Core {
         self.state.sites.values().any(|s| s.link_up)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn air_time_counts_preambles_and_blocks() {
+        let r = RadioId::new(1).unwrap();
+        // 6 preambles + 1 CSBK.
+        assert_eq!(AirMessage::Stun { radio: r }.air_time_ms(), 420);
+        // 5 + 2·2 + 4 = 13 octets → 2 blocks, + header + 6 preambles.
+        let text = AirMessage::Text {
+            to: Addressee::Radio(r),
+            text: "测试".into(),
+        };
+        assert_eq!(text.air_time_ms(), 9 * 60);
+        // 5 + 2·237 + 4 = 483 octets → 41 blocks.
+        let long = AirMessage::Text {
+            to: Addressee::Radio(r),
+            text: "字".repeat(237),
+        };
+        assert_eq!(long.air_time_ms(), (7 + 41) * 60);
+        assert_eq!(
+            AirMessage::LocationRequest {
+                radio: r,
+                request: 0
+            }
+            .air_time_ms(),
+            9 * 60
+        );
+    }
+
+    #[test]
+    fn group_sends_and_emergency_acks_take_no_answer() {
+        let r = RadioId::new(1).unwrap();
+        let g = TalkgroupId::new(1).unwrap();
+        let text = |to| AirMessage::Text {
+            to,
+            text: "x".into(),
+        };
+        assert!(text(Addressee::Radio(r)).expects_answer());
+        assert!(!text(Addressee::Talkgroup(g)).expects_answer());
+        assert!(
+            !AirMessage::EmergencyAck {
+                radio: r,
+                talkgroup: None
+            }
+            .expects_answer()
+        );
+        assert!(AirMessage::RadioCheck { radio: r }.expects_answer());
+    }
+
+    #[test]
+    fn config_defaults_and_unknown_keys() {
+        let c: Config = serde_json::from_str(r#"{"max_attempts": 2}"#).unwrap();
+        assert_eq!(c.max_attempts, 2);
+        assert_eq!(c.answer_timeout_ms, Config::default().answer_timeout_ms);
+        assert!(serde_json::from_str::<Config>(r#"{"max_attempt": 2}"#).is_err());
+    }
+}

@@ -689,3 +689,60 @@ pub struct Directory {
     /// Teams; a team's [`TeamId`] is its index here.
     pub teams: Vec<DirectoryTeam>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capabilities_remember_the_last_answer() {
+        let mut c = Capabilities::default();
+        assert_eq!(c.get(Service::Stun), None);
+        c.set(Service::Stun, false);
+        assert_eq!(c.get(Service::Stun), Some(false));
+        c.set(Service::Stun, true);
+        assert_eq!(c.get(Service::Stun), Some(true));
+        assert_eq!(c.get(Service::Kill), None);
+        for s in Service::ALL {
+            c.set(s, true);
+        }
+        assert!(Service::ALL.iter().all(|&s| c.get(s) == Some(true)));
+    }
+
+    #[test]
+    fn profiles_support_what_the_table_says() {
+        use AirProfile::*;
+        for s in Service::ALL {
+            assert!(TierIii.supports(s) && Pdt.supports(s), "{s:?}");
+        }
+        assert!(!DmraConventional.supports(Service::Kill));
+        assert!(!DmraConventional.supports(Service::EmergencyAck));
+        assert!(DmraConventional.supports(Service::Stun));
+    }
+
+    #[test]
+    fn priorities_order_emergency_first_location_last() {
+        let ack = OtaCommand::AcknowledgeEmergency {
+            radio: RadioId::new(1).unwrap(),
+            talkgroup: None,
+            alarm: AlarmId(0),
+        };
+        let poll = OtaCommand::RequestLocation {
+            radio: RadioId::new(1).unwrap(),
+            periodic: None,
+        };
+        let stun = OtaCommand::Stun {
+            radio: RadioId::new(1).unwrap(),
+        };
+        assert!(ack.priority() < stun.priority());
+        assert!(stun.priority() < Priority::Normal);
+        assert!(Priority::Normal < poll.priority());
+    }
+
+    #[test]
+    fn refusal_not_supported_codes() {
+        assert!(Refusal { code: 0x00 }.not_supported());
+        assert!(Refusal { code: 0x20 }.not_supported());
+        assert!(!Refusal { code: 0x25 }.not_supported());
+    }
+}

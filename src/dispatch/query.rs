@@ -274,3 +274,45 @@ impl Core {
         self.state.tracks.get(&radio)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dispatch::{Config, Event, EventKind, Timestamp};
+    use crate::link::Slot;
+
+    #[test]
+    fn pages_resume_after_the_last_key_and_filter() {
+        let mut core = Core::new(Config::default());
+        for r in 1..=5u32 {
+            core.apply(&Event {
+                at: Timestamp(0),
+                kind: EventKind::RadioHeard {
+                    radio: RadioId::new(r).unwrap(),
+                    site: SiteId::new(if r % 2 == 0 { "even" } else { "odd" }),
+                    slot: Slot::One,
+                    rssi_dbm: None,
+                },
+            });
+        }
+        let odd = RadioFilter {
+            site: Some(SiteId::new("odd")),
+            ..RadioFilter::default()
+        };
+        let p1 = core.radios(&odd, None, 2);
+        let ids = |p: &Page<RadioId, Radio>| p.items.iter().map(|r| r.id.air()).collect::<Vec<_>>();
+        assert_eq!(ids(&p1), vec![1, 3]);
+        assert_eq!(p1.next_after.map(RadioId::air), Some(3));
+        let p2 = core.radios(&odd, p1.next_after, 2);
+        assert_eq!(ids(&p2), vec![5]);
+        assert_eq!(p2.next_after, None);
+        // Page sizes are clamped to 1..=MAX_PAGE_SIZE.
+        assert_eq!(core.radios(&RadioFilter::default(), None, 0).items.len(), 1);
+        assert_eq!(
+            core.radios(&RadioFilter::default(), None, 99_999)
+                .items
+                .len(),
+            5
+        );
+    }
+}
