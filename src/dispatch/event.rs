@@ -163,6 +163,47 @@ pub enum EventKind {
     GatewayRestarted,
 }
 
+impl EventKind {
+    /// The event's stable name, as in its JSON `event` tag (the journal's `kind` column).
+    pub const fn name(&self) -> &'static str {
+        match self {
+            EventKind::DirectoryLoaded { .. } => "directory_loaded",
+            EventKind::SiteAdded { .. } => "site_added",
+            EventKind::SiteLinkChanged { .. } => "site_link_changed",
+            EventKind::RadioHeard { .. } => "radio_heard",
+            EventKind::RadioRegistered { .. } => "radio_registered",
+            EventKind::RadioDeregistered { .. } => "radio_deregistered",
+            EventKind::RadioAffiliated { .. } => "radio_affiliated",
+            EventKind::RadioAliasLearned { .. } => "radio_alias_learned",
+            EventKind::RadioCapabilityLearned { .. } => "radio_capability_learned",
+            EventKind::RadioControlChanged { .. } => "radio_control_changed",
+            EventKind::CallStarted { .. } => "call_started",
+            EventKind::CallTalkerChanged { .. } => "call_talker_changed",
+            EventKind::CallFlagsChanged { .. } => "call_flags_changed",
+            EventKind::CallActivity { .. } => "call_activity",
+            EventKind::CallTransmissionEnded { .. } => "call_transmission_ended",
+            EventKind::CallEnded { .. } => "call_ended",
+            EventKind::AlarmRaised { .. } => "alarm_raised",
+            EventKind::AlarmRepeated { .. } => "alarm_repeated",
+            EventKind::AlarmAcknowledged { .. } => "alarm_acknowledged",
+            EventKind::AlarmResolved { .. } => "alarm_resolved",
+            EventKind::MessageReceived { .. } => "message_received",
+            EventKind::PositionReported { .. } => "position_reported",
+            EventKind::OperationCreated { .. } => "operation_created",
+            EventKind::OperationQueued { .. } => "operation_queued",
+            EventKind::OperationTransmitted { .. } => "operation_transmitted",
+            EventKind::OperationAttemptTimedOut { .. } => "operation_attempt_timed_out",
+            EventKind::OperationPolled { .. } => "operation_polled",
+            EventKind::OperationSucceeded { .. } => "operation_succeeded",
+            EventKind::OperationRefused { .. } => "operation_refused",
+            EventKind::OperationTimedOut { .. } => "operation_timed_out",
+            EventKind::OperationFailed { .. } => "operation_failed",
+            EventKind::OperationCancelled { .. } => "operation_cancelled",
+            EventKind::GatewayRestarted => "gateway_restarted",
+        }
+    }
+}
+
 impl State {
     fn site_mut(&mut self, site: &SiteId) -> &mut Site {
         self.sites
@@ -682,6 +723,22 @@ mod tests {
         Event {
             at: Timestamp(ms),
             kind,
+        }
+    }
+
+    #[test]
+    fn name_matches_the_json_tag() {
+        for kind in [
+            EventKind::GatewayRestarted,
+            EventKind::SiteAdded {
+                site: SiteId::new("s"),
+            },
+            EventKind::RadioDeregistered {
+                radio: RadioId::new(0x100001).unwrap(),
+            },
+        ] {
+            let json = serde_json::to_value(at(1, kind.clone())).unwrap();
+            assert_eq!(json["event"], kind.name());
         }
     }
 
