@@ -506,3 +506,284 @@ enum ReplayError {
     #[error("decoder gave seq {1} for record {0}")]
     SeqMismatch(u64, u64),
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::journal::memory::MemoryJournal;
+    use crate::journal::{Entry, Journal, UnixMillis};
+
+    #[derive(Debug, PartialEq, Eq)]
+    struct Ev {
+        seq: u64,
+        body: Bytes,
+    }
+
+    impl Sequenced for Ev {
+        fn seq(&self) -> u64 {
+            self.seq
+        }
+    }
+
+    fn decode(r: Record) -> Result<Option<Ev>, DecodeError> {
+        Ok(Some(Ev {
+            seq: r.seq,
+            body: r.payload,
+        }))
+    }
+
+    fn config(queue_capacity: usize) -> HubConfig {
+        HubConfig {
+            queue_capacity,
+            max_watchers: 4,
+            replay_page: 3,
+        }
+    }
+
+    /// Append `n` events and return them as the driver would publish them.
+    fn append(j: &mut MemoryJournal, n: usize) -> Vec<Arc<Ev>> {
+        let entries: Vec<Entry> = (0..n)
+            .map(|i| Entry::new(UnixMillis(0), "ev", vec![i as u8]))
+            .collect();
+        let range = j.append(&entries).unwrap();
+        range
+            .iter()
+            .zip(entries)
+            .map(|(seq, e)| {
+                Arc::new(Ev {
+                    seq,
+                    body: e.payload,
+                })
+            })
+            .collect()
+    }
+
+    fn hub(j: &MemoryJournal, cap: usize) -> Hub<Ev> {
+        Hub::new(j.reader().unwrap(), decode, config(cap)).unwrap()
+    }
+
+    async fn take(sub: &mut Subscription<Ev>, n: usize) -> Vec<u64> {
+        let mut out = Vec::new();
+        for _ in 0..n {
+            let item = tokio::time::timeout(Duration::from_secs(10), sub.next())
+                .await
+                .expect("item within deadline")
+                .expect("stream open");
+            out.push(item.seq);
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn live_gets_every_event_once_in_order() {
+        let mut j = MemoryJournal::new();
+        append(&mut j, 5); // before the hub: not live
+        let h = hub(&j, 16);
+        let mut sub = h.subscribe(Start::Live).await.unwrap();
+        for n in [1, 4, 2] {
+            h.publish(&append(&mut j, n));
+        }
+        assert_eq!(take(&mut sub, 7).await, (6..=12).collect::<Vec<_>>());
+        assert_eq!(sub.queued(), 0);
+        assert_eq!(h.latest_seq(), 12);
+    }
+
+    #[tokio::test]
+    async fn after_cursor_replays_then_goes_live() {
+        let mut j = MemoryJournal::new();
+        append(&mut j, 10);
+        let h = hub(&j, 16);
+        let mut sub = h.subscribe(Start::After(3)).await.unwrap();
+        h.publish(&append(&mut j, 5));
+        assert_eq!(take(&mut sub, 12).await, (4..=15).collect::<Vec<_>>());
+        h.publish(&append(&mut j, 1));
+        assert_eq!(take(&mut sub, 1).await, vec![16]);
+    }
+
+    #[tokio::test]
+    async fn cursor_between_published_and_journaled_skips_what_it_has() {
+        let mut j = MemoryJournal::new();
+        append(&mut j, 5);
+        let h = hub(&j, 16);
+        // Journaled, not yet published (the driver is between its two steps).
+        let pending = append(&mut j, 5);
+        let mut sub = h.subscribe(Start::After(7)).await.unwrap();
+        h.publish(&pending);
+        assert_eq!(take(&mut sub, 3).await, vec![8, 9, 10]);
+    }
+
+    #[tokio::test]
+    async fn stale_publish_ignored_and_counted() {
+        let mut j = MemoryJournal::new();
+        let first = append(&mut j, 3);
+        let h = hub(&j, 16);
+        let mut sub = h.subscribe(Start::Live).await.unwrap();
+        h.publish(&first); // already covered by the journal at hub creation
+        h.publish(&append(&mut j, 1));
+        assert_eq!(take(&mut sub, 1).await, vec![4]);
+        assert_eq!(h.stats().stale_total, 3);
+        assert_eq!(h.stats().published_total, 1);
+    }
+
+    #[tokio::test]
+    async fn full_queue_cuts_with_last_delivered_and_frees_it() {
+        let mut j = MemoryJournal::new();
+        let h = hub(&j, 4);
+        let mut sub = h.subscribe(Start::Live).await.unwrap();
+        h.publish(&append(&mut j, 3));
+        assert_eq!(take(&mut sub, 2).await, vec![1, 2]);
+        let batch = append(&mut j, 3); // 1 queued + 3 = 4: fits
+        h.publish(&batch);
+        assert_eq!(sub.queued(), 4);
+        let over = append(&mut j, 1);
+        h.publish(&over);
+        assert_eq!(sub.queued(), 0, "queue freed on cut");
+        assert_eq!(Arc::strong_count(&over[0]), 1, "no watcher holds the event");
+        assert_eq!(Arc::strong_count(&batch[0]), 1);
+        assert_eq!(sub.high_water(), 4);
+        let end = WatchEnd::Lagged { resume_after: 2 };
+        assert_eq!(sub.next().await.unwrap_err(), end);
+        assert_eq!(sub.next().await.unwrap_err(), end, "end is sticky");
+        let stats = h.stats();
+        assert_eq!((stats.watchers, stats.cut_total), (0, 1));
+        // Resuming from the cursor misses nothing.
+        let mut again = h.subscribe(Start::After(2)).await.unwrap();
+        assert_eq!(take(&mut again, 5).await, vec![3, 4, 5, 6, 7]);
+    }
+
+    #[tokio::test]
+    async fn cut_during_replay_names_replay_progress() {
+        let mut j = MemoryJournal::new();
+        append(&mut j, 10);
+        let h = hub(&j, 2);
+        let mut sub = h.subscribe(Start::After(0)).await.unwrap();
+        assert_eq!(take(&mut sub, 4).await, vec![1, 2, 3, 4]);
+        h.publish(&append(&mut j, 3));
+        assert_eq!(
+            sub.next().await.unwrap_err(),
+            WatchEnd::Lagged { resume_after: 4 }
+        );
+    }
+
+    #[tokio::test]
+    async fn out_of_range_cursor_refused_with_oldest() {
+        let mut j = MemoryJournal::new();
+        append(&mut j, 10);
+        j.save_snapshot(6, b"s").unwrap();
+        j.prune(UnixMillis(1), Duration::ZERO).unwrap();
+        let h = hub(&j, 8);
+        match h.subscribe(Start::After(2)).await {
+            Err(SubscribeError::Cursor(CursorError::OutOfRange {
+                cursor: 2,
+                oldest_available: 6,
+            })) => {}
+            Err(e) => panic!("want OutOfRange, got {e:?}"),
+            Ok(_) => panic!("want OutOfRange, got a subscription"),
+        }
+        assert!(matches!(
+            h.subscribe(Start::After(11)).await,
+            Err(SubscribeError::Cursor(CursorError::Ahead { .. }))
+        ));
+        let mut sub = h.subscribe(Start::After(6)).await.unwrap();
+        assert_eq!(take(&mut sub, 4).await, vec![7, 8, 9, 10]);
+    }
+
+    #[tokio::test]
+    async fn prune_overtaking_replay_ends_stream() {
+        let mut j = MemoryJournal::new();
+        append(&mut j, 10);
+        let h = hub(&j, 8);
+        let mut sub = h.subscribe(Start::After(0)).await.unwrap();
+        assert_eq!(take(&mut sub, 3).await, vec![1, 2, 3]); // one page
+        j.save_snapshot(8, b"s").unwrap();
+        j.prune(UnixMillis(1), Duration::ZERO).unwrap();
+        assert_eq!(
+            sub.next().await.unwrap_err(),
+            WatchEnd::OutOfRange {
+                oldest_available: 8
+            }
+        );
+        assert_eq!(h.stats().watchers, 0);
+    }
+
+    #[tokio::test]
+    async fn decoder_failure_ends_stream_with_cursor() {
+        let mut j = MemoryJournal::new();
+        append(&mut j, 5);
+        let h: Hub<Ev> = Hub::new(
+            j.reader().unwrap(),
+            |r: Record| {
+                if r.seq == 5 {
+                    Err("bad payload".into())
+                } else {
+                    decode(r)
+                }
+            },
+            config(8),
+        )
+        .unwrap();
+        let mut sub = h.subscribe(Start::After(0)).await.unwrap();
+        assert_eq!(take(&mut sub, 3).await, vec![1, 2, 3]);
+        match sub.next().await.unwrap_err() {
+            WatchEnd::Failed { resume_after: 3, reason } => assert!(reason.contains("seq 5")),
+            other => panic!("want Failed, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn decoder_may_hide_records() {
+        let mut j = MemoryJournal::new();
+        append(&mut j, 6);
+        let h: Hub<Ev> = Hub::new(
+            j.reader().unwrap(),
+            |r: Record| if r.seq % 2 == 0 { decode(r) } else { Ok(None) },
+            config(8),
+        )
+        .unwrap();
+        let mut sub = h.subscribe(Start::After(0)).await.unwrap();
+        assert_eq!(take(&mut sub, 3).await, vec![2, 4, 6]);
+    }
+
+    #[tokio::test]
+    async fn close_ends_every_stream_and_refuses_new() {
+        let mut j = MemoryJournal::new();
+        let h = hub(&j, 8);
+        let mut sub = h.subscribe(Start::Live).await.unwrap();
+        h.publish(&append(&mut j, 2));
+        assert_eq!(take(&mut sub, 2).await, vec![1, 2]);
+        let waiter = tokio::spawn(async move { sub.next().await });
+        tokio::task::yield_now().await; // let it park (the end is reported either way)
+        h.close();
+        let end = tokio::time::timeout(Duration::from_secs(10), waiter)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(end.unwrap_err(), WatchEnd::Closed { resume_after: 2 });
+        assert!(matches!(
+            h.subscribe(Start::Live).await,
+            Err(SubscribeError::Closed)
+        ));
+    }
+
+    #[tokio::test]
+    async fn watcher_limit_and_drop_unregisters() {
+        let j = MemoryJournal::new();
+        let h = hub(&j, 8);
+        let mut subs = Vec::new();
+        for _ in 0..4 {
+            subs.push(h.subscribe(Start::Live).await.unwrap());
+        }
+        assert!(matches!(
+            h.subscribe(Start::Live).await,
+            Err(SubscribeError::TooManyWatchers { max: 4 })
+        ));
+        subs.pop();
+        assert_eq!(h.stats().watchers, 3);
+        assert!(h.subscribe(Start::Live).await.is_ok());
+        assert_eq!(h.stats().subscribed_total, 5);
+    }
+}
