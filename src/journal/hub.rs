@@ -729,7 +729,10 @@ mod tests {
         let mut sub = h.subscribe(Start::After(0)).await.unwrap();
         assert_eq!(take(&mut sub, 3).await, vec![1, 2, 3]);
         match sub.next().await.unwrap_err() {
-            WatchEnd::Failed { resume_after: 3, reason } => assert!(reason.contains("seq 5")),
+            WatchEnd::Failed {
+                resume_after: 3,
+                reason,
+            } => assert!(reason.contains("seq 5")),
             other => panic!("want Failed, got {other:?}"),
         }
     }

@@ -604,6 +604,27 @@ mod tests {
     }
 
     #[test]
+    fn pragmas_take() {
+        let dir = tempfile::tempdir().unwrap();
+        for (sync, want) in [(Synchronous::Full, 2), (Synchronous::Normal, 1)] {
+            let config = SqliteConfig {
+                synchronous: sync,
+                ..SqliteConfig::default()
+            };
+            let j = SqliteJournal::open(dir.path(), &config).unwrap();
+            let got: i64 = j
+                .conn
+                .query_row("PRAGMA synchronous", [], |r| r.get(0))
+                .unwrap();
+            let mode: String = j
+                .conn
+                .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!((got, mode.as_str()), (want, "wal"));
+        }
+    }
+
+    #[test]
     fn config_from_toml() {
         let c: SqliteConfig = toml::from_str("synchronous = \"normal\"").unwrap();
         assert_eq!(c.synchronous, Synchronous::Normal);
