@@ -743,7 +743,13 @@ mod tests {
         append(&mut j, 6);
         let h: Hub<Ev> = Hub::new(
             j.reader().unwrap(),
-            |r: Record| if r.seq % 2 == 0 { decode(r) } else { Ok(None) },
+            |r: Record| {
+                if r.seq.is_multiple_of(2) {
+                    decode(r)
+                } else {
+                    Ok(None)
+                }
+            },
             config(8),
         )
         .unwrap();
