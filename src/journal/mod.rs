@@ -1,1 +1,318 @@
-//! (in progress)
+//! The journal: trunkgate's durable, append-only event log, and the fan-out to watchers.
+//!
+//! "The event log is the truth" (../shared/DESIGN.md): the driver that owns the core appends
+//! every event here **before** anyone sees it, one durable commit per batch (group commit),
+//! then hands the same events to the [`hub::Hub`], which fans them out to API watchers.
+//!
+//! Contract of every [`Journal`]:
+//! - Payloads are opaque. The journal stores `(at, kind, payload)` and never interprets them;
+//!   `kind` is a short tag so ad-hoc SQL (`WHERE kind = 'alarm.raised'`) can filter.
+//! - [`Journal::append`] is all-or-nothing: a batch gets contiguous sequence numbers and is
+//!   committed in one transaction. Sequence numbers start at 1 and are never reused, not even
+//!   after [`Journal::prune`] deleted the records that carried them.
+//! - A **cursor** is the sequence number of the last record a reader has seen; `0` means
+//!   "from the beginning". [`JournalReader::read_after`] returns the records after it. A cursor
+//!   whose next record has been pruned is refused with [`CursorError::OutOfRange`], which
+//!   names the oldest cursor still accepted, so the API can answer `OUT_OF_RANGE` with it
+//!   (reference/dispatch-features.md 4.2: etcd `compact_revision`, Kubernetes `410 Gone`).
+//! - Retention deletes only a *prefix* of the log, and only records older than both the
+//!   retention window and the latest snapshot (state = snapshot + replay of what follows), so
+//!   the retained records stay contiguous.
+//! - Readers ([`JournalReader`]) are `Send + Sync` and never block the writer (SQLite WAL).
+//!
+//! Implementations: [`sqlite::SqliteJournal`] (the real one; settings measured in
+//! reference/perf-and-deps.md 2d) and [`memory::MemoryJournal`] for unit tests of the core.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+
+pub mod hub;
+pub mod memory;
+pub mod sqlite;
+
+/// Wall-clock time as milliseconds since the Unix epoch (negative before 1970).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct UnixMillis(pub i64);
+
+impl UnixMillis {
+    /// The current wall-clock time.
+    pub fn now() -> UnixMillis {
+        UnixMillis::from(SystemTime::now())
+    }
+
+    /// `self - d`, saturating at `i64::MIN`.
+    pub fn saturating_sub(self, d: Duration) -> UnixMillis {
+        let ms = i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+        UnixMillis(self.0.saturating_sub(ms))
+    }
+}
+
+impl From<SystemTime> for UnixMillis {
+    fn from(t: SystemTime) -> UnixMillis {
+        match t.duration_since(UNIX_EPOCH) {
+            Ok(d) => UnixMillis(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+            Err(before) => {
+                UnixMillis(-i64::try_from(before.duration().as_millis()).unwrap_or(i64::MAX))
+            }
+        }
+    }
+}
+
+/// One event to append: what the driver hands the journal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// When the event happened (the core's wall-clock stamp).
+    pub at: UnixMillis,
+    /// Short tag for ad-hoc filtering, e.g. `"call.started"`; not interpreted.
+    pub kind: Cow<'static, str>,
+    /// The serialised event; not interpreted.
+    pub payload: Bytes,
+}
+
+impl Entry {
+    /// An entry with the given stamp, tag and payload.
+    pub fn new(
+        at: UnixMillis,
+        kind: impl Into<Cow<'static, str>>,
+        payload: impl Into<Bytes>,
+    ) -> Entry {
+        Entry {
+            at,
+            kind: kind.into(),
+            payload: payload.into(),
+        }
+    }
+}
+
+/// One stored event, as read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// Sequence number: 1, 2, 3, ... in append order; the watchers' cursor.
+    pub seq: u64,
+    /// The entry's stamp.
+    pub at: UnixMillis,
+    /// The entry's tag.
+    pub kind: String,
+    /// The entry's payload.
+    pub payload: Bytes,
+}
+
+/// The sequence numbers one [`Journal::append`] assigned: `start..end`, half-open, so an empty
+/// batch gives an empty range starting after the latest record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeqRange {
+    /// First sequence number of the batch.
+    pub start: u64,
+    /// One past the last sequence number of the batch.
+    pub end: u64,
+}
+
+impl SeqRange {
+    /// Number of records in the batch.
+    pub const fn len(&self) -> u64 {
+        self.end.saturating_sub(self.start)
+    }
+
+    /// True for an empty batch.
+    pub const fn is_empty(&self) -> bool {
+        self.end <= self.start
+    }
+
+    /// Last sequence number of the batch, `None` for an empty batch.
+    pub const fn last(&self) -> Option<u64> {
+        if self.is_empty() {
+            None
+        } else {
+            Some(self.end - 1)
+        }
+    }
+
+    /// The sequence numbers, in order.
+    pub fn iter(&self) -> std::ops::Range<u64> {
+        self.start..self.end
+    }
+}
+
+/// A saved state image: the state after applying every record with `seq <= self.seq`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    /// The last sequence number the image includes.
+    pub seq: u64,
+    /// The serialised state; not interpreted.
+    pub data: Bytes,
+}
+
+/// What one [`Journal::prune`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PruneOutcome {
+    /// Records deleted by this call.
+    pub deleted: u64,
+    /// The oldest cursor accepted after the call (every record after it is retained).
+    pub oldest_available: u64,
+}
+
+/// Why a cursor cannot be served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CursorError {
+    /// The records after the cursor have been pruned; the client must resync (snapshot), then
+    /// resume from `oldest_available` or later.
+    #[error(
+        "cursor {cursor} is older than retention; oldest available cursor is {oldest_available}"
+    )]
+    OutOfRange { cursor: u64, oldest_available: u64 },
+    /// The cursor is beyond the newest record: it was not issued by this journal.
+    #[error("cursor {cursor} is ahead of the latest sequence number {latest}")]
+    Ahead { cursor: u64, latest: u64 },
+}
+
+/// Why a journal operation failed. Each variant names the operation or the field.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    /// The data directory could not be created.
+    #[error("journal data dir {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// SQLite refused `op`.
+    #[error("journal {op}: {source}")]
+    Sqlite {
+        op: &'static str,
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The file was written by a newer schema than this build understands.
+    #[error("journal schema version {found} is not supported (this build reads {supported})")]
+    SchemaVersion { found: i64, supported: i64 },
+    /// A setting did not take (e.g. WAL refused on this filesystem).
+    #[error("journal setting {setting}: wanted {want}, got {got}")]
+    Setting {
+        setting: &'static str,
+        want: &'static str,
+        got: String,
+    },
+    /// The store holds a value no writer of this journal produces.
+    #[error("journal corrupt: {field} = {value}")]
+    Corrupt { field: &'static str, value: i64 },
+    /// A snapshot was offered for a sequence number that has not been appended.
+    #[error("snapshot at seq {seq} is ahead of the latest sequence number {latest}")]
+    SnapshotAhead { seq: u64, latest: u64 },
+    /// The cursor cannot be served.
+    #[error(transparent)]
+    Cursor(#[from] CursorError),
+}
+
+impl JournalError {
+    /// The cursor error inside, if this is one.
+    pub fn cursor(&self) -> Option<CursorError> {
+        match self {
+            JournalError::Cursor(c) => Some(*c),
+            _ => None,
+        }
+    }
+}
+
+/// Result of every journal operation.
+pub type Result<T> = core::result::Result<T, JournalError>;
+
+/// Decide whether `cursor` can be served given the retained bounds; shared by every
+/// implementation so they agree on the edges.
+///
+/// `latest` is the newest sequence number ever assigned, `pruned_through` the newest one
+/// deleted by retention (0 if none): the records `pruned_through + 1 ..= latest` are retained.
+pub(crate) fn cursor_in_range(cursor: u64, latest: u64, pruned_through: u64) -> Result<()> {
+    if cursor < pruned_through {
+        Err(CursorError::OutOfRange {
+            cursor,
+            oldest_available: pruned_through,
+        }
+        .into())
+    } else if cursor > latest {
+        Err(CursorError::Ahead { cursor, latest }.into())
+    } else {
+        Ok(())
+    }
+}
+
+/// The writer side of a journal: exactly one per store, owned by the driver.
+pub trait Journal: Send {
+    /// Append `entries` as one all-or-nothing batch (one durable commit) and return the
+    /// sequence numbers assigned, contiguous and following the latest one.
+    fn append(&mut self, entries: &[Entry]) -> Result<SeqRange>;
+    /// The newest sequence number assigned (0 for a new journal).
+    fn latest_seq(&self) -> u64;
+    /// Save a state image covering every record up to `seq`; keeps the few newest images.
+    fn save_snapshot(&mut self, seq: u64, data: &[u8]) -> Result<()>;
+    /// Delete the longest prefix of records that are all older than `now - window` and no
+    /// newer than the latest snapshot. Without a snapshot nothing is deleted.
+    fn prune(&mut self, now: UnixMillis, window: Duration) -> Result<PruneOutcome>;
+    /// A reader usable from other threads while this writer appends.
+    fn reader(&self) -> Result<Arc<dyn JournalReader>>;
+}
+
+/// The read side of a journal: shareable, never blocks the writer.
+pub trait JournalReader: Send + Sync {
+    /// Up to `limit` records with `seq > cursor`, in order, from one consistent read.
+    /// Fails with [`CursorError`] if the cursor was pruned or is ahead of the journal.
+    fn read_after(&self, cursor: u64, limit: usize) -> Result<Vec<Record>>;
+    /// The newest sequence number assigned (0 for a new journal).
+    fn latest_seq(&self) -> Result<u64>;
+    /// The sequence number of the oldest retained record, `None` if none is retained.
+    fn oldest_seq(&self) -> Result<Option<u64>>;
+    /// `Ok` if [`JournalReader::read_after`] can serve `cursor` now.
+    fn check_cursor(&self, cursor: u64) -> Result<()>;
+    /// The newest saved state image.
+    fn latest_snapshot(&self) -> Result<Option<Snapshot>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seq_range_edges() {
+        let r = SeqRange { start: 5, end: 8 };
+        assert_eq!((r.len(), r.is_empty(), r.last()), (3, false, Some(7)));
+        assert_eq!(r.iter().collect::<Vec<_>>(), vec![5, 6, 7]);
+        let e = SeqRange { start: 9, end: 9 };
+        assert_eq!((e.len(), e.is_empty(), e.last()), (0, true, None));
+    }
+
+    #[test]
+    fn cursor_bounds() {
+        // retained 4..=10
+        assert!(cursor_in_range(3, 10, 3).is_ok());
+        assert!(cursor_in_range(10, 10, 3).is_ok());
+        assert_eq!(
+            cursor_in_range(2, 10, 3).unwrap_err().cursor(),
+            Some(CursorError::OutOfRange {
+                cursor: 2,
+                oldest_available: 3
+            })
+        );
+        assert_eq!(
+            cursor_in_range(11, 10, 3).unwrap_err().cursor(),
+            Some(CursorError::Ahead {
+                cursor: 11,
+                latest: 10
+            })
+        );
+        assert!(cursor_in_range(0, 0, 0).is_ok());
+    }
+
+    #[test]
+    fn unix_millis_from_system_time() {
+        let t = UNIX_EPOCH + Duration::from_millis(1_700_000_000_123);
+        assert_eq!(UnixMillis::from(t), UnixMillis(1_700_000_000_123));
+        let before = UNIX_EPOCH - Duration::from_millis(5);
+        assert_eq!(UnixMillis::from(before), UnixMillis(-5));
+        assert_eq!(
+            UnixMillis(1000).saturating_sub(Duration::from_secs(2)),
+            UnixMillis(-1000)
+        );
+    }
+}
