@@ -58,6 +58,9 @@ pub fn decode_record(record: Record) -> Result<Option<JournaledEvent>, DecodeErr
     }
 }
 
+/// Where a command's answer goes.
+type ReplySender = oneshot::Sender<Result<Reply, DispatchError>>;
+
 /// A read-only query run on the driver thread: the core and the latest journaled cursor.
 pub type ReadFn = Box<dyn FnOnce(&Core, u64) + Send>;
 
@@ -323,17 +326,14 @@ struct Driver<J> {
     transmit: Box<dyn FnMut(Output) + Send>,
     since_snapshot: u64,
     /// Replies waiting for their batch's commit.
-    replies: Vec<(
-        oneshot::Sender<Result<Reply, DispatchError>>,
-        Result<Reply, DispatchError>,
-    )>,
+    replies: Vec<(ReplySender, Result<Reply, DispatchError>)>,
 }
 
 impl<J: Journal> Driver<J> {
     fn run(mut self, rx: Receiver<DriverRequest>) {
         let mut outputs = Vec::new();
         let mut next_token = 0u64;
-        let mut pending: Vec<(u64, oneshot::Sender<Result<Reply, DispatchError>>)> = Vec::new();
+        let mut pending: Vec<(u64, ReplySender)> = Vec::new();
         let mut stop = false;
         while !stop {
             let wait = self.sleep_for();
@@ -394,11 +394,7 @@ impl<J: Journal> Driver<J> {
         }
     }
 
-    fn commit_with_replies(
-        &mut self,
-        outputs: Vec<Output>,
-        pending: &mut Vec<(u64, oneshot::Sender<Result<Reply, DispatchError>>)>,
-    ) {
+    fn commit_with_replies(&mut self, outputs: Vec<Output>, pending: &mut Vec<(u64, ReplySender)>) {
         let mut rest = Vec::with_capacity(outputs.len());
         for output in outputs {
             match output {
