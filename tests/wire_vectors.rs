@@ -159,7 +159,10 @@ fn every_vector_is_checked_or_listed_as_skipped() {
         "checked + skipped must equal the lines of vectors.jsonl"
     );
     // air-interface.md §6.1: "86 vectors in this file". A change of the file shows up here.
-    assert_eq!(lines, 86, "vectors.jsonl changed size: review the new vectors");
+    assert_eq!(
+        lines, 86,
+        "vectors.jsonl changed size: review the new vectors"
+    );
 }
 
 fn check_vector(id: &str, v: &Value) {
@@ -239,7 +242,10 @@ fn unhex(s: &str) -> Vec<u8> {
 }
 
 fn bits_of(s: &str) -> u64 {
-    assert!(s.len() <= 64 && s.chars().all(|c| c == '0' || c == '1'), "bad bit string {s:?}");
+    assert!(
+        s.len() <= 64 && s.chars().all(|c| c == '0' || c == '1'),
+        "bad bit string {s:?}"
+    );
     u64::from_str_radix(s, 2).unwrap_or_else(|e| panic!("bad bit string {s:?}: {e}"))
 }
 
@@ -412,7 +418,11 @@ fn fid_named(s: &str) -> u8 {
         other => panic!("unknown feature set name {other:?} in {s:?}"),
     };
     if let Some(code) = s.contains('(').then(|| code_of(s)).flatten() {
-        assert_eq!(u64::from(fid), code, "feature set {s:?}: name and code disagree");
+        assert_eq!(
+            u64::from(fid),
+            code,
+            "feature set {s:?}: name and code disagree"
+        );
     }
     fid
 }
@@ -700,7 +710,12 @@ fn check_csbk(x: &Vector) {
             }
             Oracle::Mmdvm => {
                 let mut en = Entry::new(format!("{id} MMDVMHost"), e);
-                check_mmdvm_csbk(&format!("{id} MMDVMHost csbk"), &csbk, &block, en.obj("csbk"));
+                check_mmdvm_csbk(
+                    &format!("{id} MMDVMHost csbk"),
+                    &csbk,
+                    &block,
+                    en.obj("csbk"),
+                );
                 let masks = en.want("crc16_valid_masks");
                 check_valid_masks(&en.what, &block, masks);
                 en.finish();
@@ -719,7 +734,9 @@ fn check_dsdfme_aloha(what: &str, csbk: &Csbk, s: &str) {
     };
     let sys = a.system_code;
     for part in s.split(';').map(str::trim).filter(|p| !p.is_empty()) {
-        let (k, v) = part.split_once(':').map_or((part, ""), |(k, v)| (k, v.trim()));
+        let (k, v) = part
+            .split_once(':')
+            .map_or((part, ""), |(k, v)| (k, v.trim()));
         match k {
             "C_ALOHA_SYS_PARMS" => {
                 assert_eq!(csbk.opcode_name(), Some("C_ALOHA"), "{what}");
@@ -729,7 +746,11 @@ fn check_dsdfme_aloha(what: &str, csbk: &Csbk, s: &str) {
                     "{what}: model (dsd-fme prints Tiny/Small/Large/Huge)"
                 );
             }
-            "Net ID" => assert_eq!(u64::from(sys.net) + 1, code_of(v).unwrap(), "{what}: {part}"),
+            "Net ID" => assert_eq!(
+                u64::from(sys.net) + 1,
+                code_of(v).unwrap(),
+                "{what}: {part}"
+            ),
             "Site ID" => {
                 let sub = v.rsplit('.').next().unwrap_or(v);
                 assert_eq!(
@@ -761,7 +782,11 @@ fn check_dsdfme_aloha(what: &str, csbk: &Csbk, s: &str) {
                 code_of(v).unwrap(),
                 "{what}: {part}"
             ),
-            "NR" => assert_eq!(u64::from(a.nrand_wait), code_of(v).unwrap(), "{what}: {part}"),
+            "NR" => assert_eq!(
+                u64::from(a.nrand_wait),
+                code_of(v).unwrap(),
+                "{what}: {part}"
+            ),
             "Reg Required" => assert!(a.reg_required, "{what}: {part}"),
             "Backoff" => assert_eq!(u64::from(a.backoff), code_of(v).unwrap(), "{what}: {part}"),
             other => panic!("{what}: unknown dsd-fme field {other:?}"),
@@ -823,10 +848,18 @@ fn check_okdmr_csbk(what: &str, csbk: &Csbk, block: &[u8; 12], e: &Map<String, V
             // our typed announcement must hold the same bits.
             let (p1, p2) = (bits::get(block, 21, 14), bits::get(block, 56, 24));
             let bits = en.s("broadcast_params");
-            assert_eq!(format!("{p1:014b}{p2:024b}"), bits, "{what}: broadcast_params");
+            assert_eq!(
+                format!("{p1:014b}{p2:024b}"),
+                bits,
+                "{what}: broadcast_params"
+            );
             match b.announcement {
                 Announcement::GenSiteParams(p) | Announcement::Other { params: p, .. } => {
-                    assert_eq!((u64::from(p.params1), u64::from(p.params2)), (p1, p2), "{what}")
+                    assert_eq!(
+                        (u64::from(p.params1), u64::from(p.params2)),
+                        (p1, p2),
+                        "{what}"
+                    )
                 }
                 Announcement::AdjacentSite(a) => assert_eq!(
                     (u64::from(a.neighbour_sys_code), u64::from(a.neighbour_lpcn)),
@@ -908,7 +941,13 @@ fn check_mmdvm_csbk(what: &str, csbk: &Csbk, block: &[u8; 12], m: &Map<String, V
         (false, 0u32, 0u32, 0u32, false, 0u8, false);
     match csbk.body {
         CsbkBody::PreCsbk(p) => {
-            (gi, src, dst, dc, cbf) = (p.group, p.source, p.target, p.data_follows, p.blocks_to_follow)
+            (gi, src, dst, dc, cbf) = (
+                p.group,
+                p.source,
+                p.target,
+                p.data_follows,
+                p.blocks_to_follow,
+            )
         }
         CsbkBody::NackRsp(n) => (src, dst) = (n.source, n.target),
         CsbkBody::UuAnsRsp(u) => {
@@ -937,7 +976,10 @@ fn check_mmdvm_csbk(what: &str, csbk: &Csbk, block: &[u8; 12], m: &Map<String, V
 /// transports.md 2.2: "DMRD", seq @4, flags @15 (bit 7 = TS2), burst @20..53.
 fn dmrd(container: &str) -> (u8, u8, Vec<u8>) {
     let c = unhex(container);
-    assert!(c.len() >= 53 && &c[..4] == b"DMRD", "container is no DMRD frame");
+    assert!(
+        c.len() >= 53 && &c[..4] == b"DMRD",
+        "container is no DMRD frame"
+    );
     (1 + (c[15] >> 7), c[4], c[20..53].to_vec())
 }
 
@@ -1022,7 +1064,8 @@ fn check_burst(x: &Vector) {
                 other => panic!("{what}: {other:?}"),
             },
             // BPTC: decode then encode gives back the 196 received info bits.
-            "bptc_reencode_equals_original_196_bits" | "data.as_bits == info_bits_deinterleaved" => {
+            "bptc_reencode_equals_original_196_bits"
+            | "data.as_bits == info_bits_deinterleaved" => {
                 assert!(as_bool(want, &what));
                 let d = data.unwrap_or_else(|| panic!("{what}: not a data burst"));
                 let (p, fixed) = payload.unwrap_or_else(|| panic!("{what}: BPTC failed"));
@@ -1053,7 +1096,11 @@ fn check_burst(x: &Vector) {
             "as_bits_roundtrip" | "decode_encode_stable" => {
                 assert!(as_bool(want, &what));
                 assert_eq!(emit(), raw33, "{what}");
-                assert_eq!(BurstRepr::parse(&emit()).ok(), Some(repr), "{what}: re-parse");
+                assert_eq!(
+                    BurstRepr::parse(&emit()).ok(),
+                    Some(repr),
+                    "{what}: re-parse"
+                );
             }
             // A description of the burst: check the data type and PDU kind it names.
             "what" => check_burst_what(&what, as_str(want, &what), data, payload),
@@ -1061,7 +1108,10 @@ fn check_burst(x: &Vector) {
             // The slot type of this constant is a placeholder (vector notes), so not checked.
             "description" => {
                 let s = as_str(want, &what);
-                assert!(s.starts_with("The PR FILL and Data Sync pattern"), "{what}: {s}");
+                assert!(
+                    s.starts_with("The PR FILL and Data Sync pattern"),
+                    "{what}: {s}"
+                );
                 assert!(repr.sync().is_some_and(|s| s.0.is_data()), "{what}: sync");
                 let (p, fixed) = payload.unwrap_or_else(|| {
                     // the placeholder slot type may name any data type: decode the info bits
@@ -1136,11 +1186,20 @@ fn check_burst_comment(
     let (prefix, tokens) = bracket_tokens(s);
     if !prefix.is_empty() {
         // "MMDVM TS:2 SEQ: 2": the slot and sequence of the DMRD container.
-        let c = x.container.unwrap_or_else(|| panic!("{what}: no container"));
+        let c = x
+            .container
+            .unwrap_or_else(|| panic!("{what}: no container"));
         let (slot, seq, _) = dmrd(c);
-        let rest = prefix.strip_prefix("MMDVM").unwrap_or_else(|| panic!("{what}: {prefix}"));
-        let (ts, sq) = rest.split_once("SEQ:").unwrap_or_else(|| panic!("{what}: {prefix}"));
-        let ts = ts.trim().strip_prefix("TS:").unwrap_or_else(|| panic!("{what}: {prefix}"));
+        let rest = prefix
+            .strip_prefix("MMDVM")
+            .unwrap_or_else(|| panic!("{what}: {prefix}"));
+        let (ts, sq) = rest
+            .split_once("SEQ:")
+            .unwrap_or_else(|| panic!("{what}: {prefix}"));
+        let ts = ts
+            .trim()
+            .strip_prefix("TS:")
+            .unwrap_or_else(|| panic!("{what}: {prefix}"));
         assert_eq!(u64::from(slot), code_of(ts).unwrap(), "{what}: TS");
         assert_eq!(u64::from(seq), code_of(sq).unwrap(), "{what}: SEQ");
     }
@@ -1203,7 +1262,11 @@ fn check_burst_comment(
                 if word & 0x1FF != 0x0091 {
                     note_disagreement(x.id, "per_test_comment EMB Parity");
                 }
-                assert_eq!(Emb::from_codeword(word).map(|e| e.1), Some(0), "{what}: {t}");
+                assert_eq!(
+                    Emb::from_codeword(word).map(|e| e.1),
+                    Some(0),
+                    "{what}: {t}"
+                );
             }
             ("RATE 1/2 DATA", "UNCONFIRMED") => assert_eq!(
                 data.map(|d| d.slot_type.data_type),
@@ -1259,7 +1322,10 @@ fn check_burst_computed(
             }
             if s.get("golay_ok").is_some() {
                 s.seen.insert("golay_ok");
-                assert!(s.b("golay_ok") && d.slot_type_corrected == 0, "{what}: golay");
+                assert!(
+                    s.b("golay_ok") && d.slot_type_corrected == 0,
+                    "{what}: golay"
+                );
             }
         }
         s.finish();
@@ -1282,7 +1348,9 @@ fn check_burst_computed(
         let block = p();
         let h = en.obj("data_header");
         match oracle(e) {
-            Oracle::OkDmrlib => check_okdmr_data_header(id, &format!("{what} data_header"), &block, h),
+            Oracle::OkDmrlib => {
+                check_okdmr_data_header(id, &format!("{what} data_header"), &block, h)
+            }
             _ => check_mmdvm_data_header(&format!("{what} data_header"), &block, h),
         }
     }
@@ -1347,7 +1415,11 @@ fn check_burst_computed(
                 };
                 assert_eq!(ours.0.lcss, l, "{what}: lcss");
             }
-            n => assert_eq!(u64::from(ours.0.lcss.bits()), as_u64(n, &what), "{what}: lcss"),
+            n => assert_eq!(
+                u64::from(ours.0.lcss.bits()),
+                as_u64(n, &what),
+                "{what}: lcss"
+            ),
         }
         if s.get("parity_ok").is_some() {
             assert!(s.b("parity_ok") && ours.1 == 0, "{what}: parity");
@@ -1458,8 +1530,16 @@ fn check_mmdvm_lc(
     en.eq_u("src", u64::from(src));
     en.eq_u("dst", u64::from(dst));
     if let Some(h) = en.get("lc_bytes9") {
-        assert_eq!(hex::encode(lc.emit9()), as_str(h, what), "{what}: lc_bytes9");
-        assert_eq!(hex::encode(&block[..9]), as_str(h, what), "{what}: lc_bytes9");
+        assert_eq!(
+            hex::encode(lc.emit9()),
+            as_str(h, what),
+            "{what}: lc_bytes9"
+        );
+        assert_eq!(
+            hex::encode(&block[..9]),
+            as_str(h, what),
+            "{what}: lc_bytes9"
+        );
     }
     en.finish();
 }
@@ -1513,7 +1593,11 @@ fn check_full_lc(x: &Vector) {
             // the voice LC header mask (the vector is a voice header).
             "crc_checksum" => {
                 let s = as_str(want, &what);
-                assert_eq!(hex::encode(&block[9..]), s.split(' ').next().unwrap(), "{what}");
+                assert_eq!(
+                    hex::encode(&block[9..]),
+                    s.split(' ').next().unwrap(),
+                    "{what}"
+                );
                 assert_eq!(b.kind, LcKind::Header, "{what}");
             }
             // "VLC: SLOT 2 TGT=91 SRC=3152944 FLCO=0x00 FID=0x00 SVC=0x00 Group Call": the slot
@@ -1806,7 +1890,10 @@ fn check_rs129_unmasked(x: &Vector) {
             // "cw[9..11] ^= mask24 (0x969696 VLC / 0x999999 TLC)": our masked blocks follow it.
             "masked_codeword_rule" => {
                 let s = as_str(want, &what);
-                assert!(s.contains("0x969696 VLC") && s.contains("0x999999 TLC"), "{what}");
+                assert!(
+                    s.contains("0x969696 VLC") && s.contains("0x999999 TLC"),
+                    "{what}"
+                );
                 for (kind, mask) in [(LcKind::Header, 0x96u8), (LcKind::Terminator, 0x99)] {
                     assert_eq!(kind.mask(Dialect::Dmr), [mask; 3], "{what}");
                     let mut masked = cw;
@@ -2071,7 +2158,10 @@ fn check_okdmr_data_header(id: &str, what: &str, block: &[u8; 12], e: &Map<Strin
     );
     // ok-dmrlib's blocks_to_follow is the packet headers' field; short data headers count
     // appended blocks instead (checked below).
-    en.eq_opt("blocks_to_follow", packet.map(|p| u64::from(p.blocks_to_follow)));
+    en.eq_opt(
+        "blocks_to_follow",
+        packet.map(|p| u64::from(p.blocks_to_follow)),
+    );
     // ok-dmrlib prints the resync flag for confirmed packets only.
     en.eq_opt(
         "resynchronize_flag",
@@ -2122,7 +2212,10 @@ fn check_okdmr_data_header(id: &str, what: &str, block: &[u8; 12], e: &Map<Strin
     en.eq_opt("pad_nibbles_count", udt.map(|u| u64::from(u.pad_nibbles)));
     en.eq_opt("udt_format", udt.map(|u| u64::from(u.format)));
     en.eq_opt("udt_opcode", udt.map(|u| u64::from(u.opcode)));
-    en.eq_opt("supplementary_flag", udt.map(|u| u64::from(u.supplementary)));
+    en.eq_opt(
+        "supplementary_flag",
+        udt.map(|u| u64::from(u.supplementary)),
+    );
     let ours = DataHeader::check(block, DialectChoice::Dmr).is_some();
     let theirs = en.b("crc_ok");
     if ours != theirs {
@@ -2190,7 +2283,8 @@ fn check_rate34_confirmed_block(x: &Vector) {
         match key.as_str() {
             // Two ok-dmrlib code paths agree on the CRC-9; ours gives the same value and it is
             // the field as sent, read MSB first.
-            "CRC9.calculate_from_parts(data, dbsn, Rate34DataContinuation) == Rate34Data.calculate_crc9()" => {
+            "CRC9.calculate_from_parts(data, dbsn, Rate34DataContinuation) == Rate34Data.calculate_crc9()" =>
+            {
                 assert!(as_bool(want, &what));
                 assert_eq!(b.expected_crc9(mask), b.crc9, "{what}");
                 assert_eq!(
@@ -2232,7 +2326,10 @@ fn check_bptc_196(x: &Vector) {
         match key.as_str() {
             // go-dmr checks decode and encode both.
             "decoded_12_bytes" => {
-                assert_eq!((hex::encode(payload), fixed), (as_str(want, &what).into(), 0));
+                assert_eq!(
+                    (hex::encode(payload), fixed),
+                    (as_str(want, &what).into(), 0)
+                );
                 assert_eq!(bptc::encode(&payload), info, "{what}: encode");
             }
             other => panic!("{id}: unknown expect key {other:?}"),
@@ -2571,7 +2668,9 @@ fn check_lrrp(x: &Vector) {
                     _ => l.speed_hor,
                 }
                 .unwrap_or_else(|| panic!("{what}: none"));
-                let theirs = want.as_f64().unwrap_or_else(|| panic!("{what}: not a number"));
+                let theirs = want
+                    .as_f64()
+                    .unwrap_or_else(|| panic!("{what}: not a number"));
                 // The XML rendering rounds to the decimals it prints (0.77 for radius
                 // 99/128): agree within half a unit of its last digit.
                 let printed = want.to_string();
@@ -2579,11 +2678,9 @@ fn check_lrrp(x: &Vector) {
                 let tol = 0.5 * 10f64.powi(-decimals) + 1e-12;
                 assert!((ours - theirs).abs() <= tol, "{what}: {ours} vs {theirs}");
             }
-            "periodic-trigger.interval" => assert_eq!(
-                l.periodic_interval.map(u64::from),
-                want.as_u64(),
-                "{what}"
-            ),
+            "periodic-trigger.interval" => {
+                assert_eq!(l.periodic_interval.map(u64::from), want.as_u64(), "{what}")
+            }
             other => panic!("{id}: unknown expect key {other:?}"),
         }
     }
@@ -2600,7 +2697,8 @@ fn read_fixture(name: &str) -> Vec<u8> {
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let header: Vec<&str> = text.lines().filter(|l| l.starts_with('#')).collect();
     assert!(
-        header.iter().any(|l| l.contains("source:")) && header.iter().any(|l| l.contains("commit:")),
+        header.iter().any(|l| l.contains("source:"))
+            && header.iter().any(|l| l.contains("commit:")),
         "{name}: header must name source and commit"
     );
     let hex: String = text
@@ -2675,4 +2773,68 @@ fn fixture_full_lc_voice_header() {
 fn fixture_data_header_defined_short() {
     let p = fixture_round_trip("data_header_defined_short.hex", DataType::DataHeader);
     assert_eq!(DataHeader::parse(&p).unwrap().dpf, Dpf::DefinedShortData);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The harness itself: what must make it fail does
+
+fn fails(v: Value) -> bool {
+    let id = v["id"].as_str().unwrap_or("synthetic").to_string();
+    catch_unwind(AssertUnwindSafe(|| check_vector(&id, &v))).is_err()
+}
+
+fn crc16_vector(expect: Value) -> Value {
+    serde_json::json!({
+        "id": "synthetic-crc16",
+        "kind": "crc16",
+        "hex": "4da323383b23383b0560",
+        "expect": expect,
+    })
+}
+
+#[test]
+fn harness_passes_a_good_vector() {
+    // okdmr-crc16-8040 as in the file
+    let v = crc16_vector(serde_json::json!({"crc16": "8040", "mask": "DataHeader 0xCCCC"}));
+    assert!(!fails(v));
+}
+
+#[test]
+fn harness_fails_on_an_unknown_expect_key() {
+    let v = crc16_vector(serde_json::json!({
+        "crc16": "8040", "mask": "DataHeader 0xCCCC", "new_key": true
+    }));
+    assert!(fails(v));
+}
+
+#[test]
+fn harness_fails_on_a_wrong_expected_value() {
+    let v = crc16_vector(serde_json::json!({"crc16": "8041", "mask": "DataHeader 0xCCCC"}));
+    assert!(fails(v));
+}
+
+#[test]
+fn harness_fails_on_an_unknown_kind() {
+    let mut v = crc16_vector(serde_json::json!({"crc16": "8040", "mask": "DataHeader 0xCCCC"}));
+    v["kind"] = "crc17".into();
+    assert!(fails(v));
+}
+
+#[test]
+fn harness_fails_on_an_unnamed_oracle_field() {
+    let mut v = crc16_vector(serde_json::json!({"crc16": "8040", "mask": "DataHeader 0xCCCC"}));
+    v["computed"] = serde_json::json!([{
+        "computed_by": "g4klx/MMDVMHost@b5b119f (C++ DMR classes compiled into a harness)",
+        "crc16_valid_masks": ["CCCC"],
+        "new_field": 1,
+    }]);
+    assert!(fails(v.clone()));
+    v["computed"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("new_field");
+    assert!(!fails(v.clone()));
+    // and a wrong oracle value fails
+    v["computed"][0]["crc16_valid_masks"] = serde_json::json!(["A5A5"]);
+    assert!(fails(v));
 }
