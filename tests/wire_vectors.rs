@@ -2440,8 +2440,22 @@ fn check_crc32(x: &Vector) {
                 assert!(as_str(want, &what).contains("'little'"), "{what}");
                 assert_eq!(u32::from_le_bytes(octets), crc::crc32(&data), "{what}");
             }
-            // A description of the payload; the CRC does not depend on it.
-            "what" => {}
+            // A description of the payload. "... (IP/UDP, port N)": the data is an IPv4 packet
+            // (version 4, protocol 17 at octet 9, RFC 791) whose UDP destination port (octets
+            // 22-23 after a 20-octet header, RFC 768) is N. "short data defined payload" names
+            // nothing the octets alone can show: the DPF is in the header, not given here.
+            "what" => {
+                let s = as_str(want, &what);
+                if let Some(port) = s.split("port ").nth(1) {
+                    let port: u16 = port.trim_end_matches(')').parse().expect("port");
+                    assert_eq!((data[0] >> 4, data[9]), (4, 17), "{what}: IPv4/UDP");
+                    let ihl = usize::from(data[0] & 0x0F) * 4;
+                    let dst = u16::from_be_bytes([data[ihl + 2], data[ihl + 3]]);
+                    assert_eq!(dst, port, "{what}: UDP port");
+                } else {
+                    assert_eq!(s, "short data defined payload", "{what}: new description");
+                }
+            }
             other => panic!("{id}: unknown expect key {other:?}"),
         }
     }
