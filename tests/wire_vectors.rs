@@ -950,6 +950,7 @@ fn check_mmdvm_csbk(what: &str, csbk: &Csbk, block: &[u8; 12], m: &Map<String, V
             )
         }
         CsbkBody::NackRsp(n) => (src, dst) = (n.source, n.target),
+        CsbkBody::UuVReq(u) => (src, dst) = (u.source, u.target),
         CsbkBody::UuAnsRsp(u) => {
             (src, dst) = (u.source, u.target);
             ovcm = ServiceOptions::from(u.service_options).ovcm;
