@@ -683,7 +683,7 @@ impl Packet {
                 })
             }
             // RPTCL (9) and RPTC (302) share the prefix; length decides (module doc).
-            b"RPTC" if buf.len() == RPTCL.len() + 4 && buf.starts_with(RPTCL) => {
+            b"RPTC" if buf.len() <= RPTCL.len() + 4 && buf.starts_with(RPTCL) => {
                 tag_and_id("rptcl", RPTCL, buf).map(|v| Packet::RptCl(id(v)))
             }
             b"RPTC" => {
@@ -841,5 +841,356 @@ impl Packet {
         // Cannot fail: the buffer is exactly buffer_len() long.
         let _ = self.emit(&mut v);
         v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Measured DMRD voice LC header, MMDVMHost → gateway (transports.md 5).
+    pub(crate) const HEADER: &str = "444d52440046313b00b3b1004630c1a1c918f94903aa146c339c3978bb4099e1846d5d7f77fd757e32d803905f90f7213a831a80610000";
+
+    fn dmrd_header() -> Vec<u8> {
+        hex::decode(HEADER).unwrap()
+    }
+
+    fn samples() -> Vec<Packet> {
+        let id = PeerId(4_600_001);
+        let mut info = RepeaterInfo::default();
+        info.callsign = "BG0TEST".into();
+        vec![
+            Packet::Rptl(id),
+            Packet::RptAck([0x74, 0xb1, 0x2e, 0x21]),
+            Packet::Rptk {
+                id,
+                digest: [7; 32],
+            },
+            Packet::Rptc {
+                id,
+                config: Box::new(ConfigBlock::from_info(&info)),
+            },
+            Packet::Rpto {
+                id,
+                options: b"Type=HBlink;".to_vec(),
+            },
+            Packet::RptPing(id),
+            Packet::MstPong(id),
+            Packet::MstNak(id),
+            Packet::RptCl(id),
+            Packet::MstCl(id),
+            Packet::RptSbkn(id),
+            Packet::Rptg {
+                id,
+                position: *b"+39.9000+116.4000",
+            },
+            Packet::parse(&dmrd_header()).unwrap(),
+            Packet::Dmra(Dmra {
+                repeater: id,
+                source: 4_600_123,
+                kind: 1,
+                alias: *b"BG0TEST",
+            }),
+            Packet::Dmrg(Dmrg {
+                repeater: id,
+                source: 4_600_123,
+                gps: [1, 2, 3, 4, 5, 6, 7],
+            }),
+        ]
+    }
+
+    #[test]
+    fn every_packet_round_trips_through_a_dirty_buffer() {
+        for p in samples() {
+            let clean = p.to_vec();
+            assert_eq!(clean.len(), p.buffer_len(), "{}", p.name());
+            let mut dirty = vec![0xa5u8; p.buffer_len() + 3];
+            assert_eq!(p.emit(&mut dirty), Ok(p.buffer_len()));
+            assert_eq!(&dirty[..clean.len()], &clean[..], "{}", p.name());
+            assert_eq!(
+                &dirty[clean.len()..],
+                &[0xa5; 3],
+                "{} wrote past its end",
+                p.name()
+            );
+            assert_eq!(Packet::parse(&clean), Ok(p.clone()), "{}", p.name());
+        }
+    }
+
+    #[test]
+    fn exact_bytes_of_the_short_packets() {
+        let id = PeerId(0x0046_30c1);
+        let cases: [(Packet, &[u8]); 8] = [
+            (Packet::Rptl(id), b"RPTL\x00\x46\x30\xc1"),
+            (
+                Packet::RptAck([0x74, 0xb1, 0x2e, 0x21]),
+                b"RPTACK\x74\xb1\x2e\x21",
+            ),
+            (Packet::RptPing(id), b"RPTPING\x00\x46\x30\xc1"),
+            (Packet::MstPong(id), b"MSTPONG\x00\x46\x30\xc1"),
+            (Packet::MstNak(id), b"MSTNAK\x00\x46\x30\xc1"),
+            (Packet::RptCl(id), b"RPTCL\x00\x46\x30\xc1"),
+            (Packet::MstCl(id), b"MSTCL\x00\x46\x30\xc1"),
+            (Packet::RptSbkn(id), b"RPTSBKN\x00\x46\x30\xc1"),
+        ];
+        for (p, bytes) in cases {
+            assert_eq!(p.to_vec(), bytes, "{}", p.name());
+            assert_eq!(Packet::parse(bytes), Ok(p));
+        }
+        let rpto = Packet::Rpto {
+            id,
+            options: b"Type=HBlink;".to_vec(),
+        };
+        assert_eq!(rpto.to_vec(), b"RPTO\x00\x46\x30\xc1Type=HBlink;");
+    }
+
+    #[test]
+    fn every_truncation_is_an_error_naming_the_packet() {
+        for p in samples() {
+            let full = p.to_vec();
+            let min = match p {
+                Packet::Dmrd(_) => DMRD_MIN_LEN,
+                Packet::Rpto { .. } => 8,
+                _ => full.len(),
+            };
+            for cut in 0..min {
+                match Packet::parse(&full[..cut]) {
+                    Err(HomebrewError::Truncated {
+                        packet, have, need, ..
+                    }) => {
+                        assert_eq!(have, cut);
+                        assert!(need > cut, "{packet}: need {need} at {cut}");
+                        if cut >= 8 {
+                            assert_eq!(packet, p.name());
+                        }
+                    }
+                    other => panic!("{} cut to {cut}: {other:?}", p.name()),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn truncation_names_the_field() {
+        let d = dmrd_header();
+        assert_eq!(
+            Packet::parse(&d[..30]),
+            Err(HomebrewError::Truncated {
+                packet: "dmrd",
+                field: "burst",
+                need: 53,
+                have: 30
+            })
+        );
+        assert_eq!(
+            Packet::parse(&d[..54]),
+            Err(HomebrewError::Truncated {
+                packet: "dmrd",
+                field: "rssi",
+                need: 55,
+                have: 54
+            })
+        );
+        assert_eq!(
+            Packet::parse(b"RPTPING\x00\x46"),
+            Err(HomebrewError::Truncated {
+                packet: "rptping",
+                field: "id",
+                need: 11,
+                have: 9
+            })
+        );
+    }
+
+    #[test]
+    fn oversized_datagrams_are_refused() {
+        for p in samples() {
+            if matches!(p, Packet::Rpto { .. }) {
+                continue;
+            }
+            let mut long = p.to_vec();
+            long.push(0);
+            if matches!(p, Packet::RptCl(_)) {
+                // 10 octets starting "RPTC": a cut RPTC as much as a long RPTCL.
+                assert!(Packet::parse(&long).is_err());
+                continue;
+            }
+            assert!(
+                matches!(Packet::parse(&long), Err(HomebrewError::TooLong { .. })),
+                "{}",
+                p.name()
+            );
+        }
+        let mut rpto = b"RPTO\0\0\0\x01".to_vec();
+        rpto.resize(MAX_DATAGRAM_LEN + 1, b'x');
+        assert!(matches!(
+            Packet::parse(&rpto),
+            Err(HomebrewError::TooLong { packet: "rpto", .. })
+        ));
+    }
+
+    #[test]
+    fn unknown_commands_are_named() {
+        assert_eq!(
+            Packet::parse(b"XXXX\0\0\0\0"),
+            Err(HomebrewError::UnknownCommand { prefix: *b"XXXX" })
+        );
+        // Right prefix, wrong rest of the tag.
+        assert!(matches!(
+            Packet::parse(b"RPTAXK\0\0\0\0"),
+            Err(HomebrewError::UnknownCommand { .. })
+        ));
+        assert!(matches!(
+            Packet::parse(b"MSTPINGabcd"),
+            Err(HomebrewError::UnknownCommand { .. })
+        ));
+    }
+
+    #[test]
+    fn rptc_with_an_l_in_its_id_is_not_rptcl() {
+        // ID 0x4c000001 puts 'L' right after "RPTC".
+        let id = PeerId(0x4c00_0001);
+        let p = Packet::Rptc {
+            id,
+            config: Box::new(ConfigBlock::from_info(&RepeaterInfo::default())),
+        };
+        assert_eq!(&p.to_vec()[..5], b"RPTCL");
+        assert_eq!(Packet::parse(&p.to_vec()), Ok(p));
+        assert_eq!(Packet::parse(b"RPTCL\x4c\0\0\x01"), Ok(Packet::RptCl(id)));
+    }
+
+    #[test]
+    fn measured_dmrd_header_fields() {
+        let d = parse_dmrd(&dmrd_header()).unwrap();
+        assert_eq!(d.seq, 0);
+        assert_eq!(d.source, 4_600_123);
+        assert_eq!(d.destination, 46_001);
+        assert_eq!(d.repeater, PeerId(4_600_001));
+        assert_eq!(d.slot, Slot::Two);
+        assert_eq!(d.call, CallType::Group);
+        assert_eq!(d.frame, FrameType::DataSync);
+        assert_eq!(d.data_type, data_type::VOICE_LC_HEADER);
+        assert_eq!(d.flags(), 0xa1);
+        assert_eq!(d.stream_id, 0xc918_f949);
+        assert_eq!(d.burst[0], 0x03);
+        assert_eq!(d.burst[32], 0x61);
+        assert!(!d.is_terminator());
+        assert_eq!(Packet::Dmrd(d).to_vec(), dmrd_header());
+    }
+
+    #[test]
+    fn every_flags_value_round_trips() {
+        for flags in 0..=255u8 {
+            let mut bytes = dmrd_header();
+            bytes[15] = flags;
+            let p = parse_dmrd(&bytes).unwrap();
+            assert_eq!(p.flags(), flags);
+            assert_eq!(Packet::Dmrd(p).to_vec(), bytes);
+        }
+        // Private TS2 CSBK, as in kf7eel/hbnet issue #11 (transports.md 2.2: 0xE3).
+        let mut bytes = dmrd_header();
+        bytes[15] = 0xe3;
+        let p = parse_dmrd(&bytes).unwrap();
+        assert_eq!(
+            (p.call, p.frame, p.data_type),
+            (CallType::Private, FrameType::DataSync, 3)
+        );
+    }
+
+    #[test]
+    fn short_dmrd_without_ber_and_rssi_is_accepted() {
+        let mut bytes = dmrd_header();
+        bytes[53] = 9;
+        bytes[54] = 0x2f;
+        let full = parse_dmrd(&bytes).unwrap();
+        assert_eq!((full.ber, full.rssi), (9, 0x2f));
+        let short = parse_dmrd(&bytes[..53]).unwrap();
+        assert_eq!((short.ber, short.rssi), (0, 0));
+        assert_eq!(short.burst, full.burst);
+        assert_eq!(Packet::Dmrd(short).buffer_len(), DMRD_LEN);
+    }
+
+    #[test]
+    fn login_vector_of_transports_2_3() {
+        let digest = login_digest([0x74, 0xb1, 0x2e, 0x21], b"passw0rd");
+        assert_eq!(
+            hex::encode(digest),
+            "3b8cda4b1da9f12f40fcc78e3c479d2f7fa2cea3921698ed93165d2afe254d0b"
+        );
+        let rptk = Packet::Rptk {
+            id: PeerId(4_600_001),
+            digest,
+        };
+        let mut want = b"RPTK\x00\x46\x30\xc1".to_vec();
+        want.extend_from_slice(&digest);
+        assert_eq!(rptk.to_vec(), want);
+    }
+
+    #[test]
+    fn config_block_is_formatted_like_dmrgateway() {
+        let info = RepeaterInfo {
+            callsign: "BG0TEST".into(),
+            rx_freq_hz: 351_000_000,
+            tx_freq_hz: 361_000_000,
+            tx_power_dbm: 1,
+            colour_code: 1,
+            latitude: 39.9,
+            longitude: 116.4,
+            height_m: 0,
+            location: "Beijing".into(),
+            description: String::new(),
+            slots: b'4',
+            url: String::new(),
+            software_id: "20260713".into(),
+            package_id: "MMDVM".into(),
+        };
+        let b = ConfigBlock::from_info(&info);
+        // transports.md 2.4, DMRGateway column; offsets there minus 8.
+        assert_eq!(
+            &b.0[..70],
+            b"BG0TEST 351000000361000000010139.90000116.40000000Beijing             "
+        );
+        assert_eq!(b.0[89], b'4');
+        assert_eq!(&b.0[214..222], b"20260713");
+        assert_eq!(&b.0[254..259], b"MMDVM");
+        assert!(
+            b.0[259..].iter().all(|&c| c == b' '),
+            "space-padded, not NUL"
+        );
+        let back = b.info();
+        assert_eq!(back.callsign, "BG0TEST");
+        assert_eq!(back.rx_freq_hz, 351_000_000);
+        assert_eq!(back.tx_freq_hz, 361_000_000);
+        assert_eq!(back.colour_code, 1);
+        assert_eq!(back.latitude, 39.9);
+        assert_eq!(back.longitude, 116.4);
+        assert_eq!(back.location, "Beijing");
+        // Non-ASCII is replaced, never split.
+        let odd = ConfigBlock::from_info(&RepeaterInfo {
+            location: "北京".into(),
+            ..RepeaterInfo::default()
+        });
+        assert!(odd.0.iter().all(|c| c.is_ascii()));
+    }
+
+    #[test]
+    fn random_datagrams_never_panic() {
+        let mut rng = crate::link::homebrew::SplitMix::new(1);
+        let seeds: Vec<Vec<u8>> = samples().iter().map(Packet::to_vec).collect();
+        for i in 0..20_000 {
+            let mut d = seeds[i % seeds.len()].clone();
+            let len = (rng.next_u32() as usize) % (d.len() + 4);
+            d.resize(len, 0);
+            for _ in 0..(rng.next_u32() % 4) {
+                if !d.is_empty() {
+                    let at = rng.next_u32() as usize % d.len();
+                    d[at] ^= rng.next_u32() as u8;
+                }
+            }
+            if let Ok(p) = Packet::parse(&d) {
+                // Whatever parses re-emits to something that parses to the same packet.
+                assert_eq!(Packet::parse(&p.to_vec()), Ok(p));
+            }
+        }
     }
 }
