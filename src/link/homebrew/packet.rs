@@ -857,8 +857,10 @@ mod tests {
 
     fn samples() -> Vec<Packet> {
         let id = PeerId(4_600_001);
-        let mut info = RepeaterInfo::default();
-        info.callsign = "BG0TEST".into();
+        let info = RepeaterInfo {
+            callsign: "BG0TEST".into(),
+            ..RepeaterInfo::default()
+        };
         vec![
             Packet::Rptl(id),
             Packet::RptAck([0x74, 0xb1, 0x2e, 0x21]),
