@@ -845,7 +845,7 @@ impl Packet {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// Measured DMRD voice LC header, MMDVMHost → gateway (transports.md 5).

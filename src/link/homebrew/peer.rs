@@ -516,3 +516,244 @@ async fn flush(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ID: PeerId = PeerId(4_600_001);
+    const SALT: [u8; 4] = [0x74, 0xb1, 0x2e, 0x21];
+
+    fn config() -> PeerConfig {
+        let mut c = PeerConfig::new(
+            SocketAddr::from(([127, 0, 0, 1], 62031)),
+            ID,
+            "passw0rd",
+            Arc::from("north"),
+        );
+        c.backoff_min = Duration::from_secs(1);
+        c.backoff_max = Duration::from_secs(4);
+        c
+    }
+
+    fn session(cfg: &PeerConfig, t0: Instant) -> (PeerSession, Arc<HomebrewCounters>) {
+        let counters = Arc::new(HomebrewCounters::default());
+        (PeerSession::new(cfg, t0, counters.clone()), counters)
+    }
+
+    fn ack(id: PeerId) -> Packet {
+        Packet::RptAck(id.0.to_be_bytes())
+    }
+
+    /// Drive a fresh session through the whole login; returns the actions of the last step.
+    fn login(s: &mut PeerSession, t: Instant) -> Vec<PeerAction> {
+        let mut out = Vec::new();
+        s.poll(t, &mut out);
+        assert_eq!(out, vec![PeerAction::Send(Packet::Rptl(ID))]);
+        out.clear();
+        s.handle(t, Packet::RptAck(SALT), &mut out);
+        out.clear();
+        s.handle(t, ack(ID), &mut out);
+        out.clear();
+        s.handle(t, ack(ID), &mut out);
+        out
+    }
+
+    #[test]
+    fn login_follows_the_measured_flow() {
+        let t0 = Instant::now();
+        let cfg = config();
+        let (mut s, _) = session(&cfg, t0);
+        let mut out = Vec::new();
+        s.poll(t0, &mut out);
+        assert_eq!(out, vec![PeerAction::Send(Packet::Rptl(ID))]);
+        out.clear();
+        s.handle(t0, Packet::RptAck(SALT), &mut out);
+        let mut digest = [0u8; 32];
+        hex::decode_to_slice(
+            "3b8cda4b1da9f12f40fcc78e3c479d2f7fa2cea3921698ed93165d2afe254d0b",
+            &mut digest,
+        )
+        .unwrap();
+        assert_eq!(out, vec![PeerAction::Send(Packet::Rptk { id: ID, digest })]);
+        out.clear();
+        s.handle(t0, ack(ID), &mut out);
+        assert_eq!(
+            out,
+            vec![PeerAction::Send(Packet::Rptc {
+                id: ID,
+                config: Box::new(ConfigBlock::from_info(&cfg.info)),
+            })]
+        );
+        out.clear();
+        s.handle(t0, ack(ID), &mut out);
+        assert_eq!(out, vec![PeerAction::Up]);
+        assert!(s.is_connected());
+    }
+
+    #[test]
+    fn options_are_sent_when_configured() {
+        let t0 = Instant::now();
+        let mut cfg = config();
+        cfg.options = Some("Type=HBlink;".into());
+        let (mut s, _) = session(&cfg, t0);
+        let out = login(&mut s, t0);
+        assert_eq!(
+            out,
+            vec![PeerAction::Send(Packet::Rpto {
+                id: ID,
+                options: b"Type=HBlink;".to_vec()
+            })]
+        );
+        let mut out = Vec::new();
+        s.handle(t0, ack(ID), &mut out);
+        assert_eq!(out, vec![PeerAction::Up]);
+    }
+
+    #[test]
+    fn pings_and_missed_pongs() {
+        let t0 = Instant::now();
+        let cfg = config();
+        let (mut s, counters) = session(&cfg, t0);
+        login(&mut s, t0);
+        let mut out = Vec::new();
+        // First ping after one interval; a pong clears it.
+        let t1 = t0 + cfg.ping_interval;
+        assert_eq!(s.next_deadline(), t1);
+        s.poll(t1, &mut out);
+        assert_eq!(out, vec![PeerAction::Send(Packet::RptPing(ID))]);
+        s.handle(t1, Packet::MstPong(ID), &mut out);
+        // Then three pings without an answer, and the fourth deadline gives up.
+        out.clear();
+        let mut t = t1;
+        for _ in 0..3 {
+            t += cfg.ping_interval;
+            s.poll(t, &mut out);
+        }
+        assert_eq!(out, vec![PeerAction::Send(Packet::RptPing(ID)); 3]);
+        out.clear();
+        t += cfg.ping_interval;
+        s.poll(t, &mut out);
+        assert_eq!(
+            out,
+            vec![PeerAction::Down("keepalive lost: pings unanswered")]
+        );
+        assert_eq!(
+            s.phase(),
+            PeerPhase::Waiting {
+                until: t + cfg.backoff_min
+            }
+        );
+        assert_eq!(counters.snapshot().missed_pongs, 3);
+        // After the backoff it logs in again, counted as a reconnect.
+        out.clear();
+        s.poll(t + cfg.backoff_min, &mut out);
+        assert_eq!(out, vec![PeerAction::Send(Packet::Rptl(ID))]);
+        assert_eq!(counters.snapshot().link.reconnects, 1);
+    }
+
+    #[test]
+    fn failed_logins_back_off_exponentially_up_to_the_cap() {
+        let t0 = Instant::now();
+        let cfg = config();
+        let (mut s, counters) = session(&cfg, t0);
+        let mut out = Vec::new();
+        let mut t = t0;
+        let mut waits = Vec::new();
+        for _ in 0..5 {
+            s.poll(t, &mut out);
+            assert_eq!(out, vec![PeerAction::Send(Packet::Rptl(ID))]);
+            out.clear();
+            s.handle(t, Packet::MstNak(ID), &mut out);
+            assert!(out.is_empty(), "no Down before the first login: {out:?}");
+            let PeerPhase::Waiting { until } = s.phase() else {
+                panic!("not waiting: {:?}", s.phase());
+            };
+            waits.push(until - t);
+            t = until;
+        }
+        let secs = |n| Duration::from_secs(n);
+        assert_eq!(waits, vec![secs(1), secs(2), secs(4), secs(4), secs(4)]);
+        assert_eq!(counters.snapshot().link.login_failures, 5);
+        assert_eq!(counters.snapshot().naks, 5);
+        // A successful login resets the wait.
+        login(&mut s, t);
+        s.handle(t, Packet::MstNak(ID), &mut out);
+        assert_eq!(s.phase(), PeerPhase::Waiting { until: t + secs(1) });
+    }
+
+    #[test]
+    fn silent_login_steps_time_out() {
+        let t0 = Instant::now();
+        let cfg = config();
+        let (mut s, counters) = session(&cfg, t0);
+        let mut out = Vec::new();
+        s.poll(t0, &mut out);
+        s.handle(t0, Packet::RptAck(SALT), &mut out);
+        out.clear();
+        s.poll(t0 + cfg.login_timeout - Duration::from_millis(1), &mut out);
+        assert!(out.is_empty());
+        s.poll(t0 + cfg.login_timeout, &mut out);
+        assert!(matches!(s.phase(), PeerPhase::Waiting { .. }));
+        assert_eq!(counters.snapshot().link.login_failures, 1);
+    }
+
+    #[test]
+    fn master_close_and_nak_while_connected_relogin() {
+        let t0 = Instant::now();
+        let cfg = config();
+        for (packet, reason) in [
+            (Packet::MstCl(ID), "master closed (MSTCL)"),
+            (Packet::MstNak(ID), "refused by master (MSTNAK)"),
+        ] {
+            let (mut s, counters) = session(&cfg, t0);
+            login(&mut s, t0);
+            let mut out = Vec::new();
+            s.handle(t0, packet, &mut out);
+            assert_eq!(out, vec![PeerAction::Down(reason)]);
+            assert_eq!(counters.snapshot().link.login_failures, 0);
+        }
+    }
+
+    #[test]
+    fn dmrd_only_when_logged_in_and_other_ids_ignored() {
+        let t0 = Instant::now();
+        let cfg = config();
+        let (mut s, counters) = session(&cfg, t0);
+        let bytes = hex::decode(super::super::packet::tests::HEADER).unwrap();
+        let d = Dmrd::parse(&bytes).unwrap();
+        let mut out = Vec::new();
+        s.handle(t0, Packet::Dmrd(d), &mut out);
+        assert!(out.is_empty());
+        assert_eq!(counters.snapshot().not_logged_in, 1);
+        login(&mut s, t0);
+        out.clear();
+        s.handle(t0, Packet::Dmrd(d), &mut out);
+        assert_eq!(out, vec![PeerAction::Deliver(d)]);
+        assert_eq!(counters.snapshot().link.frames_in, 1);
+        out.clear();
+        s.handle(t0, Packet::MstNak(PeerId(99)), &mut out);
+        assert!(out.is_empty() && s.is_connected());
+        assert_eq!(counters.snapshot().wrong_id, 1);
+    }
+
+    #[test]
+    fn close_says_rptcl_when_logged_in() {
+        let t0 = Instant::now();
+        let cfg = config();
+        let (mut idle, _) = session(&cfg, t0);
+        let mut out = Vec::new();
+        idle.close(t0, &mut out);
+        assert!(out.is_empty());
+        let (mut s, _) = session(&cfg, t0);
+        login(&mut s, t0);
+        s.close(t0, &mut out);
+        assert_eq!(
+            out,
+            vec![
+                PeerAction::Send(Packet::RptCl(ID)),
+                PeerAction::Down("closed")
+            ]
+        );
+    }
+}
