@@ -24,7 +24,8 @@
 //! go to the peer where the called radio was last heard, when the master has heard it, and
 //! otherwise to every other peer. An allow-list on either peer narrows this: a group frame
 //! passes only where both peers allow its talkgroup on that slot; a private frame only where
-//! both leave the slot open. Each receiving peer's slot carries one stream at a time: another
+//! both leave the slot open. Each peer's slot carries one stream at a time (its own radios'
+//! stream counts, since the repeater is busy repeating it): another
 //! stream waits until the current one ended (terminator, or `stream_timeout` of silence, HBlink's
 //! 360 ms `STREAM_TO`) and then `hang_time` more, unless it is for the same destination (HBlink's
 //! group hang time). The gateway's own bursts ([`MasterCore::transmit`]) go to the peers of
@@ -427,6 +428,15 @@ impl MasterCore {
         };
         if let Some(conn) = self.conns.get_mut(&from) {
             conn.last_heard = now;
+            // The sender's own slot carries this stream on its air: nothing is relayed into it
+            // meanwhile.
+            conn.slots[slot_index(d.slot)] = Some(SlotOwner {
+                stream_id: d.stream_id,
+                destination: d.destination,
+                call: d.call,
+                last: now,
+                ended: d.is_terminator(),
+            });
         }
         out.push(MasterAction::Deliver(received(&entry.site, &d, now)));
         let sender_allow = entry.allow.clone();
@@ -552,7 +562,7 @@ impl MasterCore {
     }
 }
 
-/// Whether `d` may use a receiving slot now; takes or refreshes the slot when it may.
+/// Whether `d` may use a receiving peer's slot now; takes or refreshes the slot when it may.
 fn take_slot(
     owner: &mut Option<SlotOwner>,
     d: &Dmrd,
@@ -671,4 +681,522 @@ async fn flush(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::link::homebrew::packet::{FrameType, data_type};
+
+    const A: PeerId = PeerId(4_600_001);
+    const B: PeerId = PeerId(4_600_002);
+    const C: PeerId = PeerId(4_600_003);
+
+    fn addr(port: u16) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
+    fn entry(id: PeerId, site: &str, allow: Option<Allow>) -> PeerEntry {
+        PeerEntry {
+            id,
+            passphrase: format!("pass{}", id.0),
+            site: Arc::from(site),
+            allow,
+        }
+    }
+
+    fn core(peers: Vec<PeerEntry>) -> (MasterCore, Arc<HomebrewCounters>) {
+        let counters = Arc::new(HomebrewCounters::default());
+        let mut cfg = MasterConfig::new(addr(0), peers);
+        cfg.hang_time = Duration::from_secs(2);
+        (
+            MasterCore::new(&cfg, SplitMix::new(7), counters.clone()),
+            counters,
+        )
+    }
+
+    fn sends(out: &[MasterAction]) -> Vec<(SocketAddr, Packet)> {
+        out.iter()
+            .filter_map(|a| match a {
+                MasterAction::Send { to, packet } => Some((*to, packet.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Log `id` in from `from` with the right passphrase.
+    fn login(m: &mut MasterCore, t: Instant, id: PeerId, from: SocketAddr) -> Vec<MasterAction> {
+        let mut out = Vec::new();
+        m.handle(t, from, &Packet::Rptl(id).to_vec(), &mut out);
+        let [(to, Packet::RptAck(salt))] = sends(&out)[..] else {
+            panic!("no salt: {out:?}");
+        };
+        assert_eq!(to, from);
+        out.clear();
+        let digest = login_digest(salt, format!("pass{}", id.0).as_bytes());
+        m.handle(t, from, &Packet::Rptk { id, digest }.to_vec(), &mut out);
+        assert_eq!(
+            sends(&out),
+            vec![(from, Packet::RptAck(id.0.to_be_bytes()))]
+        );
+        out.clear();
+        let config = Box::new(ConfigBlock::from_info(&Default::default()));
+        m.handle(t, from, &Packet::Rptc { id, config }.to_vec(), &mut out);
+        out
+    }
+
+    fn dmrd(from: PeerId, slot: Slot, call: CallType, src: u32, dst: u32, stream: u32) -> Dmrd {
+        let bytes = hex::decode(crate::link::homebrew::packet::tests::HEADER).unwrap();
+        Dmrd {
+            repeater: from,
+            slot,
+            call,
+            source: src,
+            destination: dst,
+            stream_id: stream,
+            ..Dmrd::parse(&bytes).unwrap()
+        }
+    }
+
+    fn feed(m: &mut MasterCore, t: Instant, from: SocketAddr, d: Dmrd) -> Vec<MasterAction> {
+        let mut out = Vec::new();
+        m.handle(t, from, &Packet::Dmrd(d).to_vec(), &mut out);
+        out
+    }
+
+    /// Relayed DMRD as (receiving peer, repeater ID in the packet).
+    fn relayed(out: &[MasterAction]) -> Vec<(SocketAddr, PeerId)> {
+        sends(out)
+            .into_iter()
+            .filter_map(|(to, p)| match p {
+                Packet::Dmrd(d) => Some((to, d.repeater)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn login_brings_the_peer_up() {
+        let t = Instant::now();
+        let (mut m, _) = core(vec![entry(A, "north", None)]);
+        let out = login(&mut m, t, A, addr(1));
+        assert_eq!(
+            out,
+            vec![
+                MasterAction::Send {
+                    to: addr(1),
+                    packet: Packet::RptAck(A.0.to_be_bytes())
+                },
+                MasterAction::State(LinkState::Up {
+                    link: "homebrew-master".into(),
+                    site: Some(Arc::from("north"))
+                }),
+            ]
+        );
+        assert_eq!(m.connected(), vec![A]);
+        let mut out = Vec::new();
+        m.handle(t, addr(1), &Packet::RptPing(A).to_vec(), &mut out);
+        assert_eq!(sends(&out), vec![(addr(1), Packet::MstPong(A))]);
+        out.clear();
+        m.handle(
+            t,
+            addr(1),
+            &Packet::Rpto {
+                id: A,
+                options: b"TS1=1;".to_vec(),
+            }
+            .to_vec(),
+            &mut out,
+        );
+        assert_eq!(
+            sends(&out),
+            vec![(addr(1), Packet::RptAck(A.0.to_be_bytes()))]
+        );
+    }
+
+    #[test]
+    fn wrong_passphrase_unknown_peer_and_out_of_step_are_refused() {
+        let t = Instant::now();
+        let (mut m, counters) = core(vec![entry(A, "north", None)]);
+        let mut out = Vec::new();
+        m.handle(t, addr(1), &Packet::Rptl(A).to_vec(), &mut out);
+        out.clear();
+        m.handle(
+            t,
+            addr(1),
+            &Packet::Rptk {
+                id: A,
+                digest: [0; 32],
+            }
+            .to_vec(),
+            &mut out,
+        );
+        assert_eq!(sends(&out), vec![(addr(1), Packet::MstNak(A))]);
+        assert!(m.connected().is_empty());
+        out.clear();
+        m.handle(t, addr(2), &Packet::Rptl(C).to_vec(), &mut out);
+        assert_eq!(sends(&out), vec![(addr(2), Packet::MstNak(C))]);
+        out.clear();
+        m.handle(t, addr(1), &Packet::RptPing(A).to_vec(), &mut out);
+        assert_eq!(sends(&out), vec![(addr(1), Packet::MstNak(A))]);
+        let s = counters.snapshot();
+        assert_eq!(s.bad_passphrase, 1);
+        assert_eq!(s.unknown_peer, 1);
+        assert_eq!(s.link.login_failures, 2);
+        assert_eq!(s.not_logged_in, 1);
+        assert_eq!(s.naks, 3);
+    }
+
+    #[test]
+    fn packets_from_another_address_are_refused() {
+        let t = Instant::now();
+        let (mut m, counters) = core(vec![entry(A, "north", None), entry(B, "south", None)]);
+        login(&mut m, t, A, addr(1));
+        login(&mut m, t, B, addr(2));
+        let mut out = Vec::new();
+        m.handle(t, addr(9), &Packet::RptPing(A).to_vec(), &mut out);
+        assert_eq!(sends(&out), vec![(addr(9), Packet::MstNak(A))]);
+        let out = feed(
+            &mut m,
+            t,
+            addr(9),
+            dmrd(A, Slot::One, CallType::Group, 1, 9, 1),
+        );
+        assert!(out.is_empty());
+        assert_eq!(counters.snapshot().wrong_address, 2);
+        assert_eq!(counters.snapshot().link.unauthenticated, 2);
+        assert_eq!(m.connected(), vec![A, B]);
+    }
+
+    #[test]
+    fn group_traffic_is_delivered_and_relayed_with_the_id_rewritten() {
+        let t = Instant::now();
+        let (mut m, counters) = core(vec![
+            entry(A, "north", None),
+            entry(B, "south", None),
+            entry(C, "east", None),
+        ]);
+        for (id, port) in [(A, 1), (B, 2), (C, 3)] {
+            login(&mut m, t, id, addr(port));
+        }
+        let d = dmrd(A, Slot::Two, CallType::Group, 4_600_123, 46_001, 10);
+        let out = feed(&mut m, t, addr(1), d);
+        let MasterAction::Deliver(r) = &out[0] else {
+            panic!("not delivered first: {out:?}");
+        };
+        assert_eq!(
+            (&*r.site, r.slot, r.meta),
+            ("north", Slot::Two, Some(d.meta()))
+        );
+        assert_eq!(relayed(&out), vec![(addr(2), B), (addr(3), C)]);
+        assert_eq!(counters.snapshot().relayed, 2);
+        assert_eq!(counters.snapshot().link.frames_in, 1);
+        // Everything else in the packet is untouched.
+        let [(_, Packet::Dmrd(sent)), ..] = &sends(&out)[..] else {
+            panic!();
+        };
+        assert_eq!(*sent, Dmrd { repeater: B, ..d });
+    }
+
+    #[test]
+    fn private_calls_follow_the_last_heard_site() {
+        let t = Instant::now();
+        let (mut m, _) = core(vec![
+            entry(A, "north", None),
+            entry(B, "south", None),
+            entry(C, "east", None),
+        ]);
+        for (id, port) in [(A, 1), (B, 2), (C, 3)] {
+            login(&mut m, t, id, addr(port));
+        }
+        // Radio 777 is unknown: the call goes everywhere.
+        let out = feed(
+            &mut m,
+            t,
+            addr(1),
+            dmrd(A, Slot::One, CallType::Private, 111, 777, 1),
+        );
+        assert_eq!(relayed(&out).len(), 2);
+        // 777 speaks at site C; a later call to it goes to C only.
+        let t2 = t + Duration::from_secs(10);
+        feed(
+            &mut m,
+            t2,
+            addr(3),
+            dmrd(C, Slot::One, CallType::Group, 777, 9, 2),
+        );
+        let t3 = t2 + Duration::from_secs(10);
+        let out = feed(
+            &mut m,
+            t3,
+            addr(1),
+            dmrd(A, Slot::One, CallType::Private, 111, 777, 3),
+        );
+        assert_eq!(relayed(&out), vec![(addr(3), C)]);
+        // A radio heard at the caller's own site needs no relay.
+        let out = feed(
+            &mut m,
+            t3,
+            addr(3),
+            dmrd(C, Slot::Two, CallType::Private, 777, 778, 4),
+        );
+        assert_eq!(relayed(&out).len(), 2);
+        feed(
+            &mut m,
+            t3,
+            addr(3),
+            dmrd(C, Slot::Two, CallType::Group, 778, 9, 5),
+        );
+        let t4 = t3 + Duration::from_secs(10);
+        let out = feed(
+            &mut m,
+            t4,
+            addr(3),
+            dmrd(C, Slot::Two, CallType::Private, 777, 778, 6),
+        );
+        assert!(relayed(&out).is_empty());
+        assert!(matches!(out[0], MasterAction::Deliver(_)));
+    }
+
+    #[test]
+    fn allow_lists_narrow_the_relay() {
+        let t = Instant::now();
+        let only_tg9 = Allow {
+            ts1: SlotAllow::Talkgroups(vec![9]),
+            ts2: SlotAllow::Closed,
+        };
+        let (mut m, counters) = core(vec![
+            entry(A, "north", None),
+            entry(B, "south", Some(only_tg9)),
+            entry(C, "east", None),
+        ]);
+        for (id, port) in [(A, 1), (B, 2), (C, 3)] {
+            login(&mut m, t, id, addr(port));
+        }
+        let out = feed(
+            &mut m,
+            t,
+            addr(1),
+            dmrd(A, Slot::One, CallType::Group, 1, 9, 1),
+        );
+        assert_eq!(relayed(&out), vec![(addr(2), B), (addr(3), C)]);
+        let out = feed(
+            &mut m,
+            t,
+            addr(1),
+            dmrd(A, Slot::Two, CallType::Group, 1, 9, 2),
+        );
+        assert_eq!(relayed(&out), vec![(addr(3), C)]);
+        let t2 = t + Duration::from_secs(10);
+        let out = feed(
+            &mut m,
+            t2,
+            addr(1),
+            dmrd(A, Slot::One, CallType::Group, 1, 10, 3),
+        );
+        assert_eq!(relayed(&out), vec![(addr(3), C)]);
+        // B's own traffic outside its list reaches the gateway but no other peer.
+        let t3 = t2 + Duration::from_secs(10);
+        let out = feed(
+            &mut m,
+            t3,
+            addr(2),
+            dmrd(B, Slot::One, CallType::Group, 2, 10, 4),
+        );
+        assert!(matches!(out[0], MasterAction::Deliver(_)));
+        assert!(relayed(&out).is_empty());
+        assert_eq!(counters.snapshot().relay_denied, 4);
+    }
+
+    #[test]
+    fn one_stream_per_slot_with_hang_time() {
+        let t = Instant::now();
+        let (mut m, counters) = core(vec![
+            entry(A, "north", None),
+            entry(B, "south", None),
+            entry(C, "east", None),
+        ]);
+        for (id, port) in [(A, 1), (B, 2), (C, 3)] {
+            login(&mut m, t, id, addr(port));
+        }
+        let ms = Duration::from_millis;
+        // A talks to TG 9 on TS1; C's simultaneous call to TG 10 is not relayed to B.
+        assert_eq!(
+            relayed(&feed(
+                &mut m,
+                t,
+                addr(1),
+                dmrd(A, Slot::One, CallType::Group, 1, 9, 1)
+            ))
+            .len(),
+            2
+        );
+        let out = feed(
+            &mut m,
+            t + ms(60),
+            addr(3),
+            dmrd(C, Slot::One, CallType::Group, 3, 10, 2),
+        );
+        assert_eq!(relayed(&out), vec![]);
+        assert_eq!(counters.snapshot().relay_busy, 2);
+        // The other slot is free.
+        let out = feed(
+            &mut m,
+            t + ms(60),
+            addr(3),
+            dmrd(C, Slot::Two, CallType::Group, 3, 10, 3),
+        );
+        assert_eq!(relayed(&out), vec![(addr(1), A), (addr(2), B)]);
+        // A's stream ends with a terminator; TG 10 must wait out the hang time, TG 9 need not.
+        let mut term = dmrd(A, Slot::One, CallType::Group, 1, 9, 1);
+        term.frame = FrameType::DataSync;
+        term.data_type = data_type::TERMINATOR;
+        // (C's own TS1 carried C's call meanwhile, so only B gets the terminator.)
+        assert_eq!(
+            relayed(&feed(&mut m, t + ms(120), addr(1), term)),
+            vec![(addr(2), B)]
+        );
+        let out = feed(
+            &mut m,
+            t + ms(500),
+            addr(3),
+            dmrd(C, Slot::One, CallType::Group, 3, 10, 4),
+        );
+        assert_eq!(relayed(&out), vec![]);
+        let out = feed(
+            &mut m,
+            t + ms(500),
+            addr(3),
+            dmrd(C, Slot::One, CallType::Group, 3, 9, 5),
+        );
+        assert_eq!(
+            relayed(&out),
+            vec![(addr(1), A), (addr(2), B)],
+            "same TG within hang time"
+        );
+        let out = feed(
+            &mut m,
+            t + ms(3000),
+            addr(1),
+            dmrd(A, Slot::One, CallType::Group, 1, 11, 6),
+        );
+        assert_eq!(relayed(&out), vec![(addr(2), B), (addr(3), C)]);
+    }
+
+    #[test]
+    fn silent_peers_are_dropped_and_closing_peers_leave() {
+        let t = Instant::now();
+        let (mut m, counters) = core(vec![entry(A, "north", None), entry(B, "south", None)]);
+        login(&mut m, t, A, addr(1));
+        login(&mut m, t, B, addr(2));
+        let mut out = Vec::new();
+        // B keeps pinging every 10 s (DMRGateway); A stays silent.
+        for s in (10..=60).step_by(10) {
+            m.handle(
+                t + Duration::from_secs(s),
+                addr(2),
+                &Packet::RptPing(B).to_vec(),
+                &mut out,
+            );
+        }
+        out.clear();
+        assert_eq!(m.next_deadline(t), t + Duration::from_secs(60));
+        m.poll(t + Duration::from_secs(60), &mut out);
+        assert_eq!(
+            out,
+            vec![MasterAction::State(LinkState::Down {
+                link: "homebrew-master".into(),
+                site: Some(Arc::from("north")),
+                reason: format!("peer {}: ping timeout", A.0)
+            })]
+        );
+        assert_eq!(m.connected(), vec![B]);
+        assert_eq!(counters.snapshot().peer_timeouts, 1);
+        out.clear();
+        m.handle(t, addr(2), &Packet::RptCl(B).to_vec(), &mut out);
+        assert!(matches!(
+            out[..],
+            [MasterAction::State(LinkState::Down { .. })]
+        ));
+        assert!(m.connected().is_empty());
+    }
+
+    #[test]
+    fn gateway_bursts_go_to_the_peers_of_their_site() {
+        let t = Instant::now();
+        let (mut m, counters) = core(vec![entry(A, "north", None), entry(B, "south", None)]);
+        login(&mut m, t, A, addr(1));
+        login(&mut m, t, B, addr(2));
+        let header = dmrd(A, Slot::Two, CallType::Group, 1, 9, 1);
+        let mut out = Vec::new();
+        let tx = Transmit {
+            site: Arc::from("south"),
+            slot: Slot::Two,
+            burst: header.burst,
+            meta: Some(crate::link::FrameMeta {
+                source: 5,
+                destination: 6,
+                private: true,
+                stream_id: 77,
+            }),
+        };
+        m.transmit(t, &tx, &mut out);
+        let [(to, Packet::Dmrd(d))] = &sends(&out)[..] else {
+            panic!("{out:?}");
+        };
+        assert_eq!(*to, addr(2));
+        assert_eq!(
+            (d.repeater, d.source, d.destination, d.stream_id),
+            (B, 5, 6, 77)
+        );
+        assert_eq!(
+            (d.call, d.frame, d.data_type),
+            (CallType::Private, FrameType::DataSync, 1)
+        );
+        out.clear();
+        m.transmit(
+            t,
+            &Transmit {
+                site: Arc::from("west"),
+                ..tx
+            },
+            &mut out,
+        );
+        assert!(out.is_empty());
+        assert_eq!(counters.snapshot().link.tx_dropped, 1);
+        m.close(&mut out);
+        assert_eq!(
+            sends(&out),
+            vec![(addr(1), Packet::MstCl(A)), (addr(2), Packet::MstCl(B))]
+        );
+    }
+
+    #[test]
+    fn relogin_of_a_connected_peer_is_a_reconnect() {
+        let t = Instant::now();
+        let (mut m, counters) = core(vec![entry(A, "north", None)]);
+        login(&mut m, t, A, addr(1));
+        let out = login(&mut m, t, A, addr(5));
+        assert!(matches!(out[1], MasterAction::State(LinkState::Up { .. })));
+        assert_eq!(counters.snapshot().link.reconnects, 1);
+        let mut out = Vec::new();
+        m.handle(t, addr(1), &Packet::RptPing(A).to_vec(), &mut out);
+        assert_eq!(sends(&out), vec![(addr(1), Packet::MstNak(A))]);
+    }
+
+    #[test]
+    fn garbage_is_counted_by_reason() {
+        let t = Instant::now();
+        let (mut m, counters) = core(vec![entry(A, "north", None)]);
+        let mut out = Vec::new();
+        m.handle(t, addr(1), b"xx", &mut out);
+        m.handle(t, addr(1), b"HELLO WORLD", &mut out);
+        m.handle(t, addr(1), b"DMRD\x01\x02", &mut out);
+        assert!(out.is_empty());
+        let s = counters.snapshot();
+        assert_eq!(
+            (s.link.bad_frames, s.bad_length, s.unknown_command),
+            (3, 2, 1)
+        );
+    }
 }

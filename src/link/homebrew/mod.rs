@@ -329,3 +329,105 @@ impl TxFraming {
         d
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::link::FrameMeta;
+
+    // Measured DMRD from MMDVMHost (transports.md 5): voice LC header (flags a1), voice sync
+    // burst A (flags 90), terminator (flags a2); here only their bursts.
+    const HEADER: &str = "03aa146c339c3978bb4099e1846d5d7f77fd757e32d803905f90f7213a831a8061";
+    const VSYNC: &str = "2c142225fab0c6265829010743d7f7d5dd57dfd948b34e956b4262079a12172e2b";
+    const TERM: &str = "03c514b8332c3900bb30994184ad5d7f77fd757967cc00a858f0fb613283038052";
+
+    fn burst(h: &str) -> Burst {
+        let mut b = [0u8; 33];
+        hex::decode_to_slice(h, &mut b).unwrap();
+        b
+    }
+
+    #[test]
+    fn measured_bursts_classify_as_their_flags_say() {
+        assert_eq!(
+            classify_burst(&burst(HEADER)),
+            (FrameType::DataSync, Some(1))
+        );
+        assert_eq!(classify_burst(&burst(VSYNC)), (FrameType::VoiceSync, None));
+        assert_eq!(classify_burst(&burst(TERM)), (FrameType::DataSync, Some(2)));
+        // A sync a few bits off is still a sync; a voice burst B-F has none.
+        let mut noisy = burst(HEADER);
+        noisy[15] ^= 0x11;
+        assert_eq!(classify_burst(&noisy).0, FrameType::DataSync);
+        assert_eq!(classify_burst(&[0u8; 33]).0, FrameType::Voice);
+    }
+
+    #[test]
+    fn framing_numbers_a_voice_stream_like_mmdvmhost() {
+        let t = Instant::now();
+        let mut f = TxFraming::default();
+        let mut rng = SplitMix::new(1);
+        let tx = |b: Burst| Transmit {
+            site: Arc::from("north"),
+            slot: Slot::Two,
+            burst: b,
+            meta: Some(FrameMeta {
+                source: 4_600_123,
+                destination: 46_001,
+                private: false,
+                stream_id: 0xc918_f949,
+            }),
+        };
+        let mut flags = Vec::new();
+        let mut seqs = Vec::new();
+        let mut bursts = vec![burst(HEADER), burst(VSYNC)];
+        bursts.extend([[0u8; 33]; 5]);
+        bursts.push(burst(VSYNC));
+        bursts.push([0u8; 33]);
+        bursts.push(burst(TERM));
+        for b in bursts {
+            let d = f.frame(t, &tx(b), PeerId(4_600_001), &mut rng);
+            assert_eq!(d.stream_id, 0xc918_f949);
+            flags.push(d.flags());
+            seqs.push(d.seq);
+        }
+        assert_eq!(
+            flags,
+            vec![0xa1, 0x90, 0x81, 0x82, 0x83, 0x84, 0x85, 0x90, 0x81, 0xa2]
+        );
+        assert_eq!(seqs, (0..10).collect::<Vec<u8>>());
+        // Without meta: a new random stream after a terminator.
+        let bare = Transmit {
+            meta: None,
+            ..tx(burst(HEADER))
+        };
+        let a = f.frame(t, &bare, PeerId(1), &mut rng);
+        let b = f.frame(
+            t,
+            &Transmit {
+                burst: burst(TERM),
+                ..bare.clone()
+            },
+            PeerId(1),
+            &mut rng,
+        );
+        let c = f.frame(t, &bare, PeerId(1), &mut rng);
+        assert_eq!(a.stream_id, b.stream_id);
+        assert_ne!(b.stream_id, c.stream_id);
+        assert_eq!((b.seq, c.seq), (1, 0));
+    }
+
+    #[test]
+    fn received_maps_rssi_and_ber() {
+        let bytes = hex::decode(packet::tests::HEADER).unwrap();
+        let mut d = Dmrd::parse(&bytes).unwrap();
+        let site: SiteName = Arc::from("north");
+        let r = received(&site, &d, Instant::now());
+        assert_eq!((r.rssi_dbm, r.ber_percent), (None, None));
+        d.rssi = 0x2f;
+        d.ber = 141;
+        let r = received(&site, &d, Instant::now());
+        assert_eq!((r.rssi_dbm, r.ber_percent), (Some(-47), Some(100.0)));
+        assert_eq!(r.meta, Some(d.meta()));
+    }
+}
