@@ -502,3 +502,21 @@ async fn malformed_and_unauthenticated_datagrams_are_counted_and_dropped() {
     assert_eq!(peer.recv_packet().await, Packet::MstPong(PeerId(51)));
     stop(master).await;
 }
+
+#[test]
+fn fuzz_seed_corpus_parses_and_round_trips() {
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/homebrew_datagram");
+    let mut names = Vec::new();
+    for f in std::fs::read_dir(&dir).unwrap() {
+        let f = f.unwrap();
+        let bytes = std::fs::read(f.path()).unwrap();
+        let p = Packet::parse(&bytes).unwrap_or_else(|e| panic!("{:?}: {e}", f.file_name()));
+        assert_eq!(p.to_vec(), bytes, "{:?}", f.file_name());
+        names.push(p.name());
+    }
+    names.sort();
+    names.dedup();
+    // One seed at least for every packet type.
+    assert_eq!(names.len(), 15, "{names:?}");
+}
