@@ -1185,6 +1185,36 @@ mod tests {
     }
 
     #[test]
+    fn mutated_datagrams_never_panic_the_core() {
+        let t = Instant::now();
+        let (mut m, _) = core(vec![entry(A, "north", None), entry(B, "south", None)]);
+        login(&mut m, t, A, addr(1));
+        login(&mut m, t, B, addr(2));
+        let seeds = [
+            Packet::Dmrd(dmrd(A, Slot::One, CallType::Private, 1, 2, 3)).to_vec(),
+            Packet::RptPing(A).to_vec(),
+            Packet::Rptl(B).to_vec(),
+            Packet::Rptk {
+                id: B,
+                digest: [1; 32],
+            }
+            .to_vec(),
+        ];
+        let mut rng = SplitMix::new(3);
+        let mut out = Vec::new();
+        for i in 0..5_000u32 {
+            let mut d = seeds[i as usize % seeds.len()].clone();
+            for _ in 0..rng.next_u32() % 3 {
+                let at = rng.next_u32() as usize % d.len();
+                d[at] ^= rng.next_u32() as u8;
+            }
+            let from = addr(1 + (rng.next_u32() % 3) as u16);
+            m.handle(t + Duration::from_millis(u64::from(i)), from, &d, &mut out);
+            out.clear();
+        }
+    }
+
+    #[test]
     fn garbage_is_counted_by_reason() {
         let t = Instant::now();
         let (mut m, counters) = core(vec![entry(A, "north", None)]);

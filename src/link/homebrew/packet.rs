@@ -920,6 +920,30 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn emit_into_a_short_buffer_is_an_error() {
+        for p in samples() {
+            let mut short = vec![0u8; p.buffer_len() - 1];
+            assert!(
+                matches!(
+                    p.emit(&mut short),
+                    Err(HomebrewError::Truncated {
+                        field: "output buffer",
+                        ..
+                    })
+                ),
+                "{}",
+                p.name()
+            );
+        }
+        let long = Packet::Rpto {
+            id: PeerId(1),
+            options: vec![b'x'; MAX_OPTIONS_LEN + 10],
+        };
+        assert_eq!(long.to_vec().len(), MAX_DATAGRAM_LEN);
+        assert!(Packet::parse(&long.to_vec()).is_ok());
+    }
+
+    #[test]
     fn exact_bytes_of_the_short_packets() {
         let id = PeerId(0x0046_30c1);
         let cases: [(Packet, &[u8]); 8] = [
