@@ -35,6 +35,7 @@ pub mod fec;
 pub mod lc;
 pub mod lrrp;
 pub mod pi_header;
+pub mod pipeline;
 pub mod sdata;
 
 pub use error::{Result, WireError};

@@ -1,0 +1,1232 @@
+//! The master side: accept configured peers, keep their logins, relay between them.
+//!
+//! [`MasterCore`] is synchronous and free of I/O: [`MasterCore::handle`] takes one datagram
+//! with its source address, [`MasterCore::poll`] runs the timers, [`MasterCore::transmit`]
+//! frames a burst from the gateway, and each returns [`MasterAction`]s for the edge.
+//! [`Master`] is the tokio task around it.
+//!
+//! Login, per peer, as HBlink3's master does it (transports.md 2.3, hblink3 hblink.py):
+//! RPTL from a configured ID → RPTACK with a fresh random salt; RPTK whose digest equals
+//! SHA-256(salt ‖ passphrase) → RPTACK id, else MSTNAK and the entry is dropped; RPTC →
+//! RPTACK id and the peer is up; RPTO → RPTACK id. RPTL from an ID not in the configuration →
+//! MSTNAK (counted). Any login packet, ping or option out of step, or from an address other
+//! than the one the login started from, gets MSTNAK, which tells the peer to log in again.
+//! A repeated RPTL restarts the login (a peer that restarted). Pings may come every 5 s (HBlink)
+//! or 10 s (DMRGateway): the master does not care about the interval, only about silence: a
+//! peer with no ping or DMRD for `ping_timeout` (60 s by default, DMRGateway's own dead
+//! time, transports.md 2.5) is dropped. RPTCL drops the peer at once; on shutdown every logged-in
+//! peer gets MSTCL (2.7). DMRD from a peer that is not logged in is dropped and counted (HBlink
+//! drops it silently).
+//!
+//! Relay (transports.md 2.8, HBlink3 repeat mode): DMRD from peer A goes to the gateway and
+//! to the other logged-in peers on the same slot, octets 11-14 rewritten to each receiver's ID.
+//! Group traffic (and so group CSBKs and data) goes to every other peer; private calls and data
+//! go to the peer where the called radio was last heard, when the master has heard it, and
+//! otherwise to every other peer. An allow-list on either peer narrows this: a group frame
+//! passes only where both peers allow its talkgroup on that slot; a private frame only where
+//! both leave the slot open. Each peer's slot carries one stream at a time (its own radios'
+//! stream counts, since the repeater is busy repeating it): another
+//! stream waits until the current one ended (terminator, or `stream_timeout` of silence, HBlink's
+//! 360 ms `STREAM_TO`) and then `hang_time` more, unless it is for the same destination (HBlink's
+//! group hang time). The gateway's own bursts ([`MasterCore::transmit`]) go to the peers of
+//! their site without this arbitration: the dispatch core paces the air itself.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::packet::{CallType, ConfigBlock, Dmrd, Packet, PeerId, login_digest};
+use super::peer::{RECV_BUF, deliver, report, transient};
+use super::{HomebrewCounters, SplitMix, TxFraming, received};
+use crate::link::{LinkCounters, LinkState, Received, SiteName, Slot, Transmit};
+
+/// What a peer may pass on one slot.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SlotAllow {
+    /// Everything.
+    All,
+    /// Nothing.
+    Closed,
+    /// Group traffic to these talkgroups, and private traffic.
+    Talkgroups(Vec<u32>),
+}
+
+impl SlotAllow {
+    fn admits(&self, d: &Dmrd) -> bool {
+        match self {
+            SlotAllow::All => true,
+            SlotAllow::Closed => false,
+            SlotAllow::Talkgroups(tgs) => {
+                d.call == CallType::Private || tgs.contains(&d.destination)
+            }
+        }
+    }
+}
+
+/// A peer's allow-list, per slot (HBlink's TGID_TS1_ACL / TGID_TS2_ACL, transports.md 2.8).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Allow {
+    pub ts1: SlotAllow,
+    pub ts2: SlotAllow,
+}
+
+impl Allow {
+    fn admits(&self, d: &Dmrd) -> bool {
+        match d.slot {
+            Slot::One => self.ts1.admits(d),
+            Slot::Two => self.ts2.admits(d),
+        }
+    }
+}
+
+/// One configured peer.
+#[derive(Debug, Clone)]
+pub struct PeerEntry {
+    pub id: PeerId,
+    pub passphrase: String,
+    /// The site this peer's traffic is tagged with, and the site the gateway names to send to it.
+    pub site: SiteName,
+    /// Narrows the relay to and from this peer; `None` relays everything.
+    pub allow: Option<Allow>,
+}
+
+/// Configuration of a master link.
+#[derive(Debug, Clone)]
+pub struct MasterConfig {
+    /// Link name in [`LinkState`] events.
+    pub name: String,
+    /// Address to listen on (port 0 for an ephemeral port).
+    pub bind: SocketAddr,
+    /// The peers allowed to log in.
+    pub peers: Vec<PeerEntry>,
+    /// Silence after which a peer is dropped (60 s by default).
+    pub ping_timeout: Duration,
+    /// Silence that ends a relayed stream (HBlink `STREAM_TO`, 360 ms).
+    pub stream_timeout: Duration,
+    /// How long a receiving slot stays reserved for the last destination after a stream ends.
+    pub hang_time: Duration,
+    /// Radios remembered for routing private calls (bounded: the table is cleared when full).
+    pub last_heard_capacity: usize,
+}
+
+impl MasterConfig {
+    /// A configuration with the defaults above and a 5 s hang time (HBlink `GROUP_HANGTIME`,
+    /// transports.md 4.1).
+    pub fn new(bind: SocketAddr, peers: Vec<PeerEntry>) -> MasterConfig {
+        MasterConfig {
+            name: String::from("homebrew-master"),
+            bind,
+            peers,
+            ping_timeout: Duration::from_secs(60),
+            stream_timeout: Duration::from_millis(360),
+            hang_time: Duration::from_secs(5),
+            last_heard_capacity: 65_536,
+        }
+    }
+}
+
+/// What the core asks its edge to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MasterAction {
+    /// Send this packet to this address.
+    Send { to: SocketAddr, packet: Packet },
+    /// Hand this burst to the gateway.
+    Deliver(Received),
+    /// Report a peer going up or down.
+    State(LinkState),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Challenged { salt: [u8; 4] },
+    Authenticated,
+    Connected,
+}
+
+#[derive(Debug)]
+struct Conn {
+    addr: SocketAddr,
+    phase: Phase,
+    last_heard: Instant,
+    config: Option<Box<ConfigBlock>>,
+    framing: TxFraming,
+    /// The stream each slot carries toward this peer (index 0 = TS1).
+    slots: [Option<SlotOwner>; 2],
+}
+
+#[derive(Debug, Clone, Copy)]
+struct SlotOwner {
+    stream_id: u32,
+    destination: u32,
+    call: CallType,
+    last: Instant,
+    ended: bool,
+}
+
+/// The master state machine (module doc).
+#[derive(Debug)]
+pub struct MasterCore {
+    name: String,
+    entries: HashMap<PeerId, PeerEntry>,
+    conns: HashMap<PeerId, Conn>,
+    heard: HashMap<u32, PeerId>,
+    ping_timeout: Duration,
+    stream_timeout: Duration,
+    hang_time: Duration,
+    heard_capacity: usize,
+    rng: SplitMix,
+    counters: Arc<HomebrewCounters>,
+}
+
+fn slot_index(s: Slot) -> usize {
+    usize::from(s == Slot::Two)
+}
+
+impl MasterCore {
+    /// A core for `config`, drawing salts and stream IDs from `rng`.
+    pub fn new(
+        config: &MasterConfig,
+        rng: SplitMix,
+        counters: Arc<HomebrewCounters>,
+    ) -> MasterCore {
+        MasterCore {
+            name: config.name.clone(),
+            entries: config.peers.iter().map(|p| (p.id, p.clone())).collect(),
+            conns: HashMap::new(),
+            heard: HashMap::new(),
+            ping_timeout: config.ping_timeout,
+            stream_timeout: config.stream_timeout,
+            hang_time: config.hang_time,
+            heard_capacity: config.last_heard_capacity.max(1),
+            rng,
+            counters,
+        }
+    }
+
+    /// IDs of the peers logged in now.
+    pub fn connected(&self) -> Vec<PeerId> {
+        let mut v: Vec<PeerId> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.phase == Phase::Connected)
+            .map(|(id, _)| *id)
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// The config block a logged-in peer sent.
+    pub fn peer_config(&self, id: PeerId) -> Option<&ConfigBlock> {
+        self.conns.get(&id).and_then(|c| c.config.as_deref())
+    }
+
+    /// When [`MasterCore::poll`] has work next (a peer's silence running out).
+    pub fn next_deadline(&self, now: Instant) -> Instant {
+        self.conns
+            .values()
+            .map(|c| c.last_heard + self.ping_timeout)
+            .min()
+            .unwrap_or(now + self.ping_timeout)
+    }
+
+    fn state(&self, id: PeerId, up: bool, reason: &str) -> MasterAction {
+        let site = self.entries.get(&id).map(|e| e.site.clone());
+        MasterAction::State(if up {
+            LinkState::Up {
+                link: self.name.clone(),
+                site,
+            }
+        } else {
+            LinkState::Down {
+                link: self.name.clone(),
+                site,
+                reason: format!("peer {}: {reason}", id.0),
+            }
+        })
+    }
+
+    fn nak(&self, to: SocketAddr, id: PeerId, out: &mut Vec<MasterAction>) {
+        LinkCounters::bump(&self.counters.naks);
+        out.push(MasterAction::Send {
+            to,
+            packet: Packet::MstNak(id),
+        });
+    }
+
+    /// Refuse a packet that does not fit the peer's login state or address.
+    fn out_of_step(&self, from: SocketAddr, id: PeerId, out: &mut Vec<MasterAction>) {
+        let c = &self.counters;
+        if self.conns.get(&id).is_some_and(|conn| conn.addr != from) {
+            LinkCounters::bump(&c.wrong_address);
+        } else {
+            LinkCounters::bump(&c.not_logged_in);
+        }
+        LinkCounters::bump(&c.link.unauthenticated);
+        self.nak(from, id, out);
+    }
+
+    /// The phase of `id` if it logged in from `from`.
+    fn phase_from(&self, id: PeerId, from: SocketAddr) -> Option<Phase> {
+        self.conns
+            .get(&id)
+            .filter(|c| c.addr == from)
+            .map(|c| c.phase)
+    }
+
+    /// Handle one datagram from `from`.
+    pub fn handle(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        datagram: &[u8],
+        out: &mut Vec<MasterAction>,
+    ) {
+        let packet = match Packet::parse(datagram) {
+            Ok(p) => p,
+            Err(e) => {
+                self.counters.bad_frame(&e);
+                return;
+            }
+        };
+        let c = self.counters.clone();
+        match packet {
+            Packet::Rptl(id) => {
+                if !self.entries.contains_key(&id) {
+                    LinkCounters::bump(&c.unknown_peer);
+                    LinkCounters::bump(&c.link.login_failures);
+                    self.nak(from, id, out);
+                    return;
+                }
+                let mut salt = [0u8; 4];
+                salt.copy_from_slice(&self.rng.next_u32().to_be_bytes());
+                let conn = Conn {
+                    addr: from,
+                    phase: Phase::Challenged { salt },
+                    last_heard: now,
+                    config: None,
+                    framing: TxFraming::default(),
+                    slots: [None, None],
+                };
+                if let Some(old) = self.conns.insert(id, conn)
+                    && old.phase == Phase::Connected
+                {
+                    LinkCounters::bump(&c.link.reconnects);
+                    out.push(self.state(id, false, "logging in again"));
+                }
+                out.push(MasterAction::Send {
+                    to: from,
+                    packet: Packet::RptAck(salt),
+                });
+            }
+            Packet::Rptk { id, digest } => match self.phase_from(id, from) {
+                Some(Phase::Challenged { salt }) => {
+                    let want = self
+                        .entries
+                        .get(&id)
+                        .map(|e| login_digest(salt, e.passphrase.as_bytes()));
+                    if want == Some(digest) {
+                        if let Some(conn) = self.conns.get_mut(&id) {
+                            conn.phase = Phase::Authenticated;
+                            conn.last_heard = now;
+                        }
+                        out.push(MasterAction::Send {
+                            to: from,
+                            packet: Packet::RptAck(id.0.to_be_bytes()),
+                        });
+                    } else {
+                        // > RPTK with a wrong hash → MSTNAK and the peer entry is deleted (2.3)
+                        self.conns.remove(&id);
+                        LinkCounters::bump(&c.bad_passphrase);
+                        LinkCounters::bump(&c.link.login_failures);
+                        self.nak(from, id, out);
+                    }
+                }
+                _ => self.out_of_step(from, id, out),
+            },
+            Packet::Rptc { id, config } => match self.phase_from(id, from) {
+                Some(Phase::Authenticated) => {
+                    if let Some(conn) = self.conns.get_mut(&id) {
+                        conn.phase = Phase::Connected;
+                        conn.last_heard = now;
+                        conn.config = Some(config);
+                    }
+                    out.push(MasterAction::Send {
+                        to: from,
+                        packet: Packet::RptAck(id.0.to_be_bytes()),
+                    });
+                    out.push(self.state(id, true, ""));
+                }
+                _ => self.out_of_step(from, id, out),
+            },
+            Packet::Rpto { id, .. } => match self.phase_from(id, from) {
+                Some(Phase::Connected) => out.push(MasterAction::Send {
+                    to: from,
+                    packet: Packet::RptAck(id.0.to_be_bytes()),
+                }),
+                _ => self.out_of_step(from, id, out),
+            },
+            Packet::RptPing(id) => match self.phase_from(id, from) {
+                Some(Phase::Connected) => {
+                    if let Some(conn) = self.conns.get_mut(&id) {
+                        conn.last_heard = now;
+                    }
+                    out.push(MasterAction::Send {
+                        to: from,
+                        packet: Packet::MstPong(id),
+                    });
+                }
+                _ => self.out_of_step(from, id, out),
+            },
+            Packet::RptCl(id) => match self.phase_from(id, from) {
+                Some(phase) => {
+                    self.conns.remove(&id);
+                    if phase == Phase::Connected {
+                        out.push(self.state(id, false, "closed (RPTCL)"));
+                    }
+                }
+                None => LinkCounters::bump(&c.link.unauthenticated),
+            },
+            Packet::Dmrd(d) => match self.phase_from(d.repeater, from) {
+                Some(Phase::Connected) => self.relay(now, d, out),
+                _ => {
+                    if self
+                        .conns
+                        .get(&d.repeater)
+                        .is_some_and(|conn| conn.addr != from)
+                    {
+                        LinkCounters::bump(&c.wrong_address);
+                    } else {
+                        LinkCounters::bump(&c.not_logged_in);
+                    }
+                    LinkCounters::bump(&c.link.unauthenticated);
+                }
+            },
+            Packet::Dmra(_) | Packet::Dmrg(_) | Packet::Rptg { .. } => {
+                LinkCounters::bump(&c.ignored)
+            }
+            Packet::RptAck(_)
+            | Packet::MstPong(_)
+            | Packet::MstNak(_)
+            | Packet::MstCl(_)
+            | Packet::RptSbkn(_) => LinkCounters::bump(&c.ignored),
+        }
+    }
+
+    /// Deliver a DMRD from a logged-in peer to the gateway and relay it to the other peers.
+    fn relay(&mut self, now: Instant, d: Dmrd, out: &mut Vec<MasterAction>) {
+        let from = d.repeater;
+        let c = self.counters.clone();
+        LinkCounters::bump(&c.link.frames_in);
+        let Some(entry) = self.entries.get(&from) else {
+            return;
+        };
+        if let Some(conn) = self.conns.get_mut(&from) {
+            conn.last_heard = now;
+            // The sender's own slot carries this stream on its air: nothing is relayed into it
+            // meanwhile.
+            conn.slots[slot_index(d.slot)] = Some(SlotOwner {
+                stream_id: d.stream_id,
+                destination: d.destination,
+                call: d.call,
+                last: now,
+                ended: d.is_terminator(),
+            });
+        }
+        out.push(MasterAction::Deliver(received(&entry.site, &d, now)));
+        let sender_allow = entry.allow.clone();
+
+        // Remember where the source radio is, for private calls to it.
+        if self.heard.len() >= self.heard_capacity && !self.heard.contains_key(&d.source) {
+            self.heard.clear();
+        }
+        self.heard.insert(d.source, from);
+
+        let routed = match d.call {
+            CallType::Private => self.heard.get(&d.destination).copied(),
+            CallType::Group => None,
+        };
+        let mut targets: Vec<PeerId> = match routed {
+            Some(p) if p == from => Vec::new(),
+            Some(p)
+                if self
+                    .conns
+                    .get(&p)
+                    .is_some_and(|c| c.phase == Phase::Connected) =>
+            {
+                vec![p]
+            }
+            _ => self
+                .conns
+                .iter()
+                .filter(|(id, c)| **id != from && c.phase == Phase::Connected)
+                .map(|(id, _)| *id)
+                .collect(),
+        };
+        targets.sort();
+        for to in targets {
+            let receiver_allow = self.entries.get(&to).and_then(|e| e.allow.as_ref());
+            let allowed = sender_allow.as_ref().is_none_or(|a| a.admits(&d))
+                && receiver_allow.is_none_or(|a| a.admits(&d));
+            if !allowed {
+                LinkCounters::bump(&c.relay_denied);
+                continue;
+            }
+            let (stream_timeout, hang_time) = (self.stream_timeout, self.hang_time);
+            let Some(conn) = self.conns.get_mut(&to) else {
+                continue;
+            };
+            if !take_slot(
+                &mut conn.slots[slot_index(d.slot)],
+                &d,
+                now,
+                stream_timeout,
+                hang_time,
+            ) {
+                LinkCounters::bump(&c.relay_busy);
+                continue;
+            }
+            let addr = conn.addr;
+            LinkCounters::bump(&c.relayed);
+            LinkCounters::bump(&c.link.frames_out);
+            out.push(MasterAction::Send {
+                to: addr,
+                packet: Packet::Dmrd(Dmrd { repeater: to, ..d }),
+            });
+        }
+    }
+
+    /// Run the timers due at `now`: drop peers silent for `ping_timeout`.
+    pub fn poll(&mut self, now: Instant, out: &mut Vec<MasterAction>) {
+        let timeout = self.ping_timeout;
+        let mut dead: Vec<(PeerId, bool)> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| now.saturating_duration_since(c.last_heard) >= timeout)
+            .map(|(id, c)| (*id, c.phase == Phase::Connected))
+            .collect();
+        dead.sort();
+        for (id, was_up) in dead {
+            self.conns.remove(&id);
+            LinkCounters::bump(&self.counters.peer_timeouts);
+            if was_up {
+                out.push(self.state(id, false, "ping timeout"));
+            }
+        }
+    }
+
+    /// Frame a burst from the gateway for every logged-in peer of its site.
+    pub fn transmit(&mut self, now: Instant, t: &Transmit, out: &mut Vec<MasterAction>) {
+        let mut sent = false;
+        let mut ids: Vec<PeerId> = self.conns.keys().copied().collect();
+        ids.sort();
+        for id in ids {
+            let at_site = self.entries.get(&id).is_some_and(|e| e.site == t.site);
+            let Some(conn) = self.conns.get_mut(&id) else {
+                continue;
+            };
+            if !at_site || conn.phase != Phase::Connected {
+                continue;
+            }
+            let d = conn.framing.frame(now, t, id, &mut self.rng);
+            LinkCounters::bump(&self.counters.link.frames_out);
+            out.push(MasterAction::Send {
+                to: conn.addr,
+                packet: Packet::Dmrd(d),
+            });
+            sent = true;
+        }
+        if !sent {
+            LinkCounters::bump(&self.counters.link.tx_dropped);
+        }
+    }
+
+    /// Close every login (on shutdown): MSTCL to each logged-in peer (transports.md 2.7).
+    pub fn close(&mut self, out: &mut Vec<MasterAction>) {
+        let mut conns: Vec<(PeerId, Conn)> = self.conns.drain().collect();
+        conns.sort_by_key(|(id, _)| *id);
+        for (id, conn) in conns {
+            if conn.phase == Phase::Connected {
+                out.push(MasterAction::Send {
+                    to: conn.addr,
+                    packet: Packet::MstCl(id),
+                });
+                out.push(self.state(id, false, "master closing"));
+            }
+        }
+    }
+}
+
+/// Whether `d` may use a receiving peer's slot now; takes or refreshes the slot when it may.
+fn take_slot(
+    owner: &mut Option<SlotOwner>,
+    d: &Dmrd,
+    now: Instant,
+    stream_timeout: Duration,
+    hang_time: Duration,
+) -> bool {
+    let free = match owner {
+        None => true,
+        Some(o) if o.stream_id == d.stream_id => true,
+        Some(o) => {
+            let quiet = now.saturating_duration_since(o.last);
+            let ended = o.ended || quiet >= stream_timeout;
+            let same_call = o.destination == d.destination && o.call == d.call;
+            ended && (same_call || quiet >= hang_time)
+        }
+    };
+    if free {
+        *owner = Some(SlotOwner {
+            stream_id: d.stream_id,
+            destination: d.destination,
+            call: d.call,
+            last: now,
+            ended: d.is_terminator(),
+        });
+    }
+    free
+}
+
+/// A bound master link, ready to run.
+#[derive(Debug)]
+pub struct Master {
+    config: MasterConfig,
+    socket: UdpSocket,
+    counters: Arc<HomebrewCounters>,
+}
+
+impl Master {
+    /// Bind the listening socket.
+    pub async fn bind(
+        config: MasterConfig,
+        counters: Arc<HomebrewCounters>,
+    ) -> std::io::Result<Master> {
+        let socket = UdpSocket::bind(config.bind).await?;
+        Ok(Master {
+            config,
+            socket,
+            counters,
+        })
+    }
+
+    /// The bound local address.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.socket.local_addr()
+    }
+
+    /// Run until `shutdown`: bursts from peers go to `rx` (tagged with the peer's site) and
+    /// are relayed; bursts from `tx` go to the peers of their site; peers going up and down go
+    /// to `state`. Ends with `Err` only on a socket failure.
+    pub async fn run(
+        self,
+        rx: mpsc::Sender<Received>,
+        mut tx: mpsc::Receiver<Transmit>,
+        state: mpsc::Sender<LinkState>,
+        shutdown: CancellationToken,
+    ) -> std::io::Result<()> {
+        let Master {
+            config,
+            socket,
+            counters,
+        } = self;
+        let mut core = MasterCore::new(&config, SplitMix::from_entropy(), counters.clone());
+        let mut buf = vec![0u8; RECV_BUF];
+        let mut out = Vec::new();
+        let mut tx_open = true;
+        loop {
+            let deadline = tokio::time::Instant::from_std(core.next_deadline(Instant::now()));
+            tokio::select! {
+                _ = shutdown.cancelled() => {
+                    core.close(&mut out);
+                    flush(&socket, &counters, &rx, &state, &mut out).await?;
+                    return Ok(());
+                }
+                r = socket.recv_from(&mut buf) => match r {
+                    Ok((n, from)) => core.handle(Instant::now(), from, &buf[..n], &mut out),
+                    Err(e) if transient(&e) => {}
+                    Err(e) => return Err(e),
+                },
+                t = tx.recv(), if tx_open => match t {
+                    Some(t) => core.transmit(Instant::now(), &t, &mut out),
+                    None => tx_open = false,
+                },
+                _ = tokio::time::sleep_until(deadline) => core.poll(Instant::now(), &mut out),
+            }
+            flush(&socket, &counters, &rx, &state, &mut out).await?;
+        }
+    }
+}
+
+async fn flush(
+    socket: &UdpSocket,
+    counters: &HomebrewCounters,
+    rx: &mpsc::Sender<Received>,
+    state: &mpsc::Sender<LinkState>,
+    out: &mut Vec<MasterAction>,
+) -> std::io::Result<()> {
+    for action in out.drain(..) {
+        match action {
+            MasterAction::Send { to, packet } => match socket.send_to(&packet.to_vec(), to).await {
+                Ok(_) => {}
+                Err(e) if transient(&e) => {}
+                Err(e) => return Err(e),
+            },
+            MasterAction::Deliver(r) => deliver(rx, counters, r),
+            MasterAction::State(s) => report(state, counters, s),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::link::homebrew::packet::{FrameType, data_type};
+
+    const A: PeerId = PeerId(4_600_001);
+    const B: PeerId = PeerId(4_600_002);
+    const C: PeerId = PeerId(4_600_003);
+
+    fn addr(port: u16) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
+    fn entry(id: PeerId, site: &str, allow: Option<Allow>) -> PeerEntry {
+        PeerEntry {
+            id,
+            passphrase: format!("pass{}", id.0),
+            site: Arc::from(site),
+            allow,
+        }
+    }
+
+    fn core(peers: Vec<PeerEntry>) -> (MasterCore, Arc<HomebrewCounters>) {
+        let counters = Arc::new(HomebrewCounters::default());
+        let mut cfg = MasterConfig::new(addr(0), peers);
+        cfg.hang_time = Duration::from_secs(2);
+        (
+            MasterCore::new(&cfg, SplitMix::new(7), counters.clone()),
+            counters,
+        )
+    }
+
+    fn sends(out: &[MasterAction]) -> Vec<(SocketAddr, Packet)> {
+        out.iter()
+            .filter_map(|a| match a {
+                MasterAction::Send { to, packet } => Some((*to, packet.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Log `id` in from `from` with the right passphrase.
+    fn login(m: &mut MasterCore, t: Instant, id: PeerId, from: SocketAddr) -> Vec<MasterAction> {
+        let mut out = Vec::new();
+        m.handle(t, from, &Packet::Rptl(id).to_vec(), &mut out);
+        let [(to, Packet::RptAck(salt))] = sends(&out)[..] else {
+            panic!("no salt: {out:?}");
+        };
+        assert_eq!(to, from);
+        out.clear();
+        let digest = login_digest(salt, format!("pass{}", id.0).as_bytes());
+        m.handle(t, from, &Packet::Rptk { id, digest }.to_vec(), &mut out);
+        assert_eq!(
+            sends(&out),
+            vec![(from, Packet::RptAck(id.0.to_be_bytes()))]
+        );
+        out.clear();
+        let config = Box::new(ConfigBlock::from_info(&Default::default()));
+        m.handle(t, from, &Packet::Rptc { id, config }.to_vec(), &mut out);
+        out
+    }
+
+    fn dmrd(from: PeerId, slot: Slot, call: CallType, src: u32, dst: u32, stream: u32) -> Dmrd {
+        let bytes = hex::decode(crate::link::homebrew::packet::tests::HEADER).unwrap();
+        Dmrd {
+            repeater: from,
+            slot,
+            call,
+            source: src,
+            destination: dst,
+            stream_id: stream,
+            ..Dmrd::parse(&bytes).unwrap()
+        }
+    }
+
+    fn feed(m: &mut MasterCore, t: Instant, from: SocketAddr, d: Dmrd) -> Vec<MasterAction> {
+        let mut out = Vec::new();
+        m.handle(t, from, &Packet::Dmrd(d).to_vec(), &mut out);
+        out
+    }
+
+    /// Relayed DMRD as (receiving peer, repeater ID in the packet).
+    fn relayed(out: &[MasterAction]) -> Vec<(SocketAddr, PeerId)> {
+        sends(out)
+            .into_iter()
+            .filter_map(|(to, p)| match p {
+                Packet::Dmrd(d) => Some((to, d.repeater)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn login_brings_the_peer_up() {
+        let t = Instant::now();
+        let (mut m, _) = core(vec![entry(A, "north", None)]);
+        let out = login(&mut m, t, A, addr(1));
+        assert_eq!(
+            out,
+            vec![
+                MasterAction::Send {
+                    to: addr(1),
+                    packet: Packet::RptAck(A.0.to_be_bytes())
+                },
+                MasterAction::State(LinkState::Up {
+                    link: "homebrew-master".into(),
+                    site: Some(Arc::from("north"))
+                }),
+            ]
+        );
+        assert_eq!(m.connected(), vec![A]);
+        let mut out = Vec::new();
+        m.handle(t, addr(1), &Packet::RptPing(A).to_vec(), &mut out);
+        assert_eq!(sends(&out), vec![(addr(1), Packet::MstPong(A))]);
+        out.clear();
+        m.handle(
+            t,
+            addr(1),
+            &Packet::Rpto {
+                id: A,
+                options: b"TS1=1;".to_vec(),
+            }
+            .to_vec(),
+            &mut out,
+        );
+        assert_eq!(
+            sends(&out),
+            vec![(addr(1), Packet::RptAck(A.0.to_be_bytes()))]
+        );
+    }
+
+    #[test]
+    fn wrong_passphrase_unknown_peer_and_out_of_step_are_refused() {
+        let t = Instant::now();
+        let (mut m, counters) = core(vec![entry(A, "north", None)]);
+        let mut out = Vec::new();
+        m.handle(t, addr(1), &Packet::Rptl(A).to_vec(), &mut out);
+        out.clear();
+        m.handle(
+            t,
+            addr(1),
+            &Packet::Rptk {
+                id: A,
+                digest: [0; 32],
+            }
+            .to_vec(),
+            &mut out,
+        );
+        assert_eq!(sends(&out), vec![(addr(1), Packet::MstNak(A))]);
+        assert!(m.connected().is_empty());
+        out.clear();
+        m.handle(t, addr(2), &Packet::Rptl(C).to_vec(), &mut out);
+        assert_eq!(sends(&out), vec![(addr(2), Packet::MstNak(C))]);
+        out.clear();
+        m.handle(t, addr(1), &Packet::RptPing(A).to_vec(), &mut out);
+        assert_eq!(sends(&out), vec![(addr(1), Packet::MstNak(A))]);
+        let s = counters.snapshot();
+        assert_eq!(s.bad_passphrase, 1);
+        assert_eq!(s.unknown_peer, 1);
+        assert_eq!(s.link.login_failures, 2);
+        assert_eq!(s.not_logged_in, 1);
+        assert_eq!(s.naks, 3);
+    }
+
+    #[test]
+    fn packets_from_another_address_are_refused() {
+        let t = Instant::now();
+        let (mut m, counters) = core(vec![entry(A, "north", None), entry(B, "south", None)]);
+        login(&mut m, t, A, addr(1));
+        login(&mut m, t, B, addr(2));
+        let mut out = Vec::new();
+        m.handle(t, addr(9), &Packet::RptPing(A).to_vec(), &mut out);
+        assert_eq!(sends(&out), vec![(addr(9), Packet::MstNak(A))]);
+        let out = feed(
+            &mut m,
+            t,
+            addr(9),
+            dmrd(A, Slot::One, CallType::Group, 1, 9, 1),
+        );
+        assert!(out.is_empty());
+        assert_eq!(counters.snapshot().wrong_address, 2);
+        assert_eq!(counters.snapshot().link.unauthenticated, 2);
+        assert_eq!(m.connected(), vec![A, B]);
+    }
+
+    #[test]
+    fn group_traffic_is_delivered_and_relayed_with_the_id_rewritten() {
+        let t = Instant::now();
+        let (mut m, counters) = core(vec![
+            entry(A, "north", None),
+            entry(B, "south", None),
+            entry(C, "east", None),
+        ]);
+        for (id, port) in [(A, 1), (B, 2), (C, 3)] {
+            login(&mut m, t, id, addr(port));
+        }
+        let d = dmrd(A, Slot::Two, CallType::Group, 4_600_123, 46_001, 10);
+        let out = feed(&mut m, t, addr(1), d);
+        let MasterAction::Deliver(r) = &out[0] else {
+            panic!("not delivered first: {out:?}");
+        };
+        assert_eq!(
+            (&*r.site, r.slot, r.meta),
+            ("north", Slot::Two, Some(d.meta()))
+        );
+        assert_eq!(relayed(&out), vec![(addr(2), B), (addr(3), C)]);
+        assert_eq!(counters.snapshot().relayed, 2);
+        assert_eq!(counters.snapshot().link.frames_in, 1);
+        // Everything else in the packet is untouched.
+        let [(_, Packet::Dmrd(sent)), ..] = &sends(&out)[..] else {
+            panic!();
+        };
+        assert_eq!(*sent, Dmrd { repeater: B, ..d });
+    }
+
+    #[test]
+    fn private_calls_follow_the_last_heard_site() {
+        let t = Instant::now();
+        let (mut m, _) = core(vec![
+            entry(A, "north", None),
+            entry(B, "south", None),
+            entry(C, "east", None),
+        ]);
+        for (id, port) in [(A, 1), (B, 2), (C, 3)] {
+            login(&mut m, t, id, addr(port));
+        }
+        // Radio 777 is unknown: the call goes everywhere.
+        let out = feed(
+            &mut m,
+            t,
+            addr(1),
+            dmrd(A, Slot::One, CallType::Private, 111, 777, 1),
+        );
+        assert_eq!(relayed(&out).len(), 2);
+        // 777 speaks at site C; a later call to it goes to C only.
+        let t2 = t + Duration::from_secs(10);
+        feed(
+            &mut m,
+            t2,
+            addr(3),
+            dmrd(C, Slot::One, CallType::Group, 777, 9, 2),
+        );
+        let t3 = t2 + Duration::from_secs(10);
+        let out = feed(
+            &mut m,
+            t3,
+            addr(1),
+            dmrd(A, Slot::One, CallType::Private, 111, 777, 3),
+        );
+        assert_eq!(relayed(&out), vec![(addr(3), C)]);
+        // A radio heard at the caller's own site needs no relay.
+        let out = feed(
+            &mut m,
+            t3,
+            addr(3),
+            dmrd(C, Slot::Two, CallType::Private, 777, 778, 4),
+        );
+        assert_eq!(relayed(&out).len(), 2);
+        feed(
+            &mut m,
+            t3,
+            addr(3),
+            dmrd(C, Slot::Two, CallType::Group, 778, 9, 5),
+        );
+        let t4 = t3 + Duration::from_secs(10);
+        let out = feed(
+            &mut m,
+            t4,
+            addr(3),
+            dmrd(C, Slot::Two, CallType::Private, 777, 778, 6),
+        );
+        assert!(relayed(&out).is_empty());
+        assert!(matches!(out[0], MasterAction::Deliver(_)));
+    }
+
+    #[test]
+    fn allow_lists_narrow_the_relay() {
+        let t = Instant::now();
+        let only_tg9 = Allow {
+            ts1: SlotAllow::Talkgroups(vec![9]),
+            ts2: SlotAllow::Closed,
+        };
+        let (mut m, counters) = core(vec![
+            entry(A, "north", None),
+            entry(B, "south", Some(only_tg9)),
+            entry(C, "east", None),
+        ]);
+        for (id, port) in [(A, 1), (B, 2), (C, 3)] {
+            login(&mut m, t, id, addr(port));
+        }
+        let out = feed(
+            &mut m,
+            t,
+            addr(1),
+            dmrd(A, Slot::One, CallType::Group, 1, 9, 1),
+        );
+        assert_eq!(relayed(&out), vec![(addr(2), B), (addr(3), C)]);
+        let out = feed(
+            &mut m,
+            t,
+            addr(1),
+            dmrd(A, Slot::Two, CallType::Group, 1, 9, 2),
+        );
+        assert_eq!(relayed(&out), vec![(addr(3), C)]);
+        let t2 = t + Duration::from_secs(10);
+        let out = feed(
+            &mut m,
+            t2,
+            addr(1),
+            dmrd(A, Slot::One, CallType::Group, 1, 10, 3),
+        );
+        assert_eq!(relayed(&out), vec![(addr(3), C)]);
+        // B's own traffic outside its list reaches the gateway but no other peer.
+        let t3 = t2 + Duration::from_secs(10);
+        let out = feed(
+            &mut m,
+            t3,
+            addr(2),
+            dmrd(B, Slot::One, CallType::Group, 2, 10, 4),
+        );
+        assert!(matches!(out[0], MasterAction::Deliver(_)));
+        assert!(relayed(&out).is_empty());
+        assert_eq!(counters.snapshot().relay_denied, 4);
+    }
+
+    #[test]
+    fn one_stream_per_slot_with_hang_time() {
+        let t = Instant::now();
+        let (mut m, counters) = core(vec![
+            entry(A, "north", None),
+            entry(B, "south", None),
+            entry(C, "east", None),
+        ]);
+        for (id, port) in [(A, 1), (B, 2), (C, 3)] {
+            login(&mut m, t, id, addr(port));
+        }
+        let ms = Duration::from_millis;
+        // A talks to TG 9 on TS1; C's simultaneous call to TG 10 is not relayed to B.
+        assert_eq!(
+            relayed(&feed(
+                &mut m,
+                t,
+                addr(1),
+                dmrd(A, Slot::One, CallType::Group, 1, 9, 1)
+            ))
+            .len(),
+            2
+        );
+        let out = feed(
+            &mut m,
+            t + ms(60),
+            addr(3),
+            dmrd(C, Slot::One, CallType::Group, 3, 10, 2),
+        );
+        assert_eq!(relayed(&out), vec![]);
+        assert_eq!(counters.snapshot().relay_busy, 2);
+        // The other slot is free.
+        let out = feed(
+            &mut m,
+            t + ms(60),
+            addr(3),
+            dmrd(C, Slot::Two, CallType::Group, 3, 10, 3),
+        );
+        assert_eq!(relayed(&out), vec![(addr(1), A), (addr(2), B)]);
+        // A's stream ends with a terminator; TG 10 must wait out the hang time, TG 9 need not.
+        let mut term = dmrd(A, Slot::One, CallType::Group, 1, 9, 1);
+        term.frame = FrameType::DataSync;
+        term.data_type = data_type::TERMINATOR;
+        // (C's own TS1 carried C's call meanwhile, so only B gets the terminator.)
+        assert_eq!(
+            relayed(&feed(&mut m, t + ms(120), addr(1), term)),
+            vec![(addr(2), B)]
+        );
+        let out = feed(
+            &mut m,
+            t + ms(500),
+            addr(3),
+            dmrd(C, Slot::One, CallType::Group, 3, 10, 4),
+        );
+        assert_eq!(relayed(&out), vec![]);
+        let out = feed(
+            &mut m,
+            t + ms(500),
+            addr(3),
+            dmrd(C, Slot::One, CallType::Group, 3, 9, 5),
+        );
+        assert_eq!(
+            relayed(&out),
+            vec![(addr(1), A), (addr(2), B)],
+            "same TG within hang time"
+        );
+        let out = feed(
+            &mut m,
+            t + ms(3000),
+            addr(1),
+            dmrd(A, Slot::One, CallType::Group, 1, 11, 6),
+        );
+        assert_eq!(relayed(&out), vec![(addr(2), B), (addr(3), C)]);
+    }
+
+    #[test]
+    fn silent_peers_are_dropped_and_closing_peers_leave() {
+        let t = Instant::now();
+        let (mut m, counters) = core(vec![entry(A, "north", None), entry(B, "south", None)]);
+        login(&mut m, t, A, addr(1));
+        login(&mut m, t, B, addr(2));
+        let mut out = Vec::new();
+        // B keeps pinging every 10 s (DMRGateway); A stays silent.
+        for s in (10..=60).step_by(10) {
+            m.handle(
+                t + Duration::from_secs(s),
+                addr(2),
+                &Packet::RptPing(B).to_vec(),
+                &mut out,
+            );
+        }
+        out.clear();
+        assert_eq!(m.next_deadline(t), t + Duration::from_secs(60));
+        m.poll(t + Duration::from_secs(60), &mut out);
+        assert_eq!(
+            out,
+            vec![MasterAction::State(LinkState::Down {
+                link: "homebrew-master".into(),
+                site: Some(Arc::from("north")),
+                reason: format!("peer {}: ping timeout", A.0)
+            })]
+        );
+        assert_eq!(m.connected(), vec![B]);
+        assert_eq!(counters.snapshot().peer_timeouts, 1);
+        out.clear();
+        m.handle(t, addr(2), &Packet::RptCl(B).to_vec(), &mut out);
+        assert!(matches!(
+            out[..],
+            [MasterAction::State(LinkState::Down { .. })]
+        ));
+        assert!(m.connected().is_empty());
+    }
+
+    #[test]
+    fn gateway_bursts_go_to_the_peers_of_their_site() {
+        let t = Instant::now();
+        let (mut m, counters) = core(vec![entry(A, "north", None), entry(B, "south", None)]);
+        login(&mut m, t, A, addr(1));
+        login(&mut m, t, B, addr(2));
+        let header = dmrd(A, Slot::Two, CallType::Group, 1, 9, 1);
+        let mut out = Vec::new();
+        let tx = Transmit {
+            site: Arc::from("south"),
+            slot: Slot::Two,
+            burst: header.burst,
+            meta: Some(crate::link::FrameMeta {
+                source: 5,
+                destination: 6,
+                private: true,
+                stream_id: 77,
+            }),
+        };
+        m.transmit(t, &tx, &mut out);
+        let [(to, Packet::Dmrd(d))] = &sends(&out)[..] else {
+            panic!("{out:?}");
+        };
+        assert_eq!(*to, addr(2));
+        assert_eq!(
+            (d.repeater, d.source, d.destination, d.stream_id),
+            (B, 5, 6, 77)
+        );
+        assert_eq!(
+            (d.call, d.frame, d.data_type),
+            (CallType::Private, FrameType::DataSync, 1)
+        );
+        out.clear();
+        m.transmit(
+            t,
+            &Transmit {
+                site: Arc::from("west"),
+                ..tx
+            },
+            &mut out,
+        );
+        assert!(out.is_empty());
+        assert_eq!(counters.snapshot().link.tx_dropped, 1);
+        m.close(&mut out);
+        assert_eq!(
+            sends(&out),
+            vec![(addr(1), Packet::MstCl(A)), (addr(2), Packet::MstCl(B))]
+        );
+    }
+
+    #[test]
+    fn relogin_of_a_connected_peer_is_a_reconnect() {
+        let t = Instant::now();
+        let (mut m, counters) = core(vec![entry(A, "north", None)]);
+        login(&mut m, t, A, addr(1));
+        let out = login(&mut m, t, A, addr(5));
+        assert!(matches!(out[1], MasterAction::State(LinkState::Up { .. })));
+        assert_eq!(counters.snapshot().link.reconnects, 1);
+        let mut out = Vec::new();
+        m.handle(t, addr(1), &Packet::RptPing(A).to_vec(), &mut out);
+        assert_eq!(sends(&out), vec![(addr(1), Packet::MstNak(A))]);
+    }
+
+    #[test]
+    fn mutated_datagrams_never_panic_the_core() {
+        let t = Instant::now();
+        let (mut m, _) = core(vec![entry(A, "north", None), entry(B, "south", None)]);
+        login(&mut m, t, A, addr(1));
+        login(&mut m, t, B, addr(2));
+        let seeds = [
+            Packet::Dmrd(dmrd(A, Slot::One, CallType::Private, 1, 2, 3)).to_vec(),
+            Packet::RptPing(A).to_vec(),
+            Packet::Rptl(B).to_vec(),
+            Packet::Rptk {
+                id: B,
+                digest: [1; 32],
+            }
+            .to_vec(),
+        ];
+        let mut rng = SplitMix::new(3);
+        let mut out = Vec::new();
+        for i in 0..5_000u32 {
+            let mut d = seeds[i as usize % seeds.len()].clone();
+            for _ in 0..rng.next_u32() % 3 {
+                let at = rng.next_u32() as usize % d.len();
+                d[at] ^= rng.next_u32() as u8;
+            }
+            let from = addr(1 + (rng.next_u32() % 3) as u16);
+            m.handle(t + Duration::from_millis(u64::from(i)), from, &d, &mut out);
+            out.clear();
+        }
+    }
+
+    #[test]
+    fn garbage_is_counted_by_reason() {
+        let t = Instant::now();
+        let (mut m, counters) = core(vec![entry(A, "north", None)]);
+        let mut out = Vec::new();
+        m.handle(t, addr(1), b"xx", &mut out);
+        m.handle(t, addr(1), b"HELLO WORLD", &mut out);
+        m.handle(t, addr(1), b"DMRD\x01\x02", &mut out);
+        assert!(out.is_empty());
+        let s = counters.snapshot();
+        assert_eq!(
+            (s.link.bad_frames, s.bad_length, s.unknown_command),
+            (3, 2, 1)
+        );
+    }
+}
