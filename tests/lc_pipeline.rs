@@ -87,7 +87,7 @@ fn a_call_in_both_dialects() {
         let mut names = Vec::new();
         for lc in &sequence {
             // burst A carries sync, B–E the fragments, F a null fragment
-            for (lcss, fragment) in fragments(lc).into_iter().chain([(Lcss::Single, 0)]) {
+            for (lcss, fragment) in fragments(lc).into_iter().chain([(Lcss::SingleFragment, 0)]) {
                 if let Some(done) = embedded.feed(lcss, fragment) {
                     names.extend(talker.feed(&done));
                     lcs.push(done);

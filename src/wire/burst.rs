@@ -279,7 +279,8 @@ impl SlotType {
 
 /// Link control start / stop (LCSS, 2 bits) of the EMB and CACH (TS 102 361-1 §9.3.3;
 /// ok-dmrlib lcss.py).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Lcss {
     /// 0: single fragment LC or CSBK (or no embedded signalling).
     SingleFragment,

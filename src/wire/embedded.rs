@@ -111,51 +111,17 @@ fn encode_with_checksum(lc: &[u8; 9], checksum: u8) -> [u8; RAW_LEN] {
     raw
 }
 
-/// LC start/stop of the EMB field (TS 102 361-1 9.3.3; air-interface.md 2.3, 4.4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Lcss {
-    /// 0: single-fragment signalling (null embedded / reverse channel), no full LC.
-    Single,
-    /// 1: first fragment of an LC.
-    First,
-    /// 2: last fragment.
-    Last,
-    /// 3: continuation fragment.
-    Continuation,
-}
-
-impl Lcss {
-    /// From the 2-bit field.
-    pub const fn from_bits(v: u8) -> Lcss {
-        match v & 0x3 {
-            0 => Lcss::Single,
-            1 => Lcss::First,
-            2 => Lcss::Last,
-            _ => Lcss::Continuation,
-        }
-    }
-
-    /// The 2-bit field.
-    pub const fn bits(self) -> u8 {
-        match self {
-            Lcss::Single => 0,
-            Lcss::First => 1,
-            Lcss::Last => 2,
-            Lcss::Continuation => 3,
-        }
-    }
-}
+pub use super::burst::Lcss;
 
 /// The four fragments of an encoded embedded LC with their LCSS (1, 3, 3, 2), for bursts B–E.
 pub fn split(raw: &[u8; RAW_LEN]) -> [(Lcss, u32); FRAGMENTS] {
     let lcss = [
-        Lcss::First,
+        Lcss::FirstFragment,
         Lcss::Continuation,
         Lcss::Continuation,
-        Lcss::Last,
+        Lcss::LastFragment,
     ];
-    let mut out = [(Lcss::Single, 0u32); FRAGMENTS];
+    let mut out = [(Lcss::SingleFragment, 0u32); FRAGMENTS];
     for (i, (slot, l)) in out.iter_mut().zip(lcss).enumerate() {
         *slot = (l, bits::get(raw, i * 32, 32) as u32);
     }
@@ -216,7 +182,7 @@ impl EmbeddedLcAssembler {
     /// Feed one voice burst's EMB LCSS and 32-bit embedded fragment.
     pub fn feed(&mut self, lcss: Lcss, fragment: u32) -> Option<FullLc> {
         match (lcss, self.have) {
-            (Lcss::First, _) => {
+            (Lcss::FirstFragment, _) => {
                 self.discard();
                 self.fragments[0] = fragment;
                 self.have = 1;
@@ -227,7 +193,7 @@ impl EmbeddedLcAssembler {
                 self.have += 1;
                 None
             }
-            (Lcss::Last, 3) => {
+            (Lcss::LastFragment, 3) => {
                 self.fragments[3] = fragment;
                 self.have = 0;
                 let mut raw = [0u8; RAW_LEN];
@@ -559,7 +525,7 @@ mod tests {
         let mut asm = EmbeddedLcAssembler::new(Dialect::Pdt);
         // burst F carries LCSS 0 (null / RC); two superframes in a row
         let mut superframe = frags.to_vec();
-        superframe.push((Lcss::Single, 0xDEAD_BEEF));
+        superframe.push((Lcss::SingleFragment, 0xDEAD_BEEF));
         let mut stream = superframe.clone();
         stream.extend(superframe);
         assert_eq!(feed_all(&mut asm, &stream), vec![lc, lc]);
@@ -586,7 +552,7 @@ mod tests {
         // an extra continuation (5 fragments) is discarded
         assert!(feed_all(&mut asm, &[f[0], f[1], f[2], f[2], f[3]]).is_empty());
         // a null fragment in the middle
-        assert!(feed_all(&mut asm, &[f[0], f[1], (Lcss::Single, 0), f[2], f[3]]).is_empty());
+        assert!(feed_all(&mut asm, &[f[0], f[1], (Lcss::SingleFragment, 0), f[2], f[3]]).is_empty());
         assert_eq!(asm.out_of_order, 4);
         // one bit error in a fragment is corrected
         let mut bad = f;
