@@ -18,6 +18,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Decode hex frames (arguments, or standard input one a line) into JSON lines.
+    Decode(app::decode::DecodeArgs),
     /// Check a configuration file and explain what is wrong with it.
     CheckConfig {
         /// The TOML file.
@@ -29,5 +31,14 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::CheckConfig { file } => app::check_config(&file),
+        Command::Decode(args) => match app::decode::run(&args) {
+            Ok(()) => ExitCode::SUCCESS,
+            // A closed pipe (`| head`) is not an error of the decoder.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("trunkgate decode: {e}");
+                ExitCode::from(2)
+            }
+        },
     }
 }

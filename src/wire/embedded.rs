@@ -552,7 +552,13 @@ mod tests {
         // an extra continuation (5 fragments) is discarded
         assert!(feed_all(&mut asm, &[f[0], f[1], f[2], f[2], f[3]]).is_empty());
         // a null fragment in the middle
-        assert!(feed_all(&mut asm, &[f[0], f[1], (Lcss::SingleFragment, 0), f[2], f[3]]).is_empty());
+        assert!(
+            feed_all(
+                &mut asm,
+                &[f[0], f[1], (Lcss::SingleFragment, 0), f[2], f[3]]
+            )
+            .is_empty()
+        );
         assert_eq!(asm.out_of_order, 4);
         // one bit error in a fragment is corrected
         let mut bad = f;
