@@ -78,6 +78,30 @@ fn resume_scan(c: &mut Criterion) {
             cursor
         })
     });
+    // Baseline under the same machine load: the bare rowid range scan, no `Record`s built.
+    let raw = rusqlite::Connection::open_with_flags(
+        dir.path().join(trunkgate::journal::sqlite::FILE_NAME),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .expect("raw reader");
+    group.bench_function("raw_sqlite_baseline", |b| {
+        b.iter(|| {
+            let mut stmt = raw
+                .prepare_cached("SELECT seq, payload FROM events WHERE seq > ?1")
+                .expect("prepare");
+            let mut rows = stmt.query([TOTAL as i64 / 2]).expect("query");
+            let mut bytes = 0;
+            while let Some(row) = rows.next().expect("row") {
+                bytes += row
+                    .get_ref(1)
+                    .expect("payload")
+                    .as_blob()
+                    .expect("blob")
+                    .len();
+            }
+            bytes
+        })
+    });
     group.finish();
 }
 

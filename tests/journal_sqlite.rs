@@ -272,3 +272,14 @@ fn reader_on_another_thread_sees_only_whole_batches() {
     }
     assert_eq!(watcher.join().unwrap(), 50 * BATCH as u64);
 }
+
+#[test]
+fn reader_opens_a_closed_journal_and_refuses_a_missing_one() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(SqliteReader::open(dir.path(), &cfg()).is_err());
+    let mut j = SqliteJournal::open(dir.path(), &cfg()).unwrap();
+    j.append(&batch(4, 1, 0)).unwrap();
+    drop(j); // last connection closed: SQLite checkpoints and removes the WAL
+    let r = SqliteReader::open(dir.path(), &cfg()).unwrap();
+    assert_eq!(seqs(&r.read_after(0, 10).unwrap()), vec![1, 2, 3, 4]);
+}

@@ -204,8 +204,8 @@ impl<T> Clone for Hub<T> {
 }
 
 impl<T: Sequenced + Send + Sync + 'static> Hub<T> {
-    /// A hub over `reader`'s journal; everything already in it counts as published.
-    /// `decode` turns replayed records into events.
+    /// A hub over `reader`'s journal; everything already in it counts as published (one
+    /// blocking read: call it at startup). `decode` turns replayed records into events.
     pub fn new(
         reader: Arc<dyn JournalReader>,
         decode: impl Fn(Record) -> Result<Option<T>, DecodeError> + Send + Sync + 'static,
@@ -289,6 +289,7 @@ impl<T: Sequenced + Send + Sync + 'static> Hub<T> {
                 let reader = Arc::clone(&self.shared.reader);
                 tokio::task::spawn_blocking(move || reader.check_cursor(c))
                     .await
+                    // The read task fails only when the runtime is shutting down.
                     .map_err(|_| SubscribeError::Closed)??;
                 Some(c)
             }

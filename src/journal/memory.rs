@@ -1,6 +1,6 @@
 //! An in-memory [`Journal`] with the same contract as the SQLite one, for unit tests of the
 //! core and the hub. Nothing is durable; retention and cursors behave exactly as in
-//! [`super::sqlite`] (both use [`super::cursor_in_range`]).
+//! [`super::sqlite`] (both decide cursors with one shared function).
 
 use std::collections::VecDeque;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};

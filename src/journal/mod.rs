@@ -22,6 +22,35 @@
 //!
 //! Implementations: [`sqlite::SqliteJournal`] (the real one; settings measured in
 //! reference/perf-and-deps.md 2d) and [`memory::MemoryJournal`] for unit tests of the core.
+//!
+//! The driver and the API together, in short:
+//! ```no_run
+//! use std::sync::Arc;
+//! use trunkgate::journal::hub::{DecodeError, Hub, HubConfig, Sequenced, Start};
+//! use trunkgate::journal::sqlite::{SqliteConfig, SqliteJournal};
+//! use trunkgate::journal::{Entry, Journal, Record, UnixMillis};
+//!
+//! struct Event { seq: u64, unit: String }
+//! impl Sequenced for Event { fn seq(&self) -> u64 { self.seq } }
+//! fn decode(r: Record) -> Result<Option<Event>, DecodeError> {
+//!     Ok(Some(Event { seq: r.seq, unit: String::from_utf8(r.payload.to_vec())? }))
+//! }
+//!
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let mut journal = SqliteJournal::open("/var/lib/trunkgate".as_ref(), &SqliteConfig::default())?;
+//! let hub = Hub::new(journal.reader()?, decode, HubConfig::default())?;
+//! // Driver: journal first (one durable commit per batch), publish second.
+//! let seqs = journal.append(&[Entry::new(UnixMillis::now(), "unit.registered", "1001")])?;
+//! let events: Vec<Arc<Event>> =
+//!     seqs.iter().map(|seq| Arc::new(Event { seq, unit: "1001".into() })).collect();
+//! hub.publish(&events);
+//! // API: a watcher resuming after its cursor; the end reason names the next cursor.
+//! let mut sub = hub.subscribe(Start::After(0)).await?;
+//! while let Ok(ev) = sub.next().await {
+//!     println!("{} {}", ev.seq, ev.unit);
+//! }
+//! # Ok(()) }
+//! ```
 
 use std::borrow::Cow;
 use std::sync::Arc;
