@@ -80,7 +80,7 @@ fn peer_config(master: SocketAddr, id: u32, pass: &str, site: &str) -> PeerConfi
     let mut c = PeerConfig::new(master, PeerId(id), pass, Arc::from(site));
     c.bind = SocketAddr::from(LOCAL);
     c.ping_interval = Duration::from_millis(100);
-    c.max_missed = 3;
+    c.max_missed = 5;
     c.login_timeout = Duration::from_millis(300);
     c.backoff_min = Duration::from_millis(50);
     c.backoff_max = Duration::from_millis(400);
@@ -339,7 +339,7 @@ async fn unanswered_pings_make_the_peer_log_in_again() {
     answer_login(&fake).await;
     wait_up(&mut peer).await;
     let s = peer.counters.snapshot();
-    assert_eq!(s.missed_pongs, 3);
+    assert_eq!(s.missed_pongs, 5);
     assert_eq!(s.link.reconnects, 1);
     stop(peer).await;
 }
