@@ -8,9 +8,11 @@
 //! - octets before a frame start are skipped and counted ([`FrameDecoder::skipped_octets`]);
 //! - a length octet of 1 or 2 cannot be a frame (the least is 3): the `0xE0` is dropped, the
 //!   hunt goes on and the caller gets an error naming the length;
-//! - a complete frame whose type code no firmware sends, or whose payload does not fit its type,
-//!   is also treated as a false start: only its `0xE0` is dropped, so a real frame hidden inside
-//!   the bogus length is still found;
+//! - a type code no firmware sends, a payload that does not fit its type, or a frame that is
+//!   followed by something other than `0xE0` while holding a `0xE0` inside (a truncated frame
+//!   that swallowed the start of the next one) are treated as false starts: only the `0xE0` is
+//!   dropped and the hunt restarts inside, so a real frame hidden under the bogus length is
+//!   still found;
 //! - a long frame is at most 510 octets (L2 + 255), and the buffer holds [`CAPACITY`] octets:
 //!   `feed` takes what fits and says how much, so memory stays bounded whatever arrives;
 //! - a frame start with a length that never completes can be given up with
@@ -207,6 +209,20 @@ impl FrameDecoder {
             Ok((_, frame)) => frame,
             Err(_) => return Ok(None),
         };
+        // Resync check: on a clean line the octet after a frame is the next frame's 0xE0. If it
+        // is not, and the candidate holds a 0xE0 inside it, the candidate is most likely a
+        // truncated frame that swallowed the start of a real one: give it up and rescan from
+        // inside it. (A frame with no inner 0xE0 is accepted whatever follows, so garbage after
+        // a good frame costs only the garbage.)
+        if data.len() > h.total && data[h.total] != FRAME_START && frame[1..].contains(&FRAME_START)
+        {
+            self.drop_octets(1);
+            return Err(WireError::Invalid {
+                frame: "mmdvm",
+                field: "length",
+                value: h.total as u32,
+            });
+        }
         // A long header longer than the frame cannot happen: total >= 255 > 4.
         let payload = frame.get(h.payload_at..).unwrap_or(&[]);
         let parsed = match self.direction {
@@ -287,7 +303,10 @@ mod tests {
         assert_eq!(d.next_frame(), Ok(None));
         assert_eq!(d.pending(), 20);
         d.feed(&f[20..]);
-        assert_eq!(d.next_frame(), Ok(Some(Frame::Reply(data_frame(Slot::Two, 5)))));
+        assert_eq!(
+            d.next_frame(),
+            Ok(Some(Frame::Reply(data_frame(Slot::Two, 5))))
+        );
     }
 
     #[test]
@@ -341,7 +360,11 @@ mod tests {
         d.feed(&stream);
         assert!(matches!(
             d.next_frame(),
-            Err(WireError::Invalid { field: "type", value: 0x55, .. })
+            Err(WireError::Invalid {
+                field: "type",
+                value: 0x55,
+                ..
+            })
         ));
         assert_eq!(
             d.next_frame(),
@@ -360,6 +383,26 @@ mod tests {
         let (got, errors) = drain(&mut d);
         assert_eq!(errors, 1);
         assert_eq!(got, vec![Frame::Reply(data_frame(Slot::Two, 2))]);
+    }
+
+    #[test]
+    fn truncated_frame_followed_by_a_real_one_resyncs() {
+        // DMR_DATA1 cut after 13 octets, then a whole DMR_DATA2: the 37-octet window of the
+        // first swallows 24 octets of the second; the octet after it is not a frame start.
+        let good = data_frame(Slot::Two, 2);
+        let mut stream = vec![0xE0, 0x25, 0x18];
+        stream.extend([0x40; 10]);
+        stream.extend(good.to_vec());
+        stream.extend(Reply::Ack { command: 1 }.to_vec());
+        let mut d = FrameDecoder::new(Direction::ToHost);
+        d.feed(&stream);
+        let (got, errors) = drain(&mut d);
+        assert_eq!(errors, 1);
+        assert_eq!(
+            got,
+            vec![Frame::Reply(good), Frame::Reply(Reply::Ack { command: 1 })]
+        );
+        assert_eq!(d.skipped_octets(), 13);
     }
 
     #[test]

@@ -469,7 +469,9 @@ impl ModemConfig {
                 let l = &mut c.tx_levels;
                 [
                     l.cw, l.dstar, l.dmr, l.ysf, l.p25, l.nxdn, l.m17, l.pocsag, l.fm, l.ax25,
-                ] = [p[8], p[9], p[10], p[11], p[12], p[13], p[14], p[15], p[16], p[17]];
+                ] = [
+                    p[8], p[9], p[10], p[11], p[12], p[13], p[14], p[15], p[16], p[17],
+                ];
                 c.ysf_hang = p[20];
                 c.p25_hang = p[21];
                 c.nxdn_hang = p[22];
@@ -520,7 +522,10 @@ pub enum Command {
     /// DMR_ALOHA: the CSBK the trunking firmware sends in idle TS1 bursts (transports.md 1.10).
     DmrAloha(Burst),
     /// Any other code, kept as sent (payload at most [`MAX_PAYLOAD`] octets are emitted).
-    Other { kind: u8, payload: Vec<u8> },
+    Other {
+        kind: u8,
+        payload: Vec<u8>,
+    },
 }
 
 /// GET_VERSION reply (transports.md 1.4).
@@ -1393,7 +1398,9 @@ mod tests {
         let lc = [0x33, 0x39, 0x90, 0x03, 0x05, 0x50, 0xc5, 0x5f, 0x30];
         assert_eq!(
             round_trip_command(Command::DmrShortLc(lc)),
-            [0xE0, 0x0C, 0x1C, 0x33, 0x39, 0x90, 0x03, 0x05, 0x50, 0xC5, 0x5F, 0x30]
+            [
+                0xE0, 0x0C, 0x1C, 0x33, 0x39, 0x90, 0x03, 0x05, 0x50, 0xC5, 0x5F, 0x30
+            ]
         );
         let f = round_trip_command(Command::DmrAloha(burst(9)));
         assert_eq!(&f[..3], [0xE0, 36, 0x17]);
@@ -1488,11 +1495,17 @@ mod tests {
 
     #[test]
     fn status_replies_round_trip_in_both_layouts() {
-        let f = round_trip_reply(Reply::Status(status(ProtocolVersion::V2)), ProtocolVersion::V2);
+        let f = round_trip_reply(
+            Reply::Status(status(ProtocolVersion::V2)),
+            ProtocolVersion::V2,
+        );
         assert_eq!(f.len(), 20);
         assert_eq!((f[3], f[4], f[7], f[8]), (2, 0x41, 10, 3));
         assert_eq!((f[12], f[13], f[14]), (7, 9, 8), "m17, fm, pocsag");
-        let f = round_trip_reply(Reply::Status(status(ProtocolVersion::V1)), ProtocolVersion::V1);
+        let f = round_trip_reply(
+            Reply::Status(status(ProtocolVersion::V1)),
+            ProtocolVersion::V1,
+        );
         assert_eq!(f.len(), 14);
         assert_eq!((f[3], f[4], f[5], f[7], f[8]), (0x02, 2, 0x41, 10, 3));
         let s = status(ProtocolVersion::V1);
@@ -1509,7 +1522,11 @@ mod tests {
         assert_eq!(s.nxdn_space, 0);
         assert!(matches!(
             Reply::parse(kind::GET_STATUS, &[2, 2, 0, 0, 9], ProtocolVersion::V2),
-            Err(WireError::Truncated { need: 9, have: 8, .. })
+            Err(WireError::Truncated {
+                need: 9,
+                have: 8,
+                ..
+            })
         ));
     }
 

@@ -520,9 +520,12 @@ impl MmdvmLink {
         let mut frame = [0u8; frame::MAX_FRAME_LEN];
         let n = cmd.buffer_len();
         cmd.emit(&mut frame[..n]);
-        port.write(&frame[..n])
-            .await
-            .map_err(|e| End::Failed(format!("write {} to the modem: {e}", frame::kind::name(cmd.kind()))))
+        port.write(&frame[..n]).await.map_err(|e| {
+            End::Failed(format!(
+                "write {} to the modem: {e}",
+                frame::kind::name(cmd.kind())
+            ))
+        })
     }
 
     /// Feed octets to the decoder and pass each reply to `on_reply`; count what is bad.
@@ -539,6 +542,8 @@ impl MmdvmLink {
                 match self.decoder.next_frame() {
                     Ok(Some(Frame::Reply(r))) => {
                         progressed = true;
+                        // Counters first, so whoever sees the frame sees the counts before it.
+                        self.sync_skipped();
                         on_reply(self, r)?;
                     }
                     // A host-side decoder only yields replies.
@@ -551,11 +556,7 @@ impl MmdvmLink {
                 break;
             }
         }
-        let skipped = self.decoder.skipped_octets();
-        self.counters
-            .skipped_octets
-            .fetch_add(skipped - self.skipped_reported, Ordering::Relaxed);
-        self.skipped_reported = skipped;
+        self.sync_skipped();
         if self.decoder.pending() == 0 || progressed {
             self.partial_since = None;
         }
@@ -563,6 +564,15 @@ impl MmdvmLink {
             self.partial_since = Some(Instant::now());
         }
         Ok(())
+    }
+
+    /// Add the decoder's newly skipped octets to the link counters.
+    fn sync_skipped(&mut self) {
+        let skipped = self.decoder.skipped_octets();
+        self.counters
+            .skipped_octets
+            .fetch_add(skipped - self.skipped_reported, Ordering::Relaxed);
+        self.skipped_reported = skipped;
     }
 
     fn count_bad(&self, e: &WireError) {
@@ -663,7 +673,10 @@ mod tests {
         c.trunking = true;
         let m = c.modem_config(ProtocolVersion::V2);
         assert_eq!(m.colour_code, 9);
-        assert_eq!(m.flags & frame::config_flag::SIMPLEX, frame::config_flag::SIMPLEX);
+        assert_eq!(
+            m.flags & frame::config_flag::SIMPLEX,
+            frame::config_flag::SIMPLEX
+        );
         assert_eq!(m.tx_delay, 50, "clamped to the firmware limit");
         assert_eq!(m.dmr_options, frame::CONFIG_DMR_TRUNKING);
         assert_eq!(m.modes, frame::config_mode::DMR);

@@ -30,7 +30,10 @@ pub enum PortSpec {
     /// A serial device (or a pty, or a symlink to one), 8N1 at `baud`.
     Serial { path: PathBuf, baud: u32 },
     /// MMDVMHost's UDP modem transport: bind `local`, talk to `remote`.
-    Udp { local: SocketAddr, remote: SocketAddr },
+    Udp {
+        local: SocketAddr,
+        remote: SocketAddr,
+    },
 }
 
 impl core::fmt::Display for PortSpec {
@@ -83,12 +86,19 @@ impl Transport {
 
     /// Read some octets. Cancel-safe (a `select!` branch). End of file is an error: the modem
     /// side closed.
-    pub(crate) async fn read(&mut self, buf: &mut [u8], counters: &LinkCounters) -> io::Result<usize> {
+    pub(crate) async fn read(
+        &mut self,
+        buf: &mut [u8],
+        counters: &LinkCounters,
+    ) -> io::Result<usize> {
         match self {
             Transport::Serial(port) => {
                 let n = port.read(buf).await?;
                 if n == 0 {
-                    return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "serial port closed"));
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "serial port closed",
+                    ));
                 }
                 Ok(n)
             }
@@ -118,7 +128,10 @@ impl Transport {
         };
         match tokio::time::timeout(WRITE_TIMEOUT, fut).await {
             Ok(r) => r,
-            Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "write to the modem timed out")),
+            Err(_) => Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "write to the modem timed out",
+            )),
         }
     }
 }
