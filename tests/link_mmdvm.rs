@@ -74,8 +74,9 @@ struct Knobs {
 }
 
 enum ModemIo {
-    /// The pty master, and the pair's own slave end kept open so the pty lives.
-    Pty(SerialStream, SerialStream),
+    /// The pty master, and the pair's own slave end, only held so the pty lives until the
+    /// link has it open.
+    Pty(SerialStream, #[allow(dead_code)] SerialStream),
     Udp(UdpSocket),
 }
 

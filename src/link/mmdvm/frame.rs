@@ -625,7 +625,7 @@ impl Status {
         self.flags & status_flag::TX != 0
     }
 
-    /// Frame layout offsets minus 3 (payload), per version (transports.md 1.5).
+    /// Payload octets of each layout: 20-octet (v2) and 14-octet (v1) frames (transports.md 1.5).
     const fn payload_len(version: ProtocolVersion) -> usize {
         match version {
             ProtocolVersion::V1 => 11,

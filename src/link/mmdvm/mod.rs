@@ -103,8 +103,6 @@ pub struct MmdvmConfig {
     pub tx_spacing: Duration,
     /// A frame start whose remainder has not arrived after this long is given up.
     pub partial_frame_timeout: Duration,
-    /// Capacity hint for callers sizing the `rx` channel; not used by the link itself.
-    pub rx_channel_hint: usize,
 }
 
 impl MmdvmConfig {
@@ -134,7 +132,6 @@ impl MmdvmConfig {
             tx_queue_len: 64,
             tx_spacing: Duration::from_millis(10),
             partial_frame_timeout: Duration::from_millis(500),
-            rx_channel_hint: 256,
         }
     }
 
