@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use trunkgate::link::mmdvm::{
     Command, Direction, DmrData, Frame, FrameDecoder, MmdvmConfig, MmdvmLink, Mode, NakReason,
-    PortSpec, ProtocolVersion, Reply, Status, Version, frame::config_flag,
+    PortSpec, ProtocolVersion, Reply, SetFreq, Status, Version, frame::config_flag,
 };
 use trunkgate::link::{
     Burst, LinkCounters, LinkCountersSnapshot, LinkState, Received, Slot, Transmit,
@@ -283,8 +283,12 @@ fn serial(path: PathBuf) -> PortSpec {
 }
 
 fn start(cfg: MmdvmConfig) -> Harness {
+    start_with(cfg, 64)
+}
+
+fn start_with(cfg: MmdvmConfig, rx_capacity: usize) -> Harness {
     logs();
-    let (rx_tx, rx) = mpsc::channel(64);
+    let (rx_tx, rx) = mpsc::channel(rx_capacity);
     let (tx, tx_rx) = mpsc::channel(64);
     let (state_tx, state) = watch::channel(LinkState::Down {
         link: cfg.name.clone(),
@@ -403,12 +407,20 @@ async fn handshake_v2_simplex() {
     cfg.colour_code = 3;
     cfg.duplex = false;
     cfg.tx_delay = Duration::from_millis(120);
+    let freq = SetFreq {
+        rx_hz: 351_000_000,
+        tx_hz: 361_000_000,
+        rf_level_pocsag: Some((255, 433_000_000)),
+    };
+    cfg.frequencies = Some(freq);
     let mut h = start(cfg);
     let seq = modem
         .commands_until(|c| matches!(c, Command::GetStatus))
         .await;
     h.wait_up().await;
     assert_eq!(seq[0], Command::GetVersion);
+    assert_eq!(seq[1], Command::SetFreq(freq));
+    let seq = &seq[1..];
     let Command::SetConfig(c) = &seq[1] else {
         panic!("SET_CONFIG second, got {seq:?}")
     };
@@ -701,5 +713,25 @@ async fn udp_datagrams_from_strangers_are_dropped() {
     modem.inject.send(data(Slot::One, 8, None)).unwrap();
     assert_eq!(recv(&mut h).await.burst, burst(8), "only the modem's burst");
     counters_reach(&h, "one in", |c| c.frames_in == 1).await;
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_receiver_costs_a_counter_not_the_reader() {
+    let (io, path) = pty();
+    let modem = Modem::start(io, ProtocolVersion::V2);
+    let mut h = start_with(config(serial(path)), 1);
+    h.wait_up().await;
+    let mut stream = Vec::new();
+    for seed in 0..5 {
+        stream.extend(data(Slot::One, seed, None));
+    }
+    modem.inject.send(stream).unwrap();
+    counters_reach(&h, "four dropped", |c| c.rx_dropped == 4).await;
+    assert_eq!(recv(&mut h).await.burst, burst(0), "the first one was kept");
+    // The reader was never blocked: status polls went on and the link is still up.
+    modem.inject.send(data(Slot::Two, 9, None)).unwrap();
+    assert_eq!(recv(&mut h).await.burst, burst(9));
+    assert!(matches!(*h.state.borrow(), LinkState::Up { .. }));
     h.stop().await;
 }
