@@ -69,6 +69,8 @@ struct Knobs {
     space: [AtomicU8; 2],
     /// NAK every DMR_DATA with reason 2 (wrong mode).
     nak_data: AtomicBool,
+    /// NAK SET_CONFIG with reason 4 (bad parameter).
+    nak_config: AtomicBool,
     /// Ignore this many GET_VERSIONs before answering.
     ignore_versions: AtomicU32,
 }
@@ -242,6 +244,10 @@ fn answer(c: &Command, version: ProtocolVersion, knobs: &Knobs) -> Option<Reply>
             reason: NakReason::WrongMode,
         }),
         Command::DmrData { .. } => None,
+        Command::SetConfig(_) if knobs.nak_config.load(Ordering::SeqCst) => Some(Reply::Nak {
+            command: c.kind(),
+            reason: NakReason::BadParameter,
+        }),
         other => Some(Reply::Ack {
             command: other.kind(),
         }),
@@ -733,5 +739,22 @@ async fn a_full_receiver_costs_a_counter_not_the_reader() {
     modem.inject.send(data(Slot::Two, 9, None)).unwrap();
     assert_eq!(recv(&mut h).await.burst, burst(9));
     assert!(matches!(*h.state.borrow(), LinkState::Up { .. }));
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nak_to_set_config_fails_the_handshake_and_it_is_retried() {
+    let (io, path) = pty();
+    let modem = Modem::start(io, ProtocolVersion::V2);
+    modem.knobs.nak_config.store(true, Ordering::SeqCst);
+    let mut h = start(config(serial(path)));
+    let reason = h.wait_down().await;
+    assert!(
+        reason.contains("SET_CONFIG") && reason.contains("bad length or parameter"),
+        "{reason}"
+    );
+    assert!(h.counters.snapshot().naks >= 1);
+    modem.knobs.nak_config.store(false, Ordering::SeqCst);
+    h.wait_up().await;
     h.stop().await;
 }

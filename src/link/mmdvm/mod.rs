@@ -194,8 +194,9 @@ pub struct MmdvmLink {
     /// Decoder skip count already added to `counters.skipped_octets`.
     skipped_reported: u64,
     /// Bursts waiting per slot (index 0 = TS1). Why bounded and kept across reconnects: the
-    /// core may keep sending while the modem is away; the queue holds the newest
-    /// `tx_queue_len` worth of intent and counts the rest, never growing without limit.
+    /// core may keep sending while the modem is away; the queue keeps the first
+    /// `tx_queue_len` bursts in order and counts each later one it cannot hold as dropped, so
+    /// it never grows without limit and never reorders what it sends.
     queues: [VecDeque<Burst>; 2],
     /// Free modem buffer per slot from the last status, minus writes since.
     space: [u8; 2],
