@@ -126,6 +126,14 @@ pub struct LinkCounters {
     pub naks: AtomicU64,
     /// Transmit frames dropped because the queue was full while the link was down.
     pub tx_dropped: AtomicU64,
+    /// Of `bad_frames`: wrong length (impossible length octet, payload too short or long).
+    pub bad_length: AtomicU64,
+    /// Of `bad_frames`: a type code no peer sends.
+    pub bad_type: AtomicU64,
+    /// Of `bad_frames`: a field value the frame cannot carry.
+    pub bad_field: AtomicU64,
+    /// Received frames dropped because the consumer's channel was full.
+    pub rx_dropped: AtomicU64,
 }
 
 impl LinkCounters {
@@ -147,6 +155,10 @@ impl LinkCounters {
             login_failures: get(&self.login_failures),
             naks: get(&self.naks),
             tx_dropped: get(&self.tx_dropped),
+            bad_length: get(&self.bad_length),
+            bad_type: get(&self.bad_type),
+            bad_field: get(&self.bad_field),
+            rx_dropped: get(&self.rx_dropped),
         }
     }
 }
@@ -163,4 +175,8 @@ pub struct LinkCountersSnapshot {
     pub login_failures: u64,
     pub naks: u64,
     pub tx_dropped: u64,
+    pub bad_length: u64,
+    pub bad_type: u64,
+    pub bad_field: u64,
+    pub rx_dropped: u64,
 }
