@@ -9,7 +9,7 @@
 //! | PDU | event | source |
 //! |---|---|---|
 //! | C_ACKD reason 0x62 (registration accepted) | `Registered { target }` | AI §3.4, §3.8 `gophertrunk-ackd` |
-//! | C_RAND service kind 14, option bit 0 set / clear | `Affiliated { source, target }` / `Deregistered { source }` | derived (air-commands.md §9: "layout per dvmhost"), unverified |
+//! | C_RAND service kind 14, option bit 0 set (with a talkgroup target) / clear | `Affiliated { source, target }` / `Deregistered { source }` | derived (air-commands.md §9: "layout per dvmhost"), unverified |
 //! | TV/BTV/PV_GRANT (CSBK or MBC header) | `VoiceGrant` (+ `EmergencyAlarm` when the emergency bit is set) | AI §3.4, air-commands.md §8 |
 //! | P_CLEAR, P_MAINT kind 0 | `CallCleared` | AI §3.4 |
 //! | voice LC header, late-entry embedded LC (FLCO 0 / 3) | `VoiceLc` (+ `EmergencyAlarm` once per transmission) | AI §4.3 |
@@ -327,7 +327,7 @@ fn csbk_events(st: &mut SlotState, c: &Csbk, out: &mut Vec<AirEvent>) {
         CsbkBody::CRand(r) if r.service_kind == ServiceKind::RegistrationAuthenticationCheck => {
             let Some(radio) = radio(r.source) else { return };
             if r.service_options & RAND_REGISTER_OPTION != 0 {
-                out.push(AirEvent::Registered { radio });
+                // the registration itself is accepted by C_ACKD 0x62; this names the group
                 if let Ok(talkgroup) = TalkgroupId::new(r.target)
                     && r.target != 0
                     && r.target != REGI
