@@ -28,7 +28,7 @@ use crate::dispatch::{
     Service, SiteId, TalkgroupId,
 };
 use crate::link::{Received, Slot};
-use crate::wire::csbk::mbc::{Continuation, MbcAssembler};
+use crate::wire::csbk::mbc::MbcAssembler;
 use crate::wire::csbk::{
     Channel, Csbk, CsbkBody, FID_HYTERA, ReasonClass, ReasonCode, ServiceKind, Sso,
 };
@@ -228,21 +228,15 @@ impl Ingest {
             st.set_dialect(dialect);
         }
         match d.pdu {
-            Pdu::Csbk(c) => csbk_events(st, &c, out),
+            Pdu::Csbk(c) => csbk_events(&c, out),
             Pdu::MbcHeader(block) => {
                 if st.mbc.feed_header(&block).is_err() {
                     self.counters.mbc_errors += 1;
                 }
             }
             Pdu::MbcContinuation(block) => match st.mbc.feed_continuation(&block) {
-                Ok(Some((mbc, _))) => {
-                    if matches!(
-                        mbc.continuation,
-                        Continuation::Channel(_) | Continuation::Raw(_)
-                    ) {
-                        csbk_events(st, &mbc.header, out);
-                    }
-                }
+                // the header carries the grant's addresses; the channel is not needed here
+                Ok(Some((mbc, _))) => csbk_events(&mbc.header, out),
                 Ok(None) => {}
                 Err(_) => self.counters.mbc_errors += 1,
             },
@@ -278,24 +272,19 @@ impl Ingest {
             }
             Pdu::DataHeader { block, .. } => {
                 let r = st.data.feed(BlockKind::Header, &block);
-                self.data_result(slot, r, out);
+                self.data_result(r, out);
             }
             Pdu::DataBlock { rate, octets } => {
                 let r = st
                     .data
                     .feed(BlockKind::Data(rate), &octets[..rate.block_len()]);
-                self.data_result(slot, r, out);
+                self.data_result(r, out);
             }
             Pdu::PiHeader(_) | Pdu::Idle | Pdu::Other { .. } | Pdu::Reserved => {}
         }
     }
 
-    fn data_result(
-        &mut self,
-        _slot: Slot,
-        r: crate::wire::Result<Option<DataPdu>>,
-        out: &mut Vec<AirEvent>,
-    ) {
+    fn data_result(&mut self, r: crate::wire::Result<Option<DataPdu>>, out: &mut Vec<AirEvent>) {
         match r {
             Ok(Some(pdu)) => data_events(&pdu, out),
             Ok(None) => {}
@@ -319,7 +308,7 @@ fn push_answer(
     }
 }
 
-fn csbk_events(st: &mut SlotState, c: &Csbk, out: &mut Vec<AirEvent>) {
+fn csbk_events(c: &Csbk, out: &mut Vec<AirEvent>) {
     match c.body {
         CsbkBody::CAckd(a) if a.reason.0 == REASON_REGISTRATION_ACCEPTED => {
             out.extend(radio(a.target).map(|radio| AirEvent::Registered { radio }));
@@ -437,7 +426,6 @@ fn csbk_events(st: &mut SlotState, c: &Csbk, out: &mut Vec<AirEvent>) {
         }
         _ => {}
     }
-    let _ = st;
 }
 
 /// (source, target) of a voice LC.
@@ -602,5 +590,498 @@ fn data_events(pdu: &DataPdu, out: &mut Vec<AirEvent>) {
             }
         }
         Message::Udt { .. } => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dispatch::egress::{SDMI, STUNI};
+    use crate::wire::burst::{DataType, Emb, SyncPattern};
+    use crate::wire::csbk::{Ack, DmraAddressed, NackRsp, PdtAlarm, RadioCheck, Rand};
+    use crate::wire::data::{self, Rate};
+    use crate::wire::data_header::{DataHeader, Dpf, PacketInfo, ResponseInfo};
+    use crate::wire::embedded;
+    use crate::wire::lc::{GpsInfo, ServiceOptions};
+    use crate::wire::pipeline::{bptc_burst, data_block_burst};
+    use std::time::Instant;
+
+    const RADIO: u32 = 0x10_0065;
+    const GROUP: u32 = 0x10_0001;
+    const GW: u32 = 0x00_2A01;
+
+    fn rx(burst: [u8; 33], slot: Slot) -> Received {
+        Received {
+            site: "s1".into(),
+            slot,
+            burst,
+            rssi_dbm: Some(-70),
+            ber_percent: None,
+            meta: None,
+            at: Instant::now(),
+        }
+    }
+
+    fn csbk(c: Csbk, d: Dialect) -> [u8; 33] {
+        bptc_burst(SyncPattern::BsData, 1, DataType::Csbk, &c.to_bytes(d))
+    }
+
+    fn events(ing: &mut Ingest, bursts: &[[u8; 33]], slot: Slot) -> Vec<AirEvent> {
+        let mut out = Vec::new();
+        for b in bursts {
+            ing.feed(&rx(*b, slot), &mut out);
+        }
+        out.into_iter()
+            .map(|i| match i {
+                Input::Air(a) => {
+                    assert_eq!(
+                        (a.site.as_str(), a.slot, a.rssi_dbm),
+                        ("s1", slot, Some(-70))
+                    );
+                    a.event
+                }
+                other => panic!("{other:?}"),
+            })
+            .collect()
+    }
+
+    fn r(id: u32) -> RadioId {
+        RadioId::new(id).unwrap()
+    }
+
+    fn g(id: u32) -> TalkgroupId {
+        TalkgroupId::new(id).unwrap()
+    }
+
+    fn answer(radio: u32, service: Option<Service>, answer: Answer) -> AirEvent {
+        AirEvent::Answer {
+            radio: r(radio),
+            service,
+            answer,
+        }
+    }
+
+    #[test]
+    fn registration_and_affiliation() {
+        for d in [Dialect::Dmr, Dialect::Pdt] {
+            let mut ing = Ingest::new(SiteId::new("s1"), DialectChoice::Auto);
+            let rand = Csbk::new(CsbkBody::CRand(Rand {
+                service_options: RAND_REGISTER_OPTION,
+                proxy: false,
+                service_extras: 0,
+                service_kind: ServiceKind::RegistrationAuthenticationCheck,
+                target: GROUP,
+                source: RADIO,
+            }))
+            .unwrap();
+            let ack = Csbk::ackd(RADIO, REGI, ReasonCode(REASON_REGISTRATION_ACCEPTED));
+            let mut dereg = rand;
+            if let CsbkBody::CRand(x) = &mut dereg.body {
+                x.service_options = 0;
+            }
+            let got = events(
+                &mut ing,
+                &[csbk(rand, d), csbk(ack, d), csbk(dereg, d)],
+                Slot::One,
+            );
+            assert_eq!(
+                got,
+                vec![
+                    AirEvent::Affiliated {
+                        radio: r(RADIO),
+                        talkgroup: g(GROUP)
+                    },
+                    AirEvent::Registered { radio: r(RADIO) },
+                    AirEvent::Deregistered { radio: r(RADIO) },
+                ]
+            );
+        }
+    }
+
+    fn group_lc(emergency: bool) -> FullLc {
+        FullLc {
+            protect: false,
+            reserved: false,
+            flco: 0,
+            fid: 0,
+            body: LcBody::GroupVoice {
+                service_options: ServiceOptions {
+                    emergency,
+                    ..ServiceOptions::default()
+                },
+                group: GROUP,
+                source: RADIO,
+            },
+        }
+    }
+
+    fn superframe(lc: &FullLc) -> Vec<[u8; 33]> {
+        let voice = [0x5Au8; 27];
+        let mut v = vec![burst::voice_sync_burst(SyncPattern::BsVoice, &voice)];
+        for (lcss, f) in embedded::fragments(lc)
+            .into_iter()
+            .chain([(Lcss::Single, 0)])
+        {
+            let emb = Emb {
+                colour_code: 1,
+                pi: false,
+                lcss: burst::Lcss::from_bits(lcss.bits()),
+            };
+            v.push(burst::voice_embedded_burst(emb, f, &voice));
+        }
+        v
+    }
+
+    #[test]
+    fn group_call_header_embedded_lc_alias_gps_terminator() {
+        let d = Dialect::Pdt;
+        let mut ing = Ingest::new(SiteId::new("s1"), DialectChoice::Pdt);
+        let call = group_lc(true);
+        let mut block = [0u8; 12];
+        call.emit_full(LcKind::Header, d, &mut block);
+        let mut bursts = vec![bptc_burst(
+            SyncPattern::BsData,
+            1,
+            DataType::VoiceLcHeader,
+            &block,
+        )];
+        bursts.extend(superframe(&call));
+        let gps = FullLc {
+            protect: false,
+            reserved: false,
+            flco: 8,
+            fid: 0,
+            body: LcBody::GpsInfo(GpsInfo::from_degrees(113.2644, 23.1291, 1, d)),
+        };
+        bursts.extend(superframe(&gps));
+        call.emit_full(LcKind::Terminator, d, &mut block);
+        bursts.push(bptc_burst(
+            SyncPattern::BsData,
+            1,
+            DataType::TerminatorWithLc,
+            &block,
+        ));
+        let got = events(&mut ing, &bursts, Slot::Two);
+        let target = Addressee::Talkgroup(g(GROUP));
+        assert_eq!(got.len(), 4, "{got:?}");
+        assert_eq!(
+            got[0],
+            AirEvent::VoiceLc {
+                source: r(RADIO),
+                target,
+                emergency: true,
+                privacy: false
+            }
+        );
+        assert_eq!(
+            got[1],
+            AirEvent::EmergencyAlarm {
+                radio: r(RADIO),
+                talkgroup: Some(g(GROUP))
+            }
+        );
+        let AirEvent::Position { radio, position } = &got[2] else {
+            panic!("{:?}", got[2])
+        };
+        assert_eq!(*radio, r(RADIO));
+        assert!((position.latitude - 23.1291).abs() < 1e-4);
+        assert!((position.longitude - 113.2644).abs() < 1e-4);
+        assert_eq!(position.accuracy_m, Some(20.0));
+        assert_eq!(position.source, PositionSource::EmbeddedLc);
+        assert_eq!(
+            got[3],
+            AirEvent::VoiceTerminator {
+                source: r(RADIO),
+                target
+            }
+        );
+        // late entry: embedded LC alone starts the call
+        let mut ing = Ingest::new(SiteId::new("s1"), DialectChoice::Pdt);
+        let got = events(&mut ing, &superframe(&group_lc(false)), Slot::Two);
+        assert_eq!(
+            got,
+            vec![AirEvent::VoiceLc {
+                source: r(RADIO),
+                target,
+                emergency: false,
+                privacy: false
+            }]
+        );
+    }
+
+    fn packet(
+        d: Dialect,
+        dst: u32,
+        src: u32,
+        sap: u8,
+        payload: &[u8],
+        rate: Rate,
+    ) -> Vec<[u8; 33]> {
+        let h = DataHeader {
+            group: false,
+            response_requested: false,
+            dpf: Dpf::Unconfirmed,
+            sap,
+            destination: dst,
+            source: src,
+            body: Body::Packet(PacketInfo {
+                header_compression: false,
+                pad_octets: 0,
+                full_message: true,
+                blocks_to_follow: 0,
+                resync: false,
+                send_seq: 0,
+                fsn: 8,
+            }),
+        };
+        let out = data::emit_packet(h, payload, rate, d).unwrap();
+        let mut v = vec![bptc_burst(
+            SyncPattern::BsData,
+            1,
+            DataType::DataHeader,
+            &out.header_block,
+        )];
+        for b in &out.blocks {
+            v.push(data_block_burst(SyncPattern::BsData, 1, out.rate, b).unwrap());
+        }
+        v
+    }
+
+    #[test]
+    fn chinese_text_and_status_and_positions_from_data() {
+        for d in [Dialect::Dmr, Dialect::Pdt] {
+            let mut ing = Ingest::new(SiteId::new("s1"), DialectChoice::Auto);
+            let mut bursts = packet(
+                d,
+                GW,
+                RADIO,
+                3,
+                &sdata::pdt_sms_payload("山体滑坡预警"),
+                Rate::Half,
+            );
+            let st = sdata::status_header(GW, RADIO, false, 513, 0, 0);
+            let mut block = [0u8; 12];
+            st.emit(d, &mut block);
+            bursts.push(bptc_burst(
+                SyncPattern::BsData,
+                1,
+                DataType::DataHeader,
+                &block,
+            ));
+            let report = sdata::pdt_gps_report(7, 0, 23.5, 113.5);
+            bursts.extend(packet(d, GW, RADIO, 3, &report, Rate::ThreeQuarter));
+            let lrrp = Lrrp::report(
+                lrrp::DocType::ImmediateLocationReport,
+                &[0, 0, 0, 7],
+                Some(lrrp::Position {
+                    latitude: 12.5,
+                    longitude: 24.25,
+                    radius: Some(10.0),
+                }),
+                None,
+                Some(2.0),
+            )
+            .to_bytes();
+            let ip = sdata::ipv4_udp(sdata::radio_ip(RADIO), [10, 0, 0, 1], 4001, 4001, &lrrp);
+            bursts.extend(packet(d, GW, RADIO, 4, &ip, Rate::Half));
+            let got = events(&mut ing, &bursts, Slot::One);
+            assert_eq!(got.len(), 4, "{got:?}");
+            assert_eq!(
+                got[0],
+                AirEvent::Text {
+                    source: r(RADIO),
+                    to: Addressee::Radio(r(GW)),
+                    text: "山体滑坡预警".into()
+                }
+            );
+            assert_eq!(
+                got[1],
+                AirEvent::Status {
+                    source: r(RADIO),
+                    to: Addressee::Radio(r(GW)),
+                    status: 513
+                }
+            );
+            let AirEvent::Position { position: p, .. } = &got[2] else {
+                panic!()
+            };
+            assert_eq!(p.source, PositionSource::HyteraLp);
+            assert!((p.latitude - 23.5).abs() < 1e-4 && (p.longitude - 113.5).abs() < 1e-4);
+            let AirEvent::Position { position: p, .. } = &got[3] else {
+                panic!()
+            };
+            assert_eq!(p.source, PositionSource::Lrrp);
+            assert!((p.latitude - 12.5).abs() < 1e-6 && (p.longitude - 24.25).abs() < 1e-6);
+            assert_eq!(p.speed_kmh, Some(7.2));
+            assert_eq!(ing.counters().data_errors, 0);
+        }
+    }
+
+    #[test]
+    fn every_answer_kind() {
+        let d = Dialect::Dmr;
+        let mut ing = Ingest::new(SiteId::new("s1"), DialectChoice::Auto);
+        let ack = |reason: u8, target: u32| {
+            Csbk::new(CsbkBody::CAcku(Ack {
+                response_info: 0,
+                reason: ReasonCode(reason),
+                reserved: false,
+                target,
+                source: RADIO,
+            }))
+            .unwrap()
+        };
+        let nack = Csbk::new(CsbkBody::NackRsp(NackRsp {
+            additional_info: true,
+            ms_sourced: true,
+            service_type: 0x1C,
+            reason: ReasonCode(0x13),
+            source: RADIO,
+            target: TSI,
+        }))
+        .unwrap();
+        let call_alert_ack = Csbk::new(CsbkBody::DmraCallAlertAck(DmraAddressed {
+            reserved: 0,
+            target: GW,
+            source: RADIO,
+        }))
+        .unwrap();
+        let radio_check_ack = Csbk::new(CsbkBody::DmraRadioCheck(RadioCheck {
+            reserved: 0,
+            function: 0,
+            target: GW,
+            source: RADIO,
+        }))
+        .unwrap();
+        let response = |class: u8, kind: u8| {
+            let h = DataHeader {
+                group: false,
+                response_requested: false,
+                dpf: Dpf::Response,
+                sap: 0,
+                destination: GW,
+                source: RADIO,
+                body: Body::Response(ResponseInfo {
+                    blocks_to_follow: 0,
+                    class,
+                    kind,
+                    status: 0,
+                }),
+            };
+            let mut b = [0u8; 12];
+            h.emit(d, &mut b);
+            bptc_burst(SyncPattern::BsData, 1, DataType::DataHeader, &b)
+        };
+        let bursts = vec![
+            csbk(ack(0x44, TSI), d),
+            csbk(ack(0x44, STUNI), d),
+            csbk(ack(0x44, KILLI), d),
+            csbk(ack(0x25, SDMI), d),
+            csbk(ack(0xA0, TSI), d), // queued: not passed on
+            csbk(nack, d),
+            csbk(call_alert_ack, d),
+            csbk(radio_check_ack, d),
+            response(0, 1),
+            response(1, 4),
+        ];
+        let got = events(&mut ing, &bursts, Slot::One);
+        let refused = |code| Answer::Refused(Refusal { code });
+        assert_eq!(
+            got,
+            vec![
+                answer(RADIO, Some(Service::RadioCheck), Answer::Accepted),
+                answer(RADIO, None, Answer::Accepted),
+                answer(RADIO, Some(Service::Kill), Answer::Accepted),
+                answer(RADIO, None, refused(0x25)),
+                answer(RADIO, Some(Service::RadioCheck), refused(0x13)),
+                answer(RADIO, Some(Service::CallAlert), Answer::Accepted),
+                answer(RADIO, Some(Service::RadioCheck), Answer::Accepted),
+                answer(RADIO, None, Answer::Accepted),
+                answer(RADIO, None, refused(0x84)),
+            ]
+        );
+
+        // PDT: SUPS answers echo the SSO; another SSO is a refusal; alarms raise
+        let p = Dialect::Pdt;
+        let mut ing = Ingest::new(SiteId::new("s1"), DialectChoice::Pdt);
+        let alarm = Csbk::new(CsbkBody::HytAlarm(PdtAlarm {
+            sequence: 3,
+            reserved: 0,
+            target: GW,
+            source: RADIO,
+        }))
+        .unwrap();
+        let bursts = vec![
+            csbk(Csbk::pdt_sups_answer(Sso::CallAlert, GW, RADIO), p),
+            csbk(Csbk::pdt_sups_answer(Sso::RadioDisable, GW, RADIO), p),
+            csbk(Csbk::pdt_sups_answer(Sso::RadioEnable, GW, RADIO), p),
+            csbk(Csbk::pdt_sups_answer(Sso::from(0x21), GW, RADIO), p),
+            csbk(Csbk::pdt_sups_answer(Sso::DigitalAlarm, RADIO, GW), p),
+            csbk(alarm, p),
+        ];
+        let got = events(&mut ing, &bursts, Slot::One);
+        assert_eq!(
+            got,
+            vec![
+                answer(RADIO, Some(Service::CallAlert), Answer::Accepted),
+                answer(RADIO, Some(Service::Stun), Answer::Accepted),
+                answer(RADIO, Some(Service::Revive), Answer::Accepted),
+                answer(RADIO, None, refused(0x21)),
+                AirEvent::EmergencyAlarm {
+                    radio: r(RADIO),
+                    talkgroup: None
+                },
+            ]
+        );
+        // PDT GPS answer with a non-zero result, and an LRRP report with a failing result
+        let mut ing = Ingest::new(SiteId::new("s1"), DialectChoice::Auto);
+        let mut bursts = packet(
+            p,
+            GW,
+            RADIO,
+            3,
+            &sdata::pdt_gps_report(9, 0x10, 1.0, 2.0),
+            Rate::Half,
+        );
+        let mut l = Lrrp::report(
+            lrrp::DocType::ImmediateLocationReport,
+            &[9],
+            None,
+            None,
+            None,
+        );
+        l.result = Some(lrrp::RESULT_NO_GPS);
+        let ip = sdata::ipv4_udp(
+            sdata::radio_ip(RADIO),
+            [10, 0, 0, 1],
+            4001,
+            4001,
+            &l.to_bytes(),
+        );
+        bursts.extend(packet(Dialect::Dmr, GW, RADIO, 4, &ip, Rate::Half));
+        let got = events(&mut ing, &bursts, Slot::One);
+        assert_eq!(
+            got,
+            vec![
+                answer(RADIO, Some(Service::Location), refused(0x10)),
+                answer(RADIO, Some(Service::Location), refused(0x10)),
+            ]
+        );
+    }
+
+    #[test]
+    fn failures_are_counted_by_stage() {
+        let mut ing = Ingest::new(SiteId::new("s1"), DialectChoice::Pdt);
+        let good = csbk(Csbk::ackd(RADIO, REGI, ReasonCode(0x62)), Dialect::Dmr);
+        let mut out = Vec::new();
+        ing.feed(&rx(good, Slot::One), &mut out); // DMR mask on a PDT-only site
+        let mut slot_type = good;
+        burst::set_slot_type_bits(&mut slot_type, burst::slot_type_bits(&good) ^ 0xF);
+        ing.feed(&rx(slot_type, Slot::One), &mut out);
+        let aloha = csbk(Csbk::preamble(1, 2, false, false, 3), Dialect::Pdt);
+        ing.feed(&rx(aloha, Slot::One), &mut out);
+        let c = ing.counters();
+        assert!(out.is_empty());
+        assert_eq!((c.bursts, c.crc, c.slot_type, c.unknown_pdu), (3, 1, 1, 1));
     }
 }

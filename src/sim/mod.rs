@@ -245,7 +245,10 @@ async fn drive(
     };
     let start = Instant::now();
     let mut out = Vec::new();
-    while up {
+    loop {
+        if !up {
+            break;
+        }
         let now_ms = start.elapsed().as_millis() as u64;
         if until.is_some_and(|d| start.elapsed() >= d) {
             break;

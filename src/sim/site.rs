@@ -570,7 +570,6 @@ impl SimSite {
 
     fn packet(
         &mut self,
-        slot: Slot,
         header: DataHeader,
         payload: &[u8],
         rate: Rate,
@@ -596,7 +595,6 @@ impl SimSite {
                 Err(_) => self.counters.dropped += 1,
             }
         }
-        let _ = slot;
         v
     }
 
@@ -626,7 +624,7 @@ impl SimSite {
 
     fn send_text(&mut self, i: usize, text: &str) {
         let h = self.unconfirmed(self.radios[i].spec.id, self.spec.dispatcher, 3);
-        let v = self.packet(Slot::One, h, &sdata::pdt_sms_payload(text), Rate::Half);
+        let v = self.packet(h, &sdata::pdt_sms_payload(text), Rate::Half);
         self.enqueue(Slot::One, v);
     }
 
@@ -671,7 +669,7 @@ impl SimSite {
                     .map_or(0, u32::from_be_bytes);
                 let payload = sdata::pdt_gps_report(req, 0, lat, lon);
                 let h = self.unconfirmed(id, to, 3);
-                self.packet(Slot::One, h, &payload, Rate::Half)
+                self.packet(h, &payload, Rate::Half)
             }
             (Dialect::Dmr, req) => {
                 let doc = if req.is_some() {
@@ -699,7 +697,7 @@ impl SimSite {
                     &report,
                 );
                 let h = self.unconfirmed(id, to, 4);
-                self.packet(Slot::One, h, &ip, Rate::Half)
+                self.packet(h, &ip, Rate::Half)
             }
         }
     }
