@@ -432,3 +432,119 @@ fn with_meta(v: Vec<Pending>, slot: Slot) -> Vec<TransmitBurst> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dispatch::RadioId;
+    use crate::wire::DialectChoice;
+    use crate::wire::pipeline::{Pdu, decode_burst};
+
+    fn radio() -> RadioId {
+        RadioId::new(0x10_0065).unwrap()
+    }
+
+    fn csbks(bursts: &[TransmitBurst]) -> Vec<Csbk> {
+        bursts
+            .iter()
+            .map(
+                |b| match decode_burst(&b.burst, DialectChoice::Auto).unwrap().pdu {
+                    Pdu::Csbk(c) => c,
+                    other => panic!("{other:?}"),
+                },
+            )
+            .collect()
+    }
+
+    #[test]
+    fn a_command_is_six_preambles_counting_down_then_the_csbk() {
+        let m = AirMessage::RadioCheck { radio: radio() };
+        let b = encode(2, Dialect::Pdt, AirProfile::Pdt, &m, 7).unwrap();
+        let c = csbks(&b);
+        assert_eq!(c.len(), PREAMBLES + 1);
+        for (i, p) in c[..PREAMBLES].iter().enumerate() {
+            let CsbkBody::PreCsbk(p) = p.body else {
+                panic!("{p:?}")
+            };
+            assert_eq!(usize::from(p.blocks_to_follow), PREAMBLES - i);
+            assert_eq!(
+                (p.target, p.source, p.data_follows, p.group),
+                (0x10_0065, TSI, false, false)
+            );
+        }
+        assert_eq!(c[PREAMBLES].opcode, 0x1C);
+        assert!(b.iter().all(|t| t.meta
+            == FrameMeta {
+                source: TSI,
+                destination: 0x10_0065,
+                private: true,
+                stream_id: b[0].meta.stream_id
+            }));
+    }
+
+    #[test]
+    fn hytera_dmr_mode_sups_lays_out_sso_target_source() {
+        let c = hytera_dmr_sups(Sso::DmrRadioDisable, 0x12_3456, 0xAB_CDEF);
+        let block = c.to_bytes(Dialect::Dmr);
+        assert_eq!(hex::encode(&block[..10]), "a4687f00123456abcdef");
+        assert_eq!(Csbk::check(&block, DialectChoice::Auto), Some(Dialect::Dmr));
+    }
+
+    #[test]
+    fn dmra_has_no_kill_or_emergency_ack() {
+        for m in [
+            AirMessage::Kill { radio: radio() },
+            AirMessage::EmergencyAck {
+                radio: radio(),
+                talkgroup: None,
+            },
+        ] {
+            let e = encode(1, Dialect::Dmr, AirProfile::DmraConventional, &m, 7).unwrap_err();
+            assert_eq!(
+                e,
+                EgressError::Unsupported {
+                    profile: AirProfile::DmraConventional,
+                    service: service_of(&m)
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn revive_differs_from_stun_only_in_the_option_bit() {
+        let stun = csbks(
+            &encode(
+                1,
+                Dialect::Dmr,
+                AirProfile::TierIii,
+                &AirMessage::Stun { radio: radio() },
+                7,
+            )
+            .unwrap(),
+        );
+        let revive = csbks(
+            &encode(
+                1,
+                Dialect::Dmr,
+                AirProfile::TierIii,
+                &AirMessage::Revive { radio: radio() },
+                7,
+            )
+            .unwrap(),
+        );
+        let (CsbkBody::CAhoy(s), CsbkBody::CAhoy(r)) = (stun[6].body, revive[6].body) else {
+            panic!()
+        };
+        assert_eq!(
+            (s.service_options, r.service_options),
+            (0, AHOY_REVIVE_OPTION)
+        );
+        assert_eq!(
+            CsbkBody::CAhoy(crate::wire::csbk::Ahoy {
+                service_options: 0,
+                ..r
+            }),
+            stun[6].body
+        );
+    }
+}

@@ -1007,3 +1007,90 @@ fn alias_lcs(alias: &str) -> Vec<FullLc> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::embedded::TalkerAliasAssembler;
+
+    fn spec(rate: f64) -> SiteSpec {
+        SiteSpec {
+            name: "s".into(),
+            colour_code: 2,
+            dialect: Dialect::Pdt,
+            dispatcher: 0xFF_FECB,
+            talkgroups: vec![1, 2],
+            rate,
+            burst_ms: BURST_MS,
+        }
+    }
+
+    fn radio(id: u32, out: bool) -> RadioSpec {
+        RadioSpec {
+            id,
+            talkgroup: 1,
+            latitude: 23.0,
+            longitude: 113.0,
+            alias: "消防一中队".into(),
+            out_of_coverage: out,
+        }
+    }
+
+    #[test]
+    fn aliases_read_back_through_the_assembler() {
+        for alias in ["消防一中队", "A", "应急救援队第十三号车辆"] {
+            let mut asm = TalkerAliasAssembler::new();
+            let got: Vec<String> = alias_lcs(alias)
+                .iter()
+                .filter_map(|lc| asm.feed(lc))
+                .collect();
+            assert_eq!(got, vec![alias.to_string()]);
+        }
+        assert!(alias_lcs("").is_empty());
+    }
+
+    #[test]
+    fn bursts_are_paced_one_per_60_ms_per_slot() {
+        let mut site = SimSite::new(spec(1.0), vec![radio(5, false)], 1);
+        let mut out = Vec::new();
+        site.poll(2_000, &mut out);
+        // C_ALOHA at 0, then C_RAND + C_ACKD: one burst per 60 ms from t = 0
+        let n = out.len();
+        assert!(n >= 1 && n <= 2_000 / 60 + 1, "{n}");
+        let before = out.len();
+        site.poll(2_000, &mut out);
+        assert_eq!(out.len(), before, "nothing more is due at the same instant");
+        assert!(site.next_deadline().is_some());
+    }
+
+    #[test]
+    fn a_full_queue_drops_and_counts() {
+        let mut site = SimSite::new(spec(1.0), vec![radio(5, false)], 1);
+        let burst = (
+            [0u8; 33],
+            FrameMeta {
+                source: 0,
+                destination: 0,
+                private: false,
+                stream_id: 1,
+            },
+        );
+        site.enqueue(Slot::Two, vec![burst; MAX_SLOT_QUEUE + 10]);
+        assert_eq!(site.counters().dropped, 10);
+    }
+
+    #[test]
+    fn out_of_coverage_radios_stay_silent() {
+        let mut site = SimSite::new(spec(50.0), vec![radio(5, true)], 3);
+        let mut out = Vec::new();
+        for t in (0..120_000).step_by(60) {
+            site.poll(t, &mut out);
+        }
+        // only the controller's C_ALOHA beacons, every 5 s on slot 1
+        assert_eq!(out.len(), 120_000 / 5_000);
+        assert!(
+            out.iter()
+                .all(|t| t.slot == Slot::One && t.meta.is_some_and(|m| m.source == 0))
+        );
+    }
+}
