@@ -1056,7 +1056,7 @@ mod tests {
         site.poll(2_000, &mut out);
         // C_ALOHA at 0, then C_RAND + C_ACKD: one burst per 60 ms from t = 0
         let n = out.len();
-        assert!(n >= 1 && n <= 2_000 / 60 + 1, "{n}");
+        assert!((1..=2_000 / 60 + 1).contains(&n), "{n}");
         let before = out.len();
         site.poll(2_000, &mut out);
         assert_eq!(out.len(), before, "nothing more is due at the same instant");
