@@ -162,3 +162,68 @@ async fn sites_log_in_and_answer_a_radio_check_through_the_master() {
     stop.cancel();
     let _ = tokio::time::timeout(Duration::from_secs(5), master_task).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn load_mode_sends_decodable_bursts_through_the_master() {
+    let peers = vec![PeerEntry {
+        id: PeerId(320_001),
+        passphrase: "load".into(),
+        site: Arc::from("load"),
+        allow: None,
+    }];
+    let master = Master::bind(
+        MasterConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)), peers),
+        Arc::new(HomebrewCounters::default()),
+    )
+    .await
+    .unwrap();
+    let addr = master.local_addr().unwrap();
+    let (rx_tx, mut rx) = mpsc::channel::<Received>(65_536);
+    let (_tx, tx_rx) = mpsc::channel::<Transmit>(16);
+    let (state_tx, _state) = mpsc::channel::<LinkState>(64);
+    let stop = CancellationToken::new();
+    let master_task = tokio::spawn(master.run(rx_tx, tx_rx, state_tx, stop.clone()));
+
+    let mut network = SimConfig::new(
+        addr,
+        vec![SimSiteConfig {
+            peer_id: 320_001,
+            passphrase: "load".into(),
+            name: "load".into(),
+            colour_code: 4,
+        }],
+    );
+    network.generate = 50;
+    let load = sim::LoadConfig {
+        network,
+        bursts_per_second: 400,
+        duration: Some(Duration::from_secs(2)),
+    };
+    let counters = tokio::time::timeout(
+        Duration::from_secs(20),
+        sim::run_load(load, CancellationToken::new()),
+    )
+    .await
+    .expect("the load run ends after its duration")
+    .unwrap();
+    assert!(counters.bursts_sent > 0);
+
+    // what arrived decodes cleanly
+    let mut ing = Ingest::new(SiteId::new("load"), DialectChoice::Pdt);
+    let mut inputs = Vec::new();
+    let mut arrived = 0u64;
+    while let Ok(Some(r)) = tokio::time::timeout(Duration::from_millis(500), rx.recv()).await {
+        arrived += 1;
+        ing.feed(&r, &mut inputs);
+    }
+    let c = ing.counters();
+    println!(
+        "load: target 400 bursts/s for 2 s; sent {}, arrived {arrived}, inputs {}",
+        counters.bursts_sent, c.inputs
+    );
+    assert!(arrived > 0 && arrived <= counters.bursts_sent);
+    assert_eq!((c.sync, c.fec, c.crc, c.data_errors), (0, 0, 0, 0), "{c:?}");
+    assert!(!inputs.is_empty());
+    stop.cancel();
+    let _ = tokio::time::timeout(Duration::from_secs(5), master_task).await;
+}

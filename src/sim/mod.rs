@@ -305,8 +305,9 @@ pub fn load_burst_ms(bursts_per_second: u32) -> u64 {
 pub async fn run_load(load: LoadConfig, shutdown: CancellationToken) -> io::Result<SimCounters> {
     let mut network = load.network.clone();
     let radios = network.generate.max(1) as f64;
-    // about 15 bursts per action; each radio acts every 30 s / rate on average; ×2 headroom
-    network.rate = (f64::from(load.bursts_per_second) * 30.0 * 2.0 / (15.0 * radios)).max(0.1);
+    // about 15 bursts per action, each radio acting every 30 s / rate on average; ×4 headroom
+    // so both slots stay busy (what does not fit is dropped and counted, MAX_SLOT_QUEUE)
+    network.rate = (f64::from(load.bursts_per_second) * 30.0 * 4.0 / (15.0 * radios)).max(0.1);
     network.out_of_coverage = 0.0;
     network.sites.truncate(1);
     let Some(sc) = network.sites.first().cloned() else {
