@@ -39,7 +39,7 @@ use crate::wire::lc::{FullLc, LcBody, LcKind};
 use crate::wire::lrrp::{self, Lrrp};
 use crate::wire::pipeline::{DecodedBurst, Pdu, Stage, decode_burst};
 use crate::wire::sdata::{self, LocationSource, Message};
-use crate::wire::{Dialect, DialectChoice, burst};
+use crate::wire::{Dialect, DialectChoice};
 
 use super::egress::{HYTERA_DMR_SUPS_OPCODE, KILLI, REGI, TSI};
 
@@ -260,12 +260,9 @@ impl Ingest {
             }
             Pdu::Voice { emb, fragment } => {
                 let Some(emb) = emb else { return };
-                let lcss = match emb.lcss {
-                    burst::Lcss::SingleFragment => Lcss::Single,
-                    burst::Lcss::FirstFragment => Lcss::First,
-                    burst::Lcss::LastFragment => Lcss::Last,
-                    burst::Lcss::Continuation => Lcss::Continuation,
-                };
+                // by value, so this holds whether `embedded` keeps its own LCSS type or
+                // re-uses the burst's
+                let lcss = Lcss::from_bits(emb.lcss.bits());
                 if let Some(lc) = st.embedded.feed(lcss, fragment) {
                     embedded_lc(st, &lc, out);
                 }
@@ -597,7 +594,7 @@ fn data_events(pdu: &DataPdu, out: &mut Vec<AirEvent>) {
 mod tests {
     use super::*;
     use crate::dispatch::egress::{SDMI, STUNI};
-    use crate::wire::burst::{DataType, Emb, SyncPattern};
+    use crate::wire::burst::{self, DataType, Emb, SyncPattern};
     use crate::wire::csbk::{Ack, DmraAddressed, NackRsp, PdtAlarm, RadioCheck, Rand};
     use crate::wire::data::{self, Rate};
     use crate::wire::data_header::{DataHeader, Dpf, PacketInfo, ResponseInfo};
@@ -720,7 +717,7 @@ mod tests {
         let mut v = vec![burst::voice_sync_burst(SyncPattern::BsVoice, &voice)];
         for (lcss, f) in embedded::fragments(lc)
             .into_iter()
-            .chain([(Lcss::Single, 0)])
+            .chain([(Lcss::from_bits(0), 0)])
         {
             let emb = Emb {
                 colour_code: 1,

@@ -537,8 +537,9 @@ impl SimSite {
                 *v = self.rng.next_u32() as u8;
             }
             bursts.push(burst::voice_sync_burst(SyncPattern::BsVoice, &voice));
+            // burst F carries a null fragment (LCSS 0); LCSS by value (see ingest)
             let frags = embedded::fragments(lc);
-            for (lcss, fragment) in frags.into_iter().chain([(Lcss::Single, 0)]) {
+            for (lcss, fragment) in frags.into_iter().chain([(Lcss::from_bits(0), 0)]) {
                 let emb = Emb {
                     colour_code: cc,
                     pi: false,
