@@ -141,7 +141,7 @@ fn hear(bursts: &[TransmitBurst], dialect: Dialect) -> Heard {
     heard
 }
 
-fn ingest(bursts: &[TransmitBurst], dialect: Dialect) -> (Vec<AirEvent>, u64) {
+fn ingest(bursts: &[TransmitBurst]) -> (Vec<AirEvent>, u64) {
     let mut ing = Ingest::new(SiteId::new("s"), DialectChoice::Auto);
     let mut out = Vec::new();
     for b in bursts {
@@ -157,7 +157,6 @@ fn ingest(bursts: &[TransmitBurst], dialect: Dialect) -> (Vec<AirEvent>, u64) {
         ing.feed(&r, &mut out);
     }
     let c = ing.counters();
-    let _ = dialect;
     let events = out
         .into_iter()
         .map(|i| match i {
@@ -210,7 +209,7 @@ fn every_message_on_every_profile() {
                 assert_eq!(bursts.len() as u64, m.air_time_ms() / 60, "{m:?}");
             }
             let h = hear(&bursts, dialect);
-            let (events, errors) = ingest(&bursts, dialect);
+            let (events, errors) = ingest(&bursts);
             assert_eq!(errors, 0, "{profile:?} {m:?}");
             let is_data = matches!(
                 m,
