@@ -30,9 +30,11 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
+pub mod egress;
 mod event;
 mod handle;
 pub mod ids;
+pub mod ingest;
 pub mod model;
 mod query;
 

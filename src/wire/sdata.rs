@@ -741,6 +741,68 @@ pub fn parse_pdt_gps_report(data: &[u8]) -> Option<Location> {
     })
 }
 
+/// IPv4 + UDP around `payload` (RFC 791 / RFC 768: version 4, IHL 5, TTL 64, protocol 17,
+/// header checksum; UDP checksum 0, "no checksum", allowed over IPv4), as SAP 4 packet data
+/// carries LRRP (air-interface.md 5.3). Addresses are IPv4 octets.
+pub fn ipv4_udp(
+    source: [u8; 4],
+    destination: [u8; 4],
+    source_port: u16,
+    destination_port: u16,
+    payload: &[u8],
+) -> Vec<u8> {
+    let udp_len = 8 + payload.len();
+    let total = 20 + udp_len;
+    let mut out = Vec::with_capacity(total);
+    out.extend_from_slice(&[0x45, 0x00]);
+    out.extend_from_slice(&(total as u16).to_be_bytes());
+    out.extend_from_slice(&[0, 0, 0, 0, 64, 17, 0, 0]);
+    out.extend_from_slice(&source);
+    out.extend_from_slice(&destination);
+    let sum = out
+        .chunks(2)
+        .fold(0u32, |a, w| a + u32::from(u16::from_be_bytes([w[0], w[1]])));
+    let folded = (sum & 0xFFFF) + (sum >> 16);
+    let checksum = !(((folded & 0xFFFF) + (folded >> 16)) as u16);
+    out[10..12].copy_from_slice(&checksum.to_be_bytes());
+    out.extend_from_slice(&source_port.to_be_bytes());
+    out.extend_from_slice(&destination_port.to_be_bytes());
+    out.extend_from_slice(&(udp_len as u16).to_be_bytes());
+    out.extend_from_slice(&[0, 0]);
+    out.extend_from_slice(payload);
+    out
+}
+
+/// The 10.x.y.z address of a 24-bit radio ID (pdt-facts.md 4.1: "radio IP 10.x.y.z = 10 +
+/// 24-bit id").
+pub fn radio_ip(id: u32) -> [u8; 4] {
+    let b = id.to_be_bytes();
+    [10, b[1], b[2], b[3]]
+}
+
+/// The PDT GPS answer a radio sends (pdt-facts.md 4.1, the layout [`parse_pdt_gps_report`]
+/// reads): compressed header `02 2A 01 74 74` (the request's, address IDs swapped: derived),
+/// message header 0x01, opcode 0xA002, request ID, `result`, time and date left zero (their
+/// coding is not described), latitude DDMMmmmm with N bit 31, longitude DDDMMmmmm with W bit 31,
+/// speed and direction zero. 32 octets.
+pub fn pdt_gps_report(request_id: u32, result: u16, latitude: f64, longitude: f64) -> Vec<u8> {
+    fn to_ddmm(deg: f64) -> u32 {
+        let d = deg.abs().min(180.0);
+        let whole = d.trunc() as u32;
+        let minutes = ((d - d.trunc()) * 60.0 * 10_000.0).round() as u32;
+        (whole * 1_000_000 + minutes.min(599_999)) & 0x7FFF_FFFF
+    }
+    let mut out = vec![0x02, 0x2A, 0x01, PORT_ID_HYTERA_LP, PORT_ID_HYTERA_LP, 0x01];
+    out.extend_from_slice(&LP_REPORT.to_be_bytes());
+    out.extend_from_slice(&request_id.to_be_bytes());
+    out.extend_from_slice(&result.to_be_bytes());
+    out.extend_from_slice(&[0; 6]);
+    out.extend_from_slice(&(to_ddmm(latitude) | u32::from(latitude >= 0.0) << 31).to_be_bytes());
+    out.extend_from_slice(&(to_ddmm(longitude) | u32::from(longitude < 0.0) << 31).to_be_bytes());
+    out.extend_from_slice(&[0; 4]);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1147,5 +1209,27 @@ mod tests {
             };
             let _ = serde_json::to_string(&decode(&pdu)).unwrap();
         }
+    }
+
+    #[test]
+    fn pdt_gps_report_and_ip_framing_read_back() {
+        let r = pdt_gps_report(0x0102_0304, 0, 23.1291, 113.2644);
+        let loc = parse_pdt_gps_report(&r).unwrap();
+        assert!((loc.latitude - 23.1291).abs() < 1e-4 && (loc.longitude - 113.2644).abs() < 1e-4);
+        assert_eq!(loc.request_id.as_deref(), Some("01020304"));
+        assert!(loc.valid);
+        assert!(
+            !parse_pdt_gps_report(&pdt_gps_report(1, 0x10, -1.5, -2.5))
+                .unwrap()
+                .valid
+        );
+        let ip = ipv4_udp(radio_ip(5), [10, 0, 0, 1], LRRP_PORT, LRRP_PORT, b"xy");
+        assert_eq!(ip.len(), 30);
+        // the header checksum verifies: the one's complement sum of the header is 0xFFFF
+        let sum = ip[..20]
+            .chunks(2)
+            .fold(0u32, |a, w| a + u32::from(u16::from_be_bytes([w[0], w[1]])));
+        assert_eq!((sum & 0xFFFF) + (sum >> 16), 0xFFFF);
+        assert_eq!(&ip[12..16], &[10, 0, 0, 5]);
     }
 }
