@@ -1,0 +1,413 @@
+//! `trunkgate serve`: wire the rooms together and run until shutdown (mini-redis
+//! `server::run`).
+//!
+//! ```text
+//!  links (Homebrew master / peers, MMDVM modems) ──Received──► ingest task ──Input──► driver
+//!        ▲                                            (per-site Ingest,          │ (core +
+//!        └──────── Transmit (egress-encoded, per-site router) ◄── transmit ──────┘  journal + hub)
+//!                                                                                 ▲
+//!                                       gRPC API (tonic) ── command / read / watch ┘
+//! ```
+//!
+//! Every task takes a child of one `CancellationToken`; on shutdown the links close (RPTCL /
+//! MSTCL), the API ends its streams with a resume cursor, and the driver saves a snapshot.
+//! With `--demo` the simulated county of the configuration's `[sim]` section logs into the
+//! gateway's own Homebrew master over 127.0.0.1, so the same wiring runs on it.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use super::config::{self, Config};
+use super::driver::{self, DriverConfig, DriverHandle};
+use crate::dispatch::{
+    self, AirProfile, Directory, DirectoryRadio, DirectorySite, DirectoryTalkgroup,
+    DirectoryTeam, Input, Output, RadioId, SiteId, TalkgroupId, egress, ingest::Ingest,
+};
+use crate::journal::hub::HubConfig;
+use crate::journal::sqlite::{SqliteConfig, SqliteJournal, Synchronous};
+use crate::link::homebrew::{HomebrewCounters, Master, MasterConfig, Peer, PeerConfig, PeerEntry, PeerId};
+use crate::link::mmdvm::{MmdvmConfig as ModemConfig, MmdvmLink, PortSpec};
+use crate::link::{LinkCounters, LinkState, Received, SiteName, Transmit};
+use crate::wire::{Dialect, DialectChoice};
+
+/// Options of `trunkgate serve` that override the file.
+#[derive(Debug, Clone, Default)]
+pub struct ServeOptions {
+    /// Run the embedded demo: its configuration plus the simulated county.
+    pub demo: bool,
+    /// Override `[gateway] data_dir`.
+    pub data_dir: Option<PathBuf>,
+    /// Override `[api] listen`.
+    pub listen: Option<SocketAddr>,
+    /// Override the Homebrew master's bind address.
+    pub homebrew: Option<SocketAddr>,
+}
+
+/// What a running gateway exposes to its caller (tests use the addresses).
+#[derive(Debug, Clone)]
+pub struct Running {
+    /// The gRPC address.
+    pub api: SocketAddr,
+    /// The Homebrew master's address, if one runs.
+    pub homebrew: Option<SocketAddr>,
+}
+
+/// How one site transmits.
+#[derive(Debug, Clone)]
+struct SiteTx {
+    name: SiteName,
+    colour_code: u8,
+    dialect: Dialect,
+    link: Option<mpsc::Sender<Transmit>>,
+}
+
+/// Transmit bursts dropped because a link queue was full or the site has no link.
+static TX_DROPPED: AtomicU64 = AtomicU64::new(0);
+
+/// Build the core's directory from the configuration (names, teams, sites).
+pub fn directory(config: &Config) -> anyhow::Result<Directory> {
+    let radio = |id: &config::IdOrNumber| -> anyhow::Result<RadioId> {
+        Ok(match id {
+            config::IdOrNumber::Air(a) => RadioId::new(*a).map_err(|e| anyhow::anyhow!("{e}"))?,
+            config::IdOrNumber::Number(n) => {
+                n.parse().map_err(|e| anyhow::anyhow!("radio {n:?}: {e}"))?
+            }
+        })
+    };
+    let talkgroup = |id: &config::IdOrNumber| -> anyhow::Result<TalkgroupId> {
+        Ok(match id {
+            config::IdOrNumber::Air(a) => {
+                TalkgroupId::new(*a).map_err(|e| anyhow::anyhow!("{e}"))?
+            }
+            config::IdOrNumber::Number(n) => {
+                n.parse().map_err(|e| anyhow::anyhow!("talkgroup {n:?}: {e}"))?
+            }
+        })
+    };
+    let mut dir = Directory::default();
+    for r in &config.radios {
+        dir.radios.push(DirectoryRadio { id: radio(&r.id)?, name: Some(r.name.clone()) });
+    }
+    for t in &config.talkgroups {
+        dir.talkgroups
+            .push(DirectoryTalkgroup { id: talkgroup(&t.id)?, name: Some(t.name.clone()) });
+    }
+    for s in &config.sites {
+        dir.sites.push(DirectorySite {
+            id: SiteId::new(&s.name),
+            display_name: s.display_name.clone(),
+            profile: profile(s.profile),
+        });
+    }
+    for team in &config.teams {
+        let mut radios = Vec::new();
+        for r in config.radios.iter().filter(|r| r.team.as_deref() == Some(&team.name)) {
+            radios.push(radio(&r.id)?);
+        }
+        let talkgroup = team.talkgroup.as_ref().map(talkgroup).transpose()?;
+        dir.teams.push(DirectoryTeam { name: team.display_name.clone(), radios, talkgroup });
+    }
+    Ok(dir)
+}
+
+fn profile(p: config::AirProfile) -> AirProfile {
+    match p {
+        config::AirProfile::Pdt => AirProfile::Pdt,
+        config::AirProfile::Tier3 => AirProfile::TierIii,
+        config::AirProfile::Dmra => AirProfile::DmraConventional,
+    }
+}
+
+/// The dialects a site's receivers accept, and the one its transmissions use.
+fn dialects(site: &config::SiteConfig) -> (DialectChoice, Dialect) {
+    match site.dialect {
+        config::Dialect::Dmr => (DialectChoice::Dmr, Dialect::Dmr),
+        config::Dialect::Pdt => (DialectChoice::Pdt, Dialect::Pdt),
+        config::Dialect::Auto => (
+            DialectChoice::Auto,
+            if site.profile == config::AirProfile::Pdt { Dialect::Pdt } else { Dialect::Dmr },
+        ),
+    }
+}
+
+/// Start every room and return once the gateway is up; the tasks run until `shutdown`.
+/// The returned join handle finishes when everything has drained.
+pub async fn start(
+    config: Config,
+    options: &ServeOptions,
+    shutdown: CancellationToken,
+) -> anyhow::Result<(Running, tokio::task::JoinHandle<()>)> {
+    let data_dir = options.data_dir.clone().unwrap_or_else(|| config.gateway.data_dir.clone());
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("creating data directory {}", data_dir.display()))?;
+    let journal_config = SqliteConfig {
+        synchronous: match config.journal.synchronous {
+            config::Synchronous::Full => Synchronous::Full,
+            config::Synchronous::Normal => Synchronous::Normal,
+        },
+        ..SqliteConfig::default()
+    };
+    let journal = SqliteJournal::open(&data_dir.join("journal"), &journal_config)
+        .with_context(|| format!("opening the journal in {}", data_dir.display()))?;
+
+    // Sites and their transmit routes.
+    let (rx_tx, mut rx_rx) = mpsc::channel::<Received>(8192);
+    let (state_tx, mut state_rx) = mpsc::channel::<LinkState>(256);
+    let mut sites: HashMap<String, SiteTx> = HashMap::new();
+    let mut receivers: HashMap<String, DialectChoice> = HashMap::new();
+    for s in &config.sites {
+        let (rx, tx) = dialects(s);
+        receivers.insert(s.name.clone(), rx);
+        sites.insert(
+            s.name.clone(),
+            SiteTx { name: SiteName::from(s.name.as_str()), colour_code: s.colour_code, dialect: tx, link: None },
+        );
+    }
+    let mut tasks = Vec::new();
+    let link_counters = Arc::new(LinkCounters::default());
+
+    // The Homebrew master: one socket, one transmit queue for all its peers' sites.
+    let mut homebrew_addr = None;
+    if let Some(master) = &config.homebrew_master {
+        let bind = options.homebrew.unwrap_or(master.bind);
+        let peers = master
+            .peers
+            .iter()
+            .map(|p| PeerEntry {
+                id: PeerId(p.id),
+                passphrase: p.passphrase.clone(),
+                site: SiteName::from(p.site.as_str()),
+                allow: None,
+            })
+            .collect();
+        let mut mc = MasterConfig::new(bind, peers);
+        mc.ping_timeout = Duration::from_secs(master.peer_timeout_secs);
+        mc.hang_time = Duration::from_millis(master.hang_time_ms);
+        let counters = Arc::new(HomebrewCounters::new(Arc::clone(&link_counters)));
+        let link = Master::bind(mc, counters)
+            .await
+            .with_context(|| format!("binding the Homebrew master on {bind}"))?;
+        homebrew_addr = Some(link.local_addr()?);
+        let (tx, tx_rx) = mpsc::channel(1024);
+        for p in &master.peers {
+            if let Some(site) = sites.get_mut(&p.site) {
+                site.link = Some(tx.clone());
+            }
+        }
+        let (rx, state, token) = (rx_tx.clone(), state_tx.clone(), shutdown.child_token());
+        tasks.push(tokio::spawn(async move {
+            if let Err(e) = link.run(rx, tx_rx, state, token).await {
+                tracing::error!(error = %e, "Homebrew master stopped");
+            }
+        }));
+    }
+    for upstream in &config.homebrew_peers {
+        let mut pc = PeerConfig::new(
+            upstream.master,
+            PeerId(upstream.id),
+            upstream.passphrase.clone(),
+            SiteName::from(upstream.site.as_str()),
+        );
+        pc.bind = upstream.bind;
+        pc.info.callsign = upstream.callsign.clone();
+        let counters = Arc::new(HomebrewCounters::new(Arc::clone(&link_counters)));
+        let link = Peer::bind(pc, counters)
+            .await
+            .with_context(|| format!("binding the Homebrew peer for {}", upstream.master))?;
+        let (tx, tx_rx) = mpsc::channel(1024);
+        if let Some(site) = sites.get_mut(&upstream.site) {
+            site.link = Some(tx);
+        }
+        let (rx, state, token) = (rx_tx.clone(), state_tx.clone(), shutdown.child_token());
+        tasks.push(tokio::spawn(async move {
+            if let Err(e) = link.run(rx, tx_rx, state, token).await {
+                tracing::error!(error = %e, "Homebrew peer stopped");
+            }
+        }));
+    }
+    for modem in &config.mmdvm {
+        let port = match (&modem.port, modem.udp_remote) {
+            (Some(path), _) => PortSpec::Serial { path: path.clone(), baud: modem.baud },
+            (None, Some(remote)) => PortSpec::Udp {
+                local: modem.udp_local.unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0))),
+                remote,
+            },
+            (None, None) => anyhow::bail!("mmdvm for site {:?}: no port", modem.site),
+        };
+        let site = SiteName::from(modem.site.as_str());
+        let mut mc = ModemConfig::new(format!("mmdvm-{}", modem.site), port, site.clone());
+        mc.duplex = modem.duplex;
+        if let Some(s) = config.sites.iter().find(|s| s.name == modem.site) {
+            mc.colour_code = s.colour_code;
+        }
+        let (tx, tx_rx) = mpsc::channel(1024);
+        if let Some(s) = sites.get_mut(&modem.site) {
+            s.link = Some(tx);
+        }
+        let (watch_tx, mut watch_rx) = watch::channel(LinkState::Down {
+            link: mc.name.clone(),
+            site: Some(site),
+            reason: "starting".into(),
+        });
+        let state = state_tx.clone();
+        let token = shutdown.child_token();
+        tasks.push(tokio::spawn(async move {
+            while watch_rx.changed().await.is_ok() {
+                let s = watch_rx.borrow_and_update().clone();
+                if state.send(s).await.is_err() {
+                    break;
+                }
+            }
+        }));
+        let (rx, counters) = (rx_tx.clone(), Arc::clone(&link_counters));
+        tasks.push(tokio::spawn(MmdvmLink::run(mc, rx, tx_rx, watch_tx, counters, token)));
+    }
+    drop(rx_tx);
+    drop(state_tx);
+
+    // The driver, with egress on its transmit path.
+    let core_config = dispatch::Config {
+        answer_timeout_ms: config.dispatch.answer_timeout_secs * 1000,
+        max_attempts: u8::try_from(config.dispatch.attempts.clamp(1, 10)).unwrap_or(3),
+        ..dispatch::Config::default()
+    };
+    let driver_config = DriverConfig {
+        snapshot_every: config.journal.snapshot_every,
+        retention: Duration::from_secs(u64::from(config.journal.retention_days) * 86_400),
+        hub: HubConfig { queue_capacity: config.api.watch_queue, ..HubConfig::default() },
+        ..DriverConfig::default()
+    };
+    let routes = sites.clone();
+    let transmit = move |output: Output| {
+        let Output::Transmit { site, profile, message, operation, .. } = output else { return };
+        let Some(route) = routes.get(site.as_str()) else {
+            TX_DROPPED.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(%site, "transmit for a site without a link");
+            return;
+        };
+        match egress::encode(route.colour_code, route.dialect, profile, &message, egress::DISPATI) {
+            Ok(bursts) => {
+                let Some(link) = &route.link else {
+                    TX_DROPPED.fetch_add(bursts.len() as u64, Ordering::Relaxed);
+                    return;
+                };
+                for t in egress::to_transmits(&route.name, &bursts) {
+                    if link.try_send(t).is_err() {
+                        TX_DROPPED.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(%site, %operation, error = %e, "cannot encode command"),
+        }
+    };
+    let dir = directory(&config)?;
+    let (driver, driver_thread) =
+        driver::start(journal, core_config, Some(dir), driver_config, transmit)
+            .context("starting the dispatch driver")?;
+
+    // Ingest: links → per-site decoders → the core.
+    {
+        let driver = driver.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut ingests: HashMap<SiteName, Ingest> = HashMap::new();
+            let mut inputs = Vec::new();
+            loop {
+                tokio::select! {
+                    received = rx_rx.recv() => {
+                        let Some(received) = received else { break };
+                        let ingest = ingests.entry(received.site.clone()).or_insert_with(|| {
+                            let choice = receivers.get(&*received.site).copied().unwrap_or_default();
+                            Ingest::new(SiteId::new(&received.site), choice)
+                        });
+                        ingest.feed(&received, &mut inputs);
+                        for input in inputs.drain(..) {
+                            driver.submit(input);
+                        }
+                    }
+                    state = state_rx.recv() => {
+                        let Some(state) = state else { continue };
+                        match state {
+                            LinkState::Up { link, site: Some(site) } => {
+                                tracing::info!(%link, %site, "link up");
+                                driver.submit(Input::SiteUp { site: SiteId::new(&site) });
+                            }
+                            LinkState::Down { link, site: Some(site), reason } => {
+                                tracing::warn!(%link, %site, %reason, "link down");
+                                driver.submit(Input::SiteDown { site: SiteId::new(&site) });
+                            }
+                            other => tracing::info!(?other, "link state"),
+                        }
+                    }
+                }
+            }
+        }));
+    }
+
+    // The API.
+    let listen = options.listen.unwrap_or(config.api.listen);
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding the gRPC API on {listen}"))?;
+    let api_addr = listener.local_addr()?;
+    {
+        let backend = Arc::new(super::backend::GatewayBackend::new(driver.clone()));
+        let api_config = crate::api::ApiConfig {
+            reflection: config.api.reflection,
+            heartbeat: Duration::from_secs(config.api.heartbeat_secs.max(1)),
+            ..crate::api::ApiConfig::default()
+        };
+        let token = shutdown.clone();
+        tasks.push(tokio::spawn(async move {
+            if let Err(e) =
+                crate::api::serve(backend, listener, api_config, async move { token.cancelled().await })
+                    .await
+            {
+                tracing::error!(error = %e, "gRPC API stopped");
+            }
+        }));
+    }
+
+    // The demo's simulated county.
+    if options.demo
+        && let (Some(sim), Some(master), Some(addr)) = (&config.sim, &config.homebrew_master, homebrew_addr)
+    {
+        let sim_config = super::demo::sim_config(&config, sim, master, addr)?;
+        let token = shutdown.child_token();
+        tasks.push(tokio::spawn(async move {
+            if let Err(e) = crate::sim::run(sim_config, token).await {
+                tracing::error!(error = %e, "simulated county stopped");
+            }
+        }));
+    }
+
+    let running = Running { api: api_addr, homebrew: homebrew_addr };
+    let join = tokio::spawn(drain(shutdown, tasks, driver, driver_thread));
+    Ok((running, join))
+}
+
+async fn drain(
+    shutdown: CancellationToken,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    driver: DriverHandle,
+    driver_thread: std::thread::JoinHandle<()>,
+) {
+    shutdown.cancelled().await;
+    for task in tasks {
+        let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+    }
+    driver.shutdown();
+    let _ = tokio::task::spawn_blocking(move || driver_thread.join()).await;
+    tracing::info!(
+        tx_dropped = TX_DROPPED.load(Ordering::Relaxed),
+        dropped_inputs = driver.stats().dropped_inputs.load(Ordering::Relaxed),
+        "gateway stopped"
+    );
+}
