@@ -66,10 +66,7 @@ pub struct GatewayConfig {
 
 impl Default for GatewayConfig {
     fn default() -> Self {
-        GatewayConfig {
-            data_dir: PathBuf::from("data"),
-            network_prefix: 571,
-        }
+        GatewayConfig { data_dir: PathBuf::from("data"), network_prefix: 571 }
     }
 }
 
@@ -147,11 +144,7 @@ pub struct DispatchConfig {
 
 impl Default for DispatchConfig {
     fn default() -> Self {
-        DispatchConfig {
-            answer_timeout_secs: 5,
-            attempts: 3,
-            location_polls_per_minute: 30,
-        }
+        DispatchConfig { answer_timeout_secs: 5, attempts: 3, location_polls_per_minute: 30 }
     }
 }
 
@@ -406,10 +399,7 @@ impl Config {
                 say(format!("site {:?} is defined twice", site.name));
             }
             if site.colour_code > 15 {
-                say(format!(
-                    "site {:?}: colour_code {} is not 0-15",
-                    site.name, site.colour_code
-                ));
+                say(format!("site {:?}: colour_code {} is not 0-15", site.name, site.colour_code));
             }
         }
         let site_known = |s: &str| self.sites.iter().any(|site| site.name == s);
@@ -417,10 +407,7 @@ impl Config {
             let mut ids = HashSet::new();
             for peer in &master.peers {
                 if !ids.insert(peer.id) {
-                    say(format!(
-                        "homebrew_master: peer id {} is listed twice",
-                        peer.id
-                    ));
+                    say(format!("homebrew_master: peer id {} is listed twice", peer.id));
                 }
                 if !site_known(&peer.site) {
                     say(format!(
@@ -429,27 +416,18 @@ impl Config {
                     ));
                 }
                 if peer.passphrase.is_empty() {
-                    say(format!(
-                        "homebrew_master: peer {} has an empty passphrase",
-                        peer.id
-                    ));
+                    say(format!("homebrew_master: peer {} has an empty passphrase", peer.id));
                 }
                 if let Some(slots) = &peer.slots
                     && slots.iter().any(|s| !matches!(s, 1 | 2))
                 {
-                    say(format!(
-                        "homebrew_master: peer {}: slots must be 1 or 2",
-                        peer.id
-                    ));
+                    say(format!("homebrew_master: peer {}: slots must be 1 or 2", peer.id));
                 }
             }
         }
         for peer in &self.homebrew_peers {
             if !site_known(&peer.site) {
-                say(format!(
-                    "homebrew_peer {}: site {:?} is not defined",
-                    peer.id, peer.site
-                ));
+                say(format!("homebrew_peer {}: site {:?} is not defined", peer.id, peer.site));
             }
         }
         for modem in &self.mmdvm {
@@ -457,14 +435,10 @@ impl Config {
                 say(format!("mmdvm: site {:?} is not defined", modem.site));
             }
             match (&modem.port, &modem.udp_remote) {
-                (None, None) => say(format!(
-                    "mmdvm for site {:?}: set port or udp_remote",
-                    modem.site
-                )),
-                (Some(_), Some(_)) => say(format!(
-                    "mmdvm for site {:?}: set port or udp_remote, not both",
-                    modem.site
-                )),
+                (None, None) => say(format!("mmdvm for site {:?}: set port or udp_remote", modem.site)),
+                (Some(_), Some(_)) => {
+                    say(format!("mmdvm for site {:?}: set port or udp_remote, not both", modem.site))
+                }
                 _ => {}
             }
         }
@@ -473,21 +447,14 @@ impl Config {
             if let Some(team) = &radio.team
                 && !teams.contains(team.as_str())
             {
-                say(format!(
-                    "radio {:?}: team {:?} is not defined",
-                    radio.name, team
-                ));
+                say(format!("radio {:?}: team {:?} is not defined", radio.name, team));
             }
         }
         if self.sites.is_empty() {
             say("no [[site]] is defined: the gateway would have nothing to listen to".to_string());
         }
-        if self.homebrew_master.is_none() && self.homebrew_peers.is_empty() && self.mmdvm.is_empty()
-        {
-            say(
-                "no link is configured ([homebrew_master], [[homebrew_peer]] or [[mmdvm]])"
-                    .to_string(),
-            );
+        if self.homebrew_master.is_none() && self.homebrew_peers.is_empty() && self.mmdvm.is_empty() {
+            say("no link is configured ([homebrew_master], [[homebrew_peer]] or [[mmdvm]])".to_string());
         }
         problems
     }
