@@ -41,7 +41,7 @@ use tonic_health::ServingStatus;
 pub use backend::{
     Backend, EventStream, JournaledEvent, Unavailable, WatchEnd, WatchError, WatchStart,
 };
-pub use service::{Api, OPERATOR_METADATA};
+pub use service::{Api, OPERATOR_METADATA, OPERATOR_METADATA_BIN};
 
 /// Code generated from proto/trunkgate/v1 by build.rs (protox + tonic-prost-build).
 pub mod pb {

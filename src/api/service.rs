@@ -19,8 +19,12 @@ use crate::dispatch::{
     RadioId, Reply,
 };
 
-/// Request metadata key naming the operator (audit), at most 128 bytes (the core's limit).
+/// Request metadata key naming the operator (audit), ASCII, at most 128 bytes (the core's
+/// limit).
 pub const OPERATOR_METADATA: &str = "trunkgate-operator";
+/// The same as binary metadata carrying UTF-8 (for Chinese names); preferred when both are
+/// present.
+pub const OPERATOR_METADATA_BIN: &str = "trunkgate-operator-bin";
 
 /// The API state shared by every service and stream.
 pub(crate) struct Shared<B> {
@@ -45,12 +49,19 @@ impl<B> Clone for Api<B> {
     }
 }
 
+/// The operator from request metadata. A non-UTF-8 binary value is ignored (as if absent)
+/// rather than failing the command; the core bounds the length.
 fn operator<T>(req: &Request<T>) -> Option<String> {
-    req.metadata()
-        .get(OPERATOR_METADATA)
-        .and_then(|v| v.to_str().ok())
+    let md = req.metadata();
+    md.get_bin(OPERATOR_METADATA_BIN)
+        .and_then(|v| v.to_bytes().ok())
+        .and_then(|b| String::from_utf8(b.to_vec()).ok())
+        .or_else(|| {
+            md.get(OPERATOR_METADATA)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        })
         .filter(|s| !s.is_empty())
-        .map(str::to_string)
 }
 
 impl<B: Backend> Api<B> {

@@ -5,6 +5,7 @@
 //! shutdown. Logic that belongs to a room stays in that room.
 
 pub mod config;
+pub mod ctl;
 
 use std::path::Path;
 use std::process::ExitCode;
