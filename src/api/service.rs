@@ -171,7 +171,13 @@ impl<B: Backend> pb::radio_service_server::RadioService for Api<B> {
             r.site, r.team, r.talkgroup, r.registered_only
         );
         let after = token_u64(decode_token(&r.page_token, "radios", &fkey)?)?
-            .map(|k| RadioId::new(k as u32).map_err(|_| invalid_argument("page_token", "bad key")))
+            .map(|k| {
+                u32::try_from(k)
+                    .ok()
+                    .and_then(|k| RadioId::new(k).ok())
+                    .ok_or(())
+                    .map_err(|_| invalid_argument("page_token", "bad key"))
+            })
             .transpose()?;
         let page = self
             .read(move |core, _| core.radios(&filter, after, size))
@@ -205,7 +211,10 @@ impl<B: Backend> pb::talkgroup_service_server::TalkgroupService for Api<B> {
         let size = self.size(r.page_size)?;
         let after = token_u64(decode_token(&r.page_token, "talkgroups", "")?)?
             .map(|k| {
-                dispatch::TalkgroupId::new(k as u32)
+                u32::try_from(k)
+                    .ok()
+                    .and_then(|k| dispatch::TalkgroupId::new(k).ok())
+                    .ok_or(())
                     .map_err(|_| invalid_argument("page_token", "bad key"))
             })
             .transpose()?;

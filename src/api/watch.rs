@@ -22,12 +22,15 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use super::backend::{Backend, WatchStart};
+use super::backend::{Backend, EventStream, WatchStart};
 use super::convert;
 use super::pb;
 use super::service::{Api, Shared, drained, draining};
 use super::status::{invalid_argument, status};
-use crate::dispatch::{AlarmFilter, AlarmState, CallFilter, Core, RadioFilter};
+use crate::dispatch::{
+    Alarm, AlarmFilter, AlarmState, Call, CallFilter, Core, Operation, Page, Radio, RadioFilter,
+    Site, Talkgroup, Team,
+};
 
 /// Longest filter accepted, in bytes, and most terms.
 const MAX_FILTER_LEN: usize = 1024;
@@ -89,68 +92,98 @@ fn resp(kind: pb::watch_events_response::Kind) -> Item {
     Ok(pb::WatchEventsResponse { kind: Some(kind) })
 }
 
-/// The snapshot as one read on the driver: domain clones only (converted to proto off the
-/// driver), every list walked by its paginated query.
-fn snapshot(core: &Core) -> Vec<pb::SnapshotItem> {
-    use pb::snapshot_item::Resource as R;
-    let mut out: Vec<R> = Vec::new();
-    out.extend(core.sites().map(|s| R::Site(convert::site(s))));
-    out.extend(core.teams().iter().map(|t| R::Team(convert::team(t))));
+/// The current state, cloned on the driver in one read (so it is consistent with one
+/// cursor) and converted to proto off the driver. Every list is walked by its paginated
+/// query. The cost is one clone of every radio: fine for thousands of radios, a pause of the
+/// driver for a million.
+#[derive(Default)]
+struct Snapshot {
+    sites: Vec<Site>,
+    teams: Vec<Team>,
+    talkgroups: Vec<Talkgroup>,
+    radios: Vec<Radio>,
+    calls: Vec<Call>,
+    alarms: Vec<Alarm>,
+    operations: Vec<Operation>,
+}
+
+/// Walk a paginated query to its end.
+fn all<K: Copy, T>(mut page: impl FnMut(Option<K>) -> Page<K, T>, out: &mut Vec<T>) {
     let mut after = None;
     loop {
-        let p = core.talkgroups(after, usize::MAX);
-        out.extend(p.items.iter().map(|t| R::Talkgroup(convert::talkgroup(t))));
+        let p = page(after);
+        out.extend(p.items);
         match p.next_after {
             Some(k) => after = Some(k),
             None => break,
         }
     }
-    let mut after = None;
-    loop {
-        let p = core.radios(&RadioFilter::default(), after, usize::MAX);
-        out.extend(p.items.iter().map(|r| R::Radio(convert::radio(r))));
-        match p.next_after {
-            Some(k) => after = Some(k),
-            None => break,
+}
+
+impl Snapshot {
+    fn read(core: &Core) -> Snapshot {
+        let mut s = Snapshot {
+            sites: core.sites().cloned().collect(),
+            teams: core.teams().to_vec(),
+            ..Snapshot::default()
+        };
+        all(|a| core.talkgroups(a, usize::MAX), &mut s.talkgroups);
+        all(
+            |a| core.radios(&RadioFilter::default(), a, usize::MAX),
+            &mut s.radios,
+        );
+        all(
+            |a| core.calls(CallFilter::Active, a, usize::MAX),
+            &mut s.calls,
+        );
+        for state in [AlarmState::Raised, AlarmState::Acknowledged] {
+            let filter = AlarmFilter { state: Some(state) };
+            all(|a| core.alarms(filter, a, usize::MAX), &mut s.alarms);
         }
-    }
-    let mut after = None;
-    loop {
-        let p = core.calls(CallFilter::Active, after, usize::MAX);
-        out.extend(p.items.iter().map(|c| R::Call(convert::call(c))));
-        match p.next_after {
-            Some(k) => after = Some(k),
-            None => break,
-        }
-    }
-    for state in [AlarmState::Raised, AlarmState::Acknowledged] {
+        s.alarms.sort_by_key(|a| a.id);
         let mut after = None;
         loop {
-            let p = core.alarms(AlarmFilter { state: Some(state) }, after, usize::MAX);
-            out.extend(p.items.iter().map(|a| R::Alarm(convert::alarm(a))));
+            let p = core.operations(after, usize::MAX);
+            s.operations
+                .extend(p.items.into_iter().filter(|o| !o.state.is_final()));
             match p.next_after {
                 Some(k) => after = Some(k),
                 None => break,
             }
         }
+        s
     }
-    let mut after = None;
-    loop {
-        let p = core.operations(after, usize::MAX);
-        out.extend(
-            p.items
-                .iter()
-                .filter(|o| !o.state.is_final())
-                .map(|o| R::Operation(convert::operation(o))),
-        );
-        match p.next_after {
-            Some(k) => after = Some(k),
-            None => break,
-        }
+
+    fn items(self) -> impl Iterator<Item = pb::SnapshotItem> {
+        use pb::snapshot_item::Resource as R;
+        let Snapshot {
+            sites,
+            teams,
+            talkgroups,
+            radios,
+            calls,
+            alarms,
+            operations,
+        } = self;
+        sites
+            .into_iter()
+            .map(|x| R::Site(convert::site(&x)))
+            .chain(teams.into_iter().map(|x| R::Team(convert::team(&x))))
+            .chain(
+                talkgroups
+                    .into_iter()
+                    .map(|x| R::Talkgroup(convert::talkgroup(&x))),
+            )
+            .chain(radios.into_iter().map(|x| R::Radio(convert::radio(&x))))
+            .chain(calls.into_iter().map(|x| R::Call(convert::call(&x))))
+            .chain(alarms.into_iter().map(|x| R::Alarm(convert::alarm(&x))))
+            .chain(
+                operations
+                    .into_iter()
+                    .map(|x| R::Operation(convert::operation(&x))),
+            )
+            .map(|r| pb::SnapshotItem { resource: Some(r) })
     }
-    out.into_iter()
-        .map(|r| pb::SnapshotItem { resource: Some(r) })
-        .collect()
 }
 
 /// Send unless the client left or the server drains; false means stop.
@@ -169,6 +202,7 @@ async fn forward<B: Backend>(
     shared: Arc<Shared<B>>,
     req: pb::WatchEventsRequest,
     filter: EventFilter,
+    resumed: Option<EventStream>,
     tx: mpsc::Sender<Item>,
     _permit: tokio::sync::OwnedSemaphorePermit,
 ) {
@@ -177,7 +211,10 @@ async fn forward<B: Backend>(
     let mut last = match req.cursor {
         Some(c) => c,
         None if req.snapshot => {
-            let read = shared.backend.read(|core, c| (snapshot(core), c)).await;
+            let read = shared
+                .backend
+                .read(|core, c| (Snapshot::read(core), c))
+                .await;
             let (items, c) = match read {
                 Ok(r) => r,
                 Err(e) => {
@@ -185,7 +222,7 @@ async fn forward<B: Backend>(
                     return;
                 }
             };
-            for item in items {
+            for item in items.items() {
                 if !send(
                     &tx,
                     resp(pb::watch_events_response::Kind::Snapshot(item)),
@@ -216,12 +253,15 @@ async fn forward<B: Backend>(
             }
         },
     };
-    let mut events = match shared.backend.watch(WatchStart::After(last)) {
-        Ok(s) => s,
-        Err(e) => {
-            let _ = tx.send(Err(e.into())).await;
-            return;
-        }
+    let mut events = match resumed {
+        Some(s) => s,
+        None => match shared.backend.watch(WatchStart::After(last)) {
+            Ok(s) => s,
+            Err(e) => {
+                let _ = tx.send(Err(e.into())).await;
+                return;
+            }
+        },
     };
     let period = shared.config.heartbeat;
     let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
@@ -328,15 +368,20 @@ impl<B: Backend> pb::event_service_server::EventService for Api<B> {
                     &[("limit", self.shared.config.max_watchers.to_string())],
                 )
             })?;
-        // Check the cursor before answering, so OUT_OF_RANGE is the call's status.
-        if let Some(c) = req.cursor {
-            match self.shared.backend.watch(WatchStart::After(c)) {
-                Ok(probe) => drop(probe),
-                Err(e) => return Err(e.into()),
-            }
-        }
+        // Subscribe before answering, so OUT_OF_RANGE is the call's own status.
+        let resumed = match req.cursor {
+            Some(c) => Some(self.shared.backend.watch(WatchStart::After(c))?),
+            None => None,
+        };
         let (tx, rx) = mpsc::channel(self.shared.config.watch_buffer.max(1));
-        tokio::spawn(forward(self.shared.clone(), req, filter, tx, permit));
+        tokio::spawn(forward(
+            self.shared.clone(),
+            req,
+            filter,
+            resumed,
+            tx,
+            permit,
+        ));
         Ok(Response::new(ReceiverStream::new(rx)))
     }
 }
