@@ -769,3 +769,106 @@ async fn reflection_lists_the_services() {
     }
     assert!(names.iter().any(|n| n == "grpc.health.v1.Health"));
 }
+
+#[tokio::test]
+async fn shutdown_ends_watch_streams_with_their_resume_cursor() {
+    let backend = TestBackend::start(1024);
+    backend.scene(0).await;
+    let mut srv = Server::start(backend, config()).await;
+    let last = srv.backend.last_cursor();
+    let mut w = srv
+        .events()
+        .watch_events(pb::WatchEventsRequest {
+            cursor: Some(last - 1),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(next_event(&mut w).await.cursor, last);
+    srv.stop().await;
+    let status = loop {
+        match tokio::time::timeout(DEADLINE, w.message())
+            .await
+            .expect("in time")
+        {
+            Ok(Some(_)) => continue,
+            Ok(None) => panic!("stream closed without a status"),
+            Err(s) => break s,
+        }
+    };
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    let info = status.get_details_error_info().unwrap();
+    assert_eq!(info.reason, "SHUTTING_DOWN");
+    assert_eq!(info.metadata["resume_cursor"], last.to_string());
+    let ended = tokio::time::timeout(DEADLINE, &mut srv.task)
+        .await
+        .expect("server stops")
+        .expect("task");
+    assert!(ended.is_ok(), "{ended:?}");
+}
+
+#[tokio::test]
+async fn unknown_enum_values_and_wait_arguments_are_invalid() {
+    let srv = server().await;
+    let mut calls = pb::call_service_client::CallServiceClient::new(srv.channel.clone());
+    let e = calls
+        .list_calls(pb::ListCallsRequest {
+            state: 42,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(bad_field(&e), "state");
+    let e = srv
+        .operations()
+        .wait_operation(pb::WaitOperationRequest {
+            name: "operations/0".into(),
+            timeout: Some(prost_types::Duration {
+                seconds: -1,
+                nanos: 0,
+            }),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(bad_field(&e), "timeout");
+    // A short wait on an unanswered operation returns it unfinished.
+    let op = srv
+        .commands()
+        .check_radio(radio_req("radios/80020200", ""))
+        .await
+        .unwrap()
+        .into_inner();
+    let waited = srv
+        .operations()
+        .wait_operation(pb::WaitOperationRequest {
+            name: op.name.clone(),
+            timeout: Some(prost_types::Duration {
+                seconds: 0,
+                nanos: 200_000_000,
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(waited.name, op.name);
+    assert!(!waited.done);
+    assert_eq!(state(&waited), pb::operation::State::Sent);
+    // Cancelling finishes it; cancelling again is a precondition failure.
+    let cancelled = srv
+        .operations()
+        .cancel_operation(pb::CancelOperationRequest {
+            name: op.name.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(state(&cancelled), pb::operation::State::Cancelled);
+    let again = srv
+        .operations()
+        .cancel_operation(pb::CancelOperationRequest { name: op.name })
+        .await
+        .unwrap_err();
+    assert_eq!(again.code(), Code::FailedPrecondition);
+    assert_eq!(reason(&again), "OPERATION_FINISHED");
+}
