@@ -768,6 +768,34 @@ async fn reflection_lists_the_services() {
         assert!(names.iter().any(|n| n == want), "{want} in {names:?}");
     }
     assert!(names.iter().any(|n| n == "grpc.health.v1.Health"));
+
+    // The older v1alpha protocol (older grpcurl / grpcui) answers too.
+    use tonic_reflection::pb::v1alpha as alpha;
+    let mut old = alpha::server_reflection_client::ServerReflectionClient::new(srv.channel.clone());
+    let req = alpha::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(
+            alpha::server_reflection_request::MessageRequest::FileContainingSymbol(
+                "trunkgate.v1.CommandService".into(),
+            ),
+        ),
+    };
+    let mut resp = old
+        .server_reflection_info(futures::stream::iter([req]))
+        .await
+        .unwrap()
+        .into_inner();
+    let msg = tokio::time::timeout(DEADLINE, resp.message())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let Some(alpha::server_reflection_response::MessageResponse::FileDescriptorResponse(files)) =
+        msg.message_response
+    else {
+        panic!("no file descriptor for the service: {msg:?}");
+    };
+    assert!(!files.file_descriptor_proto.is_empty());
 }
 
 #[tokio::test]
