@@ -11,11 +11,11 @@ use std::time::Instant;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use trunkgate::link::Slot;
-use trunkgate::link::mmdvm::{Direction, DmrData, Frame, FrameDecoder, Reply};
 use trunkgate::link::homebrew::{
     ConfigBlock, HomebrewCounters, MasterConfig, MasterCore, Packet, PeerEntry, PeerId, SplitMix,
     login_digest, parse_dmrd,
 };
+use trunkgate::link::mmdvm::{Direction, DmrData, Frame, FrameDecoder, Reply};
 
 /// Measured DMRD voice LC header (../shared/reference/transports.md 5).
 const DMRD_HEADER: &str = "444d52440046313b00b3b1004630c1a1c918f94903aa146c339c3978bb4099e1846d5d7f77fd757e32d803905f90f7213a831a80610000";

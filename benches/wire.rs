@@ -27,9 +27,17 @@ fn bursts() -> Vec<[u8; 33]> {
                 2 => Csbk::ackd(dst, 0xFFFEC6, ReasonCode(0x62)),
                 _ => Csbk::tv_grant((i % 4000) as u16 + 1, LogicalSlot::Ts1, dst, src),
             };
-            let dialect = if i % 2 == 0 { Dialect::Dmr } else { Dialect::Pdt };
-            let mut burst =
-                bptc_burst(SyncPattern::BsData, (i % 16) as u8, DataType::Csbk, &csbk.to_bytes(dialect));
+            let dialect = if i % 2 == 0 {
+                Dialect::Dmr
+            } else {
+                Dialect::Pdt
+            };
+            let mut burst = bptc_burst(
+                SyncPattern::BsData,
+                (i % 16) as u8,
+                DataType::Csbk,
+                &csbk.to_bytes(dialect),
+            );
             if i % 8 == 7 {
                 // Flip one info bit (outside sync and slot type): bits 0–97 / 166–263.
                 let bit = (i as usize * 37) % 98;
@@ -57,7 +65,9 @@ fn decode(c: &mut Criterion) {
                 if let Ok(d) = decode_burst(black_box(burst), DialectChoice::Auto)
                     && let Pdu::Csbk(c) = d.pdu
                 {
-                    sum = sum.wrapping_add(c.target().unwrap_or(0)).wrapping_add(u32::from(c.opcode));
+                    sum = sum
+                        .wrapping_add(c.target().unwrap_or(0))
+                        .wrapping_add(u32::from(c.opcode));
                 }
             }
             black_box(sum)

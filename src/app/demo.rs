@@ -31,16 +31,21 @@ pub fn sim_config(
                 .map_or(1, |s| s.colour_code),
         })
         .collect();
-    anyhow::ensure!(!sites.is_empty(), "the demo needs at least one [[homebrew_master.peer]]");
+    anyhow::ensure!(
+        !sites.is_empty(),
+        "the demo needs at least one [[homebrew_master.peer]]"
+    );
     let air = |id: &IdOrNumber, group: bool| -> anyhow::Result<u32> {
         Ok(match (id, group) {
             (IdOrNumber::Air(a), _) => *a,
-            (IdOrNumber::Number(n), false) => {
-                n.parse::<RadioId>().map_err(|e| anyhow::anyhow!("{n}: {e}"))?.air()
-            }
-            (IdOrNumber::Number(n), true) => {
-                n.parse::<TalkgroupId>().map_err(|e| anyhow::anyhow!("{n}: {e}"))?.air()
-            }
+            (IdOrNumber::Number(n), false) => n
+                .parse::<RadioId>()
+                .map_err(|e| anyhow::anyhow!("{n}: {e}"))?
+                .air(),
+            (IdOrNumber::Number(n), true) => n
+                .parse::<TalkgroupId>()
+                .map_err(|e| anyhow::anyhow!("{n}: {e}"))?
+                .air(),
         })
     };
     let mut talkgroups = Vec::new();

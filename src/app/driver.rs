@@ -26,26 +26,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{oneshot, watch};
 
+use crate::api::backend::JournaledEvent;
 use crate::dispatch::{
     self, Core, CoreSnapshot, DispatchError, Event, Input, Output, Reply, Request, Timestamp,
 };
-use crate::journal::hub::{DecodeError, Hub, HubConfig, Sequenced};
-use crate::journal::{Entry, Journal, JournalError, Record, UnixMillis};
-
-/// An event with the journal sequence number it was stored under: the watchers' cursor.
-#[derive(Debug, Clone, PartialEq)]
-pub struct JournaledEvent {
-    /// Journal sequence number.
-    pub seq: u64,
-    /// The event.
-    pub event: Event,
-}
-
-impl Sequenced for JournaledEvent {
-    fn seq(&self) -> u64 {
-        self.seq
-    }
-}
+use crate::journal::hub::{DecodeError, Hub, HubConfig};
+use crate::journal::{
+    CursorError, Entry, Journal, JournalError, JournalReader, Record, UnixMillis,
+};
 
 /// Decode a journal record into an event (the hub's replay decoder).
 pub fn decode_record(record: Record) -> Result<Option<JournaledEvent>, DecodeError> {
@@ -135,6 +123,7 @@ pub struct DriverStats {
 #[derive(Clone)]
 pub struct DriverHandle {
     tx: SyncSender<DriverRequest>,
+    reader: Arc<dyn JournalReader>,
     hub: Hub<JournaledEvent>,
     links_up: watch::Receiver<bool>,
     stats: Arc<DriverStats>,
@@ -173,6 +162,12 @@ impl DriverHandle {
         });
         self.send(DriverRequest::Read(read))?;
         rx.await.map_err(|_| Unavailable::Stopped)
+    }
+
+    /// Whether the journal can serve `cursor` now: `Err(Some(..))` names why not,
+    /// `Err(None)` means the journal could not be read.
+    pub fn check_cursor(&self, cursor: u64) -> Result<(), Option<CursorError>> {
+        self.reader.check_cursor(cursor).map_err(|e| e.cursor())
     }
 
     /// The event fan-out.
@@ -253,7 +248,7 @@ pub fn start<J: Journal + 'static>(
             core
         }
     };
-    let hub = Hub::new(reader, decode_record, config.hub.clone())?;
+    let hub = Hub::new(Arc::clone(&reader), decode_record, config.hub.clone())?;
     let (links_tx, links_up) = watch::channel(core.any_link_up());
     let (tx, rx) = sync_channel(config.queue);
     let stats = Arc::new(DriverStats::default());
@@ -285,6 +280,7 @@ pub fn start<J: Journal + 'static>(
     Ok((
         DriverHandle {
             tx,
+            reader,
             hub,
             links_up,
             stats,
@@ -293,11 +289,7 @@ pub fn start<J: Journal + 'static>(
     ))
 }
 
-fn replay(
-    core: &mut Core,
-    reader: &dyn crate::journal::JournalReader,
-    after: u64,
-) -> Result<(), StartError> {
+fn replay(core: &mut Core, reader: &dyn JournalReader, after: u64) -> Result<(), StartError> {
     let mut cursor = after;
     loop {
         let page = reader.read_after(cursor, 4096)?;

@@ -28,12 +28,14 @@ use tokio_util::sync::CancellationToken;
 use super::config::{self, Config};
 use super::driver::{self, DriverConfig, DriverHandle};
 use crate::dispatch::{
-    self, AirProfile, Directory, DirectoryRadio, DirectorySite, DirectoryTalkgroup,
-    DirectoryTeam, Input, Output, RadioId, SiteId, TalkgroupId, egress, ingest::Ingest,
+    self, AirProfile, Directory, DirectoryRadio, DirectorySite, DirectoryTalkgroup, DirectoryTeam,
+    Input, Output, RadioId, SiteId, TalkgroupId, egress, ingest::Ingest,
 };
 use crate::journal::hub::HubConfig;
 use crate::journal::sqlite::{SqliteConfig, SqliteJournal, Synchronous};
-use crate::link::homebrew::{HomebrewCounters, Master, MasterConfig, Peer, PeerConfig, PeerEntry, PeerId};
+use crate::link::homebrew::{
+    HomebrewCounters, Master, MasterConfig, Peer, PeerConfig, PeerEntry, PeerId,
+};
 use crate::link::mmdvm::{MmdvmConfig as ModemConfig, MmdvmLink, PortSpec};
 use crate::link::{LinkCounters, LinkState, Received, SiteName, Transmit};
 use crate::wire::{Dialect, DialectChoice};
@@ -87,18 +89,23 @@ pub fn directory(config: &Config) -> anyhow::Result<Directory> {
             config::IdOrNumber::Air(a) => {
                 TalkgroupId::new(*a).map_err(|e| anyhow::anyhow!("{e}"))?
             }
-            config::IdOrNumber::Number(n) => {
-                n.parse().map_err(|e| anyhow::anyhow!("talkgroup {n:?}: {e}"))?
-            }
+            config::IdOrNumber::Number(n) => n
+                .parse()
+                .map_err(|e| anyhow::anyhow!("talkgroup {n:?}: {e}"))?,
         })
     };
     let mut dir = Directory::default();
     for r in &config.radios {
-        dir.radios.push(DirectoryRadio { id: radio(&r.id)?, name: Some(r.name.clone()) });
+        dir.radios.push(DirectoryRadio {
+            id: radio(&r.id)?,
+            name: Some(r.name.clone()),
+        });
     }
     for t in &config.talkgroups {
-        dir.talkgroups
-            .push(DirectoryTalkgroup { id: talkgroup(&t.id)?, name: Some(t.name.clone()) });
+        dir.talkgroups.push(DirectoryTalkgroup {
+            id: talkgroup(&t.id)?,
+            name: Some(t.name.clone()),
+        });
     }
     for s in &config.sites {
         dir.sites.push(DirectorySite {
@@ -109,11 +116,19 @@ pub fn directory(config: &Config) -> anyhow::Result<Directory> {
     }
     for team in &config.teams {
         let mut radios = Vec::new();
-        for r in config.radios.iter().filter(|r| r.team.as_deref() == Some(&team.name)) {
+        for r in config
+            .radios
+            .iter()
+            .filter(|r| r.team.as_deref() == Some(&team.name))
+        {
             radios.push(radio(&r.id)?);
         }
         let talkgroup = team.talkgroup.as_ref().map(talkgroup).transpose()?;
-        dir.teams.push(DirectoryTeam { name: team.display_name.clone(), radios, talkgroup });
+        dir.teams.push(DirectoryTeam {
+            name: team.display_name.clone(),
+            radios,
+            talkgroup,
+        });
     }
     Ok(dir)
 }
@@ -133,7 +148,11 @@ fn dialects(site: &config::SiteConfig) -> (DialectChoice, Dialect) {
         config::Dialect::Pdt => (DialectChoice::Pdt, Dialect::Pdt),
         config::Dialect::Auto => (
             DialectChoice::Auto,
-            if site.profile == config::AirProfile::Pdt { Dialect::Pdt } else { Dialect::Dmr },
+            if site.profile == config::AirProfile::Pdt {
+                Dialect::Pdt
+            } else {
+                Dialect::Dmr
+            },
         ),
     }
 }
@@ -145,7 +164,10 @@ pub async fn start(
     options: &ServeOptions,
     shutdown: CancellationToken,
 ) -> anyhow::Result<(Running, tokio::task::JoinHandle<()>)> {
-    let data_dir = options.data_dir.clone().unwrap_or_else(|| config.gateway.data_dir.clone());
+    let data_dir = options
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| config.gateway.data_dir.clone());
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("creating data directory {}", data_dir.display()))?;
     let journal_config = SqliteConfig {
@@ -168,7 +190,12 @@ pub async fn start(
         receivers.insert(s.name.clone(), rx);
         sites.insert(
             s.name.clone(),
-            SiteTx { name: SiteName::from(s.name.as_str()), colour_code: s.colour_code, dialect: tx, link: None },
+            SiteTx {
+                name: SiteName::from(s.name.as_str()),
+                colour_code: s.colour_code,
+                dialect: tx,
+                link: None,
+            },
         );
     }
     let mut tasks = Vec::new();
@@ -235,9 +262,14 @@ pub async fn start(
     }
     for modem in &config.mmdvm {
         let port = match (&modem.port, modem.udp_remote) {
-            (Some(path), _) => PortSpec::Serial { path: path.clone(), baud: modem.baud },
+            (Some(path), _) => PortSpec::Serial {
+                path: path.clone(),
+                baud: modem.baud,
+            },
             (None, Some(remote)) => PortSpec::Udp {
-                local: modem.udp_local.unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0))),
+                local: modem
+                    .udp_local
+                    .unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0))),
                 remote,
             },
             (None, None) => anyhow::bail!("mmdvm for site {:?}: no port", modem.site),
@@ -268,7 +300,9 @@ pub async fn start(
             }
         }));
         let (rx, counters) = (rx_tx.clone(), Arc::clone(&link_counters));
-        tasks.push(tokio::spawn(MmdvmLink::run(mc, rx, tx_rx, watch_tx, counters, token)));
+        tasks.push(tokio::spawn(MmdvmLink::run(
+            mc, rx, tx_rx, watch_tx, counters, token,
+        )));
     }
     drop(rx_tx);
     drop(state_tx);
@@ -282,18 +316,36 @@ pub async fn start(
     let driver_config = DriverConfig {
         snapshot_every: config.journal.snapshot_every,
         retention: Duration::from_secs(u64::from(config.journal.retention_days) * 86_400),
-        hub: HubConfig { queue_capacity: config.api.watch_queue, ..HubConfig::default() },
+        hub: HubConfig {
+            queue_capacity: config.api.watch_queue,
+            ..HubConfig::default()
+        },
         ..DriverConfig::default()
     };
     let routes = sites.clone();
     let transmit = move |output: Output| {
-        let Output::Transmit { site, profile, message, operation, .. } = output else { return };
+        let Output::Transmit {
+            site,
+            profile,
+            message,
+            operation,
+            ..
+        } = output
+        else {
+            return;
+        };
         let Some(route) = routes.get(site.as_str()) else {
             TX_DROPPED.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(%site, "transmit for a site without a link");
             return;
         };
-        match egress::encode(route.colour_code, route.dialect, profile, &message, egress::DISPATI) {
+        match egress::encode(
+            route.colour_code,
+            route.dialect,
+            profile,
+            &message,
+            egress::DISPATI,
+        ) {
             Ok(bursts) => {
                 let Some(link) = &route.link else {
                     TX_DROPPED.fetch_add(bursts.len() as u64, Ordering::Relaxed);
@@ -366,9 +418,10 @@ pub async fn start(
         };
         let token = shutdown.clone();
         tasks.push(tokio::spawn(async move {
-            if let Err(e) =
-                crate::api::serve(backend, listener, api_config, async move { token.cancelled().await })
-                    .await
+            if let Err(e) = crate::api::serve(backend, listener, api_config, async move {
+                token.cancelled().await
+            })
+            .await
             {
                 tracing::error!(error = %e, "gRPC API stopped");
             }
@@ -377,7 +430,8 @@ pub async fn start(
 
     // The demo's simulated county.
     if options.demo
-        && let (Some(sim), Some(master), Some(addr)) = (&config.sim, &config.homebrew_master, homebrew_addr)
+        && let (Some(sim), Some(master), Some(addr)) =
+            (&config.sim, &config.homebrew_master, homebrew_addr)
     {
         let sim_config = super::demo::sim_config(&config, sim, master, addr)?;
         let token = shutdown.child_token();
@@ -388,7 +442,10 @@ pub async fn start(
         }));
     }
 
-    let running = Running { api: api_addr, homebrew: homebrew_addr };
+    let running = Running {
+        api: api_addr,
+        homebrew: homebrew_addr,
+    };
     let join = tokio::spawn(drain(shutdown, tasks, driver, driver_thread));
     Ok((running, join))
 }

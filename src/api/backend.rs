@@ -1,0 +1,110 @@
+//! The boundary between the API and the gateway's driver.
+//!
+//! The services are generic over [`Backend`]; the driver that owns the dispatch [`Core`], the
+//! journal and the event fan-out implements it (DESIGN.md: the API reaches the core only
+//! through a command channel and subscriptions, never a lock). Contract for implementors:
+//!
+//! - [`Backend::command`] runs one operator request on the core and resolves with its reply.
+//! - [`Backend::read`] runs a read-only closure on the driver against the core and passes
+//!   the cursor of the last event journaled at that moment, so a read and a watch after that
+//!   cursor together miss nothing and repeat nothing.
+//! - [`Backend::watch`] subscribes to journaled events in sequence order, each once. From
+//!   [`WatchStart::Tail`] it yields events journaled after the call; from
+//!   [`WatchStart::After`]`(n)` it replays every event with `seq > n` and then goes live. The
+//!   subscription is bounded: a subscriber that falls behind gets one
+//!   `Err(`[`WatchEnd::Lagged`]`)` naming the last event it was given, and the stream ends.
+//!   A cursor older than retention is [`WatchError::OutOfRange`] with the oldest cursor one
+//!   can still resume after.
+//! - [`Backend::links_up`] tells whether any site link is up (for grpc.health.v1).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use futures::Stream;
+
+use crate::dispatch::{Core, DispatchError, Event, Reply, Request};
+
+/// The driver is gone (shutting down or crashed); the API answers UNAVAILABLE.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the dispatch driver is not available")]
+pub struct Unavailable;
+
+/// An event as journaled: its sequence number (the watch cursor) and the event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JournaledEvent {
+    /// Journal sequence number, gateway-wide, increasing by one per event.
+    pub seq: u64,
+    /// The event.
+    pub event: Event,
+}
+
+/// Where a watch starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WatchStart {
+    /// With the next event journaled.
+    Tail,
+    /// With the event after this cursor: replay, then live.
+    After(u64),
+}
+
+/// Why a watch subscription ended early.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum WatchEnd {
+    /// The subscriber fell behind the bounded queue; `resume_after` is the cursor of the
+    /// last event it was given (or the start cursor if none).
+    #[error("watcher fell behind; resume after cursor {resume_after}")]
+    Lagged {
+        /// Watch again after this cursor to miss nothing.
+        resume_after: u64,
+    },
+}
+
+/// Why a watch could not start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum WatchError {
+    /// The cursor is older than the journal keeps; `oldest` is the oldest cursor one can
+    /// still watch after.
+    #[error("cursor is older than retention; oldest cursor is {oldest}")]
+    OutOfRange {
+        /// The oldest cursor still accepted.
+        oldest: u64,
+    },
+    /// The cursor is beyond the last journaled event.
+    #[error("cursor {cursor} is ahead of the journal (last {last})")]
+    Ahead {
+        /// What was asked.
+        cursor: u64,
+        /// The last journaled cursor.
+        last: u64,
+    },
+    /// The driver is gone.
+    #[error("the dispatch driver is not available")]
+    Unavailable,
+}
+
+/// A subscription to journaled events.
+pub type EventStream =
+    Pin<Box<dyn Stream<Item = Result<Arc<JournaledEvent>, WatchEnd>> + Send + 'static>>;
+
+/// What the API needs from the gateway's driver. See the module docs for the contract.
+pub trait Backend: Send + Sync + 'static {
+    /// Run an operator command on the core; resolves with the core's reply.
+    fn command(
+        &self,
+        request: Request,
+    ) -> impl Future<Output = Result<Result<Reply, DispatchError>, Unavailable>> + Send;
+
+    /// Run a read-only closure on the driver against the core (a consistent view) and the
+    /// cursor of the last journaled event at that moment.
+    fn read<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Core, u64) -> R + Send + 'static,
+    ) -> impl Future<Output = Result<R, Unavailable>> + Send;
+
+    /// Subscribe to journaled events: live tail, or replay after a cursor then live.
+    fn watch(&self, start: WatchStart) -> Result<EventStream, WatchError>;
+
+    /// Whether any site link is up.
+    fn links_up(&self) -> tokio::sync::watch::Receiver<bool>;
+}

@@ -1,0 +1,1024 @@
+//! Conversions between the dispatch domain and trunkgate.v1 messages: resource names
+//! (AIP-122), opaque page tokens (AIP-158), domain resources and events to proto, and the
+//! validation of inbound requests into core [`Command`]s (`TryFrom<pb::X>` with a precise
+//! INVALID_ARGUMENT naming the request field).
+//!
+//! Radio and talkgroup names use the dial number when the air address has one and accept
+//! every form [`RadioId`]'s `FromStr` takes (8 dial digits, `0x<hex>`, `#<decimal>`), so a
+//! console may name a radio either way (dispatch/ids.rs, pdt-facts.md §1.1–§1.3).
+
+use serde::{Deserialize, Serialize};
+use tonic::Status;
+
+use super::pb;
+use super::status::invalid_argument;
+use crate::dispatch::AirProfile;
+use crate::dispatch::{
+    Addressee, Alarm, AlarmId, AlarmState, Call, CallEndReason, CallId, Command, Event, EventKind,
+    FailReason, MessageBody, Operation, OperationId, OperationState, OtaCommand, Periodic,
+    Position, PositionSource, Radio, RadioControl, RadioId, Service, Site, SiteId, Talkgroup,
+    TalkgroupId, Team, TeamId, Timestamp,
+};
+use crate::link::Slot;
+
+/// Longest resource name or page token accepted, in bytes (bounded input).
+pub const MAX_NAME_LEN: usize = 256;
+const MAX_TOKEN_LEN: usize = 1024;
+
+// ---- names ----------------------------------------------------------------------------
+
+/// `radios/{dial or 0xHEX}`.
+pub fn radio_name(r: RadioId) -> String {
+    format!("radios/{r}")
+}
+
+/// `talkgroups/{dial or 0xHEX}`.
+pub fn talkgroup_name(t: TalkgroupId) -> String {
+    format!("talkgroups/{t}")
+}
+
+/// `sites/{name}`.
+pub fn site_name(s: &SiteId) -> String {
+    format!("sites/{s}")
+}
+
+/// `teams/{index}`.
+pub fn team_name(t: TeamId) -> String {
+    format!("teams/{}", t.0)
+}
+
+/// `calls/{n}`.
+pub fn call_name(c: CallId) -> String {
+    format!("calls/{}", c.0)
+}
+
+/// `alarms/{n}`.
+pub fn alarm_name(a: AlarmId) -> String {
+    format!("alarms/{}", a.0)
+}
+
+/// `operations/{n}`.
+pub fn operation_name(o: OperationId) -> String {
+    format!("operations/{}", o.0)
+}
+
+/// `radios/..` or `talkgroups/..`.
+pub fn addressee_name(a: Addressee) -> String {
+    match a {
+        Addressee::Radio(r) => radio_name(r),
+        Addressee::Talkgroup(t) => talkgroup_name(t),
+    }
+}
+
+fn segment<'a>(field: &str, collection: &str, name: &'a str) -> Result<&'a str, Status> {
+    if name.is_empty() {
+        return Err(invalid_argument(field, "required"));
+    }
+    if name.len() > MAX_NAME_LEN {
+        return Err(invalid_argument(field, "name too long"));
+    }
+    match name
+        .strip_prefix(collection)
+        .and_then(|s| s.strip_prefix('/'))
+    {
+        Some(seg) if !seg.is_empty() && !seg.contains('/') => Ok(seg),
+        _ => Err(invalid_argument(
+            field,
+            format!("expected {collection}/{{id}}, got {name:?}"),
+        )),
+    }
+}
+
+/// A radio from `radios/{dial | 0xHEX | #decimal}`.
+pub fn parse_radio(field: &str, name: &str) -> Result<RadioId, Status> {
+    let seg = segment(field, "radios", name)?;
+    seg.parse()
+        .map_err(|e| invalid_argument(field, format!("{seg:?}: {e}")))
+}
+
+/// A talkgroup from `talkgroups/{dial | 0xHEX | #decimal}`.
+pub fn parse_talkgroup(field: &str, name: &str) -> Result<TalkgroupId, Status> {
+    let seg = segment(field, "talkgroups", name)?;
+    seg.parse()
+        .map_err(|e| invalid_argument(field, format!("{seg:?}: {e}")))
+}
+
+/// A radio or talkgroup name.
+pub fn parse_addressee(field: &str, name: &str) -> Result<Addressee, Status> {
+    if name.starts_with("talkgroups/") {
+        parse_talkgroup(field, name).map(Addressee::Talkgroup)
+    } else if name.starts_with("radios/") {
+        parse_radio(field, name).map(Addressee::Radio)
+    } else if name.is_empty() {
+        Err(invalid_argument(field, "required"))
+    } else {
+        Err(invalid_argument(
+            field,
+            format!("expected radios/{{id}} or talkgroups/{{id}}, got {name:?}"),
+        ))
+    }
+}
+
+fn parse_seq(field: &str, collection: &str, name: &str) -> Result<u64, Status> {
+    let seg = segment(field, collection, name)?;
+    seg.parse()
+        .map_err(|_| invalid_argument(field, format!("{seg:?} is not a {collection} number")))
+}
+
+/// `alarms/{n}`.
+pub fn parse_alarm(field: &str, name: &str) -> Result<AlarmId, Status> {
+    parse_seq(field, "alarms", name).map(AlarmId)
+}
+
+/// `operations/{n}`.
+pub fn parse_operation(field: &str, name: &str) -> Result<OperationId, Status> {
+    parse_seq(field, "operations", name).map(OperationId)
+}
+
+/// `sites/{name}`.
+pub fn parse_site(field: &str, name: &str) -> Result<SiteId, Status> {
+    segment(field, "sites", name).map(SiteId::new)
+}
+
+/// `teams/{index}`.
+pub fn parse_team(field: &str, name: &str) -> Result<TeamId, Status> {
+    let n = parse_seq(field, "teams", name)?;
+    u32::try_from(n)
+        .map(TeamId)
+        .map_err(|_| invalid_argument(field, "team index out of range"))
+}
+
+fn opt<T>(
+    field: &str,
+    name: &str,
+    parse: fn(&str, &str) -> Result<T, Status>,
+) -> Result<Option<T>, Status> {
+    if name.is_empty() {
+        Ok(None)
+    } else {
+        parse(field, name).map(Some)
+    }
+}
+
+/// An optional name field: empty is `None`.
+pub fn parse_optional<T>(
+    field: &str,
+    name: &str,
+    parse: fn(&str, &str) -> Result<T, Status>,
+) -> Result<Option<T>, Status> {
+    opt(field, name, parse)
+}
+
+/// An optional `request_id`: empty is none.
+pub fn request_id(id: String) -> Option<String> {
+    if id.is_empty() { None } else { Some(id) }
+}
+
+// ---- pagination -------------------------------------------------------------------------
+
+/// Page sizes (AIP-158): 0 → `default`, above `max` → `max`, negative → INVALID_ARGUMENT.
+pub fn page_size(requested: i32, default: usize, max: usize) -> Result<usize, Status> {
+    match requested {
+        n if n < 0 => Err(invalid_argument("page_size", "must not be negative")),
+        0 => Ok(default.clamp(1, max.max(1))),
+        n => Ok((n as usize).min(max.max(1))),
+    }
+}
+
+/// What a page token holds: the method, the filter it was made for and the last key.
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+struct Token {
+    m: String,
+    f: String,
+    k: String,
+}
+
+/// An opaque token to resume `method` with `filter` after `key`.
+pub fn encode_token(method: &str, filter: &str, key: &str) -> String {
+    let t = Token {
+        m: method.into(),
+        f: filter.into(),
+        k: key.into(),
+    };
+    // A struct of three strings always serializes.
+    hex::encode(serde_json::to_vec(&t).unwrap_or_default())
+}
+
+/// The key of a page token, checked against `method` and `filter`; empty token → `None`.
+pub fn decode_token(token: &str, method: &str, filter: &str) -> Result<Option<String>, Status> {
+    if token.is_empty() {
+        return Ok(None);
+    }
+    let bad = || invalid_argument("page_token", "not a page token of this list");
+    if token.len() > MAX_TOKEN_LEN {
+        return Err(bad());
+    }
+    let bytes = hex::decode(token).map_err(|_| bad())?;
+    let t: Token = serde_json::from_slice(&bytes).map_err(|_| bad())?;
+    if t.m != method {
+        return Err(bad());
+    }
+    if t.f != filter {
+        return Err(invalid_argument(
+            "page_token",
+            "the filter fields differ from the request that made this token",
+        ));
+    }
+    Ok(Some(t.k))
+}
+
+/// A token key as a number.
+pub fn token_u64(key: Option<String>) -> Result<Option<u64>, Status> {
+    key.map(|k| {
+        k.parse()
+            .map_err(|_| invalid_argument("page_token", "not a page token of this list"))
+    })
+    .transpose()
+}
+
+// ---- domain → proto -----------------------------------------------------------------------
+
+/// Unix milliseconds as a protobuf timestamp.
+pub fn timestamp(t: Timestamp) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: (t.0 / 1000) as i64,
+        nanos: ((t.0 % 1000) * 1_000_000) as i32,
+    }
+}
+
+fn ts(t: Option<Timestamp>) -> Option<prost_types::Timestamp> {
+    t.map(timestamp)
+}
+
+fn slot(s: Slot) -> i32 {
+    match s {
+        Slot::One => pb::Slot::One as i32,
+        Slot::Two => pb::Slot::Two as i32,
+    }
+}
+
+/// The proto service enum.
+pub fn service(s: Service) -> pb::Service {
+    match s {
+        Service::RadioCheck => pb::Service::RadioCheck,
+        Service::CallAlert => pb::Service::CallAlert,
+        Service::Stun => pb::Service::Stun,
+        Service::Revive => pb::Service::Revive,
+        Service::Kill => pb::Service::Kill,
+        Service::Text => pb::Service::Text,
+        Service::Status => pb::Service::Status,
+        Service::Location => pb::Service::Location,
+        Service::EmergencyAck => pb::Service::EmergencyAck,
+    }
+}
+
+fn control(c: RadioControl) -> pb::radio::Control {
+    match c {
+        RadioControl::Enabled => pb::radio::Control::Enabled,
+        RadioControl::Stunned => pb::radio::Control::Stunned,
+        RadioControl::Killed => pb::radio::Control::Killed,
+    }
+}
+
+fn dial<T: ToString>(d: Option<T>) -> String {
+    d.map(|d| d.to_string()).unwrap_or_default()
+}
+
+fn s_or_empty<T>(v: Option<T>, f: impl FnOnce(T) -> String) -> String {
+    v.map(f).unwrap_or_default()
+}
+
+/// A radio resource.
+pub fn radio(r: &Radio) -> pb::Radio {
+    pb::Radio {
+        name: radio_name(r.id),
+        air_id: r.id.air(),
+        dial_number: dial(r.id.dial()),
+        display_name: r.name.as_deref().unwrap_or_default().to_string(),
+        alias: r.alias.as_deref().unwrap_or_default().to_string(),
+        team: s_or_empty(r.team, team_name),
+        registered: r.registered,
+        talkgroup: s_or_empty(r.talkgroup, talkgroup_name),
+        presence: r.presence.as_ref().map(|p| pb::Presence {
+            last_heard_time: Some(timestamp(p.at)),
+            site: site_name(&p.site),
+            slot: slot(p.slot),
+            rssi_dbm: p.rssi_dbm.map(i32::from),
+        }),
+        control: control(r.control) as i32,
+        supported_services: Service::ALL
+            .iter()
+            .filter(|s| r.capabilities.get(**s) == Some(true))
+            .map(|s| service(*s) as i32)
+            .collect(),
+        unsupported_services: Service::ALL
+            .iter()
+            .filter(|s| r.capabilities.get(**s) == Some(false))
+            .map(|s| service(*s) as i32)
+            .collect(),
+    }
+}
+
+/// A talkgroup resource.
+pub fn talkgroup(t: &Talkgroup) -> pb::Talkgroup {
+    pb::Talkgroup {
+        name: talkgroup_name(t.id),
+        air_id: t.id.air(),
+        dial_number: dial(t.id.dial()),
+        display_name: t.name.as_deref().unwrap_or_default().to_string(),
+        active_call: s_or_empty(t.active_call, call_name),
+        last_site: s_or_empty(t.last_site.as_ref(), site_name),
+        last_heard_time: ts(t.last_heard),
+    }
+}
+
+/// A site resource.
+pub fn site(s: &Site) -> pb::Site {
+    pb::Site {
+        name: site_name(&s.id),
+        display_name: s.display_name.clone().unwrap_or_default(),
+        profile: match s.profile {
+            AirProfile::TierIii => pb::site::Profile::TierIii,
+            AirProfile::DmraConventional => pb::site::Profile::DmraConventional,
+            AirProfile::Pdt => pb::site::Profile::Pdt,
+        } as i32,
+        link_up: s.link_up,
+        down_since_time: ts(s.down_since),
+        queued_operations: u32::try_from(s.queue.len()).unwrap_or(u32::MAX),
+    }
+}
+
+/// A team resource.
+pub fn team(t: &Team) -> pb::Team {
+    pb::Team {
+        name: team_name(t.id),
+        display_name: t.name.clone(),
+        radios: t.radios.iter().map(|r| radio_name(*r)).collect(),
+        talkgroup: s_or_empty(t.talkgroup, talkgroup_name),
+    }
+}
+
+fn end_reason(r: CallEndReason) -> pb::call::EndReason {
+    match r {
+        CallEndReason::Cleared => pb::call::EndReason::Cleared,
+        CallEndReason::HangTimeExpired => pb::call::EndReason::HangTimeExpired,
+        CallEndReason::Idle => pb::call::EndReason::Idle,
+        CallEndReason::GatewayRestart => pb::call::EndReason::GatewayRestart,
+    }
+}
+
+/// A call resource.
+pub fn call(c: &Call) -> pb::Call {
+    pb::Call {
+        name: call_name(c.id),
+        target: addressee_name(c.target),
+        site: site_name(&c.site),
+        slot: slot(c.slot),
+        talkers: c.talkers.iter().map(|r| radio_name(*r)).collect(),
+        talker: s_or_empty(c.talker, radio_name),
+        emergency: c.emergency,
+        privacy: c.privacy,
+        state: if c.ended.is_some() {
+            pb::call::State::Ended
+        } else {
+            pb::call::State::Active
+        } as i32,
+        start_time: Some(timestamp(c.started)),
+        last_activity_time: Some(timestamp(c.last_activity)),
+        end_time: ts(c.ended),
+        end_reason: c.end_reason.map_or(0, |r| end_reason(r) as i32),
+    }
+}
+
+/// The proto alarm state.
+pub fn alarm_state(s: AlarmState) -> pb::alarm::State {
+    match s {
+        AlarmState::Raised => pb::alarm::State::Raised,
+        AlarmState::Acknowledged => pb::alarm::State::Acknowledged,
+        AlarmState::Resolved => pb::alarm::State::Resolved,
+    }
+}
+
+/// An alarm resource.
+pub fn alarm(a: &Alarm) -> pb::Alarm {
+    let (ack_by, ack_at, ack_op) = match &a.acknowledged {
+        Some((who, at, op)) => (
+            who.clone(),
+            Some(timestamp(*at)),
+            s_or_empty(*op, operation_name),
+        ),
+        None => (String::new(), None, String::new()),
+    };
+    let (res_by, res_at) = match &a.resolved {
+        Some((who, at)) => (who.clone(), Some(timestamp(*at))),
+        None => (String::new(), None),
+    };
+    pb::Alarm {
+        name: alarm_name(a.id),
+        radio: radio_name(a.radio),
+        talkgroup: s_or_empty(a.talkgroup, talkgroup_name),
+        site: site_name(&a.site),
+        state: alarm_state(a.state) as i32,
+        raise_time: Some(timestamp(a.raised)),
+        last_heard_time: Some(timestamp(a.last_heard)),
+        repeats: a.repeats,
+        acknowledged_by: ack_by,
+        acknowledge_time: ack_at,
+        acknowledge_operation: ack_op,
+        resolved_by: res_by,
+        resolve_time: res_at,
+    }
+}
+
+/// The proto operation state.
+pub fn operation_state(s: OperationState) -> pb::operation::State {
+    match s {
+        OperationState::Queued => pb::operation::State::Queued,
+        OperationState::Sent => pb::operation::State::Sent,
+        OperationState::Waiting => pb::operation::State::Waiting,
+        OperationState::Succeeded => pb::operation::State::Succeeded,
+        OperationState::Refused => pb::operation::State::Refused,
+        OperationState::TimedOut => pb::operation::State::TimedOut,
+        OperationState::Failed => pb::operation::State::Failed,
+        OperationState::Cancelled => pb::operation::State::Cancelled,
+    }
+}
+
+fn failure(f: &FailReason) -> String {
+    match f {
+        FailReason::SiteDown { .. } => "site_down",
+        FailReason::GatewayRestart => "gateway_restart",
+        FailReason::NoSite => "no_site",
+    }
+    .to_string()
+}
+
+/// An operation resource.
+pub fn operation(o: &Operation) -> pb::Operation {
+    use pb::operation::Kind;
+    let mut p = pb::Operation {
+        name: operation_name(o.id),
+        request_id: o.request_id.clone().unwrap_or_default(),
+        operator: o.operator.clone().unwrap_or_default(),
+        target: addressee_name(o.command.addressee()),
+        state: operation_state(o.state) as i32,
+        done: o.state.is_final(),
+        site: s_or_empty(o.site.as_ref(), site_name),
+        attempts: u32::from(o.attempts),
+        create_time: Some(timestamp(o.created)),
+        update_time: Some(timestamp(o.updated)),
+        deadline: ts(o.deadline),
+        next_poll_time: ts(o.next_poll),
+        polls_done: o.polls_done,
+        refusal_code: o.refusal.map(|r| u32::from(r.code)),
+        failure: o.failure.as_ref().map(failure).unwrap_or_default(),
+        ..pb::Operation::default()
+    };
+    let kind = match &o.command {
+        OtaCommand::RadioCheck { .. } => Kind::RadioCheck,
+        OtaCommand::CallAlert { .. } => Kind::CallAlert,
+        OtaCommand::Stun { .. } => Kind::Stun,
+        OtaCommand::Revive { .. } => Kind::Revive,
+        OtaCommand::Kill { .. } => Kind::Kill,
+        OtaCommand::SendText { text, .. } => {
+            p.text = text.clone();
+            Kind::SendText
+        }
+        OtaCommand::SendStatus { status, .. } => {
+            p.status = u32::from(*status);
+            Kind::SendStatus
+        }
+        OtaCommand::RequestLocation { periodic, .. } => {
+            if let Some(per) = periodic {
+                p.location_interval = Some(prost_types::Duration {
+                    seconds: (per.interval_ms / 1000) as i64,
+                    nanos: ((per.interval_ms % 1000) * 1_000_000) as i32,
+                });
+                p.location_polls = per.count;
+            }
+            Kind::RequestLocation
+        }
+        OtaCommand::AcknowledgeEmergency { alarm, .. } => {
+            p.alarm = alarm_name(*alarm);
+            Kind::AcknowledgeEmergency
+        }
+    };
+    p.kind = kind as i32;
+    p
+}
+
+/// A position.
+pub fn position(p: &Position) -> pb::Position {
+    pb::Position {
+        latitude: p.latitude,
+        longitude: p.longitude,
+        accuracy_m: p.accuracy_m,
+        speed_kmh: p.speed_kmh,
+        heading_deg: p.heading_deg.map(u32::from),
+        fix_time: ts(p.fix_time),
+        source: match p.source {
+            PositionSource::EmbeddedLc => "embedded_lc",
+            PositionSource::Lrrp => "lrrp",
+            PositionSource::UdtNmea => "udt_nmea",
+            PositionSource::HyteraLp => "hytera_lp",
+        }
+        .to_string(),
+    }
+}
+
+/// The stable event type name (the `event` tag of the journal JSON) and that JSON.
+pub fn event_json(e: &Event) -> (String, String) {
+    match serde_json::to_value(e) {
+        Ok(v) => {
+            let name = v
+                .get("event")
+                .and_then(|n| n.as_str())
+                .unwrap_or_default()
+                .to_string();
+            (name, v.to_string())
+        }
+        Err(_) => (String::new(), String::new()),
+    }
+}
+
+/// A journaled event with its cursor.
+pub fn event(seq: u64, e: &Event) -> pb::Event {
+    use pb::event::Payload as P;
+    let (type_, json) = event_json(e);
+    let payload = match &e.kind {
+        EventKind::DirectoryLoaded { directory: d } => P::DirectoryLoaded(pb::DirectoryLoaded {
+            radios: d.radios.len() as u32,
+            talkgroups: d.talkgroups.len() as u32,
+            sites: d.sites.len() as u32,
+            teams: d.teams.len() as u32,
+        }),
+        EventKind::SiteAdded { site } => P::SiteAdded(pb::SiteAdded {
+            site: site_name(site),
+        }),
+        EventKind::SiteLinkChanged { site, up } => P::SiteLinkChanged(pb::SiteLinkChanged {
+            site: site_name(site),
+            up: *up,
+        }),
+        EventKind::RadioHeard {
+            radio,
+            site,
+            slot: s,
+            rssi_dbm,
+        } => P::RadioHeard(pb::RadioHeard {
+            radio: radio_name(*radio),
+            site: site_name(site),
+            slot: slot(*s),
+            rssi_dbm: rssi_dbm.map(i32::from),
+        }),
+        EventKind::RadioRegistered { radio, site } => P::RadioRegistered(pb::RadioRegistered {
+            radio: radio_name(*radio),
+            site: site_name(site),
+        }),
+        EventKind::RadioDeregistered { radio } => P::RadioDeregistered(pb::RadioDeregistered {
+            radio: radio_name(*radio),
+        }),
+        EventKind::RadioAffiliated {
+            radio,
+            talkgroup,
+            site,
+        } => P::RadioAffiliated(pb::RadioAffiliated {
+            radio: radio_name(*radio),
+            talkgroup: talkgroup_name(*talkgroup),
+            site: site_name(site),
+        }),
+        EventKind::RadioAliasLearned { radio, alias } => {
+            P::RadioAliasLearned(pb::RadioAliasLearned {
+                radio: radio_name(*radio),
+                alias: alias.clone(),
+            })
+        }
+        EventKind::RadioCapabilityLearned {
+            radio,
+            service: s,
+            supported,
+        } => P::RadioCapabilityLearned(pb::RadioCapabilityLearned {
+            radio: radio_name(*radio),
+            service: service(*s) as i32,
+            supported: *supported,
+        }),
+        EventKind::RadioControlChanged { radio, control: c } => {
+            P::RadioControlChanged(pb::RadioControlChanged {
+                radio: radio_name(*radio),
+                control: control(*c) as i32,
+            })
+        }
+        EventKind::CallStarted {
+            call,
+            target,
+            site,
+            slot: s,
+            talker,
+            emergency,
+            privacy,
+        } => P::CallStarted(pb::CallStarted {
+            call: call_name(*call),
+            target: addressee_name(*target),
+            site: site_name(site),
+            slot: slot(*s),
+            talker: s_or_empty(*talker, radio_name),
+            emergency: *emergency,
+            privacy: *privacy,
+        }),
+        EventKind::CallTalkerChanged { call, talker } => {
+            P::CallTalkerChanged(pb::CallTalkerChanged {
+                call: call_name(*call),
+                talker: radio_name(*talker),
+            })
+        }
+        EventKind::CallFlagsChanged {
+            call,
+            emergency,
+            privacy,
+        } => P::CallFlagsChanged(pb::CallFlagsChanged {
+            call: call_name(*call),
+            emergency: *emergency,
+            privacy: *privacy,
+        }),
+        EventKind::CallActivity { call } => P::CallActivity(pb::CallActivity {
+            call: call_name(*call),
+        }),
+        EventKind::CallTransmissionEnded { call } => {
+            P::CallTransmissionEnded(pb::CallTransmissionEnded {
+                call: call_name(*call),
+            })
+        }
+        EventKind::CallEnded { call, reason } => P::CallEnded(pb::CallEnded {
+            call: call_name(*call),
+            reason: end_reason(*reason) as i32,
+        }),
+        EventKind::AlarmRaised {
+            alarm,
+            radio,
+            talkgroup,
+            site,
+        } => P::AlarmRaised(pb::AlarmRaised {
+            alarm: alarm_name(*alarm),
+            radio: radio_name(*radio),
+            talkgroup: s_or_empty(*talkgroup, talkgroup_name),
+            site: site_name(site),
+        }),
+        EventKind::AlarmRepeated { alarm, site } => P::AlarmRepeated(pb::AlarmRepeated {
+            alarm: alarm_name(*alarm),
+            site: site_name(site),
+        }),
+        EventKind::AlarmAcknowledged {
+            alarm,
+            operator,
+            operation,
+        } => P::AlarmAcknowledged(pb::AlarmAcknowledged {
+            alarm: alarm_name(*alarm),
+            operator: operator.clone(),
+            operation: s_or_empty(*operation, operation_name),
+        }),
+        EventKind::AlarmResolved { alarm, operator } => P::AlarmResolved(pb::AlarmResolved {
+            alarm: alarm_name(*alarm),
+            operator: operator.clone(),
+        }),
+        EventKind::MessageReceived { message: m } => P::MessageReceived(pb::MessageReceived {
+            message: format!("messages/{}", m.id.0),
+            source: radio_name(m.source),
+            to: addressee_name(m.to),
+            site: site_name(&m.site),
+            body: Some(match &m.body {
+                MessageBody::Text { text } => pb::message_received::Body::Text(text.clone()),
+                MessageBody::Status { status } => {
+                    pb::message_received::Body::Status(u32::from(*status))
+                }
+            }),
+        }),
+        EventKind::PositionReported {
+            radio,
+            site,
+            position: p,
+        } => P::PositionReported(pb::PositionReported {
+            radio: radio_name(*radio),
+            site: site_name(site),
+            position: Some(position(p)),
+        }),
+        EventKind::OperationCreated { operation: o } => P::OperationCreated(pb::OperationCreated {
+            operation: Some(operation(o)),
+        }),
+        EventKind::OperationQueued { operation, site } => P::OperationQueued(pb::OperationQueued {
+            operation: operation_name(*operation),
+            site: site_name(site),
+        }),
+        EventKind::OperationTransmitted {
+            operation,
+            site,
+            attempt,
+            deadline,
+            ..
+        } => P::OperationTransmitted(pb::OperationTransmitted {
+            operation: operation_name(*operation),
+            site: site_name(site),
+            attempt: u32::from(*attempt),
+            deadline: ts(*deadline),
+        }),
+        EventKind::OperationAttemptTimedOut { operation, attempt } => {
+            P::OperationAttemptTimedOut(pb::OperationAttemptTimedOut {
+                operation: operation_name(*operation),
+                attempt: u32::from(*attempt),
+            })
+        }
+        EventKind::OperationPolled {
+            operation,
+            polls_done,
+            next_poll,
+        } => P::OperationPolled(pb::OperationPolled {
+            operation: operation_name(*operation),
+            polls_done: *polls_done,
+            next_poll_time: Some(timestamp(*next_poll)),
+        }),
+        EventKind::OperationSucceeded { operation } => {
+            P::OperationSucceeded(pb::OperationFinished {
+                operation: operation_name(*operation),
+            })
+        }
+        EventKind::OperationRefused { operation, refusal } => {
+            P::OperationRefused(pb::OperationRefused {
+                operation: operation_name(*operation),
+                refusal_code: u32::from(refusal.code),
+            })
+        }
+        EventKind::OperationTimedOut { operation } => P::OperationTimedOut(pb::OperationFinished {
+            operation: operation_name(*operation),
+        }),
+        EventKind::OperationFailed {
+            operation,
+            failure: f,
+        } => P::OperationFailed(pb::OperationFailed {
+            operation: operation_name(*operation),
+            failure: failure(f),
+        }),
+        EventKind::OperationCancelled {
+            operation,
+            operator,
+        } => P::OperationCancelled(pb::OperationCancelled {
+            operation: operation_name(*operation),
+            operator: operator.clone().unwrap_or_default(),
+        }),
+        EventKind::GatewayRestarted => P::GatewayRestarted(pb::GatewayRestarted {}),
+    };
+    pb::Event {
+        cursor: seq,
+        time: Some(timestamp(e.at)),
+        r#type: type_,
+        json,
+        payload: Some(payload),
+    }
+}
+
+/// The operation an event is about, if it is about one.
+pub fn event_operation(e: &EventKind) -> Option<OperationId> {
+    match e {
+        EventKind::OperationCreated { operation } => Some(operation.id),
+        EventKind::OperationQueued { operation, .. }
+        | EventKind::OperationTransmitted { operation, .. }
+        | EventKind::OperationAttemptTimedOut { operation, .. }
+        | EventKind::OperationPolled { operation, .. }
+        | EventKind::OperationSucceeded { operation }
+        | EventKind::OperationRefused { operation, .. }
+        | EventKind::OperationTimedOut { operation }
+        | EventKind::OperationFailed { operation, .. }
+        | EventKind::OperationCancelled { operation, .. } => Some(*operation),
+        _ => None,
+    }
+}
+
+// ---- proto → commands ---------------------------------------------------------------------
+
+/// A radio verb (`CheckRadio`, `StunRadio`, ...) as a command.
+pub fn radio_command(
+    req: &pb::RadioCommandRequest,
+    make: fn(RadioId) -> OtaCommand,
+) -> Result<Command, Status> {
+    Ok(Command::Ota(make(parse_radio("name", &req.name)?)))
+}
+
+impl TryFrom<pb::SendTextRequest> for Command {
+    type Error = Status;
+    fn try_from(r: pb::SendTextRequest) -> Result<Command, Status> {
+        let to = parse_addressee("recipient", &r.recipient)?;
+        if r.text.is_empty() {
+            return Err(invalid_argument("text", "required"));
+        }
+        Ok(Command::Ota(OtaCommand::SendText { to, text: r.text }))
+    }
+}
+
+impl TryFrom<pb::SendStatusRequest> for Command {
+    type Error = Status;
+    fn try_from(r: pb::SendStatusRequest) -> Result<Command, Status> {
+        let to = parse_addressee("recipient", &r.recipient)?;
+        let status =
+            u16::try_from(r.status).map_err(|_| invalid_argument("status", "must be 0..=1023"))?;
+        Ok(Command::Ota(OtaCommand::SendStatus { to, status }))
+    }
+}
+
+impl TryFrom<pb::RequestLocationRequest> for Command {
+    type Error = Status;
+    fn try_from(r: pb::RequestLocationRequest) -> Result<Command, Status> {
+        let radio = parse_radio("name", &r.name)?;
+        let periodic = match (r.interval, r.polls) {
+            (None, 0) => None,
+            (Some(d), polls) if polls > 0 => {
+                if d.seconds < 0 || d.nanos < 0 {
+                    return Err(invalid_argument("interval", "must not be negative"));
+                }
+                let ms = (d.seconds as u64)
+                    .saturating_mul(1000)
+                    .saturating_add(d.nanos as u64 / 1_000_000);
+                Some(Periodic {
+                    interval_ms: ms,
+                    count: polls,
+                })
+            }
+            (None, _) => return Err(invalid_argument("interval", "required with polls")),
+            (Some(_), _) => return Err(invalid_argument("polls", "required with interval")),
+        };
+        Ok(Command::Ota(OtaCommand::RequestLocation {
+            radio,
+            periodic,
+        }))
+    }
+}
+
+impl TryFrom<pb::AcknowledgeAlarmRequest> for Command {
+    type Error = Status;
+    fn try_from(r: pb::AcknowledgeAlarmRequest) -> Result<Command, Status> {
+        Ok(Command::AcknowledgeAlarm {
+            alarm: parse_alarm("name", &r.name)?,
+        })
+    }
+}
+
+impl TryFrom<pb::ResolveAlarmRequest> for Command {
+    type Error = Status;
+    fn try_from(r: pb::ResolveAlarmRequest) -> Result<Command, Status> {
+        Ok(Command::ResolveAlarm {
+            alarm: parse_alarm("name", &r.name)?,
+        })
+    }
+}
+
+impl TryFrom<pb::CancelOperationRequest> for Command {
+    type Error = Status;
+    fn try_from(r: pb::CancelOperationRequest) -> Result<Command, Status> {
+        Ok(Command::CancelOperation {
+            operation: parse_operation("name", &r.name)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tonic::Code;
+    use tonic_types::StatusExt;
+
+    fn field(s: &Status) -> String {
+        assert_eq!(s.code(), Code::InvalidArgument, "{s:?}");
+        s.get_details_bad_request()
+            .expect("bad request")
+            .field_violations[0]
+            .field
+            .clone()
+    }
+
+    #[test]
+    fn radio_names_take_dial_numbers_and_air_ids() {
+        let by_dial = parse_radio("name", "radios/80020200").unwrap();
+        let hex = format!("radios/0x{:06X}", by_dial.air());
+        assert_eq!(parse_radio("name", &hex).unwrap(), by_dial);
+        let dec = format!("radios/#{}", by_dial.air());
+        assert_eq!(parse_radio("name", &dec).unwrap(), by_dial);
+        assert_eq!(radio_name(by_dial), "radios/80020200");
+        // No dial number: shown as hex.
+        let raw = RadioId::new(0x00_0005).unwrap();
+        assert_eq!(radio_name(raw), "radios/0x000005");
+        assert_eq!(parse_radio("name", &radio_name(raw)).unwrap(), raw);
+    }
+
+    #[test]
+    fn bad_names_name_the_field() {
+        assert_eq!(field(&parse_radio("name", "").unwrap_err()), "name");
+        assert_eq!(
+            field(&parse_radio("name", "talkgroups/80020910").unwrap_err()),
+            "name"
+        );
+        assert_eq!(
+            field(&parse_radio("name", "radios/12").unwrap_err()),
+            "name"
+        );
+        assert_eq!(
+            field(&parse_radio("name", "radios/0x1000000").unwrap_err()),
+            "name"
+        );
+        assert_eq!(
+            field(&parse_addressee("recipient", "x/1").unwrap_err()),
+            "recipient"
+        );
+        assert_eq!(field(&parse_alarm("name", "alarms/x").unwrap_err()), "name");
+        assert_eq!(
+            field(&parse_radio("name", &"radios/1".repeat(100)).unwrap_err()),
+            "name"
+        );
+        let t = parse_addressee("recipient", "talkgroups/80020910").unwrap();
+        assert!(matches!(t, Addressee::Talkgroup(_)));
+    }
+
+    #[test]
+    fn page_sizes_and_tokens() {
+        assert_eq!(page_size(0, 50, 1000).unwrap(), 50);
+        assert_eq!(page_size(5000, 50, 1000).unwrap(), 1000);
+        assert_eq!(page_size(7, 50, 1000).unwrap(), 7);
+        assert_eq!(field(&page_size(-1, 50, 1000).unwrap_err()), "page_size");
+        let t = encode_token("radios", "site=a", "42");
+        assert_eq!(
+            decode_token(&t, "radios", "site=a").unwrap().as_deref(),
+            Some("42")
+        );
+        assert_eq!(decode_token("", "radios", "").unwrap(), None);
+        assert_eq!(
+            field(&decode_token(&t, "alarms", "site=a").unwrap_err()),
+            "page_token"
+        );
+        assert_eq!(
+            field(&decode_token(&t, "radios", "").unwrap_err()),
+            "page_token"
+        );
+        assert_eq!(
+            field(&decode_token("zz", "radios", "").unwrap_err()),
+            "page_token"
+        );
+    }
+
+    #[test]
+    fn location_request_validation() {
+        let ok = pb::RequestLocationRequest {
+            name: "radios/80020200".into(),
+            interval: Some(prost_types::Duration {
+                seconds: 30,
+                nanos: 0,
+            }),
+            polls: 3,
+            request_id: String::new(),
+        };
+        match Command::try_from(ok.clone()).unwrap() {
+            Command::Ota(OtaCommand::RequestLocation {
+                periodic: Some(p), ..
+            }) => {
+                assert_eq!((p.interval_ms, p.count), (30_000, 3));
+            }
+            c => panic!("{c:?}"),
+        }
+        let no_interval = pb::RequestLocationRequest {
+            interval: None,
+            ..ok.clone()
+        };
+        assert_eq!(
+            field(&Command::try_from(no_interval).unwrap_err()),
+            "interval"
+        );
+        let no_polls = pb::RequestLocationRequest { polls: 0, ..ok };
+        assert_eq!(field(&Command::try_from(no_polls).unwrap_err()), "polls");
+        let status = pb::SendStatusRequest {
+            recipient: "radios/80020200".into(),
+            status: 70_000,
+            request_id: String::new(),
+        };
+        assert_eq!(field(&Command::try_from(status).unwrap_err()), "status");
+    }
+
+    #[test]
+    fn events_carry_cursor_type_and_payload() {
+        let e = Event {
+            at: Timestamp(1_500),
+            kind: EventKind::AlarmRaised {
+                alarm: AlarmId(4),
+                radio: "80020200".parse().unwrap(),
+                talkgroup: None,
+                site: SiteId::new("城关站"),
+            },
+        };
+        let p = event(9, &e);
+        assert_eq!(p.cursor, 9);
+        assert_eq!(p.r#type, "alarm_raised");
+        assert_eq!(p.time.unwrap().nanos, 500_000_000);
+        assert!(p.json.contains("\"alarm_raised\""));
+        match p.payload {
+            Some(pb::event::Payload::AlarmRaised(a)) => {
+                assert_eq!(a.alarm, "alarms/4");
+                assert_eq!(a.radio, "radios/80020200");
+                assert_eq!(a.site, "sites/城关站");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -1,0 +1,265 @@
+//! Errors as gRPC statuses (AIP-193, dispatch-features.md §4.1): a code, a message, and
+//! google.rpc details through tonic-types: `ErrorInfo` with a stable `reason` and the domain
+//! [`DOMAIN`], plus `BadRequest` field violations for INVALID_ARGUMENT.
+//!
+//! [`DispatchError`] maps with an exhaustive match (no wildcard, so a new variant must be
+//! placed here before the crate compiles):
+//!
+//! | error | code | reason |
+//! |---|---|---|
+//! | unknown radio / talkgroup / alarm / operation | NOT_FOUND | `*_NOT_FOUND` |
+//! | radio or talkgroup never heard, radio killed, alarm or operation in the wrong state, service the site cannot carry | FAILED_PRECONDITION | `NOT_HEARD`, `RADIO_KILLED`, `ALARM_STATE`, `OPERATION_FINISHED`, `UNSUPPORTED_SERVICE` |
+//! | request id reused for a different command | ALREADY_EXISTS | `REQUEST_ID_REUSED` (the id names an operation that exists; AIP-155 leaves the code open) |
+//! | site queue full, too many operations | RESOURCE_EXHAUSTED | `QUEUE_FULL`, `TOO_MANY_OPERATIONS` |
+//! | argument out of range | INVALID_ARGUMENT | `INVALID_ARGUMENT` + BadRequest naming the field |
+
+use std::collections::HashMap;
+
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+use super::backend::{Unavailable, WatchEnd, WatchError};
+use crate::dispatch::DispatchError;
+
+/// The ErrorInfo domain of every error this API returns.
+pub const DOMAIN: &str = "trunkgate.v1";
+
+/// A status with an ErrorInfo (`reason`, [`DOMAIN`], `metadata`).
+pub fn status(
+    code: Code,
+    reason: &str,
+    message: impl Into<String>,
+    meta: &[(&str, String)],
+) -> Status {
+    let metadata: HashMap<String, String> = meta
+        .iter()
+        .map(|(k, v)| ((*k).to_string(), v.clone()))
+        .collect();
+    Status::with_error_details(
+        code,
+        message,
+        ErrorDetails::with_error_info(reason, DOMAIN, metadata),
+    )
+}
+
+/// INVALID_ARGUMENT naming the request `field` (BadRequest) and why.
+pub fn invalid_argument(field: &str, description: impl Into<String>) -> Status {
+    let description = description.into();
+    let mut details = ErrorDetails::new();
+    details
+        .set_error_info("INVALID_ARGUMENT", DOMAIN, HashMap::new())
+        .add_bad_request_violation(field, description.clone());
+    Status::with_error_details(
+        Code::InvalidArgument,
+        format!("invalid {field}: {description}"),
+        details,
+    )
+}
+
+/// NOT_FOUND for a resource name.
+pub fn not_found(reason: &str, name: &str) -> Status {
+    status(
+        Code::NotFound,
+        reason,
+        format!("{name} not found"),
+        &[("name", name.to_string())],
+    )
+}
+
+impl From<Unavailable> for Status {
+    fn from(e: Unavailable) -> Status {
+        status(Code::Unavailable, "DRIVER_UNAVAILABLE", e.to_string(), &[])
+    }
+}
+
+impl From<WatchEnd> for Status {
+    fn from(e: WatchEnd) -> Status {
+        match e {
+            WatchEnd::Lagged { resume_after } => status(
+                Code::ResourceExhausted,
+                "WATCHER_LAGGED",
+                format!("watcher fell behind; resume after cursor {resume_after}"),
+                &[("resume_cursor", resume_after.to_string())],
+            ),
+        }
+    }
+}
+
+impl From<WatchError> for Status {
+    fn from(e: WatchError) -> Status {
+        match e {
+            WatchError::OutOfRange { oldest } => status(
+                Code::OutOfRange,
+                "CURSOR_EXPIRED",
+                format!("cursor is older than retention; oldest cursor is {oldest}"),
+                &[("oldest_cursor", oldest.to_string())],
+            ),
+            WatchError::Ahead { cursor, last } => invalid_argument(
+                "cursor",
+                format!("{cursor} is ahead of the journal (last {last})"),
+            ),
+            WatchError::Unavailable => Unavailable.into(),
+        }
+    }
+}
+
+impl From<DispatchError> for Status {
+    fn from(e: DispatchError) -> Status {
+        let message = e.to_string();
+        match e {
+            DispatchError::UnknownRadio(r) => not_found("RADIO_NOT_FOUND", &format!("radios/{r}")),
+            DispatchError::UnknownTalkgroup(t) => {
+                not_found("TALKGROUP_NOT_FOUND", &format!("talkgroups/{t}"))
+            }
+            DispatchError::UnknownAlarm(a) => {
+                not_found("ALARM_NOT_FOUND", &format!("alarms/{}", a.0))
+            }
+            DispatchError::UnknownOperation(o) => {
+                not_found("OPERATION_NOT_FOUND", &format!("operations/{}", o.0))
+            }
+            DispatchError::RadioNotHeard(r) => status(
+                Code::FailedPrecondition,
+                "NOT_HEARD",
+                message,
+                &[("name", format!("radios/{r}"))],
+            ),
+            DispatchError::TalkgroupNotHeard(t) => status(
+                Code::FailedPrecondition,
+                "NOT_HEARD",
+                message,
+                &[("name", format!("talkgroups/{t}"))],
+            ),
+            DispatchError::RadioKilled(r) => status(
+                Code::FailedPrecondition,
+                "RADIO_KILLED",
+                message,
+                &[("name", format!("radios/{r}"))],
+            ),
+            DispatchError::AlarmState {
+                alarm,
+                state,
+                action,
+            } => status(
+                Code::FailedPrecondition,
+                "ALARM_STATE",
+                message,
+                &[
+                    ("name", format!("alarms/{}", alarm.0)),
+                    ("state", format!("{state:?}").to_uppercase()),
+                    ("action", action.to_string()),
+                ],
+            ),
+            DispatchError::OperationFinished { operation, state } => status(
+                Code::FailedPrecondition,
+                "OPERATION_FINISHED",
+                message,
+                &[
+                    ("name", format!("operations/{}", operation.0)),
+                    ("state", format!("{state:?}")),
+                ],
+            ),
+            DispatchError::RequestIdReused(id) => status(
+                Code::AlreadyExists,
+                "REQUEST_ID_REUSED",
+                message,
+                &[("request_id", id)],
+            ),
+            DispatchError::UnsupportedService {
+                site,
+                profile,
+                service,
+            } => status(
+                Code::FailedPrecondition,
+                "UNSUPPORTED_SERVICE",
+                message,
+                &[
+                    ("site", format!("sites/{site}")),
+                    ("profile", format!("{profile:?}")),
+                    ("service", format!("{service:?}")),
+                ],
+            ),
+            DispatchError::QueueFull { site, limit } => status(
+                Code::ResourceExhausted,
+                "QUEUE_FULL",
+                message,
+                &[
+                    ("site", format!("sites/{site}")),
+                    ("limit", limit.to_string()),
+                ],
+            ),
+            DispatchError::TooManyOperations { limit } => status(
+                Code::ResourceExhausted,
+                "TOO_MANY_OPERATIONS",
+                message,
+                &[("limit", limit.to_string())],
+            ),
+            DispatchError::InvalidArgument { field, reason } => invalid_argument(field, reason),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dispatch::{AlarmId, AlarmState, RadioId, SiteId};
+
+    fn info(s: &Status) -> (String, HashMap<String, String>) {
+        let i = s.get_details_error_info().expect("error info");
+        assert_eq!(i.domain, DOMAIN);
+        (i.reason, i.metadata)
+    }
+
+    #[test]
+    fn dispatch_errors_map_to_codes_and_reasons() {
+        let r = RadioId::new(0x10_0001).unwrap();
+        let s: Status = DispatchError::UnknownRadio(r).into();
+        assert_eq!(s.code(), Code::NotFound);
+        let (reason, meta) = info(&s);
+        assert_eq!(reason, "RADIO_NOT_FOUND");
+        assert_eq!(meta["name"], format!("radios/{r}"));
+
+        let s: Status = DispatchError::AlarmState {
+            alarm: AlarmId(3),
+            state: AlarmState::Resolved,
+            action: "acknowledge",
+        }
+        .into();
+        assert_eq!(s.code(), Code::FailedPrecondition);
+        assert_eq!(info(&s).1["name"], "alarms/3");
+
+        let s: Status = DispatchError::QueueFull {
+            site: SiteId::new("a"),
+            limit: 2,
+        }
+        .into();
+        assert_eq!(s.code(), Code::ResourceExhausted);
+        let s: Status = DispatchError::RequestIdReused("x".into()).into();
+        assert_eq!(s.code(), Code::AlreadyExists);
+        assert_eq!(info(&s).0, "REQUEST_ID_REUSED");
+    }
+
+    #[test]
+    fn invalid_argument_names_the_field() {
+        let s: Status = DispatchError::InvalidArgument {
+            field: "text",
+            reason: "too long",
+        }
+        .into();
+        assert_eq!(s.code(), Code::InvalidArgument);
+        let br = s.get_details_bad_request().expect("bad request");
+        assert_eq!(br.field_violations[0].field, "text");
+        assert_eq!(info(&s).0, "INVALID_ARGUMENT");
+    }
+
+    #[test]
+    fn watch_errors_carry_cursors() {
+        let s: Status = WatchEnd::Lagged { resume_after: 41 }.into();
+        assert_eq!(s.code(), Code::ResourceExhausted);
+        assert_eq!(info(&s).1["resume_cursor"], "41");
+        let s: Status = WatchError::OutOfRange { oldest: 7 }.into();
+        assert_eq!(s.code(), Code::OutOfRange);
+        let (reason, meta) = info(&s);
+        assert_eq!(reason, "CURSOR_EXPIRED");
+        assert_eq!(meta["oldest_cursor"], "7");
+    }
+}

@@ -1,0 +1,123 @@
+//! The driver as the API's [`Backend`]: commands and reads through the driver's channel,
+//! watches through the journal hub.
+//!
+//! The hub's subscribe is asynchronous and the API's `watch` is not, so `watch` checks the
+//! cursor against the journal at once (a cursor out of range is refused before the stream
+//! starts) and the stream subscribes on its first poll. A stream that the hub ends for a
+//! reason other than lag (shutdown, a prune overtaking a replay, a replay read failure) ends
+//! as `Lagged` with the last cursor delivered: the client resumes from it and, if retention
+//! has passed it, gets `OUT_OF_RANGE` then.
+
+use futures::StreamExt;
+
+use super::driver::{DriverHandle, Unavailable as DriverUnavailable};
+use crate::api::backend::{
+    Backend, EventStream, JournaledEvent, Unavailable, WatchEnd, WatchError, WatchStart,
+};
+use crate::dispatch::{Core, DispatchError, Reply, Request};
+use crate::journal::CursorError;
+use crate::journal::hub::{Start, Subscription, WatchEnd as HubEnd};
+
+/// The running gateway's backend.
+#[derive(Clone)]
+pub struct GatewayBackend {
+    driver: DriverHandle,
+}
+
+impl GatewayBackend {
+    /// A backend over `driver`.
+    pub fn new(driver: DriverHandle) -> GatewayBackend {
+        GatewayBackend { driver }
+    }
+}
+
+fn unavailable(_: DriverUnavailable) -> Unavailable {
+    Unavailable
+}
+
+impl Backend for GatewayBackend {
+    async fn command(&self, request: Request) -> Result<Result<Reply, DispatchError>, Unavailable> {
+        self.driver.command(request).await.map_err(unavailable)
+    }
+
+    async fn read<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Core, u64) -> R + Send + 'static,
+    ) -> Result<R, Unavailable> {
+        self.driver.read(f).await.map_err(unavailable)
+    }
+
+    fn watch(&self, start: WatchStart) -> Result<EventStream, WatchError> {
+        let start = match start {
+            WatchStart::Tail => Start::Live,
+            WatchStart::After(cursor) => {
+                self.driver.check_cursor(cursor).map_err(|e| match e {
+                    Some(CursorError::OutOfRange {
+                        oldest_available, ..
+                    }) => WatchError::OutOfRange {
+                        oldest: oldest_available,
+                    },
+                    Some(CursorError::Ahead { cursor, latest }) => WatchError::Ahead {
+                        cursor,
+                        last: latest,
+                    },
+                    None => WatchError::Unavailable,
+                })?;
+                Start::After(cursor)
+            }
+        };
+        let first = match start {
+            Start::After(c) => c,
+            Start::Live => self.driver.hub().latest_seq(),
+        };
+        let hub = self.driver.hub().clone();
+        enum State {
+            New,
+            Open(Box<Subscription<JournaledEvent>>),
+            Done,
+        }
+        let stream = futures::stream::unfold((State::New, first), move |(state, last)| {
+            let hub = hub.clone();
+            async move {
+                let mut sub = match state {
+                    State::Done => return None,
+                    State::Open(sub) => sub,
+                    State::New => match hub.subscribe(start).await {
+                        Ok(sub) => Box::new(sub),
+                        Err(_) => {
+                            let end = WatchEnd::Lagged { resume_after: last };
+                            return Some((Err(end), (State::Done, last)));
+                        }
+                    },
+                };
+                match sub.next().await {
+                    Ok(event) => {
+                        let seq = event.seq;
+                        Some((Ok(event), (State::Open(sub), seq)))
+                    }
+                    Err(end) => {
+                        let resume_after = match end {
+                            HubEnd::Lagged { resume_after }
+                            | HubEnd::Closed { resume_after }
+                            | HubEnd::Failed { resume_after, .. } => resume_after,
+                            HubEnd::OutOfRange { .. } => last,
+                        };
+                        Some((Err(WatchEnd::Lagged { resume_after }), (State::Done, last)))
+                    }
+                }
+            }
+        });
+        Ok(stream.boxed())
+    }
+
+    fn links_up(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.driver.links_up()
+    }
+}
+
+/// The hub's items are the API's journaled events; their cursor is the journal seq.
+impl crate::journal::hub::Sequenced for JournaledEvent {
+    fn seq(&self) -> u64 {
+        self.seq
+    }
+}

@@ -1,0 +1,1101 @@
+//! `trunkgate ctl`: a command-line client of the gRPC dispatch API (proto/trunkgate/v1).
+//!
+//! - Lists (`radios`, `talkgroups`, `sites`, `teams`, `calls`, `alarms`, `operations`) page
+//!   through the server's List methods and print aligned tables. Column widths count display
+//!   columns, East Asian Wide and Fullwidth characters as 2 (Unicode UAX #11), so Chinese
+//!   names line up in a terminal.
+//! - `watch [--cursor N] [--snapshot] [--filter F]` prints one line per event. When the
+//!   server cuts the stream with a resume cursor (slow watcher, server restart), it resumes
+//!   after that cursor, a bounded number of times in a row.
+//! - Over-the-air commands (`check`, `alert`, `stun`, `revive`, `kill`, `text`, `status`,
+//!   `locate`) and `ack-alarm` take a radio or talkgroup as a dial number, `0x<hex>`,
+//!   `#<decimal>` or a full resource name. By default they wait for the outcome, printing one
+//!   line per state change with the elapsed time and attempts, and exit 1 when the operation
+//!   is refused, fails, times out or is cancelled (or the wait times out); `--no-wait` prints
+//!   the operation name and returns at once. Errors from the server or the connection exit 2.
+
+use std::fmt::Write as _;
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use tonic::transport::Channel;
+
+use crate::api::pb;
+use crate::api::service::{OPERATOR_METADATA, OPERATOR_METADATA_BIN};
+use crate::dispatch::{DialNumber, IdKind};
+
+/// `trunkgate ctl` arguments.
+#[derive(Debug, Clone, Args)]
+pub struct CtlArgs {
+    /// The gateway's gRPC address.
+    #[arg(long, default_value = "http://127.0.0.1:50051", global = true)]
+    pub server: String,
+    /// Operator name recorded with commands (sent as `trunkgate-operator` metadata).
+    #[arg(long, global = true)]
+    pub operator: Option<String>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: CtlCommand,
+}
+
+/// How a command waits for its operation.
+#[derive(Debug, Clone, Args)]
+pub struct WaitArgs {
+    /// Return at once with the operation name instead of waiting for the outcome.
+    #[arg(long)]
+    pub no_wait: bool,
+    /// Give up waiting after this many seconds (the operation goes on).
+    #[arg(long, default_value_t = 60)]
+    pub timeout: u64,
+    /// Idempotency key: repeating the command with it returns the same operation.
+    #[arg(long)]
+    pub request_id: Option<String>,
+}
+
+/// `trunkgate ctl` subcommands.
+#[derive(Debug, Clone, Subcommand)]
+pub enum CtlCommand {
+    /// List radios.
+    Radios {
+        /// Only radios last heard on this site.
+        #[arg(long)]
+        site: Option<String>,
+        /// Only members of this team (index).
+        #[arg(long)]
+        team: Option<String>,
+        /// Only radios affiliated to this talkgroup.
+        #[arg(long)]
+        talkgroup: Option<String>,
+        /// Only registered radios.
+        #[arg(long)]
+        registered: bool,
+        /// Most rows to print.
+        #[arg(long, default_value_t = 1000)]
+        limit: usize,
+    },
+    /// List talkgroups.
+    Talkgroups {
+        /// Most rows to print.
+        #[arg(long, default_value_t = 1000)]
+        limit: usize,
+    },
+    /// List sites and their links.
+    Sites,
+    /// List teams.
+    Teams,
+    /// List active and recent calls.
+    Calls {
+        /// Only calls in progress.
+        #[arg(long)]
+        active: bool,
+        /// Most rows to print.
+        #[arg(long, default_value_t = 1000)]
+        limit: usize,
+    },
+    /// List alarms.
+    Alarms {
+        /// Only alarms not yet resolved.
+        #[arg(long)]
+        open: bool,
+        /// Most rows to print.
+        #[arg(long, default_value_t = 1000)]
+        limit: usize,
+    },
+    /// List operations.
+    Operations {
+        /// Most rows to print.
+        #[arg(long, default_value_t = 1000)]
+        limit: usize,
+    },
+    /// Print events as they happen, one line each.
+    Watch {
+        /// Replay after this cursor, then go live.
+        #[arg(long)]
+        cursor: Option<u64>,
+        /// Print the current state first.
+        #[arg(long)]
+        snapshot: bool,
+        /// Event filter, e.g. "type=alarm_* OR type=operation_*".
+        #[arg(long, default_value = "")]
+        filter: String,
+        /// Also print heartbeats.
+        #[arg(long)]
+        heartbeats: bool,
+    },
+    /// Radio check (在线检测).
+    Check {
+        /// Radio: dial number, 0x<hex>, #<decimal> or radios/...
+        radio: String,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// Call alert.
+    Alert {
+        /// Radio.
+        radio: String,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// Stun (遥晕).
+    Stun {
+        /// Radio.
+        radio: String,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// Revive (激活).
+    Revive {
+        /// Radio.
+        radio: String,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// Kill (遥毙): permanent.
+    Kill {
+        /// Radio.
+        radio: String,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// Send a text message to a radio or talkgroup.
+    Text {
+        /// Radio or talkgroup: a dial number (group numbers go to the talkgroup), or
+        /// radios/... / talkgroups/...
+        recipient: String,
+        /// The text.
+        text: String,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// Send a status number (0..=1023) to a radio or talkgroup.
+    Status {
+        /// Radio or talkgroup.
+        recipient: String,
+        /// Status number.
+        status: u32,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// Request a radio's location, once or periodically.
+    Locate {
+        /// Radio.
+        radio: String,
+        /// Poll every SECS seconds (with --polls).
+        #[arg(long, requires = "polls")]
+        every: Option<u64>,
+        /// Number of polls (with --every).
+        #[arg(long, requires = "every")]
+        polls: Option<u32>,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// Acknowledge an alarm (the acknowledgement goes over the air).
+    AckAlarm {
+        /// Alarm: number or alarms/N.
+        alarm: String,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// Resolve an alarm.
+    ResolveAlarm {
+        /// Alarm: number or alarms/N.
+        alarm: String,
+    },
+    /// Show one operation.
+    Operation {
+        /// Operation: number or operations/N.
+        operation: String,
+    },
+    /// Cancel an operation that has not finished.
+    Cancel {
+        /// Operation: number or operations/N.
+        operation: String,
+    },
+}
+
+/// Run `trunkgate ctl`: 0 on success, 1 when a waited-for operation did not succeed, 2 on
+/// errors.
+pub fn run(args: CtlArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("trunkgate ctl: cannot start the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut out = std::io::stdout();
+    match runtime.block_on(execute(args, &mut out)) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("trunkgate ctl: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+// ---- names -----------------------------------------------------------------------------
+
+fn with_collection(collection: &str, s: &str) -> String {
+    if s.contains('/') {
+        s.to_string()
+    } else {
+        format!("{collection}/{s}")
+    }
+}
+
+/// A radio as typed: a dial number, `0x<hex>`, `#<decimal>`, or a resource name.
+pub fn radio_name(s: &str) -> String {
+    with_collection("radios", s.trim())
+}
+
+/// A recipient as typed: a resource name is kept; a dial number in the group range goes to
+/// the talkgroup (the dialling plan tells them apart, pdt-facts.md §0 item 2); anything
+/// else is a radio.
+pub fn recipient_name(s: &str) -> String {
+    let s = s.trim();
+    if s.contains('/') {
+        return s.to_string();
+    }
+    match s.parse::<DialNumber>().ok().and_then(DialNumber::kind) {
+        Some(IdKind::Group) => format!("talkgroups/{s}"),
+        _ => format!("radios/{s}"),
+    }
+}
+
+// ---- tables ------------------------------------------------------------------------------
+
+/// Display columns of a character: 2 for East Asian Wide (W) and Fullwidth (F) ranges of
+/// Unicode UAX #11 (Hangul Jamo, CJK radicals to Yi, Hangul syllables, CJK compatibility,
+/// vertical and fullwidth forms, CJK extension planes), 0 for combining marks and controls,
+/// else 1.
+pub fn char_width(c: char) -> usize {
+    let u = c as u32;
+    match u {
+        0x0300..=0x036F | 0x200B..=0x200F | 0xFE00..=0xFE0F => 0,
+        0..=0x1F | 0x7F..=0x9F => 0,
+        0x1100..=0x115F
+        | 0x2E80..=0x303E
+        | 0x3041..=0x33FF
+        | 0x3400..=0x4DBF
+        | 0x4E00..=0x9FFF
+        | 0xA000..=0xA4CF
+        | 0xAC00..=0xD7A3
+        | 0xF900..=0xFAFF
+        | 0xFE30..=0xFE4F
+        | 0xFF00..=0xFF60
+        | 0xFFE0..=0xFFE6
+        | 0x1F300..=0x1F64F
+        | 0x1F900..=0x1F9FF
+        | 0x20000..=0x2FFFD
+        | 0x30000..=0x3FFFD => 2,
+        _ => 1,
+    }
+}
+
+/// Display columns of a string.
+pub fn display_width(s: &str) -> usize {
+    s.chars().map(char_width).sum()
+}
+
+/// Render rows under headers, columns separated by two spaces and padded by display width.
+pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| display_width(h)).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            if let Some(w) = widths.get_mut(i) {
+                *w = (*w).max(display_width(cell));
+            }
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: &mut dyn Iterator<Item = &str>| {
+        let mut s = String::new();
+        for (i, cell) in cells.enumerate() {
+            if i > 0 {
+                s.push_str("  ");
+            }
+            s.push_str(cell);
+            let pad = widths
+                .get(i)
+                .copied()
+                .unwrap_or(0)
+                .saturating_sub(display_width(cell));
+            s.extend(std::iter::repeat_n(' ', pad));
+        }
+        out.push_str(s.trim_end());
+        out.push('\n');
+    };
+    line(&mut headers.iter().copied());
+    for row in rows {
+        line(&mut row.iter().map(String::as_str));
+    }
+    out
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// How long ago, compactly ("5s", "3m", "2h", "4d"), or "-".
+fn ago(t: &Option<prost_types::Timestamp>) -> String {
+    let Some(t) = t else {
+        return "-".into();
+    };
+    let ms = t.seconds.saturating_mul(1000) + i64::from(t.nanos / 1_000_000);
+    let s = (now_ms() - ms).max(0) / 1000;
+    match s {
+        0..60 => format!("{s}s ago"),
+        60..3600 => format!("{}m ago", s / 60),
+        3600..86_400 => format!("{}h ago", s / 3600),
+        _ => format!("{}d ago", s / 86_400),
+    }
+}
+
+fn short(name: &str) -> &str {
+    name.split_once('/').map_or(name, |(_, id)| id)
+}
+
+fn dash(s: &str) -> String {
+    if s.is_empty() {
+        "-".into()
+    } else {
+        s.to_string()
+    }
+}
+
+fn enum_name<E: TryFrom<i32>>(v: i32, f: impl Fn(E) -> &'static str) -> String {
+    E::try_from(v).map(&f).unwrap_or("?").to_string()
+}
+
+/// The radios table.
+pub fn radios_table(radios: &[pb::Radio]) -> String {
+    let rows: Vec<Vec<String>> = radios
+        .iter()
+        .map(|r| {
+            let p = r.presence.as_ref();
+            vec![
+                short(&r.name).to_string(),
+                format!("0x{:06X}", r.air_id),
+                dash(&r.display_name),
+                if r.registered { "yes" } else { "no" }.to_string(),
+                dash(short(&r.talkgroup)),
+                p.map_or("-".into(), |p| dash(short(&p.site))),
+                ago(&p.and_then(|p| p.last_heard_time)),
+                enum_name(r.control, |c: pb::radio::Control| c.as_str_name()),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "RADIO",
+            "AIR ID",
+            "NAME",
+            "REG",
+            "TALKGROUP",
+            "SITE",
+            "HEARD",
+            "CONTROL",
+        ],
+        &rows,
+    )
+}
+
+fn talkgroups_table(tgs: &[pb::Talkgroup]) -> String {
+    let rows: Vec<Vec<String>> = tgs
+        .iter()
+        .map(|t| {
+            vec![
+                short(&t.name).to_string(),
+                format!("0x{:06X}", t.air_id),
+                dash(&t.display_name),
+                dash(short(&t.active_call)),
+                dash(short(&t.last_site)),
+                ago(&t.last_heard_time),
+            ]
+        })
+        .collect();
+    table(
+        &["TALKGROUP", "AIR ID", "NAME", "CALL", "SITE", "HEARD"],
+        &rows,
+    )
+}
+
+fn operation_line(o: &pb::Operation) -> Vec<String> {
+    vec![
+        short(&o.name).to_string(),
+        enum_name(o.kind, |k: pb::operation::Kind| k.as_str_name()),
+        short(&o.target).to_string(),
+        enum_name(o.state, |s: pb::operation::State| s.as_str_name()),
+        o.attempts.to_string(),
+        dash(short(&o.site)),
+        dash(&o.operator),
+        ago(&o.create_time),
+    ]
+}
+
+// ---- the client ------------------------------------------------------------------------
+
+struct Client {
+    channel: Channel,
+    operator: Option<String>,
+}
+
+impl Client {
+    fn request<T>(&self, msg: T) -> tonic::Request<T> {
+        let mut req = tonic::Request::new(msg);
+        if let Some(op) = &self.operator {
+            // ASCII metadata cannot carry a Chinese name; the `-bin` key carries UTF-8.
+            match op.parse() {
+                Ok(v) if op.is_ascii() => {
+                    req.metadata_mut().insert(OPERATOR_METADATA, v);
+                }
+                _ => {
+                    let v = tonic::metadata::MetadataValue::from_bytes(op.as_bytes());
+                    req.metadata_mut().insert_bin(OPERATOR_METADATA_BIN, v);
+                }
+            }
+        }
+        req
+    }
+}
+
+fn rpc(e: tonic::Status) -> anyhow::Error {
+    let mut msg = format!("{}: {}", e.code(), e.message());
+    use tonic_types::StatusExt;
+    if let Some(br) = e.get_details_bad_request() {
+        for v in br.field_violations {
+            let _ = write!(msg, " [{}: {}]", v.field, v.description);
+        }
+    }
+    anyhow::anyhow!(msg)
+}
+
+/// Page through a list until its end or `limit` items.
+macro_rules! collect_pages {
+    ($limit:expr, |$token:ident| $call:expr, $items:ident) => {{
+        let mut all = Vec::new();
+        let mut $token = String::new();
+        loop {
+            let page = $call.await.map_err(rpc)?.into_inner();
+            all.extend(page.$items);
+            $token = page.next_page_token;
+            if $token.is_empty() || all.len() >= $limit {
+                break;
+            }
+        }
+        all.truncate($limit);
+        all
+    }};
+}
+
+fn page_size(limit: usize) -> i32 {
+    limit.clamp(1, 1000) as i32
+}
+
+/// Run one ctl command, writing to `out`. `Ok(false)` when a waited-for operation did not
+/// succeed.
+pub async fn execute(args: CtlArgs, out: &mut (dyn Write + Send)) -> anyhow::Result<bool> {
+    let endpoint = tonic::transport::Endpoint::from_shared(args.server.clone())
+        .with_context(|| format!("bad server address {:?}", args.server))?
+        .connect_timeout(Duration::from_secs(5));
+    let channel = endpoint
+        .connect()
+        .await
+        .with_context(|| format!("cannot connect to {}", args.server))?;
+    let c = Client {
+        channel,
+        operator: args.operator.clone(),
+    };
+    use pb::alarm_service_client::AlarmServiceClient;
+    use pb::command_service_client::CommandServiceClient;
+    use pb::operation_service_client::OperationServiceClient;
+    let mut commands = CommandServiceClient::new(c.channel.clone());
+    let radio_req = |radio: &str, w: &WaitArgs| {
+        c.request(pb::RadioCommandRequest {
+            name: radio_name(radio),
+            request_id: w.request_id.clone().unwrap_or_default(),
+        })
+    };
+    let (op, wait) = match args.command {
+        CtlCommand::Radios {
+            site,
+            team,
+            talkgroup,
+            registered,
+            limit,
+        } => {
+            let mut client = pb::radio_service_client::RadioServiceClient::new(c.channel.clone());
+            let radios = collect_pages!(
+                limit,
+                |token| client.list_radios(pb::ListRadiosRequest {
+                    page_size: page_size(limit),
+                    page_token: token.clone(),
+                    site: site
+                        .as_deref()
+                        .map(|s| with_collection("sites", s))
+                        .unwrap_or_default(),
+                    team: team
+                        .as_deref()
+                        .map(|s| with_collection("teams", s))
+                        .unwrap_or_default(),
+                    talkgroup: talkgroup
+                        .as_deref()
+                        .map(|s| with_collection("talkgroups", s))
+                        .unwrap_or_default(),
+                    registered_only: registered,
+                }),
+                radios
+            );
+            out.write_all(radios_table(&radios).as_bytes())?;
+            return Ok(true);
+        }
+        CtlCommand::Talkgroups { limit } => {
+            let mut client =
+                pb::talkgroup_service_client::TalkgroupServiceClient::new(c.channel.clone());
+            let tgs = collect_pages!(
+                limit,
+                |token| client.list_talkgroups(pb::ListTalkgroupsRequest {
+                    page_size: page_size(limit),
+                    page_token: token.clone(),
+                }),
+                talkgroups
+            );
+            out.write_all(talkgroups_table(&tgs).as_bytes())?;
+            return Ok(true);
+        }
+        CtlCommand::Sites => {
+            let mut client =
+                pb::directory_service_client::DirectoryServiceClient::new(c.channel.clone());
+            let sites = collect_pages!(
+                10_000,
+                |token| client.list_sites(pb::ListSitesRequest {
+                    page_size: 1000,
+                    page_token: token.clone(),
+                }),
+                sites
+            );
+            let rows: Vec<Vec<String>> = sites
+                .iter()
+                .map(|s| {
+                    vec![
+                        short(&s.name).to_string(),
+                        dash(&s.display_name),
+                        enum_name(s.profile, |p: pb::site::Profile| p.as_str_name()),
+                        if s.link_up { "up" } else { "down" }.to_string(),
+                        s.queued_operations.to_string(),
+                    ]
+                })
+                .collect();
+            out.write_all(table(&["SITE", "NAME", "PROFILE", "LINK", "QUEUED"], &rows).as_bytes())?;
+            return Ok(true);
+        }
+        CtlCommand::Teams => {
+            let mut client =
+                pb::directory_service_client::DirectoryServiceClient::new(c.channel.clone());
+            let teams = collect_pages!(
+                10_000,
+                |token| client.list_teams(pb::ListTeamsRequest {
+                    page_size: 1000,
+                    page_token: token.clone(),
+                }),
+                teams
+            );
+            let rows: Vec<Vec<String>> = teams
+                .iter()
+                .map(|t| {
+                    vec![
+                        short(&t.name).to_string(),
+                        dash(&t.display_name),
+                        dash(short(&t.talkgroup)),
+                        t.radios.len().to_string(),
+                    ]
+                })
+                .collect();
+            out.write_all(table(&["TEAM", "NAME", "TALKGROUP", "MEMBERS"], &rows).as_bytes())?;
+            return Ok(true);
+        }
+        CtlCommand::Calls { active, limit } => {
+            let mut client = pb::call_service_client::CallServiceClient::new(c.channel.clone());
+            let state = if active {
+                pb::call::State::Active as i32
+            } else {
+                0
+            };
+            let calls = collect_pages!(
+                limit,
+                |token| client.list_calls(pb::ListCallsRequest {
+                    page_size: page_size(limit),
+                    page_token: token.clone(),
+                    state,
+                }),
+                calls
+            );
+            let rows: Vec<Vec<String>> = calls
+                .iter()
+                .map(|k| {
+                    vec![
+                        short(&k.name).to_string(),
+                        k.target.clone(),
+                        short(&k.site).to_string(),
+                        enum_name(k.state, |s: pb::call::State| s.as_str_name()),
+                        dash(short(&k.talker)),
+                        if k.emergency { "EMERGENCY" } else { "" }.to_string(),
+                        ago(&k.start_time),
+                    ]
+                })
+                .collect();
+            out.write_all(
+                table(
+                    &[
+                        "CALL", "TARGET", "SITE", "STATE", "TALKER", "FLAGS", "STARTED",
+                    ],
+                    &rows,
+                )
+                .as_bytes(),
+            )?;
+            return Ok(true);
+        }
+        CtlCommand::Alarms { open, limit } => {
+            let mut client = AlarmServiceClient::new(c.channel.clone());
+            let alarms = collect_pages!(
+                limit,
+                |token| client.list_alarms(pb::ListAlarmsRequest {
+                    page_size: page_size(limit),
+                    page_token: token.clone(),
+                    state: 0,
+                }),
+                alarms
+            );
+            let rows: Vec<Vec<String>> = alarms
+                .iter()
+                .filter(|a| !open || a.state != pb::alarm::State::Resolved as i32)
+                .map(|a| {
+                    vec![
+                        short(&a.name).to_string(),
+                        short(&a.radio).to_string(),
+                        short(&a.site).to_string(),
+                        enum_name(a.state, |s: pb::alarm::State| s.as_str_name()),
+                        a.repeats.to_string(),
+                        ago(&a.raise_time),
+                        dash(&a.acknowledged_by),
+                    ]
+                })
+                .collect();
+            out.write_all(
+                table(
+                    &[
+                        "ALARM", "RADIO", "SITE", "STATE", "REPEATS", "RAISED", "ACK BY",
+                    ],
+                    &rows,
+                )
+                .as_bytes(),
+            )?;
+            return Ok(true);
+        }
+        CtlCommand::Operations { limit } => {
+            let mut client = OperationServiceClient::new(c.channel.clone());
+            let ops = collect_pages!(
+                limit,
+                |token| client.list_operations(pb::ListOperationsRequest {
+                    page_size: page_size(limit),
+                    page_token: token.clone(),
+                }),
+                operations
+            );
+            let rows: Vec<Vec<String>> = ops.iter().map(operation_line).collect();
+            out.write_all(
+                table(
+                    &[
+                        "OP", "KIND", "TARGET", "STATE", "ATTEMPTS", "SITE", "OPERATOR", "CREATED",
+                    ],
+                    &rows,
+                )
+                .as_bytes(),
+            )?;
+            return Ok(true);
+        }
+        CtlCommand::Watch {
+            cursor,
+            snapshot,
+            filter,
+            heartbeats,
+        } => {
+            watch(&c, cursor, snapshot, filter, heartbeats, out).await?;
+            return Ok(true);
+        }
+        CtlCommand::Operation { operation } => {
+            let mut client = OperationServiceClient::new(c.channel.clone());
+            let op = client
+                .get_operation(pb::GetOperationRequest {
+                    name: with_collection("operations", &operation),
+                })
+                .await
+                .map_err(rpc)?
+                .into_inner();
+            writeln!(out, "{}", describe(&op))?;
+            return Ok(true);
+        }
+        CtlCommand::Cancel { operation } => {
+            let mut client = OperationServiceClient::new(c.channel.clone());
+            let op = client
+                .cancel_operation(c.request(pb::CancelOperationRequest {
+                    name: with_collection("operations", &operation),
+                }))
+                .await
+                .map_err(rpc)?
+                .into_inner();
+            writeln!(out, "{}", describe(&op))?;
+            return Ok(true);
+        }
+        CtlCommand::ResolveAlarm { alarm } => {
+            let mut client = AlarmServiceClient::new(c.channel.clone());
+            let r = client
+                .resolve_alarm(c.request(pb::ResolveAlarmRequest {
+                    name: with_collection("alarms", &alarm),
+                    request_id: String::new(),
+                }))
+                .await
+                .map_err(rpc)?
+                .into_inner();
+            let a = r.alarm.unwrap_or_default();
+            writeln!(
+                out,
+                "{} {}",
+                a.name,
+                enum_name(a.state, |s: pb::alarm::State| s.as_str_name())
+            )?;
+            return Ok(true);
+        }
+        CtlCommand::AckAlarm { alarm, wait } => {
+            let mut client = AlarmServiceClient::new(c.channel.clone());
+            let r = client
+                .acknowledge_alarm(c.request(pb::AcknowledgeAlarmRequest {
+                    name: with_collection("alarms", &alarm),
+                    request_id: wait.request_id.clone().unwrap_or_default(),
+                }))
+                .await
+                .map_err(rpc)?
+                .into_inner();
+            let a = r.alarm.unwrap_or_default();
+            writeln!(
+                out,
+                "{} {}",
+                a.name,
+                enum_name(a.state, |s: pb::alarm::State| s.as_str_name())
+            )?;
+            match r.operation {
+                Some(op) => (op, wait),
+                None => return Ok(true),
+            }
+        }
+        CtlCommand::Check { radio, wait } => {
+            let op = commands.check_radio(radio_req(&radio, &wait)).await;
+            (op.map_err(rpc)?.into_inner(), wait)
+        }
+        CtlCommand::Alert { radio, wait } => {
+            let op = commands.alert_radio(radio_req(&radio, &wait)).await;
+            (op.map_err(rpc)?.into_inner(), wait)
+        }
+        CtlCommand::Stun { radio, wait } => {
+            let op = commands.stun_radio(radio_req(&radio, &wait)).await;
+            (op.map_err(rpc)?.into_inner(), wait)
+        }
+        CtlCommand::Revive { radio, wait } => {
+            let op = commands.revive_radio(radio_req(&radio, &wait)).await;
+            (op.map_err(rpc)?.into_inner(), wait)
+        }
+        CtlCommand::Kill { radio, wait } => {
+            let op = commands.kill_radio(radio_req(&radio, &wait)).await;
+            (op.map_err(rpc)?.into_inner(), wait)
+        }
+        CtlCommand::Text {
+            recipient,
+            text,
+            wait,
+        } => {
+            let op = commands
+                .send_text(c.request(pb::SendTextRequest {
+                    recipient: recipient_name(&recipient),
+                    text,
+                    request_id: wait.request_id.clone().unwrap_or_default(),
+                }))
+                .await;
+            (op.map_err(rpc)?.into_inner(), wait)
+        }
+        CtlCommand::Status {
+            recipient,
+            status,
+            wait,
+        } => {
+            let op = commands
+                .send_status(c.request(pb::SendStatusRequest {
+                    recipient: recipient_name(&recipient),
+                    status,
+                    request_id: wait.request_id.clone().unwrap_or_default(),
+                }))
+                .await;
+            (op.map_err(rpc)?.into_inner(), wait)
+        }
+        CtlCommand::Locate {
+            radio,
+            every,
+            polls,
+            mut wait,
+        } => {
+            let interval = every.map(|s| prost_types::Duration {
+                seconds: s.min(i64::MAX as u64) as i64,
+                nanos: 0,
+            });
+            // A periodic request lasts every × polls; wait for that as well.
+            if let (Some(e), Some(p)) = (every, polls) {
+                wait.timeout = wait.timeout.saturating_add(e.saturating_mul(u64::from(p)));
+            }
+            let op = commands
+                .request_location(c.request(pb::RequestLocationRequest {
+                    name: radio_name(&radio),
+                    interval,
+                    polls: polls.unwrap_or(0),
+                    request_id: wait.request_id.clone().unwrap_or_default(),
+                }))
+                .await;
+            (op.map_err(rpc)?.into_inner(), wait)
+        }
+    };
+    if wait.no_wait {
+        writeln!(out, "{}", op.name)?;
+        return Ok(true);
+    }
+    follow(&c, op, Duration::from_secs(wait.timeout), out).await
+}
+
+/// One line describing an operation.
+pub fn describe(op: &pb::Operation) -> String {
+    let state = enum_name(op.state, |s: pb::operation::State| s.as_str_name());
+    let mut s = format!(
+        "{} {} {} {state} attempts={}",
+        op.name,
+        enum_name(op.kind, |k: pb::operation::Kind| k.as_str_name()),
+        op.target,
+        op.attempts
+    );
+    if let Some(code) = op.refusal_code {
+        let _ = write!(s, " refusal=0x{code:02X}");
+    }
+    if !op.failure.is_empty() {
+        let _ = write!(s, " failure={}", op.failure);
+    }
+    if op.polls_done > 0 {
+        let _ = write!(s, " polls={}", op.polls_done);
+    }
+    s
+}
+
+/// Wait for `op` to finish, printing one line per change of state, attempts or polls.
+async fn follow(
+    c: &Client,
+    mut op: pb::Operation,
+    timeout: Duration,
+    out: &mut (dyn Write + Send),
+) -> anyhow::Result<bool> {
+    use pb::operation_service_client::OperationServiceClient;
+    let mut client = OperationServiceClient::new(c.channel.clone());
+    let started = Instant::now();
+    let key = |o: &pb::Operation| (o.state, o.attempts, o.polls_done);
+    let mut shown = None;
+    loop {
+        if shown != Some(key(&op)) {
+            writeln!(
+                out,
+                "[{:6.1}s] {}",
+                started.elapsed().as_secs_f64(),
+                describe(&op)
+            )?;
+            out.flush()?;
+            shown = Some(key(&op));
+        }
+        if op.done {
+            return Ok(op.state == pb::operation::State::Succeeded as i32);
+        }
+        if started.elapsed() >= timeout {
+            writeln!(
+                out,
+                "gave up waiting after {}s; {} goes on",
+                timeout.as_secs(),
+                op.name
+            )?;
+            return Ok(false);
+        }
+        op = client
+            .wait_operation(pb::WaitOperationRequest {
+                name: op.name.clone(),
+                timeout: Some(prost_types::Duration {
+                    seconds: 1,
+                    nanos: 0,
+                }),
+            })
+            .await
+            .map_err(rpc)?
+            .into_inner();
+    }
+}
+
+/// One line for an event: cursor, type and the event's fields (JSON, without the tags).
+pub fn event_line(e: &pb::Event) -> String {
+    let fields = serde_json::from_str::<serde_json::Value>(&e.json)
+        .ok()
+        .and_then(|mut v| {
+            let m = v.as_object_mut()?;
+            m.remove("event");
+            m.remove("at");
+            Some(serde_json::Value::Object(m.clone()).to_string())
+        })
+        .unwrap_or_default();
+    format!("#{} {} {}", e.cursor, e.r#type, fields)
+}
+
+/// Consecutive resumptions after a server cut before giving up.
+const MAX_RESUMES: u32 = 5;
+
+async fn watch(
+    c: &Client,
+    mut cursor: Option<u64>,
+    snapshot: bool,
+    filter: String,
+    heartbeats: bool,
+    out: &mut (dyn Write + Send),
+) -> anyhow::Result<()> {
+    use pb::watch_events_response::Kind;
+    let mut client = pb::event_service_client::EventServiceClient::new(c.channel.clone());
+    let mut resumes = 0;
+    let mut snapshot = snapshot && cursor.is_none();
+    loop {
+        let mut stream = client
+            .watch_events(pb::WatchEventsRequest {
+                cursor,
+                filter: filter.clone(),
+                snapshot,
+            })
+            .await
+            .map_err(rpc)?
+            .into_inner();
+        snapshot = false;
+        let status = loop {
+            match stream.message().await {
+                Ok(Some(m)) => {
+                    match m.kind {
+                        Some(Kind::Event(e)) => {
+                            cursor = Some(e.cursor);
+                            resumes = 0;
+                            writeln!(out, "{}", event_line(&e))?;
+                        }
+                        Some(Kind::Heartbeat(h)) => {
+                            cursor = Some(h.cursor);
+                            if heartbeats {
+                                writeln!(out, "#{} heartbeat", h.cursor)?;
+                            }
+                        }
+                        Some(Kind::Snapshot(item)) => {
+                            writeln!(out, "snapshot {}", snapshot_line(&item))?;
+                        }
+                        Some(Kind::SnapshotComplete(done)) => {
+                            cursor = Some(done.cursor);
+                            writeln!(out, "#{} snapshot complete", done.cursor)?;
+                        }
+                        None => {}
+                    }
+                    out.flush()?;
+                }
+                Ok(None) => bail!("the server ended the event stream"),
+                Err(s) => break s,
+            }
+        };
+        use tonic_types::StatusExt;
+        let resume = status
+            .get_details_error_info()
+            .and_then(|i| i.metadata.get("resume_cursor").and_then(|c| c.parse().ok()))
+            // A dropped connection names no cursor: resume after the last one seen.
+            .or(cursor.filter(|_| status.code() == tonic::Code::Unavailable));
+        match resume {
+            Some(r) if resumes < MAX_RESUMES => {
+                resumes += 1;
+                eprintln!("stream cut ({}); resuming after #{r}", status.message());
+                cursor = Some(r);
+                tokio::time::sleep(Duration::from_millis(200 * u64::from(resumes))).await;
+            }
+            _ => return Err(rpc(status)),
+        }
+    }
+}
+
+fn snapshot_line(item: &pb::SnapshotItem) -> String {
+    use pb::snapshot_item::Resource as R;
+    match &item.resource {
+        Some(R::Site(s)) => format!("site {} link_up={}", s.name, s.link_up),
+        Some(R::Team(t)) => format!("team {} {}", t.name, t.display_name),
+        Some(R::Talkgroup(t)) => format!("talkgroup {} {}", t.name, t.display_name),
+        Some(R::Radio(r)) => format!(
+            "radio {} {} registered={}",
+            r.name, r.display_name, r.registered
+        ),
+        Some(R::Call(k)) => format!("call {} {}", k.name, k.target),
+        Some(R::Alarm(a)) => format!(
+            "alarm {} {} {}",
+            a.name,
+            a.radio,
+            enum_name(a.state, |s: pb::alarm::State| s.as_str_name())
+        ),
+        Some(R::Operation(o)) => format!("operation {}", describe(o)),
+        None => "?".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cjk_counts_two_columns() {
+        assert_eq!(display_width("abc"), 3);
+        assert_eq!(display_width("张三"), 4);
+        assert_eq!(display_width("城关镇应急救援队"), 16);
+        assert_eq!(display_width("Ａ"), 2); // fullwidth A
+        assert_eq!(display_width("e\u{301}"), 1); // combining accent
+    }
+
+    #[test]
+    fn tables_line_up_by_display_width() {
+        let t = table(
+            &["ID", "NAME", "X"],
+            &[
+                vec!["1".into(), "张三".into(), "a".into()],
+                vec!["22".into(), "Li".into(), "b".into()],
+            ],
+        );
+        let lines: Vec<&str> = t.lines().collect();
+        // The third column starts at the same display column on every line.
+        let col = |l: &str| display_width(&l[..l.rfind(' ').unwrap() + 1]);
+        assert_eq!(col(lines[0]), col(lines[1]));
+        assert_eq!(col(lines[1]), col(lines[2]));
+        assert_eq!(lines[1], "1   张三  a");
+    }
+
+    #[test]
+    fn names_as_typed() {
+        assert_eq!(radio_name("80020200"), "radios/80020200");
+        assert_eq!(radio_name("0x10ABCD"), "radios/0x10ABCD");
+        assert_eq!(radio_name("radios/#5"), "radios/#5");
+        assert_eq!(recipient_name("80020910"), "talkgroups/80020910");
+        assert_eq!(recipient_name("80020200"), "radios/80020200");
+        assert_eq!(recipient_name("talkgroups/0x000001"), "talkgroups/0x000001");
+    }
+}

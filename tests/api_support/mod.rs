@@ -1,0 +1,394 @@
+//! An in-test backend for the gRPC API: a driver thread owning a real dispatch `Core`, an
+//! in-memory journal with a bounded broadcast fan-out, and a test-controlled clock. It
+//! implements `api::Backend` as the gateway's driver does, so the integration tests run the
+//! generated gRPC clients over 127.0.0.1 against the real server and the real core.
+
+#![allow(dead_code)]
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt;
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+
+use trunkgate::api::{
+    self, ApiConfig, Backend, EventStream, JournaledEvent, Unavailable, WatchEnd, WatchError,
+    WatchStart, pb,
+};
+use trunkgate::dispatch::{
+    AirEvent, AirInput, AirProfile, Config, Core, Directory, DirectoryRadio, DirectorySite,
+    DirectoryTalkgroup, DirectoryTeam, DispatchError, Input, Output, RadioId, Reply, Request,
+    SiteId, TalkgroupId, Timestamp,
+};
+use trunkgate::link::Slot;
+
+pub const S1: &str = "城关站";
+
+pub fn a() -> RadioId {
+    "80020200".parse().expect("dial number")
+}
+pub fn b() -> RadioId {
+    "80020201".parse().expect("dial number")
+}
+pub fn g() -> TalkgroupId {
+    "80020910".parse().expect("group number")
+}
+
+type ReadFn = Box<dyn FnOnce(&Core, u64) + Send>;
+
+enum Msg {
+    Command(Request, oneshot::Sender<Result<Reply, DispatchError>>),
+    Read(ReadFn),
+    Input(Input, oneshot::Sender<()>),
+    Advance(u64, oneshot::Sender<()>),
+}
+
+struct Journal {
+    events: VecDeque<Arc<JournaledEvent>>,
+    /// Cursor of the last journaled event (0 before any).
+    last: u64,
+    /// Oldest cursor a watch may start after.
+    oldest: u64,
+    bus: broadcast::Sender<Arc<JournaledEvent>>,
+}
+
+/// The test backend; clone the handle freely.
+#[derive(Clone)]
+pub struct TestBackend {
+    tx: mpsc::Sender<Msg>,
+    journal: Arc<Mutex<Journal>>,
+    links: watch::Receiver<bool>,
+    /// Every Transmit output, in order.
+    pub transmits: Arc<Mutex<Vec<Output>>>,
+}
+
+impl TestBackend {
+    /// A driver thread over a fresh core; `bus` is the broadcast capacity per subscriber.
+    pub fn start(bus: usize) -> TestBackend {
+        let (tx, mut rx) = mpsc::channel::<Msg>(64);
+        let (bus_tx, _) = broadcast::channel(bus);
+        let journal = Arc::new(Mutex::new(Journal {
+            events: VecDeque::new(),
+            last: 0,
+            oldest: 0,
+            bus: bus_tx,
+        }));
+        let (links_tx, links) = watch::channel(false);
+        let transmits = Arc::new(Mutex::new(Vec::new()));
+        let (j, t) = (journal.clone(), transmits.clone());
+        std::thread::spawn(move || {
+            let mut core = Core::new(Config::default());
+            let mut now = Timestamp(1_700_000_000_000);
+            let mut token = 0u64;
+            let mut pending: HashMap<u64, oneshot::Sender<Result<Reply, DispatchError>>> =
+                HashMap::new();
+            while let Some(msg) = rx.blocking_recv() {
+                let mut out = Vec::new();
+                let mut done = None;
+                match msg {
+                    Msg::Command(request, reply) => {
+                        token += 1;
+                        pending.insert(token, reply);
+                        core.handle(now, Input::Command { token, request }, &mut out);
+                    }
+                    Msg::Read(f) => {
+                        let last = j.lock().unwrap().last;
+                        f(&core, last);
+                    }
+                    Msg::Input(input, ack) => {
+                        core.handle(now, input, &mut out);
+                        done = Some(ack);
+                    }
+                    Msg::Advance(ms, ack) => {
+                        now = now.plus_ms(ms);
+                        core.handle(now, Input::Tick, &mut out);
+                        done = Some(ack);
+                    }
+                }
+                for o in out {
+                    match o {
+                        Output::Event(event) => {
+                            let mut j = j.lock().unwrap();
+                            j.last += 1;
+                            let e = Arc::new(JournaledEvent { seq: j.last, event });
+                            j.events.push_back(e.clone());
+                            let _ = j.bus.send(e);
+                        }
+                        Output::Transmit { .. } => t.lock().unwrap().push(o),
+                        Output::Reply { token, result } => {
+                            if let Some(tx) = pending.remove(&token) {
+                                let _ = tx.send(result);
+                            }
+                        }
+                    }
+                }
+                links_tx.send_if_modified(|up| {
+                    let now_up = core.any_link_up();
+                    let changed = *up != now_up;
+                    *up = now_up;
+                    changed
+                });
+                if let Some(ack) = done {
+                    let _ = ack.send(());
+                }
+            }
+        });
+        TestBackend {
+            tx,
+            journal,
+            links,
+            transmits,
+        }
+    }
+
+    /// Feed an input and wait until the driver handled it.
+    pub async fn input(&self, input: Input) {
+        let (ack, done) = oneshot::channel();
+        self.tx.send(Msg::Input(input, ack)).await.expect("driver");
+        done.await.expect("driver");
+    }
+
+    /// Something heard on site S1.
+    pub async fn air(&self, event: AirEvent) {
+        self.input(Input::Air(AirInput {
+            site: SiteId::new(S1),
+            slot: Slot::One,
+            rssi_dbm: Some(-80),
+            event,
+        }))
+        .await;
+    }
+
+    /// Advance the clock and tick.
+    pub async fn advance(&self, ms: u64) {
+        let (ack, done) = oneshot::channel();
+        self.tx.send(Msg::Advance(ms, ack)).await.expect("driver");
+        done.await.expect("driver");
+    }
+
+    /// The last journaled cursor.
+    pub fn last_cursor(&self) -> u64 {
+        self.journal.lock().unwrap().last
+    }
+
+    /// Forget every event up to and including `upto` (retention).
+    pub fn prune(&self, upto: u64) {
+        let mut j = self.journal.lock().unwrap();
+        while j.events.front().is_some_and(|e| e.seq <= upto) {
+            j.events.pop_front();
+        }
+        j.oldest = j.oldest.max(upto);
+    }
+
+    /// Transmit outputs so far.
+    pub fn transmit_count(&self) -> usize {
+        self.transmits.lock().unwrap().len()
+    }
+
+    /// The standard scene: site S1 up (PDT), radios A (张三) and B registered, talkgroup G,
+    /// a team, and `extra` more directory radios.
+    pub async fn scene(&self, extra: u32) {
+        let mut radios = vec![
+            DirectoryRadio {
+                id: a(),
+                name: Some("张三".into()),
+            },
+            DirectoryRadio {
+                id: b(),
+                name: None,
+            },
+        ];
+        for i in 0..extra {
+            let dial = format!("800{}{}", 21, 200 + i);
+            radios.push(DirectoryRadio {
+                id: dial.parse().expect("dial number"),
+                name: Some(format!("队员{i}")),
+            });
+        }
+        self.input(Input::Directory(Directory {
+            radios,
+            talkgroups: vec![DirectoryTalkgroup {
+                id: g(),
+                name: Some("城关镇救援一组".into()),
+            }],
+            sites: vec![DirectorySite {
+                id: SiteId::new(S1),
+                display_name: Some("城关".into()),
+                profile: AirProfile::Pdt,
+            }],
+            teams: vec![DirectoryTeam {
+                name: "城关镇应急救援队".into(),
+                radios: vec![a()],
+                talkgroup: Some(g()),
+            }],
+        }))
+        .await;
+        self.input(Input::SiteUp {
+            site: SiteId::new(S1),
+        })
+        .await;
+        self.air(AirEvent::Registered { radio: a() }).await;
+        self.air(AirEvent::Registered { radio: b() }).await;
+    }
+}
+
+impl Backend for TestBackend {
+    async fn command(&self, request: Request) -> Result<Result<Reply, DispatchError>, Unavailable> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(Msg::Command(request, tx))
+            .await
+            .map_err(|_| Unavailable)?;
+        rx.await.map_err(|_| Unavailable)
+    }
+
+    async fn read<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Core, u64) -> R + Send + 'static,
+    ) -> Result<R, Unavailable> {
+        let (tx, rx) = oneshot::channel();
+        let read: ReadFn = Box::new(move |core, c| {
+            let _ = tx.send(f(core, c));
+        });
+        self.tx
+            .send(Msg::Read(read))
+            .await
+            .map_err(|_| Unavailable)?;
+        rx.await.map_err(|_| Unavailable)
+    }
+
+    fn watch(&self, start: WatchStart) -> Result<EventStream, WatchError> {
+        let j = self.journal.lock().unwrap();
+        // Subscribing and copying the replay under the journal lock: nothing slips between.
+        let rx = j.bus.subscribe();
+        let after = match start {
+            WatchStart::Tail => j.last,
+            WatchStart::After(c) if c < j.oldest => {
+                return Err(WatchError::OutOfRange { oldest: j.oldest });
+            }
+            WatchStart::After(c) if c > j.last => {
+                return Err(WatchError::Ahead {
+                    cursor: c,
+                    last: j.last,
+                });
+            }
+            WatchStart::After(c) => c,
+        };
+        let replay: Vec<_> = j.events.iter().filter(|e| e.seq > after).cloned().collect();
+        let replayed_to = replay.last().map_or(after, |e| e.seq);
+        drop(j);
+        let live = futures::stream::unfold(
+            (rx, replayed_to, false),
+            |(mut rx, last, ended)| async move {
+                if ended {
+                    return None;
+                }
+                loop {
+                    match rx.recv().await {
+                        Ok(e) if e.seq <= last => continue,
+                        Ok(e) => {
+                            let seq = e.seq;
+                            return Some((Ok(e), (rx, seq, false)));
+                        }
+                        Err(broadcast::error::RecvError::Lagged(_)) => {
+                            let end = WatchEnd::Lagged { resume_after: last };
+                            return Some((Err(end), (rx, last, true)));
+                        }
+                        Err(broadcast::error::RecvError::Closed) => return None,
+                    }
+                }
+            },
+        );
+        Ok(futures::stream::iter(replay.into_iter().map(Ok))
+            .chain(live)
+            .boxed())
+    }
+
+    fn links_up(&self) -> watch::Receiver<bool> {
+        self.links.clone()
+    }
+}
+
+/// A running server over a test backend.
+pub struct Server {
+    pub backend: TestBackend,
+    pub addr: SocketAddr,
+    pub channel: tonic::transport::Channel,
+    stop: Option<oneshot::Sender<()>>,
+    pub task: tokio::task::JoinHandle<Result<(), api::ServeError>>,
+}
+
+impl Server {
+    pub async fn start(backend: TestBackend, config: ApiConfig) -> Server {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().expect("local addr");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(api::serve(
+            Arc::new(backend.clone()),
+            listener,
+            config,
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+            .expect("endpoint")
+            .connect_timeout(Duration::from_secs(5))
+            .connect()
+            .await
+            .expect("connect");
+        Server {
+            backend,
+            addr,
+            channel,
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    pub async fn stop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+
+    pub fn commands(
+        &self,
+    ) -> pb::command_service_client::CommandServiceClient<tonic::transport::Channel> {
+        pb::command_service_client::CommandServiceClient::new(self.channel.clone())
+    }
+    pub fn operations(
+        &self,
+    ) -> pb::operation_service_client::OperationServiceClient<tonic::transport::Channel> {
+        pb::operation_service_client::OperationServiceClient::new(self.channel.clone())
+    }
+    pub fn radios(
+        &self,
+    ) -> pb::radio_service_client::RadioServiceClient<tonic::transport::Channel> {
+        pb::radio_service_client::RadioServiceClient::new(self.channel.clone())
+    }
+    pub fn alarms(
+        &self,
+    ) -> pb::alarm_service_client::AlarmServiceClient<tonic::transport::Channel> {
+        pb::alarm_service_client::AlarmServiceClient::new(self.channel.clone())
+    }
+    pub fn events(
+        &self,
+    ) -> pb::event_service_client::EventServiceClient<tonic::transport::Channel> {
+        pb::event_service_client::EventServiceClient::new(self.channel.clone())
+    }
+}
+
+/// A test config: short heartbeat, small watch queue.
+pub fn config() -> ApiConfig {
+    ApiConfig {
+        heartbeat: Duration::from_millis(200),
+        watch_buffer: 8,
+        grace: Duration::from_secs(2),
+        ..ApiConfig::default()
+    }
+}
