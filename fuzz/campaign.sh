@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Run every fuzz target for SECONDS (default 600), two at a time, and print the executions
+# each reached. The committed seeds are fuzz/seeds/<target>; what the fuzzer finds goes to
+# fuzz/corpus/<target> (cargo-fuzz's default, not committed). Crashes land in
+# fuzz/artifacts/<target>/; each becomes a named regression test (tests/fuzz_regressions.rs)
+# before it is fixed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-600}
+targets=(burst csbk lc data_header data_reassembly mmdvm_stream homebrew_datagram)
+export RUSTC_BOOTSTRAP=1
+cargo fuzz build -O >/dev/null
+mkdir -p fuzz/logs
+run() {
+  local t=$1
+  mkdir -p "fuzz/corpus/$t"
+  cargo fuzz run -O "$t" "fuzz/corpus/$t" "fuzz/seeds/$t" -- -max_total_time="$seconds" -rss_limit_mb=2048 \
+    -print_final_stats=1 >"fuzz/logs/$t.log" 2>&1
+  echo "$t: exit $? $(grep -a 'stat::number_of_executed_units' "fuzz/logs/$t.log" | tr -s ' ')"
+}
+for ((i = 0; i < ${#targets[@]}; i += 2)); do
+  run "${targets[i]}" &
+  [ -n "${targets[i + 1]:-}" ] && run "${targets[i + 1]}" &
+  wait
+done
