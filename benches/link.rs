@@ -38,6 +38,41 @@ fn homebrew_parse_dmrd(c: &mut Criterion) {
     g.finish();
 }
 
+/// The receive path up to the dispatch core: DMRD parse, then the stateless burst pipeline
+/// (sync, slot type, BPTC, CRC under both dialects, PDU fields), on the measured voice LC header
+/// and on a C_ALOHA control-channel burst.
+fn homebrew_receive_path(c: &mut Criterion) {
+    use trunkgate::wire::DialectChoice;
+    use trunkgate::wire::burst::{DataType, SyncPattern};
+    use trunkgate::wire::pipeline::{bptc_burst, decode_burst};
+    let header = hex::decode(DMRD_HEADER).unwrap();
+    let mut aloha = header.clone();
+    // gophertrunk-aloha (air-interface.md 3.8) in a BPTC burst, in place of the LC header.
+    let block: [u8; 12] = hex::decode("99004901164003000000059f")
+        .unwrap()
+        .try_into()
+        .unwrap();
+    aloha[20..53].copy_from_slice(&bptc_burst(SyncPattern::BsData, 1, DataType::Csbk, &block));
+    let datagrams = [header, aloha];
+    let mut g = c.benchmark_group("homebrew");
+    g.throughput(Throughput::Elements(datagrams.len() as u64));
+    g.bench_function("receive_path_dmrd_parse_and_decode", |b| {
+        b.iter(|| {
+            let mut ok = 0u32;
+            for d in &datagrams {
+                if let Ok(dmrd) = parse_dmrd(black_box(d))
+                    && decode_burst(&dmrd.burst, DialectChoice::Auto).is_ok()
+                {
+                    ok += 1;
+                }
+            }
+            assert_eq!(ok, 2);
+            ok
+        })
+    });
+    g.finish();
+}
+
 fn homebrew_master_relay(c: &mut Criterion) {
     let peers = [(1u32, "north"), (2, "south")]
         .map(|(id, site)| PeerEntry {
@@ -103,7 +138,12 @@ fn homebrew_master_relay(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(homebrew, homebrew_parse_dmrd, homebrew_master_relay);
+criterion_group!(
+    homebrew,
+    homebrew_parse_dmrd,
+    homebrew_receive_path,
+    homebrew_master_relay
+);
 
 const MMDVM_FRAMES: usize = 1000;
 
