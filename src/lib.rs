@@ -15,6 +15,7 @@
 pub mod api;
 pub mod app;
 pub mod dispatch;
+pub mod fuzzing;
 pub mod journal;
 pub mod link;
 pub mod sim;
