@@ -623,8 +623,8 @@ async fn expired_and_future_cursors_are_refused() {
 
 #[tokio::test]
 async fn a_slow_watcher_is_cut_with_its_resume_cursor() {
-    // A small broadcast queue so the subscriber lags quickly.
-    let backend = TestBackend::start(16);
+    // The journal hub's per-subscriber queue holds 256 events.
+    let backend = TestBackend::start(256);
     backend.scene(0).await;
     let srv = Server::start(backend, config()).await;
     let mut slow = srv
@@ -637,8 +637,9 @@ async fn a_slow_watcher_is_cut_with_its_resume_cursor() {
         .unwrap()
         .into_inner();
     let first = srv.backend.last_cursor();
-    // Far more than the HTTP/2 windows, send buffers and queues hold: ~12,000 events.
-    for i in 0..6_000u32 {
+    // Far more than the HTTP/2 windows (hyper's default 2 MB stream window), send buffers
+    // and queues hold while the client reads nothing: about 14,800 events fit here.
+    for i in 0..40_000u32 {
         let r = if i % 2 == 0 { a() } else { b() };
         let event = if i % 4 < 2 {
             AirEvent::Deregistered { radio: r }
@@ -660,6 +661,7 @@ async fn a_slow_watcher_is_cut_with_its_resume_cursor() {
                     assert_eq!(e.cursor, expect, "no gap before the cut");
                     expect += 1;
                 }
+                assert!(expect <= total, "every event fit in the buffers: no cut");
             }
             Ok(None) => panic!("stream ended without the slow-watcher status"),
             Err(s) => break s,
