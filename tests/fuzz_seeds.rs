@@ -20,7 +20,9 @@ fn replay(dir: &str) -> usize {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz").join(dir);
     let mut n = 0;
     for (name, run) in TARGETS {
-        let Ok(entries) = std::fs::read_dir(root.join(name)) else { continue };
+        let Ok(entries) = std::fs::read_dir(root.join(name)) else {
+            continue;
+        };
         for entry in entries {
             let path = entry.unwrap().path();
             let data = std::fs::read(&path).unwrap();
