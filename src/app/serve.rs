@@ -71,9 +71,6 @@ struct SiteTx {
     link: Option<mpsc::Sender<Transmit>>,
 }
 
-/// Transmit bursts dropped because a link queue was full or the site has no link.
-static TX_DROPPED: AtomicU64 = AtomicU64::new(0);
-
 /// Build the core's directory from the configuration (names, teams, sites).
 pub fn directory(config: &Config) -> anyhow::Result<Directory> {
     let radio = |id: &config::IdOrNumber| -> anyhow::Result<RadioId> {
@@ -322,7 +319,10 @@ pub async fn start(
         },
         ..DriverConfig::default()
     };
+    // Transmit bursts dropped because a link queue was full or the site has no link.
+    let tx_dropped = Arc::new(AtomicU64::new(0));
     let routes = sites.clone();
+    let dropped = Arc::clone(&tx_dropped);
     let transmit = move |output: Output| {
         let Output::Transmit {
             site,
@@ -335,7 +335,7 @@ pub async fn start(
             return;
         };
         let Some(route) = routes.get(site.as_str()) else {
-            TX_DROPPED.fetch_add(1, Ordering::Relaxed);
+            dropped.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(%site, "transmit for a site without a link");
             return;
         };
@@ -348,12 +348,12 @@ pub async fn start(
         ) {
             Ok(bursts) => {
                 let Some(link) = &route.link else {
-                    TX_DROPPED.fetch_add(bursts.len() as u64, Ordering::Relaxed);
+                    dropped.fetch_add(bursts.len() as u64, Ordering::Relaxed);
                     return;
                 };
                 for t in egress::to_transmits(&route.name, &bursts) {
                     if link.try_send(t).is_err() {
-                        TX_DROPPED.fetch_add(1, Ordering::Relaxed);
+                        dropped.fetch_add(1, Ordering::Relaxed);
                     }
                 }
             }
@@ -446,7 +446,7 @@ pub async fn start(
         api: api_addr,
         homebrew: homebrew_addr,
     };
-    let join = tokio::spawn(drain(shutdown, tasks, driver, driver_thread));
+    let join = tokio::spawn(drain(shutdown, tasks, driver, driver_thread, tx_dropped));
     Ok((running, join))
 }
 
@@ -455,6 +455,7 @@ async fn drain(
     tasks: Vec<tokio::task::JoinHandle<()>>,
     driver: DriverHandle,
     driver_thread: std::thread::JoinHandle<()>,
+    tx_dropped: Arc<AtomicU64>,
 ) {
     shutdown.cancelled().await;
     for task in tasks {
@@ -463,7 +464,7 @@ async fn drain(
     driver.shutdown();
     let _ = tokio::task::spawn_blocking(move || driver_thread.join()).await;
     tracing::info!(
-        tx_dropped = TX_DROPPED.load(Ordering::Relaxed),
+        tx_dropped = tx_dropped.load(Ordering::Relaxed),
         dropped_inputs = driver.stats().dropped_inputs.load(Ordering::Relaxed),
         "gateway stopped"
     );
