@@ -60,15 +60,12 @@ pub struct Config {
 pub struct GatewayConfig {
     /// Where the journal and other state live.
     pub data_dir: PathBuf,
-    /// Network prefix (NP, 3 digits) used to show PDT dial numbers; 0 shows air addresses only.
-    pub network_prefix: u16,
 }
 
 impl Default for GatewayConfig {
     fn default() -> Self {
         GatewayConfig {
             data_dir: PathBuf::from("data"),
-            network_prefix: 571,
         }
     }
 }
@@ -108,8 +105,6 @@ pub struct JournalConfig {
     pub retention_days: u32,
     /// Events between two state snapshots.
     pub snapshot_every: u64,
-    /// Longest a batch of events waits for its group commit, in milliseconds.
-    pub commit_interval_ms: u64,
 }
 
 impl Default for JournalConfig {
@@ -118,7 +113,6 @@ impl Default for JournalConfig {
             synchronous: Synchronous::Full,
             retention_days: 30,
             snapshot_every: 10_000,
-            commit_interval_ms: 5,
         }
     }
 }
@@ -141,8 +135,6 @@ pub struct DispatchConfig {
     pub answer_timeout_secs: u64,
     /// Tries per command (first one included).
     pub attempts: u32,
-    /// Location polls per minute a site may carry (lowest priority traffic).
-    pub location_polls_per_minute: u32,
 }
 
 impl Default for DispatchConfig {
@@ -150,7 +142,6 @@ impl Default for DispatchConfig {
         DispatchConfig {
             answer_timeout_secs: 5,
             attempts: 3,
-            location_polls_per_minute: 30,
         }
     }
 }
@@ -240,10 +231,11 @@ pub struct HomebrewMasterPeer {
     pub passphrase: String,
     /// The site its traffic belongs to.
     pub site: String,
-    /// Talkgroups relayed to it (all when absent).
+    /// Talkgroups (24-bit air addresses) whose group traffic is relayed to and from it (all
+    /// when absent; private calls always pass).
     #[serde(default)]
     pub talkgroups: Option<Vec<u32>>,
-    /// Slots relayed to it (both when absent).
+    /// Slots relayed to and from it (both when absent).
     #[serde(default)]
     pub slots: Option<Vec<u8>>,
 }

@@ -34,7 +34,7 @@ use crate::dispatch::{
 use crate::journal::hub::HubConfig;
 use crate::journal::sqlite::{SqliteConfig, SqliteJournal, Synchronous};
 use crate::link::homebrew::{
-    HomebrewCounters, Master, MasterConfig, Peer, PeerConfig, PeerEntry, PeerId,
+    Allow, HomebrewCounters, Master, MasterConfig, Peer, PeerConfig, PeerEntry, PeerId, SlotAllow,
 };
 use crate::link::mmdvm::{MmdvmConfig as ModemConfig, MmdvmLink, PortSpec};
 use crate::link::{LinkCounters, LinkState, Received, SiteName, Transmit};
@@ -130,6 +130,27 @@ pub fn directory(config: &Config) -> anyhow::Result<Directory> {
     Ok(dir)
 }
 
+/// A master peer's relay allow-list from its `talkgroups` / `slots` keys; `None` relays all.
+fn allow_list(peer: &config::HomebrewMasterPeer) -> Option<Allow> {
+    if peer.talkgroups.is_none() && peer.slots.is_none() {
+        return None;
+    }
+    let slot = |n: u8| {
+        if peer.slots.as_ref().is_some_and(|slots| !slots.contains(&n)) {
+            SlotAllow::Closed
+        } else {
+            match &peer.talkgroups {
+                Some(tgs) => SlotAllow::Talkgroups(tgs.clone()),
+                None => SlotAllow::All,
+            }
+        }
+    };
+    Some(Allow {
+        ts1: slot(1),
+        ts2: slot(2),
+    })
+}
+
 fn profile(p: config::AirProfile) -> AirProfile {
     match p {
         config::AirProfile::Pdt => AirProfile::Pdt,
@@ -209,7 +230,7 @@ pub async fn start(
                 id: PeerId(p.id),
                 passphrase: p.passphrase.clone(),
                 site: SiteName::from(p.site.as_str()),
-                allow: None,
+                allow: allow_list(p),
             })
             .collect();
         let mut mc = MasterConfig::new(bind, peers);
@@ -468,4 +489,52 @@ async fn drain(
         dropped_inputs = driver.stats().dropped_inputs.load(Ordering::Relaxed),
         "gateway stopped"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn peer(talkgroups: Option<Vec<u32>>, slots: Option<Vec<u8>>) -> config::HomebrewMasterPeer {
+        config::HomebrewMasterPeer {
+            id: 1,
+            passphrase: "x".into(),
+            site: "s".into(),
+            talkgroups,
+            slots,
+        }
+    }
+
+    #[test]
+    fn allow_lists_follow_the_peer_keys() {
+        assert_eq!(allow_list(&peer(None, None)), None);
+        assert_eq!(
+            allow_list(&peer(Some(vec![9011201]), Some(vec![2]))),
+            Some(Allow {
+                ts1: SlotAllow::Closed,
+                ts2: SlotAllow::Talkgroups(vec![9011201])
+            })
+        );
+        assert_eq!(
+            allow_list(&peer(None, Some(vec![1]))),
+            Some(Allow {
+                ts1: SlotAllow::All,
+                ts2: SlotAllow::Closed
+            })
+        );
+    }
+
+    #[test]
+    fn the_demo_directory_names_every_radio_and_team() {
+        let config = Config::parse(config::DEMO).unwrap();
+        let dir = directory(&config).unwrap();
+        assert_eq!(dir.radios.len(), 30);
+        assert_eq!(dir.teams.len(), 5);
+        assert!(
+            dir.teams
+                .iter()
+                .all(|t| !t.radios.is_empty() && t.talkgroup.is_some())
+        );
+        assert_eq!(dir.sites.len(), 3);
+    }
 }
