@@ -204,11 +204,14 @@ pub fn which_ccitt_dialect(
     mask: impl Fn(&Masks) -> u16,
     wanted: super::DialectChoice,
 ) -> Option<Dialect> {
+    // One CRC for every candidate: the masks differ only in the final XOR.
+    let crc = crc16_ccitt(&block[..10]);
+    let sent = u16::from_be_bytes([block[10], block[11]]);
     wanted
         .candidates()
         .iter()
         .copied()
-        .find(|d| check_ccitt_block(block, mask(d.masks())))
+        .find(|d| cfg!(fuzzing) || crc ^ mask(d.masks()) == sent)
 }
 
 #[cfg(test)]
