@@ -106,7 +106,9 @@ impl Opts {
             secs: var("GATEWAY_BENCH_SECS").unwrap_or(5).max(1),
             rates,
             watchers: var("GATEWAY_BENCH_WATCHERS").unwrap_or(100),
-            sites: var::<usize>("GATEWAY_BENCH_SITES").unwrap_or(8).clamp(1, 64),
+            sites: var::<usize>("GATEWAY_BENCH_SITES")
+                .unwrap_or(8)
+                .clamp(1, 64),
             radios: var("GATEWAY_BENCH_RADIOS"),
         }
     }
@@ -152,7 +154,13 @@ fn csbk_burst(c: &Csbk) -> [u8; 33] {
     )
 }
 
-fn datagram(peer: u32, slot: Slot, burst: [u8; 33], meta: (u32, u32, bool), stream: u32) -> Vec<u8> {
+fn datagram(
+    peer: u32,
+    slot: Slot,
+    burst: [u8; 33],
+    meta: (u32, u32, bool),
+    stream: u32,
+) -> Vec<u8> {
     let (frame, dt) = classify_burst(&burst);
     let d = Dmrd {
         seq: 0,
@@ -305,7 +313,9 @@ fn login(master: SocketAddr, site: usize) -> std::io::Result<UdpSocket> {
             session.handle(Instant::now(), p, &mut out);
         }
     }
-    Err(std::io::Error::other(format!("site s{site}: login timed out")))
+    Err(std::io::Error::other(format!(
+        "site s{site}: login timed out"
+    )))
 }
 
 /// Shared between the generator and the watchers: when each tag was sent (ns since `epoch`,
@@ -658,9 +668,8 @@ async fn one_run(
         target: rate,
         sent,
         accepted,
-        udp_lost: sent.saturating_sub(
-            (after.frames_in - before.frames_in) + (after.bad - before.bad),
-        ),
+        udp_lost: sent
+            .saturating_sub((after.frames_in - before.frames_in) + (after.bad - before.bad)),
         rx_dropped: after.rx_dropped - before.rx_dropped,
         dropped_inputs: after.dropped_inputs - before.dropped_inputs,
         processed_per_s: accepted as f64 / elapsed.max(sent_secs),
@@ -742,10 +751,28 @@ async fn bench(opts: Opts) -> anyhow::Result<()> {
 
     // Warm-up: every pool radio registers once (their first events), not measured.
     let warm = (opts.sites as u32 * POOL * 20 / 5).min(200_000);
-    let _ = one_run(&running, &halves, &tags, 20_000, u64::from(warm / 20_000).max(1), opts.watchers).await;
+    let _ = one_run(
+        &running,
+        &halves,
+        &tags,
+        20_000,
+        u64::from(warm / 20_000).max(1),
+        opts.watchers,
+    )
+    .await;
 
     let mut rows = Vec::new();
-    rows.push(one_run(&running, &halves, &tags, 10_000, opts.secs * 2, opts.watchers).await);
+    rows.push(
+        one_run(
+            &running,
+            &halves,
+            &tags,
+            10_000,
+            opts.secs * 2,
+            opts.watchers,
+        )
+        .await,
+    );
     for &rate in &opts.rates {
         rows.push(one_run(&running, &halves, &tags, rate, opts.secs, opts.watchers).await);
     }

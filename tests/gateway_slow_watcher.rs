@@ -220,7 +220,12 @@ async fn fast(api: SocketAddr, seen: Seen, stop: CancellationToken) -> Result<()
 
 fn assert_contiguous(cursors: &[u64], what: &str) {
     for w in cursors.windows(2) {
-        assert_eq!(w[1], w[0] + 1, "{what}: gap or repeat after cursor {}", w[0]);
+        assert_eq!(
+            w[1],
+            w[0] + 1,
+            "{what}: gap or repeat after cursor {}",
+            w[0]
+        );
     }
 }
 
@@ -312,7 +317,10 @@ async fn a_watcher_that_stops_reading_is_cut_and_the_others_never_wait() {
         t.await.unwrap().expect("a fast watcher's stream failed");
     }
     let stats = hub.stats();
-    assert_eq!(stats.cut_total, 1, "only the slow watcher is cut: {stats:?}");
+    assert_eq!(
+        stats.cut_total, 1,
+        "only the slow watcher is cut: {stats:?}"
+    );
     for (i, s) in seen.iter().enumerate() {
         let s = s.lock().unwrap();
         let cursors: Vec<u64> = s.iter().map(|e| e.0).collect();
@@ -333,7 +341,10 @@ async fn a_watcher_that_stops_reading_is_cut_and_the_others_never_wait() {
             "fast watcher {i} got nothing after the cut"
         );
         let gap = during.windows(2).map(|w| w[1] - w[0]).max().unwrap();
-        assert!(gap < MAX_GAP, "fast watcher {i} waited {gap:?} for an event");
+        assert!(
+            gap < MAX_GAP,
+            "fast watcher {i} waited {gap:?} for an event"
+        );
     }
 
     // The slow watcher now reads: what was in flight, then RESOURCE_EXHAUSTED naming the
@@ -359,7 +370,11 @@ async fn a_watcher_that_stops_reading_is_cut_and_the_others_never_wait() {
     let resume: u64 = info.metadata["resume_cursor"].parse().unwrap();
     assert_contiguous(&got, "slow watcher");
     assert_eq!(got.first(), Some(&(first_seq + 1)), "slow watcher's first");
-    assert_eq!(got.last(), Some(&resume), "resume_cursor names its last event");
+    assert_eq!(
+        got.last(),
+        Some(&resume),
+        "resume_cursor names its last event"
+    );
     assert!(resume < want, "the cut happened while events were coming");
 
     // Resuming after the cursor replays the rest with no gap.
@@ -379,6 +394,15 @@ async fn a_watcher_that_stops_reading_is_cut_and_the_others_never_wait() {
         }
     }
     drop(again);
+
+    println!(
+        "{sent} datagrams, {} events; slow watcher read {} events then lagged at cursor {resume}; hub {:?}; VmRSS {:?} → {:?} kB",
+        want - first_seq,
+        got.len(),
+        hub.stats(),
+        rss_before,
+        vm_rss_kb()
+    );
 
     // Memory stayed bounded: a stalled client holds at most its queues' worth of events
     // (a few MB here); a loose bound catches unbounded buffering.
