@@ -505,7 +505,8 @@ async fn malformed_and_unauthenticated_datagrams_are_counted_and_dropped() {
 
 #[test]
 fn fuzz_seed_corpus_parses_and_round_trips() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/homebrew_datagram");
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/homebrew_datagram");
     let mut names = Vec::new();
     for f in std::fs::read_dir(&dir).unwrap() {
         let f = f.unwrap();
