@@ -441,7 +441,6 @@ async fn watcher(api: SocketAddr, tags: Arc<Tags>, stop: CancellationToken) -> a
         })
         .await?
         .into_inner();
-    let mut mine = Vec::with_capacity(1024);
     loop {
         let msg = tokio::select! {
             _ = stop.cancelled() => break,
@@ -461,23 +460,16 @@ async fn watcher(api: SocketAddr, tags: Arc<Tags>, stop: CancellationToken) -> a
             let sent = tags.sent_ns[k].load(Ordering::Relaxed);
             if sent != 0 {
                 let us = tags.now_ns().saturating_sub(sent) / 1_000;
-                mine.push(u32::try_from(us).unwrap_or(u32::MAX));
+                // recorded before `seen`, so a run that sees every tag has every latency
+                tags.latencies
+                    .lock()
+                    .unwrap()
+                    .push(u32::try_from(us).unwrap_or(u32::MAX));
                 tags.seen[k].fetch_add(1, Ordering::Relaxed);
             }
-            if mine.len() >= 256 {
-                tags.latencies.lock().unwrap().append(&mut mine);
-            }
-        }
-        if !mine.is_empty() && stream_idle_hint(&mine) {
-            tags.latencies.lock().unwrap().append(&mut mine);
         }
     }
     Ok(())
-}
-
-/// Flush latencies often enough that a run's end sees them: every 16 (cheap) and at 256.
-fn stream_idle_hint(mine: &[u32]) -> bool {
-    mine.len() % 16 == 0
 }
 
 // -- runs -----------------------------------------------------------------------------------
