@@ -33,7 +33,8 @@
 //!
 //! Knobs (environment): `GATEWAY_BENCH_SECS` (seconds per run, default 5),
 //! `GATEWAY_BENCH_RATES` (comma-separated, default `25000,50000,100000`),
-//! `GATEWAY_BENCH_WATCHERS` (100), `GATEWAY_BENCH_SITES` (8), `GATEWAY_BENCH_RADIOS` (unset).
+//! `GATEWAY_BENCH_WATCHERS` (100), `GATEWAY_BENCH_SITES` (8), `GATEWAY_BENCH_RADIOS` (unset),
+//! `GATEWAY_BENCH_REG_RATE` (registrations per second of the memory run, 20,000).
 //! A default run takes about 45 s. Figures depend on the machine; nothing here asserts speed.
 
 use std::net::{SocketAddr, UdpSocket};
@@ -86,6 +87,7 @@ struct Opts {
     watchers: usize,
     sites: usize,
     radios: Option<u32>,
+    reg_rate: u32,
 }
 
 impl Opts {
@@ -110,6 +112,7 @@ impl Opts {
                 .unwrap_or(8)
                 .clamp(1, 64),
             radios: var("GATEWAY_BENCH_RADIOS"),
+            reg_rate: var("GATEWAY_BENCH_REG_RATE").unwrap_or(20_000).max(100),
         }
     }
 }
@@ -791,10 +794,11 @@ async fn bench(opts: Opts) -> anyhow::Result<()> {
         let start = Instant::now();
         let halves2 = Arc::clone(&halves);
         let per = n.div_ceil(2);
+        let reg_rate = f64::from(opts.reg_rate);
         tokio::task::spawn_blocking(move || {
             on_two_threads(&halves2, move |i, s| {
                 // thread 0 takes the first half of the IDs, thread 1 the second
-                register(s, MEM_BASE + i as u32 * per, per, 20_000.0);
+                register(s, MEM_BASE + i as u32 * per, per, reg_rate / 2.0);
                 0
             })
         })
