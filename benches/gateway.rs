@@ -34,7 +34,8 @@
 //! Knobs (environment): `GATEWAY_BENCH_SECS` (seconds per run, default 5),
 //! `GATEWAY_BENCH_RATES` (comma-separated, default `25000,50000,100000`),
 //! `GATEWAY_BENCH_WATCHERS` (100), `GATEWAY_BENCH_SITES` (8), `GATEWAY_BENCH_RADIOS` (unset),
-//! `GATEWAY_BENCH_REG_RATE` (registrations per second of the memory run, 20,000).
+//! `GATEWAY_BENCH_REG_RATE` (registrations per second of the memory run, 20,000),
+//! `GATEWAY_BENCH_SNAPSHOT_EVERY` (the journal's `snapshot_every`; unset: the default).
 //! A default run takes about 45 s. Figures depend on the machine; nothing here asserts speed.
 
 use std::net::{SocketAddr, UdpSocket};
@@ -88,6 +89,7 @@ struct Opts {
     sites: usize,
     radios: Option<u32>,
     reg_rate: u32,
+    snapshot_every: Option<u64>,
 }
 
 impl Opts {
@@ -113,11 +115,12 @@ impl Opts {
                 .clamp(1, 64),
             radios: var("GATEWAY_BENCH_RADIOS"),
             reg_rate: var("GATEWAY_BENCH_REG_RATE").unwrap_or(20_000).max(100),
+            snapshot_every: var("GATEWAY_BENCH_SNAPSHOT_EVERY"),
         }
     }
 }
 
-fn config(sites: usize) -> String {
+fn config(sites: usize, snapshot_every: Option<u64>) -> String {
     let mut s = String::from(
         r#"
 [api]
@@ -132,6 +135,9 @@ bind = "127.0.0.1:0"
 peer_timeout_secs = 60
 "#,
     );
+    if let Some(n) = snapshot_every {
+        s = s.replace("[journal]\n", &format!("[journal]\nsnapshot_every = {n}\n"));
+    }
     for k in 0..sites {
         s.push_str(&format!(
             "\n[[homebrew_master.peer]]\nid = {}\npassphrase = \"{PASSPHRASE}\"\nsite = \"s{k}\"\n",
@@ -684,7 +690,8 @@ async fn one_run(
 
 async fn bench(opts: Opts) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let config = Config::parse(&config(opts.sites)).map_err(anyhow::Error::msg)?;
+    let config =
+        Config::parse(&config(opts.sites, opts.snapshot_every)).map_err(anyhow::Error::msg)?;
     let options = ServeOptions {
         data_dir: Some(dir.path().join("data")),
         ..ServeOptions::default()
@@ -789,7 +796,7 @@ async fn bench(opts: Opts) -> anyhow::Result<()> {
         for w in watching.drain(..) {
             let _ = w.await;
         }
-        let before = running.driver.stats().events.load(Ordering::Relaxed);
+        let before = counts(&running, &tags);
         let rss0 = vm_rss_mb();
         let start = Instant::now();
         let halves2 = Arc::clone(&halves);
@@ -803,27 +810,46 @@ async fn bench(opts: Opts) -> anyhow::Result<()> {
             })
         })
         .await?;
-        // two events per fresh radio (heard, registered): wait for them
-        let want = before + 2 * u64::from(per) * 2;
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while running.driver.stats().events.load(Ordering::Relaxed) < want
-            && Instant::now() < deadline
-        {
+        let sent_in = start.elapsed().as_secs_f64();
+        // two events per fresh radio (heard, registered): wait until they stop coming
+        let mut last = (Instant::now(), 0u64);
+        loop {
+            let now = running.driver.stats().events.load(Ordering::Relaxed);
+            if now != last.1 {
+                last = (Instant::now(), now);
+            } else if last.0.elapsed() > Duration::from_secs(3) {
+                break;
+            }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let got = (running.driver.stats().events.load(Ordering::Relaxed) - before) / 2;
-        let known = running
+        let after = counts(&running, &tags);
+        let (known, registered) = running
             .driver
             .read(|core, _| {
-                core.radios(&Default::default(), None, usize::MAX)
-                    .items
-                    .len()
+                let (mut known, mut registered, mut after) = (0usize, 0usize, None);
+                loop {
+                    let page = core.radios(&Default::default(), after, 10_000);
+                    known += page.items.len();
+                    registered += page.items.iter().filter(|r| r.registered).count();
+                    match page.next_after {
+                        Some(k) => after = Some(k),
+                        None => break (known, registered),
+                    }
+                }
             })
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         println!(
-            "memory: {got} fresh radios registered through the pipeline in {:.1} s; {known} radios known; VmRSS {rss0:.0} MB before, {:.0} MB after",
-            start.elapsed().as_secs_f64(),
+            "memory: {} registrations sent in {sent_in:.1} s, all processed after {:.1} s; {} events; udp lost {}, rx dropped {}, inputs dropped {}",
+            2 * per,
+            last.0.duration_since(start).as_secs_f64(),
+            after.events - before.events,
+            (2 * u64::from(per)).saturating_sub(after.frames_in - before.frames_in),
+            after.rx_dropped - before.rx_dropped,
+            after.dropped_inputs - before.dropped_inputs,
+        );
+        println!(
+            "memory: {known} radios known ({registered} registered); VmRSS {rss0:.0} MB before, {:.0} MB after",
             vm_rss_mb()
         );
     }
