@@ -449,7 +449,7 @@ mod tests {
                 at: crate::dispatch::Timestamp(1_000 + seq),
                 kind: crate::dispatch::EventKind::SiteLinkChanged {
                     site: crate::dispatch::SiteId::new(&format!("s{seq}")),
-                    up: seq % 2 == 0,
+                    up: seq.is_multiple_of(2),
                 },
             },
         }
