@@ -14,10 +14,10 @@
 //!   configured directory is then applied and [`Core::recover`] resumes or fails the
 //!   operations that were in flight, every step an event.
 //! - A snapshot is saved every `snapshot_every` events, and no sooner than the events since
-//!   the last one add up to as many bytes as that snapshot (so its cost, which grows with the
-//!   state, stays amortised: with a million radios a snapshot is ~10^8 bytes, and one every
-//!   10,000 events kept the driver busy serialising; benches/gateway.rs). Retention prunes
-//!   what is older than both the window and that snapshot.
+//!   the last one add up to as many bytes as that snapshot, so its cost, which grows with the
+//!   state, stays amortised (benches/gateway.rs: registering a million radios with a snapshot
+//!   every 10,000 events kept the driver serialising, and a third of the registrations were
+//!   dropped). Retention prunes what is older than both the window and that snapshot.
 //! - A full input channel drops air inputs (counted); a command gets `Unavailable`. The
 //!   radio side never waits for the core.
 
