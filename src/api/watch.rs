@@ -22,7 +22,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use super::backend::{Backend, EventStream, WatchStart};
+use super::backend::{Backend, EventStream, JournaledEvent, WatchStart};
 use super::convert;
 use super::pb;
 use super::service::{Api, Shared, drained, draining};
@@ -87,6 +87,41 @@ impl EventFilter {
 }
 
 type Item = Result<pb::WatchEventsResponse, Status>;
+
+/// Conversions kept by [`Converted`]: a few batches of the driver's worth.
+const CONVERTED_KEEP: usize = 4096;
+
+/// The proto form of recent events, shared by every stream: each live event is converted
+/// (its JSON included) once, not once per watcher. Measured with 100 watchers
+/// (benches/gateway.rs) the per-watcher conversion was most of the fan-out's cost.
+/// Bounded to [`CONVERTED_KEEP`] events in seq order; a replay of older events converts
+/// them without caching.
+#[derive(Default)]
+pub(crate) struct Converted {
+    recent: std::sync::Mutex<std::collections::VecDeque<(u64, Arc<pb::Event>)>>,
+}
+
+impl Converted {
+    fn event(&self, e: &JournaledEvent) -> pb::Event {
+        // A poisoned lock still holds a consistent deque: nothing below panics mid-update.
+        let lock = || self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        {
+            let recent = lock();
+            if let Ok(i) = recent.binary_search_by_key(&e.seq, |(seq, _)| *seq) {
+                return (*recent[i].1).clone();
+            }
+        }
+        let ev = convert::event(e.seq, &e.event);
+        let mut recent = lock();
+        if recent.back().is_none_or(|(seq, _)| *seq < e.seq) {
+            recent.push_back((e.seq, Arc::new(ev.clone())));
+            if recent.len() > CONVERTED_KEEP {
+                recent.pop_front();
+            }
+        }
+        ev
+    }
+}
 
 fn resp(kind: pb::watch_events_response::Kind) -> Item {
     Ok(pb::WatchEventsResponse { kind: Some(kind) })
@@ -303,7 +338,7 @@ async fn forward<B: Backend>(
         match item {
             Some(Ok(e)) => {
                 last = e.seq;
-                let ev = convert::event(e.seq, &e.event);
+                let ev = shared.converted.event(&e);
                 if filter.matches(&ev.r#type) {
                     heartbeat.reset();
                     if !send(
@@ -405,5 +440,37 @@ mod tests {
         }
         let many = "type=a ".repeat(MAX_FILTER_TERMS + 1);
         assert!(EventFilter::parse(&many).is_err());
+    }
+
+    fn site_event(seq: u64) -> JournaledEvent {
+        JournaledEvent {
+            seq,
+            event: crate::dispatch::Event {
+                at: crate::dispatch::Timestamp(1_000 + seq),
+                kind: crate::dispatch::EventKind::SiteLinkChanged {
+                    site: crate::dispatch::SiteId::new(&format!("s{seq}")),
+                    up: seq.is_multiple_of(2),
+                },
+            },
+        }
+    }
+
+    #[test]
+    fn conversions_are_shared_bounded_and_equal_to_converting() {
+        let c = Converted::default();
+        for seq in 1..=CONVERTED_KEEP as u64 + 10 {
+            let e = site_event(seq);
+            assert_eq!(c.event(&e), convert::event(seq, &e.event));
+            // the second stream gets the cached conversion, equal to a fresh one
+            assert_eq!(c.event(&e), convert::event(seq, &e.event));
+        }
+        let recent = c.recent.lock().unwrap();
+        assert_eq!(recent.len(), CONVERTED_KEEP);
+        assert_eq!(recent.front().map(|r| r.0), Some(11));
+        drop(recent);
+        // a replayed old event is converted, not cached
+        let old = site_event(3);
+        assert_eq!(c.event(&old), convert::event(3, &old.event));
+        assert_eq!(c.recent.lock().unwrap().front().map(|r| r.0), Some(11));
     }
 }

@@ -53,13 +53,29 @@ pub struct ServeOptions {
     pub homebrew: Option<SocketAddr>,
 }
 
-/// What a running gateway exposes to its caller (tests use the addresses).
-#[derive(Debug, Clone)]
+/// What a running gateway exposes to its caller (tests use the addresses; tests and the
+/// load benchmark read the counters).
+#[derive(Clone)]
 pub struct Running {
     /// The gRPC address.
     pub api: SocketAddr,
     /// The Homebrew master's address, if one runs.
     pub homebrew: Option<SocketAddr>,
+    /// The driver: its counters ([`DriverHandle::stats`]) and the hub's
+    /// ([`DriverHandle::hub`]).
+    pub driver: DriverHandle,
+    /// The counters all links share (frames in, `rx_dropped`, ...).
+    pub link_counters: Arc<LinkCounters>,
+}
+
+impl std::fmt::Debug for Running {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Running")
+            .field("api", &self.api)
+            .field("homebrew", &self.homebrew)
+            .field("link_counters", &self.link_counters)
+            .finish_non_exhaustive()
+    }
 }
 
 /// How one site transmits.
@@ -466,6 +482,8 @@ pub async fn start(
     let running = Running {
         api: api_addr,
         homebrew: homebrew_addr,
+        driver: driver.clone(),
+        link_counters,
     };
     let join = tokio::spawn(drain(shutdown, tasks, driver, driver_thread, tx_dropped));
     Ok((running, join))
