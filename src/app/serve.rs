@@ -408,6 +408,7 @@ pub async fn start(
         tasks.push(tokio::spawn(async move {
             let mut ingests: HashMap<SiteName, Ingest> = HashMap::new();
             let mut inputs = Vec::new();
+            let mut states_open = true;
             loop {
                 tokio::select! {
                     received = rx_rx.recv() => {
@@ -421,8 +422,13 @@ pub async fn start(
                             driver.submit(input);
                         }
                     }
-                    state = state_rx.recv() => {
-                        let Some(state) = state else { continue };
+                    // Once every link has dropped its state sender the branch is disabled;
+                    // polling a closed channel would return at once and spin this loop.
+                    state = state_rx.recv(), if states_open => {
+                        let Some(state) = state else {
+                            states_open = false;
+                            continue;
+                        };
                         match state {
                             LinkState::Up { link, site: Some(site) } => {
                                 tracing::info!(%link, %site, "link up");
