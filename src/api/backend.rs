@@ -19,8 +19,9 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
+use bytes::Bytes;
 use futures::Stream;
 
 use crate::dispatch::{Core, DispatchError, Event, Reply, Request};
@@ -31,12 +32,46 @@ use crate::dispatch::{Core, DispatchError, Event, Reply, Request};
 pub struct Unavailable;
 
 /// An event as journaled: its sequence number (the watch cursor) and the event.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct JournaledEvent {
     /// Journal sequence number, gateway-wide, increasing by one per event.
     pub seq: u64,
     /// The event.
     pub event: Event,
+    /// The event as a `WatchEventsResponse` message on the wire: encoded by the first stream
+    /// that sends it, then shared by every other stream (one `Arc` of it reaches them all).
+    wire: OnceLock<Bytes>,
+}
+
+impl JournaledEvent {
+    /// The event journaled under `seq`.
+    pub fn new(seq: u64, event: Event) -> JournaledEvent {
+        JournaledEvent {
+            seq,
+            event,
+            wire: OnceLock::new(),
+        }
+    }
+
+    /// The encoded `WatchEventsResponse { event }`, made once.
+    pub(crate) fn wire(&self) -> &Bytes {
+        self.wire.get_or_init(|| {
+            use prost::Message;
+            let kind = super::pb::watch_events_response::Kind::Event(super::convert::event(
+                self.seq,
+                &self.event,
+            ));
+            let msg = super::pb::WatchEventsResponse { kind: Some(kind) };
+            Bytes::from(msg.encode_to_vec())
+        })
+    }
+}
+
+/// Equal when the seq and the event are; the wire cache is derived from them.
+impl PartialEq for JournaledEvent {
+    fn eq(&self, other: &JournaledEvent) -> bool {
+        self.seq == other.seq && self.event == other.event
+    }
 }
 
 /// Where a watch starts.

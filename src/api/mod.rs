@@ -24,6 +24,7 @@
 
 pub mod backend;
 pub mod convert;
+mod event_server;
 pub mod service;
 pub mod status;
 pub mod watch;
@@ -75,8 +76,6 @@ pub struct ApiConfig {
     pub default_page_size: usize,
     /// Largest page size; larger requests are coerced to it.
     pub max_page_size: usize,
-    /// Messages queued per WatchEvents stream before the forwarder waits for the client.
-    pub watch_buffer: usize,
     /// WatchEvents streams at once; more get RESOURCE_EXHAUSTED.
     pub max_watchers: usize,
     /// WaitOperation timeout when the request gives none.
@@ -97,7 +96,6 @@ impl Default for ApiConfig {
             default_page_size: 50,
             // The core's own cap: dispatch/query.rs MAX_PAGE_SIZE.
             max_page_size: 1_000,
-            watch_buffer: 1024,
             max_watchers: 256,
             default_wait: Duration::from_secs(10),
             max_wait: Duration::from_secs(60),
@@ -257,7 +255,7 @@ pub async fn serve<B: Backend>(
         .add_service(pb::operation_service_server::OperationServiceServer::new(
             api.clone(),
         ))
-        .add_service(pb::event_service_server::EventServiceServer::new(api));
+        .add_service(event_server::EventServiceServer::new(api));
     let server = router.serve_with_incoming_shutdown(incoming, signal);
     let grace = config.grace;
     let result = tokio::select! {

@@ -34,8 +34,6 @@ pub(crate) struct Shared<B> {
     pub(crate) draining: watch::Receiver<bool>,
     /// Bounds concurrent WatchEvents streams (`ApiConfig::max_watchers`).
     pub(crate) watchers: Arc<Semaphore>,
-    /// Recent events already converted to proto, shared by every WatchEvents stream.
-    pub(crate) converted: super::watch::Converted,
 }
 
 /// All trunkgate.v1 services over one backend; cheap to clone.
@@ -76,7 +74,6 @@ impl<B: Backend> Api<B> {
                 config,
                 draining,
                 watchers,
-                converted: Default::default(),
             }),
         }
     }

@@ -6,23 +6,27 @@
 //!   `snapshot` (and no cursor) it first sends the current state from one consistent read,
 //!   then `SnapshotComplete` with that read's cursor, then the events after it (Kubernetes
 //!   list+watch; Firestore CURRENT).
-//! - While idle for `ApiConfig::heartbeat`, a `Heartbeat` carries the cursor of the last
-//!   event delivered or filtered out (etcd progress notify): resuming after it loses nothing.
-//! - Each stream has a bounded queue (`ApiConfig::watch_buffer`). A client that does not
-//!   read fills it; the forwarder then stops pulling, the backend's bounded subscription
-//!   overflows, and the stream ends with RESOURCE_EXHAUSTED naming the cursor to resume
-//!   from (console's slow-client policy). The core never waits for a watcher.
+//! - When a whole `ApiConfig::heartbeat` period passed without a message (so after one to
+//!   two periods of quiet), a `Heartbeat` carries the cursor of the last event delivered or
+//!   filtered out (etcd progress notify): resuming after it loses nothing.
+//! - The stream is polled by the HTTP/2 response itself, straight from the backend's bounded
+//!   subscription: a client that does not read closes its flow-control window, the stream
+//!   is no longer polled, the subscription overflows, and the stream ends with
+//!   RESOURCE_EXHAUSTED naming the cursor to resume from (console's slow-client policy).
+//!   The core never waits for a watcher.
+//! - Each event is converted and encoded once, by the first stream that sends it, and the
+//!   bytes are shared by every other stream ([`WatchFrame::Encoded`], sent by the codec of
+//!   `super::event_server`). Events ready together leave in one HTTP/2 DATA frame (tonic
+//!   gathers what the stream yields without waiting).
 //! - Streams end with UNAVAILABLE (reason SHUTTING_DOWN, with `resume_cursor`) when the
 //!   server drains, and quietly when the client goes away.
 
 use std::sync::Arc;
 
 use futures::StreamExt;
-use tokio::sync::mpsc;
-use tokio_stream::wrappers::ReceiverStream;
-use tonic::{Request, Response, Status};
+use tonic::Status;
 
-use super::backend::{Backend, EventStream, JournaledEvent, WatchStart};
+use super::backend::{Backend, EventStream, WatchStart};
 use super::convert;
 use super::pb;
 use super::service::{Api, Shared, drained, draining};
@@ -86,45 +90,20 @@ impl EventFilter {
     }
 }
 
-type Item = Result<pb::WatchEventsResponse, Status>;
-
-/// Conversions kept by [`Converted`]: a few batches of the driver's worth.
-const CONVERTED_KEEP: usize = 4096;
-
-/// The proto form of recent events, shared by every stream: each live event is converted
-/// (its JSON included) once, not once per watcher. Measured with 100 watchers
-/// (benches/gateway.rs) the per-watcher conversion was most of the fan-out's cost.
-/// Bounded to [`CONVERTED_KEEP`] events in seq order; a replay of older events converts
-/// them without caching.
-#[derive(Default)]
-pub(crate) struct Converted {
-    recent: std::sync::Mutex<std::collections::VecDeque<(u64, Arc<pb::Event>)>>,
+/// One message of the stream: an event already encoded (shared by every stream) or any
+/// other message, encoded by the codec.
+pub(crate) enum WatchFrame {
+    /// A `WatchEventsResponse` on the wire.
+    Encoded(bytes::Bytes),
+    /// A message encoded when sent (heartbeats, snapshot items): rare, so boxed to keep
+    /// the frames of the event path small.
+    Message(Box<pb::WatchEventsResponse>),
 }
 
-impl Converted {
-    fn event(&self, e: &JournaledEvent) -> pb::Event {
-        // A poisoned lock still holds a consistent deque: nothing below panics mid-update.
-        let lock = || self.recent.lock().unwrap_or_else(|p| p.into_inner());
-        {
-            let recent = lock();
-            if let Ok(i) = recent.binary_search_by_key(&e.seq, |(seq, _)| *seq) {
-                return (*recent[i].1).clone();
-            }
-        }
-        let ev = convert::event(e.seq, &e.event);
-        let mut recent = lock();
-        if recent.back().is_none_or(|(seq, _)| *seq < e.seq) {
-            recent.push_back((e.seq, Arc::new(ev.clone())));
-            if recent.len() > CONVERTED_KEEP {
-                recent.pop_front();
-            }
-        }
-        ev
-    }
-}
+pub(crate) type Item = Result<WatchFrame, Status>;
 
-fn resp(kind: pb::watch_events_response::Kind) -> Item {
-    Ok(pb::WatchEventsResponse { kind: Some(kind) })
+fn resp(kind: pb::watch_events_response::Kind) -> WatchFrame {
+    WatchFrame::Message(Box::new(pb::WatchEventsResponse { kind: Some(kind) }))
 }
 
 /// The current state, cloned on the driver in one read (so it is consistent with one
@@ -221,150 +200,131 @@ impl Snapshot {
     }
 }
 
-/// Send unless the client left or the server drains; false means stop.
-async fn send(
-    tx: &mpsc::Sender<Item>,
-    item: Item,
-    draining: &mut tokio::sync::watch::Receiver<bool>,
-) -> bool {
-    tokio::select! {
-        r = tx.send(item) => r.is_ok(),
-        _ = drained(draining) => false,
-    }
+/// Where a stream starts, resolved on its first poll.
+enum Begin {
+    /// Replay after this cursor (the subscription was made when the call was accepted).
+    Resumed(EventStream),
+    /// The current state first, then the events after it.
+    Snapshot,
+    /// The live tail.
+    Tail,
 }
 
-async fn forward<B: Backend>(
+/// The state of one WatchEvents stream. The stream is polled by the HTTP/2 response body
+/// itself: no task or queue of its own sits between the hub's bounded queue and the
+/// client's flow-control window, so a client that stops reading stops the polling, its hub
+/// queue fills, and the hub cuts it.
+struct Watch<B> {
     shared: Arc<Shared<B>>,
-    req: pb::WatchEventsRequest,
     filter: EventFilter,
-    resumed: Option<EventStream>,
-    tx: mpsc::Sender<Item>,
+    begin: Option<Begin>,
+    /// Messages to send before any event (the snapshot).
+    ahead: Option<Box<dyn Iterator<Item = WatchFrame> + Send>>,
+    events: Option<EventStream>,
+    /// The cursor of the last event delivered or filtered out.
+    last: u64,
+    heartbeat: tokio::time::Interval,
+    /// Whether anything was sent since the last heartbeat tick: the tick then sends none.
+    /// (A flag rather than resetting the timer at every event, which costs a timer-wheel
+    /// update per event per stream.)
+    sent_since_tick: bool,
+    /// Resolves when the server starts draining (made once, polled for every message).
+    drain: futures::future::BoxFuture<'static, ()>,
+    /// Holds one of `ApiConfig::max_watchers` places while the stream lives.
     _permit: tokio::sync::OwnedSemaphorePermit,
-) {
-    let mut drain = shared.draining.clone();
-    // Where to start: the client's cursor, or the cursor of a read (tail or snapshot).
-    let mut last = match req.cursor {
-        Some(c) => c,
-        None if req.snapshot => {
-            let read = shared
-                .backend
-                .read(|core, c| (Snapshot::read(core), c))
-                .await;
-            let (items, c) = match read {
-                Ok(r) => r,
-                Err(e) => {
-                    let _ = tx.send(Err(e.into())).await;
-                    return;
+    done: bool,
+}
+
+impl<B: Backend> Watch<B> {
+    /// Resolve where the stream starts: the snapshot or tail read and the subscription.
+    async fn begin(&mut self, begin: Begin) -> Result<(), Status> {
+        let events = match begin {
+            Begin::Resumed(events) => events,
+            Begin::Snapshot => {
+                let (snapshot, c) = self
+                    .shared
+                    .backend
+                    .read(|core, c| (Snapshot::read(core), c))
+                    .await?;
+                let done = pb::SnapshotComplete { cursor: c };
+                let items = snapshot
+                    .items()
+                    .map(|item| resp(pb::watch_events_response::Kind::Snapshot(item)))
+                    .chain(std::iter::once(resp(
+                        pb::watch_events_response::Kind::SnapshotComplete(done),
+                    )));
+                self.ahead = Some(Box::new(items));
+                self.last = c;
+                self.shared.backend.watch(WatchStart::After(c))?
+            }
+            Begin::Tail => {
+                let c = self.shared.backend.read(|_, c| c).await?;
+                self.last = c;
+                self.shared.backend.watch(WatchStart::After(c))?
+            }
+        };
+        self.events = Some(events);
+        Ok(())
+    }
+
+    /// The next message, or `None` once the stream has ended.
+    async fn next(&mut self) -> Option<Item> {
+        if self.done {
+            return None;
+        }
+        if let Some(begin) = self.begin.take()
+            && let Err(e) = self.begin(begin).await
+        {
+            self.done = true;
+            return Some(Err(e));
+        }
+        if let Some(ahead) = &mut self.ahead {
+            match ahead.next() {
+                Some(frame) => return Some(Ok(frame)),
+                None => self.ahead = None,
+            }
+        }
+        let events = self.events.as_mut()?;
+        loop {
+            let next = tokio::select! {
+                biased;
+                _ = &mut self.drain => {
+                    self.done = true;
+                    return Some(Err(draining(self.last)));
+                }
+                item = events.next() => item,
+                _ = self.heartbeat.tick() => {
+                    if std::mem::take(&mut self.sent_since_tick) {
+                        continue;
+                    }
+                    let hb = pb::Heartbeat {
+                        cursor: self.last,
+                        time: Some(convert::timestamp(crate::dispatch::Timestamp(now_ms()))),
+                    };
+                    return Some(Ok(resp(pb::watch_events_response::Kind::Heartbeat(hb))));
                 }
             };
-            for item in items.items() {
-                if !send(
-                    &tx,
-                    resp(pb::watch_events_response::Kind::Snapshot(item)),
-                    &mut drain,
-                )
-                .await
-                {
-                    return;
-                }
-            }
-            let done = pb::SnapshotComplete { cursor: c };
-            if !send(
-                &tx,
-                resp(pb::watch_events_response::Kind::SnapshotComplete(done)),
-                &mut drain,
-            )
-            .await
-            {
-                return;
-            }
-            c
-        }
-        None => match shared.backend.read(|_, c| c).await {
-            Ok(c) => c,
-            Err(e) => {
-                let _ = tx.send(Err(e.into())).await;
-                return;
-            }
-        },
-    };
-    let mut events = match resumed {
-        Some(s) => s,
-        None => match shared.backend.watch(WatchStart::After(last)) {
-            Ok(s) => s,
-            Err(e) => {
-                let _ = tx.send(Err(e.into())).await;
-                return;
-            }
-        },
-    };
-    let period = shared.config.heartbeat;
-    let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        enum Next<T> {
-            Drain,
-            Closed,
-            Item(T),
-            Heartbeat,
-        }
-        let next = tokio::select! {
-            biased;
-            _ = drained(&mut drain) => Next::Drain,
-            _ = tx.closed() => Next::Closed,
-            item = events.next() => Next::Item(item),
-            _ = heartbeat.tick() => Next::Heartbeat,
-        };
-        let item = match next {
-            Next::Drain => {
-                // Best effort: a full queue means the client is not reading anyway.
-                let _ = tx.try_send(Err(draining(last)));
-                return;
-            }
-            Next::Closed => return,
-            Next::Heartbeat => {
-                let hb = pb::Heartbeat {
-                    cursor: last,
-                    time: Some(convert::timestamp(crate::dispatch::Timestamp(now_ms()))),
-                };
-                let hb = resp(pb::watch_events_response::Kind::Heartbeat(hb));
-                if !send(&tx, hb, &mut drain).await {
-                    return;
-                }
-                continue;
-            }
-            Next::Item(item) => item,
-        };
-        match item {
-            Some(Ok(e)) => {
-                last = e.seq;
-                let ev = shared.converted.event(&e);
-                if filter.matches(&ev.r#type) {
-                    heartbeat.reset();
-                    if !send(
-                        &tx,
-                        resp(pb::watch_events_response::Kind::Event(ev)),
-                        &mut drain,
-                    )
-                    .await
-                    {
-                        return;
+            match next {
+                Some(Ok(e)) => {
+                    self.last = e.seq;
+                    if self.filter.matches(e.event.kind.name()) {
+                        self.sent_since_tick = true;
+                        return Some(Ok(WatchFrame::Encoded(e.wire().clone())));
                     }
                 }
-            }
-            Some(Err(end)) => {
-                let _ = send(&tx, Err(end.into()), &mut drain).await;
-                return;
-            }
-            None => {
-                let s = status(
-                    tonic::Code::Unavailable,
-                    "WATCH_ENDED",
-                    format!("the event feed ended; resume after cursor {last}"),
-                    &[("resume_cursor", last.to_string())],
-                );
-                let _ = send(&tx, Err(s), &mut drain).await;
-                return;
+                Some(Err(end)) => {
+                    self.done = true;
+                    return Some(Err(end.into()));
+                }
+                None => {
+                    self.done = true;
+                    return Some(Err(status(
+                        tonic::Code::Unavailable,
+                        "WATCH_ENDED",
+                        format!("the event feed ended; resume after cursor {}", self.last),
+                        &[("resume_cursor", self.last.to_string())],
+                    )));
+                }
             }
         }
     }
@@ -377,15 +337,13 @@ fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-#[tonic::async_trait]
-impl<B: Backend> pb::event_service_server::EventService for Api<B> {
-    type WatchEventsStream = ReceiverStream<Item>;
-
-    async fn watch_events(
+impl<B: Backend> Api<B> {
+    /// `WatchEvents`: validate, take a watcher place, subscribe when resuming (so
+    /// OUT_OF_RANGE is the call's own status), and answer with the stream.
+    pub(crate) fn watch_events(
         &self,
-        req: Request<pb::WatchEventsRequest>,
-    ) -> Result<Response<Self::WatchEventsStream>, Status> {
-        let req = req.into_inner();
+        req: pb::WatchEventsRequest,
+    ) -> Result<impl futures::Stream<Item = Item> + Send + 'static, Status> {
         let filter = EventFilter::parse(&req.filter)?;
         if *self.shared.draining.borrow() {
             return Err(draining(req.cursor.unwrap_or(0)));
@@ -403,21 +361,34 @@ impl<B: Backend> pb::event_service_server::EventService for Api<B> {
                     &[("limit", self.shared.config.max_watchers.to_string())],
                 )
             })?;
-        // Subscribe before answering, so OUT_OF_RANGE is the call's own status.
-        let resumed = match req.cursor {
-            Some(c) => Some(self.shared.backend.watch(WatchStart::After(c))?),
-            None => None,
+        let begin = match req.cursor {
+            Some(c) => Begin::Resumed(self.shared.backend.watch(WatchStart::After(c))?),
+            None if req.snapshot => Begin::Snapshot,
+            None => Begin::Tail,
         };
-        let (tx, rx) = mpsc::channel(self.shared.config.watch_buffer.max(1));
-        tokio::spawn(forward(
-            self.shared.clone(),
-            req,
+        let period = self.shared.config.heartbeat;
+        let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let watch = Watch {
+            shared: self.shared.clone(),
             filter,
-            resumed,
-            tx,
-            permit,
-        ));
-        Ok(Response::new(ReceiverStream::new(rx)))
+            begin: Some(begin),
+            ahead: None,
+            events: None,
+            last: req.cursor.unwrap_or(0),
+            heartbeat,
+            sent_since_tick: false,
+            drain: {
+                let mut draining = self.shared.draining.clone();
+                Box::pin(async move { drained(&mut draining).await })
+            },
+            _permit: permit,
+            done: false,
+        };
+        Ok(futures::stream::unfold(watch, |mut w| async move {
+            let item = w.next().await?;
+            Some((item, w))
+        }))
     }
 }
 
@@ -442,35 +413,33 @@ mod tests {
         assert!(EventFilter::parse(&many).is_err());
     }
 
-    fn site_event(seq: u64) -> JournaledEvent {
-        JournaledEvent {
+    fn site_event(seq: u64) -> crate::api::backend::JournaledEvent {
+        crate::api::backend::JournaledEvent::new(
             seq,
-            event: crate::dispatch::Event {
+            crate::dispatch::Event {
                 at: crate::dispatch::Timestamp(1_000 + seq),
                 kind: crate::dispatch::EventKind::SiteLinkChanged {
                     site: crate::dispatch::SiteId::new(&format!("s{seq}")),
                     up: seq.is_multiple_of(2),
                 },
             },
-        }
+        )
     }
 
     #[test]
-    fn conversions_are_shared_bounded_and_equal_to_converting() {
-        let c = Converted::default();
-        for seq in 1..=CONVERTED_KEEP as u64 + 10 {
-            let e = site_event(seq);
-            assert_eq!(c.event(&e), convert::event(seq, &e.event));
-            // the second stream gets the cached conversion, equal to a fresh one
-            assert_eq!(c.event(&e), convert::event(seq, &e.event));
-        }
-        let recent = c.recent.lock().unwrap();
-        assert_eq!(recent.len(), CONVERTED_KEEP);
-        assert_eq!(recent.front().map(|r| r.0), Some(11));
-        drop(recent);
-        // a replayed old event is converted, not cached
-        let old = site_event(3);
-        assert_eq!(c.event(&old), convert::event(3, &old.event));
-        assert_eq!(c.recent.lock().unwrap().front().map(|r| r.0), Some(11));
+    fn the_shared_wire_form_is_the_converted_event() {
+        use prost::Message;
+        let e = site_event(7);
+        let bytes = e.wire().clone();
+        let decoded = pb::WatchEventsResponse::decode(bytes.as_ref()).unwrap();
+        let want = convert::event(7, &e.event);
+        // the filter reads the core's name; the client reads `type`: the same string
+        assert_eq!(want.r#type, e.event.kind.name());
+        assert_eq!(
+            decoded.kind,
+            Some(pb::watch_events_response::Kind::Event(want))
+        );
+        // made once: a second call (another stream) gets the same buffer
+        assert_eq!(e.wire().as_ptr(), bytes.as_ptr());
     }
 }

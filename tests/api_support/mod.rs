@@ -112,7 +112,7 @@ impl TestBackend {
                         Output::Event(event) => {
                             let mut j = j.lock().unwrap();
                             j.last += 1;
-                            let e = Arc::new(JournaledEvent { seq: j.last, event });
+                            let e = Arc::new(JournaledEvent::new(j.last, event));
                             j.events.push_back(e.clone());
                             let _ = j.bus.send(e);
                         }
@@ -387,7 +387,6 @@ impl Server {
 pub fn config() -> ApiConfig {
     ApiConfig {
         heartbeat: Duration::from_millis(200),
-        watch_buffer: 8,
         grace: Duration::from_secs(2),
         ..ApiConfig::default()
     }
