@@ -105,6 +105,9 @@ pub struct JournalConfig {
     pub retention_days: u32,
     /// Events between two state snapshots.
     pub snapshot_every: u64,
+    /// Shortest time between two commits, in milliseconds (0: commit as soon as the
+    /// driver's queue is drained). See `DriverConfig::commit_gap`.
+    pub commit_gap_ms: u64,
 }
 
 impl Default for JournalConfig {
@@ -113,6 +116,7 @@ impl Default for JournalConfig {
             synchronous: Synchronous::Full,
             retention_days: 30,
             snapshot_every: 10_000,
+            commit_gap_ms: 0,
         }
     }
 }

@@ -22,7 +22,7 @@
 //!   radio side never waits for the core.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -41,10 +41,7 @@ use crate::journal::{
 /// Decode a journal record into an event (the hub's replay decoder).
 pub fn decode_record(record: Record) -> Result<Option<JournaledEvent>, DecodeError> {
     match serde_json::from_slice::<Event>(&record.payload) {
-        Ok(event) => Ok(Some(JournaledEvent {
-            seq: record.seq,
-            event,
-        })),
+        Ok(event) => Ok(Some(JournaledEvent::new(record.seq, event))),
         Err(e) => Err(format!("event at seq {}: {e}", record.seq).into()),
     }
 }
@@ -59,6 +56,8 @@ pub type ReadFn = Box<dyn FnOnce(&Core, u64) + Send>;
 pub enum DriverRequest {
     /// Something for the core (air, link state, directory).
     Input(Input),
+    /// Several inputs at once, in order (what an ingest pass decoded).
+    Inputs(Vec<Input>),
     /// An operator command; answered after its events are durable.
     Command {
         request: Request,
@@ -81,7 +80,12 @@ pub struct DriverConfig {
     pub tick: Duration,
     /// Inputs handled per batch at most (one journal commit per batch).
     pub max_batch: usize,
-    /// Capacity of the input channel.
+    /// Shortest time between two journal commits. Zero commits as soon as the queue is
+    /// drained. Longer gaps make bigger batches: fewer fsyncs and fewer, fuller writes to
+    /// every watcher, for up to this much more latency while the driver is busy (an event
+    /// after a quiet spell is committed at once).
+    pub commit_gap: Duration,
+    /// Inputs queued for the driver at most; more are dropped (counted).
     pub queue: usize,
     /// The hub's settings.
     pub hub: HubConfig,
@@ -94,6 +98,7 @@ impl Default for DriverConfig {
             retention: Duration::from_secs(30 * 86_400),
             tick: Duration::from_millis(100),
             max_batch: 4096,
+            commit_gap: Duration::ZERO,
             queue: 65_536,
             hub: HubConfig::default(),
         }
@@ -126,6 +131,9 @@ pub struct DriverStats {
 #[derive(Clone)]
 pub struct DriverHandle {
     tx: SyncSender<DriverRequest>,
+    /// Inputs sent and not yet taken by the driver, against `DriverConfig::queue`.
+    queued: Arc<AtomicUsize>,
+    queue: usize,
     reader: Arc<dyn JournalReader>,
     hub: Hub<JournaledEvent>,
     links_up: watch::Receiver<bool>,
@@ -135,13 +143,30 @@ pub struct DriverHandle {
 impl DriverHandle {
     /// Hand an input to the core without waiting; `false` (and counted) when it was dropped.
     pub fn submit(&self, input: Input) -> bool {
-        match self.tx.try_send(DriverRequest::Input(input)) {
-            Ok(()) => true,
-            Err(_) => {
-                self.stats.dropped_inputs.fetch_add(1, Ordering::Relaxed);
-                false
-            }
+        self.submit_request(1, DriverRequest::Input(input))
+    }
+
+    /// Hand inputs to the core in one message (one wake of the driver for all of them)
+    /// without waiting; `false` (and all counted) when they were dropped. Leaves `inputs`
+    /// empty.
+    pub fn submit_all(&self, inputs: &mut Vec<Input>) -> bool {
+        match inputs.len() {
+            0 => true,
+            1 => self.submit(inputs.pop().expect("one input")),
+            n => self.submit_request(n, DriverRequest::Inputs(std::mem::take(inputs))),
         }
+    }
+
+    fn submit_request(&self, n: usize, request: DriverRequest) -> bool {
+        let queued = self.queued.fetch_add(n, Ordering::Relaxed);
+        if queued + n <= self.queue && self.tx.try_send(request).is_ok() {
+            return true;
+        }
+        self.queued.fetch_sub(n, Ordering::Relaxed);
+        self.stats
+            .dropped_inputs
+            .fetch_add(n as u64, Ordering::Relaxed);
+        false
     }
 
     /// Run an operator command; resolves once its events are durable.
@@ -253,7 +278,11 @@ pub fn start<J: Journal + 'static>(
     };
     let hub = Hub::new(Arc::clone(&reader), decode_record, config.hub.clone())?;
     let (links_tx, links_up) = watch::channel(core.any_link_up());
+    // Bounded twice: by inputs (`queued` against `queue`, checked by the senders) and by
+    // messages, so commands and reads cannot grow the channel without bound either.
     let (tx, rx) = sync_channel(config.queue);
+    let queued = Arc::new(AtomicUsize::new(0));
+    let queue = config.queue;
     let stats = Arc::new(DriverStats::default());
 
     // Directory and recovery are decided before the thread takes requests.
@@ -276,6 +305,7 @@ pub fn start<J: Journal + 'static>(
         since_snapshot_bytes: 0,
         snapshot_bytes: 0,
         replies: Vec::new(),
+        queued: Arc::clone(&queued),
     };
     driver.commit(outputs);
     let thread = std::thread::Builder::new()
@@ -285,6 +315,8 @@ pub fn start<J: Journal + 'static>(
     Ok((
         DriverHandle {
             tx,
+            queued,
+            queue,
             reader,
             hub,
             links_up,
@@ -328,6 +360,8 @@ struct Driver<J> {
     snapshot_bytes: u64,
     /// Replies waiting for their batch's commit.
     replies: Vec<(ReplySender, Result<Reply, DispatchError>)>,
+    /// Inputs sent and not yet taken (shared with the handles).
+    queued: Arc<AtomicUsize>,
 }
 
 impl<J: Journal> Driver<J> {
@@ -336,8 +370,16 @@ impl<J: Journal> Driver<J> {
         let mut next_token = 0u64;
         let mut pending: Vec<(u64, ReplySender)> = Vec::new();
         let mut stop = false;
+        // When the last commit that carried anything was: with `commit_gap`, output waits
+        // until that long after it.
+        let mut committed_at = std::time::Instant::now();
         while !stop {
-            let wait = self.sleep_for();
+            let wait = if outputs.is_empty() {
+                self.sleep_for()
+            } else {
+                (committed_at + self.config.commit_gap)
+                    .saturating_duration_since(std::time::Instant::now())
+            };
             let first = match rx.recv_timeout(wait) {
                 Ok(request) => Some(request),
                 Err(RecvTimeoutError::Timeout) => None,
@@ -351,7 +393,17 @@ impl<J: Journal> Driver<J> {
             for request in batch.by_ref() {
                 taken += 1;
                 match request {
-                    DriverRequest::Input(input) => self.core.handle(at, input, &mut outputs),
+                    DriverRequest::Input(input) => {
+                        self.queued.fetch_sub(1, Ordering::Relaxed);
+                        self.core.handle(at, input, &mut outputs);
+                    }
+                    DriverRequest::Inputs(inputs) => {
+                        taken += inputs.len().saturating_sub(1);
+                        self.queued.fetch_sub(inputs.len(), Ordering::Relaxed);
+                        for input in inputs {
+                            self.core.handle(at, input, &mut outputs);
+                        }
+                    }
                     DriverRequest::Command { request, reply } => {
                         next_token += 1;
                         pending.push((next_token, reply));
@@ -364,7 +416,10 @@ impl<J: Journal> Driver<J> {
                     DriverRequest::Read(read) => {
                         // Reads see the state as of the last commit plus this batch so far:
                         // commit first so the cursor they get matches the state.
-                        self.commit_with_replies(std::mem::take(&mut outputs), &mut pending);
+                        if !outputs.is_empty() {
+                            self.commit_with_replies(std::mem::take(&mut outputs), &mut pending);
+                            committed_at = std::time::Instant::now();
+                        }
                         read(&self.core, self.journal.latest_seq());
                     }
                     DriverRequest::Shutdown => {
@@ -377,8 +432,16 @@ impl<J: Journal> Driver<J> {
                 }
             }
             self.core.handle(at, Input::Tick, &mut outputs);
-            self.commit_with_replies(std::mem::take(&mut outputs), &mut pending);
+            let now = std::time::Instant::now();
+            if !outputs.is_empty()
+                && (taken >= self.config.max_batch
+                    || now.saturating_duration_since(committed_at) >= self.config.commit_gap)
+            {
+                self.commit_with_replies(std::mem::take(&mut outputs), &mut pending);
+                committed_at = now;
+            }
         }
+        self.commit_with_replies(std::mem::take(&mut outputs), &mut pending);
         self.save_snapshot();
         self.hub.close();
         tracing::info!("dispatch driver stopped");
@@ -437,7 +500,7 @@ impl<J: Journal> Driver<J> {
                     let published: Vec<Arc<JournaledEvent>> = range
                         .iter()
                         .zip(events)
-                        .map(|(seq, event)| Arc::new(JournaledEvent { seq, event }))
+                        .map(|(seq, event)| Arc::new(JournaledEvent::new(seq, event)))
                         .collect();
                     self.stats.events.fetch_add(range.len(), Ordering::Relaxed);
                     self.stats.commits.fetch_add(1, Ordering::Relaxed);

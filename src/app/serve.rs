@@ -40,6 +40,9 @@ use crate::link::mmdvm::{MmdvmConfig as ModemConfig, MmdvmLink, PortSpec};
 use crate::link::{LinkCounters, LinkState, Received, SiteName, Transmit};
 use crate::wire::{Dialect, DialectChoice};
 
+/// Bursts the ingest task decodes before handing their inputs to the driver at once.
+const INGEST_BATCH: usize = 256;
+
 /// Options of `trunkgate serve` that override the file.
 #[derive(Debug, Clone, Default)]
 pub struct ServeOptions {
@@ -349,6 +352,7 @@ pub async fn start(
     };
     let driver_config = DriverConfig {
         snapshot_every: config.journal.snapshot_every,
+        commit_gap: Duration::from_millis(config.journal.commit_gap_ms.min(1_000)),
         retention: Duration::from_secs(u64::from(config.journal.retention_days) * 86_400),
         hub: HubConfig {
             queue_capacity: config.api.watch_queue,
@@ -408,19 +412,26 @@ pub async fn start(
         tasks.push(tokio::spawn(async move {
             let mut ingests: HashMap<SiteName, Ingest> = HashMap::new();
             let mut inputs = Vec::new();
+            let mut batch = Vec::with_capacity(INGEST_BATCH);
             let mut states_open = true;
             loop {
                 tokio::select! {
-                    received = rx_rx.recv() => {
-                        let Some(received) = received else { break };
-                        let ingest = ingests.entry(received.site.clone()).or_insert_with(|| {
-                            let choice = receivers.get(&*received.site).copied().unwrap_or_default();
-                            Ingest::new(SiteId::new(&received.site), choice)
-                        });
-                        ingest.feed(&received, &mut inputs);
-                        for input in inputs.drain(..) {
-                            driver.submit(input);
+                    // Whatever the links have queued, up to INGEST_BATCH bursts, goes to the
+                    // driver as one message: one wake of the driver thread per batch, not per
+                    // burst.
+                    n = rx_rx.recv_many(&mut batch, INGEST_BATCH) => {
+                        if n == 0 {
+                            break;
                         }
+                        for received in batch.drain(..) {
+                            let ingest = ingests.entry(received.site.clone()).or_insert_with(|| {
+                                let choice =
+                                    receivers.get(&*received.site).copied().unwrap_or_default();
+                                Ingest::new(SiteId::new(&received.site), choice)
+                            });
+                            ingest.feed(&received, &mut inputs);
+                        }
+                        driver.submit_all(&mut inputs);
                     }
                     // Once every link has dropped its state sender the branch is disabled;
                     // polling a closed channel would return at once and spin this loop.
