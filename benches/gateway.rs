@@ -4,7 +4,10 @@
 //!
 //! What runs: the real gateway in this process (`app::serve::start`, temporary data
 //! directory, one Homebrew master with `GATEWAY_BENCH_SITES` peers / sites), real gRPC
-//! watchers (one HTTP/2 connection each, every event unfiltered), and a load generator of
+//! watchers (one HTTP/2 connection each, every event unfiltered; they read each message's
+//! cursor and registration payload and let prost skip the rest, since on this 2-core machine
+//! their decoding competes with the gateway for the same cores, and in service it runs on the
+//! consoles' machines; `GATEWAY_BENCH_FULL_DECODE=1` decodes every field), and a load generator of
 //! plain UDP sockets, one per site, that perform the real Homebrew login through
 //! [`PeerSession`] (RPTL / RPTK / RPTC, ../shared/reference/transports.md 2.1) and then send
 //! pre-encoded DMRD datagrams (transports.md 2.2) open loop at a fixed rate from two threads.
@@ -35,7 +38,9 @@
 //! `GATEWAY_BENCH_RATES` (comma-separated, default `25000,50000,100000`),
 //! `GATEWAY_BENCH_WATCHERS` (100), `GATEWAY_BENCH_SITES` (8), `GATEWAY_BENCH_RADIOS` (unset),
 //! `GATEWAY_BENCH_REG_RATE` (registrations per second of the memory run, 20,000),
-//! `GATEWAY_BENCH_SNAPSHOT_EVERY` (the journal's `snapshot_every`; unset: the default).
+//! `GATEWAY_BENCH_SNAPSHOT_EVERY` (the journal's `snapshot_every`; unset: the default),
+//! `GATEWAY_BENCH_COMMIT_GAP_MS` (the journal's `commit_gap_ms`; unset: the default),
+//! `GATEWAY_BENCH_FULL_DECODE` (1: watchers decode every field).
 //! A default run takes about 45 s. Figures depend on the machine; nothing here asserts speed.
 
 use std::net::{SocketAddr, UdpSocket};
@@ -90,6 +95,7 @@ struct Opts {
     radios: Option<u32>,
     reg_rate: u32,
     snapshot_every: Option<u64>,
+    full_decode: bool,
 }
 
 impl Opts {
@@ -116,6 +122,7 @@ impl Opts {
             radios: var("GATEWAY_BENCH_RADIOS"),
             reg_rate: var("GATEWAY_BENCH_REG_RATE").unwrap_or(20_000).max(100),
             snapshot_every: var("GATEWAY_BENCH_SNAPSHOT_EVERY"),
+            full_decode: var::<u8>("GATEWAY_BENCH_FULL_DECODE").is_some_and(|v| v != 0),
         }
     }
 }
@@ -135,6 +142,12 @@ bind = "127.0.0.1:0"
 peer_timeout_secs = 60
 "#,
     );
+    if let Some(ms) = std::env::var("GATEWAY_BENCH_COMMIT_GAP_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        s = s.replace("[journal]\n", &format!("[journal]\ncommit_gap_ms = {ms}\n"));
+    }
     if let Some(n) = snapshot_every {
         s = s.replace("[journal]\n", &format!("[journal]\nsnapshot_every = {n}\n"));
     }
@@ -374,7 +387,9 @@ fn blast(
     while sent < total {
         let due = ((start.elapsed().as_secs_f64() * rate) as u64).min(total);
         if sent >= due {
-            std::thread::sleep(Duration::from_micros(200));
+            // 1 ms steps: each wake sends what is due (rate / 1000 datagrams), so the
+            // generator costs few context switches of the cores it shares with the gateway
+            std::thread::sleep(Duration::from_millis(1));
             continue;
         }
         while sent < due {
@@ -437,17 +452,93 @@ fn register(sockets: &[(usize, UdpSocket, Vec<Vec<u8>>)], from: u32, n: u32, rat
 
 // -- watchers -------------------------------------------------------------------------------
 
-async fn watcher(api: SocketAddr, tags: Arc<Tags>, stop: CancellationToken) -> anyhow::Result<()> {
+/// The fields of `WatchEventsResponse` a lean watcher reads (events.proto): the event's
+/// cursor and, for `radio_registered`, the radio. Prost skips every other field without
+/// building it, as any client that wants a few fields may do; the wire is unchanged.
+#[derive(Clone, PartialEq, prost::Message)]
+struct LeanResponse {
+    #[prost(message, optional, tag = "1")]
+    event: Option<LeanEvent>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct LeanEvent {
+    #[prost(uint64, tag = "1")]
+    cursor: u64,
+    #[prost(message, optional, tag = "14")]
+    radio_registered: Option<LeanRegistered>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct LeanRegistered {
+    #[prost(string, tag = "1")]
+    radio: String,
+}
+
+/// Record one delivered event; `registered` is the radio of a `radio_registered` event.
+fn seen(tags: &Tags, registered: Option<&str>) {
+    tags.delivered.fetch_add(1, Ordering::Relaxed);
+    if let Some(radio) = registered
+        && let Ok(id) = convert::parse_radio("radio", radio)
+        && let Some(k) = id.air().checked_sub(TAG_BASE)
+        && (k as usize) < MAX_TAGS
+    {
+        let k = k as usize;
+        let sent = tags.sent_ns[k].load(Ordering::Relaxed);
+        if sent != 0 {
+            let us = tags.now_ns().saturating_sub(sent) / 1_000;
+            // recorded before `seen`, so a run that sees every tag has every latency
+            tags.latencies
+                .lock()
+                .unwrap()
+                .push(u32::try_from(us).unwrap_or(u32::MAX));
+            tags.seen[k].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+async fn watcher(
+    api: SocketAddr,
+    tags: Arc<Tags>,
+    stop: CancellationToken,
+    full: bool,
+) -> anyhow::Result<()> {
     let ch = tonic::transport::Channel::from_shared(format!("http://{api}"))?
         .connect()
         .await?;
-    let mut client = pb::event_service_client::EventServiceClient::new(ch);
-    let mut stream = client
-        .watch_events(pb::WatchEventsRequest {
-            cursor: None,
-            filter: String::new(),
-            snapshot: false,
-        })
+    let request = pb::WatchEventsRequest {
+        cursor: None,
+        filter: String::new(),
+        snapshot: false,
+    };
+    if full {
+        let mut client = pb::event_service_client::EventServiceClient::new(ch);
+        let mut stream = client.watch_events(request).await?.into_inner();
+        loop {
+            let msg = tokio::select! {
+                _ = stop.cancelled() => break,
+                m = stream.message() => m,
+            };
+            let Some(msg) = msg? else { break };
+            let Some(pb::watch_events_response::Kind::Event(e)) = msg.kind else {
+                continue;
+            };
+            let registered = match &e.payload {
+                Some(pb::event::Payload::RadioRegistered(r)) => Some(r.radio.as_str()),
+                _ => None,
+            };
+            seen(&tags, registered);
+        }
+        return Ok(());
+    }
+    let mut grpc = tonic::client::Grpc::new(ch);
+    grpc.ready().await?;
+    let path = tonic::codegen::http::uri::PathAndQuery::from_static(
+        "/trunkgate.v1.EventService/WatchEvents",
+    );
+    let codec = tonic_prost::ProstCodec::<pb::WatchEventsRequest, LeanResponse>::default();
+    let mut stream = grpc
+        .server_streaming(tonic::Request::new(request), path, codec)
         .await?
         .into_inner();
     loop {
@@ -456,27 +547,9 @@ async fn watcher(api: SocketAddr, tags: Arc<Tags>, stop: CancellationToken) -> a
             m = stream.message() => m,
         };
         let Some(msg) = msg? else { break };
-        let Some(pb::watch_events_response::Kind::Event(e)) = msg.kind else {
-            continue;
-        };
-        tags.delivered.fetch_add(1, Ordering::Relaxed);
-        if let Some(pb::event::Payload::RadioRegistered(r)) = &e.payload
-            && let Ok(id) = convert::parse_radio("radio", &r.radio)
-            && let Some(k) = id.air().checked_sub(TAG_BASE)
-            && (k as usize) < MAX_TAGS
-        {
-            let k = k as usize;
-            let sent = tags.sent_ns[k].load(Ordering::Relaxed);
-            if sent != 0 {
-                let us = tags.now_ns().saturating_sub(sent) / 1_000;
-                // recorded before `seen`, so a run that sees every tag has every latency
-                tags.latencies
-                    .lock()
-                    .unwrap()
-                    .push(u32::try_from(us).unwrap_or(u32::MAX));
-                tags.seen[k].fetch_add(1, Ordering::Relaxed);
-            }
-        }
+        // heartbeats (field 2) decode as a response without an event
+        let Some(e) = msg.event else { continue };
+        seen(&tags, e.radio_registered.as_ref().map(|r| r.radio.as_str()));
     }
     Ok(())
 }
@@ -530,6 +603,9 @@ struct Row {
     deliveries: usize,
     missing: u64,
     lat: [f64; 4],
+    /// CPU time the whole process (gateway, watchers and load generator together) used per
+    /// accepted burst, in µs: the cost of the pipeline, whatever else runs on the machine.
+    cpu_us: f64,
 }
 
 fn print_rows(rows: &[Row], watchers: usize, sites: usize, secs: u64) {
@@ -537,7 +613,7 @@ fn print_rows(rows: &[Row], watchers: usize, sites: usize, secs: u64) {
         "\ngateway: {sites} Homebrew sites → decode → core → journal (sync=full) → {watchers} gRPC watchers, {secs} s per run"
     );
     println!(
-        "{:>8} {:>9} {:>9} {:>8} {:>8} {:>8} {:>10} {:>8} {:>7} {:>10} {:>8} {:>7} {:>8} {:>8} {:>8} {:>8}",
+        "{:>8} {:>9} {:>9} {:>8} {:>8} {:>8} {:>10} {:>8} {:>7} {:>10} {:>8} {:>7} {:>8} {:>8} {:>8} {:>8} {:>8}",
         "target/s",
         "sent",
         "accepted",
@@ -553,11 +629,12 @@ fn print_rows(rows: &[Row], watchers: usize, sites: usize, secs: u64) {
         "p50 ms",
         "p90 ms",
         "p99 ms",
-        "max ms"
+        "max ms",
+        "µs/burst"
     );
     for r in rows {
         println!(
-            "{:>8} {:>9} {:>9} {:>8} {:>8} {:>8} {:>10.0} {:>8.0} {:>7.1} {:>10.0} {:>8} {:>7} {:>8.2} {:>8.2} {:>8.2} {:>8.2}",
+            "{:>8} {:>9} {:>9} {:>8} {:>8} {:>8} {:>10.0} {:>8.0} {:>7.1} {:>10.0} {:>8} {:>7} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8.2}",
             r.target,
             r.sent,
             r.accepted,
@@ -573,9 +650,25 @@ fn print_rows(rows: &[Row], watchers: usize, sites: usize, secs: u64) {
             r.lat[0],
             r.lat[1],
             r.lat[2],
-            r.lat[3]
+            r.lat[3],
+            r.cpu_us
         );
     }
+}
+
+/// User + system CPU time of this process so far, in seconds (/proc/self/stat fields 14
+/// and 15, in clock ticks of 1/100 s, the Linux USER_HZ).
+fn cpu_secs() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            // the command name (field 2) may hold spaces; fields after it follow its ')'
+            let rest = &s[s.rfind(')')? + 2..];
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let ticks = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+            Some(ticks / 100.0)
+        })
+        .unwrap_or(f64::NAN)
 }
 
 fn vm_rss_mb() -> f64 {
@@ -618,6 +711,7 @@ async fn one_run(
     let first_tag = tags.next.load(Ordering::Relaxed) as usize;
     let before = counts(running, tags);
     let start = Instant::now();
+    let cpu_before = cpu_secs();
     let per_thread = f64::from(rate) / 2.0;
     // each of the two threads sends rate / 2: a tag every rate / TAGS_PER_SEC of its datagrams
     let tag_every = u64::from((rate / TAGS_PER_SEC).max(1));
@@ -655,6 +749,7 @@ async fn one_run(
     }
     tokio::time::sleep(Duration::from_millis(50)).await;
     let after = counts(running, tags);
+    let cpu = cpu_secs() - cpu_before;
     let elapsed = drained_at.duration_since(start).as_secs_f64();
     let sent_secs = secs as f64;
     let accepted = (after.frames_in - before.frames_in) - (after.rx_dropped - before.rx_dropped);
@@ -685,6 +780,7 @@ async fn one_run(
             pct(&lat, 0.99),
             lat.last().map_or(f64::NAN, |&m| f64::from(m) / 1_000.0),
         ],
+        cpu_us: cpu * 1e6 / accepted.max(1) as f64,
     }
 }
 
@@ -725,6 +821,7 @@ async fn bench(opts: Opts) -> anyhow::Result<()> {
     let stop = CancellationToken::new();
     let failed = Arc::new(AtomicBool::new(false));
     let mut watching = Vec::new();
+    let full_decode = opts.full_decode;
     for _ in 0..opts.watchers {
         let (tags, stop, failed, api) = (
             Arc::clone(&tags),
@@ -733,7 +830,7 @@ async fn bench(opts: Opts) -> anyhow::Result<()> {
             running.api,
         );
         watching.push(tokio::spawn(async move {
-            if let Err(e) = watcher(api, tags, stop).await {
+            if let Err(e) = watcher(api, tags, stop, full_decode).await {
                 failed.store(true, Ordering::Relaxed);
                 eprintln!("watcher: {e}");
             }
