@@ -609,6 +609,113 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn batched_inputs_are_handled_in_order_and_bounded_by_count() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = SqliteJournal::open(dir.path(), &SqliteConfig::default()).unwrap();
+        let config = DriverConfig {
+            queue: 8,
+            ..DriverConfig::default()
+        };
+        let (driver, thread) =
+            start(journal, dispatch::Config::default(), None, config, |_| {}).unwrap();
+        let radio = |i: u32| RadioId::new(0x20_0000 + i).unwrap();
+        let mut sub = driver.hub().subscribe(Start::Live).await.unwrap();
+        // Hold the driver inside a read so nothing is taken meanwhile.
+        let (entered_tx, entered_rx) = std::sync::mpsc::channel::<()>();
+        let (hold_tx, hold_rx) = std::sync::mpsc::channel::<()>();
+        let d = driver.clone();
+        let held = tokio::spawn(async move {
+            d.read(move |_, _| {
+                let _ = entered_tx.send(());
+                let _ = hold_rx.recv_timeout(Duration::from_secs(10));
+            })
+            .await
+        });
+        tokio::task::spawn_blocking(move || entered_rx.recv_timeout(Duration::from_secs(10)))
+            .await
+            .unwrap()
+            .expect("the driver runs the read");
+        let mut five: Vec<Input> = (0..5).map(|i| heard(radio(i))).collect();
+        assert!(driver.submit_all(&mut five));
+        assert!(five.is_empty());
+        // 5 + 4 inputs exceed the bound of 8: the batch is dropped whole, and counted.
+        let mut four: Vec<Input> = (5..9).map(|i| heard(radio(i))).collect();
+        assert!(!driver.submit_all(&mut four));
+        assert_eq!(driver.stats().dropped_inputs.load(Ordering::Relaxed), 4);
+        let mut three: Vec<Input> = (9..12).map(|i| heard(radio(i))).collect();
+        assert!(driver.submit_all(&mut three));
+        hold_tx.send(()).unwrap();
+        held.await.unwrap().unwrap();
+        // Radios 0–4 then 9–11 registered, in that order.
+        let mut registered = Vec::new();
+        while registered.len() < 8 {
+            let e = tokio::time::timeout(Duration::from_secs(10), sub.next())
+                .await
+                .expect("events")
+                .unwrap();
+            if let EventKind::RadioRegistered { radio, .. } = &e.event.kind {
+                registered.push(radio.air() - 0x20_0000);
+            }
+        }
+        assert_eq!(registered, vec![0, 1, 2, 3, 4, 9, 10, 11]);
+        assert_eq!(driver.queued.load(Ordering::Relaxed), 0);
+        driver.shutdown();
+        thread.join().unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_commit_gap_gathers_a_busy_stream_into_fewer_commits() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = SqliteJournal::open(dir.path(), &SqliteConfig::default()).unwrap();
+        let reader = journal.reader().unwrap();
+        let config = DriverConfig {
+            commit_gap: Duration::from_secs(1),
+            ..DriverConfig::default()
+        };
+        let (driver, thread) =
+            start(journal, dispatch::Config::default(), None, config, |_| {}).unwrap();
+        let radio = |i: u32| RadioId::new(0x20_0000 + i).unwrap();
+        let mut sub = driver.hub().subscribe(Start::Live).await.unwrap();
+        let commits = || driver.stats().commits.load(Ordering::Relaxed);
+        // After a quiet spell the first event is committed at once (well within the gap)...
+        tokio::time::sleep(Duration::from_millis(1_100)).await;
+        let before = commits();
+        let sent = std::time::Instant::now();
+        assert!(driver.submit(heard(radio(0))));
+        tokio::time::timeout(Duration::from_secs(10), sub.next())
+            .await
+            .unwrap()
+            .unwrap();
+        let first = sent.elapsed();
+        // ...and twenty more sent 10 ms apart (about 200 ms) share a commit or two.
+        for i in 1..=20 {
+            assert!(driver.submit(heard(radio(i))));
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let (mut registered, mut last_seen) = (0, 0);
+        while registered < 20 {
+            let e = tokio::time::timeout(Duration::from_secs(10), sub.next())
+                .await
+                .expect("events")
+                .unwrap();
+            last_seen = e.seq;
+            if matches!(e.event.kind, EventKind::RadioRegistered { .. }) {
+                registered += 1;
+            }
+        }
+        let used = commits() - before;
+        assert!(used <= 4, "{used} commits for 21 inputs with a 1 s gap");
+        assert!(
+            first < Duration::from_millis(700),
+            "the first event after a quiet spell waited {first:?}"
+        );
+        // durable before published: every event the watcher saw is in the journal
+        assert!(reader.latest_seq().unwrap() >= last_seen);
+        driver.shutdown();
+        thread.join().unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn snapshots_wait_until_the_journal_has_grown_by_their_size() {
         let dir = tempfile::tempdir().unwrap();
         let journal = SqliteJournal::open(dir.path(), &SqliteConfig::default()).unwrap();
