@@ -398,7 +398,11 @@ impl Csbk {
 
     /// Parse a FEC-corrected 12-octet block heard on `channel`. Never panics.
     pub fn parse_on(block: &[u8], channel: Channel) -> Result<Csbk> {
-        let block = exact(block)?;
+        Ok(Csbk::read(exact(block)?, channel))
+    }
+
+    /// [`Csbk::parse_on`] of a block whose length is right: nothing can fail.
+    pub(crate) fn read(block: &[u8; LEN], channel: Channel) -> Csbk {
         // LB(1) PF(1) CSBKO(6), with shifts (module doc)
         let flags_opcode = block[field::FLAGS_OPCODE];
         let last_block = flags_opcode & 0x80 != 0;
@@ -413,13 +417,13 @@ impl Csbk {
         } else {
             CsbkBody::read(fid, opcode, block)
         };
-        Ok(Csbk {
+        Csbk {
             last_block,
             protect,
             fid,
             opcode,
             body,
-        })
+        }
     }
 
     /// Which dialect's CSBK mask (`A5A5` DMR, `F150` PDT) makes the CRC of `block` check,
