@@ -5,6 +5,11 @@
 //! Run: `cargo bench --bench wire`. Throughput is reported in bursts per second; the issue's
 //! target is ≥ 10 M bursts/s on one core (≤ 100 ns a burst). MMDVMHost's C++ path takes
 //! 457 ns on this machine class (../shared/reference/perf-and-deps.md 1a).
+//!
+//! Last measured (2-core EPYC VM, the other core running builds; fastest sample / criterion
+//! estimate): decode 66 / 69–71 ns a burst, 14–15 M bursts/s (154 / 161 ns, 6.2–6.5 M/s,
+//! before the block CRC by position, the shift-read CSBK header, result borrowing in the
+//! pipeline and the inlined CSBK layouts); encode 62 / 68 ns, 15–16 M bursts/s (65 / 70 ns).
 
 use std::hint::black_box;
 

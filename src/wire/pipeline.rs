@@ -19,7 +19,7 @@
 //! check).
 
 use super::burst::{self, BurstRepr, DataType, Emb, SlotType, SyncPattern, VoiceCentre};
-use super::csbk::{self, Csbk};
+use super::csbk::{self, Channel, Csbk};
 use super::data::Rate;
 use super::data_header::DataHeader;
 use super::fec::{bptc, trellis};
@@ -111,12 +111,19 @@ pub struct DecodedBurst {
 
 /// Run the stateless pipeline on one 33-octet burst, trying the dialects of `choice`.
 pub fn decode_burst(input: &[u8], choice: DialectChoice) -> Result<DecodedBurst, DecodeError> {
-    let repr = BurstRepr::parse(input).map_err(|e| match e {
-        WireError::Uncorrectable {
-            field: "slot_type", ..
-        } => fail(Stage::SlotType, e),
-        e => fail(Stage::Sync, e),
-    })?;
+    // The stages' results are borrowed where they lie, not moved on through `?` and `map_err`:
+    // each move copied a value the callee had just written field by field, and reading it
+    // back in wider words stalled (store forwarding) for longer than the stage itself took.
+    let parsed = BurstRepr::parse(input);
+    let repr = match &parsed {
+        Ok(repr) => repr,
+        Err(
+            e @ WireError::Uncorrectable {
+                field: "slot_type", ..
+            },
+        ) => return Err(fail(Stage::SlotType, *e)),
+        Err(e) => return Err(fail(Stage::Sync, *e)),
+    };
     let sync = repr.sync();
     let data = match repr {
         BurstRepr::Data(d) => d,
@@ -185,13 +192,15 @@ pub fn decode_burst(input: &[u8], choice: DialectChoice) -> Result<DecodedBurst,
         }
         _ => {}
     }
-    let (block, n) = bptc::decode(&data.info).ok_or(fail(
-        Stage::Fec,
-        WireError::Uncorrectable {
-            frame: FRAME,
-            field: "bptc",
-        },
-    ))?;
+    let Some((block, n)) = bptc::decode(&data.info) else {
+        return Err(fail(
+            Stage::Fec,
+            WireError::Uncorrectable {
+                frame: FRAME,
+                field: "bptc",
+            },
+        ));
+    };
     out.fec_corrected = n;
     let crc_error = |frame: &'static str| {
         fail(
@@ -206,11 +215,17 @@ pub fn decode_burst(input: &[u8], choice: DialectChoice) -> Result<DecodedBurst,
     };
     match dt {
         DataType::Csbk => {
-            let dialect = Csbk::check(&block, choice).ok_or(crc_error("csbk"))?;
-            let c = Csbk::parse(&block).map_err(|e| fail(Stage::Parse, e))?;
-            out.dialect = Some(dialect);
-            out.crc_ok = true;
-            out.pdu = Pdu::Csbk(c);
+            let Some(dialect) = Csbk::check(&block, choice) else {
+                return Err(crc_error("csbk"));
+            };
+            // `Csbk::parse` of a 12-octet block, which cannot fail, built in the returned
+            // value: through `out` the common control burst took one more copy (see above).
+            return Ok(DecodedBurst {
+                dialect: Some(dialect),
+                crc_ok: true,
+                pdu: Pdu::Csbk(Csbk::read(&block, Channel::Conventional)),
+                ..out
+            });
         }
         DataType::MbcHeader => {
             let dialect = csbk::mbc::check_header(&block, choice).ok_or(crc_error("mbc"))?;

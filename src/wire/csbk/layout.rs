@@ -61,6 +61,11 @@ macro_rules! layout {
             pub(crate) const FIELDS: &'static [(usize, usize)] = &[$(($start, $len)),*];
 
             /// Read every field from a 12-octet block.
+            // Always inlined into the (FID, opcode) match of `CsbkBody::read`, where the field
+            // reads fold to shifts and each body is built in place: as a call (too big for the
+            // inliner before that folding), every body came back through memory and was copied
+            // again, and those copies stalled on store forwarding.
+            #[inline(always)]
             pub(crate) fn read(block: &[u8]) -> Self {
                 Self {
                     $( $field: <$ty as $crate::wire::csbk::layout::Field>::from_raw(

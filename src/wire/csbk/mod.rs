@@ -25,6 +25,10 @@
 //! - [`Csbk`] serialises (serde) flat: header fields, `opcode_name`, then the body's fields;
 //!   addresses are plain integers, coded values snake_case names.
 //!
+//! Fields are read with shifts (the header octet directly, bodies through `bits::get`), not
+//! with nom combinators as STYLE.md suggests: CSBK parsing is on the burst decode hot path
+//! (benches/wire.rs), where nom's parser plumbing showed in the profile.
+//!
 //! MBC (header DT 4 + continuation blocks DT 5) is in [`mbc`].
 
 #[macro_use]
@@ -394,16 +398,16 @@ impl Csbk {
 
     /// Parse a FEC-corrected 12-octet block heard on `channel`. Never panics.
     pub fn parse_on(block: &[u8], channel: Channel) -> Result<Csbk> {
-        let block = exact(block)?;
-        let (last_block, protect, opcode): (bool, bool, u8) = super::bits::run(
-            FRAME,
-            (
-                super::bits::flag(),
-                super::bits::flag(),
-                super::bits::take(6),
-            ),
-            &block[field::FLAGS_OPCODE..=field::FLAGS_OPCODE],
-        )?;
+        Ok(Csbk::read(exact(block)?, channel))
+    }
+
+    /// [`Csbk::parse_on`] of a block whose length is right: nothing can fail.
+    pub(crate) fn read(block: &[u8; LEN], channel: Channel) -> Csbk {
+        // LB(1) PF(1) CSBKO(6), with shifts (module doc)
+        let flags_opcode = block[field::FLAGS_OPCODE];
+        let last_block = flags_opcode & 0x80 != 0;
+        let protect = flags_opcode & 0x40 != 0;
+        let opcode = flags_opcode & 0x3F;
         let fid = block[field::FID];
         let body = if protect {
             // > PF: 1 ⇒ the 64 data bits are encrypted/protected; do not parse them (3.1)
@@ -413,13 +417,13 @@ impl Csbk {
         } else {
             CsbkBody::read(fid, opcode, block)
         };
-        Ok(Csbk {
+        Csbk {
             last_block,
             protect,
             fid,
             opcode,
             body,
-        })
+        }
     }
 
     /// Which dialect's CSBK mask (`A5A5` DMR, `F150` PDT) makes the CRC of `block` check,
