@@ -279,6 +279,16 @@ impl<B: Backend> Watch<B> {
             return Some(Err(e));
         }
         if let Some(ahead) = &mut self.ahead {
+            if *self.shared.draining.borrow() {
+                // Mid-snapshot no cursor resumes correctly: the client takes a new snapshot.
+                self.done = true;
+                return Some(Err(status(
+                    tonic::Code::Unavailable,
+                    "SHUTTING_DOWN",
+                    "the server is shutting down during the snapshot; watch again with a snapshot",
+                    &[],
+                )));
+            }
             match ahead.next() {
                 Some(frame) => return Some(Ok(frame)),
                 None => self.ahead = None,
