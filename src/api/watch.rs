@@ -19,7 +19,9 @@
 //!   `super::event_server`). Events ready together leave in one HTTP/2 DATA frame (tonic
 //!   gathers what the stream yields without waiting).
 //! - Streams end with UNAVAILABLE (reason SHUTTING_DOWN, with `resume_cursor`) when the
-//!   server drains, and quietly when the client goes away.
+//!   server drains, and quietly when the client goes away. A drain while the snapshot is
+//!   still being sent names no cursor: none would resume correctly, so the client takes a
+//!   new snapshot.
 
 use std::sync::Arc;
 
