@@ -9,13 +9,12 @@
 //! service name (health, reflection) and status handling are those of the generated code.
 
 use std::convert::Infallible;
-use std::marker::PhantomData;
 use std::task::{Context, Poll};
 
 use futures::future::BoxFuture;
 use prost::Message;
 use tonic::Status;
-use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::codec::{Codec, EncodeBuf, Encoder};
 use tonic::codegen::{Body, Service, StdError, http};
 use tonic::server::{Grpc, NamedService, ServerStreamingService};
 
@@ -36,22 +35,19 @@ pub(crate) struct WatchCodec;
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct WatchEncoder;
 
-/// The decoder half of [`WatchCodec`]: prost, as the generated server decodes.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct RequestDecoder<U>(PhantomData<U>);
-
 impl Codec for WatchCodec {
     type Encode = WatchFrame;
     type Decode = pb::WatchEventsRequest;
     type Encoder = WatchEncoder;
-    type Decoder = RequestDecoder<pb::WatchEventsRequest>;
+    /// Requests decode as the generated server decodes them.
+    type Decoder = tonic_prost::ProstDecoder<pb::WatchEventsRequest>;
 
     fn encoder(&mut self) -> WatchEncoder {
         WatchEncoder
     }
 
     fn decoder(&mut self) -> Self::Decoder {
-        RequestDecoder(PhantomData)
+        tonic_prost::ProstDecoder::default()
     }
 }
 
@@ -69,17 +65,6 @@ impl Encoder for WatchEncoder {
                 .map_err(|e| Status::internal(format!("encoding a watch message: {e}")))?,
         }
         Ok(())
-    }
-}
-
-impl<U: Message + Default> Decoder for RequestDecoder<U> {
-    type Item = U;
-    type Error = Status;
-
-    fn decode(&mut self, buf: &mut DecodeBuf<'_>) -> Result<Option<U>, Status> {
-        U::decode(buf)
-            .map(Some)
-            .map_err(|e| Status::invalid_argument(format!("malformed request: {e}")))
     }
 }
 
