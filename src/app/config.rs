@@ -3,11 +3,15 @@
 //! `trunkgate check-config FILE` parses and validates it and explains each problem in words a
 //! radio engineer would use; `trunkgate serve --demo` runs on [`DEMO`], embedded in the binary.
 
-use std::collections::HashSet;
+mod read;
+mod validate;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use serde::Deserialize;
+
+use crate::dispatch::{IdError, RadioId, TalkgroupId};
 
 /// The embedded demo configuration: one simulated county on loopback.
 pub const DEMO: &str = include_str!("../../config/demo.toml");
@@ -340,8 +344,7 @@ pub struct TalkgroupConfig {
 }
 
 /// An identity written either as a PDT dial number (`"57120200"`) or as an air address (`9011201`).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IdOrNumber {
     /// 24-bit air address.
     Air(u32),
@@ -376,116 +379,401 @@ fn default_out_of_coverage() -> f64 {
     0.1
 }
 
-/// A problem `check-config` reports.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem(pub String);
+impl IdOrNumber {
+    /// The radio this names: the same conversion `validate`, the directory and the demo use.
+    pub fn radio(&self) -> Result<RadioId, IdError> {
+        match self {
+            IdOrNumber::Air(a) => RadioId::new(*a),
+            IdOrNumber::Number(n) => n.parse(),
+        }
+    }
 
-impl std::fmt::Display for Problem {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+    /// The talkgroup this names.
+    pub fn talkgroup(&self) -> Result<TalkgroupId, IdError> {
+        match self {
+            IdOrNumber::Air(a) => TalkgroupId::new(*a),
+            IdOrNumber::Number(n) => n.parse(),
+        }
     }
 }
 
-impl Config {
-    /// Parse a TOML text; the error names the line, column and key when serde can.
-    pub fn parse(text: &str) -> Result<Config, String> {
-        toml::from_str(text).map_err(|e| e.to_string())
+impl std::fmt::Display for IdOrNumber {
+    /// As written in the file: a number bare, a dial number quoted.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            IdOrNumber::Air(a) => write!(f, "{a}"),
+            IdOrNumber::Number(n) => write!(f, "{n:?}"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for IdOrNumber {
+    /// A string or a whole number; anything else is refused naming both forms (serde's
+    /// `untagged` would only say that no variant matched).
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = IdOrNumber;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "a PDT dial number as a string (\"57120200\") or a 24-bit air address \
+                     (0..=16777215)",
+                )
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<IdOrNumber, E> {
+                u32::try_from(v)
+                    .map(IdOrNumber::Air)
+                    .map_err(|_| E::invalid_value(serde::de::Unexpected::Signed(v), &self))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<IdOrNumber, E> {
+                u32::try_from(v)
+                    .map(IdOrNumber::Air)
+                    .map_err(|_| E::invalid_value(serde::de::Unexpected::Unsigned(v), &self))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<IdOrNumber, E> {
+                Ok(IdOrNumber::Number(v.to_owned()))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
+/// The bound of one whole-number key. [`BOUNDS`] lists them all; `validate` checks each, a
+/// value of the wrong type names its bound, and config/demo.toml and README.md state them (a
+/// test holds the three together).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bound {
+    /// The key as a dotted path without indices (`homebrew_master.peer_timeout_secs`).
+    pub key: &'static str,
+    /// Smallest value allowed.
+    pub min: u64,
+    /// Largest value allowed.
+    pub max: u64,
+    /// What the value means, with its unit.
+    pub means: &'static str,
+}
+
+/// `[api] watch_queue`.
+pub const WATCH_QUEUE: Bound = Bound {
+    key: "api.watch_queue",
+    min: 1,
+    max: 1_000_000,
+    means: "events a watcher may have queued before it is cut",
+};
+/// `[api] heartbeat_secs`.
+pub const HEARTBEAT_SECS: Bound = Bound {
+    key: "api.heartbeat_secs",
+    min: 1,
+    max: 3_600,
+    means: "seconds between heartbeats on an idle event stream",
+};
+/// `[journal] retention_days`.
+pub const RETENTION_DAYS: Bound = Bound {
+    key: "journal.retention_days",
+    min: 1,
+    max: 3_650,
+    means: "days of events kept",
+};
+/// `[journal] snapshot_every`.
+pub const SNAPSHOT_EVERY: Bound = Bound {
+    key: "journal.snapshot_every",
+    min: 1,
+    max: 100_000_000,
+    means: "events between two state snapshots",
+};
+/// `[journal] commit_gap_ms`.
+pub const COMMIT_GAP_MS: Bound = Bound {
+    key: "journal.commit_gap_ms",
+    min: 0,
+    max: 1_000,
+    means: "shortest time between two journal commits, in milliseconds",
+};
+/// `[dispatch] answer_timeout_secs`.
+pub const ANSWER_TIMEOUT_SECS: Bound = Bound {
+    key: "dispatch.answer_timeout_secs",
+    min: 1,
+    max: 600,
+    means: "seconds to wait for a radio's answer before the next try",
+};
+/// `[dispatch] attempts`.
+pub const ATTEMPTS: Bound = Bound {
+    key: "dispatch.attempts",
+    min: 1,
+    max: 10,
+    means: "tries per command, the first one included",
+};
+/// `[[site]] colour_code` (4 bits on the air).
+pub const COLOUR_CODE: Bound = Bound {
+    key: "site.colour_code",
+    min: 0,
+    max: 15,
+    means: "colour code of the site's channels, 4 bits on the air",
+};
+/// `[homebrew_master] peer_timeout_secs`: at least three of HBlink's 5 s pings.
+pub const PEER_TIMEOUT_SECS: Bound = Bound {
+    key: "homebrew_master.peer_timeout_secs",
+    min: 15,
+    max: 3_600,
+    means: "seconds of silence after which a peer is dead",
+};
+/// `[homebrew_master] hang_time_ms`.
+pub const HANG_TIME_MS: Bound = Bound {
+    key: "homebrew_master.hang_time_ms",
+    min: 0,
+    max: 60_000,
+    means: "milliseconds a slot stays reserved after a stream ends",
+};
+/// `[[homebrew_master.peer]] id` (32 bits on the wire; 0 names no repeater).
+pub const MASTER_PEER_ID: Bound = Bound {
+    key: "homebrew_master.peer.id",
+    min: 1,
+    max: u32::MAX as u64,
+    means: "the peer's repeater ID",
+};
+/// `[[homebrew_peer]] id`.
+pub const PEER_ID: Bound = Bound {
+    key: "homebrew_peer.id",
+    min: 1,
+    max: u32::MAX as u64,
+    means: "our repeater ID on that master",
+};
+/// `[[homebrew_master.peer]] talkgroups`: 24-bit air addresses.
+pub const RELAY_TALKGROUP: Bound = Bound {
+    key: "homebrew_master.peer.talkgroups",
+    min: 1,
+    max: crate::dispatch::ids::MAX_AIR_ID as u64,
+    means: "talkgroup air addresses relayed to and from the peer",
+};
+/// `[[homebrew_master.peer]] slots`.
+pub const RELAY_SLOT: Bound = Bound {
+    key: "homebrew_master.peer.slots",
+    min: 1,
+    max: 2,
+    means: "time slots relayed to and from the peer",
+};
+
+/// Baud rates an MMDVM modem's serial port may run at.
+pub const BAUD_RATES: [u32; 8] = [
+    9_600, 19_200, 38_400, 57_600, 115_200, 230_400, 460_800, 921_600,
+];
+
+/// Every [`Bound`].
+pub const BOUNDS: &[&Bound] = &[
+    &WATCH_QUEUE,
+    &HEARTBEAT_SECS,
+    &RETENTION_DAYS,
+    &SNAPSHOT_EVERY,
+    &COMMIT_GAP_MS,
+    &ANSWER_TIMEOUT_SECS,
+    &ATTEMPTS,
+    &COLOUR_CODE,
+    &PEER_TIMEOUT_SECS,
+    &HANG_TIME_MS,
+    &MASTER_PEER_ID,
+    &PEER_ID,
+    &RELAY_TALKGROUP,
+    &RELAY_SLOT,
+];
+
+/// One step of a [`KeyPath`]: a key, or an index into an array (`[[radio]]` entries).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Seg {
+    /// A key of a table.
+    Key(String),
+    /// An entry of an array, from 0.
+    Index(usize),
+}
+
+impl From<&str> for Seg {
+    fn from(key: &str) -> Seg {
+        Seg::Key(key.to_owned())
+    }
+}
+
+impl From<usize> for Seg {
+    fn from(index: usize) -> Seg {
+        Seg::Index(index)
+    }
+}
+
+/// Where in the file a problem is: `["radio", 3, "id"]`; empty for the file as a whole.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct KeyPath(pub Vec<Seg>);
+
+/// A [`KeyPath`] from keys and indices: `at!("radio", i, "id")`.
+macro_rules! at {
+    ($($seg:expr),* $(,)?) => {
+        $crate::app::config::KeyPath(vec![$($crate::app::config::Seg::from($seg)),*])
+    };
+}
+pub(crate) use at;
+
+impl KeyPath {
+    /// The keys alone, dotted (`homebrew_master.peer.id`): how [`Bound::key`] names a key.
+    pub fn dotted(&self) -> String {
+        let keys: Vec<&str> = self
+            .0
+            .iter()
+            .filter_map(|s| match s {
+                Seg::Key(k) => Some(k.as_str()),
+                Seg::Index(_) => None,
+            })
+            .collect();
+        keys.join(".")
     }
 
-    /// Check what parsing cannot: references between sections, ranges, duplicates.
-    pub fn validate(&self) -> Vec<Problem> {
-        let mut problems = Vec::new();
-        let mut say = |s: String| problems.push(Problem(s));
-        let mut names = HashSet::new();
-        for site in &self.sites {
-            if !names.insert(site.name.as_str()) {
-                say(format!("site {:?} is defined twice", site.name));
-            }
-            if site.colour_code > 15 {
-                say(format!(
-                    "site {:?}: colour_code {} is not 0-15",
-                    site.name, site.colour_code
-                ));
-            }
-        }
-        let site_known = |s: &str| self.sites.iter().any(|site| site.name == s);
-        if let Some(master) = &self.homebrew_master {
-            let mut ids = HashSet::new();
-            for peer in &master.peers {
-                if !ids.insert(peer.id) {
-                    say(format!(
-                        "homebrew_master: peer id {} is listed twice",
-                        peer.id
-                    ));
-                }
-                if !site_known(&peer.site) {
-                    say(format!(
-                        "homebrew_master: peer {} names site {:?}, which no [[site]] defines",
-                        peer.id, peer.site
-                    ));
-                }
-                if peer.passphrase.is_empty() {
-                    say(format!(
-                        "homebrew_master: peer {} has an empty passphrase",
-                        peer.id
-                    ));
-                }
-                if let Some(slots) = &peer.slots
-                    && slots.iter().any(|s| !matches!(s, 1 | 2))
-                {
-                    say(format!(
-                        "homebrew_master: peer {}: slots must be 1 or 2",
-                        peer.id
-                    ));
+    /// The key as the file's headers write it: `[dispatch] attempts`, `[[radio]] id`,
+    /// `[[homebrew_master.peer]]`.
+    pub fn label(&self) -> String {
+        let keys: Vec<&str> = self
+            .0
+            .iter()
+            .filter_map(|s| match s {
+                Seg::Key(k) => Some(k.as_str()),
+                Seg::Index(_) => None,
+            })
+            .collect();
+        match self.0.as_slice() {
+            [] => String::new(),
+            [.., Seg::Index(_)] => format!("[[{}]]", keys.join(".")),
+            [_] => format!("[{}]", keys.join(".")),
+            [.., before, Seg::Key(leaf)] => {
+                let section = keys[..keys.len() - 1].join(".");
+                if matches!(before, Seg::Index(_)) {
+                    format!("[[{section}]] {leaf}")
+                } else {
+                    format!("[{section}] {leaf}")
                 }
             }
         }
-        for peer in &self.homebrew_peers {
-            if !site_known(&peer.site) {
-                say(format!(
-                    "homebrew_peer {}: site {:?} is not defined",
-                    peer.id, peer.site
-                ));
+    }
+}
+
+/// One problem with a configuration: where it is and what to change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The key it is about.
+    pub at: KeyPath,
+    /// Line and column (from 1) of the key's value in the file, when the text is known and
+    /// the key (or the nearest table around it) is written there.
+    pub line_col: Option<(usize, usize)>,
+    /// What is wrong and what to change, in a radio engineer's words.
+    pub message: String,
+    /// For a duplicate: the earlier definition it clashes with ([`Config::load`] appends
+    /// its line to the message).
+    pub first: Option<KeyPath>,
+}
+
+impl Problem {
+    /// A problem about the key at `at`.
+    pub fn new(at: KeyPath, message: impl Into<String>) -> Problem {
+        Problem {
+            at,
+            line_col: None,
+            message: message.into(),
+            first: None,
+        }
+    }
+}
+
+impl std::fmt::Display for Problem {
+    /// `line:column: message`, or the message alone for the file as a whole.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.line_col {
+            Some((line, column)) => write!(f, "{line}:{column}: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+/// Every problem found in one reading of a configuration, in file order (those about the
+/// file as a whole last).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Report(pub Vec<Problem>);
+
+impl Report {
+    /// One line per problem, each prefixed with `origin:` (the file name), as `check-config`
+    /// and `serve` print it.
+    pub fn render(&self, origin: &str) -> String {
+        let mut out = String::new();
+        for p in &self.0 {
+            out.push_str(origin);
+            out.push(':');
+            if p.line_col.is_none() {
+                out.push(' ');
+            }
+            out.push_str(&p.to_string());
+            out.push('\n');
+        }
+        out
+    }
+
+    fn sort(&mut self) {
+        // Stable: problems on one line keep the order the checks found them in.
+        self.0
+            .sort_by_key(|p| p.line_col.map_or((usize::MAX, 0), |lc| lc));
+    }
+}
+
+impl std::fmt::Display for Report {
+    /// One problem a line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, p) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Report {}
+
+impl Config {
+    /// Read a TOML text: every syntax error the parser recovers from, or else every key of
+    /// the wrong type, unknown or missing, each with its line and column. No semantic
+    /// checks: see [`Config::load`].
+    pub fn parse(text: &str) -> Result<Config, Report> {
+        let (config, problems) = read::read(text);
+        match config {
+            Some((config, _)) if problems.is_empty() => Ok(config),
+            _ => {
+                let mut report = Report(problems);
+                report.sort();
+                Err(report)
             }
         }
-        for modem in &self.mmdvm {
-            if !site_known(&modem.site) {
-                say(format!("mmdvm: site {:?} is not defined", modem.site));
+    }
+
+    /// Read and check a TOML text: what `check-config` and `serve` both run. Every problem
+    /// is reported at once, each with its line and column: syntax errors (the parser stops
+    /// trying at the ones it cannot recover from), else keys of the wrong type together with
+    /// everything [`Config::validate`] finds in the rest.
+    pub fn load(text: &str) -> Result<Config, Report> {
+        let (config, mut problems) = read::read(text);
+        let Some((config, source)) = config else {
+            let mut report = Report(problems);
+            report.sort();
+            return Err(report);
+        };
+        for mut p in config.validate() {
+            if source.follows_from_removal(&p) {
+                continue;
             }
-            match (&modem.port, &modem.udp_remote) {
-                (None, None) => say(format!(
-                    "mmdvm for site {:?}: set port or udp_remote",
-                    modem.site
-                )),
-                (Some(_), Some(_)) => say(format!(
-                    "mmdvm for site {:?}: set port or udp_remote, not both",
-                    modem.site
-                )),
-                _ => {}
+            p.line_col = source.locate(&p.at);
+            if let Some((line, _)) = p.first.as_ref().and_then(|f| source.locate(f)) {
+                p.message.push_str(&format!(" (first at line {line})"));
             }
+            problems.push(p);
         }
-        let teams: HashSet<&str> = self.teams.iter().map(|t| t.name.as_str()).collect();
-        for radio in &self.radios {
-            if let Some(team) = &radio.team
-                && !teams.contains(team.as_str())
-            {
-                say(format!(
-                    "radio {:?}: team {:?} is not defined",
-                    radio.name, team
-                ));
-            }
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            let mut report = Report(problems);
+            report.sort();
+            Err(report)
         }
-        if self.sites.is_empty() {
-            say("no [[site]] is defined: the gateway would have nothing to listen to".to_string());
-        }
-        if self.homebrew_master.is_none() && self.homebrew_peers.is_empty() && self.mmdvm.is_empty()
-        {
-            say(
-                "no link is configured ([homebrew_master], [[homebrew_peer]] or [[mmdvm]])"
-                    .to_string(),
-            );
-        }
-        problems
     }
 }
 

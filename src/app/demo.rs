@@ -35,18 +35,14 @@ pub fn sim_config(
         !sites.is_empty(),
         "the demo needs at least one [[homebrew_master.peer]]"
     );
+    // The conversions `Config::validate` checks, so a validated configuration always builds.
     let air = |id: &IdOrNumber, group: bool| -> anyhow::Result<u32> {
-        Ok(match (id, group) {
-            (IdOrNumber::Air(a), _) => *a,
-            (IdOrNumber::Number(n), false) => n
-                .parse::<RadioId>()
-                .map_err(|e| anyhow::anyhow!("{n}: {e}"))?
-                .air(),
-            (IdOrNumber::Number(n), true) => n
-                .parse::<TalkgroupId>()
-                .map_err(|e| anyhow::anyhow!("{n}: {e}"))?
-                .air(),
-        })
+        let air = if group {
+            id.talkgroup().map(TalkgroupId::air)
+        } else {
+            id.radio().map(RadioId::air)
+        };
+        air.map_err(|e| anyhow::anyhow!("{id}: {e}"))
     };
     let mut talkgroups = Vec::new();
     for t in &config.talkgroups {

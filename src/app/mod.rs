@@ -15,7 +15,18 @@ pub mod serve;
 use std::path::Path;
 use std::process::ExitCode;
 
-/// `trunkgate check-config FILE`: print each problem on its own line; exit 1 if there is any.
+/// Read and check a configuration: the one function `check-config` and `serve` both run.
+/// On problems, prints the report (`ORIGIN:LINE:COLUMN: what to change`, one a line) to
+/// standard error and returns the exit code (1).
+fn load_config(text: &str, origin: &str) -> Result<config::Config, ExitCode> {
+    config::Config::load(text).map_err(|report| {
+        eprint!("{}", report.render(origin));
+        ExitCode::FAILURE
+    })
+}
+
+/// `trunkgate check-config FILE`: print every problem, each on its own line with its line and
+/// column; exit 1 if there is any (2 if the file cannot be read).
 pub fn check_config(file: &Path) -> ExitCode {
     let text = match std::fs::read_to_string(file) {
         Ok(text) => text,
@@ -24,29 +35,19 @@ pub fn check_config(file: &Path) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let config = match config::Config::parse(&text) {
-        Ok(config) => config,
-        Err(e) => {
-            eprintln!("{}: {e}", file.display());
-            return ExitCode::FAILURE;
+    let origin = file.display().to_string();
+    match load_config(&text, &origin) {
+        Ok(config) => {
+            println!(
+                "{origin}: ok ({} sites, {} radios, {} talkgroups, {} teams)",
+                config.sites.len(),
+                config.radios.len(),
+                config.talkgroups.len(),
+                config.teams.len()
+            );
+            ExitCode::SUCCESS
         }
-    };
-    let problems = config.validate();
-    if problems.is_empty() {
-        println!(
-            "{}: ok ({} sites, {} radios, {} talkgroups, {} teams)",
-            file.display(),
-            config.sites.len(),
-            config.radios.len(),
-            config.talkgroups.len(),
-            config.teams.len()
-        );
-        ExitCode::SUCCESS
-    } else {
-        for p in &problems {
-            eprintln!("{}: {p}", file.display());
-        }
-        ExitCode::FAILURE
+        Err(code) => code,
     }
 }
 
@@ -71,20 +72,11 @@ pub fn run_serve(file: Option<&Path>, options: serve::ServeOptions) -> ExitCode 
         },
         None => (config::DEMO.to_string(), "embedded demo".to_string()),
     };
-    let config = match config::Config::parse(&text) {
+    // The same report as `check-config`, before anything starts.
+    let config = match load_config(&text, &origin) {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("{origin}: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
-    let problems = config.validate();
-    if !problems.is_empty() {
-        for p in &problems {
-            eprintln!("{origin}: {p}");
-        }
-        return ExitCode::FAILURE;
-    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -90,25 +90,15 @@ struct SiteTx {
     link: Option<mpsc::Sender<Transmit>>,
 }
 
-/// Build the core's directory from the configuration (names, teams, sites).
+/// Build the core's directory from the configuration (names, teams, sites). Identities are
+/// converted as [`Config::validate`] checks them, so a validated configuration always builds.
 pub fn directory(config: &Config) -> anyhow::Result<Directory> {
     let radio = |id: &config::IdOrNumber| -> anyhow::Result<RadioId> {
-        Ok(match id {
-            config::IdOrNumber::Air(a) => RadioId::new(*a).map_err(|e| anyhow::anyhow!("{e}"))?,
-            config::IdOrNumber::Number(n) => {
-                n.parse().map_err(|e| anyhow::anyhow!("radio {n:?}: {e}"))?
-            }
-        })
+        id.radio().with_context(|| format!("[[radio]] id {id}"))
     };
     let talkgroup = |id: &config::IdOrNumber| -> anyhow::Result<TalkgroupId> {
-        Ok(match id {
-            config::IdOrNumber::Air(a) => {
-                TalkgroupId::new(*a).map_err(|e| anyhow::anyhow!("{e}"))?
-            }
-            config::IdOrNumber::Number(n) => n
-                .parse()
-                .map_err(|e| anyhow::anyhow!("talkgroup {n:?}: {e}"))?,
-        })
+        id.talkgroup()
+            .with_context(|| format!("[[talkgroup]] id {id}"))
     };
     let mut dir = Directory::default();
     for r in &config.radios {
@@ -195,12 +185,21 @@ fn dialects(site: &config::SiteConfig) -> (DialectChoice, Dialect) {
 }
 
 /// Start every room and return once the gateway is up; the tasks run until `shutdown`.
-/// The returned join handle finishes when everything has drained.
+/// The returned join handle finishes when everything has drained. A configuration
+/// [`Config::validate`] finds problems in is refused before anything starts (`trunkgate
+/// serve` has already refused it with line numbers through [`Config::load`]).
 pub async fn start(
     config: Config,
     options: &ServeOptions,
     shutdown: CancellationToken,
 ) -> anyhow::Result<(Running, tokio::task::JoinHandle<()>)> {
+    let problems = config.validate();
+    if !problems.is_empty() {
+        anyhow::bail!(
+            "the configuration has problems (`trunkgate check-config` shows their lines):\n{}",
+            config::Report(problems)
+        );
+    }
     let data_dir = options
         .data_dir
         .clone()
@@ -345,15 +344,19 @@ pub async fn start(
     drop(state_tx);
 
     // The driver, with egress on its transmit path.
+    // Validated above (config::ANSWER_TIMEOUT_SECS, ATTEMPTS, ...); the conversions still
+    // saturate rather than wrap.
     let core_config = dispatch::Config {
-        answer_timeout_ms: config.dispatch.answer_timeout_secs * 1000,
-        max_attempts: u8::try_from(config.dispatch.attempts.clamp(1, 10)).unwrap_or(3),
+        answer_timeout_ms: config.dispatch.answer_timeout_secs.saturating_mul(1000),
+        max_attempts: u8::try_from(config.dispatch.attempts).unwrap_or(u8::MAX),
         ..dispatch::Config::default()
     };
     let driver_config = DriverConfig {
         snapshot_every: config.journal.snapshot_every,
-        commit_gap: Duration::from_millis(config.journal.commit_gap_ms.min(1_000)),
-        retention: Duration::from_secs(u64::from(config.journal.retention_days) * 86_400),
+        commit_gap: Duration::from_millis(config.journal.commit_gap_ms),
+        retention: Duration::from_secs(
+            u64::from(config.journal.retention_days).saturating_mul(86_400),
+        ),
         hub: HubConfig {
             queue_capacity: config.api.watch_queue,
             ..HubConfig::default()
@@ -467,7 +470,7 @@ pub async fn start(
         let backend = Arc::new(super::backend::GatewayBackend::new(driver.clone()));
         let api_config = crate::api::ApiConfig {
             reflection: config.api.reflection,
-            heartbeat: Duration::from_secs(config.api.heartbeat_secs.max(1)),
+            heartbeat: Duration::from_secs(config.api.heartbeat_secs),
             ..crate::api::ApiConfig::default()
         };
         let token = shutdown.clone();
