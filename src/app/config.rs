@@ -635,6 +635,10 @@ impl KeyPath {
             .collect();
         match self.0.as_slice() {
             [] => String::new(),
+            // An entry of a list of values (`slots = [1, 2]`) inside a `[[table]]`.
+            [.., Seg::Index(_), Seg::Key(leaf), Seg::Index(_)] => {
+                format!("[[{}]] {leaf}", keys[..keys.len() - 1].join("."))
+            }
             [.., Seg::Index(_)] => format!("[[{}]]", keys.join(".")),
             [_] => format!("[{}]", keys.join(".")),
             [.., before, Seg::Key(leaf)] => {
@@ -781,34 +785,423 @@ impl Config {
 mod tests {
     use super::*;
 
+    /// A valid configuration of 8 lines; tests append to it, so their keys start at line 9.
+    const BASE: &str = r#"[[site]]
+name = "a"
+[homebrew_master]
+bind = "127.0.0.1:62031"
+[[homebrew_master.peer]]
+id = 1
+passphrase = "x"
+site = "a"
+"#;
+
+    /// What `check-config` prints for `BASE` followed by `extra`, as file `t.toml`.
+    fn report(extra: &str) -> String {
+        let text = format!("{BASE}{extra}");
+        match Config::load(&text) {
+            Ok(_) => panic!("no problem found in:\n{text}"),
+            Err(report) => report.render("t.toml"),
+        }
+    }
+
     #[test]
     fn demo_config_parses_and_validates() {
-        let config = Config::parse(DEMO).expect("demo config parses");
+        let config = Config::load(DEMO).expect("demo config loads");
         assert_eq!(config.validate(), vec![]);
         assert!(config.sites.len() >= 3);
         assert!(config.radios.len() >= 24);
     }
 
     #[test]
-    fn unknown_keys_are_rejected_with_their_name() {
-        let err = Config::parse("[api]\nlisten = \"127.0.0.1:1\"\nlisen = 1\n").unwrap_err();
-        assert!(err.contains("lisen"), "{err}");
+    fn base_of_the_tests_is_valid() {
+        Config::load(BASE).expect("BASE loads");
     }
 
     #[test]
-    fn dangling_references_are_explained() {
-        let text = r#"
-            [[site]]
-            name = "a"
-            [homebrew_master]
-            bind = "127.0.0.1:62031"
-            [[homebrew_master.peer]]
-            id = 1
-            passphrase = "x"
-            site = "b"
-        "#;
-        let problems = Config::parse(text).unwrap().validate();
-        assert_eq!(problems.len(), 1, "{problems:?}");
-        assert!(problems[0].0.contains("\"b\""));
+    fn unknown_keys_are_rejected_with_their_name_and_line() {
+        assert_eq!(
+            report("[api]\nlisten = \"127.0.0.1:1\"\nlisen = 1\n"),
+            "t.toml:11:1: [api] lisen: unknown field `lisen`, expected one of `listen`, \
+             `reflection`, `watch_queue`, `heartbeat_secs`\n"
+        );
+    }
+
+    #[test]
+    fn a_duplicate_radio_id_names_both_lines() {
+        let extra = "[[radio]]\nid = \"57120201\"\nname = \"李志强\"\n\
+                     [[radio]]\nid = \"57120201\"\nname = \"刘洋\"\n";
+        assert_eq!(
+            report(extra),
+            "t.toml:13:6: [[radio]] \"刘洋\": id \"57120201\" is also the id of \"李志强\": each \
+             radio is listed once; remove one or correct its id (first at line 10)\n"
+        );
+    }
+
+    #[test]
+    fn a_radio_listed_by_dial_number_and_by_air_address_is_a_duplicate() {
+        let air = "57120201".parse::<RadioId>().unwrap().air();
+        let extra = format!(
+            "[[radio]]\nid = \"57120201\"\nname = \"a\"\n[[radio]]\nid = {air}\nname = \"b\"\n"
+        );
+        assert_eq!(
+            report(&extra),
+            format!(
+                "t.toml:13:6: [[radio]] \"b\": id {air} is also the id of \"a\": each radio is \
+                 listed once; remove one or correct its id (first at line 10)\n"
+            )
+        );
+    }
+
+    #[test]
+    fn a_malformed_radio_id_is_named_with_why() {
+        assert_eq!(
+            report("[[radio]]\nid = \"5712022X\"\nname = \"杨勇\"\n"),
+            "t.toml:10:6: [[radio]] \"杨勇\": id \"5712022X\" is not a radio: not an identity: \
+             expected 8 dial digits, 0x<hex> or #<decimal>; write its 8-digit dial number as a \
+             string (\"57120200\") or its 24-bit air address as a number\n"
+        );
+    }
+
+    #[test]
+    fn a_group_number_is_not_a_radio_and_a_wide_address_is_refused() {
+        assert_eq!(
+            report("[[radio]]\nid = \"57120900\"\nname = \"x\"\n[[radio]]\nid = 16777216\nname = \"y\"\n"),
+            "t.toml:10:6: [[radio]] \"x\": id \"57120900\" is not a radio: dial number 57120900 \
+             is not a individual number; write its 8-digit dial number as a string \
+             (\"57120200\") or its 24-bit air address as a number\n\
+             t.toml:13:6: [[radio]] \"y\": id 16777216 is not a radio: air address 0x1000000 \
+             does not fit in 24 bits; write its 8-digit dial number as a string (\"57120200\") \
+             or its 24-bit air address as a number\n"
+        );
+    }
+
+    #[test]
+    fn a_negative_id_is_refused_naming_both_forms() {
+        assert_eq!(
+            report("[[radio]]\nid = -3\nname = \"x\"\n"),
+            "t.toml:10:6: [[radio]] id: invalid value: integer `-3`, expected a PDT dial number \
+             as a string (\"57120200\") or a 24-bit air address (0..=16777215)\n"
+        );
+    }
+
+    #[test]
+    fn a_zero_answer_timeout_is_out_of_range() {
+        assert_eq!(
+            report("[dispatch]\nanswer_timeout_secs = 0\n"),
+            "t.toml:10:23: [dispatch] answer_timeout_secs = 0 is out of range: set 1..=600 \
+             (seconds to wait for a radio's answer before the next try)\n"
+        );
+    }
+
+    #[test]
+    fn an_answer_timeout_that_would_overflow_in_milliseconds_is_out_of_range() {
+        assert_eq!(
+            report("[dispatch]\nanswer_timeout_secs = 18446744073709551\n"),
+            "t.toml:10:23: [dispatch] answer_timeout_secs = 18446744073709551 is out of range: \
+             set 1..=600 (seconds to wait for a radio's answer before the next try)\n"
+        );
+    }
+
+    #[test]
+    fn zero_attempts_are_out_of_range() {
+        assert_eq!(
+            report("[dispatch]\nattempts = 0\n"),
+            "t.toml:10:12: [dispatch] attempts = 0 is out of range: set 1..=10 (tries per \
+             command, the first one included)\n"
+        );
+    }
+
+    #[test]
+    fn a_zero_watch_queue_is_out_of_range() {
+        assert_eq!(
+            report("[api]\nwatch_queue = 0\n"),
+            "t.toml:10:15: [api] watch_queue = 0 is out of range: set 1..=1000000 (events a \
+             watcher may have queued before it is cut)\n"
+        );
+    }
+
+    #[test]
+    fn every_out_of_range_setting_is_reported() {
+        let extra = "[api]\nheartbeat_secs = 0\n\
+                     [journal]\nretention_days = 0\nsnapshot_every = 0\ncommit_gap_ms = 1001\n";
+        assert_eq!(
+            report(extra),
+            "t.toml:10:18: [api] heartbeat_secs = 0 is out of range: set 1..=3600 (seconds \
+             between heartbeats on an idle event stream)\n\
+             t.toml:12:18: [journal] retention_days = 0 is out of range: set 1..=3650 (days of \
+             events kept)\n\
+             t.toml:13:18: [journal] snapshot_every = 0 is out of range: set 1..=100000000 \
+             (events between two state snapshots)\n\
+             t.toml:14:17: [journal] commit_gap_ms = 1001 is out of range: set 0..=1000 \
+             (shortest time between two journal commits, in milliseconds)\n"
+        );
+    }
+
+    #[test]
+    fn link_settings_out_of_range_are_reported() {
+        let text = r#"[[site]]
+name = "a"
+colour_code = 16
+[homebrew_master]
+bind = "127.0.0.1:62031"
+peer_timeout_secs = 0
+hang_time_ms = 60001
+[[homebrew_master.peer]]
+id = 0
+passphrase = ""
+site = "a"
+slots = [1, 3]
+talkgroups = [9011201, 16777216]
+"#;
+        assert_eq!(
+            Config::load(text).unwrap_err().render("t.toml"),
+            "t.toml:3:15: [[site]] colour_code = 16 is out of range: set 0..=15 (colour code of \
+             the site's channels, 4 bits on the air)\n\
+             t.toml:6:21: [homebrew_master] peer_timeout_secs = 0 is out of range: set 15..=3600 \
+             (seconds of silence after which a peer is dead)\n\
+             t.toml:7:16: [homebrew_master] hang_time_ms = 60001 is out of range: set 0..=60000 \
+             (milliseconds a slot stays reserved after a stream ends)\n\
+             t.toml:9:6: [[homebrew_master.peer]] id = 0 is out of range: set 1..=4294967295 \
+             (the peer's repeater ID)\n\
+             t.toml:10:14: [[homebrew_master.peer]] 0: passphrase is empty: write the passphrase \
+             the repeater logs in with\n\
+             t.toml:12:13: [[homebrew_master.peer]] slots = 3 is out of range: set 1..=2 (time \
+             slots relayed to and from the peer)\n\
+             t.toml:13:24: [[homebrew_master.peer]] talkgroups = 16777216 is out of range: set \
+             1..=16777215 (talkgroup air addresses relayed to and from the peer)\n"
+        );
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_type_names_its_bound() {
+        assert_eq!(
+            report("[dispatch]\nattempts = -1\n"),
+            "t.toml:10:12: [dispatch] attempts: invalid value: integer `-1`, expected u32; \
+             allowed: 1..=10 (tries per command, the first one included)\n"
+        );
+    }
+
+    #[test]
+    fn duplicate_talkgroups_teams_sites_and_peers_are_reported() {
+        let text = r#"[[site]]
+name = "a"
+[[site]]
+name = "a"
+[homebrew_master]
+bind = "127.0.0.1:62031"
+[[homebrew_master.peer]]
+id = 7
+passphrase = "x"
+site = "a"
+[[homebrew_master.peer]]
+id = 7
+passphrase = "y"
+site = "a"
+[[talkgroup]]
+id = "57120900"
+name = "t1"
+[[talkgroup]]
+id = "57120900"
+name = "t2"
+[[team]]
+name = "rescue"
+display_name = "R1"
+[[team]]
+name = "rescue"
+display_name = "R2"
+"#;
+        assert_eq!(
+            Config::load(text).unwrap_err().render("t.toml"),
+            "t.toml:4:8: [[site]] name \"a\" is defined twice: give each site its own name \
+             (first at line 2)\n\
+             t.toml:12:6: [[homebrew_master.peer]] id 7 is listed twice: each repeater logs in \
+             with its own ID (first at line 8)\n\
+             t.toml:19:6: [[talkgroup]] \"t2\": id \"57120900\" is also the id of \"t1\": each \
+             talkgroup is listed once; remove one or correct its id (first at line 16)\n\
+             t.toml:25:8: [[team]] name \"rescue\" is defined twice: give each team its own name \
+             (first at line 22)\n"
+        );
+    }
+
+    #[test]
+    fn references_to_unknown_sites_teams_and_talkgroups_are_reported() {
+        let extra = r#"[[homebrew_peer]]
+master = "192.0.2.1:62031"
+id = 2
+passphrase = "p"
+site = "b"
+[[mmdvm]]
+site = "c"
+port = "/dev/ttyACM0"
+[[team]]
+name = "rescue"
+display_name = "R"
+talkgroup = "57120901"
+[[radio]]
+id = "57120200"
+name = "r"
+team = "rescu"
+"#;
+        assert_eq!(
+            report(extra),
+            "t.toml:13:8: [[homebrew_peer]] site \"b\" is not a [[site]] name: add the site or \
+             correct the name\n\
+             t.toml:15:8: [[mmdvm]] site \"c\" is not a [[site]] name: add the site or correct \
+             the name\n\
+             t.toml:20:13: [[team]] \"rescue\": talkgroup \"57120901\" is not a [[talkgroup]]: \
+             add a [[talkgroup]] with this id, or correct it\n\
+             t.toml:24:8: [[radio]] \"r\": team \"rescu\" is not a [[team]] name: add the team or \
+             correct the name\n"
+        );
+    }
+
+    #[test]
+    fn addresses_that_cannot_work_are_reported() {
+        let extra = r#"[api]
+listen = "127.0.0.1"
+[[homebrew_peer]]
+master = "0.0.0.0:62031"
+bind = "0.0.0.0:62031"
+id = 2
+passphrase = "p"
+site = "a"
+callsign = "TOOLONGCALL"
+"#;
+        assert_eq!(
+            report(extra),
+            "t.toml:10:10: [api] listen: invalid socket address syntax; write an IP address and \
+             a port, e.g. \"127.0.0.1:50051\"\n\
+             t.toml:12:10: [[homebrew_peer]] master = \"0.0.0.0:62031\" cannot be sent to: write \
+             the other end's IP address and port, e.g. \"192.0.2.10:62031\"\n\
+             t.toml:13:8: [[homebrew_peer]] bind = \"0.0.0.0:62031\" clashes with \
+             [homebrew_master] bind = \"127.0.0.1:62031\": both would bind UDP port 62031; give \
+             each link its own port (first at line 4)\n\
+             t.toml:16:8: site \"a\" is served by both [homebrew_master] and [[homebrew_peer]] \
+             0.0.0.0:62031: commands would go out on one only; give each link its own [[site]] \
+             (first at line 8)\n\
+             t.toml:17:12: [[homebrew_peer]] callsign \"TOOLONGCALL\" does not fit the login's \
+             callsign field: write 1..=8 printable ASCII characters without spaces\n"
+        );
+    }
+
+    #[test]
+    fn modem_settings_that_serve_would_ignore_or_fail_on_are_reported() {
+        let text = r#"[[site]]
+name = "a"
+[[site]]
+name = "b"
+[[mmdvm]]
+site = "a"
+[[mmdvm]]
+site = "b"
+port = "/dev/ttyACM0"
+baud = 1234
+udp_local = "127.0.0.1:5000"
+"#;
+        assert_eq!(
+            Config::load(text).unwrap_err().render("t.toml"),
+            "t.toml:5:1: [[mmdvm]] for site \"a\" has neither port nor udp_remote: set port (a \
+             serial device) or udp_remote (the modem's address)\n\
+             t.toml:10:8: [[mmdvm]] baud = 1234 is not a serial rate the modem runs at: use one \
+             of [9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600] (MMDVM firmware: \
+             115200)\n\
+             t.toml:11:13: [[mmdvm]] udp_local is set for a serial modem and would be ignored: \
+             remove it, or use udp_remote instead of port\n"
+        );
+    }
+
+    #[test]
+    fn several_syntax_errors_are_reported_with_their_lines() {
+        let text = "[api]\nlisten = \nx = 1 2\n[gateway\ndata_dir = \"d\"\n";
+        assert_eq!(
+            Config::load(text).unwrap_err().render("t.toml"),
+            "t.toml:2:10: TOML syntax: string values must be quoted, expected literal string\n\
+             t.toml:3:5: TOML syntax: string values must be quoted, expected literal string\n\
+             t.toml:4:9: TOML syntax: unclosed table, expected `]`\n"
+        );
+    }
+
+    #[test]
+    fn every_problem_is_reported_in_one_run() {
+        // Types, ranges, identities, duplicates and references together, in file order.
+        let extra = r#"[api]
+watch_queue = 0
+lisen = "x"
+[dispatch]
+answer_timeout_secs = 0
+attempts = "3"
+[[radio]]
+id = "57120201"
+name = "a"
+[[radio]]
+id = "57120201"
+name = "b"
+[[radio]]
+id = "5712022X"
+name = "c"
+team = "nobody"
+"#;
+        let out = report(extra);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(
+            lines,
+            [
+                "t.toml:10:15: [api] watch_queue = 0 is out of range: set 1..=1000000 (events a \
+                 watcher may have queued before it is cut)",
+                "t.toml:11:1: [api] lisen: unknown field `lisen`, expected one of `listen`, \
+                 `reflection`, `watch_queue`, `heartbeat_secs`",
+                "t.toml:13:23: [dispatch] answer_timeout_secs = 0 is out of range: set 1..=600 \
+                 (seconds to wait for a radio's answer before the next try)",
+                "t.toml:14:12: [dispatch] attempts: invalid type: string \"3\", expected u32; \
+                 allowed: 1..=10 (tries per command, the first one included)",
+                "t.toml:19:6: [[radio]] \"b\": id \"57120201\" is also the id of \"a\": each \
+                 radio is listed once; remove one or correct its id (first at line 16)",
+                "t.toml:22:6: [[radio]] \"c\": id \"5712022X\" is not a radio: not an identity: \
+                 expected 8 dial digits, 0x<hex> or #<decimal>; write its 8-digit dial number \
+                 as a string (\"57120200\") or its 24-bit air address as a number",
+                "t.toml:24:8: [[radio]] \"c\": team \"nobody\" is not a [[team]] name: add the \
+                 team or correct the name",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_required_key_of_the_wrong_type_is_one_problem_not_two() {
+        let text = "[[site]]\nname = 5\n[[mmdvm]]\nsite = \"a\"\nudp_remote = \"192.0.2.1:3334\"\n";
+        assert_eq!(
+            Config::load(text).unwrap_err().render("t.toml"),
+            "t.toml:2:8: [[site]] name: invalid type: integer `5`, expected a string\n\
+             t.toml:4:8: [[mmdvm]] site \"a\" is not a [[site]] name: add the site or correct the \
+             name\n"
+        );
+    }
+
+    #[test]
+    fn a_file_without_sites_or_links_says_what_to_add() {
+        assert_eq!(
+            Config::load("").unwrap_err().render("t.toml"),
+            "t.toml: no [[site]] is defined: the gateway would have nothing to listen to; add \
+             one per base station\n\
+             t.toml: no link is configured: add a [homebrew_master], a [[homebrew_peer]] or an \
+             [[mmdvm]]\n"
+        );
+    }
+
+    #[test]
+    fn every_bound_is_written_in_the_demo_config_and_the_readme() {
+        let readme = include_str!("../../README.md");
+        for bound in BOUNDS {
+            let range = format!("{}..={}", bound.min, bound.max);
+            let key = bound.key.rsplit('.').next().unwrap();
+            let in_demo = DEMO
+                .lines()
+                .any(|l| l.contains(key) && l.contains(&range));
+            assert!(in_demo, "config/demo.toml does not state {key} {range}");
+            let in_readme = readme
+                .lines()
+                .any(|l| l.contains(key) && l.contains(&range));
+            assert!(in_readme, "README.md does not state {key} {range}");
+        }
     }
 }
