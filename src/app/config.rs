@@ -866,7 +866,9 @@ site = "a"
     #[test]
     fn a_group_number_is_not_a_radio_and_a_wide_address_is_refused() {
         assert_eq!(
-            report("[[radio]]\nid = \"57120900\"\nname = \"x\"\n[[radio]]\nid = 16777216\nname = \"y\"\n"),
+            report(
+                "[[radio]]\nid = \"57120900\"\nname = \"x\"\n[[radio]]\nid = 16777216\nname = \"y\"\n"
+            ),
             "t.toml:10:6: [[radio]] \"x\": id \"57120900\" is not a radio: dial number 57120900 \
              is not a individual number; write its 8-digit dial number as a string \
              (\"57120200\") or its 24-bit air address as a number\n\
@@ -1194,9 +1196,7 @@ team = "nobody"
         for bound in BOUNDS {
             let range = format!("{}..={}", bound.min, bound.max);
             let key = bound.key.rsplit('.').next().unwrap();
-            let in_demo = DEMO
-                .lines()
-                .any(|l| l.contains(key) && l.contains(&range));
+            let in_demo = DEMO.lines().any(|l| l.contains(key) && l.contains(&range));
             assert!(in_demo, "config/demo.toml does not state {key} {range}");
             let in_readme = readme
                 .lines()

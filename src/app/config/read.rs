@@ -139,10 +139,7 @@ pub(super) fn read(text: &str) -> (Option<(Config, Source<'_>)>, Vec<Problem>) {
 
 /// The field serde's "missing field `name`" names.
 fn missing_field(message: &str) -> Option<&str> {
-    message
-        .strip_prefix("missing field `")?
-        .split('`')
-        .next()
+    message.strip_prefix("missing field `")?.split('`').next()
 }
 
 /// serde's message, prefixed with the key and followed by what to write instead.

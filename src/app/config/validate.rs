@@ -69,9 +69,7 @@ impl Checks {
         } else if value.chars().any(char::is_control) {
             self.push(
                 at,
-                format!(
-                    "{label} {value:?} holds a control character: write printable text only"
-                ),
+                format!("{label} {value:?} holds a control character: write printable text only"),
             );
         }
     }
@@ -236,8 +234,8 @@ impl Config {
         };
         // Each site's transmit route; serve keeps the last one, so a second is an error.
         let mut routes: HashMap<String, (KeyPath, String)> = HashMap::new();
-        let mut route = |c: &mut Checks, at: KeyPath, site: &str, link: String| {
-            match routes.get(site) {
+        let mut route =
+            |c: &mut Checks, at: KeyPath, site: &str, link: String| match routes.get(site) {
                 Some((first, first_link)) if *first_link != link => {
                     let first = first.clone();
                     let message = format!(
@@ -250,8 +248,7 @@ impl Config {
                 None => {
                     routes.insert(site.to_owned(), (at, link));
                 }
-            }
-        };
+            };
         // UDP sockets bound on a fixed port, to find two on the same one.
         let mut udp: Vec<(KeyPath, SocketAddr)> = Vec::new();
 
@@ -304,12 +301,7 @@ impl Config {
                     );
                 }
                 unknown_site(c, here("site"), &peer.site);
-                route(
-                    c,
-                    here("site"),
-                    &peer.site,
-                    "[homebrew_master]".to_string(),
-                );
+                route(c, here("site"), &peer.site, "[homebrew_master]".to_string());
                 for (k, slot) in peer.slots.iter().flatten().enumerate() {
                     c.bound(
                         at!("homebrew_master", "peer", i, "slots", k),
