@@ -1,7 +1,13 @@
-//! The TOML configuration: one file, unknown keys rejected, every default written down.
+//! The TOML configuration: one file, unknown keys rejected, every default written down, every
+//! number bounded ([`BOUNDS`]).
 //!
-//! `trunkgate check-config FILE` parses and validates it and explains each problem in words a
-//! radio engineer would use; `trunkgate serve --demo` runs on [`DEMO`], embedded in the binary.
+//! [`Config::load`] is the one way in for `trunkgate check-config FILE` and `trunkgate serve`:
+//! it reads the text (`read`: every syntax error the parser gets past, else every key of the
+//! wrong type, unknown or missing), runs [`Config::validate`] (`validate`: every check `serve`
+//! relies on) and returns a [`Report`] of every problem, each with its line and column, what
+//! is wrong and what to write instead, in words a radio engineer would use. `serve` never fails
+//! on a configuration `check-config` passed, save on what the file cannot tell (a port in use,
+//! a missing serial device). `trunkgate serve --demo` runs on [`DEMO`], embedded in the binary.
 
 mod read;
 mod validate;
