@@ -252,6 +252,13 @@ struct Episode {
     /// `Some(last failure)` while the cause is active.
     last: Option<Instant>,
     count: u64,
+    /// Who the last failure came from.
+    last_peer: Option<PeerId>,
+    last_from: Option<SocketAddr>,
+}
+
+fn peer_label(peer: Option<PeerId>) -> String {
+    peer.map_or_else(|| String::from("none"), |p| p.0.to_string())
 }
 
 /// Rate-limited logging of refusals: one line when a cause starts, one when it stops.
@@ -273,13 +280,15 @@ impl FailureLog {
     ) {
         let e = &mut self.episodes[cause as usize];
         if e.last.is_none() {
-            let peer = peer.map(|p| p.0);
-            tracing::warn!(%link, cause = cause.name(), ?peer, %from, %reason,
+            let peer = peer_label(peer);
+            tracing::warn!(%link, cause = cause.name(), %peer, %from, %reason,
                 "Homebrew master: refusals started (further ones are counted, not logged)");
             e.count = 0;
         }
         e.last = Some(now);
         e.count += 1;
+        e.last_peer = peer;
+        e.last_from = Some(from);
     }
 
     fn poll(&mut self, link: &str, now: Instant) {
@@ -288,8 +297,10 @@ impl FailureLog {
             if let Some(last) = e.last
                 && now.saturating_duration_since(last) >= self.quiet
             {
-                tracing::info!(%link, cause = cause.name(), count = e.count,
-                    quiet = ?self.quiet, "Homebrew master: refusals stopped");
+                let last_peer = peer_label(e.last_peer);
+                let last_from = e.last_from.map_or_else(String::new, |a| a.to_string());
+                tracing::info!(%link, cause = cause.name(), count = e.count, %last_peer,
+                    %last_from, quiet = ?self.quiet, "Homebrew master: refusals stopped");
                 *e = Episode::default();
             }
         }
@@ -1637,7 +1648,7 @@ mod tests {
         cfg.login_timeout = Duration::from_secs(10);
         let mut m = MasterCore::new(&cfg, SplitMix::new(7), counters.clone());
         let at = |ip: u8, port: u16| SocketAddr::from(([127, 0, 0, ip], port));
-        let mut rptl = |m: &mut MasterCore, now: Instant, id: PeerId, from: SocketAddr| {
+        let rptl = |m: &mut MasterCore, now: Instant, id: PeerId, from: SocketAddr| {
             let mut out = Vec::new();
             m.handle(now, from, &Packet::Rptl(id).to_vec(), &mut out);
             match sends(&out)[..] {
