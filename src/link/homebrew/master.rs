@@ -315,6 +315,32 @@ impl FailureLog {
     }
 }
 
+/// Which bound on logins in progress an RPTL met, with the bound.
+#[derive(Debug, Clone, Copy)]
+enum PendingBound {
+    PerAddress(IpAddr, usize),
+    PerPeer(usize),
+    Total(usize),
+}
+
+impl std::fmt::Display for PendingBound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PendingBound::PerAddress(ip, n) => write!(
+                f,
+                "logins in progress from {ip} at their bound of {n} (max_pending_per_address)"
+            ),
+            PendingBound::PerPeer(n) => write!(
+                f,
+                "logins in progress for this peer ID at their bound of {n} (max_pending_per_peer)"
+            ),
+            PendingBound::Total(n) => {
+                write!(f, "logins in progress at their bound of {n} (max_pending)")
+            }
+        }
+    }
+}
+
 /// The master state machine (module doc).
 #[derive(Debug)]
 pub struct MasterCore {
@@ -479,10 +505,10 @@ impl MasterCore {
     /// address than the peer's login, or with no login (or the wrong step of one) behind it.
     fn unauthenticated(&mut self, now: Instant, from: SocketAddr, id: PeerId, what: &str) {
         if self.conns.get(&id).is_some_and(|conn| conn.addr != from) {
-            let reason = format!("{what} from an address the peer is not logged in from");
+            let reason = format_args!("{what} from an address the peer is not logged in from");
             self.refuse(now, Failure::WrongAddress, Some(id), from, &reason);
         } else {
-            let reason = format!("{what} out of step with the login");
+            let reason = format_args!("{what} out of step with the login");
             self.refuse(now, Failure::NotLoggedIn, Some(id), from, &reason);
         }
     }
@@ -532,30 +558,19 @@ impl MasterCore {
     }
 
     /// The bound a new login from `from` for `id` would pass, if any.
-    fn pending_bound(&self, id: PeerId, from: SocketAddr) -> Option<String> {
-        let per_peer = self.pending_per_peer.get(&id).copied().unwrap_or(0);
-        let per_address = self
-            .pending_per_address
-            .get(&from.ip())
-            .copied()
-            .unwrap_or(0);
+    fn pending_bound(&self, id: PeerId, from: SocketAddr) -> Option<PendingBound> {
+        let count = |n: Option<&usize>| n.copied().unwrap_or(0);
+        let per_address = count(self.pending_per_address.get(&from.ip()));
+        let per_peer = count(self.pending_per_peer.get(&id));
         if per_address >= self.max_pending_per_address {
-            Some(format!(
-                "{per_address} logins in progress from {} (at most {})",
+            Some(PendingBound::PerAddress(
                 from.ip(),
-                self.max_pending_per_address
+                self.max_pending_per_address,
             ))
         } else if per_peer >= self.max_pending_per_peer {
-            Some(format!(
-                "{per_peer} logins in progress for this peer ID (at most {})",
-                self.max_pending_per_peer
-            ))
+            Some(PendingBound::PerPeer(self.max_pending_per_peer))
         } else if self.pending.len() >= self.max_pending {
-            Some(format!(
-                "{} logins in progress (at most {})",
-                self.pending.len(),
-                self.max_pending
-            ))
+            Some(PendingBound::Total(self.max_pending))
         } else {
             None
         }

@@ -8,8 +8,11 @@
 //!   logs in again after missed pongs, MSTNAK or MSTCL with capped exponential backoff, and
 //!   carries DMRD both ways (transports.md 2.3, 2.5, 2.7; g4klx/DMRGateway:DMRNetwork.cpp,
 //!   HBLink-org/hblink3:hblink.py).
-//! - [`master`] accepts the configured peers by ID and passphrase, runs a login state machine
-//!   per peer, drops peers after a configurable silence, and relays DMRD between its peers the
+//! - [`master`] accepts the configured peers by ID and passphrase; logins in progress are held
+//!   apart from the logged-in peers and bounded (per peer ID, per source address, in total), so
+//!   a logged-in peer stays until a challenger completes the whole login; refusals are counted
+//!   per cause and logged once when a cause starts and once when it stops. It drops peers after
+//!   a configurable silence, and relays DMRD between its peers the
 //!   way HBlink3's repeat mode does (repeater ID rewritten to the receiving peer, transports.md
 //!   2.8), narrowed by per-peer allow-lists and one stream per slot with a hang time. Everything
 //!   it receives from a logged-in peer also goes to the gateway tagged with the peer's site.
