@@ -24,7 +24,11 @@
 //! peer stays logged in, with its address, until a challenger completes the whole login (RPTL →
 //! salt → RPTK with the right digest → RPTC) or the peer logs out (RPTCL) or falls silent. Only
 //! then does the challenger's address replace the old one, so a real peer that restarted on a
-//! new source port logs back in, while a forged RPTL costs nothing but a pending entry. Pending
+//! new source port logs back in, while a forged RPTL costs nothing but a pending entry. (A real
+//! peer speaks from one source port for its whole session: DMRGateway 2a3306d, recorded logging
+//! into this master on loopback, completes RPTL → RPTC in three exchanges and keeps its port.)
+//! Refusals go back to the address they came from, never to the logged-in peer, which would
+//! take an MSTNAK as a reason to log in again (DMRGateway, transports.md 2.5). Pending
 //! logins are bounded per peer ID ([`MasterConfig::max_pending_per_peer`]), per source IP
 //! address, all its ports together ([`MasterConfig::max_pending_per_address`]), and in total
 //! ([`MasterConfig::max_pending`]); an RPTL past a bound gets MSTNAK. A pending login expires
