@@ -5,18 +5,43 @@
 //! frames a burst from the gateway, and each returns [`MasterAction`]s for the edge.
 //! [`Master`] is the tokio task around it.
 //!
-//! Login, per peer, as HBlink3's master does it (transports.md 2.3, hblink3 hblink.py):
+//! Login, as HBlink3's master does it (transports.md 2.3, HBLink-org/hblink3 hblink.py):
 //! RPTL from a configured ID → RPTACK with a fresh random salt; RPTK whose digest equals
-//! SHA-256(salt ‖ passphrase) → RPTACK id, else MSTNAK and the entry is dropped; RPTC →
+//! SHA-256(salt ‖ passphrase) → RPTACK id, else MSTNAK and the attempt is dropped; RPTC →
 //! RPTACK id and the peer is up; RPTO → RPTACK id. RPTL from an ID not in the configuration →
-//! MSTNAK (counted). Any login packet, ping or option out of step, or from an address other
-//! than the one the login started from, gets MSTNAK, which tells the peer to log in again.
-//! A repeated RPTL restarts the login (a peer that restarted). Pings may come every 5 s (HBlink)
-//! or 10 s (DMRGateway): the master does not care about the interval, only about silence: a
-//! peer with no ping or DMRD for `ping_timeout` (60 s by default, DMRGateway's own dead
-//! time, transports.md 2.5) is dropped. RPTCL drops the peer at once; on shutdown every logged-in
+//! MSTNAK. Any login packet, ping or option out of step, or from an address other than the one
+//! the login started from, gets MSTNAK, which tells the peer to log in again (DMRGateway
+//! re-logs in on MSTNAK, transports.md 2.5). Pings may come every 5 s (HBlink) or 10 s
+//! (DMRGateway): the master does not care about the interval, only about silence: a peer with no
+//! ping or DMRD for `ping_timeout` (60 s by default, DMRGateway's own dead time, transports.md
+//! 2.5) is dropped. RPTCL from the peer's address drops it at once; on shutdown every logged-in
 //! peer gets MSTCL (2.7). DMRD from a peer that is not logged in is dropped and counted (HBlink
 //! drops it silently).
+//!
+//! Peer IDs are not secret, so a login in progress never touches a logged-in peer. Unlike
+//! HBlink3 (whose RPTL replaces the peer's entry before any digest check), logins in progress
+//! are held apart from the logged-in peers, keyed by peer ID and source address: a logged-in
+//! peer stays logged in, with its address, until a challenger completes the whole login (RPTL →
+//! salt → RPTK with the right digest → RPTC) or the peer logs out (RPTCL) or falls silent. Only
+//! then does the challenger's address replace the old one, so a real peer that restarted on a
+//! new source port logs back in, while a forged RPTL costs nothing but a pending entry. (A real
+//! peer speaks from one source port for its whole session: DMRGateway 2a3306d, recorded logging
+//! into this master on loopback, completes RPTL → RPTC in three exchanges and keeps its port.)
+//! Refusals go back to the address they came from, never to the logged-in peer, which would
+//! take an MSTNAK as a reason to log in again (DMRGateway, transports.md 2.5). Pending
+//! logins are bounded per peer ID ([`MasterConfig::max_pending_per_peer`]), per source IP
+//! address, all its ports together ([`MasterConfig::max_pending_per_address`]), and in total
+//! ([`MasterConfig::max_pending`]); an RPTL past a bound gets MSTNAK. A pending login expires
+//! `login_timeout` after its last step (20 s by default: DMRGateway repeats an unanswered login
+//! step every 10 s, transports.md 2.5). A UDP source address can be forged by anyone who never
+//! needs the answer; such a sender can still make a peer's own address look out of step, which
+//! nothing short of a cryptographic transport prevents.
+//!
+//! Every refusal is counted by its cause in [`HomebrewCounters`]: `unknown_peer`,
+//! `bad_passphrase`, `login_timeouts`, `pending_full`, `wrong_address`, `not_logged_in`, and
+//! `bad_frames` with its reasons; `link.login_failures` and `link.unauthenticated` keep their
+//! meaning. Each cause is logged when it starts (with peer ID, address and reason) and when it
+//! has been quiet for [`MasterConfig::failure_quiet`] (with the count), never once per packet.
 //!
 //! Relay (transports.md 2.8, HBlink3 repeat mode): DMRD from peer A goes to the gateway and
 //! to the other logged-in peers on the same slot, octets 11-14 rewritten to each receiver's ID.
@@ -32,7 +57,7 @@
 //! their site without this arbitration: the dispatch core paces the air itself.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -113,6 +138,17 @@ pub struct MasterConfig {
     pub hang_time: Duration,
     /// Radios remembered for routing private calls (bounded: the table is cleared when full).
     pub last_heard_capacity: usize,
+    /// How long a login in progress waits for its next step before it is dropped (20 s).
+    pub login_timeout: Duration,
+    /// Logins in progress for one peer ID at most, from all addresses together (8).
+    pub max_pending_per_peer: usize,
+    /// Logins in progress from one source IP address at most, all its ports together (4).
+    /// Below the per-peer bound, so one address alone cannot take every slot of a peer ID.
+    pub max_pending_per_address: usize,
+    /// Logins in progress at most, all peers and addresses together (256).
+    pub max_pending: usize,
+    /// How long a failure cause must stay quiet before its log says it stopped (30 s).
+    pub failure_quiet: Duration,
 }
 
 impl MasterConfig {
@@ -127,6 +163,11 @@ impl MasterConfig {
             stream_timeout: Duration::from_millis(360),
             hang_time: Duration::from_secs(5),
             last_heard_capacity: 65_536,
+            login_timeout: Duration::from_secs(20),
+            max_pending_per_peer: 8,
+            max_pending_per_address: 4,
+            max_pending: 256,
+            failure_quiet: Duration::from_secs(30),
         }
     }
 }
@@ -142,17 +183,20 @@ pub enum MasterAction {
     State(LinkState),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
-    Challenged { salt: [u8; 4] },
-    Authenticated,
-    Connected,
+/// A login in progress, held apart from the logged-in peers until it completes.
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    salt: [u8; 4],
+    /// The digest matched; RPTC completes the login.
+    authenticated: bool,
+    /// The last login step; the login expires `login_timeout` after it.
+    last_step: Instant,
 }
 
+/// A logged-in peer.
 #[derive(Debug)]
 struct Conn {
     addr: SocketAddr,
-    phase: Phase,
     last_heard: Instant,
     config: Option<Box<ConfigBlock>>,
     framing: TxFraming,
@@ -169,17 +213,160 @@ struct SlotOwner {
     ended: bool,
 }
 
+/// Why the master refused something; one log episode per cause.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Failure {
+    UnknownPeer,
+    BadPassphrase,
+    LoginTimeout,
+    PendingFull,
+    WrongAddress,
+    NotLoggedIn,
+    Malformed,
+}
+
+impl Failure {
+    const ALL: [Failure; 7] = [
+        Failure::UnknownPeer,
+        Failure::BadPassphrase,
+        Failure::LoginTimeout,
+        Failure::PendingFull,
+        Failure::WrongAddress,
+        Failure::NotLoggedIn,
+        Failure::Malformed,
+    ];
+
+    /// The cause as logged; the same word as its counter.
+    fn name(self) -> &'static str {
+        match self {
+            Failure::UnknownPeer => "unknown_peer",
+            Failure::BadPassphrase => "bad_passphrase",
+            Failure::LoginTimeout => "login_timeouts",
+            Failure::PendingFull => "pending_full",
+            Failure::WrongAddress => "wrong_address",
+            Failure::NotLoggedIn => "not_logged_in",
+            Failure::Malformed => "bad_frames",
+        }
+    }
+}
+
+/// One cause's log episode: it started at the first failure and stops after a quiet spell.
+#[derive(Debug, Clone, Copy, Default)]
+struct Episode {
+    /// `Some(last failure)` while the cause is active.
+    last: Option<Instant>,
+    count: u64,
+    /// Who the last failure came from.
+    last_peer: Option<PeerId>,
+    last_from: Option<SocketAddr>,
+}
+
+fn peer_label(peer: Option<PeerId>) -> String {
+    peer.map_or_else(|| String::from("none"), |p| p.0.to_string())
+}
+
+/// Rate-limited logging of refusals: one line when a cause starts, one when it stops.
+#[derive(Debug)]
+struct FailureLog {
+    quiet: Duration,
+    episodes: [Episode; Failure::ALL.len()],
+}
+
+impl FailureLog {
+    fn note(
+        &mut self,
+        link: &str,
+        now: Instant,
+        cause: Failure,
+        peer: Option<PeerId>,
+        from: SocketAddr,
+        reason: &dyn std::fmt::Display,
+    ) {
+        let e = &mut self.episodes[cause as usize];
+        if e.last.is_none() {
+            let peer = peer_label(peer);
+            tracing::warn!(%link, cause = cause.name(), %peer, %from, %reason,
+                "Homebrew master: refusals started (further ones are counted, not logged)");
+            e.count = 0;
+        }
+        e.last = Some(now);
+        e.count += 1;
+        e.last_peer = peer;
+        e.last_from = Some(from);
+    }
+
+    fn poll(&mut self, link: &str, now: Instant) {
+        for cause in Failure::ALL {
+            let e = &mut self.episodes[cause as usize];
+            if let Some(last) = e.last
+                && now.saturating_duration_since(last) >= self.quiet
+            {
+                let last_peer = peer_label(e.last_peer);
+                let last_from = e.last_from.map_or_else(String::new, |a| a.to_string());
+                tracing::info!(%link, cause = cause.name(), count = e.count, %last_peer,
+                    %last_from, quiet = ?self.quiet, "Homebrew master: refusals stopped");
+                *e = Episode::default();
+            }
+        }
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        self.episodes
+            .iter()
+            .filter_map(|e| e.last)
+            .min()
+            .map(|last| last + self.quiet)
+    }
+}
+
+/// Which bound on logins in progress an RPTL met, with the bound.
+#[derive(Debug, Clone, Copy)]
+enum PendingBound {
+    PerAddress(IpAddr, usize),
+    PerPeer(usize),
+    Total(usize),
+}
+
+impl std::fmt::Display for PendingBound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PendingBound::PerAddress(ip, n) => write!(
+                f,
+                "logins in progress from {ip} at their bound of {n} (max_pending_per_address)"
+            ),
+            PendingBound::PerPeer(n) => write!(
+                f,
+                "logins in progress for this peer ID at their bound of {n} (max_pending_per_peer)"
+            ),
+            PendingBound::Total(n) => {
+                write!(f, "logins in progress at their bound of {n} (max_pending)")
+            }
+        }
+    }
+}
+
 /// The master state machine (module doc).
 #[derive(Debug)]
 pub struct MasterCore {
     name: String,
     entries: HashMap<PeerId, PeerEntry>,
+    /// Logged-in peers only; a login in progress never touches this map.
     conns: HashMap<PeerId, Conn>,
+    /// Logins in progress, by peer ID and the address they come from.
+    pending: HashMap<(PeerId, SocketAddr), Pending>,
+    /// `pending` counted per peer ID and per source IP, kept in step with it.
+    pending_per_peer: HashMap<PeerId, usize>,
+    pending_per_address: HashMap<IpAddr, usize>,
     heard: HashMap<u32, PeerId>,
     ping_timeout: Duration,
     stream_timeout: Duration,
     hang_time: Duration,
     heard_capacity: usize,
+    login_timeout: Duration,
+    max_pending_per_peer: usize,
+    max_pending_per_address: usize,
+    max_pending: usize,
+    failures: FailureLog,
     rng: SplitMix,
     counters: Arc<HomebrewCounters>,
 }
@@ -199,11 +386,22 @@ impl MasterCore {
             name: config.name.clone(),
             entries: config.peers.iter().map(|p| (p.id, p.clone())).collect(),
             conns: HashMap::new(),
+            pending: HashMap::new(),
+            pending_per_peer: HashMap::new(),
+            pending_per_address: HashMap::new(),
             heard: HashMap::new(),
             ping_timeout: config.ping_timeout,
             stream_timeout: config.stream_timeout,
             hang_time: config.hang_time,
             heard_capacity: config.last_heard_capacity.max(1),
+            login_timeout: config.login_timeout,
+            max_pending_per_peer: config.max_pending_per_peer,
+            max_pending_per_address: config.max_pending_per_address,
+            max_pending: config.max_pending,
+            failures: FailureLog {
+                quiet: config.failure_quiet,
+                episodes: Default::default(),
+            },
             rng,
             counters,
         }
@@ -211,14 +409,19 @@ impl MasterCore {
 
     /// IDs of the peers logged in now.
     pub fn connected(&self) -> Vec<PeerId> {
-        let mut v: Vec<PeerId> = self
-            .conns
-            .iter()
-            .filter(|(_, c)| c.phase == Phase::Connected)
-            .map(|(id, _)| *id)
-            .collect();
+        let mut v: Vec<PeerId> = self.conns.keys().copied().collect();
         v.sort();
         v
+    }
+
+    /// The address a logged-in peer speaks from.
+    pub fn peer_addr(&self, id: PeerId) -> Option<SocketAddr> {
+        self.conns.get(&id).map(|c| c.addr)
+    }
+
+    /// Logins in progress now.
+    pub fn pending_logins(&self) -> usize {
+        self.pending.len()
     }
 
     /// The config block a logged-in peer sent.
@@ -226,11 +429,20 @@ impl MasterCore {
         self.conns.get(&id).and_then(|c| c.config.as_deref())
     }
 
-    /// When [`MasterCore::poll`] has work next (a peer's silence running out).
+    /// When [`MasterCore::poll`] has work next (a peer's silence or a pending login running
+    /// out, or a failure cause going quiet).
     pub fn next_deadline(&self, now: Instant) -> Instant {
-        self.conns
+        let conns = self
+            .conns
             .values()
-            .map(|c| c.last_heard + self.ping_timeout)
+            .map(|c| c.last_heard + self.ping_timeout);
+        let pending = self
+            .pending
+            .values()
+            .map(|p| p.last_step + self.login_timeout);
+        conns
+            .chain(pending)
+            .chain(self.failures.next_deadline())
             .min()
             .unwrap_or(now + self.ping_timeout)
     }
@@ -259,24 +471,113 @@ impl MasterCore {
         });
     }
 
-    /// Refuse a packet that does not fit the peer's login state or address.
-    fn out_of_step(&self, from: SocketAddr, id: PeerId, out: &mut Vec<MasterAction>) {
+    /// Count and log one refusal under its cause.
+    fn refuse(
+        &mut self,
+        now: Instant,
+        cause: Failure,
+        peer: Option<PeerId>,
+        from: SocketAddr,
+        reason: &dyn std::fmt::Display,
+    ) {
         let c = &self.counters;
-        if self.conns.get(&id).is_some_and(|conn| conn.addr != from) {
-            LinkCounters::bump(&c.wrong_address);
-        } else {
-            LinkCounters::bump(&c.not_logged_in);
+        match cause {
+            Failure::UnknownPeer => LinkCounters::bump(&c.unknown_peer),
+            Failure::BadPassphrase => LinkCounters::bump(&c.bad_passphrase),
+            Failure::LoginTimeout => LinkCounters::bump(&c.login_timeouts),
+            Failure::PendingFull => LinkCounters::bump(&c.pending_full),
+            Failure::WrongAddress => LinkCounters::bump(&c.wrong_address),
+            Failure::NotLoggedIn => LinkCounters::bump(&c.not_logged_in),
+            // `bad_frame` counted it under its reason already.
+            Failure::Malformed => {}
         }
-        LinkCounters::bump(&c.link.unauthenticated);
+        match cause {
+            Failure::UnknownPeer
+            | Failure::BadPassphrase
+            | Failure::LoginTimeout
+            | Failure::PendingFull => LinkCounters::bump(&c.link.login_failures),
+            Failure::WrongAddress | Failure::NotLoggedIn => {
+                LinkCounters::bump(&c.link.unauthenticated)
+            }
+            Failure::Malformed => {}
+        }
+        self.failures
+            .note(&self.name, now, cause, peer, from, reason);
+    }
+
+    /// Count a packet from `from` for `id` that does not fit a login state: from another
+    /// address than the peer's login, or with no login (or the wrong step of one) behind it.
+    fn unauthenticated(&mut self, now: Instant, from: SocketAddr, id: PeerId, what: &str) {
+        if self.conns.get(&id).is_some_and(|conn| conn.addr != from) {
+            let reason = format_args!("{what} from an address the peer is not logged in from");
+            self.refuse(now, Failure::WrongAddress, Some(id), from, &reason);
+        } else {
+            let reason = format_args!("{what} out of step with the login");
+            self.refuse(now, Failure::NotLoggedIn, Some(id), from, &reason);
+        }
+    }
+
+    /// Refuse a packet that does not fit the peer's login state or address: counted, and
+    /// MSTNAK to the sender (HBlink3 answers MSTNAK to any packet out of step, transports.md
+    /// 2.3).
+    fn out_of_step(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        id: PeerId,
+        what: &str,
+        out: &mut Vec<MasterAction>,
+    ) {
+        self.unauthenticated(now, from, id, what);
         self.nak(from, id, out);
     }
 
-    /// The phase of `id` if it logged in from `from`.
-    fn phase_from(&self, id: PeerId, from: SocketAddr) -> Option<Phase> {
-        self.conns
-            .get(&id)
-            .filter(|c| c.addr == from)
-            .map(|c| c.phase)
+    /// Whether `id` is logged in from `from`.
+    fn logged_in_from(&self, id: PeerId, from: SocketAddr) -> bool {
+        self.conns.get(&id).is_some_and(|c| c.addr == from)
+    }
+
+    fn add_pending(&mut self, id: PeerId, from: SocketAddr, p: Pending) {
+        if self.pending.insert((id, from), p).is_none() {
+            *self.pending_per_peer.entry(id).or_default() += 1;
+            *self.pending_per_address.entry(from.ip()).or_default() += 1;
+        }
+    }
+
+    fn remove_pending(&mut self, id: PeerId, from: SocketAddr) -> Option<Pending> {
+        let p = self.pending.remove(&(id, from))?;
+        if let Some(n) = self.pending_per_peer.get_mut(&id) {
+            *n -= 1;
+            if *n == 0 {
+                self.pending_per_peer.remove(&id);
+            }
+        }
+        if let Some(n) = self.pending_per_address.get_mut(&from.ip()) {
+            *n -= 1;
+            if *n == 0 {
+                self.pending_per_address.remove(&from.ip());
+            }
+        }
+        Some(p)
+    }
+
+    /// The bound a new login from `from` for `id` would pass, if any.
+    fn pending_bound(&self, id: PeerId, from: SocketAddr) -> Option<PendingBound> {
+        let count = |n: Option<&usize>| n.copied().unwrap_or(0);
+        let per_address = count(self.pending_per_address.get(&from.ip()));
+        let per_peer = count(self.pending_per_peer.get(&id));
+        if per_address >= self.max_pending_per_address {
+            Some(PendingBound::PerAddress(
+                from.ip(),
+                self.max_pending_per_address,
+            ))
+        } else if per_peer >= self.max_pending_per_peer {
+            Some(PendingBound::PerPeer(self.max_pending_per_peer))
+        } else if self.pending.len() >= self.max_pending {
+            Some(PendingBound::Total(self.max_pending))
+        } else {
+            None
+        }
     }
 
     /// Handle one datagram from `from`.
@@ -291,122 +592,92 @@ impl MasterCore {
             Ok(p) => p,
             Err(e) => {
                 self.counters.bad_frame(&e);
+                self.refuse(now, Failure::Malformed, None, from, &e);
                 return;
             }
         };
         let c = self.counters.clone();
         match packet {
-            Packet::Rptl(id) => {
-                if !self.entries.contains_key(&id) {
-                    LinkCounters::bump(&c.unknown_peer);
-                    LinkCounters::bump(&c.link.login_failures);
-                    self.nak(from, id, out);
-                    return;
-                }
-                let mut salt = [0u8; 4];
-                salt.copy_from_slice(&self.rng.next_u32().to_be_bytes());
-                let conn = Conn {
-                    addr: from,
-                    phase: Phase::Challenged { salt },
-                    last_heard: now,
-                    config: None,
-                    framing: TxFraming::default(),
-                    slots: [None, None],
-                };
-                if let Some(old) = self.conns.insert(id, conn)
-                    && old.phase == Phase::Connected
-                {
-                    LinkCounters::bump(&c.link.reconnects);
-                    out.push(self.state(id, false, "logging in again"));
-                }
-                out.push(MasterAction::Send {
-                    to: from,
-                    packet: Packet::RptAck(salt),
-                });
-            }
-            Packet::Rptk { id, digest } => match self.phase_from(id, from) {
-                Some(Phase::Challenged { salt }) => {
-                    let want = self
-                        .entries
-                        .get(&id)
-                        .map(|e| login_digest(salt, e.passphrase.as_bytes()));
-                    if want == Some(digest) {
-                        if let Some(conn) = self.conns.get_mut(&id) {
-                            conn.phase = Phase::Authenticated;
-                            conn.last_heard = now;
+            Packet::Rptl(id) => self.rptl(now, from, id, out),
+            Packet::Rptk { id, digest } => {
+                match self.pending.get(&(id, from)).copied() {
+                    Some(Pending {
+                        salt,
+                        authenticated: false,
+                        ..
+                    }) => {
+                        let want = self
+                            .entries
+                            .get(&id)
+                            .map(|e| login_digest(salt, e.passphrase.as_bytes()));
+                        if want == Some(digest) {
+                            if let Some(p) = self.pending.get_mut(&(id, from)) {
+                                p.authenticated = true;
+                                p.last_step = now;
+                            }
+                            out.push(MasterAction::Send {
+                                to: from,
+                                packet: Packet::RptAck(id.0.to_be_bytes()),
+                            });
+                        } else {
+                            // > RPTK with a wrong hash → MSTNAK and the peer entry is deleted
+                            // (transports.md 2.3). Only the attempt is deleted here: a peer
+                            // logged in from elsewhere stays.
+                            self.remove_pending(id, from);
+                            self.refuse(
+                                now,
+                                Failure::BadPassphrase,
+                                Some(id),
+                                from,
+                                &"RPTK digest is not SHA-256(salt ‖ passphrase)",
+                            );
+                            self.nak(from, id, out);
                         }
-                        out.push(MasterAction::Send {
-                            to: from,
-                            packet: Packet::RptAck(id.0.to_be_bytes()),
-                        });
-                    } else {
-                        // > RPTK with a wrong hash → MSTNAK and the peer entry is deleted (2.3)
-                        self.conns.remove(&id);
-                        LinkCounters::bump(&c.bad_passphrase);
-                        LinkCounters::bump(&c.link.login_failures);
-                        self.nak(from, id, out);
                     }
+                    _ => self.out_of_step(now, from, id, "RPTK", out),
                 }
-                _ => self.out_of_step(from, id, out),
+            }
+            Packet::Rptc { id, config } => match self.pending.get(&(id, from)) {
+                Some(p) if p.authenticated => self.complete_login(now, from, id, config, out),
+                _ => self.out_of_step(now, from, id, "RPTC", out),
             },
-            Packet::Rptc { id, config } => match self.phase_from(id, from) {
-                Some(Phase::Authenticated) => {
-                    if let Some(conn) = self.conns.get_mut(&id) {
-                        conn.phase = Phase::Connected;
-                        conn.last_heard = now;
-                        conn.config = Some(config);
-                    }
+            Packet::Rpto { id, .. } => {
+                if self.logged_in_from(id, from) {
                     out.push(MasterAction::Send {
                         to: from,
                         packet: Packet::RptAck(id.0.to_be_bytes()),
-                    });
-                    out.push(self.state(id, true, ""));
+                    })
+                } else {
+                    self.out_of_step(now, from, id, "RPTO", out)
                 }
-                _ => self.out_of_step(from, id, out),
-            },
-            Packet::Rpto { id, .. } => match self.phase_from(id, from) {
-                Some(Phase::Connected) => out.push(MasterAction::Send {
-                    to: from,
-                    packet: Packet::RptAck(id.0.to_be_bytes()),
-                }),
-                _ => self.out_of_step(from, id, out),
-            },
-            Packet::RptPing(id) => match self.phase_from(id, from) {
-                Some(Phase::Connected) => {
-                    if let Some(conn) = self.conns.get_mut(&id) {
-                        conn.last_heard = now;
-                    }
+            }
+            Packet::RptPing(id) => {
+                if let Some(conn) = self.conns.get_mut(&id).filter(|c| c.addr == from) {
+                    conn.last_heard = now;
                     out.push(MasterAction::Send {
                         to: from,
                         packet: Packet::MstPong(id),
                     });
+                } else {
+                    self.out_of_step(now, from, id, "RPTPING", out)
                 }
-                _ => self.out_of_step(from, id, out),
-            },
-            Packet::RptCl(id) => match self.phase_from(id, from) {
-                Some(phase) => {
+            }
+            Packet::RptCl(id) => {
+                if self.logged_in_from(id, from) {
                     self.conns.remove(&id);
-                    if phase == Phase::Connected {
-                        out.push(self.state(id, false, "closed (RPTCL)"));
-                    }
+                    out.push(self.state(id, false, "closed (RPTCL)"));
+                } else if self.remove_pending(id, from).is_none() {
+                    self.unauthenticated(now, from, id, "RPTCL");
                 }
-                None => LinkCounters::bump(&c.link.unauthenticated),
-            },
-            Packet::Dmrd(d) => match self.phase_from(d.repeater, from) {
-                Some(Phase::Connected) => self.relay(now, d, out),
-                _ => {
-                    if self
-                        .conns
-                        .get(&d.repeater)
-                        .is_some_and(|conn| conn.addr != from)
-                    {
-                        LinkCounters::bump(&c.wrong_address);
-                    } else {
-                        LinkCounters::bump(&c.not_logged_in);
-                    }
-                    LinkCounters::bump(&c.link.unauthenticated);
+            }
+            Packet::Dmrd(d) => {
+                if self.logged_in_from(d.repeater, from) {
+                    self.relay(now, d, out)
+                } else {
+                    // HBlink drops it silently; it is counted here, without an answer.
+                    self.unauthenticated(now, from, d.repeater, "DMRD");
                 }
-            },
+            }
             Packet::Dmra(_) | Packet::Dmrg(_) | Packet::Rptg { .. } => {
                 LinkCounters::bump(&c.ignored)
             }
@@ -416,6 +687,76 @@ impl MasterCore {
             | Packet::MstCl(_)
             | Packet::RptSbkn(_) => LinkCounters::bump(&c.ignored),
         }
+    }
+
+    /// RPTL: a fresh salt for a configured ID within the bounds, else MSTNAK. A logged-in peer
+    /// of that ID is left alone.
+    fn rptl(&mut self, now: Instant, from: SocketAddr, id: PeerId, out: &mut Vec<MasterAction>) {
+        if !self.entries.contains_key(&id) {
+            self.refuse(
+                now,
+                Failure::UnknownPeer,
+                Some(id),
+                from,
+                &"RPTL with a peer ID that is not configured",
+            );
+            self.nak(from, id, out);
+            return;
+        }
+        // A repeated RPTL from the same address restarts that attempt (a peer that restarted
+        // on the same port, or lost the salt); it takes no new room.
+        if !self.pending.contains_key(&(id, from))
+            && let Some(bound) = self.pending_bound(id, from)
+        {
+            self.refuse(now, Failure::PendingFull, Some(id), from, &bound);
+            self.nak(from, id, out);
+            return;
+        }
+        let mut salt = [0u8; 4];
+        salt.copy_from_slice(&self.rng.next_u32().to_be_bytes());
+        self.add_pending(
+            id,
+            from,
+            Pending {
+                salt,
+                authenticated: false,
+                last_step: now,
+            },
+        );
+        out.push(MasterAction::Send {
+            to: from,
+            packet: Packet::RptAck(salt),
+        });
+    }
+
+    /// RPTC after a good digest: the login is complete and the peer is up from `from`,
+    /// replacing a login of the same ID from elsewhere (a peer that restarted).
+    fn complete_login(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        id: PeerId,
+        config: Box<ConfigBlock>,
+        out: &mut Vec<MasterAction>,
+    ) {
+        self.remove_pending(id, from);
+        let conn = Conn {
+            addr: from,
+            last_heard: now,
+            config: Some(config),
+            framing: TxFraming::default(),
+            slots: [None, None],
+        };
+        if let Some(old) = self.conns.insert(id, conn) {
+            LinkCounters::bump(&self.counters.link.reconnects);
+            tracing::info!(link = %self.name, peer = id.0, old = %old.addr, new = %from,
+                "Homebrew master: peer logged in again; the new login replaces the old one");
+        }
+        out.push(MasterAction::Send {
+            to: from,
+            packet: Packet::RptAck(id.0.to_be_bytes()),
+        });
+        out.push(self.state(id, true, ""));
     }
 
     /// Deliver a DMRD from a logged-in peer to the gateway and relay it to the other peers.
@@ -453,19 +794,12 @@ impl MasterCore {
         };
         let mut targets: Vec<PeerId> = match routed {
             Some(p) if p == from => Vec::new(),
-            Some(p)
-                if self
-                    .conns
-                    .get(&p)
-                    .is_some_and(|c| c.phase == Phase::Connected) =>
-            {
-                vec![p]
-            }
+            Some(p) if self.conns.contains_key(&p) => vec![p],
             _ => self
                 .conns
-                .iter()
-                .filter(|(id, c)| **id != from && c.phase == Phase::Connected)
-                .map(|(id, _)| *id)
+                .keys()
+                .filter(|id| **id != from)
+                .copied()
                 .collect(),
         };
         targets.sort();
@@ -501,23 +835,39 @@ impl MasterCore {
         }
     }
 
-    /// Run the timers due at `now`: drop peers silent for `ping_timeout`.
+    /// Run the timers due at `now`: drop peers silent for `ping_timeout` and logins in progress
+    /// idle for `login_timeout`, and log the failure causes that went quiet.
     pub fn poll(&mut self, now: Instant, out: &mut Vec<MasterAction>) {
         let timeout = self.ping_timeout;
-        let mut dead: Vec<(PeerId, bool)> = self
+        let mut dead: Vec<PeerId> = self
             .conns
             .iter()
             .filter(|(_, c)| now.saturating_duration_since(c.last_heard) >= timeout)
-            .map(|(id, c)| (*id, c.phase == Phase::Connected))
+            .map(|(id, _)| *id)
             .collect();
         dead.sort();
-        for (id, was_up) in dead {
+        for id in dead {
             self.conns.remove(&id);
             LinkCounters::bump(&self.counters.peer_timeouts);
-            if was_up {
-                out.push(self.state(id, false, "ping timeout"));
-            }
+            out.push(self.state(id, false, "ping timeout"));
         }
+        let login_timeout = self.login_timeout;
+        let mut stale: Vec<(PeerId, SocketAddr, bool)> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| now.saturating_duration_since(p.last_step) >= login_timeout)
+            .map(|((id, from), p)| (*id, *from, p.authenticated))
+            .collect();
+        stale.sort();
+        for (id, from, authenticated) in stale {
+            self.remove_pending(id, from);
+            let reason = format!(
+                "login not completed within {login_timeout:?} (waiting for {})",
+                if authenticated { "RPTC" } else { "RPTK" }
+            );
+            self.refuse(now, Failure::LoginTimeout, Some(id), from, &reason);
+        }
+        self.failures.poll(&self.name, now);
     }
 
     /// Frame a burst from the gateway for every logged-in peer of its site.
@@ -530,7 +880,7 @@ impl MasterCore {
             let Some(conn) = self.conns.get_mut(&id) else {
                 continue;
             };
-            if !at_site || conn.phase != Phase::Connected {
+            if !at_site {
                 continue;
             }
             let d = conn.framing.frame(now, t, id, &mut self.rng);
@@ -551,14 +901,15 @@ impl MasterCore {
         let mut conns: Vec<(PeerId, Conn)> = self.conns.drain().collect();
         conns.sort_by_key(|(id, _)| *id);
         for (id, conn) in conns {
-            if conn.phase == Phase::Connected {
-                out.push(MasterAction::Send {
-                    to: conn.addr,
-                    packet: Packet::MstCl(id),
-                });
-                out.push(self.state(id, false, "master closing"));
-            }
+            out.push(MasterAction::Send {
+                to: conn.addr,
+                packet: Packet::MstCl(id),
+            });
+            out.push(self.state(id, false, "master closing"));
         }
+        self.pending.clear();
+        self.pending_per_peer.clear();
+        self.pending_per_address.clear();
     }
 }
 
@@ -1220,6 +1571,139 @@ mod tests {
         let mut out = Vec::new();
         m.handle(t, addr(1), &Packet::RptPing(A).to_vec(), &mut out);
         assert_eq!(sends(&out), vec![(addr(1), Packet::MstNak(A))]);
+    }
+
+    #[test]
+    fn a_forged_rptl_leaves_the_logged_in_peer_alone() {
+        let t = Instant::now();
+        let (mut m, counters) = core(vec![entry(A, "north", None)]);
+        login(&mut m, t, A, addr(1));
+        let mut out = Vec::new();
+        // Someone else claims A's ID: a salt goes to them, nothing changes for A.
+        m.handle(t, addr(9), &Packet::Rptl(A).to_vec(), &mut out);
+        assert!(matches!(sends(&out)[..], [(to, Packet::RptAck(_))] if to == addr(9)));
+        assert_eq!(out.len(), 1, "no state change: {out:?}");
+        assert_eq!(m.connected(), vec![A]);
+        assert_eq!(m.peer_addr(A), Some(addr(1)));
+        assert_eq!(m.pending_logins(), 1);
+        out.clear();
+        // A's traffic still flows, and its ping is answered.
+        let got = feed(
+            &mut m,
+            t,
+            addr(1),
+            dmrd(A, Slot::One, CallType::Group, 1, 9, 1),
+        );
+        assert!(matches!(got[..], [MasterAction::Deliver(_)]));
+        m.handle(t, addr(1), &Packet::RptPing(A).to_vec(), &mut out);
+        assert_eq!(sends(&out), vec![(addr(1), Packet::MstPong(A))]);
+        out.clear();
+        // The challenger's wrong digest ends only the challenge.
+        let digest = [0; 32];
+        m.handle(
+            t,
+            addr(9),
+            &Packet::Rptk { id: A, digest }.to_vec(),
+            &mut out,
+        );
+        assert_eq!(sends(&out), vec![(addr(9), Packet::MstNak(A))]);
+        assert_eq!((m.connected(), m.pending_logins()), (vec![A], 0));
+        // Skipping the digest is out of step.
+        out.clear();
+        let config = Box::new(ConfigBlock::from_info(&Default::default()));
+        m.handle(
+            t,
+            addr(9),
+            &Packet::Rptc { id: A, config }.to_vec(),
+            &mut out,
+        );
+        assert_eq!(sends(&out), vec![(addr(9), Packet::MstNak(A))]);
+        assert_eq!(m.peer_addr(A), Some(addr(1)));
+        let s = counters.snapshot();
+        assert_eq!(
+            (s.bad_passphrase, s.wrong_address, s.link.reconnects),
+            (1, 1, 0)
+        );
+    }
+
+    #[test]
+    fn a_completed_login_from_a_new_port_takes_over() {
+        let t = Instant::now();
+        let (mut m, counters) = core(vec![entry(A, "north", None)]);
+        login(&mut m, t, A, addr(1));
+        // The same port logging in again keeps the peer up until it completes, too.
+        let out = login(&mut m, t, A, addr(1));
+        assert!(matches!(out[1], MasterAction::State(LinkState::Up { .. })));
+        let out = login(&mut m, t, A, addr(5));
+        assert!(matches!(out[1], MasterAction::State(LinkState::Up { .. })));
+        assert!(
+            !out.iter()
+                .any(|a| matches!(a, MasterAction::State(LinkState::Down { .. })))
+        );
+        assert_eq!(m.peer_addr(A), Some(addr(5)));
+        assert_eq!(counters.snapshot().link.reconnects, 2);
+        // The old address is now the stranger.
+        let got = feed(
+            &mut m,
+            t,
+            addr(1),
+            dmrd(A, Slot::One, CallType::Group, 1, 9, 1),
+        );
+        assert!(got.is_empty());
+        assert_eq!(counters.snapshot().wrong_address, 1);
+    }
+
+    #[test]
+    fn pending_logins_are_bounded_and_expire() {
+        let t = Instant::now();
+        let counters = Arc::new(HomebrewCounters::default());
+        let mut cfg = MasterConfig::new(
+            addr(0),
+            vec![entry(A, "north", None), entry(B, "south", None)],
+        );
+        cfg.max_pending_per_address = 2;
+        cfg.max_pending_per_peer = 3;
+        cfg.max_pending = 4;
+        cfg.login_timeout = Duration::from_secs(10);
+        let mut m = MasterCore::new(&cfg, SplitMix::new(7), counters.clone());
+        let at = |ip: u8, port: u16| SocketAddr::from(([127, 0, 0, ip], port));
+        let rptl = |m: &mut MasterCore, now: Instant, id: PeerId, from: SocketAddr| {
+            let mut out = Vec::new();
+            m.handle(now, from, &Packet::Rptl(id).to_vec(), &mut out);
+            match sends(&out)[..] {
+                [(_, Packet::RptAck(_))] => true,
+                [(_, Packet::MstNak(_))] => false,
+                _ => panic!("{out:?}"),
+            }
+        };
+        // Per address: two from 127.0.0.1, whatever the port; a repeat of one is no new room.
+        assert!(rptl(&mut m, t, A, at(1, 1)));
+        assert!(rptl(&mut m, t, A, at(1, 2)));
+        assert!(rptl(&mut m, t, A, at(1, 2)));
+        assert!(!rptl(&mut m, t, A, at(1, 3)));
+        assert!(!rptl(&mut m, t, B, at(1, 3)));
+        // Per peer ID: three for A.
+        assert!(rptl(&mut m, t, A, at(2, 1)));
+        assert!(!rptl(&mut m, t, A, at(3, 1)));
+        // In total: four.
+        assert!(rptl(&mut m, t, B, at(3, 1)));
+        assert!(!rptl(&mut m, t, B, at(4, 1)));
+        assert_eq!(m.pending_logins(), 4);
+        assert_eq!(counters.snapshot().pending_full, 4);
+        assert_eq!(counters.snapshot().link.login_failures, 4);
+        // Expiry frees the room: each attempt is dropped and counted.
+        let mut out = Vec::new();
+        assert_eq!(m.next_deadline(t), t + Duration::from_secs(10));
+        m.poll(t + Duration::from_secs(10), &mut out);
+        assert!(out.is_empty());
+        assert_eq!(m.pending_logins(), 0);
+        assert_eq!(counters.snapshot().login_timeouts, 4);
+        assert!(rptl(&mut m, t + Duration::from_secs(10), A, at(1, 3)));
+        // A logout ends an attempt without a count.
+        let mut out = Vec::new();
+        m.handle(t, at(1, 3), &Packet::RptCl(A).to_vec(), &mut out);
+        assert_eq!(m.pending_logins(), 0);
+        assert_eq!(counters.snapshot().link.unauthenticated, 0);
     }
 
     #[test]

@@ -8,8 +8,11 @@
 //!   logs in again after missed pongs, MSTNAK or MSTCL with capped exponential backoff, and
 //!   carries DMRD both ways (transports.md 2.3, 2.5, 2.7; g4klx/DMRGateway:DMRNetwork.cpp,
 //!   HBLink-org/hblink3:hblink.py).
-//! - [`master`] accepts the configured peers by ID and passphrase, runs a login state machine
-//!   per peer, drops peers after a configurable silence, and relays DMRD between its peers the
+//! - [`master`] accepts the configured peers by ID and passphrase; logins in progress are held
+//!   apart from the logged-in peers and bounded (per peer ID, per source address, in total), so
+//!   a logged-in peer stays until a challenger completes the whole login; refusals are counted
+//!   per cause and logged once when a cause starts and once when it stops. It drops peers after
+//!   a configurable silence, and relays DMRD between its peers the
 //!   way HBlink3's repeat mode does (repeater ID rewritten to the receiving peer, transports.md
 //!   2.8), narrowed by per-peer allow-lists and one stream per slot with a hang time. Everything
 //!   it receives from a logged-in peer also goes to the gateway tagged with the peer's site.
@@ -56,6 +59,12 @@ pub struct HomebrewCounters {
     pub unknown_peer: AtomicU64,
     /// Logins with a wrong passphrase digest (master).
     pub bad_passphrase: AtomicU64,
+    /// Logins that started (RPTL answered with a salt) but were not completed within the
+    /// login timeout (master).
+    pub login_timeouts: AtomicU64,
+    /// RPTLs refused because a bound on pending logins (per peer ID, per source address, in
+    /// total) was reached (master).
+    pub pending_full: AtomicU64,
     /// Packets that do not fit the login state (DMRD or ping before login, ...).
     pub not_logged_in: AtomicU64,
     /// Packets that carry another peer's ID (peer side).
@@ -91,6 +100,8 @@ pub struct HomebrewCountersSnapshot {
     pub wrong_address: u64,
     pub unknown_peer: u64,
     pub bad_passphrase: u64,
+    pub login_timeouts: u64,
+    pub pending_full: u64,
     pub not_logged_in: u64,
     pub wrong_id: u64,
     pub ignored: u64,
@@ -134,6 +145,8 @@ impl HomebrewCounters {
             wrong_address: g(&self.wrong_address),
             unknown_peer: g(&self.unknown_peer),
             bad_passphrase: g(&self.bad_passphrase),
+            login_timeouts: g(&self.login_timeouts),
+            pending_full: g(&self.pending_full),
             not_logged_in: g(&self.not_logged_in),
             wrong_id: g(&self.wrong_id),
             ignored: g(&self.ignored),
