@@ -13,7 +13,7 @@
 use trunkgate::app::driver::decode_record;
 use trunkgate::dispatch::{Event, EventKind, Position, PositionSource, SiteId, Timestamp};
 use trunkgate::journal::sqlite::{SqliteConfig, SqliteJournal};
-use trunkgate::journal::{Entry, Journal, JournalReader, UnixMillis};
+use trunkgate::journal::{Entry, Journal, UnixMillis};
 
 /// xorshift64* (Vigna 2016): a fixed seed, so a failure reproduces.
 struct Rng(u64);
@@ -66,7 +66,7 @@ const EDGE_F64: [f64; 16] = [
     1.0 / 3.0,
     -179.999_999_999_999_97,
     f64::MIN_POSITIVE,
-    5e-324, // the smallest subnormal
+    5e-324,                      // the smallest subnormal
     -2.225_073_858_507_201e-308, // the largest subnormal, negative
     f64::EPSILON,
     1e-300,
