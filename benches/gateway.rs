@@ -471,8 +471,8 @@ struct LeanResponse {
 
 #[derive(Clone, PartialEq, prost::Message)]
 struct LeanEvent {
-    #[prost(uint64, tag = "1")]
-    cursor: u64,
+    #[prost(string, tag = "5")]
+    cursor: String,
     #[prost(message, optional, tag = "14")]
     radio_registered: Option<LeanRegistered>,
 }
@@ -514,11 +514,7 @@ async fn watcher(
     let ch = tonic::transport::Channel::from_shared(format!("http://{api}"))?
         .connect()
         .await?;
-    let request = pb::WatchEventsRequest {
-        cursor: None,
-        filter: String::new(),
-        snapshot: false,
-    };
+    let request = pb::WatchEventsRequest::default();
     if full {
         let mut client = pb::event_service_client::EventServiceClient::new(ch);
         let mut stream = client.watch_events(request).await?.into_inner();

@@ -10,6 +10,7 @@ use tonic::Code;
 use tonic_types::StatusExt;
 use trunkgate::api::pb;
 use trunkgate::dispatch::{AirEvent, AirMessage, Answer, Input, Output, Refusal, SiteId};
+use trunkgate::journal::{Cursor, JournalId};
 
 const DEADLINE: Duration = Duration::from_secs(20);
 
@@ -476,7 +477,7 @@ async fn next_event(s: &mut tonic::Streaming<pb::WatchEventsResponse>) -> pb::Ev
 #[tokio::test]
 async fn watch_from_tail_from_cursor_and_with_snapshot() {
     let srv = server().await;
-    let start = srv.backend.last_cursor();
+    let start = srv.backend.last_seq();
     assert!(start > 0);
     // Tail: a heartbeat names the latest cursor, then only new events arrive.
     let mut tail = srv
@@ -486,7 +487,9 @@ async fn watch_from_tail_from_cursor_and_with_snapshot() {
         .unwrap()
         .into_inner();
     match next(&mut tail).await {
-        pb::watch_events_response::Kind::Heartbeat(h) => assert_eq!(h.cursor, start),
+        pb::watch_events_response::Kind::Heartbeat(h) => {
+            assert_eq!(h.cursor, srv.backend.cursor(start))
+        }
         other => panic!("expected a heartbeat, got {other:?}"),
     }
     srv.backend
@@ -496,7 +499,7 @@ async fn watch_from_tail_from_cursor_and_with_snapshot() {
         })
         .await;
     let e = next_event(&mut tail).await;
-    assert_eq!(e.cursor, start + 1);
+    assert_eq!(e.cursor, srv.backend.cursor(start + 1));
     assert!(
         e.r#type.starts_with("alarm_raised") || e.r#type == "radio_heard",
         "{}",
@@ -507,19 +510,22 @@ async fn watch_from_tail_from_cursor_and_with_snapshot() {
     let mut replay = srv
         .events()
         .watch_events(pb::WatchEventsRequest {
-            cursor: Some(0),
+            cursor: srv.backend.cursor(0),
             ..Default::default()
         })
         .await
         .unwrap()
         .into_inner();
-    let last = srv.backend.last_cursor();
+    let last = srv.backend.last_seq();
     for want in 1..=last {
-        assert_eq!(next_event(&mut replay).await.cursor, want);
+        assert_eq!(
+            next_event(&mut replay).await.cursor,
+            srv.backend.cursor(want)
+        );
     }
     srv.backend.air(AirEvent::Deregistered { radio: b() }).await;
     let live = next_event(&mut replay).await;
-    assert_eq!(live.cursor, last + 1);
+    assert_eq!(live.cursor, srv.backend.cursor(last + 1));
     assert_eq!(live.r#type, "radio_deregistered");
     assert!(matches!(
         live.payload,
@@ -530,7 +536,7 @@ async fn watch_from_tail_from_cursor_and_with_snapshot() {
     let mut alarms_only = srv
         .events()
         .watch_events(pb::WatchEventsRequest {
-            cursor: Some(0),
+            cursor: srv.backend.cursor(0),
             filter: "type=alarm_*".into(),
             ..Default::default()
         })
@@ -565,23 +571,27 @@ async fn watch_from_tail_from_cursor_and_with_snapshot() {
             other => panic!("unexpected before the snapshot marker: {other:?}"),
         }
     };
-    assert_eq!(cursor, srv.backend.last_cursor());
+    let snapshot_seq = srv.backend.last_seq();
+    assert_eq!(cursor, srv.backend.cursor(snapshot_seq));
     assert_eq!(radios, vec!["radios/80020200", "radios/80020201"]);
     assert_eq!(open_alarms, 1);
     assert_eq!(sites, 1);
     srv.backend.air(AirEvent::Registered { radio: b() }).await;
-    assert_eq!(next_event(&mut snap).await.cursor, cursor + 1);
+    assert_eq!(
+        next_event(&mut snap).await.cursor,
+        srv.backend.cursor(snapshot_seq + 1)
+    );
 }
 
 #[tokio::test]
 async fn expired_and_future_cursors_are_refused() {
     let srv = server().await;
-    let last = srv.backend.last_cursor();
+    let last = srv.backend.last_seq();
     srv.backend.prune(3);
     let e = srv
         .events()
         .watch_events(pb::WatchEventsRequest {
-            cursor: Some(1),
+            cursor: srv.backend.cursor(1),
             ..Default::default()
         })
         .await
@@ -589,22 +599,22 @@ async fn expired_and_future_cursors_are_refused() {
     assert_eq!(e.code(), Code::OutOfRange);
     let info = e.get_details_error_info().unwrap();
     assert_eq!(info.reason, "CURSOR_EXPIRED");
-    assert_eq!(info.metadata["oldest_cursor"], "3");
+    assert_eq!(info.metadata["oldest_cursor"], srv.backend.cursor(3));
     // The oldest cursor itself works.
     let mut ok = srv
         .events()
         .watch_events(pb::WatchEventsRequest {
-            cursor: Some(3),
+            cursor: srv.backend.cursor(3),
             ..Default::default()
         })
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(next_event(&mut ok).await.cursor, 4);
+    assert_eq!(next_event(&mut ok).await.cursor, srv.backend.cursor(4));
     let e = srv
         .events()
         .watch_events(pb::WatchEventsRequest {
-            cursor: Some(last + 100),
+            cursor: srv.backend.cursor(last + 100),
             ..Default::default()
         })
         .await
@@ -622,6 +632,65 @@ async fn expired_and_future_cursors_are_refused() {
 }
 
 #[tokio::test]
+async fn malformed_legacy_and_foreign_cursors_are_refused_by_name() {
+    let srv = server().await;
+    let journal = srv.backend.journal_id.to_string();
+    let watch = |req: pb::WatchEventsRequest| {
+        let mut events = srv.events();
+        async move { events.watch_events(req).await.map(|_| ()).unwrap_err() }
+    };
+    // Malformed: INVALID_ARGUMENT naming `cursor`, never a watch from the tail.
+    for bad in [
+        "12".to_string(),
+        journal.clone(),
+        format!("{journal}."),
+        format!("{journal}.-1"),
+        format!("{journal}.01"),
+        format!("{}.5", journal.to_uppercase()),
+        format!("{}.5", &journal[1..]),
+        format!("{journal}.5 "),
+        "x".repeat(10_000),
+    ] {
+        let e = watch(pb::WatchEventsRequest {
+            cursor: bad.clone(),
+            ..Default::default()
+        })
+        .await;
+        assert_eq!(bad_field(&e), "cursor", "{bad:?}");
+        assert!(e.message().len() < 400, "the message stays short");
+    }
+    // The numeric cursor of earlier versions names no journal: refused, not ignored.
+    let e = watch(pb::WatchEventsRequest {
+        legacy_cursor: Some(3),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(bad_field(&e), "legacy_cursor");
+    // Well formed, in range, but of another journal: FAILED_PRECONDITION naming both.
+    let other = JournalId::from_bytes([0x5a; 16]);
+    assert_ne!(other, srv.backend.journal_id);
+    let e = watch(pb::WatchEventsRequest {
+        cursor: Cursor::new(other, 1).to_string(),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(e.code(), Code::FailedPrecondition, "{e:?}");
+    let info = e.get_details_error_info().unwrap();
+    assert_eq!(info.reason, "JOURNAL_MISMATCH");
+    assert_eq!(info.metadata["journal"], journal);
+    assert_eq!(info.metadata["cursor_journal"], other.to_string());
+    assert!(e.message().contains(&journal), "{}", e.message());
+    // Even with a snapshot asked for: the cursor decides, and it is refused.
+    let e = watch(pb::WatchEventsRequest {
+        cursor: Cursor::new(other, 1).to_string(),
+        snapshot: true,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(e.code(), Code::FailedPrecondition, "{e:?}");
+}
+
+#[tokio::test]
 async fn a_slow_watcher_is_cut_with_its_resume_cursor() {
     // The journal hub's per-subscriber queue holds 256 events.
     let backend = TestBackend::start(256);
@@ -630,13 +699,13 @@ async fn a_slow_watcher_is_cut_with_its_resume_cursor() {
     let mut slow = srv
         .events()
         .watch_events(pb::WatchEventsRequest {
-            cursor: Some(srv.backend.last_cursor()),
+            cursor: srv.backend.cursor(srv.backend.last_seq()),
             ..Default::default()
         })
         .await
         .unwrap()
         .into_inner();
-    let first = srv.backend.last_cursor();
+    let first = srv.backend.last_seq();
     // Far more than the HTTP/2 windows (hyper's default 2 MB stream window), send buffers
     // and queues hold while the client reads nothing: about 14,800 events fit here.
     for i in 0..40_000u32 {
@@ -648,7 +717,7 @@ async fn a_slow_watcher_is_cut_with_its_resume_cursor() {
         };
         srv.backend.air(event).await;
     }
-    let total = srv.backend.last_cursor();
+    let total = srv.backend.last_seq();
     // Now read: events in order, then RESOURCE_EXHAUSTED naming the last one delivered.
     let mut expect = first + 1;
     let status = loop {
@@ -658,7 +727,11 @@ async fn a_slow_watcher_is_cut_with_its_resume_cursor() {
         {
             Ok(Some(m)) => {
                 if let Some(pb::watch_events_response::Kind::Event(e)) = m.kind {
-                    assert_eq!(e.cursor, expect, "no gap before the cut");
+                    assert_eq!(
+                        e.cursor,
+                        srv.backend.cursor(expect),
+                        "no gap before the cut"
+                    );
                     expect += 1;
                 }
                 assert!(expect <= total, "every event fit in the buffers: no cut");
@@ -670,7 +743,9 @@ async fn a_slow_watcher_is_cut_with_its_resume_cursor() {
     assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
     let info = status.get_details_error_info().unwrap();
     assert_eq!(info.reason, "WATCHER_LAGGED");
-    let resume: u64 = info.metadata["resume_cursor"].parse().unwrap();
+    let resume: Cursor = info.metadata["resume_cursor"].parse().unwrap();
+    assert_eq!(resume.journal, srv.backend.journal_id);
+    let resume = resume.seq;
     assert_eq!(
         resume,
         expect - 1,
@@ -681,13 +756,16 @@ async fn a_slow_watcher_is_cut_with_its_resume_cursor() {
     let mut again = srv
         .events()
         .watch_events(pb::WatchEventsRequest {
-            cursor: Some(resume),
+            cursor: srv.backend.cursor(resume),
             ..Default::default()
         })
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(next_event(&mut again).await.cursor, resume + 1);
+    assert_eq!(
+        next_event(&mut again).await.cursor,
+        srv.backend.cursor(resume + 1)
+    );
 }
 
 #[tokio::test]
@@ -805,17 +883,17 @@ async fn shutdown_ends_watch_streams_with_their_resume_cursor() {
     let backend = TestBackend::start(1024);
     backend.scene(0).await;
     let mut srv = Server::start(backend, config()).await;
-    let last = srv.backend.last_cursor();
+    let last = srv.backend.last_seq();
     let mut w = srv
         .events()
         .watch_events(pb::WatchEventsRequest {
-            cursor: Some(last - 1),
+            cursor: srv.backend.cursor(last - 1),
             ..Default::default()
         })
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(next_event(&mut w).await.cursor, last);
+    assert_eq!(next_event(&mut w).await.cursor, srv.backend.cursor(last));
     srv.stop().await;
     let status = loop {
         match tokio::time::timeout(DEADLINE, w.message())
@@ -830,7 +908,7 @@ async fn shutdown_ends_watch_streams_with_their_resume_cursor() {
     assert_eq!(status.code(), Code::Unavailable, "{status:?}");
     let info = status.get_details_error_info().unwrap();
     assert_eq!(info.reason, "SHUTTING_DOWN");
-    assert_eq!(info.metadata["resume_cursor"], last.to_string());
+    assert_eq!(info.metadata["resume_cursor"], srv.backend.cursor(last));
     let ended = tokio::time::timeout(DEADLINE, &mut srv.task)
         .await
         .expect("server stops")

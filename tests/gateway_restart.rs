@@ -1,22 +1,23 @@
 //! Nothing lost across a crash: the real `trunkgate serve` process is SIGKILLed while the load
 //! generator (`trunkgate sim`, a separate process logged into the gateway's Homebrew master)
 //! is sending, then restarted on the same data directory. A gRPC watcher that resumes from
-//! its last cursor must have received every journaled event exactly once, and the commands
+//! its last cursor must have received every journaled event exactly once (the journal keeps
+//! its identity across the restart, so its cursors stay valid), and the commands
 //! that were in flight at the kill must be resumed (and finish) or be failed explicitly.
 //!
 //! Everything runs on 127.0.0.1 with ports picked by the OS; every wait has a deadline.
 
 use std::collections::BTreeSet;
 use std::net::{SocketAddr, TcpListener, UdpSocket};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tonic::transport::Channel;
 use trunkgate::api::pb;
-use trunkgate::journal::Journal;
-use trunkgate::journal::sqlite::{SqliteConfig, SqliteJournal};
+use trunkgate::journal::sqlite::{SqliteConfig, SqliteJournal, SqliteReader};
+use trunkgate::journal::{Cursor, Journal, JournalId, JournalReader};
 
 const BIN: &str = env!("CARGO_BIN_EXE_trunkgate");
 
@@ -110,20 +111,32 @@ async fn connect(api: SocketAddr, deadline: Instant) -> Channel {
     }
 }
 
-/// What the watcher saw: every event cursor in arrival order, and the latest heartbeat.
+/// What the watcher saw: every event's sequence number in arrival order, the latest
+/// heartbeat's, and every journal a cursor named.
 #[derive(Default)]
 struct Seen {
     cursors: Vec<u64>,
     heartbeat: u64,
     reconnects: u32,
     restarted_events: u32,
+    journals: BTreeSet<JournalId>,
+    /// A resume the server refused (it must never be).
+    refused: Option<tonic::Status>,
 }
 
-/// Watch from cursor 0; whenever the stream breaks (the gateway died), reconnect and resume
-/// after the last cursor received. Stops at `stop`.
-async fn watcher(api: SocketAddr, seen: Arc<Mutex<Seen>>, stop: Instant) {
-    let mut cursor = 0u64;
+/// Watch from the start of the journal in `journal_dir` (its identity read from the file, as
+/// any client could learn it from a first cursor); whenever the stream breaks (the gateway
+/// died), reconnect and resume after the last cursor received. Stops at `stop`.
+async fn watcher(api: SocketAddr, journal_dir: PathBuf, seen: Arc<Mutex<Seen>>, stop: Instant) {
+    let mut cursor: Option<Cursor> = None;
     while Instant::now() < stop {
+        let Some(from) = cursor.or_else(|| {
+            let reader = SqliteReader::open(&journal_dir, &SqliteConfig::default()).ok()?;
+            Some(Cursor::new(reader.identity(), 0))
+        }) else {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        };
         let Ok(ch) = Channel::from_shared(format!("http://{api}"))
             .unwrap()
             .connect()
@@ -134,13 +147,21 @@ async fn watcher(api: SocketAddr, seen: Arc<Mutex<Seen>>, stop: Instant) {
         };
         let mut client = pb::event_service_client::EventServiceClient::new(ch);
         let request = pb::WatchEventsRequest {
-            cursor: Some(cursor),
+            legacy_cursor: None,
+            cursor: from.to_string(),
             filter: String::new(),
             snapshot: false,
         };
-        let Ok(response) = client.watch_events(request).await else {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            continue;
+        let response = match client.watch_events(request).await {
+            Ok(r) => r,
+            Err(e) if e.code() == tonic::Code::FailedPrecondition => {
+                seen.lock().unwrap().refused = Some(e);
+                return;
+            }
+            Err(_) => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
         };
         let mut stream = response.into_inner();
         loop {
@@ -148,15 +169,20 @@ async fn watcher(api: SocketAddr, seen: Arc<Mutex<Seen>>, stop: Instant) {
             match tokio::time::timeout(left, stream.message()).await {
                 Ok(Ok(Some(msg))) => match msg.kind {
                     Some(pb::watch_events_response::Kind::Event(e)) => {
-                        cursor = e.cursor;
+                        let c: Cursor = e.cursor.parse().expect("a well-formed cursor");
+                        cursor = Some(c);
                         let mut s = seen.lock().unwrap();
-                        s.cursors.push(e.cursor);
+                        s.journals.insert(c.journal);
+                        s.cursors.push(c.seq);
                         if e.r#type == "gateway_restarted" {
                             s.restarted_events += 1;
                         }
                     }
                     Some(pb::watch_events_response::Kind::Heartbeat(h)) => {
-                        seen.lock().unwrap().heartbeat = h.cursor;
+                        let c: Cursor = h.cursor.parse().expect("a well-formed cursor");
+                        let mut s = seen.lock().unwrap();
+                        s.journals.insert(c.journal);
+                        s.heartbeat = c.seq;
                     }
                     _ => {}
                 },
@@ -211,6 +237,7 @@ async fn sigkill_under_load_loses_no_event_and_no_operation() {
     let seen = Arc::new(Mutex::new(Seen::default()));
     let watch = tokio::spawn(watcher(
         api,
+        dir.path().join("data").join("journal"),
         Arc::clone(&seen),
         start + Duration::from_secs(90),
     ));
@@ -303,8 +330,10 @@ async fn sigkill_under_load_loses_no_event_and_no_operation() {
     drop(gw);
     watch.abort();
 
-    // Exactly once: the cursors seen are 1..=caught_up with no gap and no repeat.
+    // Exactly once: the cursors seen are 1..=caught_up with no gap and no repeat, all of
+    // one journal, whose identity survived the restart (no resume was refused).
     let s = seen.lock().unwrap();
+    assert!(s.refused.is_none(), "resume refused: {:?}", s.refused);
     let upto: Vec<u64> = s
         .cursors
         .iter()
@@ -331,6 +360,11 @@ async fn sigkill_under_load_loses_no_event_and_no_operation() {
     )
     .unwrap();
     let reader = journal.reader().unwrap();
+    assert_eq!(
+        s.journals.iter().copied().collect::<Vec<_>>(),
+        vec![journal.identity()],
+        "every cursor names the one journal"
+    );
     assert!(reader.latest_seq().unwrap() >= caught_up);
     let mut cursor = 0;
     let mut count = 0u64;

@@ -34,6 +34,7 @@ use tonic_types::StatusExt;
 use trunkgate::api::pb;
 use trunkgate::app::config::Config;
 use trunkgate::app::serve::{self, ServeOptions};
+use trunkgate::journal::Cursor;
 use trunkgate::link::homebrew::packet::{CallType, Dmrd, FrameType, Packet, PeerId};
 use trunkgate::link::homebrew::peer::{PeerAction, PeerConfig, PeerSession};
 use trunkgate::link::homebrew::{HomebrewCounters, classify_burst};
@@ -186,10 +187,14 @@ async fn channel(api: SocketAddr) -> Channel {
         .unwrap()
 }
 
-async fn watch(api: SocketAddr, cursor: Option<u64>) -> tonic::Streaming<pb::WatchEventsResponse> {
+async fn watch(
+    api: SocketAddr,
+    cursor: Option<Cursor>,
+) -> tonic::Streaming<pb::WatchEventsResponse> {
     pb::event_service_client::EventServiceClient::new(channel(api).await)
         .watch_events(pb::WatchEventsRequest {
-            cursor,
+            legacy_cursor: None,
+            cursor: cursor.map(|c| c.to_string()).unwrap_or_default(),
             filter: String::new(),
             snapshot: false,
         })
@@ -210,12 +215,17 @@ async fn fast(api: SocketAddr, seen: Seen, stop: CancellationToken) -> Result<()
         };
         match msg.and_then(|m| m.kind) {
             Some(pb::watch_events_response::Kind::Event(e)) => {
-                seen.lock().unwrap().push((e.cursor, Instant::now()));
+                seen.lock().unwrap().push((seq(&e.cursor), Instant::now()));
             }
             Some(_) => {}
             None => return Ok(()),
         }
     }
+}
+
+/// The sequence number of a cursor the server handed out.
+fn seq(cursor: &str) -> u64 {
+    cursor.parse::<Cursor>().expect("a well-formed cursor").seq
 }
 
 fn assert_contiguous(cursors: &[u64], what: &str) {
@@ -354,7 +364,7 @@ async fn a_watcher_that_stops_reading_is_cut_and_the_others_never_wait() {
         match tokio::time::timeout(Duration::from_secs(10), slow.message()).await {
             Ok(Ok(Some(m))) => {
                 if let Some(pb::watch_events_response::Kind::Event(e)) = m.kind {
-                    got.push(e.cursor);
+                    got.push(seq(&e.cursor));
                 }
             }
             Ok(Ok(None)) => panic!("the slow stream ended without a status"),
@@ -367,7 +377,13 @@ async fn a_watcher_that_stops_reading_is_cut_and_the_others_never_wait() {
         .get_details_error_info()
         .expect("the status carries ErrorInfo");
     assert_eq!(info.reason, "WATCHER_LAGGED");
-    let resume: u64 = info.metadata["resume_cursor"].parse().unwrap();
+    let resume_cursor: Cursor = info.metadata["resume_cursor"].parse().unwrap();
+    assert_eq!(
+        resume_cursor.journal,
+        hub.identity(),
+        "the cursor names the journal"
+    );
+    let resume = resume_cursor.seq;
     assert_contiguous(&got, "slow watcher");
     assert_eq!(got.first(), Some(&(first_seq + 1)), "slow watcher's first");
     assert_eq!(
@@ -378,7 +394,7 @@ async fn a_watcher_that_stops_reading_is_cut_and_the_others_never_wait() {
     assert!(resume < want, "the cut happened while events were coming");
 
     // Resuming after the cursor replays the rest with no gap.
-    let mut again = watch(running.api, Some(resume)).await;
+    let mut again = watch(running.api, Some(resume_cursor)).await;
     let mut next = resume;
     let deadline = Instant::now() + Duration::from_secs(20);
     while next < want {
@@ -389,8 +405,8 @@ async fn a_watcher_that_stops_reading_is_cut_and_the_others_never_wait() {
             .expect("the resumed stream has no error")
             .expect("the resumed stream stays open");
         if let Some(pb::watch_events_response::Kind::Event(e)) = m.kind {
-            assert_eq!(e.cursor, next + 1, "resumed stream: gap or repeat");
-            next = e.cursor;
+            assert_eq!(seq(&e.cursor), next + 1, "resumed stream: gap or repeat");
+            next = seq(&e.cursor);
         }
     }
     drop(again);

@@ -150,7 +150,10 @@ async fn after_cursor_racing_publishes_sees_every_seq_exactly_once() {
                 }
                 let mut cursor = hub.latest_seq().saturating_sub(offset);
                 let mut cuts = 0;
-                let mut sub = hub.subscribe(Start::After(cursor)).await.unwrap();
+                let mut sub = hub
+                    .subscribe(Start::After(hub.cursor(cursor)))
+                    .await
+                    .unwrap();
                 while cursor < total {
                     match next(&mut sub).await {
                         Ok(ev) => {
@@ -158,7 +161,11 @@ async fn after_cursor_racing_publishes_sees_every_seq_exactly_once() {
                             cursor = ev.seq;
                         }
                         Err(WatchEnd::Lagged { resume_after }) => {
-                            assert_eq!(resume_after, cursor, "cut names the last delivered");
+                            assert_eq!(
+                                resume_after,
+                                hub.cursor(cursor),
+                                "cut names the last delivered"
+                            );
                             cuts += 1;
                             sub = hub.subscribe(Start::After(resume_after)).await.unwrap();
                         }
@@ -229,12 +236,14 @@ async fn slow_watcher_is_cut_while_fast_one_keeps_everything() {
     assert!(slow.high_water() <= CAPACITY);
     assert_eq!(
         next(&mut slow).await.unwrap_err(),
-        WatchEnd::Lagged { resume_after: 5 }
+        WatchEnd::Lagged {
+            resume_after: hub.cursor(5)
+        }
     );
     assert_eq!(hub.stats().cut_total, 1);
 
     // The resume cursor loses nothing: replay 6.. from the journal, then live.
-    let mut resumed = hub.subscribe(Start::After(5)).await.unwrap();
+    let mut resumed = hub.subscribe(Start::After(hub.cursor(5))).await.unwrap();
     append_publish(&mut j, &hub, 1);
     for want in 6..=total + 1 {
         assert_eq!(next(&mut resumed).await.unwrap().seq, want);
@@ -263,7 +272,9 @@ async fn queue_never_exceeds_its_bound() {
     append_publish(&mut j, &hub, CAPACITY + 1);
     assert_eq!(
         next(&mut small).await.unwrap_err(),
-        WatchEnd::Lagged { resume_after: 300 }
+        WatchEnd::Lagged {
+            resume_after: hub.cursor(300)
+        }
     );
     assert_eq!(hub.stats().watchers, 0);
 }

@@ -1,12 +1,16 @@
 //! The SQLite journal on real files: round trip, contiguous seqs across reopen, all-or-nothing
-//! batches, snapshots and retention, cursors, readers beside the writer.
+//! batches, snapshots and retention, cursors, readers beside the writer, the journal's
+//! identity (kept across reopen, given to a schema-1 file on open, checked by readers).
 
 use std::time::Duration;
 
 use bytes::Bytes;
-use trunkgate::journal::sqlite::{FILE_NAME, SqliteConfig, SqliteJournal, SqliteReader};
+use trunkgate::journal::sqlite::{
+    FILE_NAME, SCHEMA_VERSION, SqliteConfig, SqliteJournal, SqliteReader,
+};
 use trunkgate::journal::{
-    CursorError, Entry, Journal, JournalReader, Record, SeqRange, UnixMillis,
+    CursorError, Entry, Journal, JournalError, JournalId, JournalReader, Record, SeqRange,
+    UnixMillis,
 };
 
 fn cfg() -> SqliteConfig {
@@ -282,4 +286,159 @@ fn reader_opens_a_closed_journal_and_refuses_a_missing_one() {
     drop(j); // last connection closed: SQLite checkpoints and removes the WAL
     let r = SqliteReader::open(dir.path(), &cfg()).unwrap();
     assert_eq!(seqs(&r.read_after(0, 10).unwrap()), vec![1, 2, 3, 4]);
+}
+
+#[test]
+fn identity_is_made_with_the_journal_and_survives_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut j = SqliteJournal::open(dir.path(), &cfg()).unwrap();
+    let id = j.identity();
+    j.append(&batch(3, 1, 0)).unwrap();
+    assert_eq!(j.reader().unwrap().identity(), id);
+    drop(j);
+    let j = SqliteJournal::open(dir.path(), &cfg()).unwrap();
+    assert_eq!(j.identity(), id, "same file, same identity");
+    assert_eq!(
+        SqliteReader::open(dir.path(), &cfg()).unwrap().identity(),
+        id
+    );
+    // Stored where an operator can see it.
+    let c = rusqlite::Connection::open(dir.path().join(FILE_NAME)).unwrap();
+    let stored: String = c
+        .query_row("SELECT journal_id FROM journal_identity", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(stored, id.to_string());
+    // Another file is another journal, as is the same directory once the file is gone.
+    let other = tempfile::tempdir().unwrap();
+    assert_ne!(
+        SqliteJournal::open(other.path(), &cfg())
+            .unwrap()
+            .identity(),
+        id
+    );
+    drop((j, c));
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(dir.path().join(format!("{FILE_NAME}{suffix}")));
+    }
+    let again = SqliteJournal::open(dir.path(), &cfg()).unwrap();
+    assert_ne!(again.identity(), id, "a re-created file is a new journal");
+    assert_eq!(again.latest_seq(), 0);
+}
+
+/// The schema this journal wrote before identities (version 1), verbatim.
+const SCHEMA_V1: &str = "
+CREATE TABLE schema_version (version INTEGER NOT NULL);
+INSERT INTO schema_version (version) VALUES (1);
+CREATE TABLE journal_state (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    latest_seq INTEGER NOT NULL,
+    pruned_through INTEGER NOT NULL
+);
+CREATE TABLE events (
+    seq INTEGER PRIMARY KEY,
+    at_ms INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    payload BLOB NOT NULL
+);
+CREATE TABLE snapshots (
+    seq INTEGER PRIMARY KEY,
+    data BLOB NOT NULL
+);
+INSERT INTO journal_state (id, latest_seq, pruned_through) VALUES (1, 0, 0);
+";
+
+#[test]
+fn a_schema_1_file_gains_an_identity_on_open_and_keeps_its_events() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let c = rusqlite::Connection::open(dir.path().join(FILE_NAME)).unwrap();
+        c.execute_batch(SCHEMA_V1).unwrap();
+        // Records 1..=3 pruned, 4..=6 kept, a snapshot at 5: as an old gateway left it.
+        for seq in 4..=6i64 {
+            c.execute(
+                "INSERT INTO events (seq, at_ms, kind, payload) VALUES (?1, ?2, 'ev', ?3)",
+                rusqlite::params![seq, seq * 10, vec![seq as u8]],
+            )
+            .unwrap();
+        }
+        c.execute(
+            "UPDATE journal_state SET latest_seq = 6, pruned_through = 3",
+            [],
+        )
+        .unwrap();
+        c.execute("INSERT INTO snapshots (seq, data) VALUES (5, x'aa')", [])
+            .unwrap();
+    }
+    let mut j = SqliteJournal::open(dir.path(), &cfg()).unwrap();
+    let id = j.identity();
+    assert_eq!(j.latest_seq(), 6);
+    let r = j.reader().unwrap();
+    assert_eq!(r.identity(), id);
+    let kept = r.read_after(3, 10).unwrap();
+    assert_eq!(seqs(&kept), vec![4, 5, 6]);
+    assert_eq!(kept[0].at, UnixMillis(40));
+    assert_eq!(kept[2].payload, Bytes::from_static(&[6]));
+    assert_eq!(
+        r.check_cursor(2).unwrap_err().cursor(),
+        Some(CursorError::OutOfRange {
+            cursor: 2,
+            oldest_available: 3
+        })
+    );
+    assert_eq!(r.latest_snapshot().unwrap().unwrap().seq, 5);
+    // Seqs continue; the file is now schema 2, and the identity stays on reopen.
+    assert_eq!(j.append(&batch(1, 9, 70)).unwrap().start, 7);
+    drop((j, r));
+    let c = rusqlite::Connection::open(dir.path().join(FILE_NAME)).unwrap();
+    let version: i64 = c
+        .query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, SCHEMA_VERSION);
+    assert_eq!(SCHEMA_VERSION, 2);
+    drop(c);
+    let j = SqliteJournal::open(dir.path(), &cfg()).unwrap();
+    assert_eq!(j.identity(), id);
+    assert_eq!(j.latest_seq(), 7);
+}
+
+#[test]
+fn a_schema_2_file_without_identity_is_refused_not_given_a_new_one() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(SqliteJournal::open(dir.path(), &cfg()).unwrap());
+    let c = rusqlite::Connection::open(dir.path().join(FILE_NAME)).unwrap();
+    c.execute("DELETE FROM journal_identity", []).unwrap();
+    drop(c);
+    match SqliteJournal::open(dir.path(), &cfg()) {
+        Err(JournalError::Identity { reason }) => assert!(reason.contains("no journal_identity")),
+        other => panic!("want Identity, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_reader_refuses_a_file_replaced_under_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let other = tempfile::tempdir().unwrap();
+    // No idle connections kept: every read opens the file by its path again.
+    let config = SqliteConfig {
+        idle_readers: 0,
+        ..cfg()
+    };
+    let mut j = SqliteJournal::open(dir.path(), &config).unwrap();
+    j.append(&batch(3, 1, 0)).unwrap();
+    let r = j.reader().unwrap();
+    assert_eq!(r.read_after(0, 10).unwrap().len(), 3);
+    let mut o = SqliteJournal::open(other.path(), &config).unwrap();
+    o.append(&batch(5, 2, 0)).unwrap();
+    let other_id: JournalId = o.identity();
+    let id = j.identity();
+    // Both closed (their WALs checkpointed away), then another journal moved into place.
+    drop((o, j));
+    std::fs::rename(other.path().join(FILE_NAME), dir.path().join(FILE_NAME)).unwrap();
+    match r.read_after(0, 10) {
+        Err(JournalError::Identity { reason }) => {
+            assert!(reason.contains(&other_id.to_string()), "{reason}");
+            assert!(reason.contains(&id.to_string()), "{reason}");
+        }
+        other => panic!("want Identity, got {other:?}"),
+    }
 }

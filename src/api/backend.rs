@@ -5,6 +5,8 @@
 //! through a command channel and subscriptions, never a lock). Contract for implementors:
 //!
 //! - [`Backend::command`] runs one operator request on the core and resolves with its reply.
+//! - [`Backend::journal`] is the identity of the journal behind the backend, fixed for its
+//!   life; every [`Cursor`] the backend takes or names is of that journal.
 //! - [`Backend::read`] runs a read-only closure on the driver against the core and passes
 //!   the cursor of the last event journaled at that moment, so a read and a watch after that
 //!   cursor together miss nothing and repeat nothing.
@@ -14,7 +16,8 @@
 //!   subscription is bounded: a subscriber that falls behind gets one
 //!   `Err(`[`WatchEnd::Lagged`]`)` naming the last event it was given, and the stream ends.
 //!   A cursor older than retention is [`WatchError::OutOfRange`] with the oldest cursor one
-//!   can still resume after.
+//!   can still resume after; a cursor of another journal is [`WatchError::OtherJournal`],
+//!   never a resume.
 //! - [`Backend::links_up`] tells whether any site link is up (for grpc.health.v1).
 
 use std::future::Future;
@@ -25,15 +28,18 @@ use bytes::Bytes;
 use futures::Stream;
 
 use crate::dispatch::{Core, DispatchError, Event, Reply, Request};
+use crate::journal::{Cursor, JournalId};
 
 /// The driver is gone (shutting down or crashed); the API answers UNAVAILABLE.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("the dispatch driver is not available")]
 pub struct Unavailable;
 
-/// An event as journaled: its sequence number (the watch cursor) and the event.
+/// An event as journaled: its position (the watch cursor) and the event.
 #[derive(Debug, Clone)]
 pub struct JournaledEvent {
+    /// The journal it is stored in.
+    pub journal: JournalId,
     /// Journal sequence number, gateway-wide, increasing by one per event.
     pub seq: u64,
     /// The event.
@@ -44,13 +50,19 @@ pub struct JournaledEvent {
 }
 
 impl JournaledEvent {
-    /// The event journaled under `seq`.
-    pub fn new(seq: u64, event: Event) -> JournaledEvent {
+    /// The event journaled at `cursor`.
+    pub fn new(cursor: Cursor, event: Event) -> JournaledEvent {
         JournaledEvent {
-            seq,
+            journal: cursor.journal,
+            seq: cursor.seq,
             event,
             wire: OnceLock::new(),
         }
+    }
+
+    /// Its position: the cursor a watcher resumes after.
+    pub fn cursor(&self) -> Cursor {
+        Cursor::new(self.journal, self.seq)
     }
 
     /// The encoded `WatchEventsResponse { event }`, made once.
@@ -58,7 +70,7 @@ impl JournaledEvent {
         self.wire.get_or_init(|| {
             use prost::Message;
             let kind = super::pb::watch_events_response::Kind::Event(super::convert::event(
-                self.seq,
+                self.cursor(),
                 &self.event,
             ));
             let msg = super::pb::WatchEventsResponse { kind: Some(kind) };
@@ -67,10 +79,10 @@ impl JournaledEvent {
     }
 }
 
-/// Equal when the seq and the event are; the wire cache is derived from them.
+/// Equal when the position and the event are; the wire cache is derived from them.
 impl PartialEq for JournaledEvent {
     fn eq(&self, other: &JournaledEvent) -> bool {
-        self.seq == other.seq && self.event == other.event
+        self.cursor() == other.cursor() && self.event == other.event
     }
 }
 
@@ -79,8 +91,8 @@ impl PartialEq for JournaledEvent {
 pub enum WatchStart {
     /// With the next event journaled.
     Tail,
-    /// With the event after this cursor: replay, then live.
-    After(u64),
+    /// With the event after this cursor (of the backend's journal): replay, then live.
+    After(Cursor),
 }
 
 /// Why a watch subscription ended early.
@@ -91,7 +103,7 @@ pub enum WatchEnd {
     #[error("watcher fell behind; resume after cursor {resume_after}")]
     Lagged {
         /// Watch again after this cursor to miss nothing.
-        resume_after: u64,
+        resume_after: Cursor,
     },
 }
 
@@ -103,15 +115,24 @@ pub enum WatchError {
     #[error("cursor is older than retention; oldest cursor is {oldest}")]
     OutOfRange {
         /// The oldest cursor still accepted.
-        oldest: u64,
+        oldest: Cursor,
     },
     /// The cursor is beyond the last journaled event.
-    #[error("cursor {cursor} is ahead of the journal (last {last})")]
+    #[error("cursor {cursor} is ahead of the journal (last seq {last})")]
     Ahead {
         /// What was asked.
-        cursor: u64,
-        /// The last journaled cursor.
+        cursor: Cursor,
+        /// The last journaled sequence number.
         last: u64,
+    },
+    /// The cursor belongs to another journal (this one was re-created or replaced): its
+    /// positions mean nothing here, and the client must resync with a snapshot.
+    #[error("cursor {cursor} belongs to journal {}, the server's journal is {journal}", cursor.journal)]
+    OtherJournal {
+        /// What was asked.
+        cursor: Cursor,
+        /// The journal the backend serves.
+        journal: JournalId,
     },
     /// The driver is gone.
     #[error("the dispatch driver is not available")]
@@ -134,8 +155,11 @@ pub trait Backend: Send + Sync + 'static {
     /// cursor of the last journaled event at that moment.
     fn read<R: Send + 'static>(
         &self,
-        f: impl FnOnce(&Core, u64) -> R + Send + 'static,
+        f: impl FnOnce(&Core, Cursor) -> R + Send + 'static,
     ) -> impl Future<Output = Result<R, Unavailable>> + Send;
+
+    /// The identity of the journal behind the backend (fixed for the backend's life).
+    fn journal(&self) -> JournalId;
 
     /// Subscribe to journaled events: live tail, or replay after a cursor then live.
     fn watch(&self, start: WatchStart) -> Result<EventStream, WatchError>;

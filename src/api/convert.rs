@@ -19,6 +19,7 @@ use crate::dispatch::{
     Position, PositionSource, Radio, RadioControl, RadioId, Service, Site, SiteId, Talkgroup,
     TalkgroupId, Team, TeamId, Timestamp,
 };
+use crate::journal::Cursor;
 use crate::link::Slot;
 
 /// Longest resource name or page token accepted, in bytes (bounded input).
@@ -542,7 +543,7 @@ pub fn event_json(e: &Event) -> (String, String) {
 }
 
 /// A journaled event with its cursor.
-pub fn event(seq: u64, e: &Event) -> pb::Event {
+pub fn event(cursor: Cursor, e: &Event) -> pb::Event {
     use pb::event::Payload as P;
     let (type_, json) = event_json(e);
     let payload = match &e.kind {
@@ -765,7 +766,7 @@ pub fn event(seq: u64, e: &Event) -> pb::Event {
         EventKind::GatewayRestarted => P::GatewayRestarted(pb::GatewayRestarted {}),
     };
     pb::Event {
-        cursor: seq,
+        cursor: cursor.to_string(),
         time: Some(timestamp(e.at)),
         r#type: type_,
         json,
@@ -879,6 +880,7 @@ impl TryFrom<pb::CancelOperationRequest> for Command {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::journal::JournalId;
     use tonic::Code;
     use tonic_types::StatusExt;
 
@@ -1007,8 +1009,9 @@ mod tests {
                 site: SiteId::new("城关站"),
             },
         };
-        let p = event(9, &e);
-        assert_eq!(p.cursor, 9);
+        let journal = JournalId::from_bytes([0xab; 16]);
+        let p = event(Cursor::new(journal, 9), &e);
+        assert_eq!(p.cursor, format!("{}.9", "ab".repeat(16)));
         assert_eq!(p.r#type, "alarm_raised");
         assert_eq!(p.time.unwrap().nanos, 500_000_000);
         assert!(p.json.contains("\"alarm_raised\""));

@@ -85,7 +85,7 @@ impl<B: Backend> Api<B> {
 
     async fn read<R: Send + 'static>(
         &self,
-        f: impl FnOnce(&dispatch::Core, u64) -> R + Send + 'static,
+        f: impl FnOnce(&dispatch::Core, crate::journal::Cursor) -> R + Send + 'static,
     ) -> Result<R, Status> {
         Ok(self.shared.backend.read(f).await?)
     }
@@ -570,12 +570,21 @@ pub(crate) async fn drained(rx: &mut watch::Receiver<bool>) {
     let _ = rx.wait_for(|d| *d).await;
 }
 
-/// UNAVAILABLE for a stream ended by the server draining, naming the cursor to resume from.
-pub(crate) fn draining(resume_after: u64) -> Status {
-    status(
-        tonic::Code::Unavailable,
-        "SHUTTING_DOWN",
-        format!("the server is shutting down; resume after cursor {resume_after}"),
-        &[("resume_cursor", resume_after.to_string())],
-    )
+/// UNAVAILABLE for a stream ended by the server draining, naming the cursor to resume from
+/// (none for a watch that had no position yet: it watches again as it did).
+pub(crate) fn draining(resume_after: Option<crate::journal::Cursor>) -> Status {
+    match resume_after {
+        Some(c) => status(
+            tonic::Code::Unavailable,
+            "SHUTTING_DOWN",
+            format!("the server is shutting down; resume after cursor {c}"),
+            &[("resume_cursor", c.to_string())],
+        ),
+        None => status(
+            tonic::Code::Unavailable,
+            "SHUTTING_DOWN",
+            "the server is shutting down; watch again",
+            &[],
+        ),
+    }
 }

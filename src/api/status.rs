@@ -12,6 +12,12 @@
 //! | request id reused for a different command | ALREADY_EXISTS | `REQUEST_ID_REUSED` (the id names an operation that exists; AIP-155 leaves the code open) |
 //! | site queue full, too many operations | RESOURCE_EXHAUSTED | `QUEUE_FULL`, `TOO_MANY_OPERATIONS` |
 //! | argument out of range | INVALID_ARGUMENT | `INVALID_ARGUMENT` + BadRequest naming the field |
+//!
+//! Watch errors ([`WatchError`], [`WatchEnd`]) carry cursors in the ErrorInfo metadata, in
+//! their string form `<journal>.<seq>` (events.proto): `resume_cursor` (RESOURCE_EXHAUSTED
+//! `WATCHER_LAGGED`), `oldest_cursor` (OUT_OF_RANGE `CURSOR_EXPIRED`); a cursor of another
+//! journal is FAILED_PRECONDITION `JOURNAL_MISMATCH` with `journal` (the server's) and
+//! `cursor_journal`.
 
 use std::collections::HashMap;
 
@@ -96,7 +102,24 @@ impl From<WatchError> for Status {
             ),
             WatchError::Ahead { cursor, last } => invalid_argument(
                 "cursor",
-                format!("{cursor} is ahead of the journal (last {last})"),
+                format!("{cursor} is ahead of the journal (last seq {last})"),
+            ),
+            // FAILED_PRECONDITION (AIP-193): the request is well formed, but the journal is
+            // not the one the cursor was issued by, and retrying cannot change that: the
+            // client resyncs with a snapshot.
+            WatchError::OtherJournal { cursor, journal } => status(
+                Code::FailedPrecondition,
+                "JOURNAL_MISMATCH",
+                format!(
+                    "cursor {cursor} belongs to journal {}, but this server's journal is \
+                     {journal} (re-created or replaced): the cursor cannot be resumed; watch \
+                     with a snapshot and use its cursors",
+                    cursor.journal
+                ),
+                &[
+                    ("journal", journal.to_string()),
+                    ("cursor_journal", cursor.journal.to_string()),
+                ],
             ),
             WatchError::Unavailable => Unavailable.into(),
         }
@@ -202,6 +225,7 @@ impl From<DispatchError> for Status {
 mod tests {
     use super::*;
     use crate::dispatch::{AlarmId, AlarmState, RadioId, SiteId};
+    use crate::journal::{Cursor, JournalId};
 
     fn info(s: &Status) -> (String, HashMap<String, String>) {
         let i = s.get_details_error_info().expect("error info");
@@ -253,13 +277,33 @@ mod tests {
 
     #[test]
     fn watch_errors_carry_cursors() {
-        let s: Status = WatchEnd::Lagged { resume_after: 41 }.into();
+        let j = JournalId::from_bytes([0x11; 16]);
+        let other = JournalId::from_bytes([0x22; 16]);
+        let hex = |b: &str| b.repeat(16);
+        let s: Status = WatchEnd::Lagged {
+            resume_after: Cursor::new(j, 41),
+        }
+        .into();
         assert_eq!(s.code(), Code::ResourceExhausted);
-        assert_eq!(info(&s).1["resume_cursor"], "41");
-        let s: Status = WatchError::OutOfRange { oldest: 7 }.into();
+        assert_eq!(info(&s).1["resume_cursor"], format!("{}.41", hex("11")));
+        let s: Status = WatchError::OutOfRange {
+            oldest: Cursor::new(j, 7),
+        }
+        .into();
         assert_eq!(s.code(), Code::OutOfRange);
         let (reason, meta) = info(&s);
         assert_eq!(reason, "CURSOR_EXPIRED");
-        assert_eq!(meta["oldest_cursor"], "7");
+        assert_eq!(meta["oldest_cursor"], format!("{}.7", hex("11")));
+        let s: Status = WatchError::OtherJournal {
+            cursor: Cursor::new(other, 3),
+            journal: j,
+        }
+        .into();
+        assert_eq!(s.code(), Code::FailedPrecondition);
+        let (reason, meta) = info(&s);
+        assert_eq!(reason, "JOURNAL_MISMATCH");
+        assert_eq!(meta["journal"], hex("11"));
+        assert_eq!(meta["cursor_journal"], hex("22"));
+        assert!(s.message().contains(&hex("11")), "{}", s.message());
     }
 }

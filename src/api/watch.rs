@@ -1,6 +1,12 @@
 //! `EventService.WatchEvents`: the journaled events as a server stream with resume cursors
 //! (DESIGN.md "The slowest client never slows the radio side"; dispatch-features.md §4.2).
 //!
+//! - Cursors are strings `<journal>.<seq>` ([`Cursor`], events.proto): every position the
+//!   stream hands out names the journal it is in. A request cursor that does not parse is
+//!   INVALID_ARGUMENT (field `cursor`); one of another journal than the backend's is
+//!   FAILED_PRECONDITION `JOURNAL_MISMATCH` naming both journals, before any stream starts;
+//!   the numeric `legacy_cursor` of earlier versions is INVALID_ARGUMENT (field
+//!   `legacy_cursor`), never read as "no cursor".
 //! - Without a cursor the stream starts at the live tail: the server reads the latest cursor
 //!   and watches after it. With a cursor it replays after it, then goes live. With
 //!   `snapshot` (and no cursor) it first sends the current state from one consistent read,
@@ -28,6 +34,7 @@ use std::sync::Arc;
 use futures::StreamExt;
 use tonic::Status;
 
+use super::backend::WatchError;
 use super::backend::{Backend, EventStream, WatchStart};
 use super::convert;
 use super::pb;
@@ -37,6 +44,7 @@ use crate::dispatch::{
     Alarm, AlarmFilter, AlarmState, Call, CallFilter, Core, Operation, Page, Radio, RadioFilter,
     Site, Talkgroup, Team,
 };
+use crate::journal::Cursor;
 
 /// Longest filter accepted, in bytes, and most terms.
 const MAX_FILTER_LEN: usize = 1024;
@@ -223,8 +231,9 @@ struct Watch<B> {
     /// Messages to send before any event (the snapshot).
     ahead: Option<Box<dyn Iterator<Item = WatchFrame> + Send>>,
     events: Option<EventStream>,
-    /// The cursor of the last event delivered or filtered out.
-    last: u64,
+    /// The cursor of the last event delivered or filtered out (for a watch from the tail or
+    /// a snapshot, set when the stream begins, before anything is sent).
+    last: Cursor,
     heartbeat: tokio::time::Interval,
     /// Whether anything was sent since the last heartbeat tick: the tick then sends none.
     /// (A flag rather than resetting the timer at every event, which costs a timer-wheel
@@ -248,7 +257,9 @@ impl<B: Backend> Watch<B> {
                     .backend
                     .read(|core, c| (Snapshot::read(core), c))
                     .await?;
-                let done = pb::SnapshotComplete { cursor: c };
+                let done = pb::SnapshotComplete {
+                    cursor: c.to_string(),
+                };
                 let items = snapshot
                     .items()
                     .map(|item| resp(pb::watch_events_response::Kind::Snapshot(item)))
@@ -302,7 +313,7 @@ impl<B: Backend> Watch<B> {
                 biased;
                 _ = &mut self.drain => {
                     self.done = true;
-                    return Some(Err(draining(self.last)));
+                    return Some(Err(draining(Some(self.last))));
                 }
                 item = events.next() => item,
                 _ = self.heartbeat.tick() => {
@@ -310,7 +321,7 @@ impl<B: Backend> Watch<B> {
                         continue;
                     }
                     let hb = pb::Heartbeat {
-                        cursor: self.last,
+                        cursor: self.last.to_string(),
                         time: Some(convert::timestamp(crate::dispatch::Timestamp(now_ms()))),
                     };
                     return Some(Ok(resp(pb::watch_events_response::Kind::Heartbeat(hb))));
@@ -318,7 +329,7 @@ impl<B: Backend> Watch<B> {
             };
             match next {
                 Some(Ok(e)) => {
-                    self.last = e.seq;
+                    self.last = e.cursor();
                     if self.filter.matches(e.event.kind.name()) {
                         self.sent_since_tick = true;
                         return Some(Ok(WatchFrame::Encoded(e.wire().clone())));
@@ -351,14 +362,22 @@ fn now_ms() -> u64 {
 
 impl<B: Backend> Api<B> {
     /// `WatchEvents`: validate, take a watcher place, subscribe when resuming (so
-    /// OUT_OF_RANGE is the call's own status), and answer with the stream.
+    /// OUT_OF_RANGE and JOURNAL_MISMATCH are the call's own status), and answer with the
+    /// stream.
     pub(crate) fn watch_events(
         &self,
         req: pb::WatchEventsRequest,
     ) -> Result<impl futures::Stream<Item = Item> + Send + 'static, Status> {
         let filter = EventFilter::parse(&req.filter)?;
+        let cursor = request_cursor(&req)?;
+        let journal = self.shared.backend.journal();
+        if let Some(c) = cursor
+            && c.journal != journal
+        {
+            return Err(WatchError::OtherJournal { cursor: c, journal }.into());
+        }
         if *self.shared.draining.borrow() {
-            return Err(draining(req.cursor.unwrap_or(0)));
+            return Err(draining(cursor));
         }
         let permit = self
             .shared
@@ -373,7 +392,7 @@ impl<B: Backend> Api<B> {
                     &[("limit", self.shared.config.max_watchers.to_string())],
                 )
             })?;
-        let begin = match req.cursor {
+        let begin = match cursor {
             Some(c) => Begin::Resumed(self.shared.backend.watch(WatchStart::After(c))?),
             None if req.snapshot => Begin::Snapshot,
             None => Begin::Tail,
@@ -387,7 +406,7 @@ impl<B: Backend> Api<B> {
             begin: Some(begin),
             ahead: None,
             events: None,
-            last: req.cursor.unwrap_or(0),
+            last: cursor.unwrap_or(Cursor::new(journal, 0)),
             heartbeat,
             sent_since_tick: false,
             drain: {
@@ -404,9 +423,36 @@ impl<B: Backend> Api<B> {
     }
 }
 
+/// The request's resume cursor: `None` for an empty `cursor`; INVALID_ARGUMENT naming the
+/// field for a malformed one or for the numeric `legacy_cursor`.
+fn request_cursor(req: &pb::WatchEventsRequest) -> Result<Option<Cursor>, Status> {
+    if let Some(n) = req.legacy_cursor {
+        return Err(invalid_argument(
+            "legacy_cursor",
+            format!(
+                "numeric cursor {n} names no journal and is no longer accepted; resume with the \
+                 string `cursor` the server handed out (`<journal>.<seq>`), or watch with a snapshot"
+            ),
+        ));
+    }
+    if req.cursor.is_empty() {
+        return Ok(None);
+    }
+    req.cursor.parse().map(Some).map_err(|e| {
+        // The value is echoed only when short enough to be a cursor.
+        let shown = if req.cursor.len() <= Cursor::MAX_TEXT_LEN {
+            format!("{:?}: ", req.cursor)
+        } else {
+            String::new()
+        };
+        invalid_argument("cursor", format!("{shown}{e}"))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::journal::JournalId;
 
     #[test]
     fn filters_match_names_and_prefixes() {
@@ -427,7 +473,7 @@ mod tests {
 
     fn site_event(seq: u64) -> crate::api::backend::JournaledEvent {
         crate::api::backend::JournaledEvent::new(
-            seq,
+            Cursor::new(JournalId::from_bytes([5; 16]), seq),
             crate::dispatch::Event {
                 at: crate::dispatch::Timestamp(1_000 + seq),
                 kind: crate::dispatch::EventKind::SiteLinkChanged {
@@ -444,7 +490,7 @@ mod tests {
         let e = site_event(7);
         let bytes = e.wire().clone();
         let decoded = pb::WatchEventsResponse::decode(bytes.as_ref()).unwrap();
-        let want = convert::event(7, &e.event);
+        let want = convert::event(e.cursor(), &e.event);
         // the filter reads the core's name; the client reads `type`: the same string
         assert_eq!(want.r#type, e.event.kind.name());
         assert_eq!(

@@ -6,7 +6,8 @@
 //! starts) and the stream subscribes on its first poll. A stream that the hub ends for a
 //! reason other than lag (shutdown, a prune overtaking a replay, a replay read failure) ends
 //! as `Lagged` with the last cursor delivered: the client resumes from it and, if retention
-//! has passed it, gets `OUT_OF_RANGE` then.
+//! has passed it, gets `OUT_OF_RANGE` then. Cursors are of the hub's journal: one of another
+//! journal is refused before anything else is checked.
 
 use futures::StreamExt;
 
@@ -15,8 +16,8 @@ use crate::api::backend::{
     Backend, EventStream, JournaledEvent, Unavailable, WatchEnd, WatchError, WatchStart,
 };
 use crate::dispatch::{Core, DispatchError, Reply, Request};
-use crate::journal::CursorError;
 use crate::journal::hub::{Start, Subscription, WatchEnd as HubEnd};
+use crate::journal::{Cursor, CursorError, JournalId};
 
 /// The running gateway's backend.
 #[derive(Clone)]
@@ -42,25 +43,41 @@ impl Backend for GatewayBackend {
 
     async fn read<R: Send + 'static>(
         &self,
-        f: impl FnOnce(&Core, u64) -> R + Send + 'static,
+        f: impl FnOnce(&Core, Cursor) -> R + Send + 'static,
     ) -> Result<R, Unavailable> {
-        self.driver.read(f).await.map_err(unavailable)
+        let journal = self.journal();
+        self.driver
+            .read(move |core, seq| f(core, Cursor::new(journal, seq)))
+            .await
+            .map_err(unavailable)
+    }
+
+    fn journal(&self) -> JournalId {
+        self.driver.hub().identity()
     }
 
     fn watch(&self, start: WatchStart) -> Result<EventStream, WatchError> {
+        let hub = self.driver.hub().clone();
+        let journal = hub.identity();
         let start = match start {
             WatchStart::Tail => Start::Live,
             WatchStart::After(cursor) => {
-                self.driver.check_cursor(cursor).map_err(|e| match e {
+                let seq = cursor
+                    .seq_in(journal)
+                    .map_err(|_| WatchError::OtherJournal { cursor, journal })?;
+                self.driver.check_cursor(seq).map_err(|e| match e {
                     Some(CursorError::OutOfRange {
                         oldest_available, ..
                     }) => WatchError::OutOfRange {
-                        oldest: oldest_available,
+                        oldest: hub.cursor(oldest_available),
                     },
-                    Some(CursorError::Ahead { cursor, latest }) => WatchError::Ahead {
+                    Some(CursorError::Ahead { latest, .. }) => WatchError::Ahead {
                         cursor,
                         last: latest,
                     },
+                    Some(CursorError::OtherJournal { .. }) => {
+                        WatchError::OtherJournal { cursor, journal }
+                    }
                     None => WatchError::Unavailable,
                 })?;
                 Start::After(cursor)
@@ -68,9 +85,8 @@ impl Backend for GatewayBackend {
         };
         let first = match start {
             Start::After(c) => c,
-            Start::Live => self.driver.hub().latest_seq(),
+            Start::Live => hub.latest_cursor(),
         };
-        let hub = self.driver.hub().clone();
         enum State {
             New,
             Open(Box<Subscription<JournaledEvent>>),
@@ -92,8 +108,8 @@ impl Backend for GatewayBackend {
                 };
                 match sub.next().await {
                     Ok(event) => {
-                        let seq = event.seq;
-                        Some((Ok(event), (State::Open(sub), seq)))
+                        let cursor = event.cursor();
+                        Some((Ok(event), (State::Open(sub), cursor)))
                     }
                     Err(end) => {
                         let resume_after = match end {

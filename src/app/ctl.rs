@@ -4,9 +4,12 @@
 //!   through the server's List methods and print aligned tables. Column widths count display
 //!   columns, East Asian Wide and Fullwidth characters as 2 (Unicode UAX #11), so Chinese
 //!   names line up in a terminal.
-//! - `watch [--cursor N] [--snapshot] [--filter F]` prints one line per event. When the
+//! - `watch [--cursor C] [--snapshot] [--filter F]` prints one line per event, starting with
+//!   its cursor (`#<journal>.<seq>`, events.proto; hand it to `--cursor` to resume). When the
 //!   server cuts the stream with a resume cursor (slow watcher, server restart), it resumes
-//!   after that cursor, a bounded number of times in a row.
+//!   after that cursor, a bounded number of times in a row. A cursor the server refuses
+//!   (another journal: the journal was re-created or replaced; expired) ends the watch with
+//!   the server's error: it is never silently replaced by another position.
 //! - Over-the-air commands (`check`, `alert`, `stun`, `revive`, `kill`, `text`, `status`,
 //!   `locate`) and `ack-alarm` take a radio or talkgroup as a dial number, `0x<hex>`,
 //!   `#<decimal>` or a full resource name. By default they wait for the outcome, printing one
@@ -112,9 +115,10 @@ pub enum CtlCommand {
     },
     /// Print events as they happen, one line each.
     Watch {
-        /// Replay after this cursor, then go live.
+        /// Replay after this cursor (`<journal>.<seq>`, as printed before each event), then
+        /// go live.
         #[arg(long)]
-        cursor: Option<u64>,
+        cursor: Option<String>,
         /// Print the current state first.
         #[arg(long)]
         snapshot: bool,
@@ -968,7 +972,7 @@ const MAX_RESUMES: u32 = 5;
 
 async fn watch(
     c: &Client,
-    mut cursor: Option<u64>,
+    mut cursor: Option<String>,
     snapshot: bool,
     filter: String,
     heartbeats: bool,
@@ -981,7 +985,8 @@ async fn watch(
     loop {
         let mut stream = client
             .watch_events(pb::WatchEventsRequest {
-                cursor,
+                legacy_cursor: None,
+                cursor: cursor.clone().unwrap_or_default(),
                 filter: filter.clone(),
                 snapshot,
             })
@@ -994,22 +999,22 @@ async fn watch(
                 Ok(Some(m)) => {
                     match m.kind {
                         Some(Kind::Event(e)) => {
-                            cursor = Some(e.cursor);
                             resumes = 0;
                             writeln!(out, "{}", event_line(&e))?;
+                            cursor = Some(e.cursor);
                         }
                         Some(Kind::Heartbeat(h)) => {
-                            cursor = Some(h.cursor);
                             if heartbeats {
                                 writeln!(out, "#{} heartbeat", h.cursor)?;
                             }
+                            cursor = Some(h.cursor);
                         }
                         Some(Kind::Snapshot(item)) => {
                             writeln!(out, "snapshot {}", snapshot_line(&item))?;
                         }
                         Some(Kind::SnapshotComplete(done)) => {
-                            cursor = Some(done.cursor);
                             writeln!(out, "#{} snapshot complete", done.cursor)?;
+                            cursor = Some(done.cursor);
                         }
                         None => {}
                     }
@@ -1022,7 +1027,7 @@ async fn watch(
         use tonic_types::StatusExt;
         let resume = status
             .get_details_error_info()
-            .and_then(|i| i.metadata.get("resume_cursor").and_then(|c| c.parse().ok()))
+            .and_then(|i| i.metadata.get("resume_cursor").cloned())
             // A dropped connection names no cursor: resume after the last one seen.
             .or(cursor.filter(|_| status.code() == tonic::Code::Unavailable));
         match resume {

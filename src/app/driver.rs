@@ -35,13 +35,19 @@ use crate::dispatch::{
 };
 use crate::journal::hub::{DecodeError, Hub, HubConfig};
 use crate::journal::{
-    CursorError, Entry, Journal, JournalError, JournalReader, Record, UnixMillis,
+    Cursor, CursorError, Entry, Journal, JournalError, JournalId, JournalReader, Record, UnixMillis,
 };
 
-/// Decode a journal record into an event (the hub's replay decoder).
-pub fn decode_record(record: Record) -> Result<Option<JournaledEvent>, DecodeError> {
+/// Decode a record of journal `journal` into an event (the hub's replay decoder).
+pub fn decode_record(
+    journal: JournalId,
+    record: Record,
+) -> Result<Option<JournaledEvent>, DecodeError> {
     match serde_json::from_slice::<Event>(&record.payload) {
-        Ok(event) => Ok(Some(JournaledEvent::new(record.seq, event))),
+        Ok(event) => Ok(Some(JournaledEvent::new(
+            Cursor::new(journal, record.seq),
+            event,
+        ))),
         Err(e) => Err(format!("event at seq {}: {e}", record.seq).into()),
     }
 }
@@ -276,7 +282,12 @@ pub fn start<J: Journal + 'static>(
             core
         }
     };
-    let hub = Hub::new(Arc::clone(&reader), decode_record, config.hub.clone())?;
+    let journal_id = reader.identity();
+    let hub = Hub::new(
+        Arc::clone(&reader),
+        move |r| decode_record(journal_id, r),
+        config.hub.clone(),
+    )?;
     let (links_tx, links_up) = watch::channel(core.any_link_up());
     // Bounded twice: by inputs (`queued` against `queue`, checked by the senders) and by
     // messages, so commands and reads cannot grow the channel without bound either.
@@ -500,7 +511,10 @@ impl<J: Journal> Driver<J> {
                     let published: Vec<Arc<JournaledEvent>> = range
                         .iter()
                         .zip(events)
-                        .map(|(seq, event)| Arc::new(JournaledEvent::new(seq, event)))
+                        .map(|(seq, event)| {
+                            let cursor = Cursor::new(self.journal.identity(), seq);
+                            Arc::new(JournaledEvent::new(cursor, event))
+                        })
                         .collect();
                     self.stats.events.fetch_add(range.len(), Ordering::Relaxed);
                     self.stats.commits.fetch_add(1, Ordering::Relaxed);
@@ -787,7 +801,11 @@ mod tests {
             },
         )
         .unwrap();
-        let mut watcher = driver.hub().subscribe(Start::After(0)).await.unwrap();
+        let mut watcher = driver
+            .hub()
+            .subscribe(Start::After(driver.hub().cursor(0)))
+            .await
+            .unwrap();
         assert!(driver.submit(Input::SiteUp {
             site: SiteId::new("qingshan")
         }));

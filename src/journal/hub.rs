@@ -7,10 +7,14 @@
 //!   pushes an `Arc` of each event into every watcher's bounded queue, and cuts any watcher
 //!   whose queue cannot take the batch. Events are decoded once and shared by `Arc`.
 //! - A cut watcher's queue is freed at once; its stream ends with
-//!   [`WatchEnd::Lagged`]`{ resume_after }`, the last sequence number it actually received
+//!   [`WatchEnd::Lagged`]`{ resume_after }`, the cursor of the last event it actually received
 //!   (the API maps it to `RESOURCE_EXHAUSTED` with that cursor). Resuming from it replays from
 //!   the journal, so nothing, alarms least of all, is lost by a cut (the tokio-rs/console
 //!   aggregator drops full watchers the same way, `retain_and_shrink`).
+//! - Every cursor the hub takes or names is a [`Cursor`] of its journal ([`Hub::identity`]):
+//!   a cursor of another journal (the file was re-created or replaced) fails the subscribe
+//!   with [`CursorError::OtherJournal`] naming both journals, never a resume in unrelated
+//!   history.
 //! - [`Start::Live`] starts at the live tail. [`Start::After`]`(cursor)` replays the journal
 //!   after `cursor`, then hands over to live events with no gap and no duplicate, even while
 //!   publishes race the subscription. The scheme: under the hub lock (the same lock `publish`
@@ -24,7 +28,7 @@
 //! - Memory is bounded: each queue holds at most `queue_capacity` events, a replay holds one
 //!   page, and at most `max_watchers` subscriptions exist.
 //!
-//! Heartbeats are the API's job; [`Hub::latest_seq`] gives the cursor they carry.
+//! Heartbeats are the API's job; [`Hub::latest_cursor`] gives the cursor they carry.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -32,7 +36,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::Notify;
 
-use super::{CursorError, JournalError, JournalReader, Record};
+use super::{Cursor, CursorError, JournalError, JournalId, JournalReader, Record};
 
 /// An event that knows its journal sequence number.
 pub trait Sequenced {
@@ -45,8 +49,9 @@ pub trait Sequenced {
 pub enum Start {
     /// At the live tail: only events published after the subscribe.
     Live,
-    /// After this cursor (the last seq the client saw; 0 for everything retained).
-    After(u64),
+    /// After this cursor (the last event the client saw; seq 0 for everything retained). It
+    /// must be a cursor of this hub's journal.
+    After(Cursor),
 }
 
 /// Why a subscription's stream ended. Every variant that can be resumed names the cursor.
@@ -54,22 +59,25 @@ pub enum Start {
 pub enum WatchEnd {
     /// The watcher's queue overflowed; resume after `resume_after`.
     #[error("watcher fell behind; resume after {resume_after}")]
-    Lagged { resume_after: u64 },
+    Lagged { resume_after: Cursor },
     /// Retention pruned records this replay still needed.
     #[error("journal pruned past the replay; oldest available cursor is {oldest_available}")]
-    OutOfRange { oldest_available: u64 },
+    OutOfRange { oldest_available: Cursor },
     /// The hub shut down; resume after `resume_after` from the next process.
     #[error("hub closed; resume after {resume_after}")]
-    Closed { resume_after: u64 },
+    Closed { resume_after: Cursor },
     /// Reading or decoding the journal failed during replay.
     #[error("replay failed after {resume_after}: {reason}")]
-    Failed { resume_after: u64, reason: String },
+    Failed {
+        resume_after: Cursor,
+        reason: String,
+    },
 }
 
 /// Why a subscribe was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum SubscribeError {
-    /// The cursor is older than retention or ahead of the journal.
+    /// The cursor is older than retention, ahead of the journal, or of another journal.
     #[error(transparent)]
     Cursor(#[from] CursorError),
     /// The journal could not be read.
@@ -179,6 +187,8 @@ struct HubState<T> {
 struct Shared<T> {
     config: HubConfig,
     reader: Arc<dyn JournalReader>,
+    /// The reader's journal identity, part of every cursor.
+    identity: JournalId,
     decode: Decoder<T>,
     /// Why one lock over the watcher map and `latest_seq`: `subscribe` must register its
     /// queue and read `latest_seq` atomically with respect to `publish`, which is what makes
@@ -215,6 +225,7 @@ impl<T: Sequenced + Send + Sync + 'static> Hub<T> {
         Ok(Hub {
             shared: Arc::new(Shared {
                 config,
+                identity: reader.identity(),
                 reader,
                 decode: Arc::new(decode),
                 state: Mutex::new(HubState {
@@ -261,12 +272,15 @@ impl<T: Sequenced + Send + Sync + 'static> Hub<T> {
             return;
         }
         let capacity = shared.config.queue_capacity;
+        let journal = shared.identity;
         st.watchers.retain(|_, q| {
             let mut s = lock(&q.state);
             let kept = if s.end.is_some() {
                 false
             } else if s.items.len() + fresh.len() > capacity {
-                Queue::end_with(&mut s, |resume_after| WatchEnd::Lagged { resume_after });
+                Queue::end_with(&mut s, |seq| WatchEnd::Lagged {
+                    resume_after: Cursor::new(journal, seq),
+                });
                 shared.cut_total.fetch_add(1, Ordering::Relaxed);
                 false
             } else {
@@ -280,12 +294,13 @@ impl<T: Sequenced + Send + Sync + 'static> Hub<T> {
         });
     }
 
-    /// Subscribe from the live tail or after a cursor. Checks the cursor against the journal
-    /// (one small read, run off the async threads).
+    /// Subscribe from the live tail or after a cursor. Checks the cursor's journal, then the
+    /// cursor against the journal (one small read, run off the async threads).
     pub async fn subscribe(&self, start: Start) -> Result<Subscription<T>, SubscribeError> {
         let cursor = match start {
             Start::Live => None,
             Start::After(c) => {
+                let c = c.seq_in(self.shared.identity)?;
                 let reader = Arc::clone(&self.shared.reader);
                 tokio::task::spawn_blocking(move || reader.check_cursor(c))
                     .await
@@ -331,9 +346,24 @@ impl<T: Sequenced + Send + Sync + 'static> Hub<T> {
         })
     }
 
-    /// Seq of the newest event published (the cursor a heartbeat carries).
+    /// Seq of the newest event published.
     pub fn latest_seq(&self) -> u64 {
         lock(&self.shared.state).latest_seq
+    }
+
+    /// Cursor of the newest event published (what a heartbeat carries).
+    pub fn latest_cursor(&self) -> Cursor {
+        self.cursor(self.latest_seq())
+    }
+
+    /// The identity of the hub's journal, part of every cursor it takes or names.
+    pub fn identity(&self) -> JournalId {
+        self.shared.identity
+    }
+
+    /// The cursor of `seq` in the hub's journal.
+    pub fn cursor(&self, seq: u64) -> Cursor {
+        Cursor::new(self.shared.identity, seq)
     }
 
     /// Counters for metrics.
@@ -351,11 +381,12 @@ impl<T: Sequenced + Send + Sync + 'static> Hub<T> {
     /// Shut down: every stream ends with [`WatchEnd::Closed`] naming its resume cursor, and
     /// later subscribes are refused.
     pub fn close(&self) {
+        let journal = self.shared.identity;
         let mut st = lock(&self.shared.state);
         st.closed = true;
         for (_, q) in st.watchers.drain() {
-            Queue::end_with(&mut lock(&q.state), |resume_after| WatchEnd::Closed {
-                resume_after,
+            Queue::end_with(&mut lock(&q.state), |seq| WatchEnd::Closed {
+                resume_after: Cursor::new(journal, seq),
             });
             q.notify.notify_one();
         }
@@ -439,8 +470,9 @@ impl<T: Sequenced + Send + Sync + 'static> Subscription<T> {
             Ok((out, last))
         })
         .await;
+        let journal = self.shared.identity;
         let failed = |reason: String| WatchEnd::Failed {
-            resume_after: cursor,
+            resume_after: Cursor::new(journal, cursor),
             reason,
         };
         let result = match page {
@@ -448,7 +480,9 @@ impl<T: Sequenced + Send + Sync + 'static> Subscription<T> {
             Ok(Err(ReplayError::Journal(JournalError::Cursor(CursorError::OutOfRange {
                 oldest_available,
                 ..
-            })))) => Err(WatchEnd::OutOfRange { oldest_available }),
+            })))) => Err(WatchEnd::OutOfRange {
+                oldest_available: Cursor::new(journal, oldest_available),
+            }),
             Ok(Err(e)) => Err(failed(e.to_string())),
             // The journal holds everything published; an empty page means it does not.
             Ok(Ok((_, last))) if last == cursor => Err(failed(format!(
@@ -476,7 +510,8 @@ impl<T: Sequenced + Send + Sync + 'static> Subscription<T> {
         Queue::end_with(&mut lock(&self.queue.state), |_| end);
     }
 
-    /// Seq of the last event handed out (the cursor to resume from).
+    /// Seq of the last event handed out (the cursor to resume from is
+    /// [`Hub::cursor`] of it).
     pub fn last_delivered(&self) -> u64 {
         lock(&self.queue.state).last_delivered
     }
@@ -598,7 +633,7 @@ mod tests {
         let mut j = MemoryJournal::new();
         append(&mut j, 10);
         let h = hub(&j, 16);
-        let mut sub = h.subscribe(Start::After(3)).await.unwrap();
+        let mut sub = h.subscribe(Start::After(h.cursor(3))).await.unwrap();
         h.publish(&append(&mut j, 5));
         assert_eq!(take(&mut sub, 12).await, (4..=15).collect::<Vec<_>>());
         h.publish(&append(&mut j, 1));
@@ -612,7 +647,7 @@ mod tests {
         let h = hub(&j, 16);
         // Journaled, not yet published (the driver is between its two steps).
         let pending = append(&mut j, 5);
-        let mut sub = h.subscribe(Start::After(7)).await.unwrap();
+        let mut sub = h.subscribe(Start::After(h.cursor(7))).await.unwrap();
         h.publish(&pending);
         assert_eq!(take(&mut sub, 3).await, vec![8, 9, 10]);
     }
@@ -646,13 +681,15 @@ mod tests {
         assert_eq!(Arc::strong_count(&over[0]), 1, "no watcher holds the event");
         assert_eq!(Arc::strong_count(&batch[0]), 1);
         assert_eq!(sub.high_water(), 4);
-        let end = WatchEnd::Lagged { resume_after: 2 };
+        let end = WatchEnd::Lagged {
+            resume_after: h.cursor(2),
+        };
         assert_eq!(sub.next().await.unwrap_err(), end);
         assert_eq!(sub.next().await.unwrap_err(), end, "end is sticky");
         let stats = h.stats();
         assert_eq!((stats.watchers, stats.cut_total), (0, 1));
         // Resuming from the cursor misses nothing.
-        let mut again = h.subscribe(Start::After(2)).await.unwrap();
+        let mut again = h.subscribe(Start::After(h.cursor(2))).await.unwrap();
         assert_eq!(take(&mut again, 5).await, vec![3, 4, 5, 6, 7]);
     }
 
@@ -661,12 +698,14 @@ mod tests {
         let mut j = MemoryJournal::new();
         append(&mut j, 10);
         let h = hub(&j, 2);
-        let mut sub = h.subscribe(Start::After(0)).await.unwrap();
+        let mut sub = h.subscribe(Start::After(h.cursor(0))).await.unwrap();
         assert_eq!(take(&mut sub, 4).await, vec![1, 2, 3, 4]);
         h.publish(&append(&mut j, 3));
         assert_eq!(
             sub.next().await.unwrap_err(),
-            WatchEnd::Lagged { resume_after: 4 }
+            WatchEnd::Lagged {
+                resume_after: h.cursor(4)
+            }
         );
     }
 
@@ -677,7 +716,7 @@ mod tests {
         j.save_snapshot(6, b"s").unwrap();
         j.prune(UnixMillis(1), Duration::ZERO).unwrap();
         let h = hub(&j, 8);
-        match h.subscribe(Start::After(2)).await {
+        match h.subscribe(Start::After(h.cursor(2))).await {
             Err(SubscribeError::Cursor(CursorError::OutOfRange {
                 cursor: 2,
                 oldest_available: 6,
@@ -686,11 +725,33 @@ mod tests {
             Ok(_) => panic!("want OutOfRange, got a subscription"),
         }
         assert!(matches!(
-            h.subscribe(Start::After(11)).await,
+            h.subscribe(Start::After(h.cursor(11))).await,
             Err(SubscribeError::Cursor(CursorError::Ahead { .. }))
         ));
-        let mut sub = h.subscribe(Start::After(6)).await.unwrap();
+        let mut sub = h.subscribe(Start::After(h.cursor(6))).await.unwrap();
         assert_eq!(take(&mut sub, 4).await, vec![7, 8, 9, 10]);
+    }
+
+    #[tokio::test]
+    async fn a_cursor_of_another_journal_is_refused_naming_both() {
+        let mut j = MemoryJournal::new();
+        append(&mut j, 5);
+        let h = hub(&j, 8);
+        assert_eq!(h.identity(), j.identity());
+        assert_eq!(h.latest_cursor(), Cursor::new(j.identity(), 5));
+        // Same seqs, another journal (re-created or replaced): refused, even in range.
+        let other = MemoryJournal::new().identity();
+        match h.subscribe(Start::After(Cursor::new(other, 2))).await {
+            Err(SubscribeError::Cursor(CursorError::OtherJournal {
+                cursor_journal,
+                journal,
+            })) => assert_eq!((cursor_journal, journal), (other, j.identity())),
+            Err(e) => panic!("want OtherJournal, got {e:?}"),
+            Ok(_) => panic!("want OtherJournal, got a subscription"),
+        }
+        assert_eq!(h.stats().subscribed_total, 0);
+        let mut sub = h.subscribe(Start::After(h.cursor(2))).await.unwrap();
+        assert_eq!(take(&mut sub, 3).await, vec![3, 4, 5]);
     }
 
     #[tokio::test]
@@ -698,14 +759,14 @@ mod tests {
         let mut j = MemoryJournal::new();
         append(&mut j, 10);
         let h = hub(&j, 8);
-        let mut sub = h.subscribe(Start::After(0)).await.unwrap();
+        let mut sub = h.subscribe(Start::After(h.cursor(0))).await.unwrap();
         assert_eq!(take(&mut sub, 3).await, vec![1, 2, 3]); // one page
         j.save_snapshot(8, b"s").unwrap();
         j.prune(UnixMillis(1), Duration::ZERO).unwrap();
         assert_eq!(
             sub.next().await.unwrap_err(),
             WatchEnd::OutOfRange {
-                oldest_available: 8
+                oldest_available: h.cursor(8)
             }
         );
         assert_eq!(h.stats().watchers, 0);
@@ -727,13 +788,13 @@ mod tests {
             config(8),
         )
         .unwrap();
-        let mut sub = h.subscribe(Start::After(0)).await.unwrap();
+        let mut sub = h.subscribe(Start::After(h.cursor(0))).await.unwrap();
         assert_eq!(take(&mut sub, 3).await, vec![1, 2, 3]);
         match sub.next().await.unwrap_err() {
             WatchEnd::Failed {
-                resume_after: 3,
+                resume_after,
                 reason,
-            } => assert!(reason.contains("seq 5")),
+            } if resume_after == h.cursor(3) => assert!(reason.contains("seq 5")),
             other => panic!("want Failed, got {other:?}"),
         }
     }
@@ -754,7 +815,7 @@ mod tests {
             config(8),
         )
         .unwrap();
-        let mut sub = h.subscribe(Start::After(0)).await.unwrap();
+        let mut sub = h.subscribe(Start::After(h.cursor(0))).await.unwrap();
         assert_eq!(take(&mut sub, 3).await, vec![2, 4, 6]);
     }
 
@@ -772,7 +833,12 @@ mod tests {
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(end.unwrap_err(), WatchEnd::Closed { resume_after: 2 });
+        assert_eq!(
+            end.unwrap_err(),
+            WatchEnd::Closed {
+                resume_after: h.cursor(2)
+            }
+        );
         assert!(matches!(
             h.subscribe(Start::Live).await,
             Err(SubscribeError::Closed)

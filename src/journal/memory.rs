@@ -1,6 +1,7 @@
 //! An in-memory [`Journal`] with the same contract as the SQLite one, for unit tests of the
 //! core and the hub. Nothing is durable; retention and cursors behave exactly as in
-//! [`super::sqlite`] (both decide cursors with one shared function).
+//! [`super::sqlite`] (both decide cursors with one shared function). Each journal has its
+//! own random identity, as a new SQLite file does.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -9,8 +10,8 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::{
-    Entry, Journal, JournalReader, PruneOutcome, Record, Result, SeqRange, Snapshot, UnixMillis,
-    cursor_in_range,
+    Entry, Journal, JournalId, JournalReader, PruneOutcome, Record, Result, SeqRange, Snapshot,
+    UnixMillis, cursor_in_range,
 };
 
 /// Snapshots kept, as the SQLite journal's default.
@@ -27,15 +28,17 @@ struct State {
 }
 
 /// The in-memory journal (writer side).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct MemoryJournal {
     state: Arc<RwLock<State>>,
+    identity: JournalId,
 }
 
 /// A reader of a [`MemoryJournal`]; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct MemoryReader {
     state: Arc<RwLock<State>>,
+    identity: JournalId,
 }
 
 // A panic while a guard is held cannot leave `State` half-updated (every mutation below is
@@ -49,16 +52,36 @@ fn write(l: &RwLock<State>) -> RwLockWriteGuard<'_, State> {
 }
 
 impl MemoryJournal {
-    /// An empty journal.
+    /// An empty journal with a new random identity.
+    ///
+    /// Panics if the OS has no random source: this journal is for tests, where that is a
+    /// broken machine, not an input (use [`MemoryJournal::with_identity`] to avoid it).
     pub fn new() -> MemoryJournal {
-        MemoryJournal::default()
+        MemoryJournal::with_identity(
+            JournalId::random().expect("OS random source for a test journal"),
+        )
+    }
+
+    /// An empty journal with the given identity.
+    pub fn with_identity(identity: JournalId) -> MemoryJournal {
+        MemoryJournal {
+            state: Arc::default(),
+            identity,
+        }
     }
 
     /// A concrete reader (the trait's [`Journal::reader`] gives a boxed one).
     pub fn memory_reader(&self) -> MemoryReader {
         MemoryReader {
             state: Arc::clone(&self.state),
+            identity: self.identity,
         }
+    }
+}
+
+impl Default for MemoryJournal {
+    fn default() -> MemoryJournal {
+        MemoryJournal::new()
     }
 }
 
@@ -83,6 +106,10 @@ impl Journal for MemoryJournal {
 
     fn latest_seq(&self) -> u64 {
         read(&self.state).latest
+    }
+
+    fn identity(&self) -> JournalId {
+        self.identity
     }
 
     fn save_snapshot(&mut self, seq: u64, data: &[u8]) -> Result<()> {
@@ -144,6 +171,10 @@ impl JournalReader for MemoryReader {
 
     fn latest_seq(&self) -> Result<u64> {
         Ok(read(&self.state).latest)
+    }
+
+    fn identity(&self) -> JournalId {
+        self.identity
     }
 
     fn oldest_seq(&self) -> Result<Option<u64>> {
@@ -210,6 +241,18 @@ mod tests {
         assert_eq!((out.deleted, out.oldest_available), (2, 5));
         assert_eq!(r.oldest_seq().unwrap(), Some(6));
         assert_eq!(j.append(&entries(1, 300)).unwrap().start, 7);
+    }
+
+    #[test]
+    fn each_journal_has_its_own_identity_shared_by_its_readers() {
+        let (a, b) = (MemoryJournal::new(), MemoryJournal::new());
+        assert_ne!(a.identity(), b.identity());
+        assert_eq!(a.reader().unwrap().identity(), a.identity());
+        let id = JournalId::from_bytes([7; 16]);
+        assert_eq!(
+            MemoryJournal::with_identity(id).memory_reader().identity(),
+            id
+        );
     }
 
     #[test]

@@ -10,11 +10,19 @@
 //! - [`Journal::append`] is all-or-nothing: a batch gets contiguous sequence numbers and is
 //!   committed in one transaction. Sequence numbers start at 1 and are never reused, not even
 //!   after [`Journal::prune`] deleted the records that carried them.
-//! - A **cursor** is the sequence number of the last record a reader has seen; `0` means
-//!   "from the beginning". [`JournalReader::read_after`] returns the records after it. A cursor
-//!   whose next record has been pruned is refused with [`CursorError::OutOfRange`], which
-//!   names the oldest cursor still accepted, so the API can answer `OUT_OF_RANGE` with it
-//!   (reference/dispatch-features.md 4.2: etcd `compact_revision`, Kubernetes `410 Gone`).
+//! - Every journal has an **identity** ([`JournalId`], 128 random bits) created with it and
+//!   kept for its whole life ([`Journal::identity`], [`JournalReader::identity`]). Sequence
+//!   numbers mean something only within one journal: an empty or replaced journal file is a
+//!   new journal with a new identity, even though its sequence numbers start at 1 again.
+//! - A **cursor** is the position of the last record a reader has seen: the journal's
+//!   identity and a sequence number ([`Cursor`], written `<journal>.<seq>`); sequence `0`
+//!   means "from the beginning". Within a journal, [`JournalReader::read_after`] takes the
+//!   sequence number; whoever hands cursors outside (the hub, the API) hands out [`Cursor`]s
+//!   and checks a presented one with [`Cursor::seq_in`], which refuses a cursor of another
+//!   journal with [`CursorError::OtherJournal`]: never a silent resume in unrelated history.
+//!   A cursor whose next record has been pruned is refused with [`CursorError::OutOfRange`],
+//!   which names the oldest cursor still accepted, so the API can answer `OUT_OF_RANGE` with
+//!   it (reference/dispatch-features.md 4.2: etcd `compact_revision`, Kubernetes `410 Gone`).
 //! - Retention deletes only a *prefix* of the log, and only records older than both the
 //!   retention window and the latest snapshot (state = snapshot + replay of what follows), so
 //!   the retained records stay contiguous.
@@ -53,6 +61,8 @@
 //! ```
 
 use std::borrow::Cow;
+use std::fmt;
+use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -88,6 +98,149 @@ impl From<SystemTime> for UnixMillis {
             }
         }
     }
+}
+
+/// A journal's identity: 128 random bits drawn when the journal is created, written as 32
+/// lowercase hex digits. Two journals share one with probability about 2^-64 even among
+/// billions of journals (birthday bound), so a cursor names the journal it came from.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct JournalId([u8; 16]);
+
+impl JournalId {
+    /// Characters of the written form.
+    pub const TEXT_LEN: usize = 32;
+
+    /// A new identity from the operating system's random source.
+    pub fn random() -> Result<JournalId> {
+        let mut b = [0u8; 16];
+        getrandom::fill(&mut b).map_err(|e| JournalError::Identity {
+            reason: format!("no random identity from the OS: {e}"),
+        })?;
+        Ok(JournalId(b))
+    }
+
+    /// The identity with these bytes.
+    pub const fn from_bytes(bytes: [u8; 16]) -> JournalId {
+        JournalId(bytes)
+    }
+
+    /// The identity's bytes.
+    pub const fn to_bytes(self) -> [u8; 16] {
+        self.0
+    }
+}
+
+impl fmt::Display for JournalId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for b in self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for JournalId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "JournalId({self})")
+    }
+}
+
+impl FromStr for JournalId {
+    type Err = CursorParseError;
+
+    /// Exactly 32 lowercase hex digits (the form [`fmt::Display`] writes).
+    fn from_str(s: &str) -> core::result::Result<JournalId, CursorParseError> {
+        let ok = s.len() == JournalId::TEXT_LEN
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if !ok {
+            return Err(CursorParseError::Journal);
+        }
+        let mut b = [0u8; 16];
+        hex::decode_to_slice(s, &mut b).map_err(|_| CursorParseError::Journal)?;
+        Ok(JournalId(b))
+    }
+}
+
+/// A position in one journal: the journal's identity and the sequence number of the last
+/// record seen (0: before the first). Written `<journal>.<seq>`: the identity's 32 lowercase
+/// hex digits, a dot, and the sequence number in decimal without sign or leading zeros, e.g.
+/// `3f9c0d6e1b2a4c5d8e7f60718293a4b5.1042`. Clients treat it as opaque and hand it back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Cursor {
+    /// The journal the position is in.
+    pub journal: JournalId,
+    /// Sequence number of the last record seen, 0 for none.
+    pub seq: u64,
+}
+
+impl Cursor {
+    /// Longest written form: 32 + 1 + 20 (`u64::MAX` has 20 digits).
+    pub const MAX_TEXT_LEN: usize = JournalId::TEXT_LEN + 1 + 20;
+
+    /// The position `seq` in `journal`.
+    pub const fn new(journal: JournalId, seq: u64) -> Cursor {
+        Cursor { journal, seq }
+    }
+
+    /// The sequence number, if this cursor belongs to `journal`; a cursor of another journal
+    /// is refused with [`CursorError::OtherJournal`].
+    pub fn seq_in(self, journal: JournalId) -> core::result::Result<u64, CursorError> {
+        if self.journal == journal {
+            Ok(self.seq)
+        } else {
+            Err(CursorError::OtherJournal {
+                cursor_journal: self.journal,
+                journal,
+            })
+        }
+    }
+}
+
+impl fmt::Display for Cursor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.journal, self.seq)
+    }
+}
+
+impl FromStr for Cursor {
+    type Err = CursorParseError;
+
+    /// The written form only (see [`Cursor`]); never panics, whatever `s` holds.
+    fn from_str(s: &str) -> core::result::Result<Cursor, CursorParseError> {
+        if s.len() > Cursor::MAX_TEXT_LEN {
+            return Err(CursorParseError::TooLong { len: s.len() });
+        }
+        let Some((journal, seq)) = s.split_once('.') else {
+            return Err(CursorParseError::Form);
+        };
+        let journal = journal.parse()?;
+        let digits = !seq.is_empty() && seq.bytes().all(|b| b.is_ascii_digit());
+        if !digits || (seq.len() > 1 && seq.starts_with('0')) {
+            return Err(CursorParseError::Seq);
+        }
+        let seq = seq.parse().map_err(|_| CursorParseError::Seq)?;
+        Ok(Cursor { journal, seq })
+    }
+}
+
+/// Why a string is not a cursor; the message says what the written form is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CursorParseError {
+    /// Longer than any cursor.
+    #[error("{len} characters, a cursor has at most {max}", max = Cursor::MAX_TEXT_LEN)]
+    TooLong { len: usize },
+    /// No `.` between journal and sequence number.
+    #[error("expected <journal>.<seq> as handed out by the server")]
+    Form,
+    /// The journal part is not 32 lowercase hex digits.
+    #[error("the journal part of <journal>.<seq> must be 32 lowercase hex digits")]
+    Journal,
+    /// The sequence part is not a decimal `u64` without sign or leading zeros.
+    #[error(
+        "the seq part of <journal>.<seq> must be a decimal number without sign or leading zeros"
+    )]
+    Seq,
 }
 
 /// One event to append: what the driver hands the journal.
@@ -195,6 +348,16 @@ pub enum CursorError {
     /// The cursor is beyond the newest record: it was not issued by this journal.
     #[error("cursor {cursor} is ahead of the latest sequence number {latest}")]
     Ahead { cursor: u64, latest: u64 },
+    /// The cursor belongs to another journal (this one was re-created or replaced): its
+    /// sequence numbers mean nothing here. The client must resync (snapshot) and use the
+    /// cursors of `journal` from then on.
+    #[error(
+        "cursor belongs to journal {cursor_journal}, not to this journal {journal}; resync with a snapshot"
+    )]
+    OtherJournal {
+        cursor_journal: JournalId,
+        journal: JournalId,
+    },
 }
 
 /// Why a journal operation failed. Each variant names the operation or the field.
@@ -214,6 +377,9 @@ pub enum JournalError {
         #[source]
         source: rusqlite::Error,
     },
+    /// The journal's identity could not be created, or the stored one is missing or invalid.
+    #[error("journal identity: {reason}")]
+    Identity { reason: String },
     /// The file was written by a newer schema than this build understands.
     #[error("journal schema version {found} is not supported (this build reads {supported})")]
     SchemaVersion { found: i64, supported: i64 },
@@ -274,6 +440,8 @@ pub trait Journal: Send {
     fn append(&mut self, entries: &[Entry]) -> Result<SeqRange>;
     /// The newest sequence number assigned (0 for a new journal).
     fn latest_seq(&self) -> u64;
+    /// The journal's identity, fixed for its life; part of every cursor handed out.
+    fn identity(&self) -> JournalId;
     /// Save a state image covering every record up to `seq`; keeps the few newest images.
     fn save_snapshot(&mut self, seq: u64, data: &[u8]) -> Result<()>;
     /// Delete the longest prefix of records that are all older than `now - window` and no
@@ -290,6 +458,8 @@ pub trait JournalReader: Send + Sync {
     fn read_after(&self, cursor: u64, limit: usize) -> Result<Vec<Record>>;
     /// The newest sequence number assigned (0 for a new journal).
     fn latest_seq(&self) -> Result<u64>;
+    /// The journal's identity (the same as its writer's).
+    fn identity(&self) -> JournalId;
     /// The sequence number of the oldest retained record, `None` if none is retained.
     fn oldest_seq(&self) -> Result<Option<u64>>;
     /// `Ok` if [`JournalReader::read_after`] can serve `cursor` now.
@@ -331,6 +501,63 @@ mod tests {
             })
         );
         assert!(cursor_in_range(0, 0, 0).is_ok());
+    }
+
+    #[test]
+    fn cursors_round_trip_and_malformed_ones_are_named() {
+        let id: JournalId = "3f9c0d6e1b2a4c5d8e7f60718293a4b5".parse().unwrap();
+        assert_eq!(id.to_string(), "3f9c0d6e1b2a4c5d8e7f60718293a4b5");
+        for seq in [0, 1, 1042, u64::MAX] {
+            let c = Cursor::new(id, seq);
+            assert_eq!(c.to_string().parse::<Cursor>(), Ok(c));
+            assert!(c.to_string().len() <= Cursor::MAX_TEXT_LEN);
+        }
+        let j = "3f9c0d6e1b2a4c5d8e7f60718293a4b5";
+        for (bad, want) in [
+            ("", CursorParseError::Form),
+            ("42", CursorParseError::Form),
+            (".42", CursorParseError::Journal),
+            (
+                "3F9C0D6E1B2A4C5D8E7F60718293A4B5.1",
+                CursorParseError::Journal,
+            ),
+            (
+                "3f9c0d6e1b2a4c5d8e7f60718293a4b.1",
+                CursorParseError::Journal,
+            ),
+            (
+                "3f9c0d6e1b2a4c5d8e7f60718293a4bg.1",
+                CursorParseError::Journal,
+            ),
+            (&format!("{j}."), CursorParseError::Seq),
+            (&format!("{j}.+1"), CursorParseError::Seq),
+            (&format!("{j}.-1"), CursorParseError::Seq),
+            (&format!("{j}.01"), CursorParseError::Seq),
+            (&format!("{j}.1.2"), CursorParseError::Seq),
+            (&format!("{j}.18446744073709551616"), CursorParseError::Seq),
+            (
+                &format!("{j}.{}", "9".repeat(40)),
+                CursorParseError::TooLong { len: 73 },
+            ),
+        ] {
+            assert_eq!(bad.parse::<Cursor>(), Err(want), "{bad:?}");
+        }
+        // One byte of a multi-byte character at any split point is still just an error.
+        assert!("é.é".parse::<Cursor>().is_err());
+    }
+
+    #[test]
+    fn a_cursor_of_another_journal_is_refused() {
+        let (a, b) = (JournalId::random().unwrap(), JournalId::random().unwrap());
+        assert_ne!(a, b);
+        assert_eq!(Cursor::new(a, 7).seq_in(a), Ok(7));
+        assert_eq!(
+            Cursor::new(a, 7).seq_in(b),
+            Err(CursorError::OtherJournal {
+                cursor_journal: a,
+                journal: b
+            })
+        );
     }
 
     #[test]

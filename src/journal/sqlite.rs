@@ -19,7 +19,17 @@
 //! journal_state(id = 1, latest_seq, pruned_through)    -- seqs are never reused, even when
 //!                                                      -- retention emptied `events`
 //! snapshots(seq INTEGER PRIMARY KEY, data BLOB)        -- the newest few state images
+//! journal_identity(id = 1, journal_id TEXT, created_ms) -- the journal's identity (schema 2)
 //! ```
+//! Identity: a new file gets a random [`JournalId`] in the same transaction that creates its
+//! schema, so a file that exists has one; it never changes after. A file of schema 1 (before
+//! identities) is upgraded on open, in one transaction: it is given an identity (`created_ms`
+//! is then the time of the upgrade), keeps every event, snapshot and sequence number, and is
+//! marked schema 2; builds that read only schema 1 then refuse it, as they refuse any newer
+//! schema. A schema-2 file without an identity row is refused ([`JournalError::Identity`]),
+//! never silently given a new one. Each reader connection checks that the file it opened
+//! still has the writer's identity, so a file replaced under a running gateway is refused
+//! rather than served as if it were the same journal.
 //! `seq` is the rowid, so the resume scan is a B-tree range scan. Ad-hoc queries work on a live
 //! file: `sqlite3 journal.sqlite3 "SELECT seq, kind FROM events WHERE kind LIKE 'alarm.%'"`.
 
@@ -31,15 +41,19 @@ use bytes::Bytes;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
 use super::{
-    Entry, Journal, JournalError, JournalReader, PruneOutcome, Record, Result, SeqRange, Snapshot,
-    UnixMillis, cursor_in_range,
+    Entry, Journal, JournalError, JournalId, JournalReader, PruneOutcome, Record, Result, SeqRange,
+    Snapshot, UnixMillis, cursor_in_range,
 };
 
 /// Name of the journal file inside the data directory.
 pub const FILE_NAME: &str = "journal.sqlite3";
 
-/// Schema version this build writes and reads.
-pub const SCHEMA_VERSION: i64 = 1;
+/// Schema version this build writes and reads. 2 added `journal_identity`; a version-1 file
+/// is upgraded on open (module doc).
+pub const SCHEMA_VERSION: i64 = 2;
+
+/// The schema before journal identities, upgraded on open.
+const SCHEMA_V1: i64 = 1;
 
 /// How hard each commit is pushed to disk (SQLite `PRAGMA synchronous`, see the module doc).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -102,6 +116,11 @@ CREATE TABLE IF NOT EXISTS snapshots (
     seq INTEGER PRIMARY KEY,
     data BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS journal_identity (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    journal_id TEXT NOT NULL CHECK (length(journal_id) = 32),
+    created_ms INTEGER NOT NULL
+);
 INSERT INTO journal_state (id, latest_seq, pruned_through)
     SELECT 1, 0, 0 WHERE NOT EXISTS (SELECT 1 FROM journal_state);
 ";
@@ -134,6 +153,45 @@ fn bounds(conn: &Connection) -> Result<(u64, u64)> {
         });
     }
     Ok((latest, pruned))
+}
+
+/// The stored identity, `None` if the file has none (schema 1, before the upgrade).
+fn identity_on(conn: &Connection) -> Result<Option<JournalId>> {
+    let text: Option<String> = conn
+        .query_row(
+            "SELECT journal_id FROM journal_identity WHERE id = 1",
+            [],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(sql("read journal_identity"))?;
+    text.map(|t| {
+        t.parse().map_err(|_| JournalError::Identity {
+            reason: format!("stored journal_id {t:?} is not 32 lowercase hex digits"),
+        })
+    })
+    .transpose()
+}
+
+/// The identity of a file opened for writing: the stored one, or a new one for a file that
+/// has none yet (new, or schema 1 being upgraded: `assign`); a schema-2 file without one is
+/// refused.
+fn ensure_identity(conn: &Connection, assign: bool) -> Result<JournalId> {
+    if let Some(id) = identity_on(conn)? {
+        return Ok(id);
+    }
+    if !assign {
+        return Err(JournalError::Identity {
+            reason: format!("schema {SCHEMA_VERSION} file has no journal_identity row"),
+        });
+    }
+    let id = JournalId::random()?;
+    conn.execute(
+        "INSERT INTO journal_identity (id, journal_id, created_ms) VALUES (1, ?1, ?2)",
+        params![id.to_string(), UnixMillis::now().0],
+    )
+    .map_err(sql("write journal_identity"))?;
+    Ok(id)
 }
 
 fn read_after_on(conn: &Connection, cursor: u64, limit: usize) -> Result<Vec<Record>> {
@@ -218,6 +276,8 @@ pub struct SqliteJournal {
     /// Latest committed seq, as of our last commit (the file is the authority: `append`
     /// re-reads it inside its transaction).
     latest: u64,
+    /// The journal's identity, read (or assigned) at open; never changes.
+    identity: JournalId,
     /// Test hook: fail `append` before inserting the entry at this index, leaving the
     /// transaction uncommitted.
     #[cfg(test)]
@@ -256,30 +316,46 @@ impl SqliteJournal {
         let found: Option<i64> = tx
             .query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0))
             .map_err(sql("read schema_version"))?;
-        match found {
+        // Whether the file may be given an identity: a new file, or a schema-1 file upgraded.
+        let assign = match found {
             None => {
                 tx.execute(
                     "INSERT INTO schema_version (version) VALUES (?1)",
                     [SCHEMA_VERSION],
                 )
                 .map_err(sql("write schema_version"))?;
+                true
             }
-            Some(SCHEMA_VERSION) => {}
+            Some(SCHEMA_VERSION) => false,
+            Some(SCHEMA_V1) => {
+                tx.execute("UPDATE schema_version SET version = ?1", [SCHEMA_VERSION])
+                    .map_err(sql("upgrade schema_version"))?;
+                true
+            }
             Some(found) => {
                 return Err(JournalError::SchemaVersion {
                     found,
                     supported: SCHEMA_VERSION,
                 });
             }
-        }
+        };
         tx.execute_batch(SCHEMA).map_err(sql("create schema"))?;
+        let identity = ensure_identity(&tx, assign)?;
         tx.commit().map_err(sql("commit schema"))?;
+        if found == Some(SCHEMA_V1) {
+            tracing::info!(
+                journal = %identity,
+                path = %path.display(),
+                "journal upgraded from schema 1 to 2: identity assigned, events kept"
+            );
+        }
         let (latest, _) = bounds(&conn)?;
         Ok(SqliteJournal {
             conn,
             path,
             config: config.clone(),
             latest,
+            identity,
             #[cfg(test)]
             fail_before: None,
         })
@@ -295,6 +371,7 @@ impl SqliteJournal {
         SqliteReader {
             path: self.path.clone(),
             config: self.config.clone(),
+            identity: self.identity,
             idle: Mutex::new(Vec::new()),
         }
     }
@@ -374,6 +451,10 @@ impl Journal for SqliteJournal {
 
     fn latest_seq(&self) -> u64 {
         self.latest
+    }
+
+    fn identity(&self) -> JournalId {
+        self.identity
     }
 
     fn save_snapshot(&mut self, seq: u64, data: &[u8]) -> Result<()> {
@@ -459,6 +540,8 @@ impl Journal for SqliteJournal {
 pub struct SqliteReader {
     path: PathBuf,
     config: SqliteConfig,
+    /// The journal's identity; every connection checks the file still has it.
+    identity: JournalId,
     /// Why a mutex: `rusqlite::Connection` is `Send` but not `Sync`; a connection is used by
     /// one reader at a time, and the lock is held only to take or return one.
     idle: Mutex<Vec<Connection>>,
@@ -467,13 +550,22 @@ pub struct SqliteReader {
 impl SqliteReader {
     /// A reader of the journal in `dir`, which a writer must have created.
     pub fn open(dir: &Path, config: &SqliteConfig) -> Result<SqliteReader> {
-        let r = SqliteReader {
+        let mut r = SqliteReader {
             path: file_path(dir),
             config: config.clone(),
+            identity: JournalId::from_bytes([0; 16]),
             idle: Mutex::new(Vec::new()),
         };
-        // Open one connection now so a wrong path fails here, not at the first read.
-        r.with_conn(|_| Ok(()))?;
+        // Open one connection now so a wrong path fails here, not at the first read; it
+        // tells the identity every later connection is checked against.
+        let conn = r.open_conn()?;
+        r.identity = identity_on(&conn)?.ok_or_else(|| JournalError::Identity {
+            reason: format!(
+                "{} has no identity (open it with a writer first)",
+                r.path.display()
+            ),
+        })?;
+        r.idle().push(conn);
         Ok(r)
     }
 
@@ -482,7 +574,24 @@ impl SqliteReader {
         self.idle.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// A new connection that still reads this journal: a file replaced since (another
+    /// identity, or none) is refused.
     fn connect(&self) -> Result<Connection> {
+        let conn = self.open_conn()?;
+        match identity_on(&conn)? {
+            Some(id) if id == self.identity => Ok(conn),
+            found => Err(JournalError::Identity {
+                reason: format!(
+                    "{} now holds journal {}, not {}: the file was replaced while open",
+                    self.path.display(),
+                    found.map_or_else(|| "without identity".to_string(), |i| i.to_string()),
+                    self.identity
+                ),
+            }),
+        }
+    }
+
+    fn open_conn(&self) -> Result<Connection> {
         let conn = Connection::open_with_flags(
             &self.path,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -515,6 +624,10 @@ impl JournalReader for SqliteReader {
 
     fn latest_seq(&self) -> Result<u64> {
         self.with_conn(|c| bounds(c).map(|(latest, _)| latest))
+    }
+
+    fn identity(&self) -> JournalId {
+        self.identity
     }
 
     fn oldest_seq(&self) -> Result<Option<u64>> {

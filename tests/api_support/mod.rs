@@ -1,7 +1,8 @@
 //! An in-test backend for the gRPC API: a driver thread owning a real dispatch `Core`, an
 //! in-memory journal with a bounded broadcast fan-out, and a test-controlled clock. It
-//! implements `api::Backend` as the gateway's driver does, so the integration tests run the
-//! generated gRPC clients over 127.0.0.1 against the real server and the real core.
+//! implements `api::Backend` as the gateway's driver does (its journal has an identity, and a
+//! cursor of another journal is refused), so the integration tests run the generated gRPC
+//! clients over 127.0.0.1 against the real server and the real core.
 
 #![allow(dead_code)]
 
@@ -22,6 +23,7 @@ use trunkgate::dispatch::{
     DirectoryTalkgroup, DirectoryTeam, DispatchError, Input, Output, RadioId, Reply, Request,
     SiteId, TalkgroupId, Timestamp,
 };
+use trunkgate::journal::{Cursor, JournalId};
 use trunkgate::link::Slot;
 
 pub const S1: &str = "城关站";
@@ -36,7 +38,7 @@ pub fn g() -> TalkgroupId {
     "80020910".parse().expect("group number")
 }
 
-type ReadFn = Box<dyn FnOnce(&Core, u64) + Send>;
+type ReadFn = Box<dyn FnOnce(&Core, Cursor) + Send>;
 
 enum Msg {
     Command(Request, oneshot::Sender<Result<Reply, DispatchError>>),
@@ -59,6 +61,8 @@ struct Journal {
 pub struct TestBackend {
     tx: mpsc::Sender<Msg>,
     journal: Arc<Mutex<Journal>>,
+    /// The in-memory journal's identity.
+    pub journal_id: JournalId,
     links: watch::Receiver<bool>,
     /// Every Transmit output, in order.
     pub transmits: Arc<Mutex<Vec<Output>>>,
@@ -67,6 +71,11 @@ pub struct TestBackend {
 impl TestBackend {
     /// A driver thread over a fresh core; `bus` is the broadcast capacity per subscriber.
     pub fn start(bus: usize) -> TestBackend {
+        TestBackend::start_with_journal(bus, JournalId::random().expect("OS random source"))
+    }
+
+    /// As [`TestBackend::start`], over a journal with the identity `journal_id`.
+    pub fn start_with_journal(bus: usize, journal_id: JournalId) -> TestBackend {
         let (tx, mut rx) = mpsc::channel::<Msg>(64);
         let (bus_tx, _) = broadcast::channel(bus);
         let journal = Arc::new(Mutex::new(Journal {
@@ -95,7 +104,7 @@ impl TestBackend {
                     }
                     Msg::Read(f) => {
                         let last = j.lock().unwrap().last;
-                        f(&core, last);
+                        f(&core, Cursor::new(journal_id, last));
                     }
                     Msg::Input(input, ack) => {
                         core.handle(now, input, &mut out);
@@ -112,7 +121,8 @@ impl TestBackend {
                         Output::Event(event) => {
                             let mut j = j.lock().unwrap();
                             j.last += 1;
-                            let e = Arc::new(JournaledEvent::new(j.last, event));
+                            let cursor = Cursor::new(journal_id, j.last);
+                            let e = Arc::new(JournaledEvent::new(cursor, event));
                             j.events.push_back(e.clone());
                             let _ = j.bus.send(e);
                         }
@@ -138,6 +148,7 @@ impl TestBackend {
         TestBackend {
             tx,
             journal,
+            journal_id,
             links,
             transmits,
         }
@@ -168,9 +179,14 @@ impl TestBackend {
         done.await.expect("driver");
     }
 
-    /// The last journaled cursor.
-    pub fn last_cursor(&self) -> u64 {
+    /// The sequence number of the last journaled event.
+    pub fn last_seq(&self) -> u64 {
         self.journal.lock().unwrap().last
+    }
+
+    /// The cursor of `seq` in this backend's journal, as the API writes it.
+    pub fn cursor(&self, seq: u64) -> String {
+        Cursor::new(self.journal_id, seq).to_string()
     }
 
     /// Forget every event up to and including `upto` (retention).
@@ -246,7 +262,7 @@ impl Backend for TestBackend {
 
     async fn read<R: Send + 'static>(
         &self,
-        f: impl FnOnce(&Core, u64) -> R + Send + 'static,
+        f: impl FnOnce(&Core, Cursor) -> R + Send + 'static,
     ) -> Result<R, Unavailable> {
         let (tx, rx) = oneshot::channel();
         let read: ReadFn = Box::new(move |core, c| {
@@ -259,29 +275,39 @@ impl Backend for TestBackend {
         rx.await.map_err(|_| Unavailable)
     }
 
+    fn journal(&self) -> JournalId {
+        self.journal_id
+    }
+
     fn watch(&self, start: WatchStart) -> Result<EventStream, WatchError> {
         let j = self.journal.lock().unwrap();
         // Subscribing and copying the replay under the journal lock: nothing slips between.
         let rx = j.bus.subscribe();
+        let journal = self.journal_id;
         let after = match start {
             WatchStart::Tail => j.last,
-            WatchStart::After(c) if c < j.oldest => {
-                return Err(WatchError::OutOfRange { oldest: j.oldest });
+            WatchStart::After(c) if c.journal != journal => {
+                return Err(WatchError::OtherJournal { cursor: c, journal });
             }
-            WatchStart::After(c) if c > j.last => {
+            WatchStart::After(c) if c.seq < j.oldest => {
+                return Err(WatchError::OutOfRange {
+                    oldest: Cursor::new(journal, j.oldest),
+                });
+            }
+            WatchStart::After(c) if c.seq > j.last => {
                 return Err(WatchError::Ahead {
                     cursor: c,
                     last: j.last,
                 });
             }
-            WatchStart::After(c) => c,
+            WatchStart::After(c) => c.seq,
         };
         let replay: Vec<_> = j.events.iter().filter(|e| e.seq > after).cloned().collect();
         let replayed_to = replay.last().map_or(after, |e| e.seq);
         drop(j);
         let live = futures::stream::unfold(
             (rx, replayed_to, false),
-            |(mut rx, last, ended)| async move {
+            move |(mut rx, last, ended)| async move {
                 if ended {
                     return None;
                 }
@@ -293,7 +319,9 @@ impl Backend for TestBackend {
                             return Some((Ok(e), (rx, seq, false)));
                         }
                         Err(broadcast::error::RecvError::Lagged(_)) => {
-                            let end = WatchEnd::Lagged { resume_after: last };
+                            let end = WatchEnd::Lagged {
+                                resume_after: Cursor::new(journal, last),
+                            };
                             return Some((Err(end), (rx, last, true)));
                         }
                         Err(broadcast::error::RecvError::Closed) => return None,
