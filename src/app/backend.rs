@@ -10,7 +10,7 @@
 
 use futures::StreamExt;
 
-use super::driver::{DriverHandle, Unavailable as DriverUnavailable};
+use super::driver::DriverHandle;
 use crate::api::backend::{
     Backend, EventStream, JournaledEvent, Unavailable, WatchEnd, WatchError, WatchStart,
 };
@@ -31,20 +31,16 @@ impl GatewayBackend {
     }
 }
 
-fn unavailable(_: DriverUnavailable) -> Unavailable {
-    Unavailable
-}
-
 impl Backend for GatewayBackend {
     async fn command(&self, request: Request) -> Result<Result<Reply, DispatchError>, Unavailable> {
-        self.driver.command(request).await.map_err(unavailable)
+        self.driver.command(request).await
     }
 
     async fn read<R: Send + 'static>(
         &self,
         f: impl FnOnce(&Core, u64) -> R + Send + 'static,
     ) -> Result<R, Unavailable> {
-        self.driver.read(f).await.map_err(unavailable)
+        self.driver.read(f).await
     }
 
     fn watch(&self, start: WatchStart) -> Result<EventStream, WatchError> {
@@ -110,8 +106,8 @@ impl Backend for GatewayBackend {
         Ok(stream.boxed())
     }
 
-    fn links_up(&self) -> tokio::sync::watch::Receiver<bool> {
-        self.driver.links_up()
+    fn serving(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.driver.serving()
     }
 }
 
