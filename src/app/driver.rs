@@ -829,11 +829,7 @@ impl<J: Journal> Driver<J> {
     /// what is durable and hold the batch's inputs (module doc).
     fn start_outage(&mut self, error: &JournalError) {
         let reason = error.to_string();
-        for (reply, _) in self.replies.drain(..) {
-            let _ = reply.send(Err(Unavailable::JournalUnwritable {
-                reason: reason.clone(),
-            }));
-        }
+        let replies = std::mem::take(&mut self.replies);
         let steps = std::mem::take(&mut self.batch);
         tracing::error!(
             error = %reason,
@@ -857,8 +853,15 @@ impl<J: Journal> Driver<J> {
             hold(&mut outage, &self.stats, self.config.held_limit, at, step);
         }
         self.outage = Some(outage);
-        self.outage_tx.send_replace(Some(Arc::from(reason)));
+        // Health and the handle's fast refusal first, so a client told "unavailable" finds
+        // health saying so too.
+        self.outage_tx.send_replace(Some(Arc::from(reason.as_str())));
         self.update_serving();
+        for (reply, _) in replies {
+            let _ = reply.send(Err(Unavailable::JournalUnwritable {
+                reason: reason.clone(),
+            }));
+        }
     }
 
     /// Replace the core with the durable state; `false` (logged) if it cannot be rebuilt.
@@ -1025,7 +1028,7 @@ fn split(outputs: Vec<Output>) -> (Vec<Event>, Vec<Output>) {
 mod tests {
     use super::*;
     use crate::dispatch::{
-        AirEvent, AirInput, Command, Directory, DirectoryRadio, DirectorySite, EventKind,
+        AirInput, Command, Directory, DirectoryRadio, DirectorySite, EventKind, OperationId,
         OperationState, OtaCommand, RadioId, SiteId,
     };
     use crate::journal::hub::Start;
@@ -1062,6 +1065,547 @@ mod tests {
             operator: None,
             command: Command::Ota(OtaCommand::RadioCheck { radio }),
         }
+    }
+
+    /// A real SQLite journal whose file can be capped (`max_page_count`) while the driver
+    /// owns it: appends then fail for real with "database or disk is full".
+    struct Capped {
+        inner: SqliteJournal,
+        /// A cap to apply before the next append: `Some(Some(1))` caps at the current size,
+        /// `Some(None)` lifts the cap.
+        pending: Arc<std::sync::Mutex<Option<Option<u64>>>>,
+    }
+
+    impl Journal for Capped {
+        fn append(&mut self, entries: &[Entry]) -> crate::journal::Result<crate::journal::SeqRange> {
+            if let Some(cap) = self.pending.lock().unwrap().take() {
+                self.inner.set_max_page_count(cap).unwrap();
+            }
+            self.inner.append(entries)
+        }
+        fn latest_seq(&self) -> u64 {
+            self.inner.latest_seq()
+        }
+        fn save_snapshot(&mut self, seq: u64, data: &[u8]) -> crate::journal::Result<()> {
+            self.inner.save_snapshot(seq, data)
+        }
+        fn prune(
+            &mut self,
+            now: UnixMillis,
+            window: Duration,
+        ) -> crate::journal::Result<crate::journal::PruneOutcome> {
+            self.inner.prune(now, window)
+        }
+        fn reader(&self) -> crate::journal::Result<Arc<dyn JournalReader>> {
+            self.inner.reader()
+        }
+    }
+
+    type Cap = Arc<std::sync::Mutex<Option<Option<u64>>>>;
+
+    fn capped(dir: &std::path::Path) -> (Capped, Cap) {
+        let cap: Cap = Arc::default();
+        let inner = SqliteJournal::open(dir, &SqliteConfig::default()).unwrap();
+        (
+            Capped {
+                inner,
+                pending: Arc::clone(&cap),
+            },
+            cap,
+        )
+    }
+
+    fn alarm(radio: RadioId) -> Input {
+        Input::Air(AirInput {
+            site: SiteId::new("qingshan"),
+            slot: Slot::One,
+            rssi_dbm: None,
+            event: AirEvent::EmergencyAlarm {
+                radio,
+                talkgroup: None,
+            },
+        })
+    }
+
+    async fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while !f() {
+            assert!(std::time::Instant::now() < deadline, "timed out: {what}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Events from `sub` until one matches `stop` (which is returned last).
+    async fn events_until(
+        sub: &mut crate::journal::hub::Subscription<JournaledEvent>,
+        stop: impl Fn(&EventKind) -> bool,
+    ) -> Vec<Arc<JournaledEvent>> {
+        let mut seen = Vec::new();
+        loop {
+            let e = tokio::time::timeout(Duration::from_secs(20), sub.next())
+                .await
+                .expect("the awaited event")
+                .unwrap();
+            let done = stop(&e.event.kind);
+            seen.push(e);
+            if done {
+                return seen;
+            }
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_journal_that_cannot_be_written_stops_the_gateway_acting_until_it_can() {
+        let dir = tempfile::tempdir().unwrap();
+        let radio = RadioId::new(0x898001).unwrap();
+        let (journal, cap) = capped(dir.path());
+        let reader = journal.reader().unwrap();
+        let (sent_tx, sent_rx) = std::sync::mpsc::channel();
+        let (driver, thread) = start(
+            journal,
+            dispatch::Config::default(),
+            Some(directory(radio)),
+            DriverConfig::default(),
+            move |out| {
+                let _ = sent_tx.send(out);
+            },
+        )
+        .unwrap();
+        let mut sub = driver.hub().subscribe(Start::Live).await.unwrap();
+        assert!(driver.submit(Input::SiteUp {
+            site: SiteId::new("qingshan")
+        }));
+        assert!(driver.submit(heard(radio)));
+        let serving = driver.serving();
+        wait_until("serving", || *serving.borrow()).await;
+        let before = driver.read(|_, seq| seq).await.unwrap();
+
+        // The file is capped at its size (a full disk): commits fail as soon as one needs a
+        // new page. Commands until then succeed; the one whose commit fails is refused, its
+        // transmission never leaves and nothing of it is published.
+        *cap.lock().unwrap() = Some(Some(1));
+        let mut accepted = Vec::new();
+        let reason = loop {
+            assert!(accepted.len() < 500, "the capped journal never filled");
+            let request_id = format!("fill-{}", accepted.len());
+            match driver.command(check(radio, &request_id)).await {
+                Ok(Ok(Reply::Operation(op))) => accepted.push(op.id),
+                Err(Unavailable::JournalUnwritable { reason }) => break reason,
+                other => panic!("{other:?}"),
+            }
+        };
+        let refused_request = format!("fill-{}", accepted.len());
+        assert!(reason.contains("full"), "{reason}");
+        assert!(!*driver.serving().borrow(), "health must say NOT_SERVING");
+        assert!(driver.outage().is_some());
+        let before = driver.read(|_, seq| seq).await.unwrap();
+        while let Ok(Ok(_)) = tokio::time::timeout(Duration::from_millis(50), sub.next()).await {}
+        // Commands are refused at once while it lasts; inputs are held.
+        let again = driver.command(check(radio, "during-2")).await;
+        assert!(
+            matches!(again, Err(Unavailable::JournalUnwritable { .. })),
+            "{again:?}"
+        );
+        assert!(driver.submit(alarm(radio)));
+        for i in 0..5 {
+            assert!(driver.submit(heard(RadioId::new(0x20_0000 + i).unwrap())));
+        }
+        wait_until("inputs held", || {
+            driver.stats().held_inputs.load(Ordering::Relaxed) >= 6
+        })
+        .await;
+        // The core never runs ahead of the journal: reads see the durable state only.
+        let next_op = OperationId(accepted.len() as u64);
+        let (seq, alarms, op) = driver
+            .read(move |core, seq| {
+                (
+                    seq,
+                    core.alarms(Default::default(), None, 10).items.len(),
+                    core.operation(next_op).is_some(),
+                )
+            })
+            .await
+            .unwrap();
+        assert_eq!((seq, alarms, op), (before, 0, false));
+        assert_eq!(reader.latest_seq().unwrap(), before);
+        assert!(
+            tokio::time::timeout(Duration::from_millis(300), sub.next())
+                .await
+                .is_err(),
+            "a watcher saw something that is not durable"
+        );
+        // Every transmission so far belongs to an operation the journal holds.
+        let sent: Vec<OperationId> = sent_rx
+            .try_iter()
+            .filter_map(|o| match o {
+                Output::Transmit { operation, .. } => Some(operation),
+                _ => None,
+            })
+            .collect();
+        assert!(
+            sent.iter().all(|op| accepted.contains(op)),
+            "transmitted for an operation that is not durable: {sent:?} vs {accepted:?}"
+        );
+
+        // Space returns: the held inputs are journaled in order, the emergency first, and the
+        // outage is on record; the gateway serves again.
+        *cap.lock().unwrap() = Some(None);
+        let seen = events_until(&mut sub, |k| {
+            matches!(k, EventKind::JournalRecovered { .. })
+        })
+        .await;
+        assert!(
+            seen.iter()
+                .any(|e| matches!(&e.event.kind, EventKind::AlarmRaised { radio: r, .. } if *r == radio)),
+            "the held emergency was journaled"
+        );
+        let registered = seen
+            .iter()
+            .filter(|e| matches!(e.event.kind, EventKind::RadioRegistered { .. }))
+            .count();
+        assert_eq!(registered, 5);
+        let Some(EventKind::JournalRecovered { held, reason, .. }) =
+            seen.last().map(|e| &e.event.kind)
+        else {
+            unreachable!()
+        };
+        assert_eq!(*held, 6);
+        assert!(reason.contains("full"), "{reason}");
+        assert!(
+            !seen
+                .iter()
+                .any(|e| matches!(e.event.kind, EventKind::OperationCreated { .. })),
+            "the refused command left no trace"
+        );
+        wait_until("serving again", || *serving.borrow()).await;
+        assert!(driver.outage().is_none());
+        // The request id refused during the outage was never used: it makes a new operation,
+        // under a name no one was told of before.
+        let Reply::Operation(op) = driver
+            .command(check(radio, &refused_request))
+            .await
+            .unwrap()
+            .unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(op.id, next_op);
+        assert!(!accepted.contains(&op.id));
+        // An accepted request id still names its own operation.
+        let Reply::Operation(first) = driver
+            .command(check(radio, "fill-0"))
+            .await
+            .unwrap()
+            .unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(first.id, accepted[0]);
+        driver.shutdown();
+        thread.join().unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_full_held_buffer_loses_the_oldest_ordinary_inputs_on_record_and_keeps_emergencies()
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let radio = RadioId::new(0x898001).unwrap();
+        let (journal, cap) = capped(dir.path());
+        let config = DriverConfig {
+            held_limit: 4,
+            ..DriverConfig::default()
+        };
+        let (driver, thread) = start(
+            journal,
+            dispatch::Config::default(),
+            Some(directory(radio)),
+            config,
+            |_| {},
+        )
+        .unwrap();
+        let mut sub = driver.hub().subscribe(Start::Live).await.unwrap();
+        // One input a batch until a commit fails: that input is the first one held.
+        *cap.lock().unwrap() = Some(Some(1));
+        let mut n = 0;
+        while driver.outage().is_none() {
+            assert!(n < 5_000, "the capped journal never filled");
+            assert!(driver.submit(heard(RadioId::new(0x10_0000 + n).unwrap())));
+            driver.read(|_, _| ()).await.unwrap();
+            n += 1;
+        }
+        while let Ok(Ok(_)) = tokio::time::timeout(Duration::from_millis(50), sub.next()).await {}
+        for i in 1..8 {
+            assert!(driver.submit(heard(RadioId::new(0x20_0000 + i).unwrap())));
+        }
+        assert!(driver.submit(alarm(radio)));
+        driver.read(|_, _| ()).await.unwrap();
+        assert_eq!(driver.stats().lost_inputs.load(Ordering::Relaxed), 5);
+        *cap.lock().unwrap() = Some(None);
+        let seen = events_until(&mut sub, |k| {
+            matches!(k, EventKind::JournalRecovered { .. })
+        })
+        .await;
+        let kinds: Vec<&str> = seen.iter().map(|e| e.event.kind.name()).collect();
+        // Held: the input whose commit failed, then 0x200001..3; 0x200004..7 found the
+        // buffer full, and the emergency displaced the oldest held input.
+        let registered: Vec<u32> = seen
+            .iter()
+            .filter_map(|e| match e.event.kind {
+                EventKind::RadioRegistered { radio, .. } => Some(radio.air() - 0x20_0000),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(registered, vec![1, 2, 3], "{kinds:?}");
+        assert!(kinds.contains(&"alarm_raised"), "{kinds:?}");
+        let lost = seen.iter().find_map(|e| match e.event.kind {
+            EventKind::InputsLost {
+                count,
+                from,
+                to,
+                reason,
+            } => Some((count, from <= to, reason)),
+            _ => None,
+        });
+        assert_eq!(lost, Some((5, true, LossReason::JournalUnwritable)));
+        driver.shutdown();
+        thread.join().unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_journal_full_at_start_holds_the_first_batch_until_it_takes_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let radio = RadioId::new(0x898001).unwrap();
+        let (journal, cap) = capped(dir.path());
+        *cap.lock().unwrap() = Some(Some(1));
+        // A directory large enough that its event needs new pages.
+        let mut big = directory(radio);
+        big.radios.extend((0..2_000).map(|i| DirectoryRadio {
+            id: RadioId::new(0x10_0000 + i).unwrap(),
+            name: Some(format!("队员{i:05}")),
+        }));
+        let (driver, thread) = start(
+            journal,
+            dispatch::Config::default(),
+            Some(big),
+            DriverConfig::default(),
+            |_| {},
+        )
+        .unwrap();
+        assert!(driver.outage().is_some());
+        let refused = driver.command(check(radio, "x")).await;
+        assert!(
+            matches!(refused, Err(Unavailable::JournalUnwritable { .. })),
+            "{refused:?}"
+        );
+        let mut sub = driver.hub().subscribe(Start::After(0)).await.unwrap();
+        *cap.lock().unwrap() = Some(None);
+        let seen = events_until(&mut sub, |k| {
+            matches!(k, EventKind::JournalRecovered { .. })
+        })
+        .await;
+        let kinds: Vec<&str> = seen.iter().map(|e| e.event.kind.name()).collect();
+        assert_eq!(
+            kinds,
+            ["directory_loaded", "gateway_restarted", "journal_recovered"]
+        );
+        let name = driver
+            .read(move |core, _| core.radio(radio).and_then(|r| r.name.clone()))
+            .await
+            .unwrap();
+        assert_eq!(name.as_deref(), Some("张伟"));
+        driver.shutdown();
+        thread.join().unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn queue_drops_are_journaled_as_lost_inputs() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = SqliteJournal::open(dir.path(), &SqliteConfig::default()).unwrap();
+        let config = DriverConfig {
+            queue: 2,
+            ..DriverConfig::default()
+        };
+        let (driver, thread) =
+            start(journal, dispatch::Config::default(), None, config, |_| {}).unwrap();
+        let mut sub = driver.hub().subscribe(Start::Live).await.unwrap();
+        let (entered_tx, entered_rx) = std::sync::mpsc::channel::<()>();
+        let (hold_tx, hold_rx) = std::sync::mpsc::channel::<()>();
+        let d = driver.clone();
+        let held = tokio::spawn(async move {
+            d.read(move |_, _| {
+                let _ = entered_tx.send(());
+                let _ = hold_rx.recv_timeout(Duration::from_secs(10));
+            })
+            .await
+        });
+        tokio::task::spawn_blocking(move || entered_rx.recv_timeout(Duration::from_secs(10)))
+            .await
+            .unwrap()
+            .expect("the driver runs the read");
+        let taken = (0..5)
+            .filter(|i| driver.submit(heard(RadioId::new(0x20_0000 + i).unwrap())))
+            .count();
+        assert_eq!(taken, 2);
+        hold_tx.send(()).unwrap();
+        held.await.unwrap().unwrap();
+        let seen = events_until(&mut sub, |k| matches!(k, EventKind::InputsLost { .. })).await;
+        let Some(EventKind::InputsLost { count, reason, .. }) = seen.last().map(|e| &e.event.kind)
+        else {
+            unreachable!()
+        };
+        assert_eq!((*count, *reason), (3, LossReason::Overloaded));
+        driver.shutdown();
+        thread.join().unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_configuration_file_wins_at_every_start_and_a_change_is_journaled() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = |timeout_ms: u64| {
+            let path = dir.path().to_path_buf();
+            async move {
+                let journal = SqliteJournal::open(&path, &SqliteConfig::default()).unwrap();
+                let reader = journal.reader().unwrap();
+                let config = dispatch::Config {
+                    answer_timeout_ms: timeout_ms,
+                    ..dispatch::Config::default()
+                };
+                let (driver, thread) =
+                    start(journal, config, None, DriverConfig::default(), |_| {}).unwrap();
+                let used = driver
+                    .read(|core, _| core.config().answer_timeout_ms)
+                    .await
+                    .unwrap();
+                driver.shutdown();
+                thread.join().unwrap();
+                let changes = reader
+                    .read_after(0, 1000)
+                    .unwrap()
+                    .iter()
+                    .filter(|r| r.kind == "config_changed")
+                    .count();
+                (used, changes)
+            }
+        };
+        // The default needs no change event; each later change is one, and a snapshot
+        // (taken at every shutdown) does not override the file.
+        assert_eq!(run(4_000).await, (4_000, 0));
+        assert_eq!(run(9_000).await, (9_000, 1));
+        assert_eq!(run(9_000).await, (9_000, 1));
+        assert_eq!(run(4_000).await, (4_000, 2));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_damaged_newest_snapshot_falls_back_to_an_older_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let radio = |i: u32| RadioId::new(0x20_0000 + i).unwrap();
+        // Three runs, each ending with a snapshot: three snapshots kept.
+        for run in 0..3 {
+            let journal = SqliteJournal::open(dir.path(), &SqliteConfig::default()).unwrap();
+            let (driver, thread) = start(
+                journal,
+                dispatch::Config::default(),
+                None,
+                DriverConfig::default(),
+                |_| {},
+            )
+            .unwrap();
+            for i in 0..10 {
+                assert!(driver.submit(heard(radio(run * 10 + i))));
+            }
+            driver.read(|_, _| ()).await.unwrap();
+            driver.shutdown();
+            thread.join().unwrap();
+        }
+        let journal = SqliteJournal::open(dir.path(), &SqliteConfig::default()).unwrap();
+        let reader = journal.reader().unwrap();
+        let snapshots = reader.snapshots().unwrap();
+        assert_eq!(snapshots.len(), 3);
+        drop(journal);
+        // Flip one byte in the middle of the newest image: its digest no longer matches.
+        let db = rusqlite::Connection::open(dir.path().join("journal.sqlite3")).unwrap();
+        let newest = snapshots[0] as i64;
+        let mut data: Vec<u8> = db
+            .query_row("SELECT data FROM snapshots WHERE seq = ?1", [newest], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        let mid = data.len() / 2;
+        data[mid] ^= 0x01;
+        db.execute(
+            "UPDATE snapshots SET data = ?1 WHERE seq = ?2",
+            rusqlite::params![data, newest],
+        )
+        .unwrap();
+        drop(db);
+        assert!(
+            decode_snapshot(&reader.snapshot(snapshots[0]).unwrap().unwrap().data)
+                .unwrap_err()
+                .contains("digest")
+        );
+        // The start falls back to the next older snapshot and replays: nothing is missing.
+        let journal = SqliteJournal::open(dir.path(), &SqliteConfig::default()).unwrap();
+        let (driver, thread) = start(
+            journal,
+            dispatch::Config::default(),
+            None,
+            DriverConfig::default(),
+            |_| {},
+        )
+        .unwrap();
+        let known = driver
+            .read(move |core, _| (0..30).filter(|&i| core.radio(radio(i)).is_some()).count())
+            .await
+            .unwrap();
+        assert_eq!(known, 30);
+        driver.shutdown();
+        thread.join().unwrap();
+        // The shutdown saved a good snapshot again.
+        let newest = reader.snapshots().unwrap()[0];
+        decode_snapshot(&reader.snapshot(newest).unwrap().unwrap().data).unwrap();
+    }
+
+    #[test]
+    fn no_usable_snapshot_and_pruned_events_stop_the_start_with_what_to_do() {
+        use crate::journal::memory::MemoryJournal;
+        let mut journal = MemoryJournal::new();
+        let entry = |i: u64| {
+            let e = Event {
+                at: Timestamp(i),
+                kind: EventKind::SiteAdded {
+                    site: SiteId::new("s"),
+                },
+            };
+            Entry::new(UnixMillis(0), "site_added", serde_json::to_vec(&e).unwrap())
+        };
+        journal.append(&[entry(1), entry(2)]).unwrap();
+        journal.save_snapshot(2, b"TGS1 damaged").unwrap();
+        journal.append(&[entry(3)]).unwrap();
+        journal.prune(UnixMillis(1_000), Duration::ZERO).unwrap();
+        let Err(e) = start(
+            journal,
+            dispatch::Config::default(),
+            None,
+            DriverConfig::default(),
+            |_| {},
+        ) else {
+            panic!("started without a usable state")
+        };
+        let message = e.to_string();
+        assert!(message.contains("snapshot at seq 2"), "{message}");
+        assert!(message.contains("backup"), "{message}");
+    }
+
+    #[test]
+    fn snapshot_images_carry_their_digest_and_older_plain_images_still_read() {
+        let core = Core::new(dispatch::Config::default());
+        let data = encode_snapshot(&core.snapshot()).unwrap();
+        assert_eq!(&data[..4], b"TGS1");
+        assert_eq!(decode_snapshot(&data).unwrap(), core.snapshot());
+        let plain = serde_json::to_vec(&core.snapshot()).unwrap();
+        assert_eq!(decode_snapshot(&plain).unwrap(), core.snapshot());
+        assert!(decode_snapshot(&data[..20]).unwrap_err().contains("truncated"));
+        assert!(decode_snapshot(b"xyz").unwrap_err().contains("header"));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -350,6 +350,26 @@ impl SqliteJournal {
         })
     }
 
+    /// Cap the file at `pages` database pages (SQLite `max_page_count`; `None` lifts the
+    /// cap to SQLite's own limit): a commit that would grow the file beyond it fails with
+    /// "database or disk is full", as on a full disk. Returns the cap now in force.
+    pub fn set_max_page_count(&mut self, pages: Option<u64>) -> Result<u64> {
+        let pages = pages.map_or(u32::MAX as i64 - 1, to_sql);
+        self.conn
+            .pragma_update_and_check(None, "max_page_count", pages, |r| r.get::<_, i64>(0))
+            .map_err(sql("max_page_count"))
+            .and_then(|n| from_sql("max_page_count", n))
+    }
+
+    /// The file's size in database pages.
+    pub fn page_count(&self) -> Result<u64> {
+        let n: i64 = self
+            .conn
+            .query_row("PRAGMA page_count", [], |r| r.get(0))
+            .map_err(sql("page_count"))?;
+        from_sql("page_count", n)
+    }
+
     /// The journal file.
     pub fn path(&self) -> &Path {
         &self.path
