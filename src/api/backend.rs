@@ -18,7 +18,8 @@
 //!   A cursor older than retention is [`WatchError::OutOfRange`] with the oldest cursor one
 //!   can still resume after; a cursor of another journal is [`WatchError::OtherJournal`],
 //!   never a resume.
-//! - [`Backend::links_up`] tells whether any site link is up (for grpc.health.v1).
+//! - [`Backend::serving`] tells whether the gateway serves: some site link is up and the
+//!   journal can be written (for grpc.health.v1).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -30,10 +31,23 @@ use futures::Stream;
 use crate::dispatch::{Core, DispatchError, Event, Reply, Request};
 use crate::journal::{Cursor, JournalId};
 
-/// The driver is gone (shutting down or crashed); the API answers UNAVAILABLE.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("the dispatch driver is not available")]
-pub struct Unavailable;
+/// Why the core cannot take a request now; the API answers UNAVAILABLE naming it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Unavailable {
+    /// The driver is gone (shutting down or crashed).
+    #[error("the dispatch core has stopped")]
+    Stopped,
+    /// The driver's queue is full.
+    #[error("the dispatch core is overloaded; try again shortly")]
+    Overloaded,
+    /// The journal cannot be written, so the gateway does not act (nothing is done that
+    /// could not be recorded); it resumes by itself once writes succeed.
+    #[error("the journal cannot be written ({reason}); commands are refused until it can")]
+    JournalUnwritable {
+        /// The error of the last failed commit.
+        reason: String,
+    },
+}
 
 /// An event as journaled: its position (the watch cursor) and the event.
 #[derive(Debug, Clone)]
@@ -164,6 +178,6 @@ pub trait Backend: Send + Sync + 'static {
     /// Subscribe to journaled events: live tail, or replay after a cursor then live.
     fn watch(&self, start: WatchStart) -> Result<EventStream, WatchError>;
 
-    /// Whether any site link is up.
-    fn links_up(&self) -> tokio::sync::watch::Receiver<bool>;
+    /// Whether the gateway serves: some site link is up and the journal can be written.
+    fn serving(&self) -> tokio::sync::watch::Receiver<bool>;
 }

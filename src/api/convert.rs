@@ -12,13 +12,13 @@ use tonic::Status;
 
 use super::pb;
 use super::status::invalid_argument;
-use crate::dispatch::AirProfile;
 use crate::dispatch::{
     Addressee, Alarm, AlarmId, AlarmState, Call, CallEndReason, CallId, Command, Event, EventKind,
     FailReason, MessageBody, Operation, OperationId, OperationState, OtaCommand, Periodic,
     Position, PositionSource, Radio, RadioControl, RadioId, Service, Site, SiteId, Talkgroup,
     TalkgroupId, Team, TeamId, Timestamp,
 };
+use crate::dispatch::{AirProfile, LossReason};
 use crate::journal::Cursor;
 use crate::link::Slot;
 
@@ -244,6 +244,14 @@ pub fn timestamp(t: Timestamp) -> prost_types::Timestamp {
     prost_types::Timestamp {
         seconds: (t.0 / 1000) as i64,
         nanos: ((t.0 % 1000) * 1_000_000) as i32,
+    }
+}
+
+/// Milliseconds as a protobuf duration.
+fn duration_ms(ms: u64) -> prost_types::Duration {
+    prost_types::Duration {
+        seconds: i64::try_from(ms / 1000).unwrap_or(i64::MAX),
+        nanos: ((ms % 1000) * 1_000_000) as i32,
     }
 }
 
@@ -491,10 +499,7 @@ pub fn operation(o: &Operation) -> pb::Operation {
         }
         OtaCommand::RequestLocation { periodic, .. } => {
             if let Some(per) = periodic {
-                p.location_interval = Some(prost_types::Duration {
-                    seconds: (per.interval_ms / 1000) as i64,
-                    nanos: ((per.interval_ms % 1000) * 1_000_000) as i32,
-                });
+                p.location_interval = Some(duration_ms(per.interval_ms));
                 p.location_polls = per.count;
             }
             Kind::RequestLocation
@@ -764,6 +769,39 @@ pub fn event(cursor: Cursor, e: &Event) -> pb::Event {
             operator: operator.clone().unwrap_or_default(),
         }),
         EventKind::GatewayRestarted => P::GatewayRestarted(pb::GatewayRestarted {}),
+        EventKind::ConfigChanged { config } => P::ConfigChanged(pb::ConfigChanged {
+            answer_timeout: Some(duration_ms(config.answer_timeout_ms)),
+            max_attempts: u32::from(config.max_attempts),
+            site_down_wait: Some(duration_ms(config.site_down_wait_ms)),
+            queue_limit: u32::try_from(config.queue_limit).unwrap_or(u32::MAX),
+            recover_max_age: Some(duration_ms(config.recover_max_age_ms)),
+        }),
+        EventKind::InputsLost {
+            count,
+            from,
+            to,
+            reason,
+        } => P::InputsLost(pb::InputsLost {
+            count: *count,
+            from_time: Some(timestamp(*from)),
+            to_time: Some(timestamp(*to)),
+            reason: match reason {
+                LossReason::Overloaded => "overloaded",
+                LossReason::JournalUnwritable => "journal_unwritable",
+            }
+            .to_string(),
+        }),
+        EventKind::JournalRecovered {
+            from,
+            to,
+            reason,
+            held,
+        } => P::JournalRecovered(pb::JournalRecovered {
+            from_time: Some(timestamp(*from)),
+            to_time: Some(timestamp(*to)),
+            reason: reason.clone(),
+            held_inputs: *held,
+        }),
     };
     pb::Event {
         cursor: cursor.to_string(),

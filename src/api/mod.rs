@@ -11,8 +11,9 @@
 //!   `google.rpc` status details with domain `trunkgate.v1` ([`status`]).
 //! - Events stream from `EventService.WatchEvents` with cursors, heartbeats, snapshots and a
 //!   slow-client cut ([`watch`], dispatch-features.md §4.2).
-//! - `grpc.health.v1.Health` (tonic-health) reports NOT_SERVING while no site link is up and
-//!   from the start of shutdown, SERVING otherwise, for the server ("") and every
+//! - `grpc.health.v1.Health` (tonic-health) reports NOT_SERVING while no site link is up,
+//!   while the journal cannot be written (the gateway does not act then), and from the start
+//!   of shutdown, SERVING otherwise, for the server ("") and every
 //!   trunkgate.v1 service; server reflection v1 and v1alpha (tonic-reflection) is on when
 //!   configured, so grpcurl works (dispatch-features.md §4.3).
 //! - [`serve`] accepts with TCP_NODELAY (perf-and-deps.md §1d: Nagle plus delayed ACK gave
@@ -172,7 +173,7 @@ pub async fn serve<B: Backend>(
     let api = Api::new(backend.clone(), config.clone(), drain_rx);
 
     let (reporter, health) = tonic_health::server::health_reporter();
-    let mut links = backend.links_up();
+    let mut links = backend.serving();
     let up = *links.borrow_and_update();
     report(
         &reporter,
@@ -197,7 +198,7 @@ pub async fn serve<B: Backend>(
         (None, None)
     };
 
-    // Health follows the links until shutdown starts, then stays NOT_SERVING.
+    // Health follows the links and the journal until shutdown starts, then stays NOT_SERVING.
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let health_task = {
         let reporter = reporter.clone();

@@ -74,7 +74,18 @@ pub fn not_found(reason: &str, name: &str) -> Status {
 
 impl From<Unavailable> for Status {
     fn from(e: Unavailable) -> Status {
-        status(Code::Unavailable, "DRIVER_UNAVAILABLE", e.to_string(), &[])
+        match &e {
+            Unavailable::Stopped => status(Code::Unavailable, "DRIVER_STOPPED", e.to_string(), &[]),
+            Unavailable::Overloaded => {
+                status(Code::Unavailable, "DRIVER_OVERLOADED", e.to_string(), &[])
+            }
+            Unavailable::JournalUnwritable { reason } => status(
+                Code::Unavailable,
+                "JOURNAL_UNWRITABLE",
+                e.to_string(),
+                &[("journal_error", reason.clone())],
+            ),
+        }
     }
 }
 
@@ -121,7 +132,7 @@ impl From<WatchError> for Status {
                     ("cursor_journal", cursor.journal.to_string()),
                 ],
             ),
-            WatchError::Unavailable => Unavailable.into(),
+            WatchError::Unavailable => Unavailable::Stopped.into(),
         }
     }
 }

@@ -11,7 +11,7 @@
 
 use futures::StreamExt;
 
-use super::driver::{DriverHandle, Unavailable as DriverUnavailable};
+use super::driver::DriverHandle;
 use crate::api::backend::{
     Backend, EventStream, JournaledEvent, Unavailable, WatchEnd, WatchError, WatchStart,
 };
@@ -32,13 +32,9 @@ impl GatewayBackend {
     }
 }
 
-fn unavailable(_: DriverUnavailable) -> Unavailable {
-    Unavailable
-}
-
 impl Backend for GatewayBackend {
     async fn command(&self, request: Request) -> Result<Result<Reply, DispatchError>, Unavailable> {
-        self.driver.command(request).await.map_err(unavailable)
+        self.driver.command(request).await
     }
 
     async fn read<R: Send + 'static>(
@@ -49,7 +45,6 @@ impl Backend for GatewayBackend {
         self.driver
             .read(move |core, seq| f(core, Cursor::new(journal, seq)))
             .await
-            .map_err(unavailable)
     }
 
     fn journal(&self) -> JournalId {
@@ -126,8 +121,8 @@ impl Backend for GatewayBackend {
         Ok(stream.boxed())
     }
 
-    fn links_up(&self) -> tokio::sync::watch::Receiver<bool> {
-        self.driver.links_up()
+    fn serving(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.driver.serving()
     }
 }
 

@@ -1,37 +1,67 @@
 //! The dispatch driver: one thread that owns the core and the journal writer.
 //!
-//! Contract (../shared/DESIGN.md "The event log is the truth"; STYLE.md "The core and the
-//! async edges"):
+//! Contract (docs/design.md "The event log is the truth"; "The core and the async edges"):
 //! - Everything the core reacts to (air inputs, link state, operator commands) arrives through
 //!   one bounded channel. Read-only queries run on the same thread between batches, so they
 //!   see a consistent state and no lock is ever shared with the API.
 //! - A batch is whatever is queued when the thread wakes (at most `max_batch`): each input is
 //!   handled, then **all** its events are appended in one journal commit (group commit), then
 //!   published to the hub, then commands are answered, then transmissions are handed to the
-//!   links. So an event is durable before any watcher, or the client that caused it, sees it.
+//!   links. So an event is durable before any watcher, or the client that caused it, sees it,
+//!   and nothing goes on the air for a decision that is not durable.
+//! - **A journal that cannot be written stops the gateway acting** (an *outage*). When a
+//!   commit fails, nothing of that batch is published, answered or transmitted: its commands
+//!   get [`Unavailable::JournalUnwritable`] naming the cause, its transmissions are dropped
+//!   (the operations that made them were never durable, so no one was told of them). The
+//!   core is then **rebuilt from what is durable** (latest snapshot + replay), so its state
+//!   never runs ahead of the journal, and the batch's non-command inputs are **held**, in
+//!   order with their arrival times. While the outage lasts:
+//!   - inputs from the air and the links are held in a bounded buffer (`held_limit`); when it
+//!     is full an emergency alarm displaces the oldest held input that is not one, and
+//!     anything else is dropped; every loss is counted with the arrival times of the first
+//!     and the last input lost;
+//!   - commands are refused at once with the cause; reads are served from the durable state;
+//!   - health is NOT_SERVING (the `serving` watch is false), links stay up;
+//!   - the cause is logged once when the outage starts and once when it ends.
+//!
+//!   Every `retry` (doubling up to `retry_max`), the held inputs are applied to a copy of the
+//!   durable core, followed by an [`Input::InputsLost`] for anything dropped and an
+//!   [`Input::JournalRecovered`] that records the outage (so every retry writes), and
+//!   journaled in one commit. If that commit succeeds the copy becomes the core and everything is
+//!   published and transmitted as usual: service resumes by itself. If not, the copy is
+//!   discarded. Operation names and request ids are allocated by the core, so one that was
+//!   allocated in a batch that failed is allocated again later; no one ever saw it.
+//! - Inputs dropped because the driver's queue was full are not silent either: the driver
+//!   journals an [`Input::InputsLost`] (reason `overloaded`) with their count and window.
 //! - Time comes from the wall clock here and nowhere else; the core gets it as an argument.
-//! - On start the core is the latest snapshot plus the replay of the later events; the
-//!   configured directory is then applied and [`Core::recover`] resumes or fails the
-//!   operations that were in flight, every step an event.
+//! - On start the core is rebuilt from the newest snapshot that reads (each carries a SHA-256
+//!   of its image; a damaged one is reported and the next older one is tried) plus the replay
+//!   of the later events. Then the configuration file's limits and timers
+//!   ([`Input::Configure`], journaled when they differ: the file wins at every start), the
+//!   configured directory and [`Core::recover`] (which resumes or fails the operations that
+//!   were in flight) make the first batch, every step an event.
 //! - A snapshot is saved every `snapshot_every` events, and no sooner than the events since
 //!   the last one add up to as many bytes as that snapshot, so its cost, which grows with the
 //!   state, stays amortised (benches/gateway.rs: registering a million radios with a snapshot
 //!   every 10,000 events kept the driver serialising, and a third of the registrations were
-//!   dropped). Retention prunes what is older than both the window and that snapshot.
-//! - A full input channel drops air inputs (counted); a command gets `Unavailable`. The
-//!   radio side never waits for the core.
+//!   dropped). Retention prunes what is older than both the window and the oldest snapshot
+//!   kept, so every kept snapshot can still be replayed from.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::thread::JoinHandle;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use sha2::{Digest, Sha256};
 use tokio::sync::{oneshot, watch};
 
 use crate::api::backend::JournaledEvent;
+pub use crate::api::backend::Unavailable;
 use crate::dispatch::{
-    self, Core, CoreSnapshot, DispatchError, Event, Input, Output, Reply, Request, Timestamp,
+    self, AirEvent, Core, CoreSnapshot, DispatchError, Event, Input, LossReason, Output, Reply,
+    Request, Timestamp,
 };
 use crate::journal::hub::{DecodeError, Hub, HubConfig};
 use crate::journal::{
@@ -53,7 +83,7 @@ pub fn decode_record(
 }
 
 /// Where a command's answer goes.
-type ReplySender = oneshot::Sender<Result<Reply, DispatchError>>;
+type ReplySender = oneshot::Sender<Result<Result<Reply, DispatchError>, Unavailable>>;
 
 /// A read-only query run on the driver thread: the core and the latest journaled cursor.
 pub type ReadFn = Box<dyn FnOnce(&Core, u64) + Send>;
@@ -67,7 +97,7 @@ pub enum DriverRequest {
     /// An operator command; answered after its events are durable.
     Command {
         request: Request,
-        reply: oneshot::Sender<Result<Reply, DispatchError>>,
+        reply: ReplySender,
     },
     /// A query against a consistent view.
     Read(ReadFn),
@@ -80,7 +110,7 @@ pub enum DriverRequest {
 pub struct DriverConfig {
     /// Events between snapshots.
     pub snapshot_every: u64,
-    /// Events older than this (and than the latest snapshot) are pruned.
+    /// Events older than this (and than the oldest snapshot kept) are pruned.
     pub retention: Duration,
     /// Longest sleep between two ticks of the core.
     pub tick: Duration,
@@ -91,8 +121,16 @@ pub struct DriverConfig {
     /// every watcher, for up to this much more latency while the driver is busy (an event
     /// after a quiet spell is committed at once).
     pub commit_gap: Duration,
-    /// Inputs queued for the driver at most; more are dropped (counted).
+    /// Inputs queued for the driver at most; more are dropped (counted, and journaled as an
+    /// `inputs_lost` event).
     pub queue: usize,
+    /// Inputs held at most while the journal cannot be written; more are lost (journaled as
+    /// an `inputs_lost` event once writes succeed).
+    pub held_limit: usize,
+    /// First wait before retrying the journal after a failed commit; doubles per failure.
+    pub retry: Duration,
+    /// Longest wait between two retries.
+    pub retry_max: Duration,
     /// The hub's settings.
     pub hub: HubConfig,
 }
@@ -106,20 +144,12 @@ impl Default for DriverConfig {
             max_batch: 4096,
             commit_gap: Duration::ZERO,
             queue: 65_536,
+            held_limit: 100_000,
+            retry: Duration::from_millis(250),
+            retry_max: Duration::from_secs(5),
             hub: HubConfig::default(),
         }
     }
-}
-
-/// Why the driver could not serve a request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum Unavailable {
-    /// The input channel is full.
-    #[error("the dispatch core is overloaded")]
-    Overloaded,
-    /// The driver has stopped.
-    #[error("the dispatch core has stopped")]
-    Stopped,
 }
 
 /// Counters of the driver.
@@ -127,10 +157,22 @@ pub enum Unavailable {
 pub struct DriverStats {
     /// Air inputs dropped because the channel was full.
     pub dropped_inputs: AtomicU64,
+    /// Unix ms of the first drop not yet journaled as lost (0: none).
+    first_drop_ms: AtomicU64,
+    /// Unix ms of the latest drop.
+    last_drop_ms: AtomicU64,
     /// Events journaled.
     pub events: AtomicU64,
     /// Journal commits.
     pub commits: AtomicU64,
+    /// Journal commits that failed.
+    pub failed_commits: AtomicU64,
+    /// Inputs held now because the journal cannot be written.
+    pub held_inputs: AtomicU64,
+    /// Inputs lost because the journal could not be written and the held buffer was full.
+    pub lost_inputs: AtomicU64,
+    /// Outages so far (periods in which the journal could not be written).
+    pub outages: AtomicU64,
 }
 
 /// The handle the rest of the gateway holds: cheap to clone.
@@ -142,7 +184,9 @@ pub struct DriverHandle {
     queue: usize,
     reader: Arc<dyn JournalReader>,
     hub: Hub<JournaledEvent>,
-    links_up: watch::Receiver<bool>,
+    serving: watch::Receiver<bool>,
+    /// Why the journal cannot be written, while it cannot.
+    outage: watch::Receiver<Option<Arc<str>>>,
     stats: Arc<DriverStats>,
 }
 
@@ -169,20 +213,32 @@ impl DriverHandle {
             return true;
         }
         self.queued.fetch_sub(n, Ordering::Relaxed);
+        let at = now().0;
+        let _ =
+            self.stats
+                .first_drop_ms
+                .compare_exchange(0, at, Ordering::Relaxed, Ordering::Relaxed);
+        self.stats.last_drop_ms.fetch_max(at, Ordering::Relaxed);
         self.stats
             .dropped_inputs
             .fetch_add(n as u64, Ordering::Relaxed);
         false
     }
 
-    /// Run an operator command; resolves once its events are durable.
+    /// Run an operator command; resolves once its events are durable. Refused at once while
+    /// the journal cannot be written.
     pub async fn command(
         &self,
         request: Request,
     ) -> Result<Result<Reply, DispatchError>, Unavailable> {
+        if let Some(reason) = self.outage.borrow().as_deref() {
+            return Err(Unavailable::JournalUnwritable {
+                reason: reason.to_owned(),
+            });
+        }
         let (reply, rx) = oneshot::channel();
         self.send(DriverRequest::Command { request, reply })?;
-        rx.await.map_err(|_| Unavailable::Stopped)
+        rx.await.map_err(|_| Unavailable::Stopped)?
     }
 
     /// Run `f` on the driver thread against the core and the latest journaled cursor.
@@ -209,9 +265,15 @@ impl DriverHandle {
         &self.hub
     }
 
-    /// Whether any link is up, as the core sees it.
-    pub fn links_up(&self) -> watch::Receiver<bool> {
-        self.links_up.clone()
+    /// Whether the gateway serves: some link is up, as the core sees it, and the journal
+    /// can be written.
+    pub fn serving(&self) -> watch::Receiver<bool> {
+        self.serving.clone()
+    }
+
+    /// Why the journal cannot be written, while it cannot (`None` when it can).
+    pub fn outage(&self) -> Option<Arc<str>> {
+        self.outage.borrow().clone()
     }
 
     /// The driver's counters.
@@ -238,9 +300,20 @@ pub enum StartError {
     /// The journal failed.
     #[error(transparent)]
     Journal(#[from] JournalError),
-    /// A stored snapshot or event could not be read back.
-    #[error("journal record {what}: {reason}")]
+    /// A stored event could not be read back.
+    #[error(
+        "journal record {what} cannot be read: {reason}. The journal file is damaged: stop the \
+         gateway, keep the file for analysis and restore the data directory from a backup"
+    )]
     Decode { what: String, reason: String },
+    /// No kept snapshot reads, and the events before them were pruned, so the state cannot
+    /// be rebuilt.
+    #[error(
+        "no usable snapshot: {found}; the events before them were pruned (retention), so the \
+         state cannot be rebuilt. Restore the data directory from a backup, or move the \
+         journal file aside to start with an empty one"
+    )]
+    NoUsableSnapshot { found: String },
     /// The thread could not be spawned.
     #[error("driver thread: {0}")]
     Thread(std::io::Error),
@@ -254,9 +327,99 @@ pub fn now() -> Timestamp {
     Timestamp(u64::try_from(ms).unwrap_or(u64::MAX))
 }
 
-/// Rebuild the core from `journal` (latest snapshot + replay), apply `directory`, recover
-/// in-flight operations, and start the driver thread. `transmit` gets every
-/// `Output::Transmit`, after its events are durable, on the driver thread: it must not block.
+/// A snapshot image as stored: `MAGIC`, the SHA-256 of the JSON, the JSON. Images written
+/// before the digest (plain JSON, starting with `{`) still read.
+const SNAPSHOT_MAGIC: &[u8; 4] = b"TGS1";
+
+/// Encode a core snapshot for the journal, with its digest.
+pub fn encode_snapshot(snapshot: &CoreSnapshot) -> Result<Vec<u8>, serde_json::Error> {
+    let json = serde_json::to_vec(snapshot)?;
+    let mut data = Vec::with_capacity(4 + 32 + json.len());
+    data.extend_from_slice(SNAPSHOT_MAGIC);
+    data.extend_from_slice(&Sha256::digest(&json));
+    data.extend_from_slice(&json);
+    Ok(data)
+}
+
+/// Decode a snapshot image; the error says what is wrong with it.
+pub fn decode_snapshot(data: &[u8]) -> Result<CoreSnapshot, String> {
+    let json = match data.strip_prefix(SNAPSHOT_MAGIC) {
+        Some(rest) => {
+            let Some((digest, json)) = rest.split_first_chunk::<32>() else {
+                return Err(format!("image of {} bytes is truncated", data.len()));
+            };
+            if Sha256::digest(json).as_slice() != digest {
+                return Err("image does not match its SHA-256 digest".into());
+            }
+            json
+        }
+        None if data.first() == Some(&b'{') => data,
+        None => return Err("image has no snapshot header".into()),
+    };
+    serde_json::from_slice(json).map_err(|e| format!("image does not parse: {e}"))
+}
+
+/// The durable state: the newest snapshot that reads, plus the replay of the events after
+/// it. A damaged snapshot is logged with what is wrong and the next older one is tried.
+pub fn rebuild(reader: &dyn JournalReader, config: &dispatch::Config) -> Result<Core, StartError> {
+    let mut found = Vec::new();
+    for seq in reader.snapshots()? {
+        let Some(snapshot) = reader.snapshot(seq)? else {
+            continue; // trimmed since it was listed
+        };
+        let image = match decode_snapshot(&snapshot.data) {
+            Ok(image) => image,
+            Err(reason) => {
+                tracing::error!(
+                    seq,
+                    %reason,
+                    "snapshot is damaged; trying the next older one"
+                );
+                found.push(format!("snapshot at seq {seq}: {reason}"));
+                continue;
+            }
+        };
+        let mut core = Core::restore(image);
+        match replay(&mut core, reader, seq) {
+            Ok(()) => {
+                if !found.is_empty() {
+                    tracing::warn!(
+                        seq,
+                        damaged = found.len(),
+                        "state rebuilt from an older snapshot; the damaged ones are replaced \
+                         by the next snapshot saved"
+                    );
+                }
+                return Ok(core);
+            }
+            Err(StartError::Journal(JournalError::Cursor(CursorError::OutOfRange { .. }))) => {
+                found.push(format!(
+                    "snapshot at seq {seq}: the events after it were pruned"
+                ));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let mut core = Core::new(config.clone());
+    match replay(&mut core, reader, 0) {
+        Ok(()) => Ok(core),
+        Err(StartError::Journal(JournalError::Cursor(CursorError::OutOfRange { .. }))) => {
+            Err(StartError::NoUsableSnapshot {
+                found: if found.is_empty() {
+                    "the journal holds none".into()
+                } else {
+                    found.join("; ")
+                },
+            })
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Rebuild the core from `journal` (see [`rebuild`]), then, as the first batch, apply the
+/// configuration's limits, `directory` and recovery of in-flight operations, and start the
+/// driver thread. `transmit` gets every `Output::Transmit`, after its events are durable, on
+/// the driver thread: it must not block.
 pub fn start<J: Journal + 'static>(
     journal: J,
     core_config: dispatch::Config,
@@ -265,30 +428,15 @@ pub fn start<J: Journal + 'static>(
     transmit: impl FnMut(Output) + Send + 'static,
 ) -> Result<(DriverHandle, JoinHandle<()>), StartError> {
     let reader = journal.reader()?;
-    let mut core = match reader.latest_snapshot()? {
-        Some(snapshot) => {
-            let image: CoreSnapshot =
-                serde_json::from_slice(&snapshot.data).map_err(|e| StartError::Decode {
-                    what: format!("snapshot at seq {}", snapshot.seq),
-                    reason: e.to_string(),
-                })?;
-            let mut core = Core::restore(image);
-            replay(&mut core, &*reader, snapshot.seq)?;
-            core
-        }
-        None => {
-            let mut core = Core::new(core_config);
-            replay(&mut core, &*reader, 0)?;
-            core
-        }
-    };
+    let core = rebuild(&*reader, &core_config)?;
     let journal_id = reader.identity();
     let hub = Hub::new(
         Arc::clone(&reader),
         move |r| decode_record(journal_id, r),
         config.hub.clone(),
     )?;
-    let (links_tx, links_up) = watch::channel(core.any_link_up());
+    let (serving_tx, serving) = watch::channel(false);
+    let (outage_tx, outage) = watch::channel(None);
     // Bounded twice: by inputs (`queued` against `queue`, checked by the senders) and by
     // messages, so commands and reads cannot grow the channel without bound either.
     let (tx, rx) = sync_channel(config.queue);
@@ -296,19 +444,14 @@ pub fn start<J: Journal + 'static>(
     let queue = config.queue;
     let stats = Arc::new(DriverStats::default());
 
-    // Directory and recovery are decided before the thread takes requests.
-    let mut outputs = Vec::new();
-    let at = now();
-    if let Some(directory) = directory {
-        core.handle(at, Input::Directory(directory), &mut outputs);
-    }
-    core.recover(at, &mut outputs);
-
     let mut driver = Driver {
         core,
+        core_config: core_config.clone(),
         journal,
+        reader: Arc::clone(&reader),
         hub: hub.clone(),
-        links_tx,
+        serving_tx,
+        outage_tx,
         stats: Arc::clone(&stats),
         config,
         transmit: Box::new(transmit),
@@ -317,7 +460,19 @@ pub fn start<J: Journal + 'static>(
         snapshot_bytes: 0,
         replies: Vec::new(),
         queued: Arc::clone(&queued),
+        batch: Vec::new(),
+        outage: None,
+        lost_reported: 0,
     };
+    // The first batch: the file's limits, the directory, recovery (decided before the
+    // thread takes requests; held like any other batch if the journal cannot take it).
+    let mut outputs = Vec::new();
+    let at = now();
+    driver.step(at, Step::Input(Input::Configure(core_config)), &mut outputs);
+    if let Some(directory) = directory {
+        driver.step(at, Step::Input(Input::Directory(directory)), &mut outputs);
+    }
+    driver.step(at, Step::Recover, &mut outputs);
     driver.commit(outputs);
     let thread = std::thread::Builder::new()
         .name("dispatch-driver".into())
@@ -330,7 +485,8 @@ pub fn start<J: Journal + 'static>(
             queue,
             reader,
             hub,
-            links_up,
+            serving,
+            outage,
             stats,
         },
         thread,
@@ -356,11 +512,71 @@ fn replay(core: &mut Core, reader: &dyn JournalReader, after: u64) -> Result<(),
     }
 }
 
+/// One thing the core does in a batch: kept until the batch is durable, so that a batch
+/// whose commit failed can be applied again to the durable state.
+#[derive(Debug, Clone)]
+enum Step {
+    /// An input (never a command: commands are answered, not held).
+    Input(Input),
+    /// Recovery after a restart ([`Core::recover`]).
+    Recover,
+}
+
+impl Step {
+    fn is_emergency(&self) -> bool {
+        matches!(
+            self,
+            Step::Input(Input::Air(air)) if matches!(air.event, AirEvent::EmergencyAlarm { .. })
+        )
+    }
+}
+
+/// Inputs lost to an outage: how many, and when the first and the last of them arrived.
+#[derive(Debug, Clone, Copy)]
+struct Lost {
+    count: u64,
+    from: Timestamp,
+    to: Timestamp,
+}
+
+impl Lost {
+    fn add(this: &mut Option<Lost>, at: Timestamp) {
+        let lost = this.get_or_insert(Lost {
+            count: 0,
+            from: at,
+            to: at,
+        });
+        lost.count += 1;
+        lost.from = lost.from.min(at);
+        lost.to = lost.to.max(at);
+    }
+}
+
+/// The journal cannot be written: what the driver holds until it can.
+struct Outage {
+    /// The error of the latest failed commit.
+    reason: String,
+    since: Instant,
+    /// When the first commit failed.
+    since_at: Timestamp,
+    /// What arrived meanwhile, in order, with arrival times; bounded by `held_limit`.
+    held: VecDeque<(Timestamp, Step)>,
+    lost: Option<Lost>,
+    retry_at: Instant,
+    backoff: Duration,
+    /// Whether `core` is the durable state; false only if rebuilding it failed.
+    core_durable: bool,
+}
+
 struct Driver<J> {
     core: Core,
+    /// The configuration file's limits (used when the journal holds no state yet).
+    core_config: dispatch::Config,
     journal: J,
+    reader: Arc<dyn JournalReader>,
     hub: Hub<JournaledEvent>,
-    links_tx: watch::Sender<bool>,
+    serving_tx: watch::Sender<bool>,
+    outage_tx: watch::Sender<Option<Arc<str>>>,
     stats: Arc<DriverStats>,
     config: DriverConfig,
     transmit: Box<dyn FnMut(Output) + Send>,
@@ -373,6 +589,12 @@ struct Driver<J> {
     replies: Vec<(ReplySender, Result<Reply, DispatchError>)>,
     /// Inputs sent and not yet taken (shared with the handles).
     queued: Arc<AtomicUsize>,
+    /// The steps of the batch not yet committed (to hold them if the commit fails).
+    batch: Vec<(Timestamp, Step)>,
+    /// Set while the journal cannot be written.
+    outage: Option<Outage>,
+    /// Queue drops already journaled as lost.
+    lost_reported: u64,
 }
 
 impl<J: Journal> Driver<J> {
@@ -383,13 +605,16 @@ impl<J: Journal> Driver<J> {
         let mut stop = false;
         // When the last commit that carried anything was: with `commit_gap`, output waits
         // until that long after it.
-        let mut committed_at = std::time::Instant::now();
+        let mut committed_at = Instant::now();
         while !stop {
-            let wait = if outputs.is_empty() {
-                self.sleep_for()
-            } else {
-                (committed_at + self.config.commit_gap)
-                    .saturating_duration_since(std::time::Instant::now())
+            let wait = match &self.outage {
+                Some(outage) => outage
+                    .retry_at
+                    .saturating_duration_since(Instant::now())
+                    .min(self.config.tick),
+                None if outputs.is_empty() => self.sleep_for(),
+                None => (committed_at + self.config.commit_gap)
+                    .saturating_duration_since(Instant::now()),
             };
             let first = match rx.recv_timeout(wait) {
                 Ok(request) => Some(request),
@@ -406,16 +631,22 @@ impl<J: Journal> Driver<J> {
                 match request {
                     DriverRequest::Input(input) => {
                         self.queued.fetch_sub(1, Ordering::Relaxed);
-                        self.core.handle(at, input, &mut outputs);
+                        self.step(at, Step::Input(input), &mut outputs);
                     }
                     DriverRequest::Inputs(inputs) => {
                         taken += inputs.len().saturating_sub(1);
                         self.queued.fetch_sub(inputs.len(), Ordering::Relaxed);
                         for input in inputs {
-                            self.core.handle(at, input, &mut outputs);
+                            self.step(at, Step::Input(input), &mut outputs);
                         }
                     }
                     DriverRequest::Command { request, reply } => {
+                        if let Some(outage) = &self.outage {
+                            let _ = reply.send(Err(Unavailable::JournalUnwritable {
+                                reason: outage.reason.clone(),
+                            }));
+                            continue;
+                        }
                         next_token += 1;
                         pending.push((next_token, reply));
                         let input = Input::Command {
@@ -429,7 +660,7 @@ impl<J: Journal> Driver<J> {
                         // commit first so the cursor they get matches the state.
                         if !outputs.is_empty() {
                             self.commit_with_replies(std::mem::take(&mut outputs), &mut pending);
-                            committed_at = std::time::Instant::now();
+                            committed_at = Instant::now();
                         }
                         read(&self.core, self.journal.latest_seq());
                     }
@@ -442,8 +673,19 @@ impl<J: Journal> Driver<J> {
                     break;
                 }
             }
+            self.note_drops(at, &mut outputs);
+            if self.outage.is_some() {
+                if self
+                    .outage
+                    .as_ref()
+                    .is_some_and(|o| Instant::now() >= o.retry_at)
+                {
+                    self.retry();
+                }
+                continue;
+            }
             self.core.handle(at, Input::Tick, &mut outputs);
-            let now = std::time::Instant::now();
+            let now = Instant::now();
             if !outputs.is_empty()
                 && (taken >= self.config.max_batch
                     || now.saturating_duration_since(committed_at) >= self.config.commit_gap)
@@ -453,9 +695,62 @@ impl<J: Journal> Driver<J> {
             }
         }
         self.commit_with_replies(std::mem::take(&mut outputs), &mut pending);
-        self.save_snapshot();
+        if self.outage.is_some() {
+            // One last try, so held inputs are not lost if the journal came back.
+            self.retry();
+        }
+        if let Some(outage) = &self.outage {
+            tracing::error!(
+                reason = %outage.reason,
+                held = outage.held.len(),
+                lost = outage.lost.map_or(0, |l| l.count),
+                "stopping while the journal cannot be written: the held inputs are lost"
+            );
+        } else {
+            self.save_snapshot();
+        }
         self.hub.close();
         tracing::info!("dispatch driver stopped");
+    }
+
+    /// Apply one step to the core, keeping it until the batch is durable; during an
+    /// outage, hold it instead.
+    fn step(&mut self, at: Timestamp, step: Step, outputs: &mut Vec<Output>) {
+        if let Some(outage) = &mut self.outage {
+            hold(outage, &self.stats, self.config.held_limit, at, step);
+            return;
+        }
+        match &step {
+            Step::Input(input) => self.core.handle(at, input.clone(), outputs),
+            Step::Recover => self.core.recover(at, outputs),
+        }
+        self.batch.push((at, step));
+    }
+
+    /// Journal the queue drops seen since the last call as one `inputs_lost` event.
+    fn note_drops(&mut self, at: Timestamp, outputs: &mut Vec<Output>) {
+        let total = self.stats.dropped_inputs.load(Ordering::Relaxed);
+        if total <= self.lost_reported {
+            return;
+        }
+        let count = total - self.lost_reported;
+        self.lost_reported = total;
+        let from = match self.stats.first_drop_ms.swap(0, Ordering::Relaxed) {
+            0 => at,
+            ms => Timestamp(ms),
+        };
+        let to = Timestamp(self.stats.last_drop_ms.load(Ordering::Relaxed)).max(from);
+        tracing::warn!(
+            count,
+            "the dispatch core's input queue was full: inputs dropped"
+        );
+        let input = Input::InputsLost {
+            count,
+            from,
+            to,
+            reason: LossReason::Overloaded,
+        };
+        self.step(at, Step::Input(input), outputs);
     }
 
     fn sleep_for(&self) -> Duration {
@@ -485,57 +780,19 @@ impl<J: Journal> Driver<J> {
         self.commit(rest);
     }
 
-    /// Journal the batch's events in one commit, publish them, answer, then transmit.
+    /// Journal the batch's events in one commit, then publish them, answer, and transmit;
+    /// if the commit fails, do none of that and start an outage.
     fn commit(&mut self, outputs: Vec<Output>) {
-        let mut events = Vec::new();
-        let mut transmits = Vec::new();
-        for output in outputs {
-            match output {
-                Output::Event(event) => events.push(event),
-                transmit @ Output::Transmit { .. } => transmits.push(transmit),
-                Output::Reply { .. } => {}
-            }
+        let (events, transmits) = split(outputs);
+        if let Err(error) = self.journal_and_publish(events) {
+            self.start_outage(&error);
+            return;
         }
-        if !events.is_empty() {
-            let entries: Vec<Entry> = events
-                .iter()
-                .map(|e| {
-                    let payload = serde_json::to_vec(e).unwrap_or_default();
-                    let at = UnixMillis(i64::try_from(e.at.0).unwrap_or(i64::MAX));
-                    Entry::new(at, e.kind.name(), payload)
-                })
-                .collect();
-            let bytes: u64 = entries.iter().map(|e| e.payload.len() as u64).sum();
-            match self.journal.append(&entries) {
-                Ok(range) => {
-                    let published: Vec<Arc<JournaledEvent>> = range
-                        .iter()
-                        .zip(events)
-                        .map(|(seq, event)| {
-                            let cursor = Cursor::new(self.journal.identity(), seq);
-                            Arc::new(JournaledEvent::new(cursor, event))
-                        })
-                        .collect();
-                    self.stats.events.fetch_add(range.len(), Ordering::Relaxed);
-                    self.stats.commits.fetch_add(1, Ordering::Relaxed);
-                    self.hub.publish(&published);
-                    self.since_snapshot += range.len();
-                    self.since_snapshot_bytes += bytes;
-                }
-                Err(e) => {
-                    // The state already moved on; a journal that cannot write is fatal for
-                    // durability, so say so loudly. Watchers resync from the next snapshot.
-                    tracing::error!(error = %e, events = events.len(), "journal append failed");
-                }
-            }
-        }
+        self.batch.clear();
         for (reply, result) in self.replies.drain(..) {
-            let _ = reply.send(result);
+            let _ = reply.send(Ok(result));
         }
-        self.links_tx.send_if_modified(|up| {
-            let now_up = self.core.any_link_up();
-            std::mem::replace(up, now_up) != now_up
-        });
+        self.update_serving();
         for transmit in transmits {
             (self.transmit)(transmit);
         }
@@ -546,12 +803,180 @@ impl<J: Journal> Driver<J> {
         }
     }
 
+    /// Append `events` in one commit and publish them.
+    fn journal_and_publish(&mut self, events: Vec<Event>) -> Result<(), JournalError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let entries: Vec<Entry> = events
+            .iter()
+            .map(|e| {
+                // Events are plain data (strings, numbers, maps with string keys): they
+                // always serialise.
+                let payload = serde_json::to_vec(e).unwrap_or_default();
+                let at = UnixMillis(i64::try_from(e.at.0).unwrap_or(i64::MAX));
+                Entry::new(at, e.kind.name(), payload)
+            })
+            .collect();
+        let bytes: u64 = entries.iter().map(|e| e.payload.len() as u64).sum();
+        let range = match self.journal.append(&entries) {
+            Ok(range) => range,
+            Err(e) => {
+                self.stats.failed_commits.fetch_add(1, Ordering::Relaxed);
+                return Err(e);
+            }
+        };
+        let published: Vec<Arc<JournaledEvent>> = range
+            .iter()
+            .zip(events)
+            .map(|(seq, event)| {
+                let cursor = Cursor::new(self.journal.identity(), seq);
+                Arc::new(JournaledEvent::new(cursor, event))
+            })
+            .collect();
+        self.stats.events.fetch_add(range.len(), Ordering::Relaxed);
+        self.stats.commits.fetch_add(1, Ordering::Relaxed);
+        self.hub.publish(&published);
+        self.since_snapshot += range.len();
+        self.since_snapshot_bytes += bytes;
+        Ok(())
+    }
+
+    /// A commit failed: refuse its commands, drop its transmissions, rebuild the core from
+    /// what is durable and hold the batch's inputs (module doc).
+    fn start_outage(&mut self, error: &JournalError) {
+        let reason = error.to_string();
+        let replies = std::mem::take(&mut self.replies);
+        let steps = std::mem::take(&mut self.batch);
+        tracing::error!(
+            error = %reason,
+            inputs = steps.len(),
+            "journal commit failed: the gateway stops acting (commands refused, nothing \
+             transmitted or published) and holds what it receives until writes succeed"
+        );
+        self.stats.outages.fetch_add(1, Ordering::Relaxed);
+        let core_durable = self.restore_durable();
+        let mut outage = Outage {
+            reason: reason.clone(),
+            since: Instant::now(),
+            since_at: now(),
+            held: VecDeque::new(),
+            lost: None,
+            retry_at: Instant::now() + self.config.retry,
+            backoff: self.config.retry,
+            core_durable,
+        };
+        for (at, step) in steps {
+            hold(&mut outage, &self.stats, self.config.held_limit, at, step);
+        }
+        self.outage = Some(outage);
+        // Health and the handle's fast refusal first, so a client told "unavailable" finds
+        // health saying so too.
+        self.outage_tx
+            .send_replace(Some(Arc::from(reason.as_str())));
+        self.update_serving();
+        for (reply, _) in replies {
+            let _ = reply.send(Err(Unavailable::JournalUnwritable {
+                reason: reason.clone(),
+            }));
+        }
+    }
+
+    /// Replace the core with the durable state; `false` (logged) if it cannot be rebuilt.
+    fn restore_durable(&mut self) -> bool {
+        match rebuild(&*self.reader, &self.core_config) {
+            Ok(core) => {
+                self.core = core;
+                true
+            }
+            Err(e) => {
+                tracing::error!(
+                    error = %e,
+                    "cannot rebuild the durable state; reads may show undurable changes \
+                     until the journal is writable"
+                );
+                false
+            }
+        }
+    }
+
+    /// Apply what was held to a copy of the durable core and journal it in one commit; on
+    /// success that copy becomes the core and the outage ends.
+    fn retry(&mut self) {
+        let Some(mut outage) = self.outage.take() else {
+            return;
+        };
+        if !outage.core_durable {
+            outage.core_durable = self.restore_durable();
+        }
+        let at = now();
+        let mut trial = self.core.clone();
+        let mut outputs = Vec::new();
+        for (at, step) in &outage.held {
+            match step {
+                Step::Input(input) => trial.handle(*at, input.clone(), &mut outputs),
+                Step::Recover => trial.recover(*at, &mut outputs),
+            }
+        }
+        if let Some(lost) = outage.lost {
+            let input = Input::InputsLost {
+                count: lost.count,
+                from: lost.from,
+                to: lost.to,
+                reason: LossReason::JournalUnwritable,
+            };
+            trial.handle(at, input, &mut outputs);
+        }
+        // Always something to write, so a success proves the journal takes writes again,
+        // and the record shows the outage.
+        let recovered = Input::JournalRecovered {
+            from: outage.since_at,
+            to: at,
+            reason: outage.reason.clone(),
+            held: outage.held.len() as u64,
+        };
+        trial.handle(at, recovered, &mut outputs);
+        trial.handle(at, Input::Tick, &mut outputs);
+        let (events, transmits) = split(outputs);
+        let durable = std::mem::replace(&mut self.core, trial);
+        match self.journal_and_publish(events) {
+            Ok(()) => {
+                drop(durable);
+                tracing::warn!(
+                    after_ms = outage.since.elapsed().as_millis() as u64,
+                    held = outage.held.len(),
+                    lost = outage.lost.map_or(0, |l| l.count),
+                    "the journal is writable again: held inputs journaled, the gateway acts again"
+                );
+                self.stats.held_inputs.store(0, Ordering::Relaxed);
+                self.outage_tx.send_replace(None);
+                self.update_serving();
+                for transmit in transmits {
+                    (self.transmit)(transmit);
+                }
+            }
+            Err(e) => {
+                self.core = durable;
+                outage.reason = e.to_string();
+                outage.backoff = (outage.backoff * 2).min(self.config.retry_max);
+                outage.retry_at = Instant::now() + outage.backoff;
+                self.outage = Some(outage);
+            }
+        }
+    }
+
+    fn update_serving(&self) {
+        let serving = self.outage.is_none() && self.core.any_link_up();
+        self.serving_tx
+            .send_if_modified(|s| std::mem::replace(s, serving) != serving);
+    }
+
     fn save_snapshot(&mut self) {
         let seq = self.journal.latest_seq();
-        if seq == 0 {
+        if seq == 0 || self.outage.is_some() {
             return;
         }
-        let data = match serde_json::to_vec(&self.core.snapshot()) {
+        let data = match encode_snapshot(&self.core.snapshot()) {
             Ok(data) => data,
             Err(e) => {
                 tracing::error!(error = %e, "snapshot serialisation failed");
@@ -579,11 +1004,50 @@ impl<J: Journal> Driver<J> {
     }
 }
 
+/// Hold `step` during an outage: bounded; a full buffer makes room for an emergency by
+/// dropping the oldest held step that is not one, and drops anything else.
+fn hold(outage: &mut Outage, stats: &DriverStats, limit: usize, at: Timestamp, step: Step) {
+    if outage.held.len() >= limit {
+        let victim = if step.is_emergency() {
+            outage.held.iter().position(|(_, s)| !s.is_emergency())
+        } else {
+            None
+        };
+        match victim.and_then(|i| outage.held.remove(i)) {
+            Some((lost_at, _)) => Lost::add(&mut outage.lost, lost_at),
+            None => {
+                Lost::add(&mut outage.lost, at);
+                stats.lost_inputs.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+        }
+        stats.lost_inputs.fetch_add(1, Ordering::Relaxed);
+    }
+    outage.held.push_back((at, step));
+    stats
+        .held_inputs
+        .store(outage.held.len() as u64, Ordering::Relaxed);
+}
+
+/// The events and the transmissions of a batch (replies were taken out before).
+fn split(outputs: Vec<Output>) -> (Vec<Event>, Vec<Output>) {
+    let mut events = Vec::new();
+    let mut transmits = Vec::new();
+    for output in outputs {
+        match output {
+            Output::Event(event) => events.push(event),
+            transmit @ Output::Transmit { .. } => transmits.push(transmit),
+            Output::Reply { .. } => {}
+        }
+    }
+    (events, transmits)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::dispatch::{
-        AirEvent, AirInput, Command, Directory, DirectoryRadio, DirectorySite, EventKind,
+        AirInput, Command, Directory, DirectoryRadio, DirectorySite, EventKind, OperationId,
         OperationState, OtaCommand, RadioId, SiteId,
     };
     use crate::journal::hub::Start;
@@ -620,6 +1084,560 @@ mod tests {
             operator: None,
             command: Command::Ota(OtaCommand::RadioCheck { radio }),
         }
+    }
+
+    /// A real SQLite journal whose file can be capped (`max_page_count`) while the driver
+    /// owns it: appends then fail for real with "database or disk is full".
+    struct Capped {
+        inner: SqliteJournal,
+        /// A cap to apply before the next append: `Some(Some(1))` caps at the current size,
+        /// `Some(None)` lifts the cap.
+        pending: Arc<std::sync::Mutex<Option<Option<u64>>>>,
+    }
+
+    impl Journal for Capped {
+        fn append(
+            &mut self,
+            entries: &[Entry],
+        ) -> crate::journal::Result<crate::journal::SeqRange> {
+            if let Some(cap) = self.pending.lock().unwrap().take() {
+                self.inner.set_max_page_count(cap).unwrap();
+            }
+            self.inner.append(entries)
+        }
+        fn latest_seq(&self) -> u64 {
+            self.inner.latest_seq()
+        }
+        fn identity(&self) -> crate::journal::JournalId {
+            self.inner.identity()
+        }
+        fn save_snapshot(&mut self, seq: u64, data: &[u8]) -> crate::journal::Result<()> {
+            self.inner.save_snapshot(seq, data)
+        }
+        fn prune(
+            &mut self,
+            now: UnixMillis,
+            window: Duration,
+        ) -> crate::journal::Result<crate::journal::PruneOutcome> {
+            self.inner.prune(now, window)
+        }
+        fn reader(&self) -> crate::journal::Result<Arc<dyn JournalReader>> {
+            self.inner.reader()
+        }
+    }
+
+    type Cap = Arc<std::sync::Mutex<Option<Option<u64>>>>;
+
+    fn capped(dir: &std::path::Path) -> (Capped, Cap) {
+        let cap: Cap = Arc::default();
+        let inner = SqliteJournal::open(dir, &SqliteConfig::default()).unwrap();
+        (
+            Capped {
+                inner,
+                pending: Arc::clone(&cap),
+            },
+            cap,
+        )
+    }
+
+    fn alarm(radio: RadioId) -> Input {
+        Input::Air(AirInput {
+            site: SiteId::new("qingshan"),
+            slot: Slot::One,
+            rssi_dbm: None,
+            event: AirEvent::EmergencyAlarm {
+                radio,
+                talkgroup: None,
+            },
+        })
+    }
+
+    async fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while !f() {
+            assert!(std::time::Instant::now() < deadline, "timed out: {what}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Events from `sub` until one matches `stop` (which is returned last).
+    async fn events_until(
+        sub: &mut crate::journal::hub::Subscription<JournaledEvent>,
+        stop: impl Fn(&EventKind) -> bool,
+    ) -> Vec<Arc<JournaledEvent>> {
+        let mut seen = Vec::new();
+        loop {
+            let e = tokio::time::timeout(Duration::from_secs(20), sub.next())
+                .await
+                .expect("the awaited event")
+                .unwrap();
+            let done = stop(&e.event.kind);
+            seen.push(e);
+            if done {
+                return seen;
+            }
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_journal_that_cannot_be_written_stops_the_gateway_acting_until_it_can() {
+        let dir = tempfile::tempdir().unwrap();
+        let radio = RadioId::new(0x898001).unwrap();
+        let (journal, cap) = capped(dir.path());
+        let reader = journal.reader().unwrap();
+        let (sent_tx, sent_rx) = std::sync::mpsc::channel();
+        let (driver, thread) = start(
+            journal,
+            dispatch::Config::default(),
+            Some(directory(radio)),
+            DriverConfig::default(),
+            move |out| {
+                let _ = sent_tx.send(out);
+            },
+        )
+        .unwrap();
+        let mut sub = driver.hub().subscribe(Start::Live).await.unwrap();
+        assert!(driver.submit(Input::SiteUp {
+            site: SiteId::new("qingshan")
+        }));
+        assert!(driver.submit(heard(radio)));
+        let serving = driver.serving();
+        wait_until("serving", || *serving.borrow()).await;
+
+        // The file is capped at its size (a full disk): commits fail as soon as one needs a
+        // new page. Commands until then succeed; the one whose commit fails is refused, its
+        // transmission never leaves and nothing of it is published.
+        *cap.lock().unwrap() = Some(Some(1));
+        let mut accepted = Vec::new();
+        let reason = loop {
+            assert!(accepted.len() < 500, "the capped journal never filled");
+            let request_id = format!("fill-{}", accepted.len());
+            match driver.command(check(radio, &request_id)).await {
+                Ok(Ok(Reply::Operation(op))) => accepted.push(op.id),
+                Err(Unavailable::JournalUnwritable { reason }) => break reason,
+                other => panic!("{other:?}"),
+            }
+        };
+        let refused_request = format!("fill-{}", accepted.len());
+        assert!(reason.contains("full"), "{reason}");
+        assert!(!*driver.serving().borrow(), "health must say NOT_SERVING");
+        assert!(driver.outage().is_some());
+        let before = driver.read(|_, seq| seq).await.unwrap();
+        while let Ok(Ok(_)) = tokio::time::timeout(Duration::from_millis(50), sub.next()).await {}
+        // Commands are refused at once while it lasts; inputs are held.
+        let again = driver.command(check(radio, "during-2")).await;
+        assert!(
+            matches!(again, Err(Unavailable::JournalUnwritable { .. })),
+            "{again:?}"
+        );
+        assert!(driver.submit(alarm(radio)));
+        for i in 0..5 {
+            assert!(driver.submit(heard(RadioId::new(0x20_0000 + i).unwrap())));
+        }
+        wait_until("inputs held", || {
+            driver.stats().held_inputs.load(Ordering::Relaxed) >= 6
+        })
+        .await;
+        // The core never runs ahead of the journal: reads see the durable state only.
+        let next_op = OperationId(accepted.len() as u64);
+        let (seq, alarms, op) = driver
+            .read(move |core, seq| {
+                (
+                    seq,
+                    core.alarms(Default::default(), None, 10).items.len(),
+                    core.operation(next_op).is_some(),
+                )
+            })
+            .await
+            .unwrap();
+        assert_eq!((seq, alarms, op), (before, 0, false));
+        assert_eq!(reader.latest_seq().unwrap(), before);
+        assert!(
+            tokio::time::timeout(Duration::from_millis(300), sub.next())
+                .await
+                .is_err(),
+            "a watcher saw something that is not durable"
+        );
+        // Every transmission so far belongs to an operation the journal holds.
+        let sent: Vec<OperationId> = sent_rx
+            .try_iter()
+            .filter_map(|o| match o {
+                Output::Transmit { operation, .. } => Some(operation),
+                _ => None,
+            })
+            .collect();
+        assert!(
+            sent.iter().all(|op| accepted.contains(op)),
+            "transmitted for an operation that is not durable: {sent:?} vs {accepted:?}"
+        );
+
+        // Space returns: the held inputs are journaled in order, the emergency first, and the
+        // outage is on record; the gateway serves again.
+        *cap.lock().unwrap() = Some(None);
+        let seen = events_until(&mut sub, |k| {
+            matches!(k, EventKind::JournalRecovered { .. })
+        })
+        .await;
+        assert!(
+            seen.iter().any(
+                |e| matches!(&e.event.kind, EventKind::AlarmRaised { radio: r, .. } if *r == radio)
+            ),
+            "the held emergency was journaled"
+        );
+        let registered = seen
+            .iter()
+            .filter(|e| matches!(e.event.kind, EventKind::RadioRegistered { .. }))
+            .count();
+        assert_eq!(registered, 5);
+        let Some(EventKind::JournalRecovered { held, reason, .. }) =
+            seen.last().map(|e| &e.event.kind)
+        else {
+            unreachable!()
+        };
+        assert_eq!(*held, 6);
+        assert!(reason.contains("full"), "{reason}");
+        assert!(
+            !seen
+                .iter()
+                .any(|e| matches!(e.event.kind, EventKind::OperationCreated { .. })),
+            "the refused command left no trace"
+        );
+        wait_until("serving again", || *serving.borrow()).await;
+        assert!(driver.outage().is_none());
+        // The request id refused during the outage was never used: it makes a new operation,
+        // under a name no one was told of before.
+        let Reply::Operation(op) = driver
+            .command(check(radio, &refused_request))
+            .await
+            .unwrap()
+            .unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(op.id, next_op);
+        assert!(!accepted.contains(&op.id));
+        // An accepted request id still names its own operation.
+        let Reply::Operation(first) = driver
+            .command(check(radio, "fill-0"))
+            .await
+            .unwrap()
+            .unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(first.id, accepted[0]);
+        driver.shutdown();
+        thread.join().unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_full_held_buffer_loses_the_oldest_ordinary_inputs_on_record_and_keeps_emergencies() {
+        let dir = tempfile::tempdir().unwrap();
+        let radio = RadioId::new(0x898001).unwrap();
+        let (journal, cap) = capped(dir.path());
+        let config = DriverConfig {
+            held_limit: 4,
+            ..DriverConfig::default()
+        };
+        let (driver, thread) = start(
+            journal,
+            dispatch::Config::default(),
+            Some(directory(radio)),
+            config,
+            |_| {},
+        )
+        .unwrap();
+        let mut sub = driver.hub().subscribe(Start::Live).await.unwrap();
+        // One input a batch until a commit fails: that input is the first one held.
+        *cap.lock().unwrap() = Some(Some(1));
+        let mut n = 0;
+        while driver.outage().is_none() {
+            assert!(n < 5_000, "the capped journal never filled");
+            assert!(driver.submit(heard(RadioId::new(0x10_0000 + n).unwrap())));
+            driver.read(|_, _| ()).await.unwrap();
+            n += 1;
+        }
+        while let Ok(Ok(_)) = tokio::time::timeout(Duration::from_millis(50), sub.next()).await {}
+        for i in 1..8 {
+            assert!(driver.submit(heard(RadioId::new(0x20_0000 + i).unwrap())));
+        }
+        assert!(driver.submit(alarm(radio)));
+        driver.read(|_, _| ()).await.unwrap();
+        assert_eq!(driver.stats().lost_inputs.load(Ordering::Relaxed), 5);
+        *cap.lock().unwrap() = Some(None);
+        let seen = events_until(&mut sub, |k| {
+            matches!(k, EventKind::JournalRecovered { .. })
+        })
+        .await;
+        let kinds: Vec<&str> = seen.iter().map(|e| e.event.kind.name()).collect();
+        // Held: the input whose commit failed, then 0x200001..3; 0x200004..7 found the
+        // buffer full, and the emergency displaced the oldest held input.
+        let registered: Vec<u32> = seen
+            .iter()
+            .filter_map(|e| match e.event.kind {
+                EventKind::RadioRegistered { radio, .. } => Some(radio.air() - 0x20_0000),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(registered, vec![1, 2, 3], "{kinds:?}");
+        assert!(kinds.contains(&"alarm_raised"), "{kinds:?}");
+        let lost = seen.iter().find_map(|e| match e.event.kind {
+            EventKind::InputsLost {
+                count,
+                from,
+                to,
+                reason,
+            } => Some((count, from <= to, reason)),
+            _ => None,
+        });
+        assert_eq!(lost, Some((5, true, LossReason::JournalUnwritable)));
+        driver.shutdown();
+        thread.join().unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_journal_full_at_start_holds_the_first_batch_until_it_takes_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let radio = RadioId::new(0x898001).unwrap();
+        let (journal, cap) = capped(dir.path());
+        *cap.lock().unwrap() = Some(Some(1));
+        // A directory large enough that its event needs new pages.
+        let mut big = directory(radio);
+        big.radios.extend((0..2_000).map(|i| DirectoryRadio {
+            id: RadioId::new(0x10_0000 + i).unwrap(),
+            name: Some(format!("队员{i:05}")),
+        }));
+        let (driver, thread) = start(
+            journal,
+            dispatch::Config::default(),
+            Some(big),
+            DriverConfig::default(),
+            |_| {},
+        )
+        .unwrap();
+        assert!(driver.outage().is_some());
+        let refused = driver.command(check(radio, "x")).await;
+        assert!(
+            matches!(refused, Err(Unavailable::JournalUnwritable { .. })),
+            "{refused:?}"
+        );
+        let mut sub = driver
+            .hub()
+            .subscribe(Start::After(driver.hub().cursor(0)))
+            .await
+            .unwrap();
+        *cap.lock().unwrap() = Some(None);
+        let seen = events_until(&mut sub, |k| {
+            matches!(k, EventKind::JournalRecovered { .. })
+        })
+        .await;
+        let kinds: Vec<&str> = seen.iter().map(|e| e.event.kind.name()).collect();
+        assert_eq!(
+            kinds,
+            ["directory_loaded", "gateway_restarted", "journal_recovered"]
+        );
+        let name = driver
+            .read(move |core, _| core.radio(radio).and_then(|r| r.name.clone()))
+            .await
+            .unwrap();
+        assert_eq!(name.as_deref(), Some("张伟"));
+        driver.shutdown();
+        thread.join().unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn queue_drops_are_journaled_as_lost_inputs() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = SqliteJournal::open(dir.path(), &SqliteConfig::default()).unwrap();
+        let config = DriverConfig {
+            queue: 2,
+            ..DriverConfig::default()
+        };
+        let (driver, thread) =
+            start(journal, dispatch::Config::default(), None, config, |_| {}).unwrap();
+        let mut sub = driver.hub().subscribe(Start::Live).await.unwrap();
+        let (entered_tx, entered_rx) = std::sync::mpsc::channel::<()>();
+        let (hold_tx, hold_rx) = std::sync::mpsc::channel::<()>();
+        let d = driver.clone();
+        let held = tokio::spawn(async move {
+            d.read(move |_, _| {
+                let _ = entered_tx.send(());
+                let _ = hold_rx.recv_timeout(Duration::from_secs(10));
+            })
+            .await
+        });
+        tokio::task::spawn_blocking(move || entered_rx.recv_timeout(Duration::from_secs(10)))
+            .await
+            .unwrap()
+            .expect("the driver runs the read");
+        let taken = (0..5)
+            .filter(|i| driver.submit(heard(RadioId::new(0x20_0000 + i).unwrap())))
+            .count();
+        assert_eq!(taken, 2);
+        hold_tx.send(()).unwrap();
+        held.await.unwrap().unwrap();
+        let seen = events_until(&mut sub, |k| matches!(k, EventKind::InputsLost { .. })).await;
+        let Some(EventKind::InputsLost { count, reason, .. }) = seen.last().map(|e| &e.event.kind)
+        else {
+            unreachable!()
+        };
+        assert_eq!((*count, *reason), (3, LossReason::Overloaded));
+        driver.shutdown();
+        thread.join().unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_configuration_file_wins_at_every_start_and_a_change_is_journaled() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = |timeout_ms: u64| {
+            let path = dir.path().to_path_buf();
+            async move {
+                let journal = SqliteJournal::open(&path, &SqliteConfig::default()).unwrap();
+                let reader = journal.reader().unwrap();
+                let config = dispatch::Config {
+                    answer_timeout_ms: timeout_ms,
+                    ..dispatch::Config::default()
+                };
+                let (driver, thread) =
+                    start(journal, config, None, DriverConfig::default(), |_| {}).unwrap();
+                let used = driver
+                    .read(|core, _| core.config().answer_timeout_ms)
+                    .await
+                    .unwrap();
+                driver.shutdown();
+                thread.join().unwrap();
+                let changes = reader
+                    .read_after(0, 1000)
+                    .unwrap()
+                    .iter()
+                    .filter(|r| r.kind == "config_changed")
+                    .count();
+                (used, changes)
+            }
+        };
+        // The default needs no change event; each later change is one, and a snapshot
+        // (taken at every shutdown) does not override the file.
+        assert_eq!(run(4_000).await, (4_000, 0));
+        assert_eq!(run(9_000).await, (9_000, 1));
+        assert_eq!(run(9_000).await, (9_000, 1));
+        assert_eq!(run(4_000).await, (4_000, 2));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_damaged_newest_snapshot_falls_back_to_an_older_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let radio = |i: u32| RadioId::new(0x20_0000 + i).unwrap();
+        // Three runs, each ending with a snapshot: three snapshots kept.
+        for run in 0..3 {
+            let journal = SqliteJournal::open(dir.path(), &SqliteConfig::default()).unwrap();
+            let (driver, thread) = start(
+                journal,
+                dispatch::Config::default(),
+                None,
+                DriverConfig::default(),
+                |_| {},
+            )
+            .unwrap();
+            for i in 0..10 {
+                assert!(driver.submit(heard(radio(run * 10 + i))));
+            }
+            driver.read(|_, _| ()).await.unwrap();
+            driver.shutdown();
+            thread.join().unwrap();
+        }
+        let journal = SqliteJournal::open(dir.path(), &SqliteConfig::default()).unwrap();
+        let reader = journal.reader().unwrap();
+        let snapshots = reader.snapshots().unwrap();
+        assert_eq!(snapshots.len(), 3);
+        drop(journal);
+        // Flip one byte in the middle of the newest image: its digest no longer matches.
+        let db = rusqlite::Connection::open(dir.path().join("journal.sqlite3")).unwrap();
+        let newest = snapshots[0] as i64;
+        let mut data: Vec<u8> = db
+            .query_row("SELECT data FROM snapshots WHERE seq = ?1", [newest], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        let mid = data.len() / 2;
+        data[mid] ^= 0x01;
+        db.execute(
+            "UPDATE snapshots SET data = ?1 WHERE seq = ?2",
+            rusqlite::params![data, newest],
+        )
+        .unwrap();
+        drop(db);
+        assert!(
+            decode_snapshot(&reader.snapshot(snapshots[0]).unwrap().unwrap().data)
+                .unwrap_err()
+                .contains("digest")
+        );
+        // The start falls back to the next older snapshot and replays: nothing is missing.
+        let journal = SqliteJournal::open(dir.path(), &SqliteConfig::default()).unwrap();
+        let (driver, thread) = start(
+            journal,
+            dispatch::Config::default(),
+            None,
+            DriverConfig::default(),
+            |_| {},
+        )
+        .unwrap();
+        let known = driver
+            .read(move |core, _| (0..30).filter(|&i| core.radio(radio(i)).is_some()).count())
+            .await
+            .unwrap();
+        assert_eq!(known, 30);
+        driver.shutdown();
+        thread.join().unwrap();
+        // The shutdown saved a good snapshot again.
+        let newest = reader.snapshots().unwrap()[0];
+        decode_snapshot(&reader.snapshot(newest).unwrap().unwrap().data).unwrap();
+    }
+
+    #[test]
+    fn no_usable_snapshot_and_pruned_events_stop_the_start_with_what_to_do() {
+        use crate::journal::memory::MemoryJournal;
+        let mut journal = MemoryJournal::new();
+        let entry = |i: u64| {
+            let e = Event {
+                at: Timestamp(i),
+                kind: EventKind::SiteAdded {
+                    site: SiteId::new("s"),
+                },
+            };
+            Entry::new(UnixMillis(0), "site_added", serde_json::to_vec(&e).unwrap())
+        };
+        journal.append(&[entry(1), entry(2)]).unwrap();
+        journal.save_snapshot(2, b"TGS1 damaged").unwrap();
+        journal.append(&[entry(3)]).unwrap();
+        journal.prune(UnixMillis(1_000), Duration::ZERO).unwrap();
+        let Err(e) = start(
+            journal,
+            dispatch::Config::default(),
+            None,
+            DriverConfig::default(),
+            |_| {},
+        ) else {
+            panic!("started without a usable state")
+        };
+        let message = e.to_string();
+        assert!(message.contains("snapshot at seq 2"), "{message}");
+        assert!(message.contains("backup"), "{message}");
+    }
+
+    #[test]
+    fn snapshot_images_carry_their_digest_and_older_plain_images_still_read() {
+        let core = Core::new(dispatch::Config::default());
+        let data = encode_snapshot(&core.snapshot()).unwrap();
+        assert_eq!(&data[..4], b"TGS1");
+        assert_eq!(decode_snapshot(&data).unwrap(), core.snapshot());
+        let plain = serde_json::to_vec(&core.snapshot()).unwrap();
+        assert_eq!(decode_snapshot(&plain).unwrap(), core.snapshot());
+        assert!(
+            decode_snapshot(&data[..20])
+                .unwrap_err()
+                .contains("truncated")
+        );
+        assert!(decode_snapshot(b"xyz").unwrap_err().contains("header"));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -13,7 +13,7 @@ use super::model::{
     OperationState, OtaCommand, Position, PositionReport, Presence, Radio, RadioControl, Refusal,
     Service, Site, Talkgroup, Team,
 };
-use super::{Core, State};
+use super::{Config, Core, State};
 use crate::link::Slot;
 
 /// A state change, with the time the core decided it.
@@ -161,6 +161,36 @@ pub enum EventKind {
     },
     /// The gateway restarted; what follows is recovery.
     GatewayRestarted,
+    /// The core's limits and timers changed (the configuration file wins at every start).
+    /// Journaled so a replay folds every later event under the limits it was decided with.
+    ConfigChanged { config: Config },
+    /// Inputs were received and then lost before they could be journaled: `count` of them,
+    /// received between `from` and `to`, and why. The after-action review sees the gap.
+    InputsLost {
+        count: u64,
+        from: Timestamp,
+        to: Timestamp,
+        reason: LossReason,
+    },
+    /// The journal could not be written from `from` until `to` (the first failed and the
+    /// first successful commit) because of `reason`; `held` inputs that arrived meanwhile
+    /// were held and journaled just before this event. The gateway did not act meanwhile.
+    JournalRecovered {
+        from: Timestamp,
+        to: Timestamp,
+        reason: String,
+        held: u64,
+    },
+}
+
+/// Why inputs were lost before they reached the journal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LossReason {
+    /// The driver's input queue was full (the core could not keep up).
+    Overloaded,
+    /// The journal could not be written and the held-input buffer was full.
+    JournalUnwritable,
 }
 
 impl EventKind {
@@ -200,6 +230,9 @@ impl EventKind {
             EventKind::OperationFailed { .. } => "operation_failed",
             EventKind::OperationCancelled { .. } => "operation_cancelled",
             EventKind::GatewayRestarted => "gateway_restarted",
+            EventKind::ConfigChanged { .. } => "config_changed",
+            EventKind::InputsLost { .. } => "inputs_lost",
+            EventKind::JournalRecovered { .. } => "journal_recovered",
         }
     }
 }
@@ -709,7 +742,10 @@ impl Core {
                     cfg.operation_history,
                 );
             }
-            EventKind::GatewayRestarted => {}
+            EventKind::GatewayRestarted
+            | EventKind::InputsLost { .. }
+            | EventKind::JournalRecovered { .. } => {}
+            EventKind::ConfigChanged { config } => self.config = config.clone(),
         }
     }
 }

@@ -63,6 +63,41 @@ impl Core {
                 out.push(Output::Reply { token, result });
             }
             Input::Tick => {}
+            Input::Configure(config) => {
+                if config != self.config {
+                    self.emit(now, EventKind::ConfigChanged { config }, out);
+                }
+            }
+            Input::InputsLost {
+                count,
+                from,
+                to,
+                reason,
+            } => self.emit(
+                now,
+                EventKind::InputsLost {
+                    count,
+                    from,
+                    to,
+                    reason,
+                },
+                out,
+            ),
+            Input::JournalRecovered {
+                from,
+                to,
+                reason,
+                held,
+            } => self.emit(
+                now,
+                EventKind::JournalRecovered {
+                    from,
+                    to,
+                    reason,
+                    held,
+                },
+                out,
+            ),
         }
         self.timers(now, out);
         self.pump(now, out);

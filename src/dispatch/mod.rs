@@ -38,7 +38,7 @@ pub mod ingest;
 pub mod model;
 mod query;
 
-pub use event::{Event, EventKind};
+pub use event::{Event, EventKind, LossReason};
 pub use ids::{
     AlarmId, CallId, DialNumber, IdError, IdKind, MessageId, OperationId, RadioId, SiteId,
     TalkgroupId, TeamId, Timestamp,
@@ -70,6 +70,23 @@ pub enum Input {
     /// Time passed: timeouts, retries, pacing. The driver ticks (e.g. every 100 ms) or at
     /// [`Core::next_deadline`].
     Tick,
+    /// The limits and timers from the configuration file; a change is journaled
+    /// ([`EventKind::ConfigChanged`]) so replays fold later events under it.
+    Configure(Config),
+    /// The driver lost inputs before they could be journaled; the loss becomes an event.
+    InputsLost {
+        count: u64,
+        from: Timestamp,
+        to: Timestamp,
+        reason: LossReason,
+    },
+    /// The journal is writable again after an outage (the driver's account of it).
+    JournalRecovered {
+        from: Timestamp,
+        to: Timestamp,
+        reason: String,
+        held: u64,
+    },
 }
 
 /// One decoded air event, with where it was heard.

@@ -134,7 +134,8 @@ impl Journal for MemoryJournal {
     fn prune(&mut self, now: UnixMillis, window: Duration) -> Result<PruneOutcome> {
         let mut s = write(&self.state);
         let cutoff = now.saturating_sub(window);
-        let Some(snap) = s.snapshots.last().map(|x| x.seq) else {
+        // The oldest kept snapshot: every kept one can still be replayed from.
+        let Some(snap) = s.snapshots.first().map(|x| x.seq) else {
             return Ok(PruneOutcome {
                 deleted: 0,
                 oldest_available: s.pruned_through,
@@ -188,6 +189,23 @@ impl JournalReader for MemoryReader {
 
     fn latest_snapshot(&self) -> Result<Option<Snapshot>> {
         Ok(read(&self.state).snapshots.last().cloned())
+    }
+
+    fn snapshots(&self) -> Result<Vec<u64>> {
+        Ok(read(&self.state)
+            .snapshots
+            .iter()
+            .rev()
+            .map(|x| x.seq)
+            .collect())
+    }
+
+    fn snapshot(&self, seq: u64) -> Result<Option<Snapshot>> {
+        Ok(read(&self.state)
+            .snapshots
+            .iter()
+            .find(|x| x.seq == seq)
+            .cloned())
     }
 }
 

@@ -24,7 +24,8 @@
 //!   which names the oldest cursor still accepted, so the API can answer `OUT_OF_RANGE` with
 //!   it (reference/dispatch-features.md 4.2: etcd `compact_revision`, Kubernetes `410 Gone`).
 //! - Retention deletes only a *prefix* of the log, and only records older than both the
-//!   retention window and the latest snapshot (state = snapshot + replay of what follows), so
+//!   retention window and the oldest snapshot kept (state = snapshot + replay of what
+//!   follows; any kept snapshot can be replayed from, so a damaged newest one is not fatal), so
 //!   the retained records stay contiguous.
 //! - Readers ([`JournalReader`]) are `Send + Sync` and never block the writer (SQLite WAL).
 //!
@@ -393,6 +394,14 @@ pub enum JournalError {
     /// The store holds a value no writer of this journal produces.
     #[error("journal corrupt: {field} = {value}")]
     Corrupt { field: &'static str, value: i64 },
+    /// SQLite's integrity check found damage: the journal is not served.
+    #[error(
+        "journal {path} is damaged ({findings}). It is not served. Stop here: keep the file \
+         for analysis, then restore the data directory from a backup, or salvage what reads \
+         with `sqlite3 {path} .recover | sqlite3 recovered.sqlite3` and start on the salvaged \
+         file only after checking it"
+    )]
+    Malformed { path: String, findings: String },
     /// A snapshot was offered for a sequence number that has not been appended.
     #[error("snapshot at seq {seq} is ahead of the latest sequence number {latest}")]
     SnapshotAhead { seq: u64, latest: u64 },
@@ -445,7 +454,7 @@ pub trait Journal: Send {
     /// Save a state image covering every record up to `seq`; keeps the few newest images.
     fn save_snapshot(&mut self, seq: u64, data: &[u8]) -> Result<()>;
     /// Delete the longest prefix of records that are all older than `now - window` and no
-    /// newer than the latest snapshot. Without a snapshot nothing is deleted.
+    /// newer than the oldest snapshot kept. Without a snapshot nothing is deleted.
     fn prune(&mut self, now: UnixMillis, window: Duration) -> Result<PruneOutcome>;
     /// A reader usable from other threads while this writer appends.
     fn reader(&self) -> Result<Arc<dyn JournalReader>>;
@@ -466,6 +475,10 @@ pub trait JournalReader: Send + Sync {
     fn check_cursor(&self, cursor: u64) -> Result<()>;
     /// The newest saved state image.
     fn latest_snapshot(&self) -> Result<Option<Snapshot>>;
+    /// The sequence numbers of the saved state images, newest first.
+    fn snapshots(&self) -> Result<Vec<u64>>;
+    /// The state image saved at `seq`, if it is still kept.
+    fn snapshot(&self, seq: u64) -> Result<Option<Snapshot>>;
 }
 
 #[cfg(test)]

@@ -263,6 +263,73 @@ fn latest_snapshot_on(conn: &Connection) -> Result<Option<Snapshot>> {
     .transpose()
 }
 
+/// SQLite's `PRAGMA quick_check` (every page and index entry is well formed; the checks of
+/// `integrity_check` less the index-to-table cross-check, in O(N) time): a journal known to
+/// be malformed is never served. The time it took is logged (for a 1 GB journal see
+/// docs/operations.md).
+fn check_integrity(conn: &Connection, path: &Path) -> Result<()> {
+    let started = std::time::Instant::now();
+    let findings: Vec<String> = conn
+        .prepare("PRAGMA quick_check(20)")
+        .and_then(|mut s| {
+            s.query_map([], |r| r.get::<_, String>(0))?
+                .collect::<rusqlite::Result<Vec<String>>>()
+        })
+        .map_err(|source| match source.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase) => {
+                JournalError::Malformed {
+                    path: path.display().to_string(),
+                    findings: source.to_string(),
+                }
+            }
+            _ => JournalError::Sqlite {
+                op: "quick_check",
+                source,
+            },
+        })?;
+    let elapsed_ms = started.elapsed().as_millis() as u64;
+    if findings.len() == 1 && findings[0] == "ok" {
+        tracing::info!(path = %path.display(), elapsed_ms, "journal integrity checked");
+        return Ok(());
+    }
+    Err(JournalError::Malformed {
+        path: path.display().to_string(),
+        findings: findings.join("; "),
+    })
+}
+
+fn snapshots_on(conn: &Connection) -> Result<Vec<u64>> {
+    let mut stmt = conn
+        .prepare_cached("SELECT seq FROM snapshots ORDER BY seq DESC")
+        .map_err(sql("prepare snapshots"))?;
+    let rows = stmt
+        .query_map([], |r| r.get::<_, i64>(0))
+        .map_err(sql("snapshots"))?;
+    let mut out = Vec::new();
+    for row in rows {
+        out.push(from_sql(
+            "snapshot seq",
+            row.map_err(sql("snapshots row"))?,
+        )?);
+    }
+    Ok(out)
+}
+
+fn snapshot_on(conn: &Connection, seq: u64) -> Result<Option<Snapshot>> {
+    let data: Option<Vec<u8>> = conn
+        .query_row(
+            "SELECT data FROM snapshots WHERE seq = ?1",
+            [to_sql(seq)],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(sql("snapshot"))?;
+    Ok(data.map(|data| Snapshot {
+        seq,
+        data: Bytes::from(data),
+    }))
+}
+
 fn file_path(dir: &Path) -> PathBuf {
     dir.join(FILE_NAME)
 }
@@ -295,6 +362,7 @@ impl SqliteJournal {
         let mut conn = Connection::open(&path).map_err(sql("open"))?;
         conn.busy_timeout(Duration::from_millis(config.busy_timeout_ms))
             .map_err(sql("busy_timeout"))?;
+        check_integrity(&conn, &path)?;
         let mode: String = conn
             .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
             .map_err(sql("journal_mode"))?;
@@ -359,6 +427,26 @@ impl SqliteJournal {
             #[cfg(test)]
             fail_before: None,
         })
+    }
+
+    /// Cap the file at `pages` database pages (SQLite `max_page_count`; `None` lifts the
+    /// cap to SQLite's own limit): a commit that would grow the file beyond it fails with
+    /// "database or disk is full", as on a full disk. Returns the cap now in force.
+    pub fn set_max_page_count(&mut self, pages: Option<u64>) -> Result<u64> {
+        let pages = pages.map_or(u32::MAX as i64 - 1, to_sql);
+        self.conn
+            .pragma_update_and_check(None, "max_page_count", pages, |r| r.get::<_, i64>(0))
+            .map_err(sql("max_page_count"))
+            .and_then(|n| from_sql("max_page_count", n))
+    }
+
+    /// The file's size in database pages.
+    pub fn page_count(&self) -> Result<u64> {
+        let n: i64 = self
+            .conn
+            .query_row("PRAGMA page_count", [], |r| r.get(0))
+            .map_err(sql("page_count"))?;
+        from_sql("page_count", n)
     }
 
     /// The journal file.
@@ -488,8 +576,10 @@ impl Journal for SqliteJournal {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql("begin prune"))?;
         let (_, pruned) = bounds(&tx)?;
+        // The oldest kept snapshot: every kept one can still be replayed from, so a damaged
+        // newest one does not leave the state unrecoverable.
         let snap: Option<i64> = tx
-            .query_row("SELECT MAX(seq) FROM snapshots", [], |r| r.get(0))
+            .query_row("SELECT MIN(seq) FROM snapshots", [], |r| r.get(0))
             .map_err(sql("prune snapshot bound"))?;
         let Some(snap) = snap else {
             return Ok(PruneOutcome {
@@ -643,6 +733,14 @@ impl JournalReader for SqliteReader {
 
     fn latest_snapshot(&self) -> Result<Option<Snapshot>> {
         self.with_conn(latest_snapshot_on)
+    }
+
+    fn snapshots(&self) -> Result<Vec<u64>> {
+        self.with_conn(snapshots_on)
+    }
+
+    fn snapshot(&self, seq: u64) -> Result<Option<Snapshot>> {
+        self.with_conn(|c| snapshot_on(c, seq))
     }
 }
 

@@ -256,8 +256,8 @@ impl Backend for TestBackend {
         self.tx
             .send(Msg::Command(request, tx))
             .await
-            .map_err(|_| Unavailable)?;
-        rx.await.map_err(|_| Unavailable)
+            .map_err(|_| Unavailable::Stopped)?;
+        rx.await.map_err(|_| Unavailable::Stopped)
     }
 
     async fn read<R: Send + 'static>(
@@ -271,8 +271,8 @@ impl Backend for TestBackend {
         self.tx
             .send(Msg::Read(read))
             .await
-            .map_err(|_| Unavailable)?;
-        rx.await.map_err(|_| Unavailable)
+            .map_err(|_| Unavailable::Stopped)?;
+        rx.await.map_err(|_| Unavailable::Stopped)
     }
 
     fn journal(&self) -> JournalId {
@@ -334,7 +334,7 @@ impl Backend for TestBackend {
             .boxed())
     }
 
-    fn links_up(&self) -> watch::Receiver<bool> {
+    fn serving(&self) -> watch::Receiver<bool> {
         self.links.clone()
     }
 }
