@@ -28,8 +28,25 @@ struct Gateway {
 
 impl Gateway {
     async fn start(data: &Path) -> Gateway {
-        let config =
-            Config::parse("[api]\nlisten = \"127.0.0.1:0\"\nheartbeat_secs = 1\n").expect("config");
+        let config = Config::parse(
+            r#"
+[api]
+listen = "127.0.0.1:0"
+heartbeat_secs = 1
+
+[[site]]
+name = "county"
+
+[homebrew_master]
+bind = "127.0.0.1:0"
+
+[[homebrew_master.peer]]
+id = 310001
+passphrase = "passw0rd"
+site = "county"
+"#,
+        )
+        .expect("config");
         let options = ServeOptions {
             data_dir: Some(data.to_path_buf()),
             ..ServeOptions::default()

@@ -499,3 +499,37 @@ fn retention_keeps_every_event_after_the_oldest_snapshot_kept() {
     );
     assert_eq!(r.snapshot(10).unwrap(), None);
 }
+
+#[test]
+fn a_large_snapshot_is_written_in_chunks_and_reads_back_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut j = SqliteJournal::open(dir.path(), &cfg()).unwrap();
+    j.append(&batch(3, 1, 0)).unwrap();
+    // 2.5 MiB: three chunks, the last a partial one.
+    let image: Vec<u8> = (0..(5 << 19)).map(|i: u32| (i % 251) as u8).collect();
+    j.save_snapshot(3, &image).unwrap();
+    let r = j.reader().unwrap();
+    assert_eq!(r.latest_snapshot().unwrap().unwrap().data, Bytes::from(image.clone()));
+    // From another thread's connection (the driver's housekeeper), beside the writer.
+    let mut hk = j.housekeeper().unwrap();
+    let writer = std::thread::spawn(move || {
+        hk.save_snapshot(3, &[9; 10]).unwrap();
+    });
+    j.append(&batch(2, 2, 0)).unwrap();
+    writer.join().unwrap();
+    assert_eq!(r.snapshot(3).unwrap().unwrap().data, Bytes::from_static(&[9; 10]));
+    // Chunks of a save that never completed are invisible and cleaned by the next save.
+    let db = rusqlite::Connection::open(dir.path().join(FILE_NAME)).unwrap();
+    db.execute(
+        "INSERT INTO snapshot_chunks (seq, idx, data) VALUES (5, 0, x'00')",
+        [],
+    )
+    .unwrap();
+    assert_eq!(r.snapshots().unwrap(), vec![3]);
+    j.save_snapshot(4, b"four").unwrap();
+    let orphans: i64 = db
+        .query_row("SELECT COUNT(*) FROM snapshot_chunks WHERE seq = 5", [], |x| x.get(0))
+        .unwrap();
+    assert_eq!(orphans, 0);
+    assert_eq!(r.snapshots().unwrap(), vec![4, 3]);
+}

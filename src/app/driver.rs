@@ -49,7 +49,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -65,7 +65,8 @@ use crate::dispatch::{
 };
 use crate::journal::hub::{DecodeError, Hub, HubConfig};
 use crate::journal::{
-    Cursor, CursorError, Entry, Journal, JournalError, JournalId, JournalReader, Record, UnixMillis,
+    Cursor, CursorError, Entry, Housekeeper, Journal, JournalError, JournalId, JournalReader,
+    Record, UnixMillis,
 };
 
 /// Decode a record of journal `journal` into an event (the hub's replay decoder).
@@ -173,6 +174,12 @@ pub struct DriverStats {
     pub lost_inputs: AtomicU64,
     /// Outages so far (periods in which the journal could not be written).
     pub outages: AtomicU64,
+    /// Snapshots saved.
+    pub snapshots: AtomicU64,
+    /// The sequence number the latest saved snapshot covers.
+    pub snapshot_seq: AtomicU64,
+    /// Snapshots that could not be saved.
+    pub snapshot_failures: AtomicU64,
 }
 
 /// The handle the rest of the gateway holds: cheap to clone.
@@ -443,6 +450,8 @@ pub fn start<J: Journal + 'static>(
     let queued = Arc::new(AtomicUsize::new(0));
     let queue = config.queue;
     let stats = Arc::new(DriverStats::default());
+    let housekeeping = Housekeeping::start(journal.housekeeper()?, Arc::clone(&stats))
+        .map_err(StartError::Thread)?;
 
     let mut driver = Driver {
         core,
@@ -457,7 +466,7 @@ pub fn start<J: Journal + 'static>(
         transmit: Box::new(transmit),
         since_snapshot: 0,
         since_snapshot_bytes: 0,
-        snapshot_bytes: 0,
+        housekeeping,
         replies: Vec::new(),
         queued: Arc::clone(&queued),
         batch: Vec::new(),
@@ -583,8 +592,8 @@ struct Driver<J> {
     since_snapshot: u64,
     /// Payload bytes journaled since the last snapshot.
     since_snapshot_bytes: u64,
-    /// Size of the last snapshot saved.
-    snapshot_bytes: u64,
+    /// The thread that saves snapshots and applies retention.
+    housekeeping: Housekeeping,
     /// Replies waiting for their batch's commit.
     replies: Vec<(ReplySender, Result<Reply, DispatchError>)>,
     /// Inputs sent and not yet taken (shared with the handles).
@@ -707,7 +716,7 @@ impl<J: Journal> Driver<J> {
                 "stopping while the journal cannot be written: the held inputs are lost"
             );
         } else {
-            self.save_snapshot();
+            self.final_snapshot();
         }
         self.hub.close();
         tracing::info!("dispatch driver stopped");
@@ -797,9 +806,9 @@ impl<J: Journal> Driver<J> {
             (self.transmit)(transmit);
         }
         if self.since_snapshot >= self.config.snapshot_every
-            && self.since_snapshot_bytes >= self.snapshot_bytes
+            && self.since_snapshot_bytes >= self.housekeeping.last_bytes.load(Ordering::Relaxed)
         {
-            self.save_snapshot();
+            self.request_snapshot();
         }
     }
 
@@ -971,36 +980,133 @@ impl<J: Journal> Driver<J> {
             .send_if_modified(|s| std::mem::replace(s, serving) != serving);
     }
 
-    fn save_snapshot(&mut self) {
+    /// Hand a copy of the state to the housekeeping thread, which encodes and saves it and
+    /// then applies retention; unless it is still busy with the last one (then the next
+    /// commit asks again). The copy is the only part of a snapshot on this thread.
+    fn request_snapshot(&mut self) {
         let seq = self.journal.latest_seq();
-        if seq == 0 || self.outage.is_some() {
+        if seq == 0 || self.outage.is_some() || self.housekeeping.busy.load(Ordering::Acquire) {
             return;
         }
-        let data = match encode_snapshot(&self.core.snapshot()) {
-            Ok(data) => data,
-            Err(e) => {
-                tracing::error!(error = %e, "snapshot serialisation failed");
-                return;
-            }
+        self.housekeeping.busy.store(true, Ordering::Release);
+        let job = Job {
+            seq,
+            image: Box::new(self.core.snapshot()),
+            retention: self.config.retention,
         };
-        if let Err(e) = self.journal.save_snapshot(seq, &data) {
-            tracing::error!(error = %e, seq, "snapshot save failed");
+        if self.housekeeping.tx.try_send(job).is_err() {
+            // Only if the housekeeping thread died; it logged why.
+            self.housekeeping.busy.store(false, Ordering::Release);
             return;
         }
         self.since_snapshot = 0;
         self.since_snapshot_bytes = 0;
-        self.snapshot_bytes = data.len() as u64;
-        match self.journal.prune(UnixMillis::now(), self.config.retention) {
-            Ok(outcome) if outcome.deleted > 0 => {
-                tracing::info!(
-                    deleted = outcome.deleted,
-                    oldest = outcome.oldest_available,
-                    "journal pruned"
-                )
-            }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "journal prune failed"),
+    }
+
+    /// At shutdown: a last snapshot, saved before returning.
+    fn final_snapshot(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(600);
+        while self.housekeeping.busy.load(Ordering::Acquire) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
         }
+        self.request_snapshot();
+        let (tx, _) = sync_channel(1);
+        drop(std::mem::replace(&mut self.housekeeping.tx, tx));
+        if let Some(thread) = self.housekeeping.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// A snapshot for the housekeeping thread to save, then retention to apply.
+struct Job {
+    seq: u64,
+    image: Box<CoreSnapshot>,
+    retention: Duration,
+}
+
+/// The driver's side of the housekeeping thread.
+struct Housekeeping {
+    tx: SyncSender<Job>,
+    /// Set by the driver when it hands over a job, cleared by the thread when it is done.
+    busy: Arc<AtomicBool>,
+    /// Size of the last image saved: the next snapshot waits until the events since the
+    /// last one add up to it (module doc).
+    last_bytes: Arc<AtomicU64>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Housekeeping {
+    /// Start the thread on `housekeeper` (a connection of its own, module doc).
+    fn start(
+        mut housekeeper: Box<dyn Housekeeper>,
+        stats: Arc<DriverStats>,
+    ) -> std::io::Result<Housekeeping> {
+        let (tx, rx) = sync_channel::<Job>(1);
+        let busy = Arc::new(AtomicBool::new(false));
+        let last_bytes = Arc::new(AtomicU64::new(0));
+        let (done, size) = (Arc::clone(&busy), Arc::clone(&last_bytes));
+        let thread = std::thread::Builder::new()
+            .name("journal-housekeeping".into())
+            .spawn(move || {
+                // Whether the last save failed: a failure is logged when it starts and when
+                // it clears, not at every snapshot.
+                let mut failing = false;
+                for job in rx {
+                    let started = Instant::now();
+                    let saved = encode_snapshot(&job.image)
+                        .map_err(|e| format!("snapshot serialisation: {e}"))
+                        .and_then(|data| {
+                            drop(job.image);
+                            housekeeper
+                                .save_snapshot(job.seq, &data)
+                                .map(|()| data.len())
+                                .map_err(|e| e.to_string())
+                        });
+                    match saved {
+                        Ok(bytes) => {
+                            size.store(bytes as u64, Ordering::Relaxed);
+                            stats.snapshots.fetch_add(1, Ordering::Relaxed);
+                            stats.snapshot_seq.store(job.seq, Ordering::Relaxed);
+                            if std::mem::take(&mut failing) {
+                                tracing::warn!(seq = job.seq, "snapshots are saved again");
+                            }
+                            tracing::debug!(
+                                seq = job.seq,
+                                bytes,
+                                elapsed_ms = started.elapsed().as_millis() as u64,
+                                "snapshot saved"
+                            );
+                            match housekeeper.prune(UnixMillis::now(), job.retention) {
+                                Ok(outcome) if outcome.deleted > 0 => tracing::info!(
+                                    deleted = outcome.deleted,
+                                    oldest = outcome.oldest_available,
+                                    "journal pruned"
+                                ),
+                                Ok(_) => {}
+                                Err(e) => tracing::warn!(error = %e, "journal prune failed"),
+                            }
+                        }
+                        Err(error) => {
+                            stats.snapshot_failures.fetch_add(1, Ordering::Relaxed);
+                            if !std::mem::replace(&mut failing, true) {
+                                tracing::error!(
+                                    seq = job.seq,
+                                    %error,
+                                    "snapshot save failed; retention waits for the next one"
+                                );
+                            }
+                        }
+                    }
+                    done.store(false, Ordering::Release);
+                }
+            })?;
+        Ok(Housekeeping {
+            tx,
+            busy,
+            last_bytes,
+            thread: Some(thread),
+        })
     }
 }
 
@@ -1123,6 +1229,9 @@ mod tests {
         }
         fn reader(&self) -> crate::journal::Result<Arc<dyn JournalReader>> {
             self.inner.reader()
+        }
+        fn housekeeper(&self) -> crate::journal::Result<Box<dyn Housekeeper>> {
+            self.inner.housekeeper()
         }
     }
 
@@ -1554,14 +1663,16 @@ mod tests {
         let db = rusqlite::Connection::open(dir.path().join("journal.sqlite3")).unwrap();
         let newest = snapshots[0] as i64;
         let mut data: Vec<u8> = db
-            .query_row("SELECT data FROM snapshots WHERE seq = ?1", [newest], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT data FROM snapshot_chunks WHERE seq = ?1 AND idx = 0",
+                [newest],
+                |r| r.get(0),
+            )
             .unwrap();
         let mid = data.len() / 2;
         data[mid] ^= 0x01;
         db.execute(
-            "UPDATE snapshots SET data = ?1 WHERE seq = ?2",
+            "UPDATE snapshot_chunks SET data = ?1 WHERE seq = ?2 AND idx = 0",
             rusqlite::params![data, newest],
         )
         .unwrap();
@@ -1775,7 +1886,14 @@ mod tests {
         let radio = |i: u32| RadioId::new(0x20_0000 + i).unwrap();
         assert!(driver.submit(heard(radio(0))));
         driver.read(|_, _| ()).await.unwrap();
-        let first = reader.latest_snapshot().unwrap().expect("a first snapshot");
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        let first = loop {
+            if let Some(first) = reader.latest_snapshot().unwrap() {
+                break first;
+            }
+            assert!(std::time::Instant::now() < deadline, "no first snapshot");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
         // A few small events do not pay for another snapshot of that size...
         for i in 1..20 {
             assert!(driver.submit(heard(radio(i))));

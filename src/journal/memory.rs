@@ -10,8 +10,8 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::{
-    Entry, Journal, JournalId, JournalReader, PruneOutcome, Record, Result, SeqRange, Snapshot,
-    UnixMillis, cursor_in_range,
+    Entry, Housekeeper, Journal, JournalId, JournalReader, PruneOutcome, Record, Result, SeqRange,
+    Snapshot, UnixMillis, cursor_in_range,
 };
 
 /// Snapshots kept, as the SQLite journal's default.
@@ -158,6 +158,26 @@ impl Journal for MemoryJournal {
 
     fn reader(&self) -> Result<Arc<dyn JournalReader>> {
         Ok(Arc::new(self.memory_reader()))
+    }
+
+    fn housekeeper(&self) -> Result<Box<dyn Housekeeper>> {
+        Ok(Box::new(MemoryHousekeeper(MemoryJournal {
+            state: Arc::clone(&self.state),
+            identity: self.identity,
+        })))
+    }
+}
+
+/// The same store, written from another thread.
+struct MemoryHousekeeper(MemoryJournal);
+
+impl Housekeeper for MemoryHousekeeper {
+    fn save_snapshot(&mut self, seq: u64, data: &[u8]) -> Result<()> {
+        self.0.save_snapshot(seq, data)
+    }
+
+    fn prune(&mut self, now: UnixMillis, window: Duration) -> Result<PruneOutcome> {
+        self.0.prune(now, window)
     }
 }
 

@@ -458,6 +458,19 @@ pub trait Journal: Send {
     fn prune(&mut self, now: UnixMillis, window: Duration) -> Result<PruneOutcome>;
     /// A reader usable from other threads while this writer appends.
     fn reader(&self) -> Result<Arc<dyn JournalReader>>;
+    /// Snapshots and retention for another thread, beside this writer: its writes wait for
+    /// the writer's at most one short transaction at a time, and the writer's for its.
+    fn housekeeper(&self) -> Result<Box<dyn Housekeeper>>;
+}
+
+/// Snapshots and retention on a thread of their own (see [`Journal::housekeeper`]): the
+/// same contract as [`Journal::save_snapshot`] and [`Journal::prune`].
+pub trait Housekeeper: Send {
+    /// Save a state image covering every record up to `seq`; keeps the few newest images.
+    fn save_snapshot(&mut self, seq: u64, data: &[u8]) -> Result<()>;
+    /// Delete the longest prefix of records that are all older than `now - window` and no
+    /// newer than the oldest snapshot kept.
+    fn prune(&mut self, now: UnixMillis, window: Duration) -> Result<PruneOutcome>;
 }
 
 /// The read side of a journal: shareable, never blocks the writer.

@@ -41,8 +41,8 @@ use bytes::Bytes;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
 use super::{
-    Entry, Journal, JournalError, JournalId, JournalReader, PruneOutcome, Record, Result, SeqRange,
-    Snapshot, UnixMillis, cursor_in_range,
+    Entry, Housekeeper, Journal, JournalError, JournalId, JournalReader, PruneOutcome, Record,
+    Result, SeqRange, Snapshot, UnixMillis, cursor_in_range,
 };
 
 /// Name of the journal file inside the data directory.
@@ -116,6 +116,13 @@ CREATE TABLE IF NOT EXISTS snapshots (
     seq INTEGER PRIMARY KEY,
     data BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS snapshot_chunks (
+    id INTEGER PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    idx INTEGER NOT NULL,
+    data BLOB NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS snapshot_chunks_by_seq ON snapshot_chunks (seq, idx);
 CREATE TABLE IF NOT EXISTS journal_identity (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     journal_id TEXT NOT NULL CHECK (length(journal_id) = 32),
@@ -246,21 +253,153 @@ fn oldest_seq_on(conn: &Connection) -> Result<Option<u64>> {
 }
 
 fn latest_snapshot_on(conn: &Connection) -> Result<Option<Snapshot>> {
-    let row: Option<(i64, Vec<u8>)> = conn
-        .query_row(
-            "SELECT seq, data FROM snapshots ORDER BY seq DESC LIMIT 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+    match snapshots_on(conn)?.first() {
+        Some(&seq) => snapshot_on(conn, seq),
+        None => Ok(None),
+    }
+}
+
+/// How a snapshot stored in chunks is marked in `snapshots.data`: this tag, the chunk count
+/// (u32 BE) and the image's length (u64 BE). Anything else there is the image itself (the
+/// form written before chunking).
+const CHUNKED: &[u8; 4] = b"TGCH";
+const MARKER_LEN: usize = 16;
+/// Octets of a snapshot written per transaction: each commit holds the write lock for about
+/// as long as it takes to write and fsync one chunk, so appends never wait behind a whole
+/// image (benches/housekeeping.rs).
+const SNAPSHOT_CHUNK: usize = 1 << 20;
+/// Records deleted per retention transaction, for the same reason.
+const PRUNE_CHUNK: u64 = 20_000;
+
+fn marker(chunks: u32, len: u64) -> [u8; MARKER_LEN] {
+    let mut m = [0; MARKER_LEN];
+    m[..4].copy_from_slice(CHUNKED);
+    m[4..8].copy_from_slice(&chunks.to_be_bytes());
+    m[8..].copy_from_slice(&len.to_be_bytes());
+    m
+}
+
+/// Save `data` as the image at `seq` in chunks (each its own transaction), then mark it
+/// complete in `snapshots` (readers list only marked ones), then trim to the newest `kept`.
+fn save_snapshot_on(conn: &Connection, seq: u64, data: &[u8], kept: usize) -> Result<()> {
+    let (latest, _) = bounds(conn)?;
+    if seq > latest {
+        return Err(JournalError::SnapshotAhead { seq, latest });
+    }
+    // Chunks of an image whose save was interrupted (never marked) are removed first.
+    delete_chunks_where(
+        conn,
+        "seq NOT IN (SELECT seq FROM snapshots) OR seq = ?1",
+        to_sql(seq),
+    )?;
+    let chunks = data.chunks(SNAPSHOT_CHUNK);
+    let count = u32::try_from(chunks.len()).map_err(|_| JournalError::Corrupt {
+        field: "snapshot chunks",
+        value: i64::MAX,
+    })?;
+    for (idx, chunk) in chunks.enumerate() {
+        let tx = conn
+            .unchecked_transaction()
+            .map_err(sql("begin snapshot chunk"))?;
+        tx.execute(
+            "INSERT INTO snapshot_chunks (seq, idx, data) VALUES (?1, ?2, ?3)",
+            params![to_sql(seq), idx as i64, chunk],
         )
-        .optional()
-        .map_err(sql("latest_snapshot"))?;
-    row.map(|(seq, data)| {
-        Ok(Snapshot {
-            seq: from_sql("snapshot seq", seq)?,
-            data: Bytes::from(data),
-        })
+        .map_err(sql("write snapshot chunk"))?;
+        tx.commit().map_err(sql("commit snapshot chunk"))?;
+    }
+    let tx = conn
+        .unchecked_transaction()
+        .map_err(sql("begin snapshot"))?;
+    tx.execute(
+        "INSERT OR REPLACE INTO snapshots (seq, data) VALUES (?1, ?2)",
+        params![to_sql(seq), &marker(count, data.len() as u64)[..]],
+    )
+    .map_err(sql("write snapshot"))?;
+    let kept = i64::try_from(kept.max(1)).unwrap_or(i64::MAX);
+    tx.execute(
+        "DELETE FROM snapshots WHERE seq NOT IN \
+         (SELECT seq FROM snapshots ORDER BY seq DESC LIMIT ?1)",
+        [kept],
+    )
+    .map_err(sql("trim snapshots"))?;
+    tx.commit().map_err(sql("commit snapshot"))?;
+    // The chunks of trimmed images, a few per transaction.
+    delete_chunks_where(
+        conn,
+        "seq NOT IN (SELECT seq FROM snapshots) AND ?1 = ?1",
+        0,
+    )
+}
+
+/// Delete snapshot chunks matching `condition` (with `?1` bound to `arg`), 16 a transaction.
+fn delete_chunks_where(conn: &Connection, condition: &str, arg: i64) -> Result<()> {
+    let statement = format!(
+        "DELETE FROM snapshot_chunks WHERE id IN \
+         (SELECT id FROM snapshot_chunks WHERE {condition} LIMIT 16)"
+    );
+    loop {
+        let tx = conn
+            .unchecked_transaction()
+            .map_err(sql("begin trim chunks"))?;
+        let n = tx
+            .execute(&statement, [arg])
+            .map_err(sql("trim snapshot chunks"))?;
+        tx.commit().map_err(sql("commit trim chunks"))?;
+        if n == 0 {
+            return Ok(());
+        }
+    }
+}
+
+/// Delete the longest prefix of records older than `now - window` and no newer than the
+/// oldest snapshot kept, [`PRUNE_CHUNK`] records a transaction.
+fn prune_on(conn: &Connection, now: UnixMillis, window: Duration) -> Result<PruneOutcome> {
+    let cutoff = now.saturating_sub(window);
+    let (_, pruned) = bounds(conn)?;
+    // The oldest kept snapshot: every kept one can still be replayed from, so a damaged
+    // newest one does not leave the state unrecoverable.
+    let snap: Option<i64> = conn
+        .query_row("SELECT MIN(seq) FROM snapshots", [], |r| r.get(0))
+        .map_err(sql("prune snapshot bound"))?;
+    let Some(snap) = snap else {
+        return Ok(PruneOutcome {
+            deleted: 0,
+            oldest_available: pruned,
+        });
+    };
+    // Only a prefix goes, so retained records stay contiguous even if the clock stepped
+    // back: stop before the first record (up to the snapshot) inside the window. Records
+    // up to `bound` stay old and the oldest snapshot only moves forward, so the bound holds
+    // across the transactions below.
+    let first_young: Option<i64> = conn
+        .query_row(
+            "SELECT MIN(seq) FROM events WHERE seq <= ?1 AND at_ms >= ?2",
+            params![snap, cutoff.0],
+            |r| r.get(0),
+        )
+        .map_err(sql("prune window bound"))?;
+    let bound = from_sql("prune bound", first_young.map_or(snap, |s| s - 1))?;
+    let mut deleted = 0u64;
+    let mut through = pruned;
+    while through < bound {
+        let upto = bound.min(through + PRUNE_CHUNK);
+        let tx = conn.unchecked_transaction().map_err(sql("begin prune"))?;
+        deleted += tx
+            .execute("DELETE FROM events WHERE seq <= ?1", [to_sql(upto)])
+            .map_err(sql("prune delete"))? as u64;
+        tx.execute(
+            "UPDATE journal_state SET pruned_through = ?1 WHERE id = 1 AND pruned_through < ?1",
+            [to_sql(upto)],
+        )
+        .map_err(sql("prune pruned_through"))?;
+        tx.commit().map_err(sql("commit prune"))?;
+        through = upto;
+    }
+    Ok(PruneOutcome {
+        deleted,
+        oldest_available: through,
     })
-    .transpose()
 }
 
 /// SQLite's `PRAGMA quick_check` (every page and index entry is well formed; the checks of
@@ -316,7 +455,11 @@ fn snapshots_on(conn: &Connection) -> Result<Vec<u64>> {
 }
 
 fn snapshot_on(conn: &Connection, seq: u64) -> Result<Option<Snapshot>> {
-    let data: Option<Vec<u8>> = conn
+    // One read transaction: the marker and its chunks from the same WAL snapshot.
+    let tx = conn
+        .unchecked_transaction()
+        .map_err(sql("begin snapshot read"))?;
+    let data: Option<Vec<u8>> = tx
         .query_row(
             "SELECT data FROM snapshots WHERE seq = ?1",
             [to_sql(seq)],
@@ -324,9 +467,47 @@ fn snapshot_on(conn: &Connection, seq: u64) -> Result<Option<Snapshot>> {
         )
         .optional()
         .map_err(sql("snapshot"))?;
-    Ok(data.map(|data| Snapshot {
+    let Some(data) = data else {
+        return Ok(None);
+    };
+    if data.len() != MARKER_LEN || !data.starts_with(CHUNKED) {
+        return Ok(Some(Snapshot {
+            seq,
+            data: Bytes::from(data),
+        }));
+    }
+    let count = u32::from_be_bytes(data[4..8].try_into().unwrap_or_default());
+    let len = u64::from_be_bytes(data[8..].try_into().unwrap_or_default());
+    let mut image = Vec::with_capacity(usize::try_from(len).unwrap_or(0).min(1 << 32));
+    let mut stmt = tx
+        .prepare_cached("SELECT idx, data FROM snapshot_chunks WHERE seq = ?1 ORDER BY idx")
+        .map_err(sql("prepare snapshot chunks"))?;
+    let rows = stmt
+        .query_map([to_sql(seq)], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+        })
+        .map_err(sql("snapshot chunks"))?;
+    let mut expect = 0i64;
+    for row in rows {
+        let (idx, chunk) = row.map_err(sql("snapshot chunk row"))?;
+        if idx != expect {
+            return Err(JournalError::Corrupt {
+                field: "snapshot chunk",
+                value: idx,
+            });
+        }
+        expect += 1;
+        image.extend_from_slice(&chunk);
+    }
+    if expect != i64::from(count) || image.len() as u64 != len {
+        return Err(JournalError::Corrupt {
+            field: "snapshot chunks",
+            value: expect,
+        });
+    }
+    Ok(Some(Snapshot {
         seq,
-        data: Bytes::from(data),
+        data: Bytes::from(image),
     }))
 }
 
@@ -345,6 +526,8 @@ pub struct SqliteJournal {
     latest: u64,
     /// The journal's identity, read (or assigned) at open; never changes.
     identity: JournalId,
+    /// The cap set by [`SqliteJournal::set_max_page_count`], given to housekeepers too.
+    max_page_count: Option<u64>,
     /// Test hook: fail `append` before inserting the entry at this index, leaving the
     /// transaction uncommitted.
     #[cfg(test)]
@@ -424,6 +607,7 @@ impl SqliteJournal {
             config: config.clone(),
             latest,
             identity,
+            max_page_count: None,
             #[cfg(test)]
             fail_before: None,
         })
@@ -433,11 +617,14 @@ impl SqliteJournal {
     /// cap to SQLite's own limit): a commit that would grow the file beyond it fails with
     /// "database or disk is full", as on a full disk. Returns the cap now in force.
     pub fn set_max_page_count(&mut self, pages: Option<u64>) -> Result<u64> {
-        let pages = pages.map_or(u32::MAX as i64 - 1, to_sql);
-        self.conn
-            .pragma_update_and_check(None, "max_page_count", pages, |r| r.get::<_, i64>(0))
+        let want = pages.map_or(u32::MAX as i64 - 1, to_sql);
+        let got = self
+            .conn
+            .pragma_update_and_check(None, "max_page_count", want, |r| r.get::<_, i64>(0))
             .map_err(sql("max_page_count"))
-            .and_then(|n| from_sql("max_page_count", n))
+            .and_then(|n| from_sql("max_page_count", n))?;
+        self.max_page_count = pages.map(|_| got);
+        Ok(got)
     }
 
     /// The file's size in database pages.
@@ -546,80 +733,50 @@ impl Journal for SqliteJournal {
     }
 
     fn save_snapshot(&mut self, seq: u64, data: &[u8]) -> Result<()> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(sql("begin snapshot"))?;
-        let (latest, _) = bounds(&tx)?;
-        if seq > latest {
-            return Err(JournalError::SnapshotAhead { seq, latest });
-        }
-        tx.execute(
-            "INSERT OR REPLACE INTO snapshots (seq, data) VALUES (?1, ?2)",
-            params![to_sql(seq), data],
-        )
-        .map_err(sql("write snapshot"))?;
-        let kept = i64::try_from(self.config.snapshots_kept.max(1)).unwrap_or(i64::MAX);
-        tx.execute(
-            "DELETE FROM snapshots WHERE seq NOT IN \
-             (SELECT seq FROM snapshots ORDER BY seq DESC LIMIT ?1)",
-            [kept],
-        )
-        .map_err(sql("trim snapshots"))?;
-        tx.commit().map_err(sql("commit snapshot"))
+        save_snapshot_on(&self.conn, seq, data, self.config.snapshots_kept)
     }
 
     fn prune(&mut self, now: UnixMillis, window: Duration) -> Result<PruneOutcome> {
-        let cutoff = now.saturating_sub(window);
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(sql("begin prune"))?;
-        let (_, pruned) = bounds(&tx)?;
-        // The oldest kept snapshot: every kept one can still be replayed from, so a damaged
-        // newest one does not leave the state unrecoverable.
-        let snap: Option<i64> = tx
-            .query_row("SELECT MIN(seq) FROM snapshots", [], |r| r.get(0))
-            .map_err(sql("prune snapshot bound"))?;
-        let Some(snap) = snap else {
-            return Ok(PruneOutcome {
-                deleted: 0,
-                oldest_available: pruned,
-            });
-        };
-        // Only a prefix goes, so retained records stay contiguous even if the clock stepped
-        // back: stop before the first record (up to the snapshot) inside the window.
-        let first_young: Option<i64> = tx
-            .query_row(
-                "SELECT MIN(seq) FROM events WHERE seq <= ?1 AND at_ms >= ?2",
-                params![snap, cutoff.0],
-                |r| r.get(0),
-            )
-            .map_err(sql("prune window bound"))?;
-        let bound = from_sql("prune bound", first_young.map_or(snap, |s| s - 1))?;
-        if bound <= pruned {
-            return Ok(PruneOutcome {
-                deleted: 0,
-                oldest_available: pruned,
-            });
+        prune_on(&self.conn, now, window)
+    }
+
+    fn housekeeper(&self) -> Result<Box<dyn Housekeeper>> {
+        let conn = Connection::open(&self.path).map_err(sql("open housekeeper"))?;
+        conn.busy_timeout(Duration::from_millis(self.config.busy_timeout_ms))
+            .map_err(sql("busy_timeout"))?;
+        conn.pragma_update(None, "synchronous", self.config.synchronous.pragma())
+            .map_err(sql("synchronous"))?;
+        if let Some(pages) = self.max_page_count {
+            conn.pragma_update(None, "max_page_count", to_sql(pages))
+                .map_err(sql("max_page_count"))?;
         }
-        let deleted = tx
-            .execute("DELETE FROM events WHERE seq <= ?1", [to_sql(bound)])
-            .map_err(sql("prune delete"))?;
-        tx.execute(
-            "UPDATE journal_state SET pruned_through = ?1 WHERE id = 1",
-            [to_sql(bound)],
-        )
-        .map_err(sql("prune pruned_through"))?;
-        tx.commit().map_err(sql("commit prune"))?;
-        Ok(PruneOutcome {
-            deleted: deleted as u64,
-            oldest_available: bound,
-        })
+        Ok(Box::new(SqliteHousekeeper {
+            conn,
+            kept: self.config.snapshots_kept,
+        }))
     }
 
     fn reader(&self) -> Result<Arc<dyn JournalReader>> {
         Ok(Arc::new(self.sqlite_reader()))
+    }
+}
+
+/// Snapshots and retention on a connection of their own, for a thread beside the driver's:
+/// both write in short transactions ([`SNAPSHOT_CHUNK`], [`PRUNE_CHUNK`]), so the driver's
+/// appends wait at most one such transaction, never a whole image or a whole prune.
+#[derive(Debug)]
+pub struct SqliteHousekeeper {
+    conn: Connection,
+    kept: usize,
+}
+
+impl Housekeeper for SqliteHousekeeper {
+    fn save_snapshot(&mut self, seq: u64, data: &[u8]) -> Result<()> {
+        save_snapshot_on(&self.conn, seq, data, self.kept)
+    }
+
+    fn prune(&mut self, now: UnixMillis, window: Duration) -> Result<PruneOutcome> {
+        prune_on(&self.conn, now, window)
     }
 }
 
