@@ -1005,8 +1005,8 @@ impl<J: Journal> Driver<J> {
 
     /// At shutdown: a last snapshot, saved before returning.
     fn final_snapshot(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(600);
-        while self.housekeeping.busy.load(Ordering::Acquire) && Instant::now() < deadline {
+        let alive = |h: &Housekeeping| h.thread.as_ref().is_some_and(|t| !t.is_finished());
+        while self.housekeeping.busy.load(Ordering::Acquire) && alive(&self.housekeeping) {
             std::thread::sleep(Duration::from_millis(5));
         }
         self.request_snapshot();
