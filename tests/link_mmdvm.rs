@@ -19,7 +19,7 @@ use trunkgate::link::mmdvm::{
     PortSpec, ProtocolVersion, Reply, SetFreq, Status, Version, frame::config_flag,
 };
 use trunkgate::link::{
-    Burst, LinkCounters, LinkCountersSnapshot, LinkState, Received, Slot, Transmit,
+    Burst, LinkCounters, LinkCountersSnapshot, LinkState, Received, Slot, Transmission, Transmit,
 };
 
 const LIMIT: Duration = Duration::from_secs(8);
@@ -265,7 +265,7 @@ fn pty() -> (ModemIo, PathBuf) {
 
 struct Harness {
     rx: mpsc::Receiver<Received>,
-    tx: mpsc::Sender<Transmit>,
+    tx: mpsc::Sender<Transmission>,
     state: watch::Receiver<LinkState>,
     counters: Arc<LinkCounters>,
     shutdown: CancellationToken,
@@ -359,12 +359,15 @@ impl Harness {
 
     async fn send(&self, slot: Slot, burst: Burst) {
         self.tx
-            .send(Transmit {
-                site: Arc::from("site-a"),
-                slot,
-                burst,
-                meta: None,
-            })
+            .send(
+                Transmit {
+                    site: Arc::from("site-a"),
+                    slot,
+                    burst,
+                    meta: None,
+                }
+                .into(),
+            )
             .await
             .expect("link takes transmits");
     }

@@ -168,6 +168,46 @@ pub struct SiteConfig {
     /// Colour code of the site's channels.
     #[serde(default = "default_colour_code")]
     pub colour_code: u8,
+    /// Timeslot (1 or 2) for control and data traffic to radios, and for group traffic to
+    /// talkgroups without a `slot` of their own (docs/air-commands.md §0 "Which slot").
+    #[serde(default = "default_slot")]
+    pub slot: u8,
+    /// Send to a radio on the slot it was last heard on at this site, where known.
+    #[serde(default)]
+    pub follow_heard_slot: bool,
+    /// Air time the path adds beyond what the gateway sends, ms (MMDVMHost expands each network
+    /// data preamble into 15 on the air: about 5,040 for 6 preambles); extends answer windows.
+    #[serde(default)]
+    pub extra_air_ms: u64,
+}
+
+fn default_slot() -> u8 {
+    1
+}
+
+/// How a link spaces the bursts of the gateway's transmissions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TxPacing {
+    /// One burst per `tx_burst_interval_ms` per slot (60 ms: the air rate).
+    #[default]
+    AirRate,
+    /// Every burst at once (explicit choice only).
+    AtOnce,
+}
+
+fn default_burst_interval() -> u64 {
+    60
+}
+
+/// The link pacing of `pacing` / `interval_ms`.
+pub fn pacing(pacing: TxPacing, interval_ms: u64) -> crate::link::Pacing {
+    match pacing {
+        TxPacing::AirRate => {
+            crate::link::Pacing::AirRate(std::time::Duration::from_millis(interval_ms))
+        }
+        TxPacing::AtOnce => crate::link::Pacing::AtOnce,
+    }
 }
 
 fn default_colour_code() -> u8 {
@@ -215,6 +255,12 @@ pub struct HomebrewMasterConfig {
     /// Repeaters and gateways allowed to log in.
     #[serde(rename = "peer")]
     pub peers: Vec<HomebrewMasterPeer>,
+    /// `air_rate` (default) or `at_once`.
+    #[serde(default)]
+    pub tx_pacing: TxPacing,
+    /// Milliseconds between two bursts of one slot with `air_rate` (60: the air rate).
+    #[serde(default = "default_burst_interval")]
+    pub tx_burst_interval_ms: u64,
 }
 
 fn default_peer_timeout() -> u64 {
@@ -242,6 +288,10 @@ pub struct HomebrewMasterPeer {
     /// Slots relayed to and from it (both when absent).
     #[serde(default)]
     pub slots: Option<Vec<u8>>,
+    /// The slot (1 or 2) the gateway's own transmissions to this peer go on, whatever the
+    /// site's slot (one master serving repeaters with different slots at one site).
+    #[serde(default)]
+    pub command_slot: Option<u8>,
 }
 
 /// `[[homebrew_peer]]`
@@ -259,9 +309,66 @@ pub struct HomebrewPeerConfig {
     pub passphrase: String,
     /// The site this link carries.
     pub site: String,
-    /// Callsign sent in the RPTC block.
+    /// Callsign sent in the RPTC block (8 characters at most).
     #[serde(default = "default_callsign")]
     pub callsign: String,
+    /// RPTC receive frequency, Hz (0 when not given).
+    #[serde(default)]
+    pub rx_freq_hz: u32,
+    /// RPTC transmit frequency, Hz.
+    #[serde(default)]
+    pub tx_freq_hz: u32,
+    /// RPTC transmit power, dBm (0-99).
+    #[serde(default)]
+    pub tx_power_dbm: u8,
+    /// RPTC colour code (0-15); the site's when absent.
+    #[serde(default)]
+    pub colour_code: Option<u8>,
+    /// RPTC latitude, degrees north.
+    #[serde(default)]
+    pub latitude: f64,
+    /// RPTC longitude, degrees east.
+    #[serde(default)]
+    pub longitude: f64,
+    /// RPTC antenna height, metres (-99 to 999).
+    #[serde(default)]
+    pub height_m: i32,
+    /// RPTC location (20 characters at most).
+    #[serde(default)]
+    pub location: String,
+    /// RPTC description (19 characters at most).
+    #[serde(default)]
+    pub description: String,
+    /// RPTC URL (124 characters at most).
+    #[serde(default)]
+    pub url: String,
+    /// RPTC software ID (40 characters at most).
+    #[serde(default = "default_software_id")]
+    pub software_id: String,
+    /// RPTC package ID (40 characters at most).
+    #[serde(default = "default_package_id")]
+    pub package_id: String,
+    /// RPTC slots: 1, 2, 3 (both) duplex, 4 simplex; from the site's slot when absent... 3.
+    #[serde(default = "default_rptc_slots")]
+    pub slots: u8,
+    /// `air_rate` (default) or `at_once`.
+    #[serde(default)]
+    pub tx_pacing: TxPacing,
+    /// Milliseconds between two bursts of one slot with `air_rate` (60: the air rate).
+    #[serde(default = "default_burst_interval")]
+    pub tx_burst_interval_ms: u64,
+}
+
+fn default_software_id() -> String {
+    concat!("trunkgate ", env!("CARGO_PKG_VERSION")).to_string()
+}
+
+fn default_package_id() -> String {
+    "trunkgate".to_string()
+}
+
+fn default_rptc_slots() -> u8 {
+    3
 }
 
 fn default_any() -> SocketAddr {
@@ -293,6 +400,17 @@ pub struct MmdvmConfig {
     /// Duplex (repeater / control station) or simplex.
     #[serde(default = "default_true")]
     pub duplex: bool,
+    /// Write a BS_Dwn_Act wake-up to this repeater ID on TS1 before transmitting after a
+    /// quiet spell (duplex only; a duplex MMDVMHost repeater hearing our transmitter ignores
+    /// everything until woken).
+    #[serde(default)]
+    pub wake_up_repeater_id: Option<u32>,
+    /// `air_rate` (default) or `at_once`.
+    #[serde(default)]
+    pub tx_pacing: TxPacing,
+    /// Milliseconds between two bursts of one slot with `air_rate` (60: the air rate).
+    #[serde(default = "default_burst_interval")]
+    pub tx_burst_interval_ms: u64,
 }
 
 fn default_baud() -> u32 {
@@ -337,6 +455,9 @@ pub struct TalkgroupConfig {
     pub id: IdOrNumber,
     /// Name shown to dispatchers.
     pub name: String,
+    /// Timeslot (1 or 2) for group traffic to it; the site's `slot` when absent.
+    #[serde(default)]
+    pub slot: Option<u8>,
 }
 
 /// An identity written either as a PDT dial number (`"57120200"`) or as an air address (`9011201`).
@@ -407,7 +528,65 @@ impl Config {
                     site.name, site.colour_code
                 ));
             }
+            if !matches!(site.slot, 1 | 2) {
+                say(format!(
+                    "site {:?}: slot {} is not 1 or 2 (the timeslot commands and data go on)",
+                    site.name, site.slot
+                ));
+            }
+            if site.extra_air_ms > 60_000 {
+                say(format!(
+                    "site {:?}: extra_air_ms {} is more than 60000",
+                    site.name, site.extra_air_ms
+                ));
+            }
+            let simplex = self.mmdvm.iter().any(|m| m.site == site.name && !m.duplex);
+            if simplex && site.slot != 2 {
+                say(format!(
+                    "site {:?}: slot {} but its MMDVM modem is simplex, which carries timeslot 2 \
+                     only (set slot = 2)",
+                    site.name, site.slot
+                ));
+            }
         }
+        for tg in &self.talkgroups {
+            if tg.slot.is_some_and(|s| !matches!(s, 1 | 2)) {
+                say(format!(
+                    "talkgroup {:?}: slot {} is not 1 or 2",
+                    tg.name,
+                    tg.slot.unwrap_or(0)
+                ));
+            }
+        }
+        let mut interval = |what: String, p: TxPacing, ms: u64| {
+            if p == TxPacing::AirRate && !(1..=1_000).contains(&ms) {
+                say(format!(
+                    "{what}: tx_burst_interval_ms {ms} is not 1-1000 (60 is the air rate)"
+                ));
+            }
+        };
+        if let Some(m) = &self.homebrew_master {
+            interval(
+                "homebrew_master".into(),
+                m.tx_pacing,
+                m.tx_burst_interval_ms,
+            );
+        }
+        for p in &self.homebrew_peers {
+            interval(
+                format!("homebrew_peer {}", p.id),
+                p.tx_pacing,
+                p.tx_burst_interval_ms,
+            );
+        }
+        for m in &self.mmdvm {
+            interval(
+                format!("mmdvm for site {:?}", m.site),
+                m.tx_pacing,
+                m.tx_burst_interval_ms,
+            );
+        }
+        let mut say = |s: String| problems.push(Problem(s));
         let site_known = |s: &str| self.sites.iter().any(|site| site.name == s);
         if let Some(master) = &self.homebrew_master {
             let mut ids = HashSet::new();
@@ -438,6 +617,12 @@ impl Config {
                         peer.id
                     ));
                 }
+                if peer.command_slot.is_some_and(|s| !matches!(s, 1 | 2)) {
+                    say(format!(
+                        "homebrew_master: peer {}: command_slot must be 1 or 2",
+                        peer.id
+                    ));
+                }
             }
         }
         for peer in &self.homebrew_peers {
@@ -447,10 +632,28 @@ impl Config {
                     peer.id, peer.site
                 ));
             }
+            for problem in rptc_problems(peer) {
+                say(format!("homebrew_peer {}: {problem}", peer.id));
+            }
         }
         for modem in &self.mmdvm {
             if !site_known(&modem.site) {
                 say(format!("mmdvm: site {:?} is not defined", modem.site));
+            }
+            if let Some(id) = modem.wake_up_repeater_id {
+                if !modem.duplex {
+                    say(format!(
+                        "mmdvm for site {:?}: wake_up_repeater_id needs duplex = true (a simplex \
+                         modem refuses timeslot 1, where the wake-up goes)",
+                        modem.site
+                    ));
+                }
+                if id > 0xFF_FFFF {
+                    say(format!(
+                        "mmdvm for site {:?}: wake_up_repeater_id {id} is not a 24-bit ID",
+                        modem.site
+                    ));
+                }
             }
             match (&modem.port, &modem.udp_remote) {
                 (None, None) => say(format!(
@@ -489,9 +692,94 @@ impl Config {
     }
 }
 
+/// What the RPTC block cannot carry as configured (transports.md 2.4 field widths).
+fn rptc_problems(p: &HomebrewPeerConfig) -> Vec<String> {
+    let mut v = Vec::new();
+    let text = |v: &mut Vec<String>, key: &str, value: &str, max: usize| {
+        if value.len() > max || !value.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+            v.push(format!(
+                "{key} {value:?} must be printable ASCII of at most {max} characters"
+            ));
+        }
+    };
+    text(&mut v, "callsign", &p.callsign, 8);
+    text(&mut v, "location", &p.location, 20);
+    text(&mut v, "description", &p.description, 19);
+    text(&mut v, "url", &p.url, 124);
+    text(&mut v, "software_id", &p.software_id, 40);
+    text(&mut v, "package_id", &p.package_id, 40);
+    for (key, hz) in [("rx_freq_hz", p.rx_freq_hz), ("tx_freq_hz", p.tx_freq_hz)] {
+        if hz > 999_999_999 {
+            v.push(format!("{key} {hz} has more than 9 digits"));
+        }
+    }
+    if p.tx_power_dbm > 99 {
+        v.push(format!("tx_power_dbm {} is not 0-99", p.tx_power_dbm));
+    }
+    if p.colour_code.is_some_and(|c| c > 15) {
+        v.push(format!(
+            "colour_code {} is not 0-15",
+            p.colour_code.unwrap_or(0)
+        ));
+    }
+    if !(-90.0..=90.0).contains(&p.latitude) {
+        v.push(format!("latitude {} is not -90 to 90", p.latitude));
+    }
+    if !(-180.0..=180.0).contains(&p.longitude) {
+        v.push(format!("longitude {} is not -180 to 180", p.longitude));
+    }
+    if !(-99..=999).contains(&p.height_m) {
+        v.push(format!("height_m {} is not -99 to 999", p.height_m));
+    }
+    if p.slots > 4 {
+        v.push(format!("slots {} is not 0-4", p.slots));
+    }
+    v
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bad_slots_and_rptc_fields_are_explained() {
+        let text = r#"
+            [[site]]
+            name = "a"
+            slot = 3
+            [[site]]
+            name = "hotspot"
+            [[talkgroup]]
+            id = 9
+            name = "x"
+            slot = 0
+            [[mmdvm]]
+            site = "hotspot"
+            port = "/dev/null"
+            duplex = false
+            [[homebrew_peer]]
+            master = "127.0.0.1:1"
+            id = 7
+            passphrase = "p"
+            site = "a"
+            callsign = "TOOLONGCALL"
+            tx_power_dbm = 120
+            latitude = 91.0
+        "#;
+        let problems: Vec<String> = Config::parse(text)
+            .unwrap()
+            .validate()
+            .into_iter()
+            .map(|p| p.0)
+            .collect();
+        let has = |s: &str| problems.iter().any(|p| p.contains(s));
+        assert!(has("site \"a\": slot 3 is not 1 or 2"), "{problems:?}");
+        assert!(has("site \"hotspot\": slot 1 but its MMDVM modem is simplex"));
+        assert!(has("talkgroup \"x\": slot 0"));
+        assert!(has("callsign \"TOOLONGCALL\""));
+        assert!(has("tx_power_dbm 120"));
+        assert!(has("latitude 91"));
+    }
 
     #[test]
     fn demo_config_parses_and_validates() {

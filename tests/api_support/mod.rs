@@ -212,11 +212,13 @@ impl TestBackend {
             talkgroups: vec![DirectoryTalkgroup {
                 id: g(),
                 name: Some("城关镇救援一组".into()),
+                slot: None,
             }],
             sites: vec![DirectorySite {
                 id: SiteId::new(S1),
                 display_name: Some("城关".into()),
                 profile: AirProfile::Pdt,
+                air: Default::default(),
             }],
             teams: vec![DirectoryTeam {
                 name: "城关镇应急救援队".into(),

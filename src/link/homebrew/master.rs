@@ -28,8 +28,11 @@
 //! stream counts, since the repeater is busy repeating it): another
 //! stream waits until the current one ended (terminator, or `stream_timeout` of silence, HBlink's
 //! 360 ms `STREAM_TO`) and then `hang_time` more, unless it is for the same destination (HBlink's
-//! group hang time). The gateway's own bursts ([`MasterCore::transmit`]) go to the peers of
-//! their site without this arbitration: the dispatch core paces the air itself.
+//! group hang time). The gateway's own transmissions go through the link's [`Pacer`] (one
+//! queue per site and slot, bursts at the air rate, a fresh stream ID each) and then
+//! ([`MasterCore::transmit`]) to the peers of their site without this arbitration, on the
+//! peer's configured slot where [`MasterConfig::tx_slots`] names one; each is reported
+//! [`Sent`](crate::link::Sent) once its last burst has left.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -43,7 +46,10 @@ use tokio_util::sync::CancellationToken;
 use super::packet::{CallType, ConfigBlock, Dmrd, Packet, PeerId, login_digest};
 use super::peer::{RECV_BUF, deliver, report, transient};
 use super::{HomebrewCounters, SplitMix, TxFraming, received};
-use crate::link::{LinkCounters, LinkState, Received, SiteName, Slot, Transmit};
+use crate::link::pacer::Paced;
+use crate::link::{
+    LinkCounters, LinkState, Pacer, Pacing, Received, SiteName, Slot, Transmission, Transmit,
+};
 
 /// What a peer may pass on one slot.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -113,6 +119,14 @@ pub struct MasterConfig {
     pub hang_time: Duration,
     /// Radios remembered for routing private calls (bounded: the table is cleared when full).
     pub last_heard_capacity: usize,
+    /// How the gateway's own transmissions are spaced (the air rate by default).
+    pub pacing: Pacing,
+    /// Bursts queued per site and slot for transmit at most.
+    pub tx_queue_bursts: usize,
+    /// Peers whose gateway transmissions go on another slot than the one asked for (one master
+    /// serving repeaters with different command slots at one site, e.g. a simplex hotspot
+    /// that only carries TS2, transports.md 1.7).
+    pub tx_slots: HashMap<PeerId, Slot>,
 }
 
 impl MasterConfig {
@@ -127,6 +141,9 @@ impl MasterConfig {
             stream_timeout: Duration::from_millis(360),
             hang_time: Duration::from_secs(5),
             last_heard_capacity: 65_536,
+            pacing: Pacing::default(),
+            tx_queue_bursts: 1024,
+            tx_slots: HashMap::new(),
         }
     }
 }
@@ -180,6 +197,7 @@ pub struct MasterCore {
     stream_timeout: Duration,
     hang_time: Duration,
     heard_capacity: usize,
+    tx_slots: HashMap<PeerId, Slot>,
     rng: SplitMix,
     counters: Arc<HomebrewCounters>,
 }
@@ -204,6 +222,7 @@ impl MasterCore {
             stream_timeout: config.stream_timeout,
             hang_time: config.hang_time,
             heard_capacity: config.last_heard_capacity.max(1),
+            tx_slots: config.tx_slots.clone(),
             rng,
             counters,
         }
@@ -533,7 +552,13 @@ impl MasterCore {
             if !at_site || conn.phase != Phase::Connected {
                 continue;
             }
-            let d = conn.framing.frame(now, t, id, &mut self.rng);
+            let d = match self.tx_slots.get(&id) {
+                Some(&slot) if slot != t.slot => {
+                    let moved = Transmit { slot, ..t.clone() };
+                    conn.framing.frame(now, &moved, id, &mut self.rng)
+                }
+                _ => conn.framing.frame(now, t, id, &mut self.rng),
+            };
             LinkCounters::bump(&self.counters.link.frames_out);
             out.push(MasterAction::Send {
                 to: conn.addr,
@@ -639,12 +664,13 @@ impl Master {
     }
 
     /// Run until `shutdown`: bursts from peers go to `rx` (tagged with the peer's site) and
-    /// are relayed; bursts from `tx` go to the peers of their site; peers going up and down go
-    /// to `state`. Ends with `Err` only on a socket failure.
+    /// are relayed; transmissions from `tx` are queued per site and slot, paced, and go to the
+    /// peers of their site, each reported once its last burst has left; peers going up and
+    /// down go to `state`. Ends with `Err` only on a socket failure.
     pub async fn run(
         self,
         rx: mpsc::Sender<Received>,
-        mut tx: mpsc::Receiver<Transmit>,
+        mut tx: mpsc::Receiver<Transmission>,
         state: mpsc::Sender<LinkState>,
         shutdown: CancellationToken,
     ) -> std::io::Result<()> {
@@ -654,6 +680,12 @@ impl Master {
             counters,
         } = self;
         let mut core = MasterCore::new(&config, SplitMix::from_entropy(), counters.clone());
+        let mut pacer = Pacer::new(
+            config.pacing,
+            config.tx_queue_bursts,
+            SplitMix::from_entropy(),
+        );
+        let mut paced: Vec<Paced> = Vec::new();
         let mut buf = vec![0u8; RECV_BUF];
         let mut out = Vec::new();
         let mut tx_open = true;
@@ -690,12 +722,34 @@ impl Master {
                     Err(e) => return Err(e),
                 },
                 t = tx.recv(), if tx_open => match t {
-                    Some(t) => core.transmit(Instant::now(), &t, &mut out),
+                    Some(t) => {
+                        if !pacer.push(t) {
+                            LinkCounters::bump(&counters.link.tx_dropped);
+                        }
+                    }
                     None => tx_open = false,
                 },
+                _ = tokio::time::sleep_until(tokio::time::Instant::from_std(
+                        pacer.next_due(Instant::now()).unwrap_or_else(Instant::now))),
+                    if pacer.queued() > 0 => {}
                 _ = &mut timer => core.poll(Instant::now(), &mut out),
             }
             flush(&socket, &counters, &rx, &state, &mut out).await?;
+            // Bursts due now: framed, sent, then their transmissions reported.
+            pacer.poll(Instant::now(), &mut paced);
+            for p in paced.drain(..) {
+                core.transmit(Instant::now(), &p.transmit, &mut out);
+                flush(&socket, &counters, &rx, &state, &mut out).await?;
+                if let Some((report, sent)) = p.sent {
+                    report.send(
+                        crate::link::Sent {
+                            at: std::time::SystemTime::now(),
+                            ..sent
+                        },
+                        &counters.link,
+                    );
+                }
+            }
         }
     }
 }
