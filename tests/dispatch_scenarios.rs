@@ -2094,7 +2094,10 @@ fn the_air_time_budget_is_per_slot_and_follows_the_heard_slot() {
     // A second check to A waits for TS1 (busy until 1420) while TS2 stays free for B.
     let out = h.run(1_100, check(3, a()));
     assert_eq!(transmits(&out), vec![]);
-    assert_eq!(h.core.site(&site(S1)).unwrap().busy_until, [Timestamp(1_420); 2]);
+    assert_eq!(
+        h.core.site(&site(S1)).unwrap().busy_until,
+        [Timestamp(1_420); 2]
+    );
     assert_eq!(h.core.next_deadline(), Some(Timestamp(1_420)));
     assert_eq!(transmits(&h.run(1_419, Input::Tick)), vec![]);
     assert_eq!(

@@ -437,7 +437,11 @@ async fn allow_list_narrows_the_relay() {
     south.login(master.addr, 32, "pass32").await;
     wait_up(&mut north).await;
 
-    north.tx.send(transmit("north", 10, 1).into()).await.unwrap();
+    north
+        .tx
+        .send(transmit("north", 10, 1).into())
+        .await
+        .unwrap();
     assert_eq!(recv_burst(&mut master).await.meta.unwrap().destination, 10);
     south.assert_no_dmrd(Duration::from_millis(300)).await;
     assert_eq!(master.counters.snapshot().relay_denied, 1);
@@ -460,7 +464,11 @@ async fn gateway_transmits_to_the_peer_of_a_site() {
     let south = Raw::new().await;
     north.login(master.addr, 41, "pass41").await;
     south.login(master.addr, 42, "pass42").await;
-    master.tx.send(transmit("south", 46_001, 5).into()).await.unwrap();
+    master
+        .tx
+        .send(transmit("south", 46_001, 5).into())
+        .await
+        .unwrap();
     let d = south.recv_dmrd().await;
     assert_eq!(&d[11..15], &42u32.to_be_bytes());
     north.assert_no_dmrd(Duration::from_millis(200)).await;

@@ -774,7 +774,9 @@ mod tests {
             .collect();
         let has = |s: &str| problems.iter().any(|p| p.contains(s));
         assert!(has("site \"a\": slot 3 is not 1 or 2"), "{problems:?}");
-        assert!(has("site \"hotspot\": slot 1 but its MMDVM modem is simplex"));
+        assert!(has(
+            "site \"hotspot\": slot 1 but its MMDVM modem is simplex"
+        ));
         assert!(has("talkgroup \"x\": slot 0"));
         assert!(has("callsign \"TOOLONGCALL\""));
         assert!(has("tx_power_dbm 120"));

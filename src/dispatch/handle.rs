@@ -981,7 +981,11 @@ impl Core {
         if op.site.as_ref() != Some(&site) {
             return;
         }
-        let extra = self.state.sites.get(&site).map_or(0, |s| s.air.extra_air_ms);
+        let extra = self
+            .state
+            .sites
+            .get(&site)
+            .map_or(0, |s| s.air.extra_air_ms);
         let answer_window_ms = self.config.answer_timeout_ms.saturating_add(extra);
         // The link's clock is the driver's; a report from the future is taken as now.
         let sent_at = at.min(now);

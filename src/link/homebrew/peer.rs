@@ -496,7 +496,13 @@ impl Peer {
             // Bursts due now: framed, sent, then their transmissions reported.
             pacer.poll(Instant::now(), &mut paced);
             for p in paced.drain(..) {
-                session.transmit(Instant::now(), &p.transmit, &mut framing, &mut rng, &mut out);
+                session.transmit(
+                    Instant::now(),
+                    &p.transmit,
+                    &mut framing,
+                    &mut rng,
+                    &mut out,
+                );
                 flush(&config, &socket, &counters, &rx, &state, &mut out).await?;
                 if let Some((report, sent)) = p.sent {
                     let at = std::time::SystemTime::now();

@@ -584,7 +584,10 @@ impl MmdvmLink {
     /// Write one burst, alternating between slots that are ready.
     async fn write_burst(&mut self, port: &mut Transport) -> Result<(), End> {
         let now = Instant::now();
-        if self.last_write.is_some_and(|t| t + self.cfg.tx_spacing > now) {
+        if self
+            .last_write
+            .is_some_and(|t| t + self.cfg.tx_spacing > now)
+        {
             return Ok(());
         }
         let first = 1 - self.last_slot_written;
@@ -620,7 +623,12 @@ impl MmdvmLink {
         Ok(())
     }
 
-    async fn write_data(&mut self, port: &mut Transport, i: usize, burst: Burst) -> Result<(), End> {
+    async fn write_data(
+        &mut self,
+        port: &mut Transport,
+        i: usize,
+        burst: Burst,
+    ) -> Result<(), End> {
         let cmd = Command::DmrData {
             slot: SLOTS[i],
             // g4klx/MMDVM ignores the control byte on transmit; MMDVMHost sends 0 (transports.md 1.3).
