@@ -237,11 +237,26 @@ pub struct Site {
     #[serde(default)]
     pub air: SiteAir,
     /// Each slot (index 0 = TS1) is busy with our transmissions until then (air-time pacing
-    /// per site and slot).
-    #[serde(default)]
+    /// per site and slot). Snapshots from before slots were paced hold one time for the site;
+    /// it is read as both slots' time.
+    #[serde(default, deserialize_with = "busy_until_compat")]
     pub busy_until: [Timestamp; 2],
     /// Operations waiting for air time: (priority, operation), lowest first.
     pub queue: BTreeSet<(Priority, OperationId)>,
+}
+
+/// `busy_until` as one time (older snapshots) or one per slot.
+fn busy_until_compat<'de, D: serde::Deserializer<'de>>(d: D) -> Result<[Timestamp; 2], D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Busy {
+        Site(Timestamp),
+        Slots([Timestamp; 2]),
+    }
+    Ok(match Busy::deserialize(d)? {
+        Busy::Site(t) => [t; 2],
+        Busy::Slots(v) => v,
+    })
 }
 
 /// How a site sends (docs/air-commands.md §0 "Which slot"): a deployment setting.
@@ -742,6 +757,17 @@ pub struct Directory {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_site_from_an_older_snapshot_keeps_its_busy_time_on_both_slots() {
+        let old = r#"{"id":"s","display_name":null,"profile":"pdt","link_up":true,
+            "down_since":null,"busy_until":1234,"queue":[]}"#;
+        let site: Site = serde_json::from_str(old).unwrap();
+        assert_eq!(site.busy_until, [Timestamp(1234); 2]);
+        assert_eq!(site.air, SiteAir::default());
+        let now = serde_json::to_string(&site).unwrap();
+        assert_eq!(serde_json::from_str::<Site>(&now).unwrap(), site);
+    }
 
     #[test]
     fn capabilities_remember_the_last_answer() {

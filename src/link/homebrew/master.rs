@@ -1264,6 +1264,37 @@ mod tests {
     }
 
     #[test]
+    fn a_peer_with_its_own_command_slot_gets_gateway_bursts_there() {
+        let t = Instant::now();
+        let mut config = MasterConfig::new(
+            addr(0),
+            vec![entry(A, "north", None), entry(B, "north", None)],
+        );
+        config.tx_slots.insert(B, Slot::Two);
+        let counters = Arc::new(HomebrewCounters::new(Arc::new(LinkCounters::default())));
+        let mut m = MasterCore::new(&config, SplitMix::new(7), counters);
+        login(&mut m, t, A, addr(1));
+        login(&mut m, t, B, addr(2));
+        let header = dmrd(A, Slot::One, CallType::Group, 1, 9, 1);
+        let mut out = Vec::new();
+        let tx = Transmit {
+            site: Arc::from("north"),
+            slot: Slot::One,
+            burst: header.burst,
+            meta: None,
+        };
+        m.transmit(t, &tx, &mut out);
+        let slots: Vec<(SocketAddr, Slot)> = sends(&out)
+            .into_iter()
+            .map(|(to, p)| match p {
+                Packet::Dmrd(d) => (to, d.slot),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(slots, vec![(addr(1), Slot::One), (addr(2), Slot::Two)]);
+    }
+
+    #[test]
     fn relogin_of_a_connected_peer_is_a_reconnect() {
         let t = Instant::now();
         let (mut m, counters) = core(vec![entry(A, "north", None)]);

@@ -15,7 +15,10 @@
 //! The wait before a login doubles after each failed attempt, from `backoff_min` up to
 //! `backoff_max`, and returns to `backoff_min` once a login succeeds.
 //! [`Peer`] is the tokio task around it; it accepts datagrams only from the master's address
-//! (as DMRGateway does) and hands received DMRD to its caller tagged with its site.
+//! (as DMRGateway does) and hands received DMRD to its caller tagged with its site. The
+//! gateway's transmissions go through its [`Pacer`] (a queue per slot, bursts at the air rate,
+//! a fresh stream ID each, [`PeerConfig::pacing`]) and are reported sent once their last burst
+//! has left. Every RPTC field comes from [`PeerConfig::info`] (transports.md 2.4).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
