@@ -107,21 +107,43 @@ impl TestBackend {
                         done = Some(ack);
                     }
                 }
-                for o in out {
-                    match o {
-                        Output::Event(event) => {
-                            let mut j = j.lock().unwrap();
-                            j.last += 1;
-                            let e = Arc::new(JournaledEvent::new(j.last, event));
-                            j.events.push_back(e.clone());
-                            let _ = j.bus.send(e);
-                        }
-                        Output::Transmit { .. } => t.lock().unwrap().push(o),
-                        Output::Reply { token, result } => {
-                            if let Some(tx) = pending.remove(&token) {
-                                let _ = tx.send(result);
+                // The link sends each transmission at once and reports it sent.
+                while !out.is_empty() {
+                    let mut sent = Vec::new();
+                    for o in std::mem::take(&mut out) {
+                        match o {
+                            Output::Event(event) => {
+                                let mut j = j.lock().unwrap();
+                                j.last += 1;
+                                let e = Arc::new(JournaledEvent::new(j.last, event));
+                                j.events.push_back(e.clone());
+                                let _ = j.bus.send(e);
+                            }
+                            Output::Transmit {
+                                ref site,
+                                slot,
+                                operation,
+                                attempt,
+                                ..
+                            } => {
+                                sent.push(Input::TransmissionSent {
+                                    operation,
+                                    attempt,
+                                    site: site.clone(),
+                                    slot,
+                                    at: now,
+                                });
+                                t.lock().unwrap().push(o);
+                            }
+                            Output::Reply { token, result } => {
+                                if let Some(tx) = pending.remove(&token) {
+                                    let _ = tx.send(result);
+                                }
                             }
                         }
+                    }
+                    for input in sent {
+                        core.handle(now, input, &mut out);
                     }
                 }
                 links_tx.send_if_modified(|up| {
