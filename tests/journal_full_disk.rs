@@ -26,7 +26,9 @@ use trunkgate::api::pb;
 use trunkgate::journal::sqlite::{SqliteConfig, SqliteReader};
 use trunkgate::journal::{Cursor, JournalReader};
 use trunkgate::link::homebrew::{HomebrewCounters, Peer, PeerConfig, PeerId};
-use trunkgate::link::{FrameMeta, LinkCounters, LinkState, Received, SiteName, Slot, Transmit};
+use trunkgate::link::{
+    FrameMeta, LinkCounters, LinkState, Received, SiteName, Slot, Transmission, Transmit,
+};
 use trunkgate::wire::Dialect;
 use trunkgate::wire::burst::{DataType, SyncPattern};
 use trunkgate::wire::csbk::{Csbk, CsbkBody, PdtAlarm, ReasonCode};
@@ -260,7 +262,7 @@ async fn watcher(
 /// The field site: a Homebrew peer run by the test; counts the gateway's DMRDs to
 /// FIELD_RADIO.
 struct Field {
-    tx: mpsc::Sender<Transmit>,
+    tx: mpsc::Sender<Transmission>,
     to_radio: Arc<Mutex<Vec<Instant>>>,
     stop: CancellationToken,
 }
@@ -278,7 +280,7 @@ impl Field {
         let counters = Arc::new(HomebrewCounters::new(Arc::new(LinkCounters::default())));
         let peer = Peer::bind(pc, counters).await.unwrap();
         let (rx_tx, mut rx) = mpsc::channel::<Received>(1024);
-        let (tx, tx_rx) = mpsc::channel::<Transmit>(1024);
+        let (tx, tx_rx) = mpsc::channel::<Transmission>(1024);
         let (state_tx, mut state) = mpsc::channel::<LinkState>(16);
         let stop = CancellationToken::new();
         tokio::spawn(peer.run(rx_tx, tx_rx, state_tx, stop.clone()));
@@ -318,12 +320,15 @@ impl Field {
             stream_id: rand_stream(),
         };
         self.tx
-            .send(Transmit {
-                site: SiteName::from("field"),
-                slot: Slot::One,
-                burst,
-                meta: Some(meta),
-            })
+            .send(
+                Transmit {
+                    site: SiteName::from("field"),
+                    slot: Slot::One,
+                    burst,
+                    meta: Some(meta),
+                }
+                .into(),
+            )
             .await
             .unwrap();
     }

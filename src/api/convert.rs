@@ -718,12 +718,29 @@ pub fn event(cursor: Cursor, e: &Event) -> pb::Event {
             site,
             attempt,
             deadline,
+            slot,
             ..
         } => P::OperationTransmitted(pb::OperationTransmitted {
             operation: operation_name(*operation),
             site: site_name(site),
             attempt: u32::from(*attempt),
             deadline: ts(*deadline),
+            slot: slot.map_or(0, |s| u32::from(s.number())),
+        }),
+        EventKind::OperationAired {
+            operation,
+            attempt,
+            slot,
+            sent_at,
+            answer_window_ms,
+            deadline,
+        } => P::OperationAired(pb::OperationAired {
+            operation: operation_name(*operation),
+            attempt: u32::from(*attempt),
+            slot: u32::from(slot.number()),
+            sent_time: Some(timestamp(*sent_at)),
+            answer_window_ms: u32::try_from(*answer_window_ms).unwrap_or(u32::MAX),
+            deadline: Some(timestamp(*deadline)),
         }),
         EventKind::OperationAttemptTimedOut { operation, attempt } => {
             P::OperationAttemptTimedOut(pb::OperationAttemptTimedOut {
@@ -818,6 +835,7 @@ pub fn event_operation(e: &EventKind) -> Option<OperationId> {
         EventKind::OperationCreated { operation } => Some(operation.id),
         EventKind::OperationQueued { operation, .. }
         | EventKind::OperationTransmitted { operation, .. }
+        | EventKind::OperationAired { operation, .. }
         | EventKind::OperationAttemptTimedOut { operation, .. }
         | EventKind::OperationPolled { operation, .. }
         | EventKind::OperationSucceeded { operation }

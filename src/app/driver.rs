@@ -1064,6 +1064,7 @@ mod tests {
                 id: SiteId::new("qingshan"),
                 display_name: None,
                 profile: Default::default(),
+                air: Default::default(),
             }],
             ..Directory::default()
         }
