@@ -23,6 +23,7 @@
 //!   precise INVALID_ARGUMENT naming the field, and names and tokens are length-bounded.
 
 pub mod backend;
+pub mod conn;
 pub mod convert;
 mod event_server;
 pub mod service;
@@ -35,8 +36,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 use tonic::transport::Server;
-use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 
 pub use backend::{
@@ -84,6 +85,16 @@ pub struct ApiConfig {
     pub max_wait: Duration,
     /// HTTP/2 streams per connection.
     pub max_concurrent_streams: u32,
+    /// Open connections at once; more are closed on accept.
+    pub max_connections: usize,
+    /// Open connections at once from one client IP address.
+    pub max_connections_per_client: usize,
+    /// Time a new connection has to send the HTTP/2 preface.
+    pub handshake_timeout: Duration,
+    /// HTTP/2 keepalive: ping a connection after this long without a frame from it.
+    pub keepalive_interval: Duration,
+    /// HTTP/2 keepalive: close the connection when a ping is not answered within this.
+    pub keepalive_timeout: Duration,
     /// After the shutdown signal, how long open calls may take to finish.
     pub grace: Duration,
 }
@@ -99,7 +110,12 @@ impl Default for ApiConfig {
             max_watchers: 256,
             default_wait: Duration::from_secs(10),
             max_wait: Duration::from_secs(60),
-            max_concurrent_streams: 512,
+            max_concurrent_streams: 128,
+            max_connections: 512,
+            max_connections_per_client: 64,
+            handshake_timeout: Duration::from_secs(10),
+            keepalive_interval: Duration::from_secs(30),
+            keepalive_timeout: Duration::from_secs(10),
             grace: Duration::from_secs(5),
         }
     }
@@ -166,7 +182,27 @@ pub async fn serve<B: Backend>(
             .await
             .map_err(|source| ServeError::Bind { addr, source })?,
     };
-    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    if let Ok(local) = listener.local_addr()
+        && !local.ip().is_loopback()
+    {
+        tracing::warn!(
+            %local,
+            "the gRPC API listens beyond this host and has no authentication yet: anyone who can reach {local} can read the network and command radios"
+        );
+    }
+    let limits = conn::Limits {
+        max_connections: config.max_connections.max(1),
+        max_connections_per_client: config.max_connections_per_client.max(1),
+        handshake_timeout: config.handshake_timeout,
+    };
+    let drain_conns = CancellationToken::new();
+    let incoming = conn::Acceptor::new(
+        listener,
+        limits,
+        Arc::new(conn::Admission::default()),
+        drain_conns.clone(),
+    )
+    .into_stream();
 
     let (drain_tx, drain_rx) = tokio::sync::watch::channel(false);
     let api = Api::new(backend.clone(), config.clone(), drain_rx);
@@ -226,13 +262,15 @@ pub async fn serve<B: Backend>(
         async move {
             shutdown.await;
             let _ = drain_tx.send(true);
+            drain_conns.cancel();
             let _ = stop_tx.send(());
         }
     };
     let router = Server::builder()
-        .http2_keepalive_interval(Some(Duration::from_secs(30)))
-        .http2_keepalive_timeout(Some(Duration::from_secs(10)))
+        .http2_keepalive_interval(Some(config.keepalive_interval))
+        .http2_keepalive_timeout(Some(config.keepalive_timeout))
         .max_concurrent_streams(Some(config.max_concurrent_streams))
+        .layer(conn::GuardLayer)
         .add_service(health)
         .add_optional_service(reflection_v1)
         .add_optional_service(reflection_v1alpha)
