@@ -6,7 +6,8 @@
 //!   (EMFILE, ENFILE, ENOBUFS, ENOMEM, or any error that is not about one connection) the loop
 //!   sleeps, doubling from [`BACKOFF_MIN`] to [`BACKOFF_MAX`], instead of spinning on the
 //!   still-readable listener. The cause is logged once when it starts and once when accepting
-//!   works again (with the number of failures), never per attempt.
+//!   works again after [`EPISODE_QUIET`] without a failure (with the number of failures),
+//!   never per attempt.
 //! - **Connections are bounded** in total ([`Limits::max_connections`]) and per client IP
 //!   address ([`Limits::max_connections_per_client`]). A connection over either bound is
 //!   accepted and closed at once (the client sees the close rather than a silent hang);
@@ -56,7 +57,8 @@ use super::status::{invalid_argument, status};
 pub const BACKOFF_MIN: Duration = Duration::from_millis(20);
 /// Longest pause between accept attempts while they fail.
 pub const BACKOFF_MAX: Duration = Duration::from_secs(1);
-/// A refusal or handshake-timeout episode ends after this long without one.
+/// An episode of accept failures, refusals or handshake timeouts ends after this long
+/// without one (logged at the next success after it).
 pub const EPISODE_QUIET: Duration = Duration::from_secs(5);
 /// While draining, an opened connection with no running handler is closed after moving no
 /// bytes for this long.
@@ -229,8 +231,8 @@ pub(crate) struct Acceptor {
     admission: Arc<Admission>,
     drain: CancellationToken,
     backoff: Duration,
-    /// Accept failures since accepting last worked.
-    failures: u64,
+    /// Accept failures in the current episode.
+    failing: Option<Episode>,
 }
 
 impl Acceptor {
@@ -246,7 +248,7 @@ impl Acceptor {
             admission,
             drain,
             backoff: BACKOFF_MIN,
-            failures: 0,
+            failing: None,
         }
     }
 
@@ -257,21 +259,34 @@ impl Acceptor {
                 Ok(accepted) => accepted,
                 Err(e) if per_connection(&e) => continue,
                 Err(e) => {
-                    if self.failures == 0 {
-                        tracing::warn!(
-                            error = %e,
-                            "cannot accept API connections; backing off until it works again"
-                        );
+                    let now = Instant::now();
+                    match &mut self.failing {
+                        Some(episode) => {
+                            episode.count += 1;
+                            episode.last = now;
+                        }
+                        None => {
+                            tracing::warn!(
+                                error = %e,
+                                "cannot accept API connections; backing off until it works again"
+                            );
+                            self.failing = Some(Episode {
+                                count: 1,
+                                last: now,
+                            });
+                        }
                     }
-                    self.failures += 1;
                     tokio::time::sleep(self.backoff).await;
                     self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
                     continue;
                 }
             };
-            if self.failures > 0 {
-                tracing::info!(failures = self.failures, "accepting API connections again");
-                self.failures = 0;
+            let now = Instant::now();
+            if let Some(e) = self
+                .failing
+                .take_if(|e| now.duration_since(e.last) >= EPISODE_QUIET)
+            {
+                tracing::info!(failures = e.count, "accepting API connections again");
             }
             self.backoff = BACKOFF_MIN;
             let Ok(slot) = self.admission.admit(remote.ip(), &self.limits) else {

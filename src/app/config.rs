@@ -82,6 +82,19 @@ pub struct ApiConfig {
     pub watch_queue: usize,
     /// Seconds between heartbeats on an idle event stream.
     pub heartbeat_secs: u64,
+    /// Open API connections at once (1-100000); more are closed on accept. The soft
+    /// file-handle limit is raised at start to this plus 256, up to the hard limit.
+    pub max_connections: usize,
+    /// Open API connections at once from one client IP address (1-max_connections).
+    pub max_connections_per_client: usize,
+    /// Concurrent HTTP/2 streams (calls) on one connection (1-10000).
+    pub max_streams_per_connection: u32,
+    /// Seconds a new connection has to send the HTTP/2 preface before it is closed (1-300).
+    pub handshake_timeout_secs: u64,
+    /// Seconds without a frame from a client before it is pinged (1-3600).
+    pub keepalive_interval_secs: u64,
+    /// Seconds a ping may go unanswered before the connection is closed (1-600).
+    pub keepalive_timeout_secs: u64,
 }
 
 impl Default for ApiConfig {
@@ -91,7 +104,47 @@ impl Default for ApiConfig {
             reflection: true,
             watch_queue: 4096,
             heartbeat_secs: 5,
+            max_connections: 512,
+            max_connections_per_client: 64,
+            max_streams_per_connection: 128,
+            handshake_timeout_secs: 10,
+            keepalive_interval_secs: 30,
+            keepalive_timeout_secs: 10,
         }
+    }
+}
+
+impl ApiConfig {
+    /// The connection bounds that are out of range, in words.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut range = |key: &str, value: u64, lo: u64, hi: u64| {
+            if !(lo..=hi).contains(&value) {
+                out.push(format!("api: {key} = {value} is not {lo}-{hi}"));
+            }
+        };
+        range("max_connections", self.max_connections as u64, 1, 100_000);
+        range(
+            "max_connections_per_client",
+            self.max_connections_per_client as u64,
+            1,
+            self.max_connections.max(1) as u64,
+        );
+        range(
+            "max_streams_per_connection",
+            u64::from(self.max_streams_per_connection),
+            1,
+            10_000,
+        );
+        range("handshake_timeout_secs", self.handshake_timeout_secs, 1, 300);
+        range(
+            "keepalive_interval_secs",
+            self.keepalive_interval_secs,
+            1,
+            3_600,
+        );
+        range("keepalive_timeout_secs", self.keepalive_timeout_secs, 1, 600);
+        out
     }
 }
 
@@ -396,6 +449,7 @@ impl Config {
     pub fn validate(&self) -> Vec<Problem> {
         let mut problems = Vec::new();
         let mut say = |s: String| problems.push(Problem(s));
+        self.api.problems().into_iter().for_each(&mut say);
         let mut names = HashSet::new();
         for site in &self.sites {
             if !names.insert(site.name.as_str()) {
