@@ -165,7 +165,11 @@ async fn idle_connections_beyond_the_file_limit_do_not_stall_the_gateway() {
     let idle: Vec<TcpStream> = (0..IDLE)
         .filter_map(|_| TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok())
         .collect();
-    assert!(idle.len() > NOFILE as usize, "only {} connected", idle.len());
+    assert!(
+        idle.len() > NOFILE as usize,
+        "only {} connected",
+        idle.len()
+    );
     wait_log(
         dir.path(),
         "cannot accept API connections",
@@ -216,7 +220,17 @@ async fn idle_connections_beyond_the_file_limit_do_not_stall_the_gateway() {
         Instant::now() + Duration::from_secs(30),
     );
 
-    // SIGTERM ends it.
+    // SIGTERM ends it, with idle connections open: some that sent nothing, and a client's
+    // HTTP/2 connection with no call in flight.
+    let _idle: Vec<TcpStream> = (0..20)
+        .filter_map(|_| TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok())
+        .collect();
+    let _client = Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .expect("connects");
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let status = Command::new("kill")
         .args(["-TERM", &pid.to_string()])
         .status()

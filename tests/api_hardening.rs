@@ -367,11 +367,7 @@ fn until_closed(mut s: TcpStream, deadline: Instant) -> Vec<u8> {
 async fn connections_without_a_preface_are_closed_after_the_timeout() {
     let backend = TestBackend::start(1024);
     backend.scene(0).await;
-    let srv = Server::start(
-        backend,
-        with_connections(Duration::from_millis(500), 1_000),
-    )
-    .await;
+    let srv = Server::start(backend, with_connections(Duration::from_millis(500), 1_000)).await;
     let addr = srv.addr;
     let idle: Vec<TcpStream> = (0..20).map(|_| TcpStream::connect(addr).unwrap()).collect();
     // One sends a partial preface and stops.
@@ -420,7 +416,10 @@ async fn connections_over_the_per_client_bound_are_closed_at_once() {
     let got = tokio::task::spawn_blocking(move || until_closed(over, Instant::now() + DEADLINE))
         .await
         .unwrap();
-    assert!(got.is_empty(), "the server served a connection over the bound");
+    assert!(
+        got.is_empty(),
+        "the server served a connection over the bound"
+    );
     // The admitted connections stay open and the server's SETTINGS reached them.
     for s in &held {
         s.set_read_timeout(Some(DEADLINE)).unwrap();
@@ -511,4 +510,3 @@ async fn a_drain_does_not_wait_for_idle_connections() {
     assert!(ended.is_ok(), "{ended:?}");
     drop((unread, raw));
 }
-

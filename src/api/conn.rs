@@ -144,7 +144,10 @@ impl Admission {
             }
             return Err(bound);
         }
-        if let Some(e) = c.refused.take_if(|e| now.duration_since(e.last) >= EPISODE_QUIET) {
+        if let Some(e) = c
+            .refused
+            .take_if(|e| now.duration_since(e.last) >= EPISODE_QUIET)
+        {
             tracing::info!(refused = e.count, "admitting API connections again");
         }
         c.total += 1;
@@ -715,7 +718,10 @@ mod tests {
         let l = limits(3, 2);
         let s1 = a.admit(one, &l).unwrap();
         let _s2 = a.admit(one, &l).unwrap();
-        assert_eq!(a.admit(one, &l).unwrap_err(), "api.max_connections_per_client");
+        assert_eq!(
+            a.admit(one, &l).unwrap_err(),
+            "api.max_connections_per_client"
+        );
         let _s3 = a.admit(two, &l).unwrap();
         assert_eq!(a.admit(two, &l).unwrap_err(), "api.max_connections");
         assert_eq!(a.open(), 3);

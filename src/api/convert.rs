@@ -97,13 +97,7 @@ fn segment<'a>(field: &str, collection: &str, name: &'a str) -> Result<&'a str, 
         .strip_prefix(collection)
         .and_then(|s| s.strip_prefix('/'))
     {
-        Some(seg)
-            if !seg.is_empty()
-                && !seg.contains('/')
-                && seg.trim() == seg =>
-        {
-            Ok(seg)
-        }
+        Some(seg) if !seg.is_empty() && !seg.contains('/') && seg.trim() == seg => Ok(seg),
         _ => Err(invalid_argument(
             field,
             format!("expected {collection}/{{id}}, got {name:?}"),
@@ -1102,23 +1096,44 @@ mod tests {
             "radios//57120201",
             "Radios/57120201",
         ] {
-            assert_eq!(field(&parse_radio("name", bad).unwrap_err()), "name", "{bad:?}");
+            assert_eq!(
+                field(&parse_radio("name", bad).unwrap_err()),
+                "name",
+                "{bad:?}"
+            );
         }
         assert_eq!(
             message(parse_alarm("name", "alarms/+5").unwrap_err()),
             "invalid name: \"+5\" is not a alarms number"
         );
-        for bad in ["alarms/05", "alarms/ 5", "alarms/5 ", "alarms/-5", "alarms/"] {
-            assert_eq!(field(&parse_alarm("name", bad).unwrap_err()), "name", "{bad:?}");
+        for bad in [
+            "alarms/05",
+            "alarms/ 5",
+            "alarms/5 ",
+            "alarms/-5",
+            "alarms/",
+        ] {
+            assert_eq!(
+                field(&parse_alarm("name", bad).unwrap_err()),
+                "name",
+                "{bad:?}"
+            );
         }
         assert_eq!(parse_alarm("name", "alarms/0").unwrap(), AlarmId(0));
-        assert_eq!(parse_operation("name", "operations/17").unwrap(), OperationId(17));
+        assert_eq!(
+            parse_operation("name", "operations/17").unwrap(),
+            OperationId(17)
+        );
         assert_eq!(
             parse_site("site", "sites/城关站").unwrap(),
             SiteId::new("城关站")
         );
         for bad in ["sites/ north", "sites/north ", "sites/no\nrth"] {
-            assert_eq!(field(&parse_site("site", bad).unwrap_err()), "site", "{bad:?}");
+            assert_eq!(
+                field(&parse_site("site", bad).unwrap_err()),
+                "site",
+                "{bad:?}"
+            );
         }
     }
 
@@ -1137,7 +1152,10 @@ mod tests {
             "invalid request_id: longer than 128 bytes"
         );
         assert_eq!(request_id(String::new()).unwrap(), None);
-        assert_eq!(request_id("值班-1".into()).unwrap().as_deref(), Some("值班-1"));
+        assert_eq!(
+            request_id("值班-1".into()).unwrap().as_deref(),
+            Some("值班-1")
+        );
         // C1 controls and DEL too.
         assert!(plain("operator", "a\u{9b}b").is_err());
         assert!(plain("operator", "a\u{7f}b").is_err());
@@ -1158,14 +1176,23 @@ mod tests {
             err(req(315_576_000_000, 0, 3)),
             "invalid interval: must be 10s-86400s"
         );
-        assert_eq!(err(req(86_400, 1, 3)), "invalid interval: must be 10s-86400s");
-        assert_eq!(err(req(9, 999_999_999, 3)), "invalid interval: must be 10s-86400s");
+        assert_eq!(
+            err(req(86_400, 1, 3)),
+            "invalid interval: must be 10s-86400s"
+        );
+        assert_eq!(
+            err(req(9, 999_999_999, 3)),
+            "invalid interval: must be 10s-86400s"
+        );
         assert_eq!(err(req(-1, 0, 3)), "invalid interval: must be 10s-86400s");
         assert_eq!(
             err(req(30, 1_000_000_000, 3)),
             "invalid interval.nanos: must be 0-999999999"
         );
-        assert_eq!(err(req(30, -1, 3)), "invalid interval.nanos: must be 0-999999999");
+        assert_eq!(
+            err(req(30, -1, 3)),
+            "invalid interval.nanos: must be 0-999999999"
+        );
         assert_eq!(err(req(30, 0, 1_001)), "invalid polls: must be 1-1000");
         assert!(Command::try_from(req(86_400, 0, 1_000)).is_ok());
         assert!(Command::try_from(req(10, 0, 1)).is_ok());

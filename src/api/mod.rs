@@ -15,12 +15,21 @@
 //!   from the start of shutdown, SERVING otherwise, for the server ("") and every
 //!   trunkgate.v1 service; server reflection v1 and v1alpha (tonic-reflection) is on when
 //!   configured, so grpcurl works (dispatch-features.md §4.3).
-//! - [`serve`] accepts with TCP_NODELAY (perf-and-deps.md §1d: Nagle plus delayed ACK gave
-//!   40 ms stalls), keeps HTTP/2 keepalives on long streams, and bounds concurrent streams
-//!   and watchers. On shutdown, streams end with UNAVAILABLE naming their resume cursor and
-//!   the server stops after at most `ApiConfig::grace`.
+//! - [`serve`] runs tonic on its own accept loop ([`conn`]): accept failures (out of file
+//!   handles) back off and are logged once, connections are bounded in total and per client
+//!   address, a connection that sends no HTTP/2 preface within
+//!   `ApiConfig::handshake_timeout` is closed, and HTTP/2 keepalive pings close connections
+//!   whose peer stopped answering. Accepted sockets get TCP_NODELAY (perf-and-deps.md §1d:
+//!   Nagle plus delayed ACK gave 40 ms stalls); streams per connection and watchers are
+//!   bounded. On shutdown, streams end with UNAVAILABLE naming their resume cursor, idle
+//!   connections are closed at once, and the server stops after at most `ApiConfig::grace`.
+//! - A request that does not decode is INVALID_ARGUMENT (field `request`), one over the
+//!   message size limit RESOURCE_EXHAUSTED (reason `REQUEST_TOO_LARGE`) ([`conn::GuardLayer`]).
+//! - Listening beyond loopback logs a warning at start: the API has no authentication yet.
 //! - No input from the network can panic the server: every field is validated into a
-//!   precise INVALID_ARGUMENT naming the field, and names and tokens are length-bounded.
+//!   precise INVALID_ARGUMENT naming the field and the bound; names parse strictly, names and
+//!   tokens are length-bounded, and identifiers (names, `request_id`, the operator) with
+//!   control characters are refused.
 
 pub mod backend;
 pub mod conn;

@@ -12,6 +12,11 @@
 //! | request id reused for a different command | ALREADY_EXISTS | `REQUEST_ID_REUSED` (the id names an operation that exists; AIP-155 leaves the code open) |
 //! | site queue full, too many operations | RESOURCE_EXHAUSTED | `QUEUE_FULL`, `TOO_MANY_OPERATIONS` |
 //! | argument out of range | INVALID_ARGUMENT | `INVALID_ARGUMENT` + BadRequest naming the field |
+//!
+//! Before any handler runs, [`super::conn::GuardLayer`] gives tonic's decode failures their
+//! codes: a request that is not a valid message (or has a string that is not UTF-8) is
+//! INVALID_ARGUMENT with reason `INVALID_ARGUMENT` and field `request`; one over the decoding
+//! size limit is RESOURCE_EXHAUSTED with reason `REQUEST_TOO_LARGE`.
 
 use std::collections::HashMap;
 

@@ -136,16 +136,54 @@ impl ApiConfig {
             1,
             10_000,
         );
-        range("handshake_timeout_secs", self.handshake_timeout_secs, 1, 300);
+        range(
+            "handshake_timeout_secs",
+            self.handshake_timeout_secs,
+            1,
+            300,
+        );
         range(
             "keepalive_interval_secs",
             self.keepalive_interval_secs,
             1,
             3_600,
         );
-        range("keepalive_timeout_secs", self.keepalive_timeout_secs, 1, 600);
+        range(
+            "keepalive_timeout_secs",
+            self.keepalive_timeout_secs,
+            1,
+            600,
+        );
         out
     }
+}
+
+/// Names with control characters (they would reach tables and logs raw), in words.
+fn control_in_names(config: &Config) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut check = |what: &str, name: &str, key: &str, value: &str| {
+        if let Some(c) = value.chars().find(|c| c.is_control()) {
+            out.push(format!(
+                "{what} {name:?}: {key} must not contain control characters (found {c:?})"
+            ));
+        }
+    };
+    for s in &config.sites {
+        check("site", &s.name, "name", &s.name);
+        let display = s.display_name.as_deref().unwrap_or("");
+        check("site", &s.name, "display_name", display);
+    }
+    for t in &config.teams {
+        check("team", &t.name, "name", &t.name);
+        check("team", &t.name, "display_name", &t.display_name);
+    }
+    for r in &config.radios {
+        check("radio", &r.name, "name", &r.name);
+    }
+    for t in &config.talkgroups {
+        check("talkgroup", &t.name, "name", &t.name);
+    }
+    out
 }
 
 /// `[journal]`
@@ -450,6 +488,7 @@ impl Config {
         let mut problems = Vec::new();
         let mut say = |s: String| problems.push(Problem(s));
         self.api.problems().into_iter().for_each(&mut say);
+        control_in_names(self).into_iter().for_each(&mut say);
         let mut names = HashSet::new();
         for site in &self.sites {
             if !names.insert(site.name.as_str()) {
@@ -559,6 +598,35 @@ mod tests {
     fn unknown_keys_are_rejected_with_their_name() {
         let err = Config::parse("[api]\nlisten = \"127.0.0.1:1\"\nlisen = 1\n").unwrap_err();
         assert!(err.contains("lisen"), "{err}");
+    }
+
+    #[test]
+    fn api_bounds_and_control_characters_in_names_are_explained() {
+        let text = "[api]\nmax_connections = 0\nmax_connections_per_client = 5\n\
+                    handshake_timeout_secs = 0\nkeepalive_interval_secs = 7200\n\
+                    max_streams_per_connection = 0\nkeepalive_timeout_secs = 601\n\
+                    [[site]]\nname = \"north\\u001b[2J\"\n\
+                    [[team]]\nname = \"t\"\ndisplay_name = \"A\\nB\"\n";
+        let problems: Vec<String> = Config::parse(text)
+            .unwrap()
+            .validate()
+            .into_iter()
+            .map(|p| p.0)
+            .collect();
+        for want in [
+            "api: max_connections = 0 is not 1-100000",
+            "api: max_connections_per_client = 5 is not 1-1",
+            "api: max_streams_per_connection = 0 is not 1-10000",
+            "api: handshake_timeout_secs = 0 is not 1-300",
+            "api: keepalive_interval_secs = 7200 is not 1-3600",
+            "api: keepalive_timeout_secs = 601 is not 1-600",
+            "site \"north\\u{1b}[2J\": name must not contain control characters (found '\\u{1b}')",
+            "team \"t\": display_name must not contain control characters (found '\\n')",
+        ] {
+            assert!(problems.iter().any(|p| p == want), "{want}\n{problems:#?}");
+        }
+        let err = Config::parse("[api]\nmax_conections = 5\n").unwrap_err();
+        assert!(err.contains("max_conections"), "{err}");
     }
 
     #[test]

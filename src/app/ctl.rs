@@ -308,7 +308,8 @@ pub fn display_width(s: &str) -> usize {
 /// breaks a table row, ESC and CSI start escape sequences) and the bidirectional
 /// embedding, override and isolate marks (they reorder what is shown).
 fn unsafe_char(c: char) -> bool {
-    c.is_control() || matches!(c, '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    c.is_control()
+        || matches!(c, '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 /// `s` with every character [`unsafe_char`] calls unsafe written as an escape (`\n`,

@@ -241,7 +241,8 @@ fn check_24(v: u32) -> Result<u32, IdError> {
 /// `0x<hex>` or `#<decimal>` for a raw air address. Strict: no surrounding whitespace, no
 /// sign, 1 to 8 digits after a prefix (so nothing a number parser would also take slips in).
 fn parse_identity(s: &str, kind: IdKind) -> Result<u32, IdError> {
-    let digits = |d: &str, ok: fn(&u8) -> bool| !d.is_empty() && d.len() <= 8 && d.bytes().all(|b| ok(&b));
+    let digits =
+        |d: &str, ok: fn(&u8) -> bool| !d.is_empty() && d.len() <= 8 && d.bytes().all(|b| ok(&b));
     if let Some(hex) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
         if !digits(hex, u8::is_ascii_hexdigit) {
             return Err(IdError::Syntax);
