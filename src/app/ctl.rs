@@ -334,6 +334,25 @@ pub fn escape(s: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
+/// A JSON text with every character [`unsafe_char`] calls unsafe written as a JSON `\uXXXX`
+/// escape (serde_json escapes C0 controls but leaves DEL, C1 and bidi marks raw). The
+/// result is still the same JSON: such characters only occur inside strings, and all of
+/// them are in the Basic Multilingual Plane.
+pub fn escape_json(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if unsafe_char(c) {
+            let _ = write!(out, "\\u{:04x}", c as u32);
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// Render rows under headers, columns separated by two spaces and padded by display width.
 /// Cells are [`escape`]d.
 pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
@@ -990,9 +1009,9 @@ async fn follow(
 }
 
 /// One line for an event: cursor, type and the event's fields (JSON, without the tags),
-/// [`escape`]d (JSON leaves DEL and C1 controls raw).
+/// with [`escape_json`] (JSON leaves DEL and C1 controls raw).
 pub fn event_line(e: &pb::Event) -> String {
-    escape(&event_line_raw(e)).into_owned()
+    escape_json(&event_line_raw(e)).into_owned()
 }
 
 fn event_line_raw(e: &pb::Event) -> String {
@@ -1159,9 +1178,14 @@ mod tests {
         let line = event_line(&e);
         assert_eq!(
             line,
-            "#7 message_received {\"text\":\"line one\\nline two\\u{9b}2J\"}"
+            "#7 message_received {\"text\":\"line one\\nline two\\u009b2J\"}"
         );
         assert!(!line.chars().any(char::is_control));
+        // Still JSON, and it reads back as the radio sent it.
+        let json: serde_json::Value =
+            serde_json::from_str(line.splitn(3, ' ').nth(2).unwrap()).expect("JSON");
+        assert_eq!(json["text"], "line one\nline two\u{9b}2J");
+        assert_eq!(escape_json("{\"a\":\"\u{202e}\"}"), "{\"a\":\"\\u202e\"}");
     }
 
     #[test]
