@@ -510,3 +510,77 @@ async fn a_drain_does_not_wait_for_idle_connections() {
     assert!(ended.is_ok(), "{ended:?}");
     drop((unread, raw));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_over_the_per_client_bound_are_resource_exhausted() {
+    let backend = TestBackend::start(1024);
+    backend.scene(0).await;
+    let srv = Server::start(
+        backend,
+        ApiConfig {
+            max_streams_per_client: 2,
+            ..config()
+        },
+    )
+    .await;
+    let watch = || {
+        let mut events = srv.events();
+        async move {
+            events
+                .watch_events(pb::WatchEventsRequest::default())
+                .await
+                .expect("watch")
+                .into_inner()
+        }
+    };
+    let first = watch().await;
+    let _second = watch().await;
+    // Two calls are open: a third is refused, on this connection or a new one.
+    let s = srv
+        .radios()
+        .get_radio(pb::GetRadioRequest {
+            name: "radios/80020200".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(s.code(), Code::ResourceExhausted, "{s:?}");
+    assert_eq!(
+        s.message(),
+        "too many calls open at once from this client address (api.max_streams_per_client = 2)"
+    );
+    assert_eq!(
+        s.get_details_error_info().expect("ErrorInfo").reason,
+        "TOO_MANY_STREAMS"
+    );
+    let other = tonic::transport::Endpoint::from_shared(format!("http://{}", srv.addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let s = pb::radio_service_client::RadioServiceClient::new(other)
+        .get_radio(pb::GetRadioRequest {
+            name: "radios/80020200".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(s.code(), Code::ResourceExhausted, "{s:?}");
+    // Once a stream ends, calls are admitted again.
+    drop(first);
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        match srv
+            .radios()
+            .get_radio(pb::GetRadioRequest {
+                name: "radios/80020200".into(),
+            })
+            .await
+        {
+            Ok(_) => break,
+            Err(s) => {
+                assert_eq!(s.code(), Code::ResourceExhausted, "{s:?}");
+                assert!(Instant::now() < deadline, "never admitted again");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}

@@ -546,16 +546,144 @@ pub fn raise_file_limit(needed: u64) -> Option<u64> {
     }
 }
 
-/// The tower layer around every request: counts running handlers on the connection, makes
-/// tonic's client address available (`Request::remote_addr`), and maps decode failures to
-/// their gRPC codes (module doc).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct GuardLayer;
+/// The tower layer around every request: bounds the calls (HTTP/2 streams) open at once
+/// from one client address, counts running handlers on the connection, makes tonic's client
+/// address available (`Request::remote_addr`), and maps decode failures to their gRPC codes
+/// (module doc).
+#[derive(Debug, Clone)]
+pub struct GuardLayer {
+    streams: Arc<Streams>,
+}
+
+impl GuardLayer {
+    /// At most `max_streams_per_client` calls open at once from one client IP address; a
+    /// call over it is RESOURCE_EXHAUSTED (reason `TOO_MANY_STREAMS`).
+    pub fn new(max_streams_per_client: usize) -> GuardLayer {
+        GuardLayer {
+            streams: Arc::new(Streams {
+                max_per_client: max_streams_per_client.max(1),
+                counts: Mutex::default(),
+            }),
+        }
+    }
+}
 
 impl<S> tower::Layer<S> for GuardLayer {
     type Service = Guard<S>;
     fn layer(&self, inner: S) -> Guard<S> {
-        Guard { inner }
+        Guard {
+            inner,
+            streams: Arc::clone(&self.streams),
+        }
+    }
+}
+
+/// Open calls per client address.
+#[derive(Debug)]
+struct Streams {
+    max_per_client: usize,
+    counts: Mutex<StreamCounts>,
+}
+
+#[derive(Debug, Default)]
+struct StreamCounts {
+    per_client: HashMap<IpAddr, usize>,
+    refused: Option<Episode>,
+}
+
+impl Streams {
+    fn counts(&self) -> std::sync::MutexGuard<'_, StreamCounts> {
+        // Plain counters: a poisoned lock is used as it is (see `Admission::counts`).
+        self.counts.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn open(self: &Arc<Self>, ip: IpAddr) -> Option<StreamSlot> {
+        let mut c = self.counts();
+        let now = Instant::now();
+        let n = c.per_client.get(&ip).copied().unwrap_or(0);
+        if n >= self.max_per_client {
+            match &mut c.refused {
+                Some(e) => {
+                    e.count += 1;
+                    e.last = now;
+                }
+                None => {
+                    tracing::warn!(
+                        client = %ip,
+                        open = n,
+                        "refusing API calls: api.max_streams_per_client is reached"
+                    );
+                    c.refused = Some(Episode {
+                        count: 1,
+                        last: now,
+                    });
+                }
+            }
+            return None;
+        }
+        if let Some(e) = c
+            .refused
+            .take_if(|e| now.duration_since(e.last) >= EPISODE_QUIET)
+        {
+            tracing::info!(refused = e.count, "admitting API calls again");
+        }
+        c.per_client.insert(ip, n + 1);
+        Some(StreamSlot {
+            streams: Arc::clone(self),
+            ip,
+        })
+    }
+}
+
+/// One open call's place; given back when its response body is dropped.
+#[derive(Debug)]
+struct StreamSlot {
+    streams: Arc<Streams>,
+    ip: IpAddr,
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        let mut c = self.streams.counts();
+        if let Some(n) = c.per_client.get_mut(&self.ip) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                c.per_client.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// A response body that holds its call's [`StreamSlot`] until it is dropped (the stream
+/// ended, or the client reset it).
+pub struct Counted<B> {
+    inner: Pin<Box<B>>,
+    _slot: Option<StreamSlot>,
+}
+
+impl<B> std::fmt::Debug for Counted<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Counted").finish_non_exhaustive()
+    }
+}
+
+impl<B: http_body::Body> http_body::Body for Counted<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<B::Data>, B::Error>>> {
+        self.inner.as_mut().poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
     }
 }
 
@@ -563,6 +691,7 @@ impl<S> tower::Layer<S> for GuardLayer {
 #[derive(Debug, Clone)]
 pub struct Guard<S> {
     inner: S,
+    streams: Arc<Streams>,
 }
 
 /// Decrements a connection's running-handler count on drop.
@@ -581,40 +710,70 @@ impl Drop for Busy {
     }
 }
 
+/// The answer to a call over `api.max_streams_per_client`.
+fn too_many_streams(max: usize) -> Status {
+    status(
+        Code::ResourceExhausted,
+        "TOO_MANY_STREAMS",
+        format!(
+            "too many calls open at once from this client address (api.max_streams_per_client = {max})"
+        ),
+        &[("limit", max.to_string())],
+    )
+}
+
 impl<S, ReqBody, ResBody> tower::Service<http::Request<ReqBody>> for Guard<S>
 where
     S: tower::Service<http::Request<ReqBody>, Response = http::Response<ResBody>>,
     S::Future: Send + 'static,
+    ResBody: Default + Send + 'static,
 {
-    type Response = http::Response<ResBody>;
+    type Response = http::Response<Counted<ResBody>>;
     type Error = S::Error;
-    type Future =
-        Pin<Box<dyn Future<Output = Result<http::Response<ResBody>, S::Error>> + Send + 'static>>;
+    type Future = Pin<
+        Box<
+            dyn Future<Output = Result<http::Response<Counted<ResBody>>, S::Error>>
+                + Send
+                + 'static,
+        >,
+    >;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, mut req: http::Request<ReqBody>) -> Self::Future {
-        let busy = req.extensions().get::<ClientInfo>().map(|info| {
-            (
-                Busy::enter(&info.busy),
-                TcpConnectInfo {
-                    local_addr: Some(info.local),
-                    remote_addr: Some(info.remote),
-                },
-            )
-        });
-        let busy = busy.map(|(busy, tcp)| {
-            req.extensions_mut().insert(tcp);
-            busy
-        });
+        let info = req.extensions().get::<ClientInfo>().cloned();
+        let mut slot = None;
+        let mut busy = None;
+        if let Some(info) = info {
+            slot = match self.streams.open(info.remote.ip()) {
+                Some(slot) => Some(slot),
+                None => {
+                    let refusal = too_many_streams(self.streams.max_per_client)
+                        .into_http::<ResBody>()
+                        .map(|b| Counted {
+                            inner: Box::pin(b),
+                            _slot: None,
+                        });
+                    return Box::pin(async move { Ok(refusal) });
+                }
+            };
+            busy = Some(Busy::enter(&info.busy));
+            req.extensions_mut().insert(TcpConnectInfo {
+                local_addr: Some(info.local),
+                remote_addr: Some(info.remote),
+            });
+        }
         let fut = self.inner.call(req);
         Box::pin(async move {
             let _busy = busy;
             let mut response = fut.await?;
             recode(response.headers_mut());
-            Ok(response)
+            Ok(response.map(|b| Counted {
+                inner: Box::pin(b),
+                _slot: slot,
+            }))
         })
     }
 }

@@ -17,7 +17,8 @@
 //!   configured, so grpcurl works (dispatch-features.md §4.3).
 //! - [`serve`] runs tonic on its own accept loop ([`conn`]): accept failures (out of file
 //!   handles) back off and are logged once, connections are bounded in total and per client
-//!   address, a connection that sends no HTTP/2 preface within
+//!   address, calls (streams) per client address and per connection are bounded, a
+//!   connection that sends no HTTP/2 preface within
 //!   `ApiConfig::handshake_timeout` is closed, and HTTP/2 keepalive pings close connections
 //!   whose peer stopped answering. Accepted sockets get TCP_NODELAY (perf-and-deps.md §1d:
 //!   Nagle plus delayed ACK gave 40 ms stalls); streams per connection and watchers are
@@ -98,6 +99,9 @@ pub struct ApiConfig {
     pub max_connections: usize,
     /// Open connections at once from one client IP address.
     pub max_connections_per_client: usize,
+    /// Calls (HTTP/2 streams) open at once from one client IP address, over all its
+    /// connections; more are RESOURCE_EXHAUSTED.
+    pub max_streams_per_client: usize,
     /// Time a new connection has to send the HTTP/2 preface.
     pub handshake_timeout: Duration,
     /// HTTP/2 keepalive: ping a connection after this long without a frame from it.
@@ -122,6 +126,7 @@ impl Default for ApiConfig {
             max_concurrent_streams: 128,
             max_connections: 512,
             max_connections_per_client: 64,
+            max_streams_per_client: 512,
             handshake_timeout: Duration::from_secs(10),
             keepalive_interval: Duration::from_secs(30),
             keepalive_timeout: Duration::from_secs(10),
@@ -279,7 +284,7 @@ pub async fn serve<B: Backend>(
         .http2_keepalive_interval(Some(config.keepalive_interval))
         .http2_keepalive_timeout(Some(config.keepalive_timeout))
         .max_concurrent_streams(Some(config.max_concurrent_streams))
-        .layer(conn::GuardLayer)
+        .layer(conn::GuardLayer::new(config.max_streams_per_client))
         .add_service(health)
         .add_optional_service(reflection_v1)
         .add_optional_service(reflection_v1alpha)

@@ -89,6 +89,9 @@ pub struct ApiConfig {
     pub max_connections_per_client: usize,
     /// Concurrent HTTP/2 streams (calls) on one connection (1-10000).
     pub max_streams_per_connection: u32,
+    /// Concurrent calls from one client IP address over all its connections (1-100000);
+    /// more are refused with RESOURCE_EXHAUSTED.
+    pub max_streams_per_client: usize,
     /// Seconds a new connection has to send the HTTP/2 preface before it is closed (1-300).
     pub handshake_timeout_secs: u64,
     /// Seconds without a frame from a client before it is pinged (1-3600).
@@ -107,6 +110,7 @@ impl Default for ApiConfig {
             max_connections: 512,
             max_connections_per_client: 64,
             max_streams_per_connection: 128,
+            max_streams_per_client: 512,
             handshake_timeout_secs: 10,
             keepalive_interval_secs: 30,
             keepalive_timeout_secs: 10,
@@ -129,6 +133,12 @@ impl ApiConfig {
             self.max_connections_per_client as u64,
             1,
             self.max_connections.max(1) as u64,
+        );
+        range(
+            "max_streams_per_client",
+            self.max_streams_per_client as u64,
+            1,
+            100_000,
         );
         range(
             "max_streams_per_connection",
@@ -605,6 +615,7 @@ mod tests {
         let text = "[api]\nmax_connections = 0\nmax_connections_per_client = 5\n\
                     handshake_timeout_secs = 0\nkeepalive_interval_secs = 7200\n\
                     max_streams_per_connection = 0\nkeepalive_timeout_secs = 601\n\
+                    max_streams_per_client = 0\n\
                     [[site]]\nname = \"north\\u001b[2J\"\n\
                     [[team]]\nname = \"t\"\ndisplay_name = \"A\\nB\"\n";
         let problems: Vec<String> = Config::parse(text)
@@ -617,6 +628,7 @@ mod tests {
             "api: max_connections = 0 is not 1-100000",
             "api: max_connections_per_client = 5 is not 1-1",
             "api: max_streams_per_connection = 0 is not 1-10000",
+            "api: max_streams_per_client = 0 is not 1-100000",
             "api: handshake_timeout_secs = 0 is not 1-300",
             "api: keepalive_interval_secs = 7200 is not 1-3600",
             "api: keepalive_timeout_secs = 601 is not 1-600",

@@ -474,6 +474,7 @@ pub async fn start(
             max_concurrent_streams: config.api.max_streams_per_connection.clamp(1, 10_000),
             max_connections: config.api.max_connections.clamp(1, 100_000),
             max_connections_per_client: config.api.max_connections_per_client.max(1),
+            max_streams_per_client: config.api.max_streams_per_client.clamp(1, 100_000),
             handshake_timeout: Duration::from_secs(config.api.handshake_timeout_secs.clamp(1, 300)),
             keepalive_interval: Duration::from_secs(
                 config.api.keepalive_interval_secs.clamp(1, 3_600),
