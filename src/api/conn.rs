@@ -25,11 +25,14 @@
 //! - [`raise_file_limit`] raises the soft RLIMIT_NOFILE at start to what the limits need, up
 //!   to the hard limit, and says at start when it cannot.
 //!
-//! [`Guard`] is the tower layer that counts the running handlers per connection and gives
-//! decode failures their gRPC codes: a request that is not a valid protobuf message (or has
-//! a string field that is not UTF-8) is INVALID_ARGUMENT, not tonic's INTERNAL; one over
-//! the size limit is RESOURCE_EXHAUSTED, not OUT_OF_RANGE (gRPC status-code guide:
-//! RESOURCE_EXHAUSTED for a message larger than the server accepts).
+//! [`Guard`] is the tower layer that bounds the calls (HTTP/2 streams) open at once from one
+//! client IP address (a call over the bound is RESOURCE_EXHAUSTED, reason
+//! `TOO_MANY_STREAMS`; its slot is held until the response body is dropped), counts the
+//! running handlers per connection, and gives decode failures their gRPC codes: a request
+//! that is not a valid protobuf message (or has a string field that is not UTF-8) is
+//! INVALID_ARGUMENT, not tonic's INTERNAL; one over the size limit is RESOURCE_EXHAUSTED,
+//! not OUT_OF_RANGE (gRPC status-code guide: RESOURCE_EXHAUSTED for a message larger than
+//! the server accepts).
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -654,7 +657,7 @@ impl Drop for StreamSlot {
     }
 }
 
-/// A response body that holds its call's [`StreamSlot`] until it is dropped (the stream
+/// A response body that holds its call's per-client slot until it is dropped (the stream
 /// ended, or the client reset it).
 pub struct Counted<B> {
     inner: Pin<Box<B>>,

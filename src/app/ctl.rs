@@ -312,9 +312,9 @@ fn unsafe_char(c: char) -> bool {
         || matches!(c, '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
-/// `s` with every character [`unsafe_char`] calls unsafe written as an escape (`\n`,
-/// `\t`, `\r`, else `\u{1b}`), so names, aliases and texts from the air or the network
-/// print as one inert line. Everything else, CJK included, is kept as it is.
+/// `s` with every control character (C0, DEL, C1) and bidirectional mark written as an
+/// escape (`\n`, `\t`, `\r`, else `\u{1b}`), so names, aliases and texts from the air or
+/// the network print as one inert line. Everything else, CJK included, is kept as it is.
 pub fn escape(s: &str) -> std::borrow::Cow<'_, str> {
     if !s.chars().any(unsafe_char) {
         return std::borrow::Cow::Borrowed(s);
@@ -334,8 +334,8 @@ pub fn escape(s: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
-/// A JSON text with every character [`unsafe_char`] calls unsafe written as a JSON `\uXXXX`
-/// escape (serde_json escapes C0 controls but leaves DEL, C1 and bidi marks raw). The
+/// A JSON text with every character [`escape`] escapes written as a JSON `\uXXXX` escape
+/// (serde_json escapes C0 controls but leaves DEL, C1 and bidi marks raw). The
 /// result is still the same JSON: such characters only occur inside strings, and all of
 /// them are in the Basic Multilingual Plane.
 pub fn escape_json(s: &str) -> std::borrow::Cow<'_, str> {
