@@ -16,13 +16,12 @@
 //!   trunkgate.v1 service; server reflection v1 and v1alpha (tonic-reflection) is on when
 //!   configured, so grpcurl works (dispatch-features.md §4.3).
 //! - [`serve`] runs tonic on its own accept loop ([`conn`]): accept failures (out of file
-//!   handles) back off and are logged once, connections are bounded in total and per client
-//!   address, calls (streams) per client address and per connection are bounded, a
-//!   connection that sends no HTTP/2 preface within
-//!   `ApiConfig::handshake_timeout` is closed, and HTTP/2 keepalive pings close connections
-//!   whose peer stopped answering. Accepted sockets get TCP_NODELAY (perf-and-deps.md §1d:
-//!   Nagle plus delayed ACK gave 40 ms stalls); streams per connection and watchers are
-//!   bounded. On shutdown, streams end with UNAVAILABLE naming their resume cursor, idle
+//!   handles) back off and are logged once; connections are bounded in total and per client
+//!   address, calls (streams) per client address and per connection, and watchers; a
+//!   connection that sends no HTTP/2 preface within `ApiConfig::handshake_timeout` is
+//!   closed, and HTTP/2 keepalive pings close connections whose peer stopped answering.
+//!   Accepted sockets get TCP_NODELAY (perf-and-deps.md §1d: Nagle plus delayed ACK gave
+//!   40 ms stalls). On shutdown, streams end with UNAVAILABLE naming their resume cursor, idle
 //!   connections are closed at once, and the server stops after at most `ApiConfig::grace`.
 //! - A request that does not decode is INVALID_ARGUMENT (field `request`), one over the
 //!   message size limit RESOURCE_EXHAUSTED (reason `REQUEST_TOO_LARGE`) ([`conn::GuardLayer`]).
