@@ -92,6 +92,22 @@ pub struct ApiConfig {
     pub watch_queue: usize,
     /// Seconds between heartbeats on an idle event stream.
     pub heartbeat_secs: u64,
+    /// Open API connections at once; more are closed on accept. The soft file-handle limit
+    /// is raised at start to this plus 256, up to the hard limit.
+    pub max_connections: usize,
+    /// Open API connections at once from one client IP address (at most `max_connections`).
+    pub max_connections_per_client: usize,
+    /// Concurrent HTTP/2 streams (calls) on one connection.
+    pub max_streams_per_connection: u32,
+    /// Concurrent calls from one client IP address over all its connections; more are
+    /// refused with RESOURCE_EXHAUSTED.
+    pub max_streams_per_client: usize,
+    /// Seconds a new connection has to send the HTTP/2 preface before it is closed.
+    pub handshake_timeout_secs: u64,
+    /// Seconds without a frame from a client before it is pinged.
+    pub keepalive_interval_secs: u64,
+    /// Seconds a ping may go unanswered before the connection is closed.
+    pub keepalive_timeout_secs: u64,
 }
 
 impl Default for ApiConfig {
@@ -101,6 +117,13 @@ impl Default for ApiConfig {
             reflection: true,
             watch_queue: 4096,
             heartbeat_secs: 5,
+            max_connections: 512,
+            max_connections_per_client: 64,
+            max_streams_per_connection: 128,
+            max_streams_per_client: 512,
+            handshake_timeout_secs: 10,
+            keepalive_interval_secs: 30,
+            keepalive_timeout_secs: 10,
         }
     }
 }
@@ -594,6 +617,55 @@ pub const HEARTBEAT_SECS: Bound = Bound {
     max: 3_600,
     means: "seconds between heartbeats on an idle event stream",
 };
+/// `[api] max_connections`.
+pub const MAX_CONNECTIONS: Bound = Bound {
+    key: "api.max_connections",
+    min: 1,
+    max: 100_000,
+    means: "API connections open at once",
+};
+/// `[api] max_connections_per_client` (and at most `max_connections`, checked apart).
+pub const MAX_CONNECTIONS_PER_CLIENT: Bound = Bound {
+    key: "api.max_connections_per_client",
+    min: 1,
+    max: 100_000,
+    means: "API connections open at once from one client IP address",
+};
+/// `[api] max_streams_per_connection`.
+pub const MAX_STREAMS_PER_CONNECTION: Bound = Bound {
+    key: "api.max_streams_per_connection",
+    min: 1,
+    max: 10_000,
+    means: "calls open at once on one API connection",
+};
+/// `[api] max_streams_per_client`.
+pub const MAX_STREAMS_PER_CLIENT: Bound = Bound {
+    key: "api.max_streams_per_client",
+    min: 1,
+    max: 100_000,
+    means: "calls open at once from one client IP address",
+};
+/// `[api] handshake_timeout_secs`.
+pub const HANDSHAKE_TIMEOUT_SECS: Bound = Bound {
+    key: "api.handshake_timeout_secs",
+    min: 1,
+    max: 300,
+    means: "seconds a new connection has to send the HTTP/2 preface",
+};
+/// `[api] keepalive_interval_secs`.
+pub const KEEPALIVE_INTERVAL_SECS: Bound = Bound {
+    key: "api.keepalive_interval_secs",
+    min: 1,
+    max: 3_600,
+    means: "seconds without a frame from a client before it is pinged",
+};
+/// `[api] keepalive_timeout_secs`.
+pub const KEEPALIVE_TIMEOUT_SECS: Bound = Bound {
+    key: "api.keepalive_timeout_secs",
+    min: 1,
+    max: 600,
+    means: "seconds a ping may go unanswered before the connection is closed",
+};
 /// `[journal] retention_days`.
 pub const RETENTION_DAYS: Bound = Bound {
     key: "journal.retention_days",
@@ -777,6 +849,13 @@ pub const BAUD_RATES: [u32; 8] = [
 pub const BOUNDS: &[&Bound] = &[
     &WATCH_QUEUE,
     &HEARTBEAT_SECS,
+    &MAX_CONNECTIONS,
+    &MAX_CONNECTIONS_PER_CLIENT,
+    &MAX_STREAMS_PER_CONNECTION,
+    &MAX_STREAMS_PER_CLIENT,
+    &HANDSHAKE_TIMEOUT_SECS,
+    &KEEPALIVE_INTERVAL_SECS,
+    &KEEPALIVE_TIMEOUT_SECS,
     &RETENTION_DAYS,
     &SNAPSHOT_EVERY,
     &COMMIT_GAP_MS,
@@ -1052,7 +1131,10 @@ site = "a"
         assert_eq!(
             report("[api]\nlisten = \"127.0.0.1:1\"\nlisen = 1\n"),
             "t.toml:11:1: [api] lisen: unknown field `lisen`, expected one of `listen`, \
-             `reflection`, `watch_queue`, `heartbeat_secs`\n"
+             `reflection`, `watch_queue`, `heartbeat_secs`, `max_connections`, \
+             `max_connections_per_client`, `max_streams_per_connection`, \
+             `max_streams_per_client`, `handshake_timeout_secs`, `keepalive_interval_secs`, \
+             `keepalive_timeout_secs`\n"
         );
     }
 
@@ -1269,6 +1351,43 @@ tx_burst_interval_ms = 0
     }
 
     #[test]
+    fn api_bounds_and_control_characters_in_names_are_explained() {
+        let text = "[api]\nmax_connections = 0\nmax_connections_per_client = 5\n\
+                    handshake_timeout_secs = 0\nkeepalive_interval_secs = 7200\n\
+                    max_streams_per_connection = 0\nkeepalive_timeout_secs = 601\n\
+                    max_streams_per_client = 0\n\
+                    [[site]]\nname = \"north\\u001b[2J\"\n\
+                    [[team]]\nname = \"t\"\ndisplay_name = \"A\\nB\"\n\
+                    [homebrew_master]\nbind = \"127.0.0.1:62031\"\n\
+                    [[homebrew_master.peer]]\nid = 1\npassphrase = \"x\"\n\
+                    site = \"north\\u001b[2J\"\n";
+        assert_eq!(
+            Config::load(text).unwrap_err().render("t.toml"),
+            "t.toml:2:19: [api] max_connections = 0 is out of range: set 1..=100000 (API \
+             connections open at once)\n\
+             t.toml:4:26: [api] handshake_timeout_secs = 0 is out of range: set 1..=300 \
+             (seconds a new connection has to send the HTTP/2 preface)\n\
+             t.toml:5:27: [api] keepalive_interval_secs = 7200 is out of range: set 1..=3600 \
+             (seconds without a frame from a client before it is pinged)\n\
+             t.toml:6:30: [api] max_streams_per_connection = 0 is out of range: set 1..=10000 \
+             (calls open at once on one API connection)\n\
+             t.toml:7:26: [api] keepalive_timeout_secs = 601 is out of range: set 1..=600 \
+             (seconds a ping may go unanswered before the connection is closed)\n\
+             t.toml:8:26: [api] max_streams_per_client = 0 is out of range: set 1..=100000 \
+             (calls open at once from one client IP address)\n\
+             t.toml:10:8: [[site]] name \"north\\u{1b}[2J\" holds a space, control character \
+             or '/': it is part of resource names, so use letters, digits, '-', '_' or '.'\n\
+             t.toml:13:16: [[team]] display_name \"A\\nB\" holds a control character: write \
+             printable text only\n"
+        );
+        assert_eq!(
+            report("[api]\nmax_connections = 10\nmax_connections_per_client = 11\n"),
+            "t.toml:11:30: [api] max_connections_per_client = 11 is more than max_connections = \
+             10: one client could never open that many; set at most 10\n"
+        );
+    }
+
+    #[test]
     fn a_value_of_the_wrong_type_names_its_bound() {
         assert_eq!(
             report("[dispatch]\nattempts = -1\n"),
@@ -1445,7 +1564,10 @@ team = "nobody"
                 "t.toml:10:15: [api] watch_queue = 0 is out of range: set 1..=1000000 (events a \
                  watcher may have queued before it is cut)",
                 "t.toml:11:1: [api] lisen: unknown field `lisen`, expected one of `listen`, \
-                 `reflection`, `watch_queue`, `heartbeat_secs`",
+                 `reflection`, `watch_queue`, `heartbeat_secs`, `max_connections`, \
+                 `max_connections_per_client`, `max_streams_per_connection`, \
+                 `max_streams_per_client`, `handshake_timeout_secs`, `keepalive_interval_secs`, \
+                 `keepalive_timeout_secs`",
                 "t.toml:13:23: [dispatch] answer_timeout_secs = 0 is out of range: set 1..=600 \
                  (seconds to wait for a radio's answer before the next try)",
                 "t.toml:14:12: [dispatch] attempts: invalid type: string \"3\", expected u32; \

@@ -546,7 +546,10 @@ pub async fn start(
         }));
     }
 
-    // The API.
+    // The API. Its connections need file handles; raise the soft limit before binding.
+    crate::api::conn::raise_file_limit(
+        (config.api.max_connections as u64).saturating_add(crate::api::conn::FILE_RESERVE),
+    );
     let listen = options.listen.unwrap_or(config.api.listen);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -557,6 +560,13 @@ pub async fn start(
         let api_config = crate::api::ApiConfig {
             reflection: config.api.reflection,
             heartbeat: Duration::from_secs(config.api.heartbeat_secs),
+            max_concurrent_streams: config.api.max_streams_per_connection,
+            max_connections: config.api.max_connections,
+            max_connections_per_client: config.api.max_connections_per_client,
+            max_streams_per_client: config.api.max_streams_per_client,
+            handshake_timeout: Duration::from_secs(config.api.handshake_timeout_secs),
+            keepalive_interval: Duration::from_secs(config.api.keepalive_interval_secs),
+            keepalive_timeout: Duration::from_secs(config.api.keepalive_timeout_secs),
             ..crate::api::ApiConfig::default()
         };
         let token = shutdown.clone();

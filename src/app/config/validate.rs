@@ -12,11 +12,13 @@ use std::net::SocketAddr;
 
 use super::{
     ANSWER_TIMEOUT_SECS, ATTEMPTS, BAUD_RATES, Bound, COLOUR_CODE, COMMAND_SLOT, COMMIT_GAP_MS,
-    Config, EXTRA_AIR_MS, HANG_TIME_MS, HEARTBEAT_SECS, HomebrewPeerConfig, KeyPath,
-    MASTER_BURST_INTERVAL_MS, MASTER_PEER_ID, MMDVM_BURST_INTERVAL_MS, PEER_BURST_INTERVAL_MS,
-    PEER_ID, PEER_TIMEOUT_SECS, Problem, RELAY_SLOT, RELAY_TALKGROUP, RETENTION_DAYS,
-    RPTC_COLOUR_CODE, RPTC_RX_FREQ_HZ, RPTC_SLOTS, RPTC_TX_FREQ_HZ, RPTC_TX_POWER_DBM, SITE_SLOT,
-    SNAPSHOT_EVERY, TALKGROUP_SLOT, TxPacing, WAKE_UP_REPEATER_ID, WATCH_QUEUE, at,
+    Config, EXTRA_AIR_MS, HANDSHAKE_TIMEOUT_SECS, HANG_TIME_MS, HEARTBEAT_SECS, HomebrewPeerConfig,
+    KEEPALIVE_INTERVAL_SECS, KEEPALIVE_TIMEOUT_SECS, KeyPath, MASTER_BURST_INTERVAL_MS,
+    MASTER_PEER_ID, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_CLIENT, MAX_STREAMS_PER_CLIENT,
+    MAX_STREAMS_PER_CONNECTION, MMDVM_BURST_INTERVAL_MS, PEER_BURST_INTERVAL_MS, PEER_ID,
+    PEER_TIMEOUT_SECS, Problem, RELAY_SLOT, RELAY_TALKGROUP, RETENTION_DAYS, RPTC_COLOUR_CODE,
+    RPTC_RX_FREQ_HZ, RPTC_SLOTS, RPTC_TX_FREQ_HZ, RPTC_TX_POWER_DBM, SITE_SLOT, SNAPSHOT_EVERY,
+    TALKGROUP_SLOT, TxPacing, WAKE_UP_REPEATER_ID, WATCH_QUEUE, at,
 };
 use crate::dispatch;
 
@@ -173,6 +175,7 @@ impl Config {
             &HEARTBEAT_SECS,
             self.api.heartbeat_secs,
         );
+        self.check_api_connections(c);
         c.bound(
             at!("journal", "retention_days"),
             &RETENTION_DAYS,
@@ -197,6 +200,61 @@ impl Config {
             at!("dispatch", "attempts"),
             &ATTEMPTS,
             self.dispatch.attempts,
+        );
+    }
+
+    /// `[api]` connection bounds.
+    fn check_api_connections(&self, c: &mut Checks) {
+        let api = &self.api;
+        c.bound(
+            at!("api", "max_connections"),
+            &MAX_CONNECTIONS,
+            api.max_connections,
+        );
+        c.bound(
+            at!("api", "max_connections_per_client"),
+            &MAX_CONNECTIONS_PER_CLIENT,
+            api.max_connections_per_client,
+        );
+        // Compared only when both are within their own bounds (else those are the problem).
+        let within = |b: &Bound, v: usize| (b.min..=b.max).contains(&(v as u64));
+        if within(&MAX_CONNECTIONS, api.max_connections)
+            && within(&MAX_CONNECTIONS_PER_CLIENT, api.max_connections_per_client)
+            && api.max_connections_per_client > api.max_connections
+        {
+            c.push(
+                at!("api", "max_connections_per_client"),
+                format!(
+                    "[api] max_connections_per_client = {} is more than max_connections = {}: \
+                     one client could never open that many; set at most {}",
+                    api.max_connections_per_client, api.max_connections, api.max_connections
+                ),
+            );
+        }
+        c.bound(
+            at!("api", "max_streams_per_connection"),
+            &MAX_STREAMS_PER_CONNECTION,
+            api.max_streams_per_connection,
+        );
+        c.bound(
+            at!("api", "max_streams_per_client"),
+            &MAX_STREAMS_PER_CLIENT,
+            api.max_streams_per_client,
+        );
+        c.bound(
+            at!("api", "handshake_timeout_secs"),
+            &HANDSHAKE_TIMEOUT_SECS,
+            api.handshake_timeout_secs,
+        );
+        c.bound(
+            at!("api", "keepalive_interval_secs"),
+            &KEEPALIVE_INTERVAL_SECS,
+            api.keepalive_interval_secs,
+        );
+        c.bound(
+            at!("api", "keepalive_timeout_secs"),
+            &KEEPALIVE_TIMEOUT_SECS,
+            api.keepalive_timeout_secs,
         );
     }
 
