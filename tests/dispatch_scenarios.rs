@@ -7,8 +7,8 @@ use trunkgate::dispatch::{
     Answer, CallEndReason, CallFilter, CallId, Command, Config, Core, Directory, DirectoryRadio,
     DirectorySite, DirectoryTalkgroup, DirectoryTeam, DispatchError, Event, EventKind, FailReason,
     Input, OperationId, OperationState, OtaCommand, Output, Periodic, Position, PositionSource,
-    Priority, RadioControl, RadioFilter, RadioId, Refusal, Reply, Request, Service, SiteId,
-    TalkgroupId, TeamId, Timestamp,
+    Priority, RadioControl, RadioFilter, RadioId, Refusal, Reply, Request, Service, SiteAir,
+    SiteId, TalkgroupId, TeamId, Timestamp,
 };
 use trunkgate::link::Slot;
 
@@ -120,17 +120,20 @@ impl Harness {
                 talkgroups: vec![DirectoryTalkgroup {
                     id: g(),
                     name: Some("城关镇救援一组".into()),
+                    slot: None,
                 }],
                 sites: vec![
                     DirectorySite {
                         id: site(S1),
                         display_name: None,
                         profile,
+                        air: Default::default(),
                     },
                     DirectorySite {
                         id: site(S2),
                         display_name: None,
                         profile,
+                        air: Default::default(),
                     },
                 ],
                 teams: vec![DirectoryTeam {
@@ -186,12 +189,39 @@ fn transmit(
 ) -> Output {
     Output::Transmit {
         site: site(site_name),
+        slot: Slot::One,
         profile,
         message,
         priority,
         operation: OperationId(op),
         attempt,
     }
+}
+
+/// What a link reports when an attempt's last burst has left.
+fn link_sent(op: u64, attempt: u8, site_name: &str, slot: Slot, at: u64) -> Input {
+    Input::TransmissionSent {
+        operation: OperationId(op),
+        attempt,
+        site: site(site_name),
+        slot,
+        at: Timestamp(at),
+    }
+}
+
+/// The event of an attempt on the air: the answer window starts at `sent_at`.
+fn aired(at: u64, op: u64, attempt: u8, slot: Slot, sent_at: u64, window: u64) -> Output {
+    ev(
+        at,
+        EventKind::OperationAired {
+            operation: OperationId(op),
+            attempt,
+            slot,
+            sent_at: Timestamp(sent_at),
+            answer_window_ms: window,
+            deadline: Timestamp(sent_at + window),
+        },
+    )
 }
 
 fn sent(at: u64, op: u64, site_name: &str, attempt: u8, cost: u64, answer: bool) -> Output {
@@ -202,7 +232,10 @@ fn sent(at: u64, op: u64, site_name: &str, attempt: u8, cost: u64, answer: bool)
             site: site(site_name),
             attempt,
             busy_until: Timestamp(at + cost),
-            deadline: answer.then_some(Timestamp(at + 4_000)),
+            // No link reports it sent here: the fallback deadline (air time + answer timeout +
+            // the 5 s grace for a sent report).
+            deadline: answer.then_some(Timestamp(at + cost + 4_000 + 5_000)),
+            slot: Some(Slot::One),
         },
     )
 }
@@ -219,6 +252,7 @@ fn registration_shows_radio_with_site_and_dial_number() {
             id: site(S1),
             display_name: Some("城关".into()),
             profile: AirProfile::Pdt,
+            air: Default::default(),
         }],
         ..Directory::default()
     };
@@ -935,45 +969,59 @@ fn each_command_times_out_after_bounded_retries() {
         let p = AirProfile::Pdt;
         h.run(1_000, command(1, None, Command::Ota(cmd.clone())));
         let op = OperationId(0);
-        assert_eq!(h.core.next_deadline(), Some(Timestamp(5_000)));
-        assert_eq!(h.run(4_999, Input::Tick), vec![], "{cmd:?}");
-        for (at, attempt) in [(5_000, 2), (9_000, 3)] {
+        // Handed over at 1000; the link reports each attempt's last burst gone one air time
+        // later, and the 4 s answer window starts there, not at the handover.
+        let mut handed = 1_000;
+        for attempt in 1..=3u8 {
+            let left = handed + cost;
             assert_eq!(
-                h.run(at, Input::Tick),
+                h.run(left, link_sent(0, attempt, S1, Slot::One, left)),
+                vec![aired(left, 0, attempt, Slot::One, left, 4_000)],
+                "{cmd:?}"
+            );
+            let due = left + 4_000;
+            assert_eq!(h.core.next_deadline(), Some(Timestamp(due)));
+            assert_eq!(h.run(due - 1, Input::Tick), vec![], "{cmd:?}");
+            if attempt == 3 {
+                assert_eq!(
+                    h.run(due, Input::Tick),
+                    vec![
+                        ev(
+                            due,
+                            EventKind::OperationAttemptTimedOut {
+                                operation: op,
+                                attempt: 3
+                            }
+                        ),
+                        ev(due, EventKind::OperationTimedOut { operation: op }),
+                    ]
+                );
+                break;
+            }
+            assert_eq!(
+                h.run(due, Input::Tick),
                 vec![
                     ev(
-                        at,
+                        due,
                         EventKind::OperationAttemptTimedOut {
                             operation: op,
-                            attempt: attempt - 1
+                            attempt
                         }
                     ),
                     ev(
-                        at,
+                        due,
                         EventKind::OperationQueued {
                             operation: op,
                             site: site(S1)
                         }
                     ),
-                    sent(at, 0, S1, attempt, cost, true),
-                    transmit(S1, p, msg.clone(), prio, 0, attempt),
+                    sent(due, 0, S1, attempt + 1, cost, true),
+                    transmit(S1, p, msg.clone(), prio, 0, attempt + 1),
                 ],
                 "{cmd:?}"
             );
+            handed = due;
         }
-        assert_eq!(
-            h.run(13_000, Input::Tick),
-            vec![
-                ev(
-                    13_000,
-                    EventKind::OperationAttemptTimedOut {
-                        operation: op,
-                        attempt: 3
-                    }
-                ),
-                ev(13_000, EventKind::OperationTimedOut { operation: op }),
-            ]
-        );
         assert_eq!(
             h.core.operation(op).unwrap().state,
             OperationState::TimedOut
@@ -991,9 +1039,11 @@ fn a_late_answer_during_a_retry_still_counts() {
         1_000,
         command(1, None, Command::Ota(OtaCommand::Stun { radio: a() })),
     );
-    // Take S1 down so the retry waits in the queue.
+    // The stun (420 ms on air) left at 1420; take S1 down so the retry waits in the queue.
+    h.run(1_420, link_sent(0, 1, S1, Slot::One, 1_420));
     h.run(1_500, Input::SiteDown { site: site(S1) });
-    let out = h.run(5_000, Input::Tick);
+    assert_eq!(h.run(5_419, Input::Tick), vec![]);
+    let out = h.run(5_420, Input::Tick);
     assert_eq!(
         out.len(),
         2,
@@ -1035,7 +1085,8 @@ fn request_id_returns_the_same_operation_without_a_second_transmit() {
     let mut sent_op = op.clone();
     sent_op.state = OperationState::Sent;
     sent_op.attempts = 1;
-    sent_op.deadline = Some(Timestamp(5_000));
+    // The fallback deadline: no link reported it sent.
+    sent_op.deadline = Some(Timestamp(1_000 + 420 + 4_000 + 5_000));
     assert_eq!(
         again,
         vec![Output::Reply {
@@ -1925,4 +1976,213 @@ fn queue_and_operation_limits_are_bounded() {
             result: Err(DispatchError::TooManyOperations { limit: 4 })
         }]
     );
+}
+
+/// A core with one site of `air` settings, talkgroup `g` on `tg_slot`, radio A heard on TS1
+/// and radio B heard on TS2 there.
+fn slotted(air_settings: SiteAir, tg_slot: Option<Slot>) -> Harness {
+    let mut h = Harness::new();
+    h.run(
+        0,
+        Input::Directory(Directory {
+            talkgroups: vec![DirectoryTalkgroup {
+                id: g(),
+                name: None,
+                slot: tg_slot,
+            }],
+            sites: vec![DirectorySite {
+                id: site(S1),
+                display_name: None,
+                profile: AirProfile::Pdt,
+                air: air_settings,
+            }],
+            ..Directory::default()
+        }),
+    );
+    h.run(0, Input::SiteUp { site: site(S1) });
+    h.run(0, air(S1, AirEvent::Registered { radio: a() }));
+    let on_ts2 = |event| {
+        Input::Air(AirInput {
+            site: site(S1),
+            slot: Slot::Two,
+            rssi_dbm: None,
+            event,
+        })
+    };
+    h.run(0, on_ts2(AirEvent::Registered { radio: b() }));
+    h.run(
+        0,
+        on_ts2(AirEvent::Affiliated {
+            radio: b(),
+            talkgroup: g(),
+        }),
+    );
+    h
+}
+
+fn transmits(out: &[Output]) -> Vec<(OperationId, Slot)> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Transmit {
+                operation, slot, ..
+            } => Some((*operation, *slot)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_simplex_site_sends_its_commands_on_timeslot_2() {
+    let air_settings = SiteAir {
+        slot: Slot::Two,
+        ..SiteAir::default()
+    };
+    let mut h = slotted(air_settings, None);
+    let out = h.run(
+        1_000,
+        command(1, None, Command::Ota(OtaCommand::RadioCheck { radio: a() })),
+    );
+    assert_eq!(transmits(&out), vec![(OperationId(0), Slot::Two)]);
+    assert!(out.contains(&ev(
+        1_000,
+        EventKind::OperationTransmitted {
+            operation: OperationId(0),
+            site: site(S1),
+            attempt: 1,
+            busy_until: Timestamp(1_420),
+            deadline: Some(Timestamp(1_000 + 420 + 4_000 + 5_000)),
+            slot: Some(Slot::Two),
+        }
+    )));
+    h.assert_replay();
+}
+
+#[test]
+fn a_talkgroup_with_its_own_slot_gets_group_traffic_there() {
+    let mut h = slotted(SiteAir::default(), Some(Slot::Two));
+    let text = |token, to| {
+        command(
+            token,
+            None,
+            Command::Ota(OtaCommand::SendText {
+                to,
+                text: "集合".into(),
+            }),
+        )
+    };
+    let out = h.run(1_000, text(1, Addressee::Talkgroup(g())));
+    assert_eq!(transmits(&out), vec![(OperationId(0), Slot::Two)]);
+    // A text to a radio stays on the site's slot, and TS1 is free: it leaves at once too.
+    let out = h.run(1_000, text(2, Addressee::Radio(b())));
+    assert_eq!(transmits(&out), vec![(OperationId(1), Slot::One)]);
+    h.assert_replay();
+}
+
+#[test]
+fn the_air_time_budget_is_per_slot_and_follows_the_heard_slot() {
+    let air_settings = SiteAir {
+        follow_heard_slot: true,
+        ..SiteAir::default()
+    };
+    let mut h = slotted(air_settings, None);
+    let check = |token, radio| command(token, None, Command::Ota(OtaCommand::RadioCheck { radio }));
+    // A on TS1 and B on TS2: both leave at once, each on its radio's slot.
+    let out = h.run(1_000, check(1, a()));
+    assert_eq!(transmits(&out), vec![(OperationId(0), Slot::One)]);
+    let out = h.run(1_000, check(2, b()));
+    assert_eq!(transmits(&out), vec![(OperationId(1), Slot::Two)]);
+    // A second check to A waits for TS1 (busy until 1420) while TS2 stays free for B.
+    let out = h.run(1_100, check(3, a()));
+    assert_eq!(transmits(&out), vec![]);
+    assert_eq!(
+        h.core.site(&site(S1)).unwrap().busy_until,
+        [Timestamp(1_420); 2]
+    );
+    assert_eq!(h.core.next_deadline(), Some(Timestamp(1_420)));
+    assert_eq!(transmits(&h.run(1_419, Input::Tick)), vec![]);
+    assert_eq!(
+        transmits(&h.run(1_420, Input::Tick)),
+        vec![(OperationId(2), Slot::One)]
+    );
+    h.assert_replay();
+}
+
+#[test]
+fn the_answer_window_starts_when_the_link_reports_the_transmission_sent() {
+    let mut h = slotted(SiteAir::default(), None);
+    h.run(
+        1_000,
+        command(1, None, Command::Ota(OtaCommand::RadioCheck { radio: a() })),
+    );
+    // A report for another attempt or another site changes nothing.
+    assert_eq!(h.run(1_300, link_sent(0, 2, S1, Slot::One, 1_300)), vec![]);
+    assert_eq!(h.run(1_300, link_sent(0, 1, S2, Slot::One, 1_300)), vec![]);
+    // The link was slow: the last burst left at 2500, so the window runs to 6500, where a
+    // deadline from the handover would have ended at 5000.
+    assert_eq!(
+        h.run(2_600, link_sent(0, 1, S1, Slot::One, 2_500)),
+        vec![aired(2_600, 0, 1, Slot::One, 2_500, 4_000)]
+    );
+    assert_eq!(h.run(6_499, Input::Tick), vec![]);
+    let out = h.run(
+        6_499,
+        air(
+            S1,
+            AirEvent::Answer {
+                radio: a(),
+                service: Some(Service::RadioCheck),
+                answer: Answer::Accepted,
+            },
+        ),
+    );
+    assert!(out.contains(&ev(
+        6_499,
+        EventKind::OperationSucceeded {
+            operation: OperationId(0)
+        }
+    )));
+    h.assert_replay();
+}
+
+#[test]
+fn extra_air_time_extends_the_busy_time_and_the_answer_window() {
+    // MMDVMHost turns each of the 6 network preambles into 15 on the air: 6 × 14 × 60 ms more.
+    let air_settings = SiteAir {
+        extra_air_ms: 5_040,
+        ..SiteAir::default()
+    };
+    let mut h = slotted(air_settings, None);
+    let out = h.run(
+        1_000,
+        command(1, None, Command::Ota(OtaCommand::RadioCheck { radio: a() })),
+    );
+    assert!(out.contains(&ev(
+        1_000,
+        EventKind::OperationTransmitted {
+            operation: OperationId(0),
+            site: site(S1),
+            attempt: 1,
+            busy_until: Timestamp(1_000 + 420 + 5_040),
+            deadline: Some(Timestamp(1_000 + 420 + 5_040 + 4_000 + 5_000)),
+            slot: Some(Slot::One),
+        }
+    )));
+    assert_eq!(
+        h.run(1_420, link_sent(0, 1, S1, Slot::One, 1_420)),
+        vec![aired(1_420, 0, 1, Slot::One, 1_420, 9_040)]
+    );
+    // Without the extra time the attempt would have timed out at 5420.
+    assert_eq!(h.run(10_459, Input::Tick), vec![]);
+    let out = h.run(10_460, Input::Tick);
+    assert_eq!(
+        out[0],
+        ev(
+            10_460,
+            EventKind::OperationAttemptTimedOut {
+                operation: OperationId(0),
+                attempt: 1
+            }
+        )
+    );
+    h.assert_replay();
 }

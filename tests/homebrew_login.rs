@@ -19,7 +19,7 @@ use trunkgate::link::homebrew::{
     ConfigBlock, HomebrewCounters, Master, MasterConfig, Packet, Peer, PeerConfig, PeerEntry,
     PeerId, login_digest,
 };
-use trunkgate::link::{FrameMeta, LinkState, Received, Slot, Transmit};
+use trunkgate::link::{FrameMeta, LinkState, Received, Slot, Transmission, Transmit};
 
 const WAIT: Duration = Duration::from_secs(5);
 const LOCAL: ([u8; 4], u16) = ([127, 0, 0, 1], 0);
@@ -39,7 +39,7 @@ fn entry(id: u32, site: &str) -> PeerEntry {
 struct Running {
     addr: SocketAddr,
     rx: mpsc::Receiver<Received>,
-    tx: mpsc::Sender<Transmit>,
+    tx: mpsc::Sender<Transmission>,
     state: mpsc::Receiver<LinkState>,
     counters: Arc<HomebrewCounters>,
     stop: CancellationToken,
@@ -138,7 +138,8 @@ async fn eventually(what: &str, cond: impl Fn() -> bool) {
     }
 }
 
-fn transmit(site: &str, stream_id: u32) -> Transmit {
+/// One burst from a simulated radio, keeping its own stream ID.
+fn transmit(site: &str, stream_id: u32) -> Transmission {
     let mut burst = [0u8; 33];
     hex::decode_to_slice(HEADER, &mut burst).unwrap();
     Transmit {
@@ -152,6 +153,7 @@ fn transmit(site: &str, stream_id: u32) -> Transmit {
             stream_id,
         }),
     }
+    .into()
 }
 
 /// A socket speaking raw datagrams, for forging and inspecting packets.

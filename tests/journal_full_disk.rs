@@ -9,7 +9,7 @@
 //! Mounting a tmpfs needs root (CI runs as root); without it this test fails and says so.
 //! Everything else runs on 127.0.0.1 with ports picked by the OS; every wait has a deadline.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -26,7 +26,9 @@ use trunkgate::api::pb;
 use trunkgate::journal::sqlite::{SqliteConfig, SqliteReader};
 use trunkgate::journal::{Cursor, JournalReader};
 use trunkgate::link::homebrew::{HomebrewCounters, Peer, PeerConfig, PeerId};
-use trunkgate::link::{FrameMeta, LinkCounters, LinkState, Received, SiteName, Slot, Transmit};
+use trunkgate::link::{
+    FrameMeta, LinkCounters, LinkState, Received, SiteName, Slot, Transmission, Transmit,
+};
 use trunkgate::wire::Dialect;
 use trunkgate::wire::burst::{DataType, SyncPattern};
 use trunkgate::wire::csbk::{Csbk, CsbkBody, PdtAlarm, ReasonCode};
@@ -257,11 +259,12 @@ async fn watcher(
     }
 }
 
-/// The field site: a Homebrew peer run by the test; counts the gateway's DMRDs to
-/// FIELD_RADIO.
+/// The field site: a Homebrew peer run by the test; records the gateway's DMRDs to
+/// FIELD_RADIO with their stream IDs (one per transmission: the link draws a fresh one each).
 struct Field {
-    tx: mpsc::Sender<Transmit>,
-    to_radio: Arc<Mutex<Vec<Instant>>>,
+    tx: mpsc::Sender<Transmission>,
+    /// When each DMRD to FIELD_RADIO arrived, and its stream ID.
+    to_radio: Arc<Mutex<Vec<(Instant, u32)>>>,
     stop: CancellationToken,
 }
 
@@ -278,7 +281,7 @@ impl Field {
         let counters = Arc::new(HomebrewCounters::new(Arc::new(LinkCounters::default())));
         let peer = Peer::bind(pc, counters).await.unwrap();
         let (rx_tx, mut rx) = mpsc::channel::<Received>(1024);
-        let (tx, tx_rx) = mpsc::channel::<Transmit>(1024);
+        let (tx, tx_rx) = mpsc::channel::<Transmission>(1024);
         let (state_tx, mut state) = mpsc::channel::<LinkState>(16);
         let stop = CancellationToken::new();
         tokio::spawn(peer.run(rx_tx, tx_rx, state_tx, stop.clone()));
@@ -296,8 +299,8 @@ impl Field {
         let seen = Arc::clone(&to_radio);
         tokio::spawn(async move {
             while let Some(r) = rx.recv().await {
-                if r.meta.is_some_and(|m| m.destination == FIELD_RADIO) {
-                    seen.lock().unwrap().push(Instant::now());
+                if let Some(m) = r.meta.filter(|m| m.destination == FIELD_RADIO) {
+                    seen.lock().unwrap().push((Instant::now(), m.stream_id));
                 }
             }
         });
@@ -318,19 +321,29 @@ impl Field {
             stream_id: rand_stream(),
         };
         self.tx
-            .send(Transmit {
-                site: SiteName::from("field"),
-                slot: Slot::One,
-                burst,
-                meta: Some(meta),
-            })
+            .send(
+                Transmit {
+                    site: SiteName::from("field"),
+                    slot: Slot::One,
+                    burst,
+                    meta: Some(meta),
+                }
+                .into(),
+            )
             .await
             .unwrap();
     }
 
+    /// Transmissions whose first burst arrived between `from` and `to`. The link sends a
+    /// transmission's bursts at the air rate (60 ms each), so one handed over before an
+    /// outage may still be finishing after it started; only a new stream is a new decision.
     fn transmissions_between(&self, from: Instant, to: Instant) -> usize {
         let v = self.to_radio.lock().unwrap();
-        v.iter().filter(|&&t| t >= from && t <= to).count()
+        let mut first: HashMap<u32, Instant> = HashMap::new();
+        for &(t, stream) in v.iter() {
+            first.entry(stream).or_insert(t);
+        }
+        first.values().filter(|&&t| t >= from && t <= to).count()
     }
 }
 

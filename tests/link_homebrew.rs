@@ -15,7 +15,7 @@ use trunkgate::link::homebrew::{
     Allow, HomebrewCounters, Master, MasterConfig, Packet, Peer, PeerConfig, PeerEntry, PeerId,
     SlotAllow, login_digest,
 };
-use trunkgate::link::{FrameMeta, LinkState, Received, Slot, Transmit};
+use trunkgate::link::{FrameMeta, LinkState, Received, Slot, Transmission, Transmit};
 
 const WAIT: Duration = Duration::from_secs(5);
 const LOCAL: ([u8; 4], u16) = ([127, 0, 0, 1], 0);
@@ -41,7 +41,7 @@ fn entry(id: u32, site: &str, allow: Option<Allow>) -> PeerEntry {
 struct Running<T> {
     addr: SocketAddr,
     rx: mpsc::Receiver<Received>,
-    tx: mpsc::Sender<Transmit>,
+    tx: mpsc::Sender<Transmission>,
     state: mpsc::Receiver<LinkState>,
     counters: Arc<HomebrewCounters>,
     stop: CancellationToken,
@@ -384,7 +384,7 @@ async fn dmrd_is_relayed_between_peers_and_handed_to_the_gateway() {
 
     north
         .tx
-        .send(transmit("north", 46_001, 0xabcd))
+        .send(transmit("north", 46_001, 0xabcd).into())
         .await
         .unwrap();
     // The gateway sees it tagged with the sending peer's site and slot.
@@ -437,12 +437,16 @@ async fn allow_list_narrows_the_relay() {
     south.login(master.addr, 32, "pass32").await;
     wait_up(&mut north).await;
 
-    north.tx.send(transmit("north", 10, 1)).await.unwrap();
+    north
+        .tx
+        .send(transmit("north", 10, 1).into())
+        .await
+        .unwrap();
     assert_eq!(recv_burst(&mut master).await.meta.unwrap().destination, 10);
     south.assert_no_dmrd(Duration::from_millis(300)).await;
     assert_eq!(master.counters.snapshot().relay_denied, 1);
 
-    north.tx.send(transmit("north", 9, 2)).await.unwrap();
+    north.tx.send(transmit("north", 9, 2).into()).await.unwrap();
     let d = south.recv_dmrd().await;
     assert_eq!(&d[8..11], &[0, 0, 9]);
     stop(north).await;
@@ -460,7 +464,11 @@ async fn gateway_transmits_to_the_peer_of_a_site() {
     let south = Raw::new().await;
     north.login(master.addr, 41, "pass41").await;
     south.login(master.addr, 42, "pass42").await;
-    master.tx.send(transmit("south", 46_001, 5)).await.unwrap();
+    master
+        .tx
+        .send(transmit("south", 46_001, 5).into())
+        .await
+        .unwrap();
     let d = south.recv_dmrd().await;
     assert_eq!(&d[11..15], &42u32.to_be_bytes());
     north.assert_no_dmrd(Duration::from_millis(200)).await;

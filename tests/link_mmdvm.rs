@@ -19,7 +19,7 @@ use trunkgate::link::mmdvm::{
     PortSpec, ProtocolVersion, Reply, SetFreq, Status, Version, frame::config_flag,
 };
 use trunkgate::link::{
-    Burst, LinkCounters, LinkCountersSnapshot, LinkState, Received, Slot, Transmit,
+    Burst, LinkCounters, LinkCountersSnapshot, LinkState, Received, Slot, Transmission, Transmit,
 };
 
 const LIMIT: Duration = Duration::from_secs(8);
@@ -265,7 +265,7 @@ fn pty() -> (ModemIo, PathBuf) {
 
 struct Harness {
     rx: mpsc::Receiver<Received>,
-    tx: mpsc::Sender<Transmit>,
+    tx: mpsc::Sender<Transmission>,
     state: watch::Receiver<LinkState>,
     counters: Arc<LinkCounters>,
     shutdown: CancellationToken,
@@ -359,12 +359,15 @@ impl Harness {
 
     async fn send(&self, slot: Slot, burst: Burst) {
         self.tx
-            .send(Transmit {
-                site: Arc::from("site-a"),
-                slot,
-                burst,
-                meta: None,
-            })
+            .send(
+                Transmit {
+                    site: Arc::from("site-a"),
+                    slot,
+                    burst,
+                    meta: None,
+                }
+                .into(),
+            )
             .await
             .expect("link takes transmits");
     }
@@ -756,5 +759,65 @@ async fn nak_to_set_config_fails_the_handshake_and_it_is_retried() {
     assert!(h.counters.snapshot().naks >= 1);
     modem.knobs.nak_config.store(false, Ordering::SeqCst);
     h.wait_up().await;
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_duplex_modem_gets_a_bs_dwn_act_on_ts1_before_the_first_transmission() {
+    use trunkgate::link::mmdvm::WakeUp;
+    use trunkgate::link::{SentReport, Transmission};
+    use trunkgate::wire::DialectChoice;
+    use trunkgate::wire::burst::SyncPattern as SyncPatternMs;
+    use trunkgate::wire::csbk::CsbkBody;
+    use trunkgate::wire::pipeline::{Pdu, decode_burst};
+
+    let (io, path) = pty();
+    let mut modem = Modem::start(io, ProtocolVersion::V2);
+    modem.set_space(10, 10);
+    let mut cfg = config(serial(path));
+    cfg.duplex = true;
+    cfg.colour_code = 3;
+    cfg.wake_up = Some(WakeUp {
+        bs_address: 4_600_001,
+        source: 0xFF_FECB,
+    });
+    let mut h = start(cfg);
+    h.wait_up().await;
+    let (sent_tx, mut sent_rx) = mpsc::channel(4);
+    h.tx.send(Transmission {
+        site: Arc::from("site-a"),
+        slot: Slot::Two,
+        bursts: vec![burst(1), burst(2), burst(3)],
+        meta: None,
+        fresh_stream: true,
+        report: Some(SentReport {
+            to: sent_tx,
+            tag: 9,
+        }),
+    })
+    .await
+    .unwrap();
+    // First the wake-up: a BS_Dwn_Act CSBK on TS1 with the site's colour code.
+    let (slot, wake) = modem.next_burst().await;
+    assert_eq!(slot, Slot::One);
+    let decoded = decode_burst(&wake, DialectChoice::Auto).expect("the wake-up decodes");
+    assert_eq!(decoded.slot_type.map(|(s, _)| s.colour_code), Some(3));
+    assert!(matches!(decoded.sync, Some((SyncPatternMs::MsData, _))));
+    let Pdu::Csbk(c) = decoded.pdu else {
+        panic!("not a CSBK: {decoded:?}")
+    };
+    let CsbkBody::BsDwnAct(a) = c.body else {
+        panic!("not BS_Dwn_Act: {c:?}")
+    };
+    assert_eq!((a.bs_address, a.source), (4_600_001, 0xFF_FECB));
+    // Then the transmission, in order, and its report once the last burst is written.
+    for seed in 1..=3 {
+        assert_eq!(modem.next_burst().await, (Slot::Two, burst(seed)));
+    }
+    let sent = timeout(LIMIT, sent_rx.recv()).await.unwrap().unwrap();
+    assert_eq!((sent.tag, sent.slot, sent.bursts), (9, Slot::Two, 3));
+    // The repeater is awake now: the next transmission goes without a wake-up.
+    h.send(Slot::Two, burst(4)).await;
+    assert_eq!(modem.next_burst().await, (Slot::Two, burst(4)));
     h.stop().await;
 }

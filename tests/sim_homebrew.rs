@@ -16,7 +16,7 @@ use trunkgate::dispatch::{
     AirEvent, AirMessage, AirProfile, Answer, Input, RadioId, Service, SiteId,
 };
 use trunkgate::link::homebrew::{HomebrewCounters, Master, MasterConfig, PeerEntry, PeerId};
-use trunkgate::link::{LinkState, Received, Transmit};
+use trunkgate::link::{LinkState, Received, Transmission};
 use trunkgate::sim::{self, SimConfig, SimSiteConfig};
 use trunkgate::wire::{Dialect, DialectChoice};
 
@@ -42,7 +42,7 @@ async fn sites_log_in_and_answer_a_radio_check_through_the_master() {
     .unwrap();
     let addr = master.local_addr().unwrap();
     let (rx_tx, mut rx) = mpsc::channel::<Received>(4_096);
-    let (tx, tx_rx) = mpsc::channel::<Transmit>(256);
+    let (tx, tx_rx) = mpsc::channel::<Transmission>(256);
     let (state_tx, mut state) = mpsc::channel::<LinkState>(64);
     let stop = CancellationToken::new();
     let master_task = tokio::spawn(master.run(rx_tx, tx_rx, state_tx, stop.clone()));
@@ -120,7 +120,7 @@ async fn sites_log_in_and_answer_a_radio_check_through_the_master() {
     )
     .unwrap();
     for t in egress::to_transmits(&"西城".into(), &bursts) {
-        tx.send(t).await.unwrap();
+        tx.send(t.into()).await.unwrap();
     }
     let deadline = Instant::now() + Duration::from_secs(10);
     'wait: loop {
@@ -179,7 +179,7 @@ async fn load_mode_sends_decodable_bursts_through_the_master() {
     .unwrap();
     let addr = master.local_addr().unwrap();
     let (rx_tx, mut rx) = mpsc::channel::<Received>(65_536);
-    let (_tx, tx_rx) = mpsc::channel::<Transmit>(16);
+    let (_tx, tx_rx) = mpsc::channel::<Transmission>(16);
     let (state_tx, _state) = mpsc::channel::<LinkState>(64);
     let stop = CancellationToken::new();
     let master_task = tokio::spawn(master.run(rx_tx, tx_rx, state_tx, stop.clone()));

@@ -71,18 +71,34 @@ pub fn addressee_name(a: Addressee) -> String {
     }
 }
 
+/// Refuse control characters (C0, DEL, C1: `char::is_control`) in an identifier or name
+/// from a client: shown raw in a table or a log they could rewrite it or drive a terminal.
+pub fn plain<'a>(field: &str, s: &'a str) -> Result<&'a str, Status> {
+    match s.chars().find(|c| c.is_control()) {
+        Some(c) => Err(invalid_argument(
+            field,
+            format!("must not contain control characters (found {c:?})"),
+        )),
+        None => Ok(s),
+    }
+}
+
 fn segment<'a>(field: &str, collection: &str, name: &'a str) -> Result<&'a str, Status> {
     if name.is_empty() {
         return Err(invalid_argument(field, "required"));
     }
     if name.len() > MAX_NAME_LEN {
-        return Err(invalid_argument(field, "name too long"));
+        return Err(invalid_argument(
+            field,
+            format!("name longer than {MAX_NAME_LEN} bytes"),
+        ));
     }
+    plain(field, name)?;
     match name
         .strip_prefix(collection)
         .and_then(|s| s.strip_prefix('/'))
     {
-        Some(seg) if !seg.is_empty() && !seg.contains('/') => Ok(seg),
+        Some(seg) if !seg.is_empty() && !seg.contains('/') && seg.trim() == seg => Ok(seg),
         _ => Err(invalid_argument(
             field,
             format!("expected {collection}/{{id}}, got {name:?}"),
@@ -122,8 +138,12 @@ pub fn parse_addressee(field: &str, name: &str) -> Result<Addressee, Status> {
 
 fn parse_seq(field: &str, collection: &str, name: &str) -> Result<u64, Status> {
     let seg = segment(field, collection, name)?;
-    seg.parse()
-        .map_err(|_| invalid_argument(field, format!("{seg:?} is not a {collection} number")))
+    let bad = || invalid_argument(field, format!("{seg:?} is not a {collection} number"));
+    // Canonical decimal only: no sign, no leading zero (so one resource has one name).
+    if !seg.bytes().all(|b| b.is_ascii_digit()) || (seg.len() > 1 && seg.starts_with('0')) {
+        return Err(bad());
+    }
+    seg.parse().map_err(|_| bad())
 }
 
 /// `alarms/{n}`.
@@ -170,10 +190,28 @@ pub fn parse_optional<T>(
     opt(field, name, parse)
 }
 
-/// An optional `request_id`: empty is none.
-pub fn request_id(id: String) -> Option<String> {
-    if id.is_empty() { None } else { Some(id) }
+/// Longest `request_id` and operator name, in bytes (the core's limit).
+pub const MAX_KEY_LEN: usize = 128;
+
+/// An optional `request_id`: empty is none; at most [`MAX_KEY_LEN`] bytes, no control
+/// characters.
+pub fn request_id(id: String) -> Result<Option<String>, Status> {
+    if id.is_empty() {
+        return Ok(None);
+    }
+    if id.len() > MAX_KEY_LEN {
+        return Err(invalid_argument(
+            "request_id",
+            format!("longer than {MAX_KEY_LEN} bytes"),
+        ));
+    }
+    plain("request_id", &id)?;
+    Ok(Some(id))
 }
+
+/// Longest interval between location polls: one day (with at most
+/// `dispatch::Config::max_polls` polls, the last poll stays within a few years).
+pub const MAX_LOCATION_INTERVAL_SECS: i64 = 86_400;
 
 // ---- pagination -------------------------------------------------------------------------
 
@@ -239,8 +277,19 @@ pub fn token_u64(key: Option<String>) -> Result<Option<u64>, Status> {
 
 // ---- domain → proto -----------------------------------------------------------------------
 
-/// Unix milliseconds as a protobuf timestamp.
+/// Latest time a google.protobuf.Timestamp may hold: 9999-12-31T23:59:59Z
+/// (timestamp.proto: "Must be from 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z").
+const MAX_TIMESTAMP_SECS: u64 = 253_402_300_799;
+
+/// Unix milliseconds as a protobuf timestamp, clamped to the range the type allows (a
+/// client's decoder may reject anything later).
 pub fn timestamp(t: Timestamp) -> prost_types::Timestamp {
+    if t.0 / 1000 > MAX_TIMESTAMP_SECS {
+        return prost_types::Timestamp {
+            seconds: MAX_TIMESTAMP_SECS as i64,
+            nanos: 0,
+        };
+    }
     prost_types::Timestamp {
         seconds: (t.0 / 1000) as i64,
         nanos: ((t.0 % 1000) * 1_000_000) as i32,
@@ -718,12 +767,29 @@ pub fn event(cursor: Cursor, e: &Event) -> pb::Event {
             site,
             attempt,
             deadline,
+            slot,
             ..
         } => P::OperationTransmitted(pb::OperationTransmitted {
             operation: operation_name(*operation),
             site: site_name(site),
             attempt: u32::from(*attempt),
             deadline: ts(*deadline),
+            slot: slot.map_or(0, |s| u32::from(s.number())),
+        }),
+        EventKind::OperationAired {
+            operation,
+            attempt,
+            slot,
+            sent_at,
+            answer_window_ms,
+            deadline,
+        } => P::OperationAired(pb::OperationAired {
+            operation: operation_name(*operation),
+            attempt: u32::from(*attempt),
+            slot: u32::from(slot.number()),
+            sent_time: Some(timestamp(*sent_at)),
+            answer_window_ms: u32::try_from(*answer_window_ms).unwrap_or(u32::MAX),
+            deadline: Some(timestamp(*deadline)),
         }),
         EventKind::OperationAttemptTimedOut { operation, attempt } => {
             P::OperationAttemptTimedOut(pb::OperationAttemptTimedOut {
@@ -818,6 +884,7 @@ pub fn event_operation(e: &EventKind) -> Option<OperationId> {
         EventKind::OperationCreated { operation } => Some(operation.id),
         EventKind::OperationQueued { operation, .. }
         | EventKind::OperationTransmitted { operation, .. }
+        | EventKind::OperationAired { operation, .. }
         | EventKind::OperationAttemptTimedOut { operation, .. }
         | EventKind::OperationPolled { operation, .. }
         | EventKind::OperationSucceeded { operation }
@@ -846,6 +913,13 @@ impl TryFrom<pb::SendTextRequest> for Command {
         if r.text.is_empty() {
             return Err(invalid_argument("text", "required"));
         }
+        let max = crate::dispatch::Config::default().max_text_units;
+        if r.text.encode_utf16().count() > max {
+            return Err(invalid_argument(
+                "text",
+                format!("longer than {max} UTF-16 code units, what one air message carries"),
+            ));
+        }
         Ok(Command::Ota(OtaCommand::SendText { to, text: r.text }))
     }
 }
@@ -854,8 +928,10 @@ impl TryFrom<pb::SendStatusRequest> for Command {
     type Error = Status;
     fn try_from(r: pb::SendStatusRequest) -> Result<Command, Status> {
         let to = parse_addressee("recipient", &r.recipient)?;
-        let status =
-            u16::try_from(r.status).map_err(|_| invalid_argument("status", "must be 0..=1023"))?;
+        let status = u16::try_from(r.status)
+            .ok()
+            .filter(|s| *s <= 1023)
+            .ok_or_else(|| invalid_argument("status", "must be 0-1023 (a 10-bit air field)"))?;
         Ok(Command::Ota(OtaCommand::SendStatus { to, status }))
     }
 }
@@ -867,12 +943,34 @@ impl TryFrom<pb::RequestLocationRequest> for Command {
         let periodic = match (r.interval, r.polls) {
             (None, 0) => None,
             (Some(d), polls) if polls > 0 => {
-                if d.seconds < 0 || d.nanos < 0 {
-                    return Err(invalid_argument("interval", "must not be negative"));
+                let core = crate::dispatch::Config::default();
+                let min_secs = core.min_location_interval_ms / 1000;
+                let between = || {
+                    invalid_argument(
+                        "interval",
+                        format!("must be {min_secs}s-{MAX_LOCATION_INTERVAL_SECS}s"),
+                    )
+                };
+                if !(0..1_000_000_000).contains(&d.nanos) {
+                    return Err(invalid_argument("interval.nanos", "must be 0-999999999"));
                 }
-                let ms = (d.seconds as u64)
-                    .saturating_mul(1000)
-                    .saturating_add(d.nanos as u64 / 1_000_000);
+                if d.seconds < 0
+                    || d.seconds > MAX_LOCATION_INTERVAL_SECS
+                    || (d.seconds == MAX_LOCATION_INTERVAL_SECS && d.nanos > 0)
+                {
+                    return Err(between());
+                }
+                // Both parts are bounded above: no overflow.
+                let ms = d.seconds as u64 * 1000 + d.nanos as u64 / 1_000_000;
+                if ms < core.min_location_interval_ms {
+                    return Err(between());
+                }
+                if polls > core.max_polls {
+                    return Err(invalid_argument(
+                        "polls",
+                        format!("must be 1-{}", core.max_polls),
+                    ));
+                }
                 Some(Periodic {
                     interval_ms: ms,
                     count: polls,
@@ -1034,6 +1132,157 @@ mod tests {
             request_id: String::new(),
         };
         assert_eq!(field(&Command::try_from(status).unwrap_err()), "status");
+    }
+
+    fn message(s: Status) -> String {
+        assert_eq!(s.code(), Code::InvalidArgument, "{s:?}");
+        s.message().to_string()
+    }
+
+    #[test]
+    fn names_parse_strictly() {
+        assert_eq!(
+            message(parse_radio("name", "radios/ 57120201").unwrap_err()),
+            "invalid name: expected radios/{id}, got \"radios/ 57120201\""
+        );
+        for bad in [
+            "radios/57120201 ",
+            "radios/+57120201",
+            "radios/0x+12",
+            "radios/#+12",
+            " radios/57120201",
+            "radios//57120201",
+            "Radios/57120201",
+        ] {
+            assert_eq!(
+                field(&parse_radio("name", bad).unwrap_err()),
+                "name",
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            message(parse_alarm("name", "alarms/+5").unwrap_err()),
+            "invalid name: \"+5\" is not a alarms number"
+        );
+        for bad in [
+            "alarms/05",
+            "alarms/ 5",
+            "alarms/5 ",
+            "alarms/-5",
+            "alarms/",
+        ] {
+            assert_eq!(
+                field(&parse_alarm("name", bad).unwrap_err()),
+                "name",
+                "{bad:?}"
+            );
+        }
+        assert_eq!(parse_alarm("name", "alarms/0").unwrap(), AlarmId(0));
+        assert_eq!(
+            parse_operation("name", "operations/17").unwrap(),
+            OperationId(17)
+        );
+        assert_eq!(
+            parse_site("site", "sites/城关站").unwrap(),
+            SiteId::new("城关站")
+        );
+        for bad in ["sites/ north", "sites/north ", "sites/no\nrth"] {
+            assert_eq!(
+                field(&parse_site("site", bad).unwrap_err()),
+                "site",
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn control_characters_are_refused_in_identifiers() {
+        assert_eq!(
+            message(parse_radio("name", "radios/5712\u{1b}[2J0201").unwrap_err()),
+            "invalid name: must not contain control characters (found '\\u{1b}')"
+        );
+        assert_eq!(
+            message(request_id("retry\n1".into()).unwrap_err()),
+            "invalid request_id: must not contain control characters (found '\\n')"
+        );
+        assert_eq!(
+            message(request_id("x".repeat(129)).unwrap_err()),
+            "invalid request_id: longer than 128 bytes"
+        );
+        assert_eq!(request_id(String::new()).unwrap(), None);
+        assert_eq!(
+            request_id("值班-1".into()).unwrap().as_deref(),
+            Some("值班-1")
+        );
+        // C1 controls and DEL too.
+        assert!(plain("operator", "a\u{9b}b").is_err());
+        assert!(plain("operator", "a\u{7f}b").is_err());
+        assert!(plain("operator", "张三 (duty)").is_ok());
+    }
+
+    #[test]
+    fn durations_and_counts_are_bounded() {
+        let req = |seconds: i64, nanos: i32, polls: u32| pb::RequestLocationRequest {
+            name: "radios/80020200".into(),
+            interval: Some(prost_types::Duration { seconds, nanos }),
+            polls,
+            request_id: String::new(),
+        };
+        let err = |r| message(Command::try_from(r).unwrap_err());
+        // 10,000 years.
+        assert_eq!(
+            err(req(315_576_000_000, 0, 3)),
+            "invalid interval: must be 10s-86400s"
+        );
+        assert_eq!(
+            err(req(86_400, 1, 3)),
+            "invalid interval: must be 10s-86400s"
+        );
+        assert_eq!(
+            err(req(9, 999_999_999, 3)),
+            "invalid interval: must be 10s-86400s"
+        );
+        assert_eq!(err(req(-1, 0, 3)), "invalid interval: must be 10s-86400s");
+        assert_eq!(
+            err(req(30, 1_000_000_000, 3)),
+            "invalid interval.nanos: must be 0-999999999"
+        );
+        assert_eq!(
+            err(req(30, -1, 3)),
+            "invalid interval.nanos: must be 0-999999999"
+        );
+        assert_eq!(err(req(30, 0, 1_001)), "invalid polls: must be 1-1000");
+        assert!(Command::try_from(req(86_400, 0, 1_000)).is_ok());
+        assert!(Command::try_from(req(10, 0, 1)).is_ok());
+        let status = |status| pb::SendStatusRequest {
+            recipient: "radios/80020200".into(),
+            status,
+            request_id: String::new(),
+        };
+        assert_eq!(
+            message(Command::try_from(status(1024)).unwrap_err()),
+            "invalid status: must be 0-1023 (a 10-bit air field)"
+        );
+        assert!(Command::try_from(status(1023)).is_ok());
+        let text = |text: String| pb::SendTextRequest {
+            recipient: "talkgroups/80020910".into(),
+            text,
+            request_id: String::new(),
+        };
+        assert_eq!(
+            message(Command::try_from(text("字".repeat(238))).unwrap_err()),
+            "invalid text: longer than 237 UTF-16 code units, what one air message carries"
+        );
+        // Texts may hold newlines: radios show them.
+        assert!(Command::try_from(text(format!("{}\n{}", "字".repeat(100), "x"))).is_ok());
+    }
+
+    #[test]
+    fn timestamps_stay_in_the_protobuf_range() {
+        let t = timestamp(Timestamp(u64::MAX));
+        assert_eq!((t.seconds, t.nanos), (253_402_300_799, 0));
+        let t = timestamp(Timestamp(1_700_000_000_123));
+        assert_eq!((t.seconds, t.nanos), (1_700_000_000, 123_000_000));
     }
 
     #[test]

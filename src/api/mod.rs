@@ -16,14 +16,24 @@
 //!   of shutdown, SERVING otherwise, for the server ("") and every
 //!   trunkgate.v1 service; server reflection v1 and v1alpha (tonic-reflection) is on when
 //!   configured, so grpcurl works (dispatch-features.md §4.3).
-//! - [`serve`] accepts with TCP_NODELAY (perf-and-deps.md §1d: Nagle plus delayed ACK gave
-//!   40 ms stalls), keeps HTTP/2 keepalives on long streams, and bounds concurrent streams
-//!   and watchers. On shutdown, streams end with UNAVAILABLE naming their resume cursor and
-//!   the server stops after at most `ApiConfig::grace`.
+//! - [`serve`] runs tonic on its own accept loop ([`conn`]): accept failures (out of file
+//!   handles) back off and are logged once; connections are bounded in total and per client
+//!   address, calls (streams) per client address and per connection, and watchers; a
+//!   connection that sends no HTTP/2 preface within `ApiConfig::handshake_timeout` is
+//!   closed, and HTTP/2 keepalive pings close connections whose peer stopped answering.
+//!   Accepted sockets get TCP_NODELAY (perf-and-deps.md §1d: Nagle plus delayed ACK gave
+//!   40 ms stalls). On shutdown, streams end with UNAVAILABLE naming their resume cursor, idle
+//!   connections are closed at once, and the server stops after at most `ApiConfig::grace`.
+//! - A request that does not decode is INVALID_ARGUMENT (field `request`), one over the
+//!   message size limit RESOURCE_EXHAUSTED (reason `REQUEST_TOO_LARGE`) ([`conn::GuardLayer`]).
+//! - Listening beyond loopback logs a warning at start: the API has no authentication yet.
 //! - No input from the network can panic the server: every field is validated into a
-//!   precise INVALID_ARGUMENT naming the field, and names and tokens are length-bounded.
+//!   precise INVALID_ARGUMENT naming the field and the bound; names parse strictly, names and
+//!   tokens are length-bounded, and identifiers (names, `request_id`, the operator) with
+//!   control characters are refused.
 
 pub mod backend;
+pub mod conn;
 pub mod convert;
 mod event_server;
 pub mod service;
@@ -36,8 +46,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 use tonic::transport::Server;
-use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 
 pub use backend::{
@@ -85,6 +95,19 @@ pub struct ApiConfig {
     pub max_wait: Duration,
     /// HTTP/2 streams per connection.
     pub max_concurrent_streams: u32,
+    /// Open connections at once; more are closed on accept.
+    pub max_connections: usize,
+    /// Open connections at once from one client IP address.
+    pub max_connections_per_client: usize,
+    /// Calls (HTTP/2 streams) open at once from one client IP address, over all its
+    /// connections; more are RESOURCE_EXHAUSTED.
+    pub max_streams_per_client: usize,
+    /// Time a new connection has to send the HTTP/2 preface.
+    pub handshake_timeout: Duration,
+    /// HTTP/2 keepalive: ping a connection after this long without a frame from it.
+    pub keepalive_interval: Duration,
+    /// HTTP/2 keepalive: close the connection when a ping is not answered within this.
+    pub keepalive_timeout: Duration,
     /// After the shutdown signal, how long open calls may take to finish.
     pub grace: Duration,
 }
@@ -100,7 +123,13 @@ impl Default for ApiConfig {
             max_watchers: 256,
             default_wait: Duration::from_secs(10),
             max_wait: Duration::from_secs(60),
-            max_concurrent_streams: 512,
+            max_concurrent_streams: 128,
+            max_connections: 512,
+            max_connections_per_client: 64,
+            max_streams_per_client: 512,
+            handshake_timeout: Duration::from_secs(10),
+            keepalive_interval: Duration::from_secs(30),
+            keepalive_timeout: Duration::from_secs(10),
             grace: Duration::from_secs(5),
         }
     }
@@ -167,7 +196,27 @@ pub async fn serve<B: Backend>(
             .await
             .map_err(|source| ServeError::Bind { addr, source })?,
     };
-    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    if let Ok(local) = listener.local_addr()
+        && !local.ip().is_loopback()
+    {
+        tracing::warn!(
+            %local,
+            "the gRPC API listens beyond this host and has no authentication yet: anyone who can reach {local} can read the network and command radios"
+        );
+    }
+    let limits = conn::Limits {
+        max_connections: config.max_connections.max(1),
+        max_connections_per_client: config.max_connections_per_client.max(1),
+        handshake_timeout: config.handshake_timeout,
+    };
+    let drain_conns = CancellationToken::new();
+    let incoming = conn::Acceptor::new(
+        listener,
+        limits,
+        Arc::new(conn::Admission::default()),
+        drain_conns.clone(),
+    )
+    .into_stream();
 
     let (drain_tx, drain_rx) = tokio::sync::watch::channel(false);
     let api = Api::new(backend.clone(), config.clone(), drain_rx);
@@ -227,13 +276,15 @@ pub async fn serve<B: Backend>(
         async move {
             shutdown.await;
             let _ = drain_tx.send(true);
+            drain_conns.cancel();
             let _ = stop_tx.send(());
         }
     };
     let router = Server::builder()
-        .http2_keepalive_interval(Some(Duration::from_secs(30)))
-        .http2_keepalive_timeout(Some(Duration::from_secs(10)))
+        .http2_keepalive_interval(Some(config.keepalive_interval))
+        .http2_keepalive_timeout(Some(config.keepalive_timeout))
         .max_concurrent_streams(Some(config.max_concurrent_streams))
+        .layer(conn::GuardLayer::new(config.max_streams_per_client))
         .add_service(health)
         .add_optional_service(reflection_v1)
         .add_optional_service(reflection_v1alpha)

@@ -50,10 +50,12 @@ impl<B> Clone for Api<B> {
 }
 
 /// The operator from request metadata. A non-UTF-8 binary value is ignored (as if absent)
-/// rather than failing the command; the core bounds the length.
-fn operator<T>(req: &Request<T>) -> Option<String> {
+/// rather than failing the command; a name longer than [`convert::MAX_KEY_LEN`] bytes or
+/// with control characters is INVALID_ARGUMENT naming `operator`.
+fn operator<T>(req: &Request<T>) -> Result<Option<String>, Status> {
     let md = req.metadata();
-    md.get_bin(OPERATOR_METADATA_BIN)
+    let name = md
+        .get_bin(OPERATOR_METADATA_BIN)
         .and_then(|v| v.to_bytes().ok())
         .and_then(|b| String::from_utf8(b.to_vec()).ok())
         .or_else(|| {
@@ -61,7 +63,17 @@ fn operator<T>(req: &Request<T>) -> Option<String> {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string)
         })
-        .filter(|s| !s.is_empty())
+        .filter(|s| !s.is_empty());
+    if let Some(name) = &name {
+        if name.len() > convert::MAX_KEY_LEN {
+            return Err(invalid_argument(
+                "operator",
+                format!("longer than {} bytes", convert::MAX_KEY_LEN),
+            ));
+        }
+        convert::plain("operator", name)?;
+    }
+    Ok(name)
 }
 
 impl<B: Backend> Api<B> {
@@ -97,7 +109,7 @@ impl<B: Backend> Api<B> {
         command: Command,
     ) -> Result<Reply, Status> {
         let request = dispatch::Request {
-            request_id: convert::request_id(request_id),
+            request_id: convert::request_id(request_id)?,
             operator,
             command,
         };
@@ -123,7 +135,7 @@ impl<B: Backend> Api<B> {
         req: Request<pb::RadioCommandRequest>,
         make: fn(RadioId) -> OtaCommand,
     ) -> Result<Response<pb::Operation>, Status> {
-        let op = operator(&req);
+        let op = operator(&req)?;
         let req = req.into_inner();
         let command = convert::radio_command(&req, make)?;
         self.operation(req.request_id, op, command).await
@@ -359,7 +371,7 @@ impl<B: Backend> pb::alarm_service_server::AlarmService for Api<B> {
         &self,
         req: Request<pb::AcknowledgeAlarmRequest>,
     ) -> Result<Response<pb::AlarmResponse>, Status> {
-        let op = operator(&req);
+        let op = operator(&req)?;
         let r = req.into_inner();
         let id = r.request_id.clone();
         self.alarm_verb(id, op, Command::try_from(r)?).await
@@ -369,7 +381,7 @@ impl<B: Backend> pb::alarm_service_server::AlarmService for Api<B> {
         &self,
         req: Request<pb::ResolveAlarmRequest>,
     ) -> Result<Response<pb::AlarmResponse>, Status> {
-        let op = operator(&req);
+        let op = operator(&req)?;
         let r = req.into_inner();
         let id = r.request_id.clone();
         self.alarm_verb(id, op, Command::try_from(r)?).await
@@ -422,7 +434,7 @@ impl<B: Backend> pb::command_service_server::CommandService for Api<B> {
         &self,
         req: Request<pb::SendTextRequest>,
     ) -> Result<Response<pb::Operation>, Status> {
-        let op = operator(&req);
+        let op = operator(&req)?;
         let r = req.into_inner();
         let id = r.request_id.clone();
         self.operation(id, op, Command::try_from(r)?).await
@@ -432,7 +444,7 @@ impl<B: Backend> pb::command_service_server::CommandService for Api<B> {
         &self,
         req: Request<pb::SendStatusRequest>,
     ) -> Result<Response<pb::Operation>, Status> {
-        let op = operator(&req);
+        let op = operator(&req)?;
         let r = req.into_inner();
         let id = r.request_id.clone();
         self.operation(id, op, Command::try_from(r)?).await
@@ -442,7 +454,7 @@ impl<B: Backend> pb::command_service_server::CommandService for Api<B> {
         &self,
         req: Request<pb::RequestLocationRequest>,
     ) -> Result<Response<pb::Operation>, Status> {
-        let op = operator(&req);
+        let op = operator(&req)?;
         let r = req.into_inner();
         let id = r.request_id.clone();
         self.operation(id, op, Command::try_from(r)?).await
@@ -486,9 +498,13 @@ impl<B: Backend> pb::operation_service_server::OperationService for Api<B> {
         let id = convert::parse_operation("name", &r.name)?;
         let timeout = match r.timeout {
             None => self.shared.config.default_wait,
-            Some(d) if d.seconds < 0 || d.nanos < 0 => {
+            Some(d) if !(0..1_000_000_000).contains(&d.nanos) => {
+                return Err(invalid_argument("timeout.nanos", "must be 0-999999999"));
+            }
+            Some(d) if d.seconds < 0 => {
                 return Err(invalid_argument("timeout", "must not be negative"));
             }
+            // Nanos are below one second: no carry, no overflow.
             Some(d) => Duration::new(d.seconds as u64, d.nanos as u32),
         }
         .min(self.shared.config.max_wait);
@@ -501,7 +517,7 @@ impl<B: Backend> pb::operation_service_server::OperationService for Api<B> {
         &self,
         req: Request<pb::CancelOperationRequest>,
     ) -> Result<Response<pb::Operation>, Status> {
-        let op = operator(&req);
+        let op = operator(&req)?;
         let command = Command::try_from(req.into_inner())?;
         let id = match &command {
             Command::CancelOperation { operation } => *operation,

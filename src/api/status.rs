@@ -18,6 +18,11 @@
 //! `WATCHER_LAGGED`), `oldest_cursor` (OUT_OF_RANGE `CURSOR_EXPIRED`); a cursor of another
 //! journal is FAILED_PRECONDITION `JOURNAL_MISMATCH` with `journal` (the server's) and
 //! `cursor_journal`.
+//!
+//! Before any handler runs, [`super::conn::GuardLayer`] gives tonic's decode failures their
+//! codes: a request that is not a valid message (or has a string that is not UTF-8) is
+//! INVALID_ARGUMENT with reason `INVALID_ARGUMENT` and field `request`; one over the decoding
+//! size limit is RESOURCE_EXHAUSTED with reason `REQUEST_TOO_LARGE`.
 
 use std::collections::HashMap;
 

@@ -92,6 +92,22 @@ pub struct ApiConfig {
     pub watch_queue: usize,
     /// Seconds between heartbeats on an idle event stream.
     pub heartbeat_secs: u64,
+    /// Open API connections at once; more are closed on accept. The soft file-handle limit
+    /// is raised at start to this plus 256, up to the hard limit.
+    pub max_connections: usize,
+    /// Open API connections at once from one client IP address (at most `max_connections`).
+    pub max_connections_per_client: usize,
+    /// Concurrent HTTP/2 streams (calls) on one connection.
+    pub max_streams_per_connection: u32,
+    /// Concurrent calls from one client IP address over all its connections; more are
+    /// refused with RESOURCE_EXHAUSTED.
+    pub max_streams_per_client: usize,
+    /// Seconds a new connection has to send the HTTP/2 preface before it is closed.
+    pub handshake_timeout_secs: u64,
+    /// Seconds without a frame from a client before it is pinged.
+    pub keepalive_interval_secs: u64,
+    /// Seconds a ping may go unanswered before the connection is closed.
+    pub keepalive_timeout_secs: u64,
 }
 
 impl Default for ApiConfig {
@@ -101,6 +117,13 @@ impl Default for ApiConfig {
             reflection: true,
             watch_queue: 4096,
             heartbeat_secs: 5,
+            max_connections: 512,
+            max_connections_per_client: 64,
+            max_streams_per_connection: 128,
+            max_streams_per_client: 512,
+            handshake_timeout_secs: 10,
+            keepalive_interval_secs: 30,
+            keepalive_timeout_secs: 10,
         }
     }
 }
@@ -178,6 +201,46 @@ pub struct SiteConfig {
     /// Colour code of the site's channels.
     #[serde(default = "default_colour_code")]
     pub colour_code: u8,
+    /// Timeslot (1 or 2) for control and data traffic to radios, and for group traffic to
+    /// talkgroups without a `slot` of their own (docs/air-commands.md §0 "Which slot").
+    #[serde(default = "default_slot")]
+    pub slot: u8,
+    /// Send to a radio on the slot it was last heard on at this site, where known.
+    #[serde(default)]
+    pub follow_heard_slot: bool,
+    /// Air time the path adds beyond what the gateway sends, ms (MMDVMHost expands each network
+    /// data preamble into 15 on the air: about 5,040 for 6 preambles); extends answer windows.
+    #[serde(default)]
+    pub extra_air_ms: u64,
+}
+
+fn default_slot() -> u8 {
+    1
+}
+
+/// How a link spaces the bursts of the gateway's transmissions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TxPacing {
+    /// One burst per `tx_burst_interval_ms` per slot (60 ms: the air rate).
+    #[default]
+    AirRate,
+    /// Every burst at once (explicit choice only).
+    AtOnce,
+}
+
+fn default_burst_interval() -> u64 {
+    60
+}
+
+/// The link pacing of `pacing` / `interval_ms`.
+pub fn pacing(pacing: TxPacing, interval_ms: u64) -> crate::link::Pacing {
+    match pacing {
+        TxPacing::AirRate => {
+            crate::link::Pacing::AirRate(std::time::Duration::from_millis(interval_ms))
+        }
+        TxPacing::AtOnce => crate::link::Pacing::AtOnce,
+    }
 }
 
 fn default_colour_code() -> u8 {
@@ -225,6 +288,12 @@ pub struct HomebrewMasterConfig {
     /// Repeaters and gateways allowed to log in.
     #[serde(rename = "peer")]
     pub peers: Vec<HomebrewMasterPeer>,
+    /// `air_rate` (default) or `at_once`.
+    #[serde(default)]
+    pub tx_pacing: TxPacing,
+    /// Milliseconds between two bursts of one slot with `air_rate` (60: the air rate).
+    #[serde(default = "default_burst_interval")]
+    pub tx_burst_interval_ms: u64,
 }
 
 fn default_peer_timeout() -> u64 {
@@ -252,6 +321,10 @@ pub struct HomebrewMasterPeer {
     /// Slots relayed to and from it (both when absent).
     #[serde(default)]
     pub slots: Option<Vec<u8>>,
+    /// The slot (1 or 2) the gateway's own transmissions to this peer go on, whatever the
+    /// site's slot (one master serving repeaters with different slots at one site).
+    #[serde(default)]
+    pub command_slot: Option<u8>,
 }
 
 /// `[[homebrew_peer]]`
@@ -269,9 +342,66 @@ pub struct HomebrewPeerConfig {
     pub passphrase: String,
     /// The site this link carries.
     pub site: String,
-    /// Callsign sent in the RPTC block.
+    /// Callsign sent in the RPTC block (8 characters at most).
     #[serde(default = "default_callsign")]
     pub callsign: String,
+    /// RPTC receive frequency, Hz (0 when not given).
+    #[serde(default)]
+    pub rx_freq_hz: u32,
+    /// RPTC transmit frequency, Hz.
+    #[serde(default)]
+    pub tx_freq_hz: u32,
+    /// RPTC transmit power, dBm (0-99).
+    #[serde(default)]
+    pub tx_power_dbm: u8,
+    /// RPTC colour code (0-15); the site's when absent.
+    #[serde(default)]
+    pub colour_code: Option<u8>,
+    /// RPTC latitude, degrees north.
+    #[serde(default)]
+    pub latitude: f64,
+    /// RPTC longitude, degrees east.
+    #[serde(default)]
+    pub longitude: f64,
+    /// RPTC antenna height, metres (-99 to 999).
+    #[serde(default)]
+    pub height_m: i32,
+    /// RPTC location (20 characters at most).
+    #[serde(default)]
+    pub location: String,
+    /// RPTC description (19 characters at most).
+    #[serde(default)]
+    pub description: String,
+    /// RPTC URL (124 characters at most).
+    #[serde(default)]
+    pub url: String,
+    /// RPTC software ID (40 characters at most).
+    #[serde(default = "default_software_id")]
+    pub software_id: String,
+    /// RPTC package ID (40 characters at most).
+    #[serde(default = "default_package_id")]
+    pub package_id: String,
+    /// RPTC slots: 1, 2, 3 (both) duplex, 4 simplex; 3 when absent.
+    #[serde(default = "default_rptc_slots")]
+    pub slots: u8,
+    /// `air_rate` (default) or `at_once`.
+    #[serde(default)]
+    pub tx_pacing: TxPacing,
+    /// Milliseconds between two bursts of one slot with `air_rate` (60: the air rate).
+    #[serde(default = "default_burst_interval")]
+    pub tx_burst_interval_ms: u64,
+}
+
+fn default_software_id() -> String {
+    concat!("trunkgate ", env!("CARGO_PKG_VERSION")).to_string()
+}
+
+fn default_package_id() -> String {
+    "trunkgate".to_string()
+}
+
+fn default_rptc_slots() -> u8 {
+    3
 }
 
 fn default_any() -> SocketAddr {
@@ -303,6 +433,17 @@ pub struct MmdvmConfig {
     /// Duplex (repeater / control station) or simplex.
     #[serde(default = "default_true")]
     pub duplex: bool,
+    /// Write a BS_Dwn_Act wake-up to this repeater ID on TS1 before transmitting after a
+    /// quiet spell (duplex only; a duplex MMDVMHost repeater hearing our transmitter ignores
+    /// everything until woken).
+    #[serde(default)]
+    pub wake_up_repeater_id: Option<u32>,
+    /// `air_rate` (default) or `at_once`.
+    #[serde(default)]
+    pub tx_pacing: TxPacing,
+    /// Milliseconds between two bursts of one slot with `air_rate` (60: the air rate).
+    #[serde(default = "default_burst_interval")]
+    pub tx_burst_interval_ms: u64,
 }
 
 fn default_baud() -> u32 {
@@ -347,6 +488,9 @@ pub struct TalkgroupConfig {
     pub id: IdOrNumber,
     /// Name shown to dispatchers.
     pub name: String,
+    /// Timeslot (1 or 2) for group traffic to it; the site's `slot` when absent.
+    #[serde(default)]
+    pub slot: Option<u8>,
 }
 
 /// An identity written either as a PDT dial number (`"57120200"`) or as an air address (`9011201`).
@@ -473,6 +617,55 @@ pub const HEARTBEAT_SECS: Bound = Bound {
     max: 3_600,
     means: "seconds between heartbeats on an idle event stream",
 };
+/// `[api] max_connections`.
+pub const MAX_CONNECTIONS: Bound = Bound {
+    key: "api.max_connections",
+    min: 1,
+    max: 100_000,
+    means: "API connections open at once",
+};
+/// `[api] max_connections_per_client` (and at most `max_connections`, checked apart).
+pub const MAX_CONNECTIONS_PER_CLIENT: Bound = Bound {
+    key: "api.max_connections_per_client",
+    min: 1,
+    max: 100_000,
+    means: "API connections open at once from one client IP address",
+};
+/// `[api] max_streams_per_connection`.
+pub const MAX_STREAMS_PER_CONNECTION: Bound = Bound {
+    key: "api.max_streams_per_connection",
+    min: 1,
+    max: 10_000,
+    means: "calls open at once on one API connection",
+};
+/// `[api] max_streams_per_client`.
+pub const MAX_STREAMS_PER_CLIENT: Bound = Bound {
+    key: "api.max_streams_per_client",
+    min: 1,
+    max: 100_000,
+    means: "calls open at once from one client IP address",
+};
+/// `[api] handshake_timeout_secs`.
+pub const HANDSHAKE_TIMEOUT_SECS: Bound = Bound {
+    key: "api.handshake_timeout_secs",
+    min: 1,
+    max: 300,
+    means: "seconds a new connection has to send the HTTP/2 preface",
+};
+/// `[api] keepalive_interval_secs`.
+pub const KEEPALIVE_INTERVAL_SECS: Bound = Bound {
+    key: "api.keepalive_interval_secs",
+    min: 1,
+    max: 3_600,
+    means: "seconds without a frame from a client before it is pinged",
+};
+/// `[api] keepalive_timeout_secs`.
+pub const KEEPALIVE_TIMEOUT_SECS: Bound = Bound {
+    key: "api.keepalive_timeout_secs",
+    min: 1,
+    max: 600,
+    means: "seconds a ping may go unanswered before the connection is closed",
+};
 /// `[journal] retention_days`.
 pub const RETENTION_DAYS: Bound = Bound {
     key: "journal.retention_days",
@@ -557,6 +750,95 @@ pub const RELAY_SLOT: Bound = Bound {
     max: 2,
     means: "time slots relayed to and from the peer",
 };
+/// `[[site]] slot`: the timeslot of commands and data (docs/air-commands.md §0 "Which slot").
+pub const SITE_SLOT: Bound = Bound {
+    key: "site.slot",
+    min: 1,
+    max: 2,
+    means: "the timeslot commands, data and group traffic go on",
+};
+/// `[[site]] extra_air_ms`.
+pub const EXTRA_AIR_MS: Bound = Bound {
+    key: "site.extra_air_ms",
+    min: 0,
+    max: 60_000,
+    means: "milliseconds of air time the path adds beyond what the gateway sends",
+};
+/// `[[talkgroup]] slot`.
+pub const TALKGROUP_SLOT: Bound = Bound {
+    key: "talkgroup.slot",
+    min: 1,
+    max: 2,
+    means: "the timeslot of group traffic to the talkgroup",
+};
+/// `[[homebrew_master.peer]] command_slot`.
+pub const COMMAND_SLOT: Bound = Bound {
+    key: "homebrew_master.peer.command_slot",
+    min: 1,
+    max: 2,
+    means: "the timeslot the gateway's own transmissions to the peer go on",
+};
+/// `[homebrew_master] tx_burst_interval_ms` (60 ms: one burst per slot per TDMA frame,
+/// TS 102 361-1 §4.2).
+pub const MASTER_BURST_INTERVAL_MS: Bound = Bound {
+    key: "homebrew_master.tx_burst_interval_ms",
+    min: 1,
+    max: 1_000,
+    means: "milliseconds between two bursts of one slot with tx_pacing = \"air_rate\"; 60 is \
+            the air rate",
+};
+/// `[[homebrew_peer]] tx_burst_interval_ms`.
+pub const PEER_BURST_INTERVAL_MS: Bound = Bound {
+    key: "homebrew_peer.tx_burst_interval_ms",
+    ..MASTER_BURST_INTERVAL_MS
+};
+/// `[[mmdvm]] tx_burst_interval_ms`.
+pub const MMDVM_BURST_INTERVAL_MS: Bound = Bound {
+    key: "mmdvm.tx_burst_interval_ms",
+    ..MASTER_BURST_INTERVAL_MS
+};
+/// `[[homebrew_peer]] rx_freq_hz`: 9 digits in the RPTC block (transports.md 2.4).
+pub const RPTC_RX_FREQ_HZ: Bound = Bound {
+    key: "homebrew_peer.rx_freq_hz",
+    min: 0,
+    max: 999_999_999,
+    means: "the receive frequency sent in the login, in Hz, 9 digits",
+};
+/// `[[homebrew_peer]] tx_freq_hz`: 9 digits in the RPTC block (transports.md 2.4).
+pub const RPTC_TX_FREQ_HZ: Bound = Bound {
+    key: "homebrew_peer.tx_freq_hz",
+    min: 0,
+    max: 999_999_999,
+    means: "the transmit frequency sent in the login, in Hz, 9 digits",
+};
+/// `[[homebrew_peer]] tx_power_dbm`: 2 digits in the RPTC block (transports.md 2.4).
+pub const RPTC_TX_POWER_DBM: Bound = Bound {
+    key: "homebrew_peer.tx_power_dbm",
+    min: 0,
+    max: 99,
+    means: "the transmit power sent in the login, in dBm",
+};
+/// `[[homebrew_peer]] colour_code`: 2 digits in the RPTC block, 4 bits on the air.
+pub const RPTC_COLOUR_CODE: Bound = Bound {
+    key: "homebrew_peer.colour_code",
+    min: 0,
+    max: 15,
+    means: "the colour code sent in the login",
+};
+/// `[[homebrew_peer]] slots`: 1 digit in the RPTC block (transports.md 2.4).
+pub const RPTC_SLOTS: Bound = Bound {
+    key: "homebrew_peer.slots",
+    min: 0,
+    max: 4,
+    means: "the slots sent in the login: 1 or 2, 3 for both (duplex), 4 simplex",
+};
+/// `[[mmdvm]] wake_up_repeater_id`: the BS_Dwn_Act target, a 24-bit air address.
+pub const WAKE_UP_REPEATER_ID: Bound = Bound {
+    key: "mmdvm.wake_up_repeater_id",
+    min: 0,
+    max: crate::dispatch::ids::MAX_AIR_ID as u64,
+    means: "the repeater ID a BS_Dwn_Act wake-up is sent to, 24 bits on the air",
+};
 
 /// Baud rates an MMDVM modem's serial port may run at.
 pub const BAUD_RATES: [u32; 8] = [
@@ -567,6 +849,13 @@ pub const BAUD_RATES: [u32; 8] = [
 pub const BOUNDS: &[&Bound] = &[
     &WATCH_QUEUE,
     &HEARTBEAT_SECS,
+    &MAX_CONNECTIONS,
+    &MAX_CONNECTIONS_PER_CLIENT,
+    &MAX_STREAMS_PER_CONNECTION,
+    &MAX_STREAMS_PER_CLIENT,
+    &HANDSHAKE_TIMEOUT_SECS,
+    &KEEPALIVE_INTERVAL_SECS,
+    &KEEPALIVE_TIMEOUT_SECS,
     &RETENTION_DAYS,
     &SNAPSHOT_EVERY,
     &COMMIT_GAP_MS,
@@ -579,6 +868,19 @@ pub const BOUNDS: &[&Bound] = &[
     &PEER_ID,
     &RELAY_TALKGROUP,
     &RELAY_SLOT,
+    &SITE_SLOT,
+    &EXTRA_AIR_MS,
+    &TALKGROUP_SLOT,
+    &COMMAND_SLOT,
+    &MASTER_BURST_INTERVAL_MS,
+    &PEER_BURST_INTERVAL_MS,
+    &MMDVM_BURST_INTERVAL_MS,
+    &RPTC_RX_FREQ_HZ,
+    &RPTC_TX_FREQ_HZ,
+    &RPTC_TX_POWER_DBM,
+    &RPTC_COLOUR_CODE,
+    &RPTC_SLOTS,
+    &WAKE_UP_REPEATER_ID,
 ];
 
 /// One step of a [`KeyPath`]: a key, or an index into an array (`[[radio]]` entries).
@@ -829,7 +1131,10 @@ site = "a"
         assert_eq!(
             report("[api]\nlisten = \"127.0.0.1:1\"\nlisen = 1\n"),
             "t.toml:11:1: [api] lisen: unknown field `lisen`, expected one of `listen`, \
-             `reflection`, `watch_queue`, `heartbeat_secs`\n"
+             `reflection`, `watch_queue`, `heartbeat_secs`, `max_connections`, \
+             `max_connections_per_client`, `max_streams_per_connection`, \
+             `max_streams_per_client`, `handshake_timeout_secs`, `keepalive_interval_secs`, \
+             `keepalive_timeout_secs`\n"
         );
     }
 
@@ -978,6 +1283,107 @@ talkgroups = [9011201, 16777216]
              slots relayed to and from the peer)\n\
              t.toml:13:24: [[homebrew_master.peer]] talkgroups = 16777216 is out of range: set \
              1..=16777215 (talkgroup air addresses relayed to and from the peer)\n"
+        );
+    }
+
+    #[test]
+    fn bad_slots_pacing_and_rptc_fields_are_explained() {
+        let text = r#"[[site]]
+name = "a"
+slot = 3
+extra_air_ms = 60001
+[[site]]
+name = "hotspot"
+[[talkgroup]]
+id = 9
+name = "x"
+slot = 0
+[[mmdvm]]
+site = "hotspot"
+port = "/dev/null"
+duplex = false
+wake_up_repeater_id = 16777216
+tx_burst_interval_ms = 0
+[[homebrew_peer]]
+master = "192.0.2.1:62031"
+id = 7
+passphrase = "p"
+site = "a"
+callsign = "TOOLONGCALL"
+tx_power_dbm = 120
+latitude = 91.0
+height_m = -100
+location = "far too long a location name"
+slots = 5
+tx_pacing = "at_once"
+tx_burst_interval_ms = 0
+"#;
+        assert_eq!(
+            Config::load(text).unwrap_err().render("t.toml"),
+            "t.toml:3:8: [[site]] slot = 3 is out of range: set 1..=2 (the timeslot commands, \
+             data and group traffic go on)\n\
+             t.toml:4:16: [[site]] extra_air_ms = 60001 is out of range: set 0..=60000 \
+             (milliseconds of air time the path adds beyond what the gateway sends)\n\
+             t.toml:5:1: [[site]] \"hotspot\": slot = 1 but its [[mmdvm]] modem is simplex, \
+             which carries timeslot 2 only: set slot = 2\n\
+             t.toml:10:8: [[talkgroup]] slot = 0 is out of range: set 1..=2 (the timeslot of \
+             group traffic to the talkgroup)\n\
+             t.toml:15:23: [[mmdvm]] wake_up_repeater_id = 16777216 is out of range: set \
+             0..=16777215 (the repeater ID a BS_Dwn_Act wake-up is sent to, 24 bits on the air)\n\
+             t.toml:15:23: [[mmdvm]] for site \"hotspot\": wake_up_repeater_id needs duplex = \
+             true: a simplex modem refuses timeslot 1, where the wake-up goes\n\
+             t.toml:16:24: [[mmdvm]] tx_burst_interval_ms = 0 is out of range: set 1..=1000 \
+             (milliseconds between two bursts of one slot with tx_pacing = \"air_rate\"; 60 is \
+             the air rate)\n\
+             t.toml:22:12: [[homebrew_peer]] callsign \"TOOLONGCALL\" does not fit the login's \
+             callsign field: write 1..=8 printable ASCII characters without spaces\n\
+             t.toml:23:16: [[homebrew_peer]] tx_power_dbm = 120 is out of range: set 0..=99 (the \
+             transmit power sent in the login, in dBm)\n\
+             t.toml:24:12: [[homebrew_peer]] latitude = 91 is out of range: set -90.0..=90.0 \
+             (degrees north)\n\
+             t.toml:25:12: [[homebrew_peer]] height_m = -100 is out of range: set -99..=999 \
+             (antenna height sent in the login, metres)\n\
+             t.toml:26:12: [[homebrew_peer]] location \"far too long a location name\" does not \
+             fit the login's location field: write at most 20 printable ASCII characters\n\
+             t.toml:27:9: [[homebrew_peer]] slots = 5 is out of range: set 0..=4 (the slots sent \
+             in the login: 1 or 2, 3 for both (duplex), 4 simplex)\n"
+        );
+    }
+
+    #[test]
+    fn api_bounds_and_control_characters_in_names_are_explained() {
+        let text = "[api]\nmax_connections = 0\nmax_connections_per_client = 5\n\
+                    handshake_timeout_secs = 0\nkeepalive_interval_secs = 7200\n\
+                    max_streams_per_connection = 0\nkeepalive_timeout_secs = 601\n\
+                    max_streams_per_client = 0\n\
+                    [[site]]\nname = \"north\\u001b[2J\"\n\
+                    [[team]]\nname = \"t\"\ndisplay_name = \"A\\nB\"\n\
+                    [homebrew_master]\nbind = \"127.0.0.1:62031\"\n\
+                    [[homebrew_master.peer]]\nid = 1\npassphrase = \"x\"\n\
+                    site = \"north\\u001b[2J\"\n";
+        assert_eq!(
+            Config::load(text).unwrap_err().render("t.toml"),
+            "t.toml:2:19: [api] max_connections = 0 is out of range: set 1..=100000 (API \
+             connections open at once)\n\
+             t.toml:4:26: [api] handshake_timeout_secs = 0 is out of range: set 1..=300 \
+             (seconds a new connection has to send the HTTP/2 preface)\n\
+             t.toml:5:27: [api] keepalive_interval_secs = 7200 is out of range: set 1..=3600 \
+             (seconds without a frame from a client before it is pinged)\n\
+             t.toml:6:30: [api] max_streams_per_connection = 0 is out of range: set 1..=10000 \
+             (calls open at once on one API connection)\n\
+             t.toml:7:26: [api] keepalive_timeout_secs = 601 is out of range: set 1..=600 \
+             (seconds a ping may go unanswered before the connection is closed)\n\
+             t.toml:8:26: [api] max_streams_per_client = 0 is out of range: set 1..=100000 \
+             (calls open at once from one client IP address)\n\
+             t.toml:10:8: [[site]] name \"north\\u{1b}[2J\" holds a space, control character \
+             or '/': it is part of resource names, so use letters, digits, '-', '_' or '.'\n\
+             t.toml:13:16: [[team]] display_name \"A\\nB\" holds a control character: write \
+             printable text only\n"
+        );
+        assert_eq!(
+            report("[api]\nmax_connections = 10\nmax_connections_per_client = 11\n"),
+            "t.toml:11:30: [api] max_connections_per_client = 11 is more than max_connections = \
+             10: one client could never open that many; set at most 10\n"
         );
     }
 
@@ -1158,7 +1564,10 @@ team = "nobody"
                 "t.toml:10:15: [api] watch_queue = 0 is out of range: set 1..=1000000 (events a \
                  watcher may have queued before it is cut)",
                 "t.toml:11:1: [api] lisen: unknown field `lisen`, expected one of `listen`, \
-                 `reflection`, `watch_queue`, `heartbeat_secs`",
+                 `reflection`, `watch_queue`, `heartbeat_secs`, `max_connections`, \
+                 `max_connections_per_client`, `max_streams_per_connection`, \
+                 `max_streams_per_client`, `handshake_timeout_secs`, `keepalive_interval_secs`, \
+                 `keepalive_timeout_secs`",
                 "t.toml:13:23: [dispatch] answer_timeout_secs = 0 is out of range: set 1..=600 \
                  (seconds to wait for a radio's answer before the next try)",
                 "t.toml:14:12: [dispatch] attempts: invalid type: string \"3\", expected u32; \

@@ -308,8 +308,63 @@ pub fn display_width(s: &str) -> usize {
     s.chars().map(char_width).sum()
 }
 
+/// Whether a character must not reach a terminal raw: C0, DEL and C1 controls (a newline
+/// breaks a table row, ESC and CSI start escape sequences) and the bidirectional
+/// embedding, override and isolate marks (they reorder what is shown).
+fn unsafe_char(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// `s` with every control character (C0, DEL, C1) and bidirectional mark written as an
+/// escape (`\n`, `\t`, `\r`, else `\u{1b}`), so names, aliases and texts from the air or
+/// the network print as one inert line. Everything else, CJK included, is kept as it is.
+pub fn escape(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if unsafe_char(c) => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// A JSON text with every character [`escape`] escapes written as a JSON `\uXXXX` escape
+/// (serde_json escapes C0 controls but leaves DEL, C1 and bidi marks raw). The
+/// result is still the same JSON: such characters only occur inside strings, and all of
+/// them are in the Basic Multilingual Plane.
+pub fn escape_json(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if unsafe_char(c) {
+            let _ = write!(out, "\\u{:04x}", c as u32);
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// Render rows under headers, columns separated by two spaces and padded by display width.
+/// Cells are [`escape`]d.
 pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| r.iter().map(|c| escape(c).into_owned()).collect())
+        .collect();
+    let rows = &rows[..];
     let mut widths: Vec<usize> = headers.iter().map(|h| display_width(h)).collect();
     for row in rows {
         for (i, cell) in row.iter().enumerate() {
@@ -481,7 +536,7 @@ fn rpc(e: tonic::Status) -> anyhow::Error {
             let _ = write!(msg, " [{}: {}]", v.field, v.description);
         }
     }
-    anyhow::anyhow!(msg)
+    anyhow::anyhow!(escape(&msg).into_owned())
 }
 
 /// Page through a list until its end or `limit` items.
@@ -775,7 +830,7 @@ pub async fn execute(args: CtlArgs, out: &mut (dyn Write + Send)) -> anyhow::Res
             writeln!(
                 out,
                 "{} {}",
-                a.name,
+                escape(&a.name),
                 enum_name(a.state, |s: pb::alarm::State| s.as_str_name())
             )?;
             return Ok(true);
@@ -794,7 +849,7 @@ pub async fn execute(args: CtlArgs, out: &mut (dyn Write + Send)) -> anyhow::Res
             writeln!(
                 out,
                 "{} {}",
-                a.name,
+                escape(&a.name),
                 enum_name(a.state, |s: pb::alarm::State| s.as_str_name())
             )?;
             match r.operation {
@@ -876,14 +931,18 @@ pub async fn execute(args: CtlArgs, out: &mut (dyn Write + Send)) -> anyhow::Res
         }
     };
     if wait.no_wait {
-        writeln!(out, "{}", op.name)?;
+        writeln!(out, "{}", escape(&op.name))?;
         return Ok(true);
     }
     follow(&c, op, Duration::from_secs(wait.timeout), out).await
 }
 
-/// One line describing an operation.
+/// One line describing an operation ([`escape`]d).
 pub fn describe(op: &pb::Operation) -> String {
+    escape(&describe_raw(op)).into_owned()
+}
+
+fn describe_raw(op: &pb::Operation) -> String {
     let state = enum_name(op.state, |s: pb::operation::State| s.as_str_name());
     let mut s = format!(
         "{} {} {} {state} attempts={}",
@@ -953,8 +1012,13 @@ async fn follow(
     }
 }
 
-/// One line for an event: cursor, type and the event's fields (JSON, without the tags).
+/// One line for an event: cursor, type and the event's fields (JSON, without the tags),
+/// with [`escape_json`] (JSON leaves DEL and C1 controls raw).
 pub fn event_line(e: &pb::Event) -> String {
+    escape_json(&event_line_raw(e)).into_owned()
+}
+
+fn event_line_raw(e: &pb::Event) -> String {
     let fields = serde_json::from_str::<serde_json::Value>(&e.json)
         .ok()
         .and_then(|mut v| {
@@ -1033,7 +1097,10 @@ async fn watch(
         match resume {
             Some(r) if resumes < MAX_RESUMES => {
                 resumes += 1;
-                eprintln!("stream cut ({}); resuming after #{r}", status.message());
+                eprintln!(
+                    "stream cut ({}); resuming after #{r}",
+                    escape(status.message())
+                );
                 cursor = Some(r);
                 tokio::time::sleep(Duration::from_millis(200 * u64::from(resumes))).await;
             }
@@ -1042,7 +1109,12 @@ async fn watch(
     }
 }
 
+/// One line for a snapshot item, [`escape`]d.
 fn snapshot_line(item: &pb::SnapshotItem) -> String {
+    escape(&snapshot_line_raw(item)).into_owned()
+}
+
+fn snapshot_line_raw(item: &pb::SnapshotItem) -> String {
     use pb::snapshot_item::Resource as R;
     match &item.resource {
         Some(R::Site(s)) => format!("site {} link_up={}", s.name, s.link_up),
@@ -1059,7 +1131,7 @@ fn snapshot_line(item: &pb::SnapshotItem) -> String {
             a.radio,
             enum_name(a.state, |s: pb::alarm::State| s.as_str_name())
         ),
-        Some(R::Operation(o)) => format!("operation {}", describe(o)),
+        Some(R::Operation(o)) => format!("operation {}", describe_raw(o)),
         None => "?".into(),
     }
 }
@@ -1075,6 +1147,51 @@ mod tests {
         assert_eq!(display_width("城关镇应急救援队"), 16);
         assert_eq!(display_width("Ａ"), 2); // fullwidth A
         assert_eq!(display_width("e\u{301}"), 1); // combining accent
+    }
+
+    #[test]
+    fn control_characters_print_escaped() {
+        assert_eq!(escape("张三 (duty)"), "张三 (duty)");
+        assert_eq!(escape("a\nb\r\tc"), "a\\nb\\r\\tc");
+        assert_eq!(escape("x\u{1b}[2J\u{7}y"), "x\\u{1b}[2J\\u{7}y");
+        assert_eq!(escape("\u{9b}31m\u{7f}"), "\\u{9b}31m\\u{7f}");
+        assert_eq!(escape("abc\u{202e}fed"), "abc\\u{202e}fed");
+        // A table row stays one row, and its columns line up.
+        let t = table(
+            &["OP", "OPERATOR"],
+            &[
+                vec!["1".into(), "evil\n2  forged\u{1b}[2J".into()],
+                vec!["3".into(), "张三".into()],
+            ],
+        );
+        assert_eq!(
+            t,
+            "OP  OPERATOR\n1   evil\\n2  forged\\u{1b}[2J\n3   张三\n"
+        );
+        // An event with a text from a radio (newlines are legitimate there) and a C1 CSI,
+        // which JSON leaves raw.
+        let e = pb::Event {
+            cursor: "0123456789abcdef0123456789abcdef.7".into(),
+            r#type: "message_received".into(),
+            json: serde_json::json!({
+                "event": "message_received",
+                "text": "line one\nline two\u{9b}2J",
+            })
+            .to_string(),
+            ..Default::default()
+        };
+        let line = event_line(&e);
+        assert_eq!(
+            line,
+            "#0123456789abcdef0123456789abcdef.7 message_received \
+             {\"text\":\"line one\\nline two\\u009b2J\"}"
+        );
+        assert!(!line.chars().any(char::is_control));
+        // Still JSON, and it reads back as the radio sent it.
+        let json: serde_json::Value =
+            serde_json::from_str(line.splitn(3, ' ').nth(2).unwrap()).expect("JSON");
+        assert_eq!(json["text"], "line one\nline two\u{9b}2J");
+        assert_eq!(escape_json("{\"a\":\"\u{202e}\"}"), "{\"a\":\"\\u202e\"}");
     }
 
     #[test]

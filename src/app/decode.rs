@@ -64,7 +64,8 @@ pub fn run(args: &DecodeArgs) -> std::io::Result<()> {
     let mut out = std::io::BufWriter::new(stdout.lock());
     let emit = |values: Vec<Value>, out: &mut dyn Write| -> std::io::Result<()> {
         for v in values {
-            writeln!(out, "{v}")?;
+            // Talker aliases and texts come from the air: no raw control characters.
+            writeln!(out, "{}", super::ctl::escape_json(&v.to_string()))?;
         }
         Ok(())
     };

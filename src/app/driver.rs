@@ -1170,6 +1170,7 @@ mod tests {
                 id: SiteId::new("qingshan"),
                 display_name: None,
                 profile: Default::default(),
+                air: Default::default(),
             }],
             ..Directory::default()
         }

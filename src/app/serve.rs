@@ -29,15 +29,19 @@ use super::config::{self, Config};
 use super::driver::{self, DriverConfig, DriverHandle};
 use crate::dispatch::{
     self, AirProfile, Directory, DirectoryRadio, DirectorySite, DirectoryTalkgroup, DirectoryTeam,
-    Input, Output, RadioId, SiteId, TalkgroupId, egress, ingest::Ingest,
+    Input, OperationId, Output, RadioId, SiteAir, SiteId, TalkgroupId, Timestamp, egress,
+    ingest::Ingest,
 };
 use crate::journal::hub::HubConfig;
 use crate::journal::sqlite::{SqliteConfig, SqliteJournal, Synchronous};
 use crate::link::homebrew::{
-    Allow, HomebrewCounters, Master, MasterConfig, Peer, PeerConfig, PeerEntry, PeerId, SlotAllow,
+    Allow, HomebrewCounters, Master, MasterConfig, Peer, PeerConfig, PeerEntry, PeerId,
+    RepeaterInfo, SlotAllow,
 };
 use crate::link::mmdvm::{MmdvmConfig as ModemConfig, MmdvmLink, PortSpec};
-use crate::link::{LinkCounters, LinkState, Received, SiteName, Transmit};
+use crate::link::{
+    LinkCounters, LinkState, Received, Sent, SentReport, SiteName, Slot, Transmission,
+};
 use crate::wire::{Dialect, DialectChoice};
 
 /// Bursts the ingest task decodes before handing their inputs to the driver at once.
@@ -87,7 +91,7 @@ struct SiteTx {
     name: SiteName,
     colour_code: u8,
     dialect: Dialect,
-    link: Option<mpsc::Sender<Transmit>>,
+    link: Option<mpsc::Sender<Transmission>>,
 }
 
 /// Build the core's directory from the configuration (names, teams, sites). Identities are
@@ -111,6 +115,7 @@ pub fn directory(config: &Config) -> anyhow::Result<Directory> {
         dir.talkgroups.push(DirectoryTalkgroup {
             id: talkgroup(&t.id)?,
             name: Some(t.name.clone()),
+            slot: t.slot.map(slot_of),
         });
     }
     for s in &config.sites {
@@ -118,6 +123,11 @@ pub fn directory(config: &Config) -> anyhow::Result<Directory> {
             id: SiteId::new(&s.name),
             display_name: s.display_name.clone(),
             profile: profile(s.profile),
+            air: SiteAir {
+                slot: slot_of(s.slot),
+                follow_heard_slot: s.follow_heard_slot,
+                extra_air_ms: s.extra_air_ms,
+            },
         });
     }
     for team in &config.teams {
@@ -158,6 +168,11 @@ fn allow_list(peer: &config::HomebrewMasterPeer) -> Option<Allow> {
         ts1: slot(1),
         ts2: slot(2),
     })
+}
+
+/// A configured slot number (validated 1 or 2 by `check-config`; anything else is 1).
+fn slot_of(n: u8) -> Slot {
+    if n == 2 { Slot::Two } else { Slot::One }
 }
 
 fn profile(p: config::AirProfile) -> AirProfile {
@@ -254,6 +269,12 @@ pub async fn start(
         let mut mc = MasterConfig::new(bind, peers);
         mc.ping_timeout = Duration::from_secs(master.peer_timeout_secs);
         mc.hang_time = Duration::from_millis(master.hang_time_ms);
+        mc.pacing = config::pacing(master.tx_pacing, master.tx_burst_interval_ms);
+        mc.tx_slots = master
+            .peers
+            .iter()
+            .filter_map(|p| p.command_slot.map(|s| (PeerId(p.id), slot_of(s))))
+            .collect();
         let counters = Arc::new(HomebrewCounters::new(Arc::clone(&link_counters)));
         let link = Master::bind(mc, counters)
             .await
@@ -280,7 +301,28 @@ pub async fn start(
             SiteName::from(upstream.site.as_str()),
         );
         pc.bind = upstream.bind;
-        pc.info.callsign = upstream.callsign.clone();
+        pc.pacing = config::pacing(upstream.tx_pacing, upstream.tx_burst_interval_ms);
+        let site_cc = config
+            .sites
+            .iter()
+            .find(|s| s.name == upstream.site)
+            .map_or(1, |s| s.colour_code);
+        pc.info = RepeaterInfo {
+            callsign: upstream.callsign.clone(),
+            rx_freq_hz: upstream.rx_freq_hz,
+            tx_freq_hz: upstream.tx_freq_hz,
+            tx_power_dbm: upstream.tx_power_dbm,
+            colour_code: upstream.colour_code.unwrap_or(site_cc),
+            latitude: upstream.latitude,
+            longitude: upstream.longitude,
+            height_m: upstream.height_m,
+            location: upstream.location.clone(),
+            description: upstream.description.clone(),
+            slots: b'0' + upstream.slots.min(4),
+            url: upstream.url.clone(),
+            software_id: upstream.software_id.clone(),
+            package_id: upstream.package_id.clone(),
+        };
         let counters = Arc::new(HomebrewCounters::new(Arc::clone(&link_counters)));
         let link = Peer::bind(pc, counters)
             .await
@@ -313,6 +355,13 @@ pub async fn start(
         let site = SiteName::from(modem.site.as_str());
         let mut mc = ModemConfig::new(format!("mmdvm-{}", modem.site), port, site.clone());
         mc.duplex = modem.duplex;
+        mc.pacing = config::pacing(modem.tx_pacing, modem.tx_burst_interval_ms);
+        mc.wake_up = modem
+            .wake_up_repeater_id
+            .map(|bs_address| crate::link::mmdvm::WakeUp {
+                bs_address,
+                source: egress::DISPATI,
+            });
         if let Some(s) = config.sites.iter().find(|s| s.name == modem.site) {
             mc.colour_code = s.colour_code;
         }
@@ -367,12 +416,16 @@ pub async fn start(
     let tx_dropped = Arc::new(AtomicU64::new(0));
     let routes = sites.clone();
     let dropped = Arc::clone(&tx_dropped);
+    // Links report each transmission sent here; the ingest task feeds it to the core.
+    let (sent_tx, mut sent_rx) = mpsc::channel::<Sent>(1024);
     let transmit = move |output: Output| {
         let Output::Transmit {
             site,
+            slot,
             profile,
             message,
             operation,
+            attempt,
             ..
         } = output
         else {
@@ -383,7 +436,8 @@ pub async fn start(
             tracing::warn!(%site, "transmit for a site without a link");
             return;
         };
-        match egress::encode(
+        match egress::encode_on(
+            slot,
             route.colour_code,
             route.dialect,
             profile,
@@ -395,10 +449,22 @@ pub async fn start(
                     dropped.fetch_add(bursts.len() as u64, Ordering::Relaxed);
                     return;
                 };
-                for t in egress::to_transmits(&route.name, &bursts) {
-                    if link.try_send(t).is_err() {
-                        dropped.fetch_add(1, Ordering::Relaxed);
-                    }
+                let n = bursts.len() as u64;
+                let t = Transmission {
+                    site: route.name.clone(),
+                    slot,
+                    meta: bursts.first().map(|b| b.meta),
+                    bursts: bursts.iter().map(|b| b.burst).collect(),
+                    // The link draws the stream ID: the core stays deterministic.
+                    fresh_stream: true,
+                    report: Some(SentReport {
+                        to: sent_tx.clone(),
+                        tag: sent_tag(operation, attempt),
+                    }),
+                };
+                if link.try_send(t).is_err() {
+                    dropped.fetch_add(n, Ordering::Relaxed);
+                    tracing::warn!(%site, %operation, "link transmit queue full: transmission dropped");
                 }
             }
             Err(e) => tracing::warn!(%site, %operation, error = %e, "cannot encode command"),
@@ -417,6 +483,7 @@ pub async fn start(
             let mut inputs = Vec::new();
             let mut batch = Vec::with_capacity(INGEST_BATCH);
             let mut states_open = true;
+            let mut sent_open = true;
             loop {
                 tokio::select! {
                     // Whatever the links have queued, up to INGEST_BATCH bursts, goes to the
@@ -438,6 +505,25 @@ pub async fn start(
                     }
                     // Once every link has dropped its state sender the branch is disabled;
                     // polling a closed channel would return at once and spin this loop.
+                    // A link reports a transmission sent: the answer window starts there.
+                    sent = sent_rx.recv(), if sent_open => {
+                        let Some(sent) = sent else {
+                            sent_open = false;
+                            continue;
+                        };
+                        let (operation, attempt) = sent_untag(sent.tag);
+                        let at = sent
+                            .at
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .map_or(0, |d| d.as_millis() as u64);
+                        driver.submit(Input::TransmissionSent {
+                            operation,
+                            attempt,
+                            site: SiteId::new(&sent.site),
+                            slot: sent.slot,
+                            at: Timestamp(at),
+                        });
+                    }
                     state = state_rx.recv(), if states_open => {
                         let Some(state) = state else {
                             states_open = false;
@@ -460,7 +546,10 @@ pub async fn start(
         }));
     }
 
-    // The API.
+    // The API. Its connections need file handles; raise the soft limit before binding.
+    crate::api::conn::raise_file_limit(
+        (config.api.max_connections as u64).saturating_add(crate::api::conn::FILE_RESERVE),
+    );
     let listen = options.listen.unwrap_or(config.api.listen);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -471,6 +560,13 @@ pub async fn start(
         let api_config = crate::api::ApiConfig {
             reflection: config.api.reflection,
             heartbeat: Duration::from_secs(config.api.heartbeat_secs),
+            max_concurrent_streams: config.api.max_streams_per_connection,
+            max_connections: config.api.max_connections,
+            max_connections_per_client: config.api.max_connections_per_client,
+            max_streams_per_client: config.api.max_streams_per_client,
+            handshake_timeout: Duration::from_secs(config.api.handshake_timeout_secs),
+            keepalive_interval: Duration::from_secs(config.api.keepalive_interval_secs),
+            keepalive_timeout: Duration::from_secs(config.api.keepalive_timeout_secs),
             ..crate::api::ApiConfig::default()
         };
         let token = shutdown.clone();
@@ -509,6 +605,15 @@ pub async fn start(
     Ok((running, join))
 }
 
+/// The tag a link echoes in its [`Sent`] report: the operation and the attempt.
+fn sent_tag(operation: OperationId, attempt: u8) -> u64 {
+    (operation.0 << 8) | u64::from(attempt)
+}
+
+fn sent_untag(tag: u64) -> (OperationId, u8) {
+    (OperationId(tag >> 8), tag as u8)
+}
+
 async fn drain(
     shutdown: CancellationToken,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -540,6 +645,7 @@ mod tests {
             site: "s".into(),
             talkgroups,
             slots,
+            command_slot: None,
         }
     }
 

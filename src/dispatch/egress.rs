@@ -12,12 +12,13 @@
 //!   (air-commands.md §0, AI §3.4, PF §2.1) whose blocks-to-follow count down to the PDU.
 //! - A service the profile has no PDU for (DMRA kill and emergency acknowledgement, §1) is an
 //!   [`EgressError::Unsupported`]; the core refuses those before they get here.
-//! - All bursts go on [`CONTROL_SLOT`]: the site's control channel is taken to be timeslot 1
-//!   (a TSCC's usual place; a conventional repeater's data slot is a deployment setting that
-//!   [`encode_on`] takes).
+//! - [`encode_on`] builds for the slot the core chose (the site's, the talkgroup's or the
+//!   radio's last-heard slot: docs/air-commands.md §0 "Which slot"); [`encode`] is the same on
+//!   timeslot 1, for tests and tools.
 //! - The [`FrameMeta`] of each burst names the source identity used on the air and the target,
-//!   so a Homebrew link can frame it; its stream ID is derived from the bursts (CRC-32), so a
-//!   repeat of a message is the same stream unless the driver sets another.
+//!   so a Homebrew link can frame it. Its stream ID is 0: the link draws a fresh, unpredictable
+//!   one for every transmission and every retry (`link::Transmission::fresh_stream`), so the
+//!   core and egress stay deterministic and no two transmissions share a stream.
 
 use crate::dispatch::{Addressee, AirMessage, AirProfile, Service};
 use crate::link::{Burst, FrameMeta, SiteName, Slot, Transmit};
@@ -28,12 +29,12 @@ use crate::wire::data::{self, Rate};
 use crate::wire::data_header::{Body, DataHeader, Dpf, PacketInfo};
 use crate::wire::lrrp::Lrrp;
 use crate::wire::pipeline::{bptc_burst, data_block_burst};
-use crate::wire::{Dialect, WireError, crc, sdata};
+use crate::wire::{Dialect, WireError, sdata};
 
 /// Preamble CSBKs before every command and data transmission (air-commands.md §0; PF §2.1).
 pub const PREAMBLES: usize = 6;
 
-/// The slot [`encode`] sends on: the control channel, timeslot 1 (module doc).
+/// The slot [`encode`] sends on: timeslot 1 (module doc).
 pub const CONTROL_SLOT: Slot = Slot::One;
 
 /// Reserved gateway identities (AI §3.7, sdrtrunk Tier3Gateway.java): SDMI short data.
@@ -414,11 +415,8 @@ impl Tx {
 }
 
 fn with_meta(v: Vec<Pending>, slot: Slot) -> Vec<TransmitBurst> {
-    let mut all = Vec::with_capacity(v.len() * 33);
-    for p in &v {
-        all.extend_from_slice(&p.burst);
-    }
-    let stream_id = crc::crc32(&all) | 1;
+    // The link draws the stream ID per transmission (module doc).
+    let stream_id = 0;
     v.into_iter()
         .map(|p| TransmitBurst {
             slot,

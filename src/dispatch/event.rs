@@ -123,14 +123,28 @@ pub enum EventKind {
         operation: OperationId,
         site: SiteId,
     },
-    /// An operation was transmitted; the site is busy until `busy_until`, and the answer is
-    /// due by `deadline` (none when no answer is expected).
+    /// An operation was handed to the link on `slot`; that slot of the site is busy until
+    /// `busy_until`. `deadline` (none when no answer is expected) is a fallback for a link that
+    /// never reports the transmission sent; [`EventKind::OperationAired`] replaces it.
     OperationTransmitted {
         operation: OperationId,
         site: SiteId,
         attempt: u8,
         busy_until: Timestamp,
         deadline: Option<Timestamp>,
+        /// `None` in journals written before slots were chosen (then TS1).
+        #[serde(default)]
+        slot: Option<Slot>,
+    },
+    /// The link reports the attempt's last burst left at `sent_at`; the answer is due within
+    /// `answer_window_ms` (the answer timeout plus the site's extra air time), by `deadline`.
+    OperationAired {
+        operation: OperationId,
+        attempt: u8,
+        slot: Slot,
+        sent_at: Timestamp,
+        answer_window_ms: u64,
+        deadline: Timestamp,
     },
     /// An attempt got no answer in time.
     OperationAttemptTimedOut { operation: OperationId, attempt: u8 },
@@ -222,6 +236,7 @@ impl EventKind {
             EventKind::OperationCreated { .. } => "operation_created",
             EventKind::OperationQueued { .. } => "operation_queued",
             EventKind::OperationTransmitted { .. } => "operation_transmitted",
+            EventKind::OperationAired { .. } => "operation_aired",
             EventKind::OperationAttemptTimedOut { .. } => "operation_attempt_timed_out",
             EventKind::OperationPolled { .. } => "operation_polled",
             EventKind::OperationSucceeded { .. } => "operation_succeeded",
@@ -262,6 +277,7 @@ impl State {
             active_call: None,
             last_site: None,
             last_heard: None,
+            slot: None,
         })
     }
 
@@ -347,6 +363,10 @@ impl Core {
                     let s = st.site_mut(&d.id);
                     s.display_name = d.display_name.clone();
                     s.profile = d.profile;
+                    s.air = d.air;
+                }
+                for t in st.talkgroups.values_mut() {
+                    t.slot = None;
                 }
                 for d in &directory.radios {
                     if st.radios.len() >= cfg.max_radios && !st.radios.contains_key(&d.id) {
@@ -360,7 +380,9 @@ impl Core {
                     {
                         continue;
                     }
-                    st.talkgroup_mut(d.id).name = d.name.as_deref().map(Box::from);
+                    let t = st.talkgroup_mut(d.id);
+                    t.name = d.name.as_deref().map(Box::from);
+                    t.slot = d.slot;
                 }
                 st.teams.clear();
                 for (i, d) in directory.teams.iter().enumerate() {
@@ -641,10 +663,12 @@ impl Core {
                 attempt,
                 busy_until,
                 deadline,
+                slot,
             } => {
                 let site = st.intern(site);
                 let s = st.site_mut(&site);
-                s.busy_until = s.busy_until.max(*busy_until);
+                let i = super::model::slot_index(slot.unwrap_or(Slot::One));
+                s.busy_until[i] = s.busy_until[i].max(*busy_until);
                 if let Some(op) = st.operations.get(operation).cloned()
                     && !op.state.is_final()
                 {
@@ -656,6 +680,20 @@ impl Core {
                         o.deadline = *deadline;
                         o.updated = at;
                     }
+                }
+            }
+            EventKind::OperationAired {
+                operation,
+                attempt,
+                deadline,
+                ..
+            } => {
+                if let Some(o) = st.operations.get_mut(operation)
+                    && o.state == OperationState::Sent
+                    && o.attempts == *attempt
+                {
+                    o.deadline = Some(*deadline);
+                    o.updated = at;
                 }
             }
             EventKind::OperationAttemptTimedOut { operation, .. } => {

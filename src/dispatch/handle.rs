@@ -8,7 +8,7 @@ use super::event::{Event, EventKind};
 use super::ids::{AlarmId, CallId, MessageId, OperationId, RadioId, SiteId, Timestamp};
 use super::model::{
     Addressee, AlarmState, CallEndReason, FailReason, Message, MessageBody, Operation,
-    OperationState, OtaCommand, Position, RadioControl, Service,
+    OperationState, OtaCommand, Position, RadioControl, Service, Site, slot_index,
 };
 use super::{
     AirEvent, AirInput, AirMessage, Answer, Command, Core, DispatchError, Input, Output, Reply,
@@ -98,6 +98,13 @@ impl Core {
                 },
                 out,
             ),
+            Input::TransmissionSent {
+                operation,
+                attempt,
+                site,
+                slot,
+                at,
+            } => self.aired(now, (operation, attempt), (site, slot), at, out),
         }
         self.timers(now, out);
         self.pump(now, out);
@@ -152,7 +159,18 @@ impl Core {
                 continue;
             }
             if s.link_up {
-                at(s.busy_until);
+                // Per slot, only where something queued waits for that slot.
+                for slot in [Slot::One, Slot::Two] {
+                    let waits = s.queue.iter().any(|(_, id)| {
+                        self.state
+                            .operations
+                            .get(id)
+                            .is_some_and(|op| self.slot_for(op, s) == slot)
+                    });
+                    if waits {
+                        at(s.busy_until[slot_index(slot)]);
+                    }
+                }
             } else if let Some(down) = s.down_since {
                 at(down.plus_ms(cfg.site_down_wait_ms));
             }
@@ -958,38 +976,113 @@ impl Core {
         }
     }
 
-    /// Send the head of each free site's queue.
-    fn pump(&mut self, now: Timestamp, out: &mut Vec<Output>) {
-        let ready: Vec<(SiteId, OperationId)> = self
+    /// The slot an operation goes on at `site` (docs/air-commands.md §0 "Which slot"): a
+    /// talkgroup's own slot for group traffic, else the radio's last-heard slot where the site
+    /// follows it, else the site's slot.
+    fn slot_for(&self, op: &Operation, site: &Site) -> Slot {
+        match op.command.addressee() {
+            Addressee::Talkgroup(tg) => self
+                .state
+                .talkgroups
+                .get(&tg)
+                .and_then(|t| t.slot)
+                .unwrap_or(site.air.slot),
+            Addressee::Radio(r) if site.air.follow_heard_slot => self
+                .state
+                .radios
+                .get(&r)
+                .and_then(|r| r.presence.as_ref())
+                .filter(|p| p.site == site.id)
+                .map_or(site.air.slot, |p| p.slot),
+            Addressee::Radio(_) => site.air.slot,
+        }
+    }
+
+    /// The link reports an attempt sent: its answer window starts now.
+    fn aired(
+        &mut self,
+        now: Timestamp,
+        (operation, attempt): (OperationId, u8),
+        (site, slot): (SiteId, Slot),
+        at: Timestamp,
+        out: &mut Vec<Output>,
+    ) {
+        let Some(op) = self.state.operations.get(&operation) else {
+            return;
+        };
+        if op.state != OperationState::Sent || op.attempts != attempt || op.deadline.is_none() {
+            return;
+        }
+        if op.site.as_ref() != Some(&site) {
+            return;
+        }
+        let extra = self
             .state
             .sites
-            .values()
-            .filter(|s| s.link_up && s.busy_until <= now)
-            .filter_map(|s| s.queue.first().map(|&(_, id)| (s.id.clone(), id)))
-            .collect();
-        for (site, id) in ready {
+            .get(&site)
+            .map_or(0, |s| s.air.extra_air_ms);
+        let answer_window_ms = self.config.answer_timeout_ms.saturating_add(extra);
+        // The link's clock is the driver's; a report from the future is taken as now.
+        let sent_at = at.min(now);
+        let kind = EventKind::OperationAired {
+            operation,
+            attempt,
+            slot,
+            sent_at,
+            answer_window_ms,
+            deadline: sent_at.plus_ms(answer_window_ms),
+        };
+        self.emit(now, kind, out);
+    }
+
+    /// Send, per site and slot whose air is free, the first queued operation for that slot.
+    fn pump(&mut self, now: Timestamp, out: &mut Vec<Output>) {
+        let mut ready: Vec<(SiteId, Slot, OperationId)> = Vec::new();
+        for s in self.state.sites.values().filter(|s| s.link_up) {
+            for slot in [Slot::One, Slot::Two] {
+                if s.busy_until[slot_index(slot)] > now {
+                    continue;
+                }
+                let first = s.queue.iter().find(|(_, id)| {
+                    self.state
+                        .operations
+                        .get(id)
+                        .is_some_and(|op| self.slot_for(op, s) == slot)
+                });
+                if let Some(&(_, id)) = first {
+                    ready.push((s.id.clone(), slot, id));
+                }
+            }
+        }
+        for (site, slot, id) in ready {
             let Some(op) = self.state.operations.get(&id).cloned() else {
                 continue;
             };
-            let profile = self
+            let (profile, extra) = self
                 .state
                 .sites
                 .get(&site)
-                .map(|s| s.profile)
+                .map(|s| (s.profile, s.air.extra_air_ms))
                 .unwrap_or_default();
             let message = air_message(&op);
             let attempt = op.attempts.saturating_add(1);
             let expects = message.expects_answer();
+            let on_air = message.air_time_ms().saturating_add(extra);
+            let fallback = on_air
+                .saturating_add(self.config.answer_timeout_ms)
+                .saturating_add(self.config.sent_report_grace_ms);
             let kind = EventKind::OperationTransmitted {
                 operation: id,
                 site: site.clone(),
                 attempt,
-                busy_until: now.plus_ms(message.air_time_ms()),
-                deadline: expects.then(|| now.plus_ms(self.config.answer_timeout_ms)),
+                busy_until: now.plus_ms(on_air),
+                deadline: expects.then(|| now.plus_ms(fallback)),
+                slot: Some(slot),
             };
             self.emit(now, kind, out);
             out.push(Output::Transmit {
                 site,
+                slot,
                 profile,
                 message,
                 priority: op.priority,

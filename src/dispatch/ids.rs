@@ -238,14 +238,22 @@ fn check_24(v: u32) -> Result<u32, IdError> {
 }
 
 /// Parse the forms an operator may type for an identity of `kind`: 8 dial digits,
-/// `0x<hex>` or `#<decimal>` for a raw air address.
+/// `0x<hex>` or `#<decimal>` for a raw air address. Strict: no surrounding whitespace, no
+/// sign, 1 to 8 digits after a prefix (so nothing a number parser would also take slips in).
 fn parse_identity(s: &str, kind: IdKind) -> Result<u32, IdError> {
-    let s = s.trim();
+    let digits =
+        |d: &str, ok: fn(&u8) -> bool| !d.is_empty() && d.len() <= 8 && d.bytes().all(|b| ok(&b));
     if let Some(hex) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        if !digits(hex, u8::is_ascii_hexdigit) {
+            return Err(IdError::Syntax);
+        }
         let v = u32::from_str_radix(hex, 16).map_err(|_| IdError::Syntax)?;
         return check_24(v);
     }
     if let Some(dec) = s.strip_prefix('#') {
+        if !digits(dec, u8::is_ascii_digit) {
+            return Err(IdError::Syntax);
+        }
         let v = dec.parse::<u32>().map_err(|_| IdError::Syntax)?;
         return check_24(v);
     }
@@ -435,6 +443,39 @@ mod tests {
         ("57190000", 0x899B59),
         ("57199000", 0x89BE81),
     ];
+
+    #[test]
+    fn identities_parse_strictly() {
+        let r = |s: &str| s.parse::<RadioId>();
+        assert_eq!(r("57120201").unwrap().to_string(), "57120201");
+        assert_eq!(r("0x00000A").unwrap().air(), 10);
+        assert_eq!(r("0Xa").unwrap().air(), 10);
+        assert_eq!(r("#10").unwrap().air(), 10);
+        for bad in [
+            " 57120201",
+            "57120201 ",
+            "\t57120201",
+            "5712020１",
+            "+57120201",
+            "0x+A",
+            "0x-A",
+            "0x",
+            "0x 0A",
+            "0x0A ",
+            "#",
+            "#+10",
+            "#-10",
+            "# 10",
+            "#10\n",
+            "#000000010",
+            "0x00000000A",
+            "",
+        ] {
+            assert_eq!(r(bad), Err(IdError::Syntax), "{bad:?}");
+        }
+        assert_eq!(r("0x1000000"), Err(IdError::TooWide(0x100_0000)));
+        assert_eq!(r("#16777216"), Err(IdError::TooWide(16_777_216)));
+    }
 
     #[test]
     fn individual_vectors_both_directions() {

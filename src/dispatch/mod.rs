@@ -47,8 +47,8 @@ pub use model::{
     Addressee, AirProfile, Alarm, AlarmState, Call, CallEndReason, Capabilities, Directory,
     DirectoryRadio, DirectorySite, DirectoryTalkgroup, DirectoryTeam, FailReason, Message,
     MessageBody, Operation, OperationState, OtaCommand, Periodic, Position, PositionReport,
-    PositionSource, Presence, Priority, Radio, RadioControl, Refusal, Service, Site, Talkgroup,
-    Team, Track,
+    PositionSource, Presence, Priority, Radio, RadioControl, Refusal, Service, Site, SiteAir,
+    Talkgroup, Team, Track,
 };
 pub use query::{AlarmFilter, CallFilter, Page, RadioFilter};
 
@@ -86,6 +86,16 @@ pub enum Input {
         to: Timestamp,
         reason: String,
         held: u64,
+    },
+    /// A link reports that the last burst of an operation's transmission left at `at`
+    /// (DESIGN.md: answer timeouts start when the link reports the transmission sent). A
+    /// report for another attempt than the one in flight changes nothing.
+    TransmissionSent {
+        operation: OperationId,
+        attempt: u8,
+        site: SiteId,
+        slot: Slot,
+        at: Timestamp,
     },
 }
 
@@ -287,9 +297,11 @@ impl AirMessage {
 pub enum Output {
     /// A state change, to journal (durably, before anyone sees it) and publish.
     Event(Event),
-    /// A command to send on a site's control channel now (it was paced already).
+    /// A command to send on a site's slot now (it was paced already). The link reports it
+    /// sent with [`Input::TransmissionSent`].
     Transmit {
         site: SiteId,
+        slot: Slot,
         profile: AirProfile,
         message: AirMessage,
         priority: Priority,
@@ -368,9 +380,12 @@ pub enum DispatchError {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
-    /// How long to wait for an answer after a transmission, ms. The PDT repeater waits 4 s
-    /// for a GPS answer (pdt-facts.md §2.1).
+    /// How long to wait for an answer after a transmission has left the link, ms (plus the
+    /// site's `extra_air_ms`). The PDT repeater waits 4 s for a GPS answer (pdt-facts.md §2.1).
     pub answer_timeout_ms: u64,
+    /// A transmission the link never reports sent times out this long after it would have
+    /// timed out had it left at once (air time + answer window + this), ms.
+    pub sent_report_grace_ms: u64,
     /// Transmissions per operation (or per poll) before it times out. 3 is the default of
     /// the PDT controller's "acknowledged retries" (1–4, pdt-facts.md §1.6).
     pub max_attempts: u8,
@@ -420,6 +435,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             answer_timeout_ms: 4_000,
+            sent_report_grace_ms: 5_000,
             max_attempts: 3,
             site_down_wait_ms: 60_000,
             queue_limit: 256,

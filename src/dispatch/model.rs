@@ -202,6 +202,9 @@ pub struct Talkgroup {
     pub last_site: Option<SiteId>,
     /// When.
     pub last_heard: Option<Timestamp>,
+    /// The slot group traffic to it goes on, from the directory; `None`: the site's slot.
+    #[serde(default)]
+    pub slot: Option<Slot>,
 }
 
 /// A team (救援队), how dispatchers call people out.
@@ -230,10 +233,64 @@ pub struct Site {
     pub link_up: bool,
     /// When the link last went down (commands wait from then on, bounded).
     pub down_since: Option<Timestamp>,
-    /// The control channel is busy with our transmissions until then (air-time pacing).
-    pub busy_until: Timestamp,
+    /// How the site sends (slots, the path's extra air time), from the directory.
+    #[serde(default)]
+    pub air: SiteAir,
+    /// Each slot (index 0 = TS1) is busy with our transmissions until then (air-time pacing
+    /// per site and slot). Snapshots from before slots were paced hold one time for the site;
+    /// it is read as both slots' time.
+    #[serde(default, deserialize_with = "busy_until_compat")]
+    pub busy_until: [Timestamp; 2],
     /// Operations waiting for air time: (priority, operation), lowest first.
     pub queue: BTreeSet<(Priority, OperationId)>,
+}
+
+/// `busy_until` as one time (older snapshots) or one per slot.
+fn busy_until_compat<'de, D: serde::Deserializer<'de>>(d: D) -> Result<[Timestamp; 2], D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Busy {
+        Site(Timestamp),
+        Slots([Timestamp; 2]),
+    }
+    Ok(match Busy::deserialize(d)? {
+        Busy::Site(t) => [t; 2],
+        Busy::Slots(v) => v,
+    })
+}
+
+/// How a site sends (docs/air-commands.md §0 "Which slot"): a deployment setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SiteAir {
+    /// The slot for control and data traffic (commands, texts and statuses to radios), and for
+    /// group traffic to talkgroups without a slot of their own. A simplex (DMO) MMDVM hotspot
+    /// carries network traffic on TS2 only (transports.md 1.7); a TSCC is usually on TS1.
+    pub slot: Slot,
+    /// Send to a radio on the slot it was last heard on at this site, where known.
+    pub follow_heard_slot: bool,
+    /// Air time the path adds beyond what the gateway sends, in ms: e.g. MMDVMHost turns each
+    /// network data preamble into 15 on the air, so 6 preambles become about 90 bursts
+    /// (6 × 14 × 60 ms = 5,040 ms more). It extends the answer window and the slot's busy time.
+    pub extra_air_ms: u64,
+}
+
+impl Default for SiteAir {
+    fn default() -> Self {
+        SiteAir {
+            slot: Slot::One,
+            follow_heard_slot: false,
+            extra_air_ms: 0,
+        }
+    }
+}
+
+/// Index of a slot in per-slot arrays (0 = TS1).
+pub(crate) const fn slot_index(slot: Slot) -> usize {
+    match slot {
+        Slot::One => 0,
+        Slot::Two => 1,
+    }
 }
 
 impl Site {
@@ -245,7 +302,8 @@ impl Site {
             profile: AirProfile::default(),
             link_up: false,
             down_since: None,
-            busy_until: Timestamp(0),
+            air: SiteAir::default(),
+            busy_until: [Timestamp(0); 2],
             queue: BTreeSet::new(),
         }
     }
@@ -653,6 +711,9 @@ pub struct DirectoryTalkgroup {
     pub id: TalkgroupId,
     /// Display name.
     pub name: Option<String>,
+    /// The slot group traffic to it goes on; `None`: the site's slot.
+    #[serde(default)]
+    pub slot: Option<Slot>,
 }
 
 /// A site in the configured directory.
@@ -664,6 +725,9 @@ pub struct DirectorySite {
     pub display_name: Option<String>,
     /// Air profile.
     pub profile: AirProfile,
+    /// Slots and extra air time.
+    #[serde(default)]
+    pub air: SiteAir,
 }
 
 /// A team in the configured directory.
@@ -693,6 +757,17 @@ pub struct Directory {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_site_from_an_older_snapshot_keeps_its_busy_time_on_both_slots() {
+        let old = r#"{"id":"s","display_name":null,"profile":"pdt","link_up":true,
+            "down_since":null,"busy_until":1234,"queue":[]}"#;
+        let site: Site = serde_json::from_str(old).unwrap();
+        assert_eq!(site.busy_until, [Timestamp(1234); 2]);
+        assert_eq!(site.air, SiteAir::default());
+        let now = serde_json::to_string(&site).unwrap();
+        assert_eq!(serde_json::from_str::<Site>(&now).unwrap(), site);
+    }
 
     #[test]
     fn capabilities_remember_the_last_answer() {

@@ -3,8 +3,15 @@
 //! A link turns bytes on a serial line or a UDP socket into [`Received`] bursts and sends the
 //! [`Transmit`] bursts the core asks for. Links do framing, handshakes, keepalives, reconnects
 //! and (for the Homebrew master) the configured relay between peers; they make no decisions
-//! about radios, calls or commands (../shared/DESIGN.md). Bad input costs a counter in
+//! about radios, calls or commands (DESIGN.md). Bad input costs a counter in
 //! [`LinkCounters`], never the link.
+//!
+//! The gateway's own commands arrive as [`Transmission`]s. Each link keeps a queue per site and
+//! slot ([`Pacer`]) and sends a transmission's bursts one per [`AIR_BURST_INTERVAL`] per slot
+//! (the air rate; [`Pacing::AtOnce`] only as an explicit choice), so a long transmission on one
+//! slot never delays the other; draws a fresh stream ID for every transmission; and reports
+//! [`Sent`] once its last burst has left, which the gateway feeds back to the core (answer
+//! timeouts start there).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,6 +19,9 @@ use std::time::Instant;
 
 pub mod homebrew;
 pub mod mmdvm;
+pub mod pacer;
+
+pub use pacer::{AIR_BURST_INTERVAL, Pacer, Pacing};
 
 /// Length of a DMR / PDT burst in octets (264 bits).
 pub const BURST_LEN: usize = 33;
@@ -89,6 +99,77 @@ pub struct Transmit {
     pub meta: Option<FrameMeta>,
 }
 
+/// One transmission: bursts that leave as one stream on one site and slot, back to back at
+/// the air rate (DESIGN.md: "link tx queue per site and slot, bursts at the air rate; fresh
+/// stream ID per transmission; 'sent at' fed back to the core").
+#[derive(Debug, Clone)]
+pub struct Transmission {
+    /// The site to send on.
+    pub site: SiteName,
+    /// The timeslot to send on.
+    pub slot: Slot,
+    /// The bursts, in order.
+    pub bursts: Vec<Burst>,
+    /// Link-level addressing for transports that carry it (Homebrew DMRD).
+    pub meta: Option<FrameMeta>,
+    /// True: the link draws a fresh, unpredictable stream ID for this transmission (never the
+    /// previous one on the slot), whatever `meta.stream_id` holds. False: `meta.stream_id` is
+    /// kept (a relay or a simulated radio continuing its own stream).
+    pub fresh_stream: bool,
+    /// Where to report once the last burst has left, if anywhere.
+    pub report: Option<SentReport>,
+}
+
+impl From<Transmit> for Transmission {
+    /// A single burst that keeps the stream ID its meta names.
+    fn from(t: Transmit) -> Transmission {
+        Transmission {
+            site: t.site,
+            slot: t.slot,
+            bursts: vec![t.burst],
+            meta: t.meta,
+            fresh_stream: false,
+            report: None,
+        }
+    }
+}
+
+/// Where a link reports a transmission that has left, with the caller's tag.
+#[derive(Debug, Clone)]
+pub struct SentReport {
+    /// The channel; reports go with `try_send`, a full channel costs a counted drop
+    /// ([`LinkCounters::reports_dropped`]).
+    pub to: tokio::sync::mpsc::Sender<Sent>,
+    /// The caller's tag, echoed in [`Sent::tag`].
+    pub tag: u64,
+}
+
+/// A transmission whose last burst has been handed to the transport.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sent {
+    /// The caller's tag.
+    pub tag: u64,
+    /// The site.
+    pub site: SiteName,
+    /// The timeslot.
+    pub slot: Slot,
+    /// The stream ID used (0 where the transport has none, e.g. MMDVM serial).
+    pub stream_id: u32,
+    /// Bursts sent.
+    pub bursts: usize,
+    /// When the last burst left (wall clock, so the core can take it as a timestamp).
+    pub at: std::time::SystemTime,
+}
+
+impl SentReport {
+    /// Report `sent`, without waiting.
+    pub fn send(&self, sent: Sent, counters: &LinkCounters) {
+        if self.to.try_send(sent).is_err() {
+            LinkCounters::bump(&counters.reports_dropped);
+        }
+    }
+}
+
 /// Link state changes reported to the supervisor and to the health service.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LinkState {
@@ -134,6 +215,9 @@ pub struct LinkCounters {
     pub bad_field: AtomicU64,
     /// Received frames dropped because the consumer's channel was full.
     pub rx_dropped: AtomicU64,
+    /// "Sent" reports dropped because the gateway's channel was full (the operation then
+    /// times out on its handover deadline instead).
+    pub reports_dropped: AtomicU64,
 }
 
 impl LinkCounters {
@@ -159,6 +243,7 @@ impl LinkCounters {
             bad_type: get(&self.bad_type),
             bad_field: get(&self.bad_field),
             rx_dropped: get(&self.rx_dropped),
+            reports_dropped: get(&self.reports_dropped),
         }
     }
 }
@@ -179,4 +264,5 @@ pub struct LinkCountersSnapshot {
     pub bad_type: u64,
     pub bad_field: u64,
     pub rx_dropped: u64,
+    pub reports_dropped: u64,
 }

@@ -29,7 +29,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::link::homebrew::{HomebrewCounters, Peer, PeerConfig, PeerId, SplitMix};
-use crate::link::{LinkCounters, LinkState, Received, SiteName, Transmit};
+use crate::link::{LinkCounters, LinkState, Pacing, Received, SiteName, Transmission};
 use crate::wire::Dialect;
 
 mod site;
@@ -212,6 +212,9 @@ async fn bind_peer(master: SocketAddr, sc: &SimSiteConfig) -> io::Result<Peer> {
     }
     pc.backoff_min = Duration::from_millis(200);
     pc.backoff_max = Duration::from_secs(10);
+    // The simulated radios time their own bursts (and load runs go faster than the air on
+    // purpose), so the link sends each as it comes.
+    pc.pacing = Pacing::AtOnce;
     let counters = Arc::new(HomebrewCounters::new(Arc::new(LinkCounters::default())));
     Peer::bind(pc, counters).await
 }
@@ -228,7 +231,7 @@ async fn drive(
     shutdown: CancellationToken,
 ) -> io::Result<SimCounters> {
     let (rx_tx, mut rx) = mpsc::channel::<Received>(CHANNEL);
-    let (tx, tx_rx) = mpsc::channel::<Transmit>(CHANNEL);
+    let (tx, tx_rx) = mpsc::channel::<Transmission>(CHANNEL);
     let (state_tx, mut state) = mpsc::channel::<LinkState>(16);
     let link_stop = shutdown.child_token();
     let link = tokio::spawn(peer.run(rx_tx, tx_rx, state_tx, link_stop.clone()));
@@ -270,7 +273,7 @@ async fn drive(
         }
         site.poll(start.elapsed().as_millis() as u64, &mut out);
         for t in out.drain(..) {
-            if tx.send(t).await.is_err() {
+            if tx.send(t.into()).await.is_err() {
                 break;
             }
         }

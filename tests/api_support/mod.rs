@@ -116,22 +116,44 @@ impl TestBackend {
                         done = Some(ack);
                     }
                 }
-                for o in out {
-                    match o {
-                        Output::Event(event) => {
-                            let mut j = j.lock().unwrap();
-                            j.last += 1;
-                            let cursor = Cursor::new(journal_id, j.last);
-                            let e = Arc::new(JournaledEvent::new(cursor, event));
-                            j.events.push_back(e.clone());
-                            let _ = j.bus.send(e);
-                        }
-                        Output::Transmit { .. } => t.lock().unwrap().push(o),
-                        Output::Reply { token, result } => {
-                            if let Some(tx) = pending.remove(&token) {
-                                let _ = tx.send(result);
+                // The link sends each transmission at once and reports it sent.
+                while !out.is_empty() {
+                    let mut sent = Vec::new();
+                    for o in std::mem::take(&mut out) {
+                        match o {
+                            Output::Event(event) => {
+                                let mut j = j.lock().unwrap();
+                                j.last += 1;
+                                let cursor = Cursor::new(journal_id, j.last);
+                                let e = Arc::new(JournaledEvent::new(cursor, event));
+                                j.events.push_back(e.clone());
+                                let _ = j.bus.send(e);
+                            }
+                            Output::Transmit {
+                                ref site,
+                                slot,
+                                operation,
+                                attempt,
+                                ..
+                            } => {
+                                sent.push(Input::TransmissionSent {
+                                    operation,
+                                    attempt,
+                                    site: site.clone(),
+                                    slot,
+                                    at: now,
+                                });
+                                t.lock().unwrap().push(o);
+                            }
+                            Output::Reply { token, result } => {
+                                if let Some(tx) = pending.remove(&token) {
+                                    let _ = tx.send(result);
+                                }
                             }
                         }
+                    }
+                    for input in sent {
+                        core.handle(now, input, &mut out);
                     }
                 }
                 links_tx.send_if_modified(|up| {
@@ -228,11 +250,13 @@ impl TestBackend {
             talkgroups: vec![DirectoryTalkgroup {
                 id: g(),
                 name: Some("城关镇救援一组".into()),
+                slot: None,
             }],
             sites: vec![DirectorySite {
                 id: SiteId::new(S1),
                 display_name: Some("城关".into()),
                 profile: AirProfile::Pdt,
+                air: Default::default(),
             }],
             teams: vec![DirectoryTeam {
                 name: "城关镇应急救援队".into(),

@@ -11,14 +11,37 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use super::{
-    ANSWER_TIMEOUT_SECS, ATTEMPTS, BAUD_RATES, Bound, COLOUR_CODE, COMMIT_GAP_MS, Config,
-    HANG_TIME_MS, HEARTBEAT_SECS, KeyPath, MASTER_PEER_ID, PEER_ID, PEER_TIMEOUT_SECS, Problem,
-    RELAY_SLOT, RELAY_TALKGROUP, RETENTION_DAYS, SNAPSHOT_EVERY, WATCH_QUEUE, at,
+    ANSWER_TIMEOUT_SECS, ATTEMPTS, BAUD_RATES, Bound, COLOUR_CODE, COMMAND_SLOT, COMMIT_GAP_MS,
+    Config, EXTRA_AIR_MS, HANDSHAKE_TIMEOUT_SECS, HANG_TIME_MS, HEARTBEAT_SECS, HomebrewPeerConfig,
+    KEEPALIVE_INTERVAL_SECS, KEEPALIVE_TIMEOUT_SECS, KeyPath, MASTER_BURST_INTERVAL_MS,
+    MASTER_PEER_ID, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_CLIENT, MAX_STREAMS_PER_CLIENT,
+    MAX_STREAMS_PER_CONNECTION, MMDVM_BURST_INTERVAL_MS, PEER_BURST_INTERVAL_MS, PEER_ID,
+    PEER_TIMEOUT_SECS, Problem, RELAY_SLOT, RELAY_TALKGROUP, RETENTION_DAYS, RPTC_COLOUR_CODE,
+    RPTC_RX_FREQ_HZ, RPTC_SLOTS, RPTC_TX_FREQ_HZ, RPTC_TX_POWER_DBM, SITE_SLOT, SNAPSHOT_EVERY,
+    TALKGROUP_SLOT, TxPacing, WAKE_UP_REPEATER_ID, WATCH_QUEUE, at,
 };
 use crate::dispatch;
 
 /// Longest callsign the Homebrew RPTC block carries (8 octets, transports.md 2.4).
 const CALLSIGN_MAX: usize = 8;
+
+/// RPTC text fields and the octets the login block gives each (transports.md 2.4); the
+/// callsign has its own, stricter check.
+const RPTC_TEXT: [(&str, usize); 5] = [
+    ("location", 20),
+    ("description", 19),
+    ("url", 124),
+    ("software_id", 40),
+    ("package_id", 40),
+];
+
+/// `[[homebrew_peer]] latitude`, `longitude` (degrees) and `height_m` (metres): what the
+/// RPTC block's fields can carry (transports.md 2.4).
+pub const RPTC_LATITUDE: (f64, f64) = (-90.0, 90.0);
+/// See [`RPTC_LATITUDE`].
+pub const RPTC_LONGITUDE: (f64, f64) = (-180.0, 180.0);
+/// See [`RPTC_LATITUDE`].
+pub const RPTC_HEIGHT_M: (i32, i32) = (-99, 999);
 
 /// `[sim] mean_activity_secs`: bounds of the mean time between one radio's actions.
 pub const SIM_ACTIVITY_SECS: (f64, f64) = (1.0, 86_400.0);
@@ -58,6 +81,14 @@ impl Checks {
                     bound.min, bound.max, bound.means
                 ),
             );
+        }
+    }
+
+    /// `tx_burst_interval_ms` within `bound` where the link paces at the air rate (with
+    /// `at_once` it is not used).
+    fn burst_interval(&mut self, at: KeyPath, bound: &Bound, pacing: TxPacing, ms: u64) {
+        if pacing == TxPacing::AirRate {
+            self.bound(at, bound, ms);
         }
     }
 
@@ -144,6 +175,7 @@ impl Config {
             &HEARTBEAT_SECS,
             self.api.heartbeat_secs,
         );
+        self.check_api_connections(c);
         c.bound(
             at!("journal", "retention_days"),
             &RETENTION_DAYS,
@@ -168,6 +200,61 @@ impl Config {
             at!("dispatch", "attempts"),
             &ATTEMPTS,
             self.dispatch.attempts,
+        );
+    }
+
+    /// `[api]` connection bounds.
+    fn check_api_connections(&self, c: &mut Checks) {
+        let api = &self.api;
+        c.bound(
+            at!("api", "max_connections"),
+            &MAX_CONNECTIONS,
+            api.max_connections,
+        );
+        c.bound(
+            at!("api", "max_connections_per_client"),
+            &MAX_CONNECTIONS_PER_CLIENT,
+            api.max_connections_per_client,
+        );
+        // Compared only when both are within their own bounds (else those are the problem).
+        let within = |b: &Bound, v: usize| (b.min..=b.max).contains(&(v as u64));
+        if within(&MAX_CONNECTIONS, api.max_connections)
+            && within(&MAX_CONNECTIONS_PER_CLIENT, api.max_connections_per_client)
+            && api.max_connections_per_client > api.max_connections
+        {
+            c.push(
+                at!("api", "max_connections_per_client"),
+                format!(
+                    "[api] max_connections_per_client = {} is more than max_connections = {}: \
+                     one client could never open that many; set at most {}",
+                    api.max_connections_per_client, api.max_connections, api.max_connections
+                ),
+            );
+        }
+        c.bound(
+            at!("api", "max_streams_per_connection"),
+            &MAX_STREAMS_PER_CONNECTION,
+            api.max_streams_per_connection,
+        );
+        c.bound(
+            at!("api", "max_streams_per_client"),
+            &MAX_STREAMS_PER_CLIENT,
+            api.max_streams_per_client,
+        );
+        c.bound(
+            at!("api", "handshake_timeout_secs"),
+            &HANDSHAKE_TIMEOUT_SECS,
+            api.handshake_timeout_secs,
+        );
+        c.bound(
+            at!("api", "keepalive_interval_secs"),
+            &KEEPALIVE_INTERVAL_SECS,
+            api.keepalive_interval_secs,
+        );
+        c.bound(
+            at!("api", "keepalive_timeout_secs"),
+            &KEEPALIVE_TIMEOUT_SECS,
+            api.keepalive_timeout_secs,
         );
     }
 
@@ -213,6 +300,23 @@ impl Config {
                 &COLOUR_CODE,
                 site.colour_code,
             );
+            c.bound(at!("site", i, "slot"), &SITE_SLOT, site.slot);
+            c.bound(
+                at!("site", i, "extra_air_ms"),
+                &EXTRA_AIR_MS,
+                site.extra_air_ms,
+            );
+            let simplex = self.mmdvm.iter().any(|m| m.site == site.name && !m.duplex);
+            if simplex && site.slot != 2 {
+                c.push(
+                    at!("site", i, "slot"),
+                    format!(
+                        "[[site]] {:?}: slot = {} but its [[mmdvm]] modem is simplex, which \
+                         carries timeslot 2 only: set slot = 2",
+                        site.name, site.slot
+                    ),
+                );
+            }
         }
         names
     }
@@ -266,6 +370,12 @@ impl Config {
                 &HANG_TIME_MS,
                 master.hang_time_ms,
             );
+            c.burst_interval(
+                at!("homebrew_master", "tx_burst_interval_ms"),
+                &MASTER_BURST_INTERVAL_MS,
+                master.tx_pacing,
+                master.tx_burst_interval_ms,
+            );
             if master.peers.is_empty() {
                 c.push(
                     at!("homebrew_master"),
@@ -316,6 +426,9 @@ impl Config {
                         *tg,
                     );
                 }
+                if let Some(slot) = peer.command_slot {
+                    c.bound(here("command_slot"), &COMMAND_SLOT, slot);
+                }
             }
         }
         for (i, upstream) in self.homebrew_peers.iter().enumerate() {
@@ -346,6 +459,13 @@ impl Config {
                     ),
                 );
             }
+            check_rptc(c, i, upstream);
+            c.burst_interval(
+                here("tx_burst_interval_ms"),
+                &PEER_BURST_INTERVAL_MS,
+                upstream.tx_pacing,
+                upstream.tx_burst_interval_ms,
+            );
             unknown_site(c, here("site"), &upstream.site);
             route(
                 c,
@@ -358,6 +478,25 @@ impl Config {
         for (i, modem) in self.mmdvm.iter().enumerate() {
             let here = |key: &str| at!("mmdvm", i, key);
             unknown_site(c, here("site"), &modem.site);
+            c.burst_interval(
+                here("tx_burst_interval_ms"),
+                &MMDVM_BURST_INTERVAL_MS,
+                modem.tx_pacing,
+                modem.tx_burst_interval_ms,
+            );
+            if let Some(id) = modem.wake_up_repeater_id {
+                c.bound(here("wake_up_repeater_id"), &WAKE_UP_REPEATER_ID, id);
+                if !modem.duplex {
+                    c.push(
+                        here("wake_up_repeater_id"),
+                        format!(
+                            "[[mmdvm]] for site {:?}: wake_up_repeater_id needs duplex = true: a \
+                             simplex modem refuses timeslot 1, where the wake-up goes",
+                            modem.site
+                        ),
+                    );
+                }
+            }
             match (&modem.port, modem.udp_remote) {
                 (None, None) => c.push(
                     at!("mmdvm", i),
@@ -486,6 +625,9 @@ impl Config {
         let mut talkgroups: HashMap<dispatch::TalkgroupId, usize> = HashMap::new();
         for (i, tg) in self.talkgroups.iter().enumerate() {
             c.display_name(at!("talkgroup", i, "name"), &tg.name);
+            if let Some(slot) = tg.slot {
+                c.bound(at!("talkgroup", i, "slot"), &TALKGROUP_SLOT, slot);
+            }
             match tg.id.talkgroup() {
                 Err(e) => c.push(
                     at!("talkgroup", i, "id"),
@@ -627,5 +769,61 @@ impl Config {
                  its sites to log into; add them or remove [sim]",
             );
         }
+    }
+}
+
+/// `[[homebrew_peer]]` `i`: what its RPTC login block cannot carry as configured
+/// (transports.md 2.4 field widths). The callsign is checked with the peer.
+fn check_rptc(c: &mut Checks, i: usize, p: &HomebrewPeerConfig) {
+    let here = |key: &str| at!("homebrew_peer", i, key);
+    let texts = [
+        &p.location,
+        &p.description,
+        &p.url,
+        &p.software_id,
+        &p.package_id,
+    ];
+    for ((key, max), value) in RPTC_TEXT.into_iter().zip(texts) {
+        if value.len() > max || !value.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+            c.push(
+                here(key),
+                format!(
+                    "[[homebrew_peer]] {key} {value:?} does not fit the login's {key} field: \
+                     write at most {max} printable ASCII characters"
+                ),
+            );
+        }
+    }
+    c.bound(here("rx_freq_hz"), &RPTC_RX_FREQ_HZ, p.rx_freq_hz);
+    c.bound(here("tx_freq_hz"), &RPTC_TX_FREQ_HZ, p.tx_freq_hz);
+    c.bound(here("tx_power_dbm"), &RPTC_TX_POWER_DBM, p.tx_power_dbm);
+    if let Some(cc) = p.colour_code {
+        c.bound(here("colour_code"), &RPTC_COLOUR_CODE, cc);
+    }
+    c.bound(here("slots"), &RPTC_SLOTS, p.slots);
+    for (key, value, (lo, hi), means) in [
+        ("latitude", p.latitude, RPTC_LATITUDE, "degrees north"),
+        ("longitude", p.longitude, RPTC_LONGITUDE, "degrees east"),
+    ] {
+        if !(lo..=hi).contains(&value) {
+            c.push(
+                here(key),
+                format!(
+                    "[[homebrew_peer]] {key} = {value} is out of range: set {lo:.1}..={hi:.1} \
+                     ({means})"
+                ),
+            );
+        }
+    }
+    let (lo, hi) = RPTC_HEIGHT_M;
+    if !(lo..=hi).contains(&p.height_m) {
+        c.push(
+            here("height_m"),
+            format!(
+                "[[homebrew_peer]] height_m = {} is out of range: set {lo}..={hi} (antenna \
+                 height sent in the login, metres)",
+                p.height_m
+            ),
+        );
     }
 }

@@ -53,8 +53,11 @@
 //! stream counts, since the repeater is busy repeating it): another
 //! stream waits until the current one ended (terminator, or `stream_timeout` of silence, HBlink's
 //! 360 ms `STREAM_TO`) and then `hang_time` more, unless it is for the same destination (HBlink's
-//! group hang time). The gateway's own bursts ([`MasterCore::transmit`]) go to the peers of
-//! their site without this arbitration: the dispatch core paces the air itself.
+//! group hang time). The gateway's own transmissions go through the link's [`Pacer`] (one
+//! queue per site and slot, bursts at the air rate, a fresh stream ID each) and then
+//! ([`MasterCore::transmit`]) to the peers of their site without this arbitration, on the
+//! peer's configured slot where [`MasterConfig::tx_slots`] names one; each is reported
+//! [`Sent`](crate::link::Sent) once its last burst has left.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -68,7 +71,10 @@ use tokio_util::sync::CancellationToken;
 use super::packet::{CallType, ConfigBlock, Dmrd, Packet, PeerId, login_digest};
 use super::peer::{RECV_BUF, deliver, report, transient};
 use super::{HomebrewCounters, SplitMix, TxFraming, received};
-use crate::link::{LinkCounters, LinkState, Received, SiteName, Slot, Transmit};
+use crate::link::pacer::Paced;
+use crate::link::{
+    LinkCounters, LinkState, Pacer, Pacing, Received, SiteName, Slot, Transmission, Transmit,
+};
 
 /// What a peer may pass on one slot.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -149,6 +155,14 @@ pub struct MasterConfig {
     pub max_pending: usize,
     /// How long a failure cause must stay quiet before its log says it stopped (30 s).
     pub failure_quiet: Duration,
+    /// How the gateway's own transmissions are spaced (the air rate by default).
+    pub pacing: Pacing,
+    /// Bursts queued per site and slot for transmit at most.
+    pub tx_queue_bursts: usize,
+    /// Peers whose gateway transmissions go on another slot than the one asked for (one master
+    /// serving repeaters with different command slots at one site, e.g. a simplex hotspot
+    /// that only carries TS2, transports.md 1.7).
+    pub tx_slots: HashMap<PeerId, Slot>,
 }
 
 impl MasterConfig {
@@ -168,6 +182,9 @@ impl MasterConfig {
             max_pending_per_address: 4,
             max_pending: 256,
             failure_quiet: Duration::from_secs(30),
+            pacing: Pacing::default(),
+            tx_queue_bursts: 1024,
+            tx_slots: HashMap::new(),
         }
     }
 }
@@ -367,6 +384,7 @@ pub struct MasterCore {
     max_pending_per_address: usize,
     max_pending: usize,
     failures: FailureLog,
+    tx_slots: HashMap<PeerId, Slot>,
     rng: SplitMix,
     counters: Arc<HomebrewCounters>,
 }
@@ -402,6 +420,7 @@ impl MasterCore {
                 quiet: config.failure_quiet,
                 episodes: Default::default(),
             },
+            tx_slots: config.tx_slots.clone(),
             rng,
             counters,
         }
@@ -883,7 +902,13 @@ impl MasterCore {
             if !at_site {
                 continue;
             }
-            let d = conn.framing.frame(now, t, id, &mut self.rng);
+            let d = match self.tx_slots.get(&id) {
+                Some(&slot) if slot != t.slot => {
+                    let moved = Transmit { slot, ..t.clone() };
+                    conn.framing.frame(now, &moved, id, &mut self.rng)
+                }
+                _ => conn.framing.frame(now, t, id, &mut self.rng),
+            };
             LinkCounters::bump(&self.counters.link.frames_out);
             out.push(MasterAction::Send {
                 to: conn.addr,
@@ -990,12 +1015,13 @@ impl Master {
     }
 
     /// Run until `shutdown`: bursts from peers go to `rx` (tagged with the peer's site) and
-    /// are relayed; bursts from `tx` go to the peers of their site; peers going up and down go
-    /// to `state`. Ends with `Err` only on a socket failure.
+    /// are relayed; transmissions from `tx` are queued per site and slot, paced, and go to the
+    /// peers of their site, each reported once its last burst has left; peers going up and
+    /// down go to `state`. Ends with `Err` only on a socket failure.
     pub async fn run(
         self,
         rx: mpsc::Sender<Received>,
-        mut tx: mpsc::Receiver<Transmit>,
+        mut tx: mpsc::Receiver<Transmission>,
         state: mpsc::Sender<LinkState>,
         shutdown: CancellationToken,
     ) -> std::io::Result<()> {
@@ -1005,6 +1031,12 @@ impl Master {
             counters,
         } = self;
         let mut core = MasterCore::new(&config, SplitMix::from_entropy(), counters.clone());
+        let mut pacer = Pacer::new(
+            config.pacing,
+            config.tx_queue_bursts,
+            SplitMix::from_entropy(),
+        );
+        let mut paced: Vec<Paced> = Vec::new();
         let mut buf = vec![0u8; RECV_BUF];
         let mut out = Vec::new();
         let mut tx_open = true;
@@ -1041,12 +1073,34 @@ impl Master {
                     Err(e) => return Err(e),
                 },
                 t = tx.recv(), if tx_open => match t {
-                    Some(t) => core.transmit(Instant::now(), &t, &mut out),
+                    Some(t) => {
+                        if !pacer.push(t) {
+                            LinkCounters::bump(&counters.link.tx_dropped);
+                        }
+                    }
                     None => tx_open = false,
                 },
+                _ = tokio::time::sleep_until(tokio::time::Instant::from_std(
+                        pacer.next_due(Instant::now()).unwrap_or_else(Instant::now))),
+                    if pacer.queued() > 0 => {}
                 _ = &mut timer => core.poll(Instant::now(), &mut out),
             }
             flush(&socket, &counters, &rx, &state, &mut out).await?;
+            // Bursts due now: framed, sent, then their transmissions reported.
+            pacer.poll(Instant::now(), &mut paced);
+            for p in paced.drain(..) {
+                core.transmit(Instant::now(), &p.transmit, &mut out);
+                flush(&socket, &counters, &rx, &state, &mut out).await?;
+                if let Some((report, sent)) = p.sent {
+                    report.send(
+                        crate::link::Sent {
+                            at: std::time::SystemTime::now(),
+                            ..sent
+                        },
+                        &counters.link,
+                    );
+                }
+            }
         }
     }
 }
@@ -1558,6 +1612,37 @@ mod tests {
             sends(&out),
             vec![(addr(1), Packet::MstCl(A)), (addr(2), Packet::MstCl(B))]
         );
+    }
+
+    #[test]
+    fn a_peer_with_its_own_command_slot_gets_gateway_bursts_there() {
+        let t = Instant::now();
+        let mut config = MasterConfig::new(
+            addr(0),
+            vec![entry(A, "north", None), entry(B, "north", None)],
+        );
+        config.tx_slots.insert(B, Slot::Two);
+        let counters = Arc::new(HomebrewCounters::new(Arc::new(LinkCounters::default())));
+        let mut m = MasterCore::new(&config, SplitMix::new(7), counters);
+        login(&mut m, t, A, addr(1));
+        login(&mut m, t, B, addr(2));
+        let header = dmrd(A, Slot::One, CallType::Group, 1, 9, 1);
+        let mut out = Vec::new();
+        let tx = Transmit {
+            site: Arc::from("north"),
+            slot: Slot::One,
+            burst: header.burst,
+            meta: None,
+        };
+        m.transmit(t, &tx, &mut out);
+        let slots: Vec<(SocketAddr, Slot)> = sends(&out)
+            .into_iter()
+            .map(|(to, p)| match p {
+                Packet::Dmrd(d) => (to, d.slot),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(slots, vec![(addr(1), Slot::One), (addr(2), Slot::Two)]);
     }
 
     #[test]

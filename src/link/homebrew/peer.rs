@@ -15,7 +15,10 @@
 //! The wait before a login doubles after each failed attempt, from `backoff_min` up to
 //! `backoff_max`, and returns to `backoff_min` once a login succeeds.
 //! [`Peer`] is the tokio task around it; it accepts datagrams only from the master's address
-//! (as DMRGateway does) and hands received DMRD to its caller tagged with its site.
+//! (as DMRGateway does) and hands received DMRD to its caller tagged with its site. The
+//! gateway's transmissions go through its [`Pacer`] (a queue per slot, bursts at the air rate,
+//! a fresh stream ID each, [`PeerConfig::pacing`]) and are reported sent once their last burst
+//! has left. Every RPTC field comes from [`PeerConfig::info`] (transports.md 2.4).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -27,7 +30,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::packet::{ConfigBlock, Dmrd, Packet, PeerId, RepeaterInfo, login_digest};
 use super::{HomebrewCounters, SplitMix, TxFraming, received};
-use crate::link::{LinkCounters, LinkState, Received, SiteName, Transmit};
+use crate::link::pacer::Paced;
+use crate::link::{
+    LinkCounters, LinkState, Pacer, Pacing, Received, Sent, SiteName, Transmission, Transmit,
+};
 
 /// Configuration of one peer link.
 #[derive(Debug, Clone)]
@@ -58,6 +64,10 @@ pub struct PeerConfig {
     pub backoff_min: Duration,
     /// Cap of the doubling wait.
     pub backoff_max: Duration,
+    /// How the gateway's own transmissions are spaced (the air rate by default).
+    pub pacing: Pacing,
+    /// Bursts queued per slot for transmit at most.
+    pub tx_queue_bursts: usize,
 }
 
 impl PeerConfig {
@@ -82,6 +92,8 @@ impl PeerConfig {
             login_timeout: Duration::from_secs(5),
             backoff_min: Duration::from_secs(1),
             backoff_max: Duration::from_secs(60),
+            pacing: Pacing::default(),
+            tx_queue_bursts: 1024,
         }
     }
 }
@@ -419,12 +431,14 @@ impl Peer {
         self.socket.local_addr()
     }
 
-    /// Run the link until `shutdown`: received DMRD go to `rx`, bursts from `tx` go to the
-    /// master, login changes go to `state`. Ends with `Err` only on a socket failure.
+    /// Run the link until `shutdown`: received DMRD go to `rx`; transmissions from `tx` are
+    /// queued per slot, paced ([`PeerConfig::pacing`]) and go to the master, each reported
+    /// once its last burst has left; login changes go to `state`. Ends with `Err` only on a
+    /// socket failure.
     pub async fn run(
         self,
         rx: mpsc::Sender<Received>,
-        mut tx: mpsc::Receiver<Transmit>,
+        mut tx: mpsc::Receiver<Transmission>,
         state: mpsc::Sender<LinkState>,
         shutdown: CancellationToken,
     ) -> std::io::Result<()> {
@@ -436,6 +450,12 @@ impl Peer {
         let mut session = PeerSession::new(&config, Instant::now(), counters.clone());
         let mut framing = TxFraming::default();
         let mut rng = SplitMix::from_entropy();
+        let mut pacer = Pacer::new(
+            config.pacing,
+            config.tx_queue_bursts,
+            SplitMix::from_entropy(),
+        );
+        let mut paced: Vec<Paced> = Vec::new();
         let mut buf = vec![0u8; RECV_BUF];
         let mut out = Vec::new();
         let mut tx_open = true;
@@ -463,12 +483,35 @@ impl Peer {
                     Err(e) => return Err(e),
                 },
                 t = tx.recv(), if tx_open => match t {
-                    Some(t) => session.transmit(Instant::now(), &t, &mut framing, &mut rng, &mut out),
+                    Some(t) => {
+                        if !pacer.push(t) {
+                            LinkCounters::bump(&counters.link.tx_dropped);
+                        }
+                    }
                     None => tx_open = false,
                 },
+                _ = tokio::time::sleep_until(tokio::time::Instant::from_std(
+                        pacer.next_due(Instant::now()).unwrap_or_else(Instant::now))),
+                    if pacer.queued() > 0 => {}
                 _ = tokio::time::sleep_until(deadline) => session.poll(Instant::now(), &mut out),
             }
             flush(&config, &socket, &counters, &rx, &state, &mut out).await?;
+            // Bursts due now: framed, sent, then their transmissions reported.
+            pacer.poll(Instant::now(), &mut paced);
+            for p in paced.drain(..) {
+                session.transmit(
+                    Instant::now(),
+                    &p.transmit,
+                    &mut framing,
+                    &mut rng,
+                    &mut out,
+                );
+                flush(&config, &socket, &counters, &rx, &state, &mut out).await?;
+                if let Some((report, sent)) = p.sent {
+                    let at = std::time::SystemTime::now();
+                    report.send(Sent { at, ..sent }, &counters.link);
+                }
+            }
         }
     }
 }

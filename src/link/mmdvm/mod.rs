@@ -26,12 +26,25 @@
 //!    reply for [`MmdvmConfig::silence_timeout`] (2 s), an I/O error or a closed port take the
 //!    link down ([`LinkState::Down`]); it reopens the port and redoes the whole handshake after
 //!    a capped exponential backoff ([`MmdvmConfig::backoff_min`] doubling to `backoff_max`).
-//! 5. **Transmit queue**: one bounded queue per slot ([`MmdvmConfig::tx_queue_len`]), kept while
-//!    the link is down; a burst that finds its queue full is dropped and counted in
-//!    `tx_dropped`.
+//! 5. **Transmit queue**: one bounded queue per slot ([`MmdvmConfig::tx_queue_len`] bursts),
+//!    kept while the link is down; a [`Transmission`] that does not fit is dropped whole and
+//!    counted in `tx_dropped`. Bursts of one slot are written at most one per
+//!    [`MmdvmConfig::pacing`] interval (the air rate, 60 ms, by default), so the modem's buffer
+//!    stays shallow and the write time of the last burst is close to when it goes on the air;
+//!    the slots are independent. Once a transmission's last burst is written it is reported
+//!    [`Sent`].
+//! 6. **Wake-up** ([`MmdvmConfig::wake_up`]): before the first transmission after the link
+//!    comes up, and after the link has sent nothing for [`MmdvmConfig::wake_idle`], a
+//!    BS_Dwn_Act CSBK (MS-sourced data sync, the site's colour code) is written on TS1 ahead of
+//!    it. A duplex MMDVMHost repeater that hears our transmitter ignores everything while idle
+//!    until such a wake-up arrives, and looks for it on TS1 only
+//!    (g4klx/MMDVMHost:DMRControl.cpp `processWakeup`: "Wakeups always come in on slot 1",
+//!    CSBKO_BSDWNACT; ETSI TS 102 361-2 BS outbound activation). The modem itself (DMR_START
+//!    in duplex) needs no such burst, so this is a per-link choice.
 //!
 //! The link makes no decisions about radios (DESIGN.md): it neither filters nor rewrites
-//! bursts, and ignores [`Transmit::site`] (the caller routes bursts to the right site's link).
+//! bursts, and ignores [`Transmission::site`] (the caller routes bursts to the right site's
+//! link).
 
 pub mod decoder;
 pub mod frame;
@@ -54,7 +67,10 @@ pub use frame::{
 pub use transport::PortSpec;
 use transport::Transport;
 
-use crate::link::{Burst, LinkCounters, LinkState, Received, SiteName, Slot, Transmit};
+use crate::link::{
+    Burst, LinkCounters, LinkState, Pacing, Received, Sent, SentReport, SiteName, Slot,
+    Transmission,
+};
 use crate::wire::WireError;
 
 /// Link configuration. [`MmdvmConfig::new`] gives MMDVMHost's timings.
@@ -103,6 +119,24 @@ pub struct MmdvmConfig {
     pub tx_spacing: Duration,
     /// A frame start whose remainder has not arrived after this long is given up.
     pub partial_frame_timeout: Duration,
+    /// How the bursts of one slot are spaced (the air rate by default).
+    pub pacing: Pacing,
+    /// Write a BS_Dwn_Act wake-up on TS1 before transmitting (module doc, item 6): the BS
+    /// address and the source ID it carries.
+    pub wake_up: Option<WakeUp>,
+    /// After this long without a transmission the next one is preceded by a wake-up again
+    /// (MMDVMHost's default DMR mode hang, `[General] RFModeHang=10`).
+    pub wake_idle: Duration,
+}
+
+/// The identities a BS_Dwn_Act carries (ETSI TS 102 361-2; air-interface.md 3.1: BS address
+/// at bits 32-55, source at 56-79).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WakeUp {
+    /// The repeater's ID.
+    pub bs_address: u32,
+    /// Who wakes it (the gateway's identity on the air).
+    pub source: u32,
 }
 
 impl MmdvmConfig {
@@ -132,6 +166,9 @@ impl MmdvmConfig {
             tx_queue_len: 64,
             tx_spacing: Duration::from_millis(10),
             partial_frame_timeout: Duration::from_millis(500),
+            pacing: Pacing::default(),
+            wake_up: None,
+            wake_idle: Duration::from_secs(10),
         }
     }
 
@@ -184,8 +221,8 @@ enum End {
 pub struct MmdvmLink {
     cfg: MmdvmConfig,
     rx: mpsc::Sender<Received>,
-    tx: mpsc::Receiver<Transmit>,
-    /// False once every [`Transmit`] sender is gone; the link keeps receiving.
+    tx: mpsc::Receiver<Transmission>,
+    /// False once every [`Transmission`] sender is gone; the link keeps receiving.
     tx_open: bool,
     state: watch::Sender<LinkState>,
     counters: Arc<LinkCounters>,
@@ -197,13 +234,27 @@ pub struct MmdvmLink {
     /// core may keep sending while the modem is away; the queue keeps the first
     /// `tx_queue_len` bursts in order and counts each later one it cannot hold as dropped, so
     /// it never grows without limit and never reorders what it sends.
-    queues: [VecDeque<Burst>; 2],
+    queues: [VecDeque<Queued>; 2],
     /// Free modem buffer per slot from the last status, minus writes since.
     space: [u8; 2],
     last_write: Option<Instant>,
+    /// The last write per slot (air-rate pacing).
+    slot_written: [Option<Instant>; 2],
+    /// The last transmission written (wake-up after `wake_idle`); `None` after the link came
+    /// up.
+    last_transmission: Option<Instant>,
     last_slot_written: usize,
     last_status: Instant,
     partial_since: Option<Instant>,
+}
+
+/// A burst waiting to be written; the last of a transmission carries its report.
+#[derive(Debug)]
+struct Queued {
+    burst: Burst,
+    /// First burst of a transmission (a wake-up may go before it).
+    first: bool,
+    sent: Option<(SentReport, Sent)>,
 }
 
 fn slot_index(slot: Slot) -> usize {
@@ -222,7 +273,7 @@ impl MmdvmLink {
     pub async fn run(
         config: MmdvmConfig,
         rx: mpsc::Sender<Received>,
-        tx: mpsc::Receiver<Transmit>,
+        tx: mpsc::Receiver<Transmission>,
         state: watch::Sender<LinkState>,
         counters: Arc<LinkCounters>,
         shutdown: CancellationToken,
@@ -240,6 +291,8 @@ impl MmdvmLink {
             queues: [VecDeque::new(), VecDeque::new()],
             space: [0, 0],
             last_write: None,
+            slot_written: [None, None],
+            last_transmission: None,
             last_slot_written: 1,
             last_status: Instant::now(),
             partial_since: None,
@@ -288,18 +341,49 @@ impl MmdvmLink {
         });
     }
 
-    /// Take one transmit request into its slot's queue, or count it dropped.
-    fn accept(&mut self, t: Option<Transmit>) {
+    /// Take one transmission into its slot's queue, or count it dropped (whole).
+    fn accept(&mut self, t: Option<Transmission>) {
         let Some(t) = t else {
             self.tx_open = false;
             return;
         };
         let q = &mut self.queues[slot_index(t.slot)];
-        if q.len() >= self.cfg.tx_queue_len {
+        if q.len() + t.bursts.len() > self.cfg.tx_queue_len {
             LinkCounters::bump(&self.counters.tx_dropped);
-        } else {
-            q.push_back(t.burst);
+            return;
         }
+        let n = t.bursts.len();
+        for (i, burst) in t.bursts.iter().enumerate() {
+            let sent = (i + 1 == n).then_some(()).and(t.report.clone()).map(|r| {
+                let sent = Sent {
+                    tag: r.tag,
+                    site: t.site.clone(),
+                    slot: t.slot,
+                    stream_id: 0,
+                    bursts: n,
+                    at: std::time::SystemTime::now(),
+                };
+                (r, sent)
+            });
+            q.push_back(Queued {
+                burst: *burst,
+                first: i == 0,
+                sent,
+            });
+        }
+    }
+
+    /// The BS_Dwn_Act wake-up burst (module doc, item 6).
+    fn wake_up_burst(&self, w: WakeUp) -> Burst {
+        use crate::wire::burst::{DataType, SyncPattern};
+        use crate::wire::csbk::Csbk;
+        let block = Csbk::bs_dwn_act(w.bs_address, w.source).to_bytes(crate::wire::Dialect::Dmr);
+        crate::wire::pipeline::bptc_burst(
+            SyncPattern::MsData,
+            self.cfg.colour_code,
+            DataType::Csbk,
+            &block,
+        )
     }
 
     async fn session(&mut self, was_up: &mut bool, reconnect: bool) -> End {
@@ -310,6 +394,7 @@ impl MmdvmLink {
         self.decoder.clear();
         self.partial_since = None;
         self.space = [0, 0];
+        self.last_transmission = None;
         let version = match self.handshake(&mut port).await {
             Ok(v) => v,
             Err(end) => return end,
@@ -476,30 +561,74 @@ impl MmdvmLink {
         self.write(port, &Command::GetStatus).await
     }
 
+    /// When slot `i` may be written next by the air-rate pacing.
+    fn slot_due(&self, i: usize) -> Option<Instant> {
+        match (self.cfg.pacing, self.slot_written[i]) {
+            (Pacing::AirRate(interval), Some(t)) => Some(t + interval),
+            _ => None,
+        }
+    }
+
     /// When the next burst may be written, if one is waiting and the modem has room.
     fn next_write(&self) -> Option<Instant> {
-        let ready = (0..2).any(|i| !self.queues[i].is_empty() && self.space[i] > 1);
-        if !ready {
-            return None;
-        }
-        Some(match self.last_write {
-            Some(t) => t + self.cfg.tx_spacing,
-            None => Instant::now(),
-        })
+        let spacing = self.last_write.map(|t| t + self.cfg.tx_spacing);
+        (0..2)
+            .filter(|&i| !self.queues[i].is_empty() && self.space[i] > 1)
+            .map(|i| {
+                let due = self.slot_due(i).max(spacing);
+                due.unwrap_or_else(Instant::now)
+            })
+            .min()
     }
 
     /// Write one burst, alternating between slots that are ready.
     async fn write_burst(&mut self, port: &mut Transport) -> Result<(), End> {
+        let now = Instant::now();
+        if self
+            .last_write
+            .is_some_and(|t| t + self.cfg.tx_spacing > now)
+        {
+            return Ok(());
+        }
         let first = 1 - self.last_slot_written;
-        let Some(i) = [first, 1 - first]
-            .into_iter()
-            .find(|&i| !self.queues[i].is_empty() && self.space[i] > 1)
-        else {
+        let Some(i) = [first, 1 - first].into_iter().find(|&i| {
+            !self.queues[i].is_empty()
+                && self.space[i] > 1
+                && self.slot_due(i).is_none_or(|t| t <= now)
+        }) else {
             return Ok(());
         };
-        let Some(burst) = self.queues[i].pop_front() else {
+        // A wake-up on TS1 ahead of a transmission after the link came up or fell quiet.
+        let starts = self.queues[i].front().is_some_and(|q| q.first);
+        if let Some(w) = self.cfg.wake_up
+            && starts
+            && self
+                .last_transmission
+                .is_none_or(|t| now.saturating_duration_since(t) >= self.cfg.wake_idle)
+            && self.space[0] > 1
+        {
+            let burst = self.wake_up_burst(w);
+            self.last_transmission = Some(now);
+            return self.write_data(port, 0, burst).await;
+        }
+        let Some(q) = self.queues[i].pop_front() else {
             return Ok(());
         };
+        self.write_data(port, i, q.burst).await?;
+        self.last_transmission = Some(Instant::now());
+        if let Some((report, sent)) = q.sent {
+            let at = std::time::SystemTime::now();
+            report.send(Sent { at, ..sent }, &self.counters);
+        }
+        Ok(())
+    }
+
+    async fn write_data(
+        &mut self,
+        port: &mut Transport,
+        i: usize,
+        burst: Burst,
+    ) -> Result<(), End> {
         let cmd = Command::DmrData {
             slot: SLOTS[i],
             // g4klx/MMDVM ignores the control byte on transmit; MMDVMHost sends 0 (transports.md 1.3).
@@ -508,7 +637,9 @@ impl MmdvmLink {
         };
         self.write(port, &cmd).await?;
         self.space[i] -= 1;
-        self.last_write = Some(Instant::now());
+        let now = Instant::now();
+        self.last_write = Some(now);
+        self.slot_written[i] = Some(now);
         self.last_slot_written = i;
         LinkCounters::bump(&self.counters.frames_out);
         Ok(())

@@ -563,6 +563,21 @@ impl Csbk {
         )
     }
 
+    /// BS_Dwn_Act (BS outbound activation, Tier II, CSBKO 0x38 off a trunked control
+    /// channel; air-interface.md 3.1): `source` asks the BS at `bs_address` to start its
+    /// downlink.
+    pub fn bs_dwn_act(bs_address: u32, source: u32) -> Csbk {
+        Csbk::single(
+            FID_STANDARD,
+            0x38,
+            CsbkBody::BsDwnAct(BsDwnAct {
+                reserved: 0,
+                bs_address,
+                source,
+            }),
+        )
+    }
+
     /// Pre_CSBK announcing `blocks_to_follow` blocks of data (`data_follows`) or CSBKs.
     pub fn preamble(
         target: u32,
