@@ -25,6 +25,7 @@
 
 pub mod backend;
 pub mod convert;
+pub mod filter;
 mod event_server;
 pub mod service;
 pub mod status;
