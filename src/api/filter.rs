@@ -820,7 +820,20 @@ pub fn rfc3339_ms(s: &str) -> Option<i64> {
     let (y, mo, d) = (digits(s, 0..4)?, digits(s, 5..7)?, digits(s, 8..10)?);
     let (h, mi, sec) = (digits(s, 11..13)?, digits(s, 14..16)?, digits(s, 17..19)?);
     let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
-    let month_days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    let month_days = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
     if !(1..=12).contains(&mo) || d < 1 || d > month_days[(mo - 1) as usize] {
         return None;
     }
@@ -862,6 +875,34 @@ pub fn rfc3339_ms(s: &str) -> Option<i64> {
     let days = days_from_civil(y, mo, d);
     let secs = days * 86_400 + h * 3_600 + mi * 60 + sec.min(59) - offset_min * 60;
     Some(secs * 1_000 + ms)
+}
+
+/// The civil date of a day count from 1970-01-01 (H. Hinnant's `civil_from_days`).
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// Unix milliseconds as RFC 3339 in UTC (`2026-05-01T00:00:00.250Z`; no fraction when whole
+/// seconds), the form [`rfc3339_ms`] reads back.
+pub fn format_rfc3339(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let frac = ms.rem_euclid(1000);
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    let sod = secs.rem_euclid(86_400);
+    let (h, mi, s) = (sod / 3600, sod % 3600 / 60, sod % 60);
+    if frac == 0 {
+        format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
+    } else {
+        format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{frac:03}Z")
+    }
 }
 
 // ---- order_by -------------------------------------------------------------------------------
@@ -984,7 +1025,11 @@ mod tests {
             r("x.y", Op::Eq, r#"two words " and \"#)
         );
         assert_eq!(shape(r"t='it\'s'"), r("t", Op::Eq, "it's"));
-        assert_eq!(parse("t='it''").unwrap_err().column, 7, "a quote right after a value");
+        assert_eq!(
+            parse("t='it''").unwrap_err().column,
+            7,
+            "a quote right after a value"
+        );
         assert_eq!(
             shape("start_time>=2026-05-01T08:00:00+08:00"),
             r("start_time", Op::Ge, "2026-05-01T08:00:00+08:00")
@@ -1008,7 +1053,10 @@ mod tests {
         // A whitespace sequence is an AND.
         assert_eq!(shape("a=1 b=2"), Expr::And(vec![a(), b()]));
         assert_eq!(shape("NOT a=1"), Expr::Not(Box::new(a())));
-        assert_eq!(shape("-a=1 OR b=2"), Expr::Or(vec![Expr::Not(Box::new(a())), b()]));
+        assert_eq!(
+            shape("-a=1 OR b=2"),
+            Expr::Or(vec![Expr::Not(Box::new(a())), b()])
+        );
         assert_eq!(
             shape("NOT (a=1 OR b=2)"),
             Expr::Not(Box::new(Expr::Or(vec![a(), b()])))
@@ -1042,7 +1090,10 @@ mod tests {
         let e = err("a =");
         assert!(e.expected.contains("value"), "{e}");
         let e = err("a = AND");
-        assert!(e.expected.contains("keyword") || e.expected.contains("value"), "{e}");
+        assert!(
+            e.expected.contains("keyword") || e.expected.contains("value"),
+            "{e}"
+        );
         let e = err("()");
         assert_eq!(e.column, 2);
         let e = err("f(x)");
@@ -1063,11 +1114,23 @@ mod tests {
     fn bounds_on_length_depth_and_count() {
         let long = format!("a = \"{}\"", "x".repeat(MAX_FILTER_LEN));
         assert!(err(&long).expected.contains("bytes"));
-        let deep = format!("{}a=1{}", "(".repeat(MAX_DEPTH + 1), ")".repeat(MAX_DEPTH + 1));
+        let deep = format!(
+            "{}a=1{}",
+            "(".repeat(MAX_DEPTH + 1),
+            ")".repeat(MAX_DEPTH + 1)
+        );
         assert!(err(&deep).expected.contains("nesting"), "{}", err(&deep));
-        let ok = format!("{}a=1{}", "(".repeat(MAX_DEPTH - 1), ")".repeat(MAX_DEPTH - 1));
+        let ok = format!(
+            "{}a=1{}",
+            "(".repeat(MAX_DEPTH - 1),
+            ")".repeat(MAX_DEPTH - 1)
+        );
         assert!(parse(&ok).is_ok());
-        let nots = format!("{}a=1{}", "-(".repeat(MAX_DEPTH / 2), ")".repeat(MAX_DEPTH / 2));
+        let nots = format!(
+            "{}a=1{}",
+            "-(".repeat(MAX_DEPTH / 2),
+            ")".repeat(MAX_DEPTH / 2)
+        );
         assert!(err(&nots).expected.contains("nesting"), "{}", err(&nots));
         assert!(err("--a=1").expected.contains("field name"));
         let many = vec!["a=1"; MAX_RESTRICTIONS + 1].join(" OR ");
@@ -1084,10 +1147,7 @@ mod tests {
         assert_eq!(rfc3339_ms("1970-01-01T08:00:00+08:00"), Some(0));
         assert_eq!(rfc3339_ms("1969-12-31T23:00:00-01:00"), Some(0));
         // 2023-11-14T22:13:20Z is 1_700_000_000 s.
-        assert_eq!(
-            rfc3339_ms("2023-11-14T22:13:20Z"),
-            Some(1_700_000_000_000)
-        );
+        assert_eq!(rfc3339_ms("2023-11-14T22:13:20Z"), Some(1_700_000_000_000));
         assert_eq!(rfc3339_ms("2024-02-29T00:00:00Z"), Some(1_709_164_800_000));
         for bad in [
             "",
@@ -1104,6 +1164,27 @@ mod tests {
             "２０２３-11-14T22:13:20Z",
         ] {
             assert_eq!(rfc3339_ms(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn rfc3339_formats_and_reads_back() {
+        assert_eq!(format_rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            format_rfc3339(1_700_000_000_250),
+            "2023-11-14T22:13:20.250Z"
+        );
+        assert_eq!(format_rfc3339(1_709_164_800_000), "2024-02-29T00:00:00Z");
+        for ms in [
+            0,
+            1,
+            999,
+            86_399_999,
+            951_782_400_000,
+            1_700_000_000_123,
+            4_102_444_800_000,
+        ] {
+            assert_eq!(rfc3339_ms(&format_rfc3339(ms)), Some(ms), "{ms}");
         }
     }
 
@@ -1128,7 +1209,10 @@ mod tests {
         Field::one("n", Kind::Number),
         Field::one("on", Kind::Bool),
         Field::one("at", Kind::Time),
-        Field::one("state", Kind::Enum(&["STATE_UNSPECIFIED", "ACTIVE", "ENDED"])),
+        Field::one(
+            "state",
+            Kind::Enum(&["STATE_UNSPECIFIED", "ACTIVE", "ENDED"]),
+        ),
         Field::one("radio", Kind::Key(key)),
         Field::many("talkers", Kind::Key(key)),
     ];
@@ -1194,7 +1278,11 @@ mod tests {
     fn compile_errors_name_the_field_or_value() {
         let e = cerr("nope = 1");
         assert_eq!(e.column, 1);
-        assert!(e.expected.contains("name, n, on, at, state, radio, talkers"), "{e}");
+        assert!(
+            e.expected
+                .contains("name, n, on, at, state, radio, talkers"),
+            "{e}"
+        );
         let e = cerr("n = x");
         assert_eq!((e.column, e.expected.as_str()), (5, "a number"));
         assert!(cerr("n = NaN").expected.contains("number"));
@@ -1240,7 +1328,12 @@ mod tests {
         assert_eq!(e.column, 1);
         assert!(e.expected.contains("start_time, name"));
         assert_eq!(p("name up").unwrap_err().column, 6);
-        assert!(p("name, start_time").unwrap_err().expected.contains("one field"));
+        assert!(
+            p("name, start_time")
+                .unwrap_err()
+                .expected
+                .contains("one field")
+        );
         assert!(p("name desc x").is_err());
         assert!(p(&"n".repeat(100)).is_err());
     }

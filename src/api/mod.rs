@@ -25,8 +25,9 @@
 
 pub mod backend;
 pub mod convert;
-pub mod filter;
 mod event_server;
+pub mod filter;
+mod list;
 pub mod service;
 pub mod status;
 pub mod watch;
