@@ -555,6 +555,8 @@ pub enum Value<'a> {
     Key(u64),
     /// The keys of a repeated field.
     Keys(Vec<u64>),
+    /// The texts or names of a repeated field.
+    Texts(Vec<Cow<'a, str>>),
     /// A number.
     Number(f64),
     /// A boolean.
@@ -576,6 +578,8 @@ enum Want {
     /// `field:*`
     Present,
     Text(String),
+    /// `field = "prefix*"` on a text field.
+    Prefix(String),
     Key(u64),
     Number(f64),
     Bool(bool),
@@ -615,6 +619,18 @@ impl Filter {
     /// Whether the filter is empty (matches everything).
     pub fn is_empty(&self) -> bool {
         self.root.is_none()
+    }
+
+    /// Whether the filter compares field `index` of its schema anywhere.
+    pub fn uses(&self, index: usize) -> bool {
+        fn walk(n: &Node, index: usize) -> bool {
+            match n {
+                Node::And(v) | Node::Or(v) => v.iter().any(|n| walk(n, index)),
+                Node::Not(n) => walk(n, index),
+                Node::Cmp { field, .. } => *field == index,
+            }
+        }
+        self.root.as_ref().is_some_and(|n| walk(n, index))
     }
 
     /// Whether `record` passes.
@@ -677,6 +693,9 @@ fn restriction(src: &str, r: &Restriction, schema: &Schema) -> Result<Node, Filt
     }
     let text = r.value.text.as_str();
     let want = match f.kind {
+        Kind::Text if matches!(r.op, Op::Eq | Op::Ne) && text.ends_with('*') => {
+            Want::Prefix(text[..text.len() - 1].to_string())
+        }
         Kind::Text => Want::Text(text.to_string()),
         Kind::Name(parse) => {
             if ordered {
@@ -762,10 +781,19 @@ fn compare(have: &Value<'_>, op: Op, substring: bool, want: &Want) -> bool {
         (Value::Missing, Want::Present) => false,
         (Value::Text(t), Want::Present) => !t.is_empty(),
         (Value::Keys(k), Want::Present) => !k.is_empty(),
+        (Value::Texts(t), Want::Present) => !t.is_empty(),
         (_, Want::Present) => true,
         // An unset field equals nothing: only `!=` holds.
         (Value::Missing, _) => op == Op::Ne,
+        (Value::Text(t), Want::Prefix(p)) => t.starts_with(p.as_str()) == (op == Op::Eq),
+        (Value::Texts(ts), Want::Prefix(p)) => {
+            ts.iter().any(|t| t.starts_with(p.as_str())) == (op == Op::Eq)
+        }
         (Value::Text(t), Want::Text(w)) if substring => t.contains(w.as_str()),
+        (Value::Texts(ts), Want::Text(w)) => match op {
+            Op::Ne => !ts.iter().any(|t| t == w),
+            _ => ts.iter().any(|t| t == w),
+        },
         (Value::Text(t), Want::Text(w)) => ordering(t.as_ref(), op, w.as_str()),
         (Value::Key(k), Want::Key(w)) => ordering(k, op, w),
         (Value::Keys(ks), Want::Key(w)) => match op {
@@ -1262,6 +1290,11 @@ mod tests {
         assert!(m("at < 2023-11-15T06:13:20.001+08:00"));
         assert!(m("name = 城关镇救援一组") && m("name : 救援") && !m("name : 二组"));
         assert!(m("name:*") && m("at:*") && m("talkers:*"));
+        assert!(m("name = 城关*") && m("name = \"城关镇*\"") && !m("name = 二*"));
+        assert!(m("name != 二*") && !m("name != 城*"));
+        let f = Filter::compile("n > 1 OR -(state = ACTIVE)", SCHEMA).unwrap();
+        assert!(f.uses(1) && f.uses(4) && !f.uses(0));
+        assert!(!Filter::default().uses(0));
         assert!(m("n > 2 AND (state = ENDED OR radio = radios/7)"));
         assert!(!m("NOT n > 2") && m("-state = ENDED"));
         assert!(m("n = 1 OR n = 2.5 on = true"));
