@@ -69,8 +69,7 @@ fn team_name(s: &str) -> Result<String, String> {
 
 /// `radios/..` or `talkgroups/..` in its canonical form.
 fn addressee_name(s: &str) -> Result<String, String> {
-    if s.starts_with("talkgroups/") {
-        let seg = &s["talkgroups/".len()..];
+    if let Some(seg) = s.strip_prefix("talkgroups/") {
         seg.parse::<TalkgroupId>()
             .map(convert::talkgroup_name)
             .map_err(|e| format!("{seg:?}: {e}"))
