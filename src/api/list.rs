@@ -31,9 +31,9 @@ use crate::dispatch::{
     OtaCommand, Radio, RadioControl, RadioId, TalkgroupId, Walk,
 };
 
-// ---- literal parsers ----------------------------------------------------------------------
+// ---- literal parsers (shared with the watch filter) ------------------------------------------
 
-fn radio_key(s: &str) -> Result<u64, String> {
+pub(crate) fn radio_key(s: &str) -> Result<u64, String> {
     let seg = s
         .strip_prefix("radios/")
         .ok_or("expected radios/{dial number | 0xHEX | #decimal}")?;
@@ -42,7 +42,7 @@ fn radio_key(s: &str) -> Result<u64, String> {
         .map_err(|e| format!("{seg:?}: {e}"))
 }
 
-fn talkgroup_key(s: &str) -> Result<u64, String> {
+pub(crate) fn talkgroup_key(s: &str) -> Result<u64, String> {
     let seg = s
         .strip_prefix("talkgroups/")
         .ok_or("expected talkgroups/{dial number | 0xHEX | #decimal}")?;
@@ -52,7 +52,7 @@ fn talkgroup_key(s: &str) -> Result<u64, String> {
 }
 
 /// A site name to its segment (records give `SiteId::as_str`, no allocation).
-fn site_segment(s: &str) -> Result<String, String> {
+pub(crate) fn site_segment(s: &str) -> Result<String, String> {
     match s.strip_prefix("sites/") {
         Some(seg) if !seg.is_empty() && !seg.contains('/') => Ok(seg.to_string()),
         _ => Err("expected sites/{site}".into()),
@@ -60,7 +60,7 @@ fn site_segment(s: &str) -> Result<String, String> {
 }
 
 /// A team name as the API writes it.
-fn team_name(s: &str) -> Result<String, String> {
+pub(crate) fn team_name(s: &str) -> Result<String, String> {
     match s.strip_prefix("teams/") {
         Some(seg) if !seg.is_empty() && !seg.contains('/') => Ok(s.to_string()),
         _ => Err("expected teams/{team}".into()),

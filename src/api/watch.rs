@@ -24,6 +24,13 @@
 //!   bytes are shared by every other stream ([`WatchFrame::Encoded`], sent by the codec of
 //!   `super::event_server`). Events ready together leave in one HTTP/2 DATA frame (tonic
 //!   gathers what the stream yields without waiting).
+//! - The `filter` (events.proto) is AIP-160 over `type`, `radio`, `talkgroup`, `site` and
+//!   `team`. A filter on the type alone costs one comparison per event. One that asks what an
+//!   event concerns makes the stream keep a [`Context`]: team membership (read when the
+//!   stream begins and after each `directory_loaded`) and the radios, talkgroups and sites of
+//!   the calls, alarms and operations it has seen or that the core kept when it began
+//!   (bounded by [`MAX_REMEMBERED`] each), so that `call_ended` or `operation_succeeded`,
+//!   which name only their call or operation, are matched by what that concerns.
 //! - Streams end with UNAVAILABLE (reason SHUTTING_DOWN, with `resume_cursor`) when the
 //!   server drains, and quietly when the client goes away. A drain while the snapshot is
 //!   still being sent names no cursor: none would resume correctly, so the client takes a
@@ -40,6 +47,7 @@ use super::backend::WatchError;
 use super::backend::{Backend, EventStream, WatchStart};
 use super::convert;
 use super::filter::{Field, Filter, Kind, Record, Value};
+use super::list::{radio_key, site_segment, talkgroup_key, team_name};
 use super::pb;
 use super::service::{Api, Shared, drained, draining};
 use super::status::{invalid_argument, status};
@@ -62,40 +70,6 @@ const RADIO: usize = 1;
 const TALKGROUP: usize = 2;
 const SITE: usize = 3;
 const TEAM: usize = 4;
-
-fn key_of<T: std::str::FromStr>(prefix: &str, s: &str, air: fn(T) -> u32) -> Result<u64, String>
-where
-    T::Err: std::fmt::Display,
-{
-    let seg = s
-        .strip_prefix(prefix)
-        .ok_or_else(|| format!("expected {prefix}{{dial number | 0xHEX | #decimal}}"))?;
-    seg.parse::<T>()
-        .map(|v| u64::from(air(v)))
-        .map_err(|e| format!("{seg:?}: {e}"))
-}
-
-fn radio_key(s: &str) -> Result<u64, String> {
-    key_of::<RadioId>("radios/", s, RadioId::air)
-}
-
-fn talkgroup_key(s: &str) -> Result<u64, String> {
-    key_of::<TalkgroupId>("talkgroups/", s, TalkgroupId::air)
-}
-
-fn site_segment(s: &str) -> Result<String, String> {
-    match s.strip_prefix("sites/") {
-        Some(seg) if !seg.is_empty() && !seg.contains('/') => Ok(seg.to_string()),
-        _ => Err("expected sites/{site}".into()),
-    }
-}
-
-fn team_name(s: &str) -> Result<String, String> {
-    match s.strip_prefix("teams/") {
-        Some(seg) if !seg.is_empty() && !seg.contains('/') => Ok(s.to_string()),
-        _ => Err("expected teams/{team}".into()),
-    }
-}
 
 /// The fields a watch filters on (events.proto, `WatchEventsRequest.filter`).
 const EVENT_FIELDS: &[Field] = &[
