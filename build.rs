@@ -10,6 +10,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/trunkgate/v1/events.proto",
         "proto/trunkgate/v1/services.proto",
     ];
+    // proto/ holds trunkgate.v1 and the google/api annotation files it imports; protox
+    // supplies the well-known google/protobuf types itself.
     let mut compiler = protox::Compiler::new(["proto"])?;
     compiler.include_imports(true).include_source_info(true);
     compiler.open_files(files)?;

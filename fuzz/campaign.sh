@@ -8,7 +8,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-600}
-targets=(burst csbk lc data_header data_reassembly mmdvm_stream homebrew_datagram)
+targets=(burst csbk lc data_header data_reassembly mmdvm_stream homebrew_datagram filter)
 export RUSTC_BOOTSTRAP=1
 cargo fuzz build -O >/dev/null
 mkdir -p fuzz/logs

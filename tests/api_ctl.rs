@@ -188,8 +188,12 @@ async fn watch_prints_one_line_per_event() {
         "{text}"
     );
     let line = text.lines().find(|l| l.contains("alarm_raised")).unwrap();
+    // The typed payload, readable: resource names as the API writes them, no JSON.
     assert!(
-        line.starts_with('#') && line.contains("\"radio\""),
+        line.starts_with('#')
+            && line.contains(" alarm_raised alarm=alarms/")
+            && line.contains(" radio=radios/80020200")
+            && !line.contains('{'),
         "{line}"
     );
 }

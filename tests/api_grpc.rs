@@ -980,3 +980,603 @@ async fn unknown_enum_values_and_wait_arguments_are_invalid() {
     assert_eq!(again.code(), Code::FailedPrecondition);
     assert_eq!(reason(&again), "OPERATION_FINISHED");
 }
+
+// ---- lists and watches as a console uses them ---------------------------------------------
+
+fn g2() -> trunkgate::dispatch::TalkgroupId {
+    "80020911".parse().expect("group number")
+}
+
+/// One call: `source` talks to `tg` for a second, then the site clears the channel.
+async fn call(
+    backend: &TestBackend,
+    source: trunkgate::dispatch::RadioId,
+    tg: trunkgate::dispatch::TalkgroupId,
+) {
+    use trunkgate::dispatch::Addressee;
+    let target = Addressee::Talkgroup(tg);
+    backend
+        .air(AirEvent::VoiceLc {
+            source,
+            target,
+            emergency: false,
+            privacy: false,
+        })
+        .await;
+    backend.advance(1_000).await;
+    backend
+        .air(AirEvent::VoiceTerminator { source, target })
+        .await;
+    backend.air(AirEvent::CallCleared { target }).await;
+    backend.advance(1_000).await;
+}
+
+fn call_client(
+    srv: &Server,
+) -> pb::call_service_client::CallServiceClient<tonic::transport::Channel> {
+    pb::call_service_client::CallServiceClient::new(srv.channel.clone())
+}
+
+async fn list_calls(
+    srv: &Server,
+    req: pb::ListCallsRequest,
+) -> Result<pb::ListCallsResponse, tonic::Status> {
+    call_client(srv)
+        .list_calls(req)
+        .await
+        .map(|r| r.into_inner())
+}
+
+fn call_numbers(calls: &[pb::Call]) -> Vec<u64> {
+    calls
+        .iter()
+        .map(|c| c.name.trim_start_matches("calls/").parse().unwrap())
+        .collect()
+}
+
+/// The name the API gives the scene's one team (whatever its naming scheme).
+async fn team_name(srv: &Server) -> String {
+    let mut dir = pb::directory_service_client::DirectoryServiceClient::new(srv.channel.clone());
+    let teams = dir
+        .list_teams(pb::ListTeamsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    teams.teams[0].name.clone()
+}
+
+#[tokio::test]
+async fn calls_list_newest_first_ordered_filtered_and_paged() {
+    let srv = server().await;
+    // Five calls: A on G, B on G2, A on G, B on G2, A on G (1 s apart).
+    for i in 0..5 {
+        let (who, tg) = if i % 2 == 0 {
+            (a(), api_support::g())
+        } else {
+            (b(), g2())
+        };
+        call(&srv.backend, who, tg).await;
+    }
+
+    // Newest first by default, with the total; ended calls keep their talkers.
+    let all = list_calls(&srv, pb::ListCallsRequest::default())
+        .await
+        .unwrap();
+    let numbers = call_numbers(&all.calls);
+    assert_eq!(numbers.len(), 5, "{all:?}");
+    assert!(numbers.windows(2).all(|w| w[0] > w[1]), "{numbers:?}");
+    let starts: Vec<i64> = all
+        .calls
+        .iter()
+        .map(|c| c.start_time.unwrap().seconds)
+        .collect();
+    assert!(starts.windows(2).all(|w| w[0] >= w[1]), "{starts:?}");
+    assert_eq!(all.total_size, Some(5));
+    assert!(all.next_page_token.is_empty());
+    for c in &all.calls {
+        assert_eq!(c.state, pb::call::State::Ended as i32, "{c:?}");
+        assert!(c.talker.is_empty());
+        assert_eq!(c.talkers.len(), 1, "an ended call keeps its talkers: {c:?}");
+    }
+    assert_eq!(all.calls[0].talkers, vec!["radios/80020200".to_string()]);
+
+    // order_by: oldest first, by name either way.
+    let asc = list_calls(
+        &srv,
+        pb::ListCallsRequest {
+            order_by: "start_time".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let mut rev = numbers.clone();
+    rev.reverse();
+    assert_eq!(call_numbers(&asc.calls), rev);
+    let by_name_desc = list_calls(
+        &srv,
+        pb::ListCallsRequest {
+            order_by: " name  desc ".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(call_numbers(&by_name_desc.calls), numbers);
+    for bad in ["speed", "name sideways", "name, start_time"] {
+        let e = list_calls(
+            &srv,
+            pb::ListCallsRequest {
+                order_by: bad.into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(bad_field(&e), "order_by", "{bad}");
+        assert!(e.message().contains("column"), "{}", e.message());
+    }
+
+    // Filters: talkgroup, radio (any form of its name), site, start time, state.
+    let filtered = |filter: &str| {
+        let req = pb::ListCallsRequest {
+            filter: filter.into(),
+            ..Default::default()
+        };
+        let srv = &srv;
+        async move { list_calls(srv, req).await }
+    };
+    let on_g = filtered("talkgroup = talkgroups/80020910").await.unwrap();
+    assert_eq!(on_g.calls.len(), 3);
+    assert!(on_g.calls.iter().all(|c| c.target == "talkgroups/80020910"));
+    assert_eq!(on_g.total_size, Some(3));
+    let by_b = filtered(&format!("radio = \"radios/#{}\"", b().air()))
+        .await
+        .unwrap();
+    assert_eq!(call_numbers(&by_b.calls), vec![numbers[1], numbers[3]]);
+    let on_site = filtered(&format!("site = \"sites/{}\"", api_support::S1))
+        .await
+        .unwrap();
+    assert_eq!(on_site.calls.len(), 5);
+    let third = &all.calls[2];
+    let since = {
+        let t = third.start_time.unwrap();
+        trunkgate::api::filter::format_rfc3339(t.seconds * 1000 + i64::from(t.nanos / 1_000_000))
+    };
+    let recent = filtered(&format!("start_time > {since}")).await.unwrap();
+    assert_eq!(call_numbers(&recent.calls), numbers[..2].to_vec());
+    let recent_on_g = filtered(&format!(
+        "start_time >= \"{since}\" AND (talkgroup = talkgroups/80020910 OR NOT state = ENDED)"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        call_numbers(&recent_on_g.calls),
+        vec![numbers[0], numbers[2]]
+    );
+    assert!(filtered("state = ACTIVE").await.unwrap().calls.is_empty());
+
+    // Filter errors name the field, the column and what was expected.
+    let e = filtered("talkgroup = ").await.unwrap_err();
+    assert_eq!(bad_field(&e), "filter");
+    assert!(
+        e.message().contains("column 13") && e.message().contains("value"),
+        "{}",
+        e.message()
+    );
+    let e = filtered("speed > 3").await.unwrap_err();
+    assert!(
+        e.message().contains("talkgroup, radio, site"),
+        "{}",
+        e.message()
+    );
+    let e = filtered("start_time > yesterday").await.unwrap_err();
+    assert!(e.message().contains("RFC 3339"), "{}", e.message());
+
+    // Pages of two, newest first, each call once; the token is bound to filter and order.
+    let mut token = String::new();
+    let mut seen = Vec::new();
+    let mut tokens = Vec::new();
+    for _ in 0..5 {
+        let page = list_calls(
+            &srv,
+            pb::ListCallsRequest {
+                page_size: 2,
+                page_token: token.clone(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        assert!(page.calls.len() <= 2);
+        seen.extend(call_numbers(&page.calls));
+        token = page.next_page_token;
+        if token.is_empty() {
+            break;
+        }
+        tokens.push(token.clone());
+    }
+    assert_eq!(seen, numbers);
+    let first = tokens[0].clone();
+    for (req, why) in [
+        (
+            pb::ListCallsRequest {
+                page_token: first.clone(),
+                filter: "state = ENDED".into(),
+                ..Default::default()
+            },
+            "another filter",
+        ),
+        (
+            pb::ListCallsRequest {
+                page_token: first.clone(),
+                order_by: "start_time".into(),
+                ..Default::default()
+            },
+            "another order",
+        ),
+        (
+            pb::ListCallsRequest {
+                page_token: "not-a-token".into(),
+                ..Default::default()
+            },
+            "garbage",
+        ),
+        (
+            pb::ListCallsRequest {
+                page_token: format!(
+                    "{}{}",
+                    &first[..first.len() - 1],
+                    if first.ends_with('0') { '1' } else { '0' }
+                ),
+                ..Default::default()
+            },
+            "tampered",
+        ),
+        (
+            pb::ListCallsRequest {
+                page_token: "ff".repeat(600),
+                ..Default::default()
+            },
+            "too long",
+        ),
+    ] {
+        let e = list_calls(&srv, req).await.unwrap_err();
+        assert_eq!(bad_field(&e), "page_token", "{why}");
+        assert!(
+            !e.message().contains(&first),
+            "{why}: the token is not echoed"
+        );
+    }
+    // A token of another list is refused too.
+    let e = srv
+        .radios()
+        .list_radios(pb::ListRadiosRequest {
+            page_token: first,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(bad_field(&e), "page_token");
+}
+
+#[tokio::test]
+async fn alarms_operations_and_radios_filter_and_order() {
+    let backend = TestBackend::start(1024);
+    backend.scene(3).await;
+    let srv = Server::start(backend, config()).await;
+    let team = team_name(&srv).await;
+
+    // Alarms from A (in the team) then B (in no team).
+    for radio in [a(), b()] {
+        srv.backend
+            .air(AirEvent::EmergencyAlarm {
+                radio,
+                talkgroup: None,
+            })
+            .await;
+        srv.backend.advance(1_000).await;
+    }
+    let mut alarms = srv.alarms();
+    let all = alarms
+        .list_alarms(pb::ListAlarmsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    let radios: Vec<&str> = all.alarms.iter().map(|a| a.radio.as_str()).collect();
+    assert_eq!(
+        radios,
+        ["radios/80020201", "radios/80020200"],
+        "newest first"
+    );
+    assert_eq!(all.total_size, Some(2));
+    let of_team = alarms
+        .list_alarms(pb::ListAlarmsRequest {
+            filter: format!("team = {team} AND state = RAISED"),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(of_team.alarms.len(), 1);
+    assert_eq!(of_team.alarms[0].radio, "radios/80020200");
+    let oldest_first = alarms
+        .list_alarms(pb::ListAlarmsRequest {
+            order_by: "raise_time asc".into(),
+            filter: "state != RESOLVED".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(oldest_first.alarms[0].radio, "radios/80020200");
+    let e = alarms
+        .list_alarms(pb::ListAlarmsRequest {
+            filter: "state = OPEN".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(bad_field(&e), "filter");
+    assert!(
+        e.message().contains("RAISED, ACKNOWLEDGED, RESOLVED"),
+        "{}",
+        e.message()
+    );
+
+    // Operations: a check on A, then a stun on B.
+    let mut c = srv.commands();
+    c.check_radio(radio_req("radios/80020200", ""))
+        .await
+        .unwrap();
+    c.stun_radio(radio_req("radios/80020201", ""))
+        .await
+        .unwrap();
+    let mut ops = srv.operations();
+    let all = ops
+        .list_operations(pb::ListOperationsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    let kinds: Vec<i32> = all.operations.iter().map(|o| o.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            pb::operation::Kind::Stun as i32,
+            pb::operation::Kind::RadioCheck as i32
+        ],
+        "newest first"
+    );
+    let stuns = ops
+        .list_operations(pb::ListOperationsRequest {
+            filter: format!(
+                "kind = STUN AND target = \"radios/0x{:06x}\" AND done = false",
+                b().air()
+            ),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(stuns.operations.len(), 1);
+    assert_eq!(stuns.operations[0].target, "radios/80020201");
+    let none = ops
+        .list_operations(pb::ListOperationsRequest {
+            filter: "state = SUCCEEDED OR done = true".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(none.operations.is_empty());
+
+    // Radios: by team, registration and last heard time; by name in both directions.
+    let mut radios = srv.radios();
+    let list = |filter: &str, order_by: &str| pb::ListRadiosRequest {
+        filter: filter.into(),
+        order_by: order_by.into(),
+        ..Default::default()
+    };
+    let members = radios
+        .list_radios(list(&format!("team = {team}"), ""))
+        .await
+        .unwrap()
+        .into_inner();
+    let names: Vec<&str> = members.radios.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["radios/80020200"]);
+    let registered = radios
+        .list_radios(list("registered = true", ""))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(registered.radios.len(), 2);
+    let everyone = radios.list_radios(list("", "")).await.unwrap().into_inner();
+    assert_eq!(everyone.total_size, Some(5));
+    let heard = radios
+        .list_radios(list(
+            "last_heard_time >= 2000-01-01T00:00:00Z AND talkgroup:*",
+            "",
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(heard.radios.is_empty(), "no radio affiliated: {heard:?}");
+    let heard = radios
+        .list_radios(list("last_heard_time >= 2000-01-01T00:00:00Z", "name desc"))
+        .await
+        .unwrap()
+        .into_inner();
+    let names: Vec<&str> = heard.radios.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["radios/80020201", "radios/80020200"]);
+    let e = radios
+        .list_radios(list("", "last_heard_time"))
+        .await
+        .unwrap_err();
+    assert_eq!(bad_field(&e), "order_by");
+}
+
+#[tokio::test]
+async fn a_watch_filtered_by_team_sees_only_that_team() {
+    let srv = server().await;
+    let team = team_name(&srv).await;
+    let mut watch = srv
+        .events()
+        .watch_events(pb::WatchEventsRequest {
+            filter: format!("team = {team}"),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    // The first message (a heartbeat at the latest) means the stream has begun.
+    let _ = next(&mut watch).await;
+    // B (no team) deregisters and calls on G2: not the team's.
+    srv.backend.air(AirEvent::Deregistered { radio: b() }).await;
+    call(&srv.backend, b(), g2()).await;
+    // A (the team's) raises an alarm; B calls on G (the team's talkgroup).
+    srv.backend
+        .air(AirEvent::EmergencyAlarm {
+            radio: a(),
+            talkgroup: None,
+        })
+        .await;
+    call(&srv.backend, b(), api_support::g()).await;
+    // The end marker: A deregisters.
+    srv.backend.air(AirEvent::Deregistered { radio: a() }).await;
+    let mut got = Vec::new();
+    loop {
+        let e = next_event(&mut watch).await;
+        let done = e.r#type == "radio_deregistered";
+        got.push(e);
+        if done {
+            break;
+        }
+    }
+    let types: Vec<&str> = got.iter().map(|e| e.r#type.as_str()).collect();
+    assert_eq!(
+        types,
+        [
+            "alarm_raised",
+            "call_started",
+            "call_transmission_ended",
+            "call_ended",
+            "radio_deregistered"
+        ],
+        "{got:#?}"
+    );
+    match &got[1].payload {
+        Some(pb::event::Payload::CallStarted(c)) => {
+            assert_eq!(c.target, "talkgroups/80020910");
+            assert_eq!(c.talker, "radios/80020201");
+        }
+        other => panic!("{other:?}"),
+    }
+    match &got[4].payload {
+        Some(pb::event::Payload::RadioDeregistered(d)) => assert_eq!(d.radio, "radios/80020200"),
+        other => panic!("{other:?}"),
+    }
+
+    // Radio, talkgroup and site filters, and an unknown field, by name.
+    for (filter, ok) in [
+        ("radio = radios/80020201 AND type = radio_*", true),
+        ("talkgroup = talkgroups/80020910", true),
+        ("site = \"sites/城关站\" OR type = gateway_restarted", true),
+        ("callsign = x", false),
+        ("team = 0", false),
+    ] {
+        let r = srv
+            .events()
+            .watch_events(pb::WatchEventsRequest {
+                filter: filter.into(),
+                ..Default::default()
+            })
+            .await;
+        match r {
+            Ok(_) => assert!(ok, "{filter}"),
+            Err(e) => {
+                assert!(!ok, "{filter}: {e:?}");
+                assert_eq!(bad_field(&e), "filter");
+            }
+        }
+    }
+}
+
+/// `call_started` → `CallStarted`: the name of the payload's oneof case.
+fn camel(snake: &str) -> String {
+    snake
+        .split('_')
+        .map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn each_event_has_one_schema_the_typed_payload() {
+    use prost::Message;
+    // The contract: Event has no second (JSON) schema; field 4 and its name stay reserved.
+    let fds = prost_types::FileDescriptorSet::decode(pb::FILE_DESCRIPTOR_SET).unwrap();
+    let event = fds
+        .file
+        .iter()
+        .filter(|f| f.package() == "trunkgate.v1")
+        .flat_map(|f| &f.message_type)
+        .find(|m| m.name() == "Event")
+        .expect("Event");
+    assert!(
+        event
+            .field
+            .iter()
+            .all(|f| f.name() != "json" && f.number() != 4)
+    );
+    assert!(event.reserved_name.iter().any(|n| n == "json"));
+    assert!(
+        event
+            .reserved_range
+            .iter()
+            .any(|r| r.start() <= 4 && 4 < r.end())
+    );
+
+    // Every event on the wire carries its typed payload, and the payload is the one its
+    // type names.
+    let srv = server().await;
+    let mut watch = srv
+        .events()
+        .watch_events(pb::WatchEventsRequest {
+            cursor: srv.backend.cursor(0),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    srv.backend
+        .air(AirEvent::EmergencyAlarm {
+            radio: a(),
+            talkgroup: None,
+        })
+        .await;
+    call(&srv.backend, b(), api_support::g()).await;
+    let last = srv.backend.last_seq();
+    let mut n = 0;
+    loop {
+        let e = next_event(&mut watch).await;
+        let payload = e
+            .payload
+            .as_ref()
+            .unwrap_or_else(|| panic!("no payload: {e:?}"));
+        let case = format!("{payload:?}");
+        assert!(
+            case.starts_with(&format!("{}(", camel(&e.r#type))),
+            "{} vs {case}",
+            e.r#type
+        );
+        n += 1;
+        if e.cursor == srv.backend.cursor(last) {
+            break;
+        }
+    }
+    assert!(n >= 8, "{n}");
+}

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 type Target = (&'static str, fn(&[u8]));
 
-const TARGETS: [Target; 7] = [
+const TARGETS: [Target; 8] = [
     ("burst", trunkgate::fuzzing::burst),
     ("csbk", trunkgate::fuzzing::csbk),
     ("lc", trunkgate::fuzzing::lc),
@@ -21,6 +21,7 @@ const TARGETS: [Target; 7] = [
     ("data_reassembly", trunkgate::fuzzing::data_reassembly),
     ("mmdvm_stream", trunkgate::fuzzing::mmdvm_stream),
     ("homebrew_datagram", trunkgate::fuzzing::homebrew_datagram),
+    ("filter", trunkgate::fuzzing::filter),
 ];
 
 /// Every input under fuzz/regressions: (target, file name, what it broke and where it was

@@ -509,7 +509,10 @@ fn a_large_snapshot_is_written_in_chunks_and_reads_back_whole() {
     let image: Vec<u8> = (0..(5 << 19)).map(|i: u32| (i % 251) as u8).collect();
     j.save_snapshot(3, &image).unwrap();
     let r = j.reader().unwrap();
-    assert_eq!(r.latest_snapshot().unwrap().unwrap().data, Bytes::from(image.clone()));
+    assert_eq!(
+        r.latest_snapshot().unwrap().unwrap().data,
+        Bytes::from(image.clone())
+    );
     // From another thread's connection (the driver's housekeeper), beside the writer.
     let mut hk = j.housekeeper().unwrap();
     let writer = std::thread::spawn(move || {
@@ -517,7 +520,10 @@ fn a_large_snapshot_is_written_in_chunks_and_reads_back_whole() {
     });
     j.append(&batch(2, 2, 0)).unwrap();
     writer.join().unwrap();
-    assert_eq!(r.snapshot(3).unwrap().unwrap().data, Bytes::from_static(&[9; 10]));
+    assert_eq!(
+        r.snapshot(3).unwrap().unwrap().data,
+        Bytes::from_static(&[9; 10])
+    );
     // Chunks of a save that never completed are invisible and cleaned by the next save.
     let db = rusqlite::Connection::open(dir.path().join(FILE_NAME)).unwrap();
     db.execute(
@@ -528,7 +534,11 @@ fn a_large_snapshot_is_written_in_chunks_and_reads_back_whole() {
     assert_eq!(r.snapshots().unwrap(), vec![3]);
     j.save_snapshot(4, b"four").unwrap();
     let orphans: i64 = db
-        .query_row("SELECT COUNT(*) FROM snapshot_chunks WHERE seq = 5", [], |x| x.get(0))
+        .query_row(
+            "SELECT COUNT(*) FROM snapshot_chunks WHERE seq = 5",
+            [],
+            |x| x.get(0),
+        )
         .unwrap();
     assert_eq!(orphans, 0);
     assert_eq!(r.snapshots().unwrap(), vec![4, 3]);

@@ -9,8 +9,12 @@
 //!   names, paginated lists with opaque tokens (default 50, max 1000, negative is
 //!   INVALID_ARGUMENT), over-the-air verbs returning operations, `request_id` idempotency,
 //!   `google.rpc` status details with domain `trunkgate.v1` ([`status`]).
-//! - Events stream from `EventService.WatchEvents` with cursors, heartbeats, snapshots and a
-//!   slow-client cut ([`watch`], dispatch-features.md §4.2).
+//! - Calls, alarms, operations and radios list newest first (radios by name) with AIP-160
+//!   filters and AIP-132 `order_by` ([`filter`], `list`), walked where the data lives with a
+//!   bounded scan per page, and sealed page tokens.
+//! - Events stream from `EventService.WatchEvents` with cursors, heartbeats, snapshots, a
+//!   slow-client cut and filters by type, radio, talkgroup, site and team ([`watch`],
+//!   dispatch-features.md §4.2). Each event has one schema: its typed payload.
 //! - `grpc.health.v1.Health` (tonic-health) reports NOT_SERVING while no site link is up,
 //!   while the journal cannot be written (the gateway does not act then), and from the start
 //!   of shutdown, SERVING otherwise, for the server ("") and every
@@ -36,6 +40,8 @@ pub mod backend;
 pub mod conn;
 pub mod convert;
 mod event_server;
+pub mod filter;
+mod list;
 pub mod service;
 pub mod status;
 pub mod watch;

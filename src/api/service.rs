@@ -11,13 +11,11 @@ use tonic::{Request, Response, Status};
 
 use super::ApiConfig;
 use super::backend::{Backend, WatchStart};
-use super::convert::{self, decode_token, encode_token, page_size, parse_optional, token_u64};
+use super::convert::{self, decode_token, encode_token, page_size, token_u64};
+use super::list;
 use super::pb;
 use super::status::{invalid_argument, not_found, status};
-use crate::dispatch::{
-    self, AlarmFilter, AlarmState, CallFilter, Command, OperationId, OtaCommand, RadioFilter,
-    RadioId, Reply,
-};
+use crate::dispatch::{self, Command, OperationId, OtaCommand, RadioId, Reply};
 
 /// Request metadata key naming the operator (audit), ASCII, at most 128 bytes (the core's
 /// limit).
@@ -170,34 +168,9 @@ impl<B: Backend> pb::radio_service_server::RadioService for Api<B> {
         &self,
         req: Request<pb::ListRadiosRequest>,
     ) -> Result<Response<pb::ListRadiosResponse>, Status> {
-        let r = req.into_inner();
-        let size = self.size(r.page_size)?;
-        let filter = RadioFilter {
-            site: parse_optional("site", &r.site, convert::parse_site)?,
-            team: parse_optional("team", &r.team, convert::parse_team)?,
-            talkgroup: parse_optional("talkgroup", &r.talkgroup, convert::parse_talkgroup)?,
-            registered_only: r.registered_only,
-        };
-        let fkey = format!(
-            "{}\n{}\n{}\n{}",
-            r.site, r.team, r.talkgroup, r.registered_only
-        );
-        let after = token_u64(decode_token(&r.page_token, "radios", &fkey)?)?
-            .map(|k| {
-                u32::try_from(k)
-                    .ok()
-                    .and_then(|k| RadioId::new(k).ok())
-                    .ok_or(())
-                    .map_err(|_| invalid_argument("page_token", "bad key"))
-            })
-            .transpose()?;
-        let page = self
-            .read(move |core, _| core.radios(&filter, after, size))
-            .await?;
-        Ok(Response::new(pb::ListRadiosResponse {
-            radios: page.items.iter().map(convert::radio).collect(),
-            next_page_token: next_token("radios", &fkey, page.next_after.map(|r| r.air())),
-        }))
+        list::radios(&self.shared, req.into_inner())
+            .await
+            .map(Response::new)
     }
 
     async fn get_radio(
@@ -320,23 +293,9 @@ impl<B: Backend> pb::call_service_server::CallService for Api<B> {
         &self,
         req: Request<pb::ListCallsRequest>,
     ) -> Result<Response<pb::ListCallsResponse>, Status> {
-        let r = req.into_inner();
-        let size = self.size(r.page_size)?;
-        let filter = match pb::call::State::try_from(r.state) {
-            Ok(pb::call::State::Unspecified) => CallFilter::All,
-            Ok(pb::call::State::Active) => CallFilter::Active,
-            Ok(pb::call::State::Ended) => CallFilter::Ended,
-            Err(_) => return Err(invalid_argument("state", "unknown call state")),
-        };
-        let fkey = r.state.to_string();
-        let after = token_u64(decode_token(&r.page_token, "calls", &fkey)?)?.map(dispatch::CallId);
-        let page = self
-            .read(move |core, _| core.calls(filter, after, size))
-            .await?;
-        Ok(Response::new(pb::ListCallsResponse {
-            calls: page.items.iter().map(convert::call).collect(),
-            next_page_token: next_token("calls", &fkey, page.next_after.map(|c| c.0)),
-        }))
+        list::calls(&self.shared, req.into_inner())
+            .await
+            .map(Response::new)
     }
 }
 
@@ -346,25 +305,9 @@ impl<B: Backend> pb::alarm_service_server::AlarmService for Api<B> {
         &self,
         req: Request<pb::ListAlarmsRequest>,
     ) -> Result<Response<pb::ListAlarmsResponse>, Status> {
-        let r = req.into_inner();
-        let size = self.size(r.page_size)?;
-        let state = match pb::alarm::State::try_from(r.state) {
-            Ok(pb::alarm::State::Unspecified) => None,
-            Ok(pb::alarm::State::Raised) => Some(AlarmState::Raised),
-            Ok(pb::alarm::State::Acknowledged) => Some(AlarmState::Acknowledged),
-            Ok(pb::alarm::State::Resolved) => Some(AlarmState::Resolved),
-            Err(_) => return Err(invalid_argument("state", "unknown alarm state")),
-        };
-        let fkey = r.state.to_string();
-        let after =
-            token_u64(decode_token(&r.page_token, "alarms", &fkey)?)?.map(dispatch::AlarmId);
-        let page = self
-            .read(move |core, _| core.alarms(AlarmFilter { state }, after, size))
-            .await?;
-        Ok(Response::new(pb::ListAlarmsResponse {
-            alarms: page.items.iter().map(convert::alarm).collect(),
-            next_page_token: next_token("alarms", &fkey, page.next_after.map(|a| a.0)),
-        }))
+        list::alarms(&self.shared, req.into_inner())
+            .await
+            .map(Response::new)
     }
 
     async fn acknowledge_alarm(
@@ -478,16 +421,9 @@ impl<B: Backend> pb::operation_service_server::OperationService for Api<B> {
         &self,
         req: Request<pb::ListOperationsRequest>,
     ) -> Result<Response<pb::ListOperationsResponse>, Status> {
-        let r = req.into_inner();
-        let size = self.size(r.page_size)?;
-        let after = token_u64(decode_token(&r.page_token, "operations", "")?)?.map(OperationId);
-        let page = self
-            .read(move |core, _| core.operations(after, size))
-            .await?;
-        Ok(Response::new(pb::ListOperationsResponse {
-            operations: page.items.iter().map(convert::operation).collect(),
-            next_page_token: next_token("operations", "", page.next_after.map(|o| o.0)),
-        }))
+        list::operations(&self.shared, req.into_inner())
+            .await
+            .map(Response::new)
     }
 
     async fn wait_operation(

@@ -24,11 +24,20 @@
 //!   bytes are shared by every other stream ([`WatchFrame::Encoded`], sent by the codec of
 //!   `super::event_server`). Events ready together leave in one HTTP/2 DATA frame (tonic
 //!   gathers what the stream yields without waiting).
+//! - The `filter` (events.proto) is AIP-160 over `type`, `radio`, `talkgroup`, `site` and
+//!   `team`. A filter on the type alone costs one comparison per event. One that asks what an
+//!   event concerns makes the stream keep a [`Context`]: team membership (read when the
+//!   stream begins and after each `directory_loaded`) and the radios, talkgroups and sites of
+//!   the calls, alarms and operations it has seen or that the core kept when it began
+//!   (bounded by [`MAX_REMEMBERED`] each), so that `call_ended` or `operation_succeeded`,
+//!   which name only their call or operation, are matched by what that concerns.
 //! - Streams end with UNAVAILABLE (reason SHUTTING_DOWN, with `resume_cursor`) when the
 //!   server drains, and quietly when the client goes away. A drain while the snapshot is
 //!   still being sent names no cursor: none would resume correctly, so the client takes a
 //!   new snapshot.
 
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use futures::StreamExt;
@@ -37,66 +46,393 @@ use tonic::Status;
 use super::backend::WatchError;
 use super::backend::{Backend, EventStream, WatchStart};
 use super::convert;
+use super::filter::{Field, Filter, Kind, Record, Value};
+use super::list::{radio_key, site_segment, talkgroup_key, team_name};
 use super::pb;
 use super::service::{Api, Shared, drained, draining};
 use super::status::{invalid_argument, status};
 use crate::dispatch::{
-    Alarm, AlarmFilter, AlarmState, Call, CallFilter, Core, Operation, Page, Radio, RadioFilter,
-    Site, Talkgroup, Team,
+    Addressee, Alarm, AlarmFilter, AlarmId, AlarmState, Call, CallFilter, CallId, Core, EventKind,
+    Operation, OperationId, Page, Radio, RadioFilter, RadioId, Site, SiteId, Talkgroup,
+    TalkgroupId, Team,
 };
 use crate::journal::Cursor;
 
-/// Longest filter accepted, in bytes, and most terms.
-const MAX_FILTER_LEN: usize = 1024;
-const MAX_FILTER_TERMS: usize = 32;
+/// Most calls, alarms and operations a filtered stream remembers the subjects of (each kind),
+/// so that events naming only a call, alarm or operation can be matched to radios,
+/// talkgroups, sites and teams. The oldest is forgotten first; the core keeps fewer than
+/// this of each by default.
+const MAX_REMEMBERED: usize = 4096;
 
-/// An event type filter: `type=NAME` or `type=PREFIX*` terms, any of which may match.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Field indexes of [`EVENT_FIELDS`].
+const TYPE: usize = 0;
+const RADIO: usize = 1;
+const TALKGROUP: usize = 2;
+const SITE: usize = 3;
+const TEAM: usize = 4;
+
+/// The fields a watch filters on (events.proto, `WatchEventsRequest.filter`).
+const EVENT_FIELDS: &[Field] = &[
+    Field::one("type", Kind::Text),
+    Field::many("radio", Kind::Key(radio_key)),
+    Field::many("talkgroup", Kind::Key(talkgroup_key)),
+    Field::many("site", Kind::Name(site_segment)),
+    Field::many("team", Kind::Name(team_name)),
+];
+
+/// A watch's event filter (see events.proto).
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct EventFilter {
-    terms: Vec<(String, bool)>,
+    filter: Filter,
+    /// Whether it looks past the type (so the stream must know what each event concerns).
+    subjects: bool,
 }
 
 impl EventFilter {
-    /// Parse the `filter` field (see events.proto).
+    /// Parse the `filter` field: INVALID_ARGUMENT naming the column and what was expected.
     pub fn parse(s: &str) -> Result<EventFilter, Status> {
-        if s.len() > MAX_FILTER_LEN {
-            return Err(invalid_argument("filter", "too long"));
-        }
-        let mut terms = Vec::new();
-        for word in s.split_whitespace().filter(|w| *w != "OR") {
-            let Some(v) = word.strip_prefix("type=") else {
-                return Err(invalid_argument(
-                    "filter",
-                    format!("expected type=NAME or type=PREFIX*, got {word:?}"),
-                ));
-            };
-            let (name, prefix) = match v.strip_suffix('*') {
-                Some(p) => (p, true),
-                None => (v, false),
-            };
-            if name.is_empty() && !prefix
-                || !name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
-            {
-                return Err(invalid_argument("filter", format!("bad event type {v:?}")));
-            }
-            terms.push((name.to_string(), prefix));
-            if terms.len() > MAX_FILTER_TERMS {
-                return Err(invalid_argument("filter", "too many terms"));
-            }
-        }
-        Ok(EventFilter { terms })
+        let filter = Filter::compile(s, EVENT_FIELDS)
+            .map_err(|e| invalid_argument("filter", e.to_string()))?;
+        let subjects = [RADIO, TALKGROUP, SITE, TEAM]
+            .into_iter()
+            .any(|f| filter.uses(f));
+        Ok(EventFilter { filter, subjects })
     }
 
-    /// Whether an event of this type passes.
+    /// Whether an event of this type passes, for a filter on the type alone (one that
+    /// [`needs_subjects`](Self::needs_subjects) is evaluated with what the event concerns).
     pub fn matches(&self, type_name: &str) -> bool {
-        self.terms.is_empty()
-            || self.terms.iter().any(|(n, prefix)| {
-                if *prefix {
-                    type_name.starts_with(n.as_str())
-                } else {
-                    type_name == n
+        self.filter.matches(&EventRecord {
+            type_name,
+            subjects: &Subjects::default(),
+            teams: &Teams::default(),
+        })
+    }
+
+    /// Whether it needs to know what each event concerns.
+    pub fn needs_subjects(&self) -> bool {
+        self.subjects
+    }
+}
+
+/// What an event concerns.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Subjects {
+    radios: Vec<RadioId>,
+    talkgroups: Vec<TalkgroupId>,
+    sites: Vec<SiteId>,
+}
+
+impl Subjects {
+    fn radio(&mut self, r: RadioId) {
+        if !self.radios.contains(&r) {
+            self.radios.push(r);
+        }
+    }
+    fn talkgroup(&mut self, t: TalkgroupId) {
+        if !self.talkgroups.contains(&t) {
+            self.talkgroups.push(t);
+        }
+    }
+    fn site(&mut self, s: &SiteId) {
+        if !self.sites.contains(s) {
+            self.sites.push(s.clone());
+        }
+    }
+    fn addressee(&mut self, a: Addressee) {
+        match a {
+            Addressee::Radio(r) => self.radio(r),
+            Addressee::Talkgroup(t) => self.talkgroup(t),
+        }
+    }
+    fn merge(&mut self, o: &Subjects) {
+        o.radios.iter().for_each(|r| self.radio(*r));
+        o.talkgroups.iter().for_each(|t| self.talkgroup(*t));
+        o.sites.iter().for_each(|s| self.site(s));
+    }
+}
+
+/// Team membership as the directory says: by radio and by talkgroup.
+#[derive(Debug, Clone, Default)]
+struct Teams {
+    by_radio: HashMap<RadioId, Vec<String>>,
+    by_talkgroup: HashMap<TalkgroupId, Vec<String>>,
+}
+
+impl Teams {
+    fn read(core: &Core) -> Teams {
+        let mut t = Teams::default();
+        for team in core.teams() {
+            let name = convert::team_name(team.id);
+            for r in &team.radios {
+                t.by_radio.entry(*r).or_default().push(name.clone());
+            }
+            if let Some(g) = team.talkgroup {
+                t.by_talkgroup.entry(g).or_default().push(name.clone());
+            }
+        }
+        t
+    }
+}
+
+struct EventRecord<'a> {
+    type_name: &'a str,
+    subjects: &'a Subjects,
+    teams: &'a Teams,
+}
+
+impl Record for EventRecord<'_> {
+    fn value(&self, i: usize) -> Value<'_> {
+        let s = self.subjects;
+        match i {
+            TYPE => Value::Text(Cow::Borrowed(self.type_name)),
+            RADIO => Value::Keys(s.radios.iter().map(|r| u64::from(r.air())).collect()),
+            TALKGROUP => Value::Keys(s.talkgroups.iter().map(|t| u64::from(t.air())).collect()),
+            SITE => Value::Texts(s.sites.iter().map(|s| Cow::Borrowed(s.as_str())).collect()),
+            _ => {
+                let mut names: Vec<Cow<'_, str>> = Vec::new();
+                let teams = s
+                    .radios
+                    .iter()
+                    .filter_map(|r| self.teams.by_radio.get(r))
+                    .chain(
+                        s.talkgroups
+                            .iter()
+                            .filter_map(|t| self.teams.by_talkgroup.get(t)),
+                    );
+                for name in teams.flatten() {
+                    if !names.iter().any(|n| n == name) {
+                        names.push(Cow::Borrowed(name));
+                    }
                 }
-            })
+                Value::Texts(names)
+            }
+        }
+    }
+}
+
+/// What a filtered stream knows to match events to what they concern: team membership and
+/// the subjects of recent calls, alarms and operations (bounded by [`MAX_REMEMBERED`]).
+#[derive(Debug, Default)]
+struct Context {
+    teams: Teams,
+    calls: BTreeMap<CallId, Subjects>,
+    alarms: BTreeMap<AlarmId, Subjects>,
+    operations: BTreeMap<OperationId, Subjects>,
+}
+
+fn remember<K: Ord>(map: &mut BTreeMap<K, Subjects>, k: K, s: Subjects) {
+    map.insert(k, s);
+    while map.len() > MAX_REMEMBERED {
+        map.pop_first();
+    }
+}
+
+fn call_subjects(c: &Call) -> Subjects {
+    let mut s = Subjects::default();
+    s.addressee(c.target);
+    s.site(&c.site);
+    c.talkers.iter().for_each(|r| s.radio(*r));
+    s
+}
+
+fn alarm_subjects(a: &Alarm) -> Subjects {
+    let mut s = Subjects::default();
+    s.radio(a.radio);
+    if let Some(t) = a.talkgroup {
+        s.talkgroup(t);
+    }
+    s.site(&a.site);
+    s
+}
+
+fn operation_subjects(o: &Operation) -> Subjects {
+    let mut s = Subjects::default();
+    s.addressee(o.command.addressee());
+    if let Some(site) = &o.site {
+        s.site(site);
+    }
+    s
+}
+
+impl Context {
+    /// Team membership and the calls, alarms and operations the core keeps.
+    fn read(core: &Core) -> Context {
+        let mut c = Context {
+            teams: Teams::read(core),
+            ..Context::default()
+        };
+        let mut calls = Vec::new();
+        all(|a| core.calls(CallFilter::All, a, usize::MAX), &mut calls);
+        for call in &calls {
+            remember(&mut c.calls, call.id, call_subjects(call));
+        }
+        let mut alarms = Vec::new();
+        all(
+            |a| core.alarms(AlarmFilter::default(), a, usize::MAX),
+            &mut alarms,
+        );
+        for alarm in &alarms {
+            remember(&mut c.alarms, alarm.id, alarm_subjects(alarm));
+        }
+        let mut ops = Vec::new();
+        all(|a| core.operations(a, usize::MAX), &mut ops);
+        for op in &ops {
+            remember(&mut c.operations, op.id, operation_subjects(op));
+        }
+        c
+    }
+
+    /// What `kind` concerns, learning the subjects of the calls, alarms and operations it
+    /// starts and forgetting those it ends.
+    fn subjects(&mut self, kind: &EventKind) -> Subjects {
+        let mut s = Subjects::default();
+        match kind {
+            EventKind::DirectoryLoaded { .. }
+            | EventKind::GatewayRestarted
+            | EventKind::ConfigChanged { .. }
+            | EventKind::InputsLost { .. }
+            | EventKind::JournalRecovered { .. } => {}
+            EventKind::SiteAdded { site } | EventKind::SiteLinkChanged { site, .. } => s.site(site),
+            EventKind::RadioHeard { radio, site, .. }
+            | EventKind::RadioRegistered { radio, site } => {
+                s.radio(*radio);
+                s.site(site);
+            }
+            EventKind::RadioDeregistered { radio }
+            | EventKind::RadioAliasLearned { radio, .. }
+            | EventKind::RadioCapabilityLearned { radio, .. }
+            | EventKind::RadioControlChanged { radio, .. } => s.radio(*radio),
+            EventKind::RadioAffiliated {
+                radio,
+                talkgroup,
+                site,
+            } => {
+                s.radio(*radio);
+                s.talkgroup(*talkgroup);
+                s.site(site);
+            }
+            EventKind::CallStarted {
+                call,
+                target,
+                site,
+                talker,
+                ..
+            } => {
+                s.addressee(*target);
+                s.site(site);
+                if let Some(t) = talker {
+                    s.radio(*t);
+                }
+                remember(&mut self.calls, *call, s.clone());
+            }
+            EventKind::CallTalkerChanged { call, talker } => {
+                let known = self.calls.entry(*call).or_default();
+                known.radio(*talker);
+                s.merge(known);
+            }
+            EventKind::CallFlagsChanged { call, .. }
+            | EventKind::CallActivity { call }
+            | EventKind::CallTransmissionEnded { call } => {
+                if let Some(known) = self.calls.get(call) {
+                    s.merge(known);
+                }
+            }
+            EventKind::CallEnded { call, .. } => {
+                if let Some(known) = self.calls.remove(call) {
+                    s = known;
+                }
+            }
+            EventKind::AlarmRaised {
+                alarm,
+                radio,
+                talkgroup,
+                site,
+            } => {
+                s.radio(*radio);
+                if let Some(t) = talkgroup {
+                    s.talkgroup(*t);
+                }
+                s.site(site);
+                remember(&mut self.alarms, *alarm, s.clone());
+            }
+            EventKind::AlarmRepeated { alarm, site } => {
+                if let Some(known) = self.alarms.get_mut(alarm) {
+                    known.site(site);
+                    s.merge(known);
+                } else {
+                    s.site(site);
+                }
+            }
+            EventKind::AlarmAcknowledged {
+                alarm, operation, ..
+            } => {
+                if let Some(known) = self.alarms.get(alarm) {
+                    s.merge(known);
+                    if let Some(op) = operation {
+                        let known = known.clone();
+                        self.operations.entry(*op).or_default().merge(&known);
+                    }
+                }
+            }
+            EventKind::AlarmResolved { alarm, .. } => {
+                if let Some(known) = self.alarms.remove(alarm) {
+                    s = known;
+                }
+            }
+            EventKind::MessageReceived { message } => {
+                s.radio(message.source);
+                s.addressee(message.to);
+                s.site(&message.site);
+            }
+            EventKind::PositionReported { radio, site, .. } => {
+                s.radio(*radio);
+                s.site(site);
+            }
+            EventKind::OperationCreated { operation } => {
+                s = operation_subjects(operation);
+                let known = self.operations.entry(operation.id).or_default();
+                known.merge(&s);
+                let known = known.clone();
+                remember(&mut self.operations, operation.id, known.clone());
+                s = known;
+            }
+            EventKind::OperationQueued { operation, site }
+            | EventKind::OperationTransmitted {
+                operation, site, ..
+            } => {
+                let known = self.operations.entry(*operation).or_default();
+                known.site(site);
+                s.merge(known);
+            }
+            EventKind::OperationAttemptTimedOut { operation, .. }
+            | EventKind::OperationAired { operation, .. }
+            | EventKind::OperationPolled { operation, .. } => {
+                if let Some(known) = self.operations.get(operation) {
+                    s.merge(known);
+                }
+            }
+            EventKind::OperationSucceeded { operation }
+            | EventKind::OperationRefused { operation, .. }
+            | EventKind::OperationTimedOut { operation }
+            | EventKind::OperationFailed { operation, .. }
+            | EventKind::OperationCancelled { operation, .. } => {
+                if let Some(known) = self.operations.remove(operation) {
+                    s = known;
+                }
+            }
+        }
+        s
+    }
+
+    /// Whether `kind` passes `filter`.
+    fn matches(&mut self, filter: &EventFilter, kind: &EventKind) -> bool {
+        let subjects = self.subjects(kind);
+        filter.filter.matches(&EventRecord {
+            type_name: kind.name(),
+            subjects: &subjects,
+            teams: &self.teams,
+        })
     }
 }
 
@@ -227,6 +563,9 @@ enum Begin {
 struct Watch<B> {
     shared: Arc<Shared<B>>,
     filter: EventFilter,
+    /// What the stream knows to match events to radios, talkgroups, sites and teams; only
+    /// for a filter that asks about them.
+    context: Option<Context>,
     begin: Option<Begin>,
     /// Messages to send before any event (the snapshot).
     ahead: Option<Box<dyn Iterator<Item = WatchFrame> + Send>>,
@@ -249,14 +588,32 @@ struct Watch<B> {
 impl<B: Backend> Watch<B> {
     /// Resolve where the stream starts: the snapshot or tail read and the subscription.
     async fn begin(&mut self, begin: Begin) -> Result<(), Status> {
+        let subjects = self.filter.needs_subjects();
         let events = match begin {
-            Begin::Resumed(events) => events,
+            Begin::Resumed(events) => {
+                if subjects {
+                    self.context = Some(
+                        self.shared
+                            .backend
+                            .read(|core, _| Context::read(core))
+                            .await?,
+                    );
+                }
+                events
+            }
             Begin::Snapshot => {
-                let (snapshot, c) = self
+                let (snapshot, context, c) = self
                     .shared
                     .backend
-                    .read(|core, c| (Snapshot::read(core), c))
+                    .read(move |core, c| {
+                        (
+                            Snapshot::read(core),
+                            subjects.then(|| Context::read(core)),
+                            c,
+                        )
+                    })
                     .await?;
+                self.context = context;
                 let done = pb::SnapshotComplete {
                     cursor: c.to_string(),
                 };
@@ -271,7 +628,12 @@ impl<B: Backend> Watch<B> {
                 self.shared.backend.watch(WatchStart::After(c))?
             }
             Begin::Tail => {
-                let c = self.shared.backend.read(|_, c| c).await?;
+                let (context, c) = self
+                    .shared
+                    .backend
+                    .read(move |core, c| (subjects.then(|| Context::read(core)), c))
+                    .await?;
+                self.context = context;
                 self.last = c;
                 self.shared.backend.watch(WatchStart::After(c))?
             }
@@ -330,7 +692,25 @@ impl<B: Backend> Watch<B> {
             match next {
                 Some(Ok(e)) => {
                     self.last = e.cursor();
-                    if self.filter.matches(e.event.kind.name()) {
+                    let pass = match &mut self.context {
+                        Some(context) => {
+                            let pass = context.matches(&self.filter, &e.event.kind);
+                            if matches!(e.event.kind, EventKind::DirectoryLoaded { .. }) {
+                                // The core applied the directory before journaling returned:
+                                // membership is read again after it.
+                                match self.shared.backend.read(|core, _| Teams::read(core)).await {
+                                    Ok(teams) => context.teams = teams,
+                                    Err(e) => {
+                                        self.done = true;
+                                        return Some(Err(e.into()));
+                                    }
+                                }
+                            }
+                            pass
+                        }
+                        None => self.filter.matches(e.event.kind.name()),
+                    };
+                    if pass {
                         self.sent_since_tick = true;
                         return Some(Ok(WatchFrame::Encoded(e.wire().clone())));
                     }
@@ -403,6 +783,7 @@ impl<B: Backend> Api<B> {
         let watch = Watch {
             shared: self.shared.clone(),
             filter,
+            context: None,
             begin: Some(begin),
             ahead: None,
             events: None,
@@ -456,19 +837,150 @@ mod tests {
 
     #[test]
     fn filters_match_names_and_prefixes() {
-        let f = EventFilter::parse("type=alarm_* OR type=operation_succeeded").unwrap();
+        let f = EventFilter::parse("type = alarm_* OR type=operation_succeeded").unwrap();
+        assert!(!f.needs_subjects());
         assert!(f.matches("alarm_raised"));
         assert!(f.matches("operation_succeeded"));
         assert!(!f.matches("operation_refused"));
         assert!(!f.matches("radio_heard"));
         assert!(EventFilter::parse("").unwrap().matches("radio_heard"));
         assert!(EventFilter::parse("type=*").unwrap().matches("radio_heard"));
-        for bad in ["site=x", "type=", "type=Alarm", "type=a b"] {
+        assert!(
+            EventFilter::parse("-type=radio_*")
+                .unwrap()
+                .matches("call_started")
+        );
+        for bad in [
+            "site=x",
+            "type=",
+            "kind=alarm_raised",
+            "type=a b=c",
+            "radio=radios/1",
+        ] {
             let e = EventFilter::parse(bad).unwrap_err();
             assert_eq!(e.code(), tonic::Code::InvalidArgument, "{bad}");
         }
-        let many = "type=a ".repeat(MAX_FILTER_TERMS + 1);
+        let e = EventFilter::parse("type = alarm_* OR").unwrap_err();
+        assert!(e.message().contains("column 18"), "{}", e.message());
+        let many = vec!["type=a"; crate::api::filter::MAX_RESTRICTIONS + 1].join(" OR ");
         assert!(EventFilter::parse(&many).is_err());
+    }
+
+    fn r(n: u32) -> RadioId {
+        RadioId::new(n).unwrap()
+    }
+
+    fn tg(n: u32) -> TalkgroupId {
+        TalkgroupId::new(n).unwrap()
+    }
+
+    #[test]
+    fn subjects_follow_calls_alarms_operations_and_teams() {
+        use crate::dispatch::{CallEndReason, TeamId};
+        use crate::link::Slot;
+        let mut ctx = Context::default();
+        ctx.teams
+            .by_radio
+            .insert(r(1), vec![convert::team_name(TeamId(0))]);
+        ctx.teams
+            .by_talkgroup
+            .insert(tg(9), vec![convert::team_name(TeamId(0))]);
+        let team0 = EventFilter::parse("team = teams/0").unwrap();
+        assert!(team0.needs_subjects());
+        let site = SiteId::new("s");
+        // A call on the team's talkgroup, talked on by a radio of no team.
+        let start = EventKind::CallStarted {
+            call: CallId(5),
+            target: Addressee::Talkgroup(tg(9)),
+            site: site.clone(),
+            slot: Slot::One,
+            talker: Some(r(2)),
+            emergency: false,
+            privacy: false,
+        };
+        assert!(ctx.matches(&team0, &start));
+        let by_radio = EventFilter::parse("radio = radios/#2 AND type = call_*").unwrap();
+        let activity = EventKind::CallActivity { call: CallId(5) };
+        assert!(
+            ctx.matches(&by_radio, &activity),
+            "the call remembers its talker"
+        );
+        let talker = EventKind::CallTalkerChanged {
+            call: CallId(5),
+            talker: r(3),
+        };
+        let by_3 = EventFilter::parse("radio = radios/#3").unwrap();
+        assert!(ctx.matches(&by_3, &talker));
+        let end = EventKind::CallEnded {
+            call: CallId(5),
+            reason: CallEndReason::Idle,
+        };
+        assert!(ctx.matches(&by_3, &end), "the end concerns every talker");
+        assert!(
+            !ctx.calls.contains_key(&CallId(5)),
+            "forgotten after its end"
+        );
+        // A radio heard: of team 0 or not.
+        let heard = |radio| EventKind::RadioHeard {
+            radio,
+            site: site.clone(),
+            slot: Slot::One,
+            rssi_dbm: None,
+        };
+        assert!(ctx.matches(&team0, &heard(r(1))));
+        assert!(!ctx.matches(&team0, &heard(r(2))));
+        let not_team = EventFilter::parse("team != teams/0").unwrap();
+        assert!(ctx.matches(&not_team, &heard(r(2))));
+        let by_site = EventFilter::parse("site = sites/s").unwrap();
+        assert!(ctx.matches(&by_site, &heard(r(2))));
+        // An event about no radio, talkgroup or site passes no subject filter.
+        assert!(!ctx.matches(&team0, &EventKind::GatewayRestarted));
+        // Alarms: the ack and the resolve concern the alarm's radio.
+        let raised = EventKind::AlarmRaised {
+            alarm: AlarmId(1),
+            radio: r(1),
+            talkgroup: None,
+            site: site.clone(),
+        };
+        assert!(ctx.matches(&team0, &raised));
+        let ack = EventKind::AlarmAcknowledged {
+            alarm: AlarmId(1),
+            operator: "x".into(),
+            operation: Some(OperationId(4)),
+        };
+        assert!(ctx.matches(&team0, &ack));
+        let queued = EventKind::OperationQueued {
+            operation: OperationId(4),
+            site: site.clone(),
+        };
+        assert!(
+            ctx.matches(&team0, &queued),
+            "the ack operation concerns the radio"
+        );
+        let resolved = EventKind::AlarmResolved {
+            alarm: AlarmId(1),
+            operator: "x".into(),
+        };
+        assert!(ctx.matches(&team0, &resolved));
+        assert!(!ctx.matches(&team0, &resolved), "forgotten after resolve");
+    }
+
+    #[test]
+    fn remembered_subjects_are_bounded() {
+        let mut ctx = Context::default();
+        for n in 0..(MAX_REMEMBERED as u64 + 10) {
+            ctx.subjects(&EventKind::AlarmRaised {
+                alarm: AlarmId(n),
+                radio: r(1),
+                talkgroup: None,
+                site: SiteId::new("s"),
+            });
+        }
+        assert_eq!(ctx.alarms.len(), MAX_REMEMBERED);
+        assert!(
+            !ctx.alarms.contains_key(&AlarmId(0)),
+            "oldest forgotten first"
+        );
     }
 
     fn site_event(seq: u64) -> crate::api::backend::JournaledEvent {

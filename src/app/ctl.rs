@@ -75,6 +75,9 @@ pub enum CtlCommand {
         /// Only registered radios.
         #[arg(long)]
         registered: bool,
+        /// AIP-160 filter, e.g. "last_heard_time >= 2026-05-01T08:00:00+08:00" (see services.proto).
+        #[arg(long, default_value = "")]
+        filter: String,
         /// Most rows to print.
         #[arg(long, default_value_t = 1000)]
         limit: usize,
@@ -94,6 +97,9 @@ pub enum CtlCommand {
         /// Only calls in progress.
         #[arg(long)]
         active: bool,
+        /// AIP-160 filter, e.g. "talkgroup = talkgroups/80020910" (see services.proto).
+        #[arg(long, default_value = "")]
+        filter: String,
         /// Most rows to print.
         #[arg(long, default_value_t = 1000)]
         limit: usize,
@@ -103,12 +109,18 @@ pub enum CtlCommand {
         /// Only alarms not yet resolved.
         #[arg(long)]
         open: bool,
+        /// AIP-160 filter, e.g. "team = teams/0" (see services.proto).
+        #[arg(long, default_value = "")]
+        filter: String,
         /// Most rows to print.
         #[arg(long, default_value_t = 1000)]
         limit: usize,
     },
     /// List operations.
     Operations {
+        /// AIP-160 filter, e.g. "kind = STUN AND done = false" (see services.proto).
+        #[arg(long, default_value = "")]
+        filter: String,
         /// Most rows to print.
         #[arg(long, default_value_t = 1000)]
         limit: usize,
@@ -122,7 +134,8 @@ pub enum CtlCommand {
         /// Print the current state first.
         #[arg(long)]
         snapshot: bool,
-        /// Event filter, e.g. "type=alarm_* OR type=operation_*".
+        /// Event filter (AIP-160), e.g. "type = alarm_* OR type = operation_*" or
+        /// "team = teams/0".
         #[arg(long, default_value = "")]
         filter: String,
         /// Also print heartbeats.
@@ -591,6 +604,7 @@ pub async fn execute(args: CtlArgs, out: &mut (dyn Write + Send)) -> anyhow::Res
             team,
             talkgroup,
             registered,
+            filter,
             limit,
         } => {
             let mut client = pb::radio_service_client::RadioServiceClient::new(c.channel.clone());
@@ -612,6 +626,8 @@ pub async fn execute(args: CtlArgs, out: &mut (dyn Write + Send)) -> anyhow::Res
                         .map(|s| with_collection("talkgroups", s))
                         .unwrap_or_default(),
                     registered_only: registered,
+                    filter: filter.clone(),
+                    order_by: String::new(),
                 }),
                 radios
             );
@@ -683,7 +699,11 @@ pub async fn execute(args: CtlArgs, out: &mut (dyn Write + Send)) -> anyhow::Res
             out.write_all(table(&["TEAM", "NAME", "TALKGROUP", "MEMBERS"], &rows).as_bytes())?;
             return Ok(true);
         }
-        CtlCommand::Calls { active, limit } => {
+        CtlCommand::Calls {
+            active,
+            filter,
+            limit,
+        } => {
             let mut client = pb::call_service_client::CallServiceClient::new(c.channel.clone());
             let state = if active {
                 pb::call::State::Active as i32
@@ -696,6 +716,8 @@ pub async fn execute(args: CtlArgs, out: &mut (dyn Write + Send)) -> anyhow::Res
                     page_size: page_size(limit),
                     page_token: token.clone(),
                     state,
+                    filter: filter.clone(),
+                    order_by: String::new(),
                 }),
                 calls
             );
@@ -707,7 +729,7 @@ pub async fn execute(args: CtlArgs, out: &mut (dyn Write + Send)) -> anyhow::Res
                         k.target.clone(),
                         short(&k.site).to_string(),
                         enum_name(k.state, |s: pb::call::State| s.as_str_name()),
-                        dash(short(&k.talker)),
+                        dash(&talkers(k)),
                         if k.emergency { "EMERGENCY" } else { "" }.to_string(),
                         ago(&k.start_time),
                     ]
@@ -716,7 +738,7 @@ pub async fn execute(args: CtlArgs, out: &mut (dyn Write + Send)) -> anyhow::Res
             out.write_all(
                 table(
                     &[
-                        "CALL", "TARGET", "SITE", "STATE", "TALKER", "FLAGS", "STARTED",
+                        "CALL", "TARGET", "SITE", "STATE", "TALKERS", "FLAGS", "STARTED",
                     ],
                     &rows,
                 )
@@ -724,20 +746,30 @@ pub async fn execute(args: CtlArgs, out: &mut (dyn Write + Send)) -> anyhow::Res
             )?;
             return Ok(true);
         }
-        CtlCommand::Alarms { open, limit } => {
+        CtlCommand::Alarms {
+            open,
+            filter,
+            limit,
+        } => {
             let mut client = AlarmServiceClient::new(c.channel.clone());
+            let filter = match (open, filter.trim().is_empty()) {
+                (false, _) => filter,
+                (true, true) => "state != RESOLVED".to_string(),
+                (true, false) => format!("state != RESOLVED AND ({filter})"),
+            };
             let alarms = collect_pages!(
                 limit,
                 |token| client.list_alarms(pb::ListAlarmsRequest {
                     page_size: page_size(limit),
                     page_token: token.clone(),
                     state: 0,
+                    filter: filter.clone(),
+                    order_by: String::new(),
                 }),
                 alarms
             );
             let rows: Vec<Vec<String>> = alarms
                 .iter()
-                .filter(|a| !open || a.state != pb::alarm::State::Resolved as i32)
                 .map(|a| {
                     vec![
                         short(&a.name).to_string(),
@@ -761,13 +793,15 @@ pub async fn execute(args: CtlArgs, out: &mut (dyn Write + Send)) -> anyhow::Res
             )?;
             return Ok(true);
         }
-        CtlCommand::Operations { limit } => {
+        CtlCommand::Operations { filter, limit } => {
             let mut client = OperationServiceClient::new(c.channel.clone());
             let ops = collect_pages!(
                 limit,
                 |token| client.list_operations(pb::ListOperationsRequest {
                     page_size: page_size(limit),
                     page_token: token.clone(),
+                    filter: filter.clone(),
+                    order_by: String::new(),
                 }),
                 operations
             );
@@ -1012,23 +1046,283 @@ async fn follow(
     }
 }
 
-/// One line for an event: cursor, type and the event's fields (JSON, without the tags),
-/// with [`escape_json`] (JSON leaves DEL and C1 controls raw).
-pub fn event_line(e: &pb::Event) -> String {
-    escape_json(&event_line_raw(e)).into_owned()
+/// The fields of one event payload as `key=value` words: empty strings, false flags and
+/// unset values are left out, resource names are shown as the API writes them, enums by
+/// their proto names and times in RFC 3339 (UTC).
+#[derive(Default)]
+struct Fields(Vec<String>);
+
+impl Fields {
+    fn s(&mut self, k: &str, v: &str) -> &mut Self {
+        if !v.is_empty() {
+            if v.contains(char::is_whitespace) {
+                self.0.push(format!("{k}={v:?}"));
+            } else {
+                self.0.push(format!("{k}={v}"));
+            }
+        }
+        self
+    }
+    fn n(&mut self, k: &str, v: impl std::fmt::Display) -> &mut Self {
+        self.0.push(format!("{k}={v}"));
+        self
+    }
+    fn flag(&mut self, k: &str, v: bool) -> &mut Self {
+        if v {
+            self.0.push(k.to_string());
+        }
+        self
+    }
+    fn t(&mut self, k: &str, v: &Option<prost_types::Timestamp>) -> &mut Self {
+        if let Some(t) = v {
+            let ms = t.seconds.saturating_mul(1000) + i64::from(t.nanos / 1_000_000);
+            self.0
+                .push(format!("{k}={}", crate::api::filter::format_rfc3339(ms)));
+        }
+        self
+    }
+    fn d(&mut self, k: &str, v: &Option<prost_types::Duration>) -> &mut Self {
+        if let Some(d) = v {
+            let ms = d.seconds.saturating_mul(1000) + i64::from(d.nanos / 1_000_000);
+            self.0.push(format!("{k}={}s", ms as f64 / 1000.0));
+        }
+        self
+    }
+    fn e<E: TryFrom<i32>>(&mut self, k: &str, v: i32, f: impl Fn(E) -> &'static str) -> &mut Self {
+        if v != 0 {
+            self.0.push(format!("{k}={}", enum_name(v, f)));
+        }
+        self
+    }
 }
 
-fn event_line_raw(e: &pb::Event) -> String {
-    let fields = serde_json::from_str::<serde_json::Value>(&e.json)
-        .ok()
-        .and_then(|mut v| {
-            let m = v.as_object_mut()?;
-            m.remove("event");
-            m.remove("at");
-            Some(serde_json::Value::Object(m.clone()).to_string())
+/// The fields of an event's typed payload.
+fn payload_fields(p: &pb::event::Payload) -> Vec<String> {
+    use pb::event::Payload as P;
+    let mut f = Fields::default();
+    let slot = |s: pb::Slot| s.as_str_name();
+    match p {
+        P::DirectoryLoaded(x) => {
+            f.n("radios", x.radios)
+                .n("talkgroups", x.talkgroups)
+                .n("sites", x.sites)
+                .n("teams", x.teams);
+        }
+        P::SiteAdded(x) => {
+            f.s("site", &x.site);
+        }
+        P::SiteLinkChanged(x) => {
+            f.s("site", &x.site)
+                .s("link", if x.up { "up" } else { "down" });
+        }
+        P::RadioHeard(x) => {
+            f.s("radio", &x.radio)
+                .s("site", &x.site)
+                .e("slot", x.slot, slot);
+            if let Some(r) = x.rssi_dbm {
+                f.n("rssi_dbm", r);
+            }
+        }
+        P::RadioRegistered(x) => {
+            f.s("radio", &x.radio).s("site", &x.site);
+        }
+        P::RadioDeregistered(x) => {
+            f.s("radio", &x.radio);
+        }
+        P::RadioAffiliated(x) => {
+            f.s("radio", &x.radio)
+                .s("talkgroup", &x.talkgroup)
+                .s("site", &x.site);
+        }
+        P::RadioAliasLearned(x) => {
+            f.s("radio", &x.radio).s("alias", &x.alias);
+        }
+        P::RadioCapabilityLearned(x) => {
+            f.s("radio", &x.radio)
+                .e("service", x.service, |s: pb::Service| s.as_str_name())
+                .n("supported", x.supported);
+        }
+        P::RadioControlChanged(x) => {
+            f.s("radio", &x.radio)
+                .e("control", x.control, |c: pb::radio::Control| {
+                    c.as_str_name()
+                });
+        }
+        P::CallStarted(x) => {
+            f.s("call", &x.call)
+                .s("target", &x.target)
+                .s("site", &x.site)
+                .e("slot", x.slot, slot)
+                .s("talker", &x.talker)
+                .flag("emergency", x.emergency)
+                .flag("privacy", x.privacy);
+        }
+        P::CallTalkerChanged(x) => {
+            f.s("call", &x.call).s("talker", &x.talker);
+        }
+        P::CallFlagsChanged(x) => {
+            f.s("call", &x.call)
+                .flag("emergency", x.emergency)
+                .flag("privacy", x.privacy);
+        }
+        P::CallActivity(x) => {
+            f.s("call", &x.call);
+        }
+        P::CallTransmissionEnded(x) => {
+            f.s("call", &x.call);
+        }
+        P::CallEnded(x) => {
+            f.s("call", &x.call)
+                .e("reason", x.reason, |r: pb::call::EndReason| r.as_str_name());
+        }
+        P::AlarmRaised(x) => {
+            f.s("alarm", &x.alarm)
+                .s("radio", &x.radio)
+                .s("talkgroup", &x.talkgroup)
+                .s("site", &x.site);
+        }
+        P::AlarmRepeated(x) => {
+            f.s("alarm", &x.alarm).s("site", &x.site);
+        }
+        P::AlarmAcknowledged(x) => {
+            f.s("alarm", &x.alarm)
+                .s("operator", &x.operator)
+                .s("operation", &x.operation);
+        }
+        P::AlarmResolved(x) => {
+            f.s("alarm", &x.alarm).s("operator", &x.operator);
+        }
+        P::MessageReceived(x) => {
+            f.s("message", &x.message)
+                .s("source", &x.source)
+                .s("to", &x.to)
+                .s("site", &x.site);
+            match &x.body {
+                Some(pb::message_received::Body::Text(t)) => {
+                    f.0.push(format!("text={t:?}"));
+                }
+                Some(pb::message_received::Body::Status(n)) => {
+                    f.n("status", n);
+                }
+                None => {}
+            }
+        }
+        P::PositionReported(x) => {
+            f.s("radio", &x.radio).s("site", &x.site);
+            if let Some(p) = &x.position {
+                f.n("lat", p.latitude)
+                    .n("lon", p.longitude)
+                    .s("source", &p.source)
+                    .t("fix_time", &p.fix_time);
+            }
+        }
+        P::OperationCreated(x) => {
+            if let Some(o) = &x.operation {
+                f.s("operation", &o.name)
+                    .e("kind", o.kind, |k: pb::operation::Kind| k.as_str_name())
+                    .s("target", &o.target)
+                    .s("site", &o.site)
+                    .s("operator", &o.operator);
+            }
+        }
+        P::OperationQueued(x) => {
+            f.s("operation", &x.operation).s("site", &x.site);
+        }
+        P::OperationTransmitted(x) => {
+            f.s("operation", &x.operation)
+                .s("site", &x.site)
+                .n("attempt", x.attempt)
+                .t("deadline", &x.deadline);
+        }
+        P::OperationAttemptTimedOut(x) => {
+            f.s("operation", &x.operation).n("attempt", x.attempt);
+        }
+        P::OperationAired(x) => {
+            f.s("operation", &x.operation)
+                .n("attempt", x.attempt)
+                .n("slot", x.slot)
+                .t("sent_time", &x.sent_time)
+                .n("answer_window_ms", x.answer_window_ms)
+                .t("deadline", &x.deadline);
+        }
+        P::OperationPolled(x) => {
+            f.s("operation", &x.operation)
+                .n("polls_done", x.polls_done)
+                .t("next_poll_time", &x.next_poll_time);
+        }
+        P::OperationSucceeded(x) | P::OperationTimedOut(x) => {
+            f.s("operation", &x.operation);
+        }
+        P::OperationRefused(x) => {
+            f.s("operation", &x.operation)
+                .n("refusal_code", x.refusal_code);
+        }
+        P::OperationFailed(x) => {
+            f.s("operation", &x.operation).s("failure", &x.failure);
+        }
+        P::OperationCancelled(x) => {
+            f.s("operation", &x.operation).s("operator", &x.operator);
+        }
+        P::GatewayRestarted(_) => {}
+        P::ConfigChanged(x) => {
+            f.d("answer_timeout", &x.answer_timeout)
+                .n("max_attempts", x.max_attempts)
+                .d("site_down_wait", &x.site_down_wait)
+                .n("queue_limit", x.queue_limit)
+                .d("recover_max_age", &x.recover_max_age);
+        }
+        P::InputsLost(x) => {
+            f.n("count", x.count)
+                .t("from", &x.from_time)
+                .t("to", &x.to_time)
+                .s("reason", &x.reason);
+        }
+        P::JournalRecovered(x) => {
+            f.t("from", &x.from_time)
+                .t("to", &x.to_time)
+                .s("reason", &x.reason)
+                .n("held_inputs", x.held_inputs);
+        }
+    }
+    f.0
+}
+
+/// One line for an event: cursor, time, type and the typed payload's fields
+/// (`key=value`, resource names as the API writes them).
+pub fn event_line(e: &pb::Event) -> String {
+    let mut line = format!("#{} ", e.cursor);
+    if let Some(t) = &e.time {
+        let ms = t.seconds.saturating_mul(1000) + i64::from(t.nanos / 1_000_000);
+        line.push_str(&crate::api::filter::format_rfc3339(ms));
+        line.push(' ');
+    }
+    line.push_str(&e.r#type);
+    for field in e.payload.as_ref().map(payload_fields).unwrap_or_default() {
+        line.push(' ');
+        line.push_str(&field);
+    }
+    // Texts and aliases come from the air: control characters are shown escaped, never sent
+    // to the terminal.
+    escape(&line).into_owned()
+}
+
+/// The radios that talked in a call (kept after it ended), the one talking now marked `*`.
+fn talkers(k: &pb::Call) -> String {
+    let mut names: Vec<String> = k
+        .talkers
+        .iter()
+        .map(|t| {
+            if *t == k.talker {
+                format!("{}*", short(t))
+            } else {
+                short(t).to_string()
+            }
         })
-        .unwrap_or_default();
-    format!("#{} {} {}", e.cursor, e.r#type, fields)
+        .collect();
+    if !k.talker.is_empty() && !k.talkers.contains(&k.talker) {
+        names.push(format!("{}*", short(&k.talker)));
+    }
+    names.join(",")
 }
 
 /// Consecutive resumptions after a server cut before giving up.
@@ -1168,29 +1462,28 @@ mod tests {
             t,
             "OP  OPERATOR\n1   evil\\n2  forged\\u{1b}[2J\n3   张三\n"
         );
-        // An event with a text from a radio (newlines are legitimate there) and a C1 CSI,
-        // which JSON leaves raw.
+        // An event with a text from a radio (newlines are legitimate there), an escape
+        // sequence and a C1 CSI in its fields.
         let e = pb::Event {
             cursor: "0123456789abcdef0123456789abcdef.7".into(),
             r#type: "message_received".into(),
-            json: serde_json::json!({
-                "event": "message_received",
-                "text": "line one\nline two\u{9b}2J",
-            })
-            .to_string(),
+            payload: Some(pb::event::Payload::MessageReceived(pb::MessageReceived {
+                message: "messages/7".into(),
+                site: "s\u{1b}[2J".into(),
+                body: Some(pb::message_received::Body::Text(
+                    "line one\nline two\u{9b}2J".into(),
+                )),
+                ..Default::default()
+            })),
             ..Default::default()
         };
         let line = event_line(&e);
         assert_eq!(
             line,
-            "#0123456789abcdef0123456789abcdef.7 message_received \
-             {\"text\":\"line one\\nline two\\u009b2J\"}"
+            "#0123456789abcdef0123456789abcdef.7 message_received message=messages/7 \
+             site=s\\u{1b}[2J text=\"line one\\nline two\\u{9b}2J\""
         );
         assert!(!line.chars().any(char::is_control));
-        // Still JSON, and it reads back as the radio sent it.
-        let json: serde_json::Value =
-            serde_json::from_str(line.splitn(3, ' ').nth(2).unwrap()).expect("JSON");
-        assert_eq!(json["text"], "line one\nline two\u{9b}2J");
         assert_eq!(escape_json("{\"a\":\"\u{202e}\"}"), "{\"a\":\"\\u202e\"}");
     }
 

@@ -50,7 +50,7 @@ pub use model::{
     PositionSource, Presence, Priority, Radio, RadioControl, Refusal, Service, Site, SiteAir,
     Talkgroup, Team, Track,
 };
-pub use query::{AlarmFilter, CallFilter, Page, RadioFilter};
+pub use query::{AlarmFilter, CallFilter, ListPage, MAX_SCAN, Page, RadioFilter, Walk};
 
 use crate::link::Slot;
 

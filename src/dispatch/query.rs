@@ -1,6 +1,14 @@
 //! Read-only, paginated queries for the API (AIP-158): every list is ordered by its key and
 //! resumes after the last key of the previous page, so a page token is just that key.
+//!
+//! The `list_*` queries walk a collection in either direction (newest first is descending
+//! keys: call, alarm and operation numbers grow with time) with a caller's predicate, and do
+//! bounded work: one page examines at most [`MAX_SCAN`] items, matching or not, and when the
+//! budget runs out first it returns what it found with the key to continue after. So a
+//! filter that matches rarely costs several short requests, never one long pause of the
+//! driver that runs them.
 
+use std::collections::BTreeMap;
 use std::ops::Bound;
 
 use super::Core;
@@ -37,7 +45,8 @@ pub struct RadioFilter {
 }
 
 impl RadioFilter {
-    fn matches(&self, r: &Radio) -> bool {
+    /// Whether `r` passes.
+    pub fn matches(&self, r: &Radio) -> bool {
         (self.site.is_none() || r.presence.as_ref().map(|p| &p.site) == self.site.as_ref())
             && (self.team.is_none() || r.team == self.team)
             && (self.talkgroup.is_none() || r.talkgroup == self.talkgroup)
@@ -88,6 +97,83 @@ fn page<'a, K: Ord + Copy + 'a, V: 'a, T>(
     Page {
         items,
         next_after: if more { last } else { None },
+    }
+}
+
+/// Items one `list_*` page examines at most.
+pub const MAX_SCAN: usize = 10_000;
+
+/// How to walk a collection for one page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Walk<K> {
+    /// Continue after this key (in the walk's direction); `None` from the start.
+    pub after: Option<K>,
+    /// Largest keys first.
+    pub descending: bool,
+    /// Items wanted (clamped to `1..=MAX_PAGE_SIZE`).
+    pub page_size: usize,
+    /// Whether a predicate filters the walk (it decides how `total` is counted).
+    pub filtered: bool,
+}
+
+/// One page of a `list_*` query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListPage<K, T> {
+    /// The items, in walk order.
+    pub items: Vec<T>,
+    /// Pass as `Walk::after` for the next page; `None` at the end. May be set with few or no
+    /// items when the scan budget ran out.
+    pub next_after: Option<K>,
+    /// How many items pass, when that is cheap: the collection's size when unfiltered, the
+    /// matches when the collection holds at most [`MAX_SCAN`] items; else `None`.
+    pub total: Option<usize>,
+}
+
+fn walk<K: Ord + Copy, V, T>(
+    map: &BTreeMap<K, V>,
+    w: Walk<K>,
+    keep: impl Fn(&V) -> bool,
+    convert: impl Fn(&V) -> T,
+) -> ListPage<K, T> {
+    let size = w.page_size.clamp(1, MAX_PAGE_SIZE);
+    let mut iter: Box<dyn Iterator<Item = (&K, &V)>> = match (w.descending, w.after) {
+        (false, a) => Box::new(map.range(after(a))),
+        (true, None) => Box::new(map.iter().rev()),
+        (true, Some(k)) => Box::new(map.range(..k).rev()),
+    };
+    let mut items = Vec::new();
+    let mut last = None;
+    let mut next_after = None;
+    let mut scanned = 0;
+    while let Some((k, v)) = iter.next() {
+        scanned += 1;
+        if keep(v) {
+            if items.len() == size {
+                next_after = last;
+                break;
+            }
+            items.push(convert(v));
+            last = Some(*k);
+        }
+        if scanned == MAX_SCAN {
+            // Out of budget: continue after the last key examined, if anything is left.
+            if iter.next().is_some() {
+                next_after = Some(*k);
+            }
+            break;
+        }
+    }
+    let total = if !w.filtered {
+        Some(map.len())
+    } else if map.len() <= MAX_SCAN {
+        Some(map.values().filter(|v| keep(v)).count())
+    } else {
+        None
+    };
+    ListPage {
+        items,
+        next_after,
+        total,
     }
 }
 
@@ -177,6 +263,42 @@ impl Core {
             },
             Call::clone,
         )
+    }
+
+    /// Calls (active and recent) walked by number, which grows with the start time.
+    pub fn list_calls(
+        &self,
+        w: Walk<CallId>,
+        keep: impl Fn(&Call) -> bool,
+    ) -> ListPage<CallId, Call> {
+        walk(&self.state.calls, w, keep, Call::clone)
+    }
+
+    /// Alarms walked by number, which grows with the raise time.
+    pub fn list_alarms(
+        &self,
+        w: Walk<AlarmId>,
+        keep: impl Fn(&Alarm) -> bool,
+    ) -> ListPage<AlarmId, Alarm> {
+        walk(&self.state.alarms, w, keep, Alarm::clone)
+    }
+
+    /// Operations walked by number, which grows with the creation time.
+    pub fn list_operations(
+        &self,
+        w: Walk<OperationId>,
+        keep: impl Fn(&Operation) -> bool,
+    ) -> ListPage<OperationId, Operation> {
+        walk(&self.state.operations, w, keep, Operation::clone)
+    }
+
+    /// Radios walked by air address.
+    pub fn list_radios(
+        &self,
+        w: Walk<RadioId>,
+        keep: impl Fn(&Radio) -> bool,
+    ) -> ListPage<RadioId, Radio> {
+        walk(&self.state.radios, w, keep, Radio::clone)
     }
 
     /// One call.
@@ -280,6 +402,78 @@ mod tests {
     use super::*;
     use crate::dispatch::{Config, Event, EventKind, Timestamp};
     use crate::link::Slot;
+
+    fn heard(core: &mut Core, r: u32) {
+        core.apply(&Event {
+            at: Timestamp(0),
+            kind: EventKind::RadioHeard {
+                radio: RadioId::new(r).unwrap(),
+                site: SiteId::new("s"),
+                slot: Slot::One,
+                rssi_dbm: None,
+            },
+        });
+    }
+
+    #[test]
+    fn walks_go_both_ways_and_stop_at_the_scan_budget() {
+        let mut core = Core::new(Config::default());
+        for r in 1..=5u32 {
+            heard(&mut core, r);
+        }
+        let ids =
+            |p: &ListPage<RadioId, Radio>| p.items.iter().map(|r| r.id.air()).collect::<Vec<_>>();
+        let w = |after: Option<u32>, descending| Walk {
+            after: after.map(|a| RadioId::new(a).unwrap()),
+            descending,
+            page_size: 2,
+            filtered: false,
+        };
+        let p = core.list_radios(w(None, true), |_| true);
+        assert_eq!(
+            (ids(&p), p.next_after.map(RadioId::air), p.total),
+            (vec![5, 4], Some(4), Some(5))
+        );
+        let p = core.list_radios(w(Some(4), true), |_| true);
+        assert_eq!(
+            (ids(&p), p.next_after.map(RadioId::air)),
+            (vec![3, 2], Some(2))
+        );
+        let p = core.list_radios(w(Some(2), true), |_| true);
+        assert_eq!((ids(&p), p.next_after), (vec![1], None));
+        let p = core.list_radios(w(Some(3), false), |_| true);
+        assert_eq!((ids(&p), p.next_after), (vec![4, 5], None));
+        // Filtered: the total counts matches.
+        let odd = Walk {
+            filtered: true,
+            ..w(None, false)
+        };
+        let p = core.list_radios(odd, |r| r.id.air() % 2 == 1);
+        assert_eq!((ids(&p), p.total), (vec![1, 3], Some(3)));
+
+        // Past the budget a page ends early with the key to continue after.
+        for r in 6..=(MAX_SCAN as u32 + 10) {
+            heard(&mut core, r);
+        }
+        let rare = Walk {
+            filtered: true,
+            page_size: 5,
+            ..w(None, false)
+        };
+        let last = MAX_SCAN as u32 + 10;
+        let p = core.list_radios(rare, |r| r.id.air() == last);
+        assert_eq!((p.items.len(), p.total), (0, None));
+        let next = p.next_after.expect("more to scan");
+        assert_eq!(next.air(), MAX_SCAN as u32);
+        let p = core.list_radios(
+            Walk {
+                after: Some(next),
+                ..rare
+            },
+            |r| r.id.air() == last,
+        );
+        assert_eq!((ids(&p), p.next_after), (vec![last], None));
+    }
 
     #[test]
     fn pages_resume_after_the_last_key_and_filter() {
