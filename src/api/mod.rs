@@ -41,7 +41,8 @@ use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 
 pub use backend::{
-    Backend, EventStream, JournaledEvent, Unavailable, WatchEnd, WatchError, WatchStart,
+    Backend, EventStream, HistoryQuery, JournaledEvent, Unavailable, WatchEnd, WatchError,
+    WatchStart,
 };
 pub use service::{Api, OPERATOR_METADATA, OPERATOR_METADATA_BIN};
 
@@ -55,7 +56,7 @@ pub mod pb {
 }
 
 /// The gRPC service names health reports on (besides "" for the whole server).
-pub const SERVICE_NAMES: [&str; 8] = [
+pub const SERVICE_NAMES: [&str; 9] = [
     pb::radio_service_server::SERVICE_NAME,
     pb::talkgroup_service_server::SERVICE_NAME,
     pb::directory_service_server::SERVICE_NAME,
@@ -64,6 +65,7 @@ pub const SERVICE_NAMES: [&str; 8] = [
     pb::command_service_server::SERVICE_NAME,
     pb::operation_service_server::SERVICE_NAME,
     pb::event_service_server::SERVICE_NAME,
+    pb::message_service_server::SERVICE_NAME,
 ];
 
 /// API settings.
@@ -254,6 +256,9 @@ pub async fn serve<B: Backend>(
             api.clone(),
         ))
         .add_service(pb::operation_service_server::OperationServiceServer::new(
+            api.clone(),
+        ))
+        .add_service(pb::message_service_server::MessageServiceServer::new(
             api.clone(),
         ))
         .add_service(event_server::EventServiceServer::new(api));

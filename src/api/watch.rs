@@ -41,8 +41,8 @@ use super::pb;
 use super::service::{Api, Shared, drained, draining};
 use super::status::{invalid_argument, status};
 use crate::dispatch::{
-    Alarm, AlarmFilter, AlarmState, Call, CallFilter, Core, Operation, Page, Radio, RadioFilter,
-    Site, Talkgroup, Team,
+    Alarm, AlarmFilter, AlarmState, Call, CallFilter, Core, Direction, MessageFilter, Operation,
+    Page, RadioFilter, RadioView, Site, Talkgroup, Team,
 };
 use crate::journal::Cursor;
 
@@ -125,10 +125,13 @@ struct Snapshot {
     sites: Vec<Site>,
     teams: Vec<Team>,
     talkgroups: Vec<Talkgroup>,
-    radios: Vec<Radio>,
+    /// With their teams' names and last known positions.
+    radios: Vec<RadioView>,
     calls: Vec<Call>,
     alarms: Vec<Alarm>,
     operations: Vec<Operation>,
+    /// Inbound messages not yet handled (converted on the driver: they need names).
+    messages: Vec<pb::Message>,
 }
 
 /// Walk a paginated query to its end.
@@ -152,10 +155,27 @@ impl Snapshot {
             ..Snapshot::default()
         };
         all(|a| core.talkgroups(a, usize::MAX), &mut s.talkgroups);
+        let mut radios = Vec::new();
         all(
             |a| core.radios(&RadioFilter::default(), a, usize::MAX),
-            &mut s.radios,
+            &mut radios,
         );
+        s.radios = radios.iter().map(|r| core.radio_view(r)).collect();
+        let unhandled = MessageFilter {
+            direction: Some(Direction::Inbound),
+            handled: Some(false),
+            ..MessageFilter::default()
+        };
+        let mut messages = Vec::new();
+        all(
+            |b| core.messages_newest_first(&unhandled, b, usize::MAX),
+            &mut messages,
+        );
+        s.messages = messages
+            .iter()
+            .rev()
+            .map(|m| convert::message_in(core, m))
+            .collect();
         all(
             |a| core.calls(CallFilter::Active, a, usize::MAX),
             &mut s.calls,
@@ -188,6 +208,7 @@ impl Snapshot {
             calls,
             alarms,
             operations,
+            messages,
         } = self;
         sites
             .into_iter()
@@ -206,6 +227,7 @@ impl Snapshot {
                     .into_iter()
                     .map(|x| R::Operation(convert::operation(&x))),
             )
+            .chain(messages.into_iter().map(R::Message))
             .map(|r| pb::SnapshotItem { resource: Some(r) })
     }
 }

@@ -390,7 +390,7 @@ impl IdOrNumber {
     pub fn radio(&self) -> Result<RadioId, IdError> {
         match self {
             IdOrNumber::Air(a) => RadioId::new(*a),
-            IdOrNumber::Number(n) => n.parse(),
+            IdOrNumber::Number(n) => strict(n)?.parse(),
         }
     }
 
@@ -398,8 +398,19 @@ impl IdOrNumber {
     pub fn talkgroup(&self) -> Result<TalkgroupId, IdError> {
         match self {
             IdOrNumber::Air(a) => TalkgroupId::new(*a),
-            IdOrNumber::Number(n) => n.parse(),
+            IdOrNumber::Number(n) => strict(n)?.parse(),
         }
+    }
+}
+
+/// A quoted number in the file is a dial number: all digits must be exactly 8 (a plain
+/// decimal DMR ID, which operators may type elsewhere, is written as a bare number here, so a
+/// dial number missing a digit is an error rather than another radio).
+fn strict(n: &str) -> Result<&str, IdError> {
+    if n.bytes().all(|b| b.is_ascii_digit()) && n.len() != 8 {
+        Err(IdError::NotEightDigits)
+    } else {
+        Ok(n)
     }
 }
 

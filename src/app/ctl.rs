@@ -16,6 +16,12 @@
 //!   line per state change with the elapsed time and attempts, and exit 1 when the operation
 //!   is refused, fails, times out or is cancelled (or the wait times out); `--no-wait` prints
 //!   the operation name and returns at once. Errors from the server or the connection exit 2.
+//!   `text` and `status` hand a recipient that is not a resource name to the server as typed
+//!   (dial number, `#<decimal>`, `0x<hex>`, plain DMR ID), which resolves it against its
+//!   directory and refuses an ambiguous one naming both readings.
+//! - `messages` lists texts and status messages of both directions, newest first, with
+//!   filters; `inbox` lists received ones, those not yet handled first; `mark-read` and
+//!   `mark-handled` mark one (journaled with the `--operator`).
 
 use std::fmt::Write as _;
 use std::io::Write;
@@ -28,7 +34,6 @@ use tonic::transport::Channel;
 
 use crate::api::pb;
 use crate::api::service::{OPERATOR_METADATA, OPERATOR_METADATA_BIN};
-use crate::dispatch::{DialNumber, IdKind};
 
 /// `trunkgate ctl` arguments.
 #[derive(Debug, Clone, Args)]
@@ -218,6 +223,47 @@ pub enum CtlCommand {
         /// Operation: number or operations/N.
         operation: String,
     },
+    /// List texts and status messages, both directions, newest first.
+    Messages {
+        /// Only messages from or to this radio.
+        #[arg(long)]
+        radio: Option<String>,
+        /// Only messages to this talkgroup.
+        #[arg(long)]
+        talkgroup: Option<String>,
+        /// Only messages of this team (configured name).
+        #[arg(long)]
+        team: Option<String>,
+        /// Only received (`in`) or sent (`out`) messages.
+        #[arg(long, value_parser = ["in", "out"])]
+        direction: Option<String>,
+        /// Only messages not yet handled.
+        #[arg(long)]
+        unhandled: bool,
+        /// Most rows to print.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// Received messages, those not yet handled first (then the handled ones), newest first
+    /// within each.
+    Inbox {
+        /// Only messages of this team (configured name).
+        #[arg(long)]
+        team: Option<String>,
+        /// Most rows to print.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// Mark a message read.
+    MarkRead {
+        /// Message: number or messages/N.
+        message: String,
+    },
+    /// Mark a message handled (and read).
+    MarkHandled {
+        /// Message: number or messages/N.
+        message: String,
+    },
 }
 
 /// Run `trunkgate ctl`: 0 on success, 1 when a waited-for operation did not succeed, 2 on
@@ -259,18 +305,17 @@ pub fn radio_name(s: &str) -> String {
     with_collection("radios", s.trim())
 }
 
-/// A recipient as typed: a resource name is kept; a dial number in the group range goes to
-/// the talkgroup (the dialling plan tells them apart, pdt-facts.md §0 item 2); anything
-/// else is a radio.
+/// A recipient as typed: a resource name is kept, anything else goes to the server as it
+/// is, which resolves it against the radios and talkgroups it knows (a dial number by the
+/// dialling plan, a raw air address by the directory; an ambiguous one is refused naming
+/// both readings).
 pub fn recipient_name(s: &str) -> String {
-    let s = s.trim();
-    if s.contains('/') {
-        return s.to_string();
-    }
-    match s.parse::<DialNumber>().ok().and_then(DialNumber::kind) {
-        Some(IdKind::Group) => format!("talkgroups/{s}"),
-        _ => format!("radios/{s}"),
-    }
+    s.trim().to_string()
+}
+
+/// A message as typed: a number or `messages/N`.
+pub fn message_name(s: &str) -> String {
+    with_collection("messages", s.trim())
 }
 
 // ---- tables ------------------------------------------------------------------------------
@@ -445,6 +490,56 @@ fn operation_line(o: &pb::Operation) -> Vec<String> {
         dash(&o.operator),
         ago(&o.create_time),
     ]
+}
+
+fn message_body(m: &pb::Message) -> String {
+    match &m.body {
+        Some(pb::message::Body::Text(t)) => t.clone(),
+        Some(pb::message::Body::Status(n)) => format!("[status {n}]"),
+        None => "-".into(),
+    }
+}
+
+/// A name with its display name from the message, e.g. `80020200 张三`.
+fn named(m: &pb::Message, name: &str) -> String {
+    match m.display_names.get(name) {
+        Some(d) => format!("{} {d}", short(name)),
+        None => dash(short(name)),
+    }
+}
+
+/// The messages table.
+pub fn messages_table(messages: &[pb::Message]) -> String {
+    let rows: Vec<Vec<String>> = messages
+        .iter()
+        .map(|m| {
+            let inbound = m.direction == pb::message::Direction::Inbound as i32;
+            let state = if m.handled {
+                format!("handled by {}", dash(&m.handled_by))
+            } else if m.read {
+                format!("read by {}", dash(&m.read_by))
+            } else {
+                "new".into()
+            };
+            vec![
+                short(&m.name).to_string(),
+                if inbound { "in" } else { "out" }.to_string(),
+                if inbound {
+                    named(m, &m.source)
+                } else {
+                    format!("({})", dash(&m.operator))
+                },
+                named(m, &m.recipient),
+                message_body(m),
+                ago(&m.create_time),
+                state,
+            ]
+        })
+        .collect();
+    table(
+        &["MESSAGE", "DIR", "FROM", "TO", "TEXT", "WHEN", "STATE"],
+        &rows,
+    )
 }
 
 // ---- the client ------------------------------------------------------------------------
@@ -737,6 +832,98 @@ pub async fn execute(args: CtlArgs, out: &mut (dyn Write + Send)) -> anyhow::Res
             watch(&c, cursor, snapshot, filter, heartbeats, out).await?;
             return Ok(true);
         }
+        CtlCommand::Messages {
+            radio,
+            talkgroup,
+            team,
+            direction,
+            unhandled,
+            limit,
+        } => {
+            let mut client =
+                pb::message_service_client::MessageServiceClient::new(c.channel.clone());
+            let direction = match direction.as_deref() {
+                Some("in") => pb::message::Direction::Inbound as i32,
+                Some("out") => pb::message::Direction::Outbound as i32,
+                _ => 0,
+            };
+            let req = pb::ListMessagesRequest {
+                page_size: page_size(limit),
+                radio: radio.as_deref().map(radio_name).unwrap_or_default(),
+                talkgroup: talkgroup
+                    .as_deref()
+                    .map(|s| with_collection("talkgroups", s))
+                    .unwrap_or_default(),
+                team: team
+                    .as_deref()
+                    .map(|s| with_collection("teams", s))
+                    .unwrap_or_default(),
+                direction,
+                handled: unhandled.then_some(false),
+                ..pb::ListMessagesRequest::default()
+            };
+            let messages = collect_pages!(
+                limit,
+                |token| client.list_messages(pb::ListMessagesRequest {
+                    page_token: token.clone(),
+                    ..req.clone()
+                }),
+                messages
+            );
+            out.write_all(messages_table(&messages).as_bytes())?;
+            return Ok(true);
+        }
+        CtlCommand::Inbox { team, limit } => {
+            let mut client =
+                pb::message_service_client::MessageServiceClient::new(c.channel.clone());
+            let mut messages = Vec::new();
+            for handled in [false, true] {
+                let left = limit.saturating_sub(messages.len());
+                if left == 0 {
+                    break;
+                }
+                let req = pb::ListMessagesRequest {
+                    page_size: page_size(left),
+                    team: team
+                        .as_deref()
+                        .map(|s| with_collection("teams", s))
+                        .unwrap_or_default(),
+                    direction: pb::message::Direction::Inbound as i32,
+                    handled: Some(handled),
+                    ..pb::ListMessagesRequest::default()
+                };
+                messages.extend(collect_pages!(
+                    left,
+                    |token| client.list_messages(pb::ListMessagesRequest {
+                        page_token: token.clone(),
+                        ..req.clone()
+                    }),
+                    messages
+                ));
+            }
+            out.write_all(messages_table(&messages).as_bytes())?;
+            return Ok(true);
+        }
+        CtlCommand::MarkRead { message } => {
+            let mut client =
+                pb::message_service_client::MessageServiceClient::new(c.channel.clone());
+            let req = c.request(pb::MarkMessageRequest {
+                name: message_name(&message),
+            });
+            let m = client.mark_message_read(req).await.map_err(rpc)?;
+            out.write_all(messages_table(&[m.into_inner()]).as_bytes())?;
+            return Ok(true);
+        }
+        CtlCommand::MarkHandled { message } => {
+            let mut client =
+                pb::message_service_client::MessageServiceClient::new(c.channel.clone());
+            let req = c.request(pb::MarkMessageRequest {
+                name: message_name(&message),
+            });
+            let m = client.mark_message_handled(req).await.map_err(rpc)?;
+            out.write_all(messages_table(&[m.into_inner()]).as_bytes())?;
+            return Ok(true);
+        }
         CtlCommand::Operation { operation } => {
             let mut client = OperationServiceClient::new(c.channel.clone());
             let op = client
@@ -829,7 +1016,7 @@ pub async fn execute(args: CtlArgs, out: &mut (dyn Write + Send)) -> anyhow::Res
         } => {
             let op = commands
                 .send_text(c.request(pb::SendTextRequest {
-                    recipient: recipient_name(&recipient),
+                    name: recipient_name(&recipient),
                     text,
                     request_id: wait.request_id.clone().unwrap_or_default(),
                 }))
@@ -843,7 +1030,7 @@ pub async fn execute(args: CtlArgs, out: &mut (dyn Write + Send)) -> anyhow::Res
         } => {
             let op = commands
                 .send_status(c.request(pb::SendStatusRequest {
-                    recipient: recipient_name(&recipient),
+                    name: recipient_name(&recipient),
                     status,
                     request_id: wait.request_id.clone().unwrap_or_default(),
                 }))
@@ -1060,6 +1247,7 @@ fn snapshot_line(item: &pb::SnapshotItem) -> String {
             enum_name(a.state, |s: pb::alarm::State| s.as_str_name())
         ),
         Some(R::Operation(o)) => format!("operation {}", describe(o)),
+        Some(R::Message(m)) => format!("message {} {} {}", m.name, m.source, message_body(m)),
         None => "?".into(),
     }
 }
@@ -1099,8 +1287,9 @@ mod tests {
         assert_eq!(radio_name("80020200"), "radios/80020200");
         assert_eq!(radio_name("0x10ABCD"), "radios/0x10ABCD");
         assert_eq!(radio_name("radios/#5"), "radios/#5");
-        assert_eq!(recipient_name("80020910"), "talkgroups/80020910");
-        assert_eq!(recipient_name("80020200"), "radios/80020200");
+        assert_eq!(recipient_name(" #46001 "), "#46001");
         assert_eq!(recipient_name("talkgroups/0x000001"), "talkgroups/0x000001");
+        assert_eq!(message_name("7"), "messages/7");
+        assert_eq!(message_name("messages/7"), "messages/7");
     }
 }

@@ -7,9 +7,12 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::ids::{AlarmId, CallId, OperationId, RadioId, SiteId, TalkgroupId, TeamId, Timestamp};
+use super::ids::{
+    AlarmId, CallId, MessageId, OperationId, RadioId, SiteId, TalkgroupId, TeamId, Timestamp,
+};
 use super::model::{
-    Addressee, Alarm, AlarmState, Call, CallEndReason, Directory, FailReason, Message, Operation,
+    Addressee, Alarm, AlarmState, Call, CallEndReason, Directory, FailReason, Mark, Message,
+    Operation,
     OperationState, OtaCommand, Position, PositionReport, Presence, Radio, RadioControl, Refusal,
     Service, Site, Talkgroup, Team,
 };
@@ -110,6 +113,19 @@ pub enum EventKind {
     AlarmResolved { alarm: AlarmId, operator: String },
     /// A text or status message arrived.
     MessageReceived { message: Message },
+    /// A dispatcher sent a text or status: the outbound message, carried by
+    /// `message.operation`.
+    MessageSent { message: Message },
+    /// A dispatcher marked a message read.
+    MessageRead {
+        message: MessageId,
+        operator: String,
+    },
+    /// A dispatcher marked a message handled (which marks it read as well).
+    MessageHandled {
+        message: MessageId,
+        operator: String,
+    },
     /// A position arrived.
     PositionReported {
         radio: RadioId,
@@ -218,6 +234,9 @@ impl EventKind {
             EventKind::AlarmAcknowledged { .. } => "alarm_acknowledged",
             EventKind::AlarmResolved { .. } => "alarm_resolved",
             EventKind::MessageReceived { .. } => "message_received",
+            EventKind::MessageSent { .. } => "message_sent",
+            EventKind::MessageRead { .. } => "message_read",
+            EventKind::MessageHandled { .. } => "message_handled",
             EventKind::PositionReported { .. } => "position_reported",
             EventKind::OperationCreated { .. } => "operation_created",
             EventKind::OperationQueued { .. } => "operation_queued",
@@ -371,8 +390,14 @@ impl Core {
                         }
                         st.radio_mut(*r).team = Some(id);
                     }
+                    let key = if d.key.is_empty() {
+                        i.to_string()
+                    } else {
+                        d.key.clone()
+                    };
                     st.teams.push(Team {
                         id,
+                        key,
                         name: d.name.clone(),
                         radios: d.radios.clone(),
                         talkgroup: d.talkgroup,
@@ -571,13 +596,35 @@ impl Core {
                     }
                 }
             }
-            EventKind::MessageReceived { message } => {
+            EventKind::MessageReceived { message } | EventKind::MessageSent { message } => {
                 st.next_message = st.next_message.max(message.id.0 + 1);
                 let mut m = message.clone();
                 m.site = st.intern(&m.site);
                 st.messages.insert(m.id, m);
                 while st.messages.len() > cfg.message_history {
                     st.messages.pop_first();
+                }
+            }
+            EventKind::MessageRead { message, operator } => {
+                if let Some(m) = st.messages.get_mut(message)
+                    && m.read.is_none()
+                {
+                    m.read = Some(Mark {
+                        by: operator.clone(),
+                        at,
+                    });
+                }
+            }
+            EventKind::MessageHandled { message, operator } => {
+                if let Some(m) = st.messages.get_mut(message)
+                    && m.handled.is_none()
+                {
+                    let mark = Mark {
+                        by: operator.clone(),
+                        at,
+                    };
+                    m.read.get_or_insert_with(|| mark.clone());
+                    m.handled = Some(mark);
                 }
             }
             EventKind::PositionReported {

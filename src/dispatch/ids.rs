@@ -70,8 +70,12 @@ pub enum IdError {
     /// The number is an individual number where a group was expected, or the reverse.
     #[error("dial number {0} is not a {1} number")]
     WrongKind(DialNumber, IdKind),
-    /// Neither an air address (`0x`-prefixed hex or `#`-prefixed decimal) nor a dial number.
-    #[error("not an identity: expected 8 dial digits, 0x<hex> or #<decimal>")]
+    /// Neither an air address (`0x`-prefixed hex, `#`-prefixed decimal, or a plain decimal of
+    /// at most 7 digits) nor a dial number.
+    #[error(
+        "not an identity: expected 8 dial digits, 0x<hex>, #<decimal>, or a decimal DMR ID of \
+         at most 7 digits"
+    )]
     Syntax,
 }
 
@@ -237,8 +241,13 @@ fn check_24(v: u32) -> Result<u32, IdError> {
     }
 }
 
+/// Most digits of a plain decimal air address (a DMR ID typed without `#`): eight digits
+/// always read as a PDT dial number (pdt-facts.md §1.1), so a plain DMR ID has at most seven.
+const PLAIN_DECIMAL_MAX_DIGITS: usize = 7;
+
 /// Parse the forms an operator may type for an identity of `kind`: 8 dial digits,
-/// `0x<hex>` or `#<decimal>` for a raw air address.
+/// `0x<hex>` or `#<decimal>` for a raw air address, or a plain decimal DMR ID of at most 7
+/// digits (which cannot be confused with a dial number).
 fn parse_identity(s: &str, kind: IdKind) -> Result<u32, IdError> {
     let s = s.trim();
     if let Some(hex) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
@@ -251,6 +260,12 @@ fn parse_identity(s: &str, kind: IdKind) -> Result<u32, IdError> {
     }
     if s.len() == 8 && s.bytes().all(|b| b.is_ascii_digit()) {
         return s.parse::<DialNumber>()?.air(kind);
+    }
+    if (1..=PLAIN_DECIMAL_MAX_DIGITS).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
+    {
+        // At most 7 digits always fit in a u32.
+        let v = s.parse::<u32>().map_err(|_| IdError::Syntax)?;
+        return check_24(v);
     }
     Err(IdError::Syntax)
 }
@@ -288,7 +303,7 @@ macro_rules! air_id {
 
         impl FromStr for $name {
             type Err = IdError;
-            /// 8 dial digits, `0x<hex>` or `#<decimal>`.
+            /// 8 dial digits, `0x<hex>`, `#<decimal>`, or a plain decimal of at most 7 digits.
             fn from_str(s: &str) -> Result<Self, IdError> {
                 parse_identity(s, $kind).map($name)
             }
@@ -522,7 +537,23 @@ mod tests {
         // Level groups outside the standard L ∈ {0,7,8,9}.
         assert_eq!(dial("57191000").air(IdKind::Group), Err(IdError::Fleet(91)));
         assert_eq!(dial("57191000").kind(), None);
-        assert_eq!("5712020".parse::<RadioId>(), Err(IdError::Syntax));
+        // Seven digits are a plain DMR ID, nine are nothing.
+        assert_eq!("5712020".parse::<RadioId>().unwrap().air(), 5_712_020);
+        assert_eq!("571202000".parse::<RadioId>(), Err(IdError::Syntax));
+    }
+
+    #[test]
+    fn plain_decimal_dmr_ids() {
+        assert_eq!("46001".parse::<TalkgroupId>().unwrap().air(), 46_001);
+        assert_eq!("3100001".parse::<RadioId>().unwrap().air(), 3_100_001);
+        assert_eq!(" 9 ".parse::<RadioId>().unwrap().air(), 9);
+        // Eight digits are always a dial number, never a DMR ID.
+        assert!(matches!(
+            "16000000".parse::<RadioId>(),
+            Err(IdError::Prefix(160))
+        ));
+        assert_eq!("-5".parse::<RadioId>(), Err(IdError::Syntax));
+        assert_eq!("+5".parse::<RadioId>(), Err(IdError::Syntax));
     }
 
     #[test]

@@ -10,8 +10,8 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::{
-    Entry, Journal, JournalId, JournalReader, PruneOutcome, Record, Result, SeqRange, Snapshot,
-    UnixMillis, cursor_in_range,
+    Entry, Journal, JournalId, JournalReader, KindQuery, PruneOutcome, Record, Result, SeqRange,
+    Snapshot, UnixMillis, cursor_in_range,
 };
 
 /// Snapshots kept, as the SQLite journal's default.
@@ -162,6 +162,19 @@ impl Journal for MemoryJournal {
 }
 
 impl JournalReader for MemoryReader {
+    fn read_kind(&self, query: &KindQuery<'_>) -> Result<Vec<Record>> {
+        let s = read(&self.state);
+        let mut out: Vec<Record> = s
+            .records
+            .iter()
+            .filter(|r| query.selects(r))
+            .cloned()
+            .collect();
+        out.sort_by(|a, b| (b.at, b.seq).cmp(&(a.at, a.seq)));
+        out.truncate(query.limit);
+        Ok(out)
+    }
+
     fn read_after(&self, cursor: u64, limit: usize) -> Result<Vec<Record>> {
         let s = read(&self.state);
         cursor_in_range(cursor, s.latest, s.pruned_through)?;
