@@ -46,7 +46,10 @@ fn fix(lat: f64, lon: f64, source: PositionSource) -> Position {
 
 fn bad(s: &tonic::Status) -> (String, String) {
     assert_eq!(s.code(), Code::InvalidArgument, "{s:?}");
-    let v = &s.get_details_bad_request().expect("BadRequest").field_violations[0];
+    let v = &s
+        .get_details_bad_request()
+        .expect("BadRequest")
+        .field_violations[0];
     (v.field.clone(), v.description.clone())
 }
 
@@ -60,11 +63,10 @@ fn directory(ch: &Channel) -> pb::directory_service_client::DirectoryServiceClie
 
 fn with_operator<T>(msg: T, who: &str) -> tonic::Request<T> {
     let mut req = tonic::Request::new(msg);
-    req.metadata_mut()
-        .insert_bin(
-            api::OPERATOR_METADATA_BIN,
-            tonic::metadata::MetadataValue::from_bytes(who.as_bytes()),
-        );
+    req.metadata_mut().insert_bin(
+        api::OPERATOR_METADATA_BIN,
+        tonic::metadata::MetadataValue::from_bytes(who.as_bytes()),
+    );
     req
 }
 
@@ -415,7 +417,10 @@ async fn messages_both_ways_are_listed_fetched_and_marked() {
             .unwrap();
         if let Some(pb::watch_events_response::Kind::Event(e)) = msg.kind {
             if let Some(pb::event::Payload::MessageHandled(h)) = &e.payload {
-                assert_eq!((h.message.as_str(), h.operator.as_str()), ("messages/0", "王值班"));
+                assert_eq!(
+                    (h.message.as_str(), h.operator.as_str()),
+                    ("messages/0", "王值班")
+                );
             }
             kinds.push(e.r#type);
         }
@@ -716,7 +721,10 @@ async fn identities_are_resolved_as_users_type_them() {
         }
     };
     // Dial numbers: the plan tells the kind.
-    assert_eq!(resolve("80020910").await.unwrap().name, "talkgroups/80020910");
+    assert_eq!(
+        resolve("80020910").await.unwrap().name,
+        "talkgroups/80020910"
+    );
     assert_eq!(resolve("80020200").await.unwrap().display_name, "张三");
     // A raw address that only a talkgroup has, written three ways.
     for typed in ["#46002", "46002", "0xB3B2"] {
@@ -851,13 +859,20 @@ async fn a_track_comes_from_the_journal_across_a_restart() {
     loop {
         let latest = gw
             .handle
-            .read(|core, _| core.track(a()).and_then(|t| t.latest()).map(|r| r.position.latitude))
+            .read(|core, _| {
+                core.track(a())
+                    .and_then(|t| t.latest())
+                    .map(|r| r.position.latitude)
+            })
             .await
             .unwrap();
         if latest == Some(30.0 + f64::from(n - 1) / 100.0) {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "positions not taken");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "positions not taken"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     gw.stop().await;
@@ -886,9 +901,12 @@ async fn a_track_comes_from_the_journal_across_a_restart() {
             .unwrap()
             .into_inner();
         lats.extend(page.positions.iter().map(|p| p.latitude));
-        assert!(page.positions.iter().all(|p| p.source_kind
-            == pb::position::Source::PdtReport as i32
-            && p.site == format!("sites/{S1}")));
+        assert!(
+            page.positions
+                .iter()
+                .all(|p| p.source_kind == pb::position::Source::PdtReport as i32
+                    && p.site == format!("sites/{S1}"))
+        );
         token = page.next_page_token;
         if token.is_empty() {
             break;
@@ -898,4 +916,74 @@ async fn a_track_comes_from_the_journal_across_a_restart() {
     let want: Vec<f64> = (0..n).rev().map(|i| 30.0 + f64::from(i) / 100.0).collect();
     assert_eq!(lats, want);
     gw.stop().await;
+}
+
+/// `trunkgate ctl` as a user runs it, against the test server; returns its result and output.
+async fn ctl(srv: &Server, words: &[&str]) -> (anyhow::Result<bool>, String) {
+    use clap::Parser;
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        ctl: trunkgate::app::ctl::CtlArgs,
+    }
+    let server = format!("http://{}", srv.addr);
+    let mut argv = vec!["ctl", "--server", &server, "--operator", "王值班"];
+    argv.extend_from_slice(words);
+    let args = Cli::try_parse_from(argv).expect("arguments parse").ctl;
+    let mut out = Vec::new();
+    let r = tokio::time::timeout(DEADLINE, trunkgate::app::ctl::execute(args, &mut out))
+        .await
+        .expect("ctl finished in time");
+    (r, String::from_utf8(out).expect("utf-8"))
+}
+
+#[tokio::test]
+async fn ctl_inbox_puts_unhandled_first_and_marks() {
+    let srv = server().await;
+    for text in ["第一条", "第二条", "第三条"] {
+        srv.backend
+            .air(AirEvent::Text {
+                source: a(),
+                to: trunkgate::dispatch::Addressee::Talkgroup(g()),
+                text: text.into(),
+            })
+            .await;
+    }
+    let (r, out) = ctl(&srv, &["mark-handled", "2"]).await;
+    assert!(r.unwrap());
+    assert!(out.contains("handled by 王值班"), "{out}");
+    let (r, out) = ctl(&srv, &["mark-read", "messages/0"]).await;
+    assert!(r.unwrap());
+    assert!(out.contains("read by 王值班"), "{out}");
+    // Unhandled first (newest first among them), then the handled one.
+    let (r, out) = ctl(&srv, &["inbox"]).await;
+    assert!(r.unwrap());
+    let order: Vec<&str> = out
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().next().unwrap())
+        .collect();
+    assert_eq!(order, vec!["1", "0", "2"], "{out}");
+    assert!(
+        out.contains("80020200 张三") && out.contains("第二条"),
+        "{out}"
+    );
+    // A text sent from ctl to a talkgroup typed as a dial number is an outbound message.
+    srv.backend
+        .air(AirEvent::Affiliated {
+            radio: a(),
+            talkgroup: g(),
+        })
+        .await;
+    let (r, _) = ctl(&srv, &["text", "80020910", "收到", "--no-wait"]).await;
+    assert!(r.is_ok(), "{r:?}");
+    let (r, out) = ctl(&srv, &["messages", "--direction", "out"]).await;
+    assert!(r.unwrap());
+    assert!(out.contains("(王值班)") && out.contains("收到"), "{out}");
+    assert_eq!(out.lines().count(), 2, "{out}");
+    let (r, out) = ctl(&srv, &["messages", "--unhandled", "--direction", "in"]).await;
+    assert!(r.unwrap());
+    assert_eq!(out.lines().count(), 3, "{out}");
+    let (r, _) = ctl(&srv, &["mark-read", "99"]).await;
+    assert!(r.unwrap_err().to_string().contains("not found"));
 }

@@ -4,12 +4,11 @@
 
 use trunkgate::dispatch::{
     Addressee, AirEvent, AirInput, AirMessage, AirProfile, Alarm, AlarmFilter, AlarmId, AlarmState,
-    Answer, CallEndReason, CallFilter, CallId, Command, Config, Core, Directory, DirectoryRadio,
-    DirectorySite, DirectoryTalkgroup, DirectoryTeam, DispatchError, Event, EventKind, FailReason,
-    Direction, Input, Message, MessageBody, MessageId, MessageMark, OperationId, OperationState,
-    OtaCommand, Output, Periodic, Position, PositionSource,
-    Priority, RadioControl, RadioFilter, RadioId, Refusal, Reply, Request, Service, SiteId,
-    TalkgroupId, TeamId, Timestamp,
+    Answer, CallEndReason, CallFilter, CallId, Command, Config, Core, Direction, Directory,
+    DirectoryRadio, DirectorySite, DirectoryTalkgroup, DirectoryTeam, DispatchError, Event,
+    EventKind, FailReason, Input, Message, MessageBody, MessageId, MessageMark, OperationId,
+    OperationState, OtaCommand, Output, Periodic, Position, PositionSource, Priority, RadioControl,
+    RadioFilter, RadioId, Refusal, Reply, Request, Service, SiteId, TalkgroupId, TeamId, Timestamp,
 };
 use trunkgate::link::Slot;
 
@@ -1998,14 +1997,7 @@ fn messages_are_marked_read_and_handled_once_with_who() {
     let mark = |h: &mut Harness, at, mark| {
         h.run(
             at,
-            command(
-                3,
-                None,
-                Command::MarkMessage {
-                    message: id,
-                    mark,
-                },
-            ),
+            command(3, None, Command::MarkMessage { message: id, mark }),
         )
     };
     let out = mark(&mut h, 2_000, MessageMark::Read);
@@ -2021,8 +2013,10 @@ fn messages_are_marked_read_and_handled_once_with_who() {
     );
     // Again: no event, the first mark stays.
     let out = mark(&mut h, 3_000, MessageMark::Read);
-    assert!(matches!(out.as_slice(), [Output::Reply { result: Ok(Reply::Message(m)), .. }]
-        if m.read.as_ref().map(|r| r.at) == Some(Timestamp(2_000))));
+    assert!(
+        matches!(out.as_slice(), [Output::Reply { result: Ok(Reply::Message(m)), .. }]
+        if m.read.as_ref().map(|r| r.at) == Some(Timestamp(2_000)))
+    );
     let out = mark(&mut h, 4_000, MessageMark::Handled);
     assert!(matches!(
         &out[0],
@@ -2039,7 +2033,12 @@ fn messages_are_marked_read_and_handled_once_with_who() {
         handled: Some(false),
         ..Default::default()
     };
-    assert!(h.core.messages_newest_first(&unhandled, None, 10).items.is_empty());
+    assert!(
+        h.core
+            .messages_newest_first(&unhandled, None, 10)
+            .items
+            .is_empty()
+    );
     // An unknown message is refused.
     let out = h.run(
         5_000,
@@ -2117,7 +2116,10 @@ fn identities_as_typed_resolve_against_the_directory() {
     // Both readings: refused, naming both.
     for typed in ["#46001", "46001", "0xB3B1"] {
         let e = c.resolve(typed).unwrap_err();
-        assert!(matches!(e, ResolveError::Ambiguous { .. }), "{typed}: {e:?}");
+        assert!(
+            matches!(e, ResolveError::Ambiguous { .. }),
+            "{typed}: {e:?}"
+        );
         let text = e.to_string();
         assert!(
             text.contains("radios/") && text.contains("talkgroups/"),

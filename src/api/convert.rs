@@ -16,8 +16,8 @@ use crate::dispatch::{
     Addressee, Alarm, AlarmId, AlarmState, Call, CallEndReason, CallId, Command, Core, Direction,
     Event, EventKind, FailReason, Mark, Message, MessageBody, MessageId, MessageMark, Operation,
     OperationId, OperationState, OtaCommand, Periodic, Position, PositionReport, PositionSource,
-    RadioControl, RadioId, RadioView, Service, Site, SiteId, Talkgroup, TalkgroupId, Team,
-    TeamId, Timestamp,
+    RadioControl, RadioId, RadioView, Service, Site, SiteId, Talkgroup, TalkgroupId, Team, TeamId,
+    Timestamp,
 };
 use crate::dispatch::{AirProfile, LossReason};
 use crate::journal::Cursor;

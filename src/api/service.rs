@@ -16,8 +16,7 @@ use super::pb;
 use super::status::{invalid_argument, not_found, status};
 use crate::dispatch::{
     self, AlarmFilter, AlarmState, CallFilter, Command, Direction, EventKind, MessageFilter,
-    MessageMark, OperationId, OtaCommand, PositionReport, RadioFilter, RadioId, Reply,
-    Timestamp,
+    MessageMark, OperationId, OtaCommand, PositionReport, RadioFilter, RadioId, Reply, Timestamp,
 };
 
 /// Request metadata key naming the operator (audit), ASCII, at most 128 bytes (the core's

@@ -12,9 +12,8 @@ use super::ids::{
 };
 use super::model::{
     Addressee, Alarm, AlarmState, Call, CallEndReason, Directory, FailReason, Mark, Message,
-    Operation,
-    OperationState, OtaCommand, Position, PositionReport, Presence, Radio, RadioControl, Refusal,
-    Service, Site, Talkgroup, Team,
+    Operation, OperationState, OtaCommand, Position, PositionReport, Presence, Radio, RadioControl,
+    Refusal, Service, Site, Talkgroup, Team,
 };
 use super::{Config, Core, State};
 use crate::link::Slot;

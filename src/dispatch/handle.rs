@@ -7,8 +7,8 @@
 use super::event::{Event, EventKind};
 use super::ids::{AlarmId, CallId, MessageId, OperationId, RadioId, SiteId, Timestamp};
 use super::model::{
-    Addressee, AlarmState, CallEndReason, Direction, FailReason, Message, MessageBody,
-    MessageMark, Operation, OperationState, OtaCommand, Position, RadioControl, Service,
+    Addressee, AlarmState, CallEndReason, Direction, FailReason, Message, MessageBody, MessageMark,
+    Operation, OperationState, OtaCommand, Position, RadioControl, Service,
 };
 use super::{
     AirEvent, AirInput, AirMessage, Answer, Command, Core, DispatchError, Input, Output, Reply,

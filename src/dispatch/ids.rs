@@ -261,8 +261,7 @@ fn parse_identity(s: &str, kind: IdKind) -> Result<u32, IdError> {
     if s.len() == 8 && s.bytes().all(|b| b.is_ascii_digit()) {
         return s.parse::<DialNumber>()?.air(kind);
     }
-    if (1..=PLAIN_DECIMAL_MAX_DIGITS).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
-    {
+    if (1..=PLAIN_DECIMAL_MAX_DIGITS).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit()) {
         // At most 7 digits always fit in a u32.
         let v = s.parse::<u32>().map_err(|_| IdError::Syntax)?;
         return check_24(v);

@@ -46,9 +46,9 @@ pub use ids::{
 pub use model::{
     Addressee, AirProfile, Alarm, AlarmState, Call, CallEndReason, Capabilities, Direction,
     Directory, DirectoryRadio, DirectorySite, DirectoryTalkgroup, DirectoryTeam, FailReason, Mark,
-    Message, MessageBody, MessageMark, Operation, OperationState, OtaCommand, Periodic, Position, PositionReport,
-    PositionSource, Presence, Priority, Radio, RadioControl, Refusal, Service, Site, Talkgroup,
-    Team, Track,
+    Message, MessageBody, MessageMark, Operation, OperationState, OtaCommand, Periodic, Position,
+    PositionReport, PositionSource, Presence, Priority, Radio, RadioControl, Refusal, Service,
+    Site, Talkgroup, Team, Track,
 };
 pub use query::{
     AlarmFilter, CallFilter, MessageFilter, Page, RadioFilter, RadioView, ResolveError,

@@ -9,8 +9,8 @@ use super::ids::{
     TalkgroupId, TeamId, Timestamp,
 };
 use super::model::{
-    Addressee, Alarm, AlarmState, Call, Direction, Message, Operation, PositionReport, Radio,
-    Site, Talkgroup, Team, Track,
+    Addressee, Alarm, AlarmState, Call, Direction, Message, Operation, PositionReport, Radio, Site,
+    Talkgroup, Team, Track,
 };
 
 /// Largest page any query returns.
@@ -128,7 +128,12 @@ pub enum ResolveError {
 }
 
 impl MessageFilter {
-    fn matches(&self, m: &Message, teams: &[Team], radio_team: impl Fn(RadioId) -> Option<TeamId>) -> bool {
+    fn matches(
+        &self,
+        m: &Message,
+        teams: &[Team],
+        radio_team: impl Fn(RadioId) -> Option<TeamId>,
+    ) -> bool {
         let tg = match m.to {
             Addressee::Talkgroup(t) => Some(t),
             Addressee::Radio(_) => None,
@@ -137,7 +142,10 @@ impl MessageFilter {
         self.radio.is_none_or(|r| radios.contains(&Some(r)))
             && self.talkgroup.is_none_or(|t| tg == Some(t))
             && self.team.is_none_or(|team| {
-                radios.iter().flatten().any(|r| radio_team(*r) == Some(team))
+                radios
+                    .iter()
+                    .flatten()
+                    .any(|r| radio_team(*r) == Some(team))
                     || (tg.is_some()
                         && teams
                             .iter()

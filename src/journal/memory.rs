@@ -170,7 +170,7 @@ impl JournalReader for MemoryReader {
             .filter(|r| query.selects(r))
             .cloned()
             .collect();
-        out.sort_by(|a, b| (b.at, b.seq).cmp(&(a.at, a.seq)));
+        out.sort_by_key(|r| std::cmp::Reverse((r.at, r.seq)));
         out.truncate(query.limit);
         Ok(out)
     }

@@ -352,7 +352,7 @@ impl Backend for TestBackend {
             })
             .map(|e| JournaledEvent::new(e.cursor(), e.event.clone()))
             .collect();
-        out.sort_by(|a, b| (b.event.at, b.seq).cmp(&(a.event.at, a.seq)));
+        out.sort_by_key(|e| std::cmp::Reverse((e.event.at, e.seq)));
         out.truncate(q.limit);
         Ok(out)
     }
