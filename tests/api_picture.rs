@@ -572,6 +572,9 @@ async fn every_resource_has_a_get() {
         .unwrap()
         .into_inner();
     assert_eq!(call.target, "talkgroups/80020910");
+    // Display names come with what a resource names.
+    assert_eq!(call.display_names["talkgroups/80020910"], "城关镇救援一组");
+    assert_eq!(call.display_names["radios/80020200"], "张三");
     let alarm = srv
         .alarms()
         .get_alarm(pb::GetAlarmRequest {
@@ -581,6 +584,8 @@ async fn every_resource_has_a_get() {
         .unwrap()
         .into_inner();
     assert_eq!(alarm.radio, "radios/80020200");
+    assert_eq!(alarm.display_names["radios/80020200"], "张三");
+    assert_eq!(alarm.display_names[&format!("sites/{S1}")], "城关");
     let site = directory(ch)
         .get_site(pb::GetSiteRequest {
             name: format!("sites/{S1}"),
@@ -614,6 +619,10 @@ async fn every_resource_has_a_get() {
         .unwrap()
         .into_inner();
     assert_eq!(got.name, op.name);
+    assert_eq!(got.display_names[&format!("sites/{S1}")], "城关");
+    // B has no display name: none is made up.
+    assert!(!got.display_names.contains_key("radios/80020201"));
+    assert_eq!(op.display_names[&format!("sites/{S1}")], "城关");
     let talkgroup = pb::talkgroup_service_client::TalkgroupServiceClient::new(ch.clone())
         .get_talkgroup(pb::GetTalkgroupRequest {
             name: "talkgroups/80020910".into(),

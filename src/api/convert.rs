@@ -4,8 +4,13 @@
 //! INVALID_ARGUMENT naming the request field).
 //!
 //! Radio and talkgroup names use the dial number when the air address has one and accept
-//! every form [`RadioId`]'s `FromStr` takes (8 dial digits, `0x<hex>`, `#<decimal>`), so a
-//! console may name a radio either way (dispatch/ids.rs, pdt-facts.md §1.1–§1.3).
+//! every form [`RadioId`]'s `FromStr` takes (8 dial digits, `0x<hex>`, `#<decimal>`, a plain
+//! decimal of at most 7 digits), so a console may name a radio either way (dispatch/ids.rs,
+//! pdt-facts.md §1.1–§1.3). A bare identity where a radio or a talkgroup may be meant is
+//! resolved against the core's directory ([`resolve_addressee`]). Teams are named by their
+//! configured key (`teams/qingshan`), never by their place in the file. Conversions that
+//! need names beside the resource (a radio's team and position, a message's display names)
+//! take what the core holds and run on the driver.
 
 use serde::{Deserialize, Serialize};
 use tonic::Status;
@@ -451,6 +456,7 @@ pub fn call(c: &Call) -> pb::Call {
         last_activity_time: Some(timestamp(c.last_activity)),
         end_time: ts(c.ended),
         end_reason: c.end_reason.map_or(0, |r| end_reason(r) as i32),
+        display_names: Default::default(),
     }
 }
 
@@ -491,6 +497,7 @@ pub fn alarm(a: &Alarm) -> pb::Alarm {
         acknowledge_operation: ack_op,
         resolved_by: res_by,
         resolve_time: res_at,
+        display_names: Default::default(),
     }
 }
 
@@ -671,6 +678,61 @@ pub fn message_in(core: &Core, m: &Message) -> pb::Message {
         names.insert(team_name(&t.key), t.name.clone());
     }
     message(m, team.map(|t| t.key.as_str()), names)
+}
+
+/// The display name of the radio, talkgroup, site or team a resource name names, if it has
+/// one.
+pub fn display_name(core: &Core, name: &str) -> Option<String> {
+    let (collection, seg) = name.split_once('/')?;
+    let owned = |s: Option<&str>| s.map(str::to_string);
+    match collection {
+        "radios" => owned(core.radio(seg.parse().ok()?)?.name.as_deref()),
+        "talkgroups" => owned(core.talkgroup(seg.parse().ok()?)?.name.as_deref()),
+        "sites" => core.site(&SiteId::new(seg))?.display_name.clone(),
+        "teams" => core.team_by_key(seg).map(|t| t.name.clone()),
+        _ => None,
+    }
+}
+
+/// A resource that carries the display names of the resources it names.
+pub trait Named {
+    /// The resource names it names.
+    fn refs(&self) -> Vec<String>;
+    /// Where their display names go.
+    fn display_names_mut(&mut self) -> &mut std::collections::HashMap<String, String>;
+}
+
+impl Named for pb::Call {
+    fn refs(&self) -> Vec<String> {
+        let mut r = vec![self.target.clone(), self.site.clone(), self.talker.clone()];
+        r.extend(self.talkers.iter().cloned());
+        r
+    }
+    fn display_names_mut(&mut self) -> &mut std::collections::HashMap<String, String> {
+        &mut self.display_names
+    }
+}
+
+impl Named for pb::Alarm {
+    fn refs(&self) -> Vec<String> {
+        vec![
+            self.radio.clone(),
+            self.talkgroup.clone(),
+            self.site.clone(),
+        ]
+    }
+    fn display_names_mut(&mut self) -> &mut std::collections::HashMap<String, String> {
+        &mut self.display_names
+    }
+}
+
+impl Named for pb::Operation {
+    fn refs(&self) -> Vec<String> {
+        vec![self.target.clone(), self.site.clone()]
+    }
+    fn display_names_mut(&mut self) -> &mut std::collections::HashMap<String, String> {
+        &mut self.display_names
+    }
 }
 
 /// A message mark command.

@@ -111,7 +111,7 @@ impl<B: Backend> Api<B> {
         command: Command,
     ) -> Result<Response<pb::Operation>, Status> {
         match self.run(request_id, operator, command).await? {
-            Reply::Operation(op) => Ok(Response::new(convert::operation(&op))),
+            Reply::Operation(op) => Ok(Response::new(self.named(convert::operation(&op)).await?)),
             Reply::Alarm { .. } | Reply::Message(_) => Err(Status::internal(
                 "the core answered a command with another resource",
             )),
@@ -127,6 +127,39 @@ impl<B: Backend> Api<B> {
         let req = req.into_inner();
         let command = convert::radio_command(&req, make)?;
         self.operation(req.request_id, op, command).await
+    }
+
+    /// `items` with the display names of what they name filled in (one read of the core).
+    async fn name_all<T: convert::Named>(&self, items: &mut [T]) -> Result<(), Status> {
+        let refs: std::collections::BTreeSet<String> = items
+            .iter()
+            .flat_map(|i| i.refs())
+            .filter(|n| !n.is_empty())
+            .collect();
+        if refs.is_empty() {
+            return Ok(());
+        }
+        let names: std::collections::HashMap<String, String> = self
+            .read(move |core, _| {
+                refs.into_iter()
+                    .filter_map(|n| convert::display_name(core, &n).map(|d| (n, d)))
+                    .collect()
+            })
+            .await?;
+        for item in items {
+            for n in item.refs() {
+                if let Some(d) = names.get(&n) {
+                    item.display_names_mut().insert(n, d.clone());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// One resource with the display names of what it names.
+    async fn named<T: convert::Named>(&self, mut item: T) -> Result<T, Status> {
+        self.name_all(std::slice::from_mut(&mut item)).await?;
+        Ok(item)
     }
 
     /// The `name` of a SendText / SendStatus: a resource name as it is, or an identity as
@@ -167,10 +200,17 @@ impl<B: Backend> Api<B> {
         command: Command,
     ) -> Result<Response<pb::AlarmResponse>, Status> {
         match self.run(request_id, operator, command).await? {
-            Reply::Alarm { alarm, operation } => Ok(Response::new(pb::AlarmResponse {
-                alarm: Some(convert::alarm(&alarm)),
-                operation: operation.map(|o| convert::operation(&o)),
-            })),
+            Reply::Alarm { alarm, operation } => {
+                let alarm = self.named(convert::alarm(&alarm)).await?;
+                let operation = match operation {
+                    Some(o) => Some(self.named(convert::operation(&o)).await?),
+                    None => None,
+                };
+                Ok(Response::new(pb::AlarmResponse {
+                    alarm: Some(alarm),
+                    operation,
+                }))
+            }
             Reply::Operation(_) | Reply::Message(_) => Err(Status::internal(
                 "the core answered an alarm command with another resource",
             )),
@@ -504,8 +544,10 @@ impl<B: Backend> pb::call_service_server::CallService for Api<B> {
         let page = self
             .read(move |core, _| core.calls(filter, after, size))
             .await?;
+        let mut calls: Vec<_> = page.items.iter().map(convert::call).collect();
+        self.name_all(&mut calls).await?;
         Ok(Response::new(pb::ListCallsResponse {
-            calls: page.items.iter().map(convert::call).collect(),
+            calls,
             next_page_token: next_token("calls", &fkey, page.next_after.map(|c| c.0)),
         }))
     }
@@ -515,10 +557,11 @@ impl<B: Backend> pb::call_service_server::CallService for Api<B> {
         req: Request<pb::GetCallRequest>,
     ) -> Result<Response<pb::Call>, Status> {
         let id = convert::parse_call("name", &req.into_inner().name)?;
-        self.read(move |core, _| core.call(id).map(convert::call))
+        let call = self
+            .read(move |core, _| core.call(id).map(convert::call))
             .await?
-            .map(Response::new)
-            .ok_or_else(|| not_found("CALL_NOT_FOUND", &convert::call_name(id)))
+            .ok_or_else(|| not_found("CALL_NOT_FOUND", &convert::call_name(id)))?;
+        Ok(Response::new(self.named(call).await?))
     }
 }
 
@@ -543,8 +586,10 @@ impl<B: Backend> pb::alarm_service_server::AlarmService for Api<B> {
         let page = self
             .read(move |core, _| core.alarms(AlarmFilter { state }, after, size))
             .await?;
+        let mut alarms: Vec<_> = page.items.iter().map(convert::alarm).collect();
+        self.name_all(&mut alarms).await?;
         Ok(Response::new(pb::ListAlarmsResponse {
-            alarms: page.items.iter().map(convert::alarm).collect(),
+            alarms,
             next_page_token: next_token("alarms", &fkey, page.next_after.map(|a| a.0)),
         }))
     }
@@ -574,10 +619,11 @@ impl<B: Backend> pb::alarm_service_server::AlarmService for Api<B> {
         req: Request<pb::GetAlarmRequest>,
     ) -> Result<Response<pb::Alarm>, Status> {
         let id = convert::parse_alarm("name", &req.into_inner().name)?;
-        self.read(move |core, _| core.alarm(id).map(convert::alarm))
+        let alarm = self
+            .read(move |core, _| core.alarm(id).map(convert::alarm))
             .await?
-            .map(Response::new)
-            .ok_or_else(|| not_found("ALARM_NOT_FOUND", &convert::alarm_name(id)))
+            .ok_or_else(|| not_found("ALARM_NOT_FOUND", &convert::alarm_name(id)))?;
+        Ok(Response::new(self.named(alarm).await?))
     }
 }
 
@@ -663,10 +709,11 @@ impl<B: Backend> pb::operation_service_server::OperationService for Api<B> {
         req: Request<pb::GetOperationRequest>,
     ) -> Result<Response<pb::Operation>, Status> {
         let id = convert::parse_operation("name", &req.into_inner().name)?;
-        self.read(move |core, _| core.operation(id).map(convert::operation))
+        let op = self
+            .read(move |core, _| core.operation(id).map(convert::operation))
             .await?
-            .map(Response::new)
-            .ok_or_else(|| not_found("OPERATION_NOT_FOUND", &convert::operation_name(id)))
+            .ok_or_else(|| not_found("OPERATION_NOT_FOUND", &convert::operation_name(id)))?;
+        Ok(Response::new(self.named(op).await?))
     }
 
     async fn list_operations(
@@ -679,8 +726,10 @@ impl<B: Backend> pb::operation_service_server::OperationService for Api<B> {
         let page = self
             .read(move |core, _| core.operations(after, size))
             .await?;
+        let mut operations: Vec<_> = page.items.iter().map(convert::operation).collect();
+        self.name_all(&mut operations).await?;
         Ok(Response::new(pb::ListOperationsResponse {
-            operations: page.items.iter().map(convert::operation).collect(),
+            operations,
             next_page_token: next_token("operations", "", page.next_after.map(|o| o.0)),
         }))
     }
@@ -699,9 +748,8 @@ impl<B: Backend> pb::operation_service_server::OperationService for Api<B> {
             Some(d) => Duration::new(d.seconds as u64, d.nanos as u32),
         }
         .min(self.shared.config.max_wait);
-        wait_operation(&self.shared, id, timeout)
-            .await
-            .map(Response::new)
+        let op = wait_operation(&self.shared, id, timeout).await?;
+        Ok(Response::new(self.named(op).await?))
     }
 
     async fn cancel_operation(
@@ -715,10 +763,11 @@ impl<B: Backend> pb::operation_service_server::OperationService for Api<B> {
             _ => return Err(Status::internal("cancel request built another command")),
         };
         self.run(String::new(), op, command).await?;
-        self.read(move |core, _| core.operation(id).map(convert::operation))
+        let op = self
+            .read(move |core, _| core.operation(id).map(convert::operation))
             .await?
-            .map(Response::new)
-            .ok_or_else(|| not_found("OPERATION_NOT_FOUND", &convert::operation_name(id)))
+            .ok_or_else(|| not_found("OPERATION_NOT_FOUND", &convert::operation_name(id)))?;
+        Ok(Response::new(self.named(op).await?))
     }
 }
 

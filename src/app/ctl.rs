@@ -12,8 +12,9 @@
 //!   the server's error: it is never silently replaced by another position.
 //! - Over-the-air commands (`check`, `alert`, `stun`, `revive`, `kill`, `text`, `status`,
 //!   `locate`) and `ack-alarm` take a radio or talkgroup as a dial number, `0x<hex>`,
-//!   `#<decimal>` or a full resource name. By default they wait for the outcome, printing one
-//!   line per state change with the elapsed time and attempts, and exit 1 when the operation
+//!   `#<decimal>`, a plain decimal DMR ID of at most 7 digits, or a full resource name. By
+//!   default they wait for the outcome, printing one line per state change with the elapsed
+//!   time and attempts, and exit 1 when the operation
 //!   is refused, fails, times out or is cancelled (or the wait times out); `--no-wait` prints
 //!   the operation name and returns at once. Errors from the server or the connection exit 2.
 //!   `text` and `status` hand a recipient that is not a resource name to the server as typed
@@ -71,7 +72,7 @@ pub enum CtlCommand {
         /// Only radios last heard on this site.
         #[arg(long)]
         site: Option<String>,
-        /// Only members of this team (index).
+        /// Only members of this team (its configured name, e.g. qingshan).
         #[arg(long)]
         team: Option<String>,
         /// Only radios affiliated to this talkgroup.
