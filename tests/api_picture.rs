@@ -996,3 +996,28 @@ async fn ctl_inbox_puts_unhandled_first_and_marks() {
     let (r, _) = ctl(&srv, &["mark-read", "99"]).await;
     assert!(r.unwrap_err().to_string().contains("not found"));
 }
+
+#[tokio::test]
+async fn ctl_track_prints_coordinates() {
+    let srv = server().await;
+    for lat in [30.1, 30.2] {
+        srv.backend
+            .air(AirEvent::Position {
+                radio: a(),
+                position: fix(lat, 114.305, PositionSource::Lrrp),
+            })
+            .await;
+    }
+    let (r, out) = ctl(&srv, &["track", "80020200"]).await;
+    assert!(r.unwrap());
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert!(
+        lines[1].contains("30.200000") && lines[1].contains("114.305000"),
+        "{out}"
+    );
+    assert!(
+        lines[2].contains("30.100000") && lines[1].contains("412"),
+        "{out}"
+    );
+}

@@ -22,7 +22,8 @@
 //!   directory and refuses an ambiguous one naming both readings.
 //! - `messages` lists texts and status messages of both directions, newest first, with
 //!   filters; `inbox` lists received ones, those not yet handled first; `mark-read` and
-//!   `mark-handled` mark one (journaled with the `--operator`).
+//!   `mark-handled` mark one (journaled with the `--operator`). `track` prints a radio's
+//!   position reports from the journal, newest first.
 
 use std::fmt::Write as _;
 use std::io::Write;
@@ -251,6 +252,17 @@ pub enum CtlCommand {
         /// Only messages of this team (configured name).
         #[arg(long)]
         team: Option<String>,
+        /// Most rows to print.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// A radio's track: its position reports from the journal, newest first.
+    Track {
+        /// Radio.
+        radio: String,
+        /// Only reports received in the last MINUTES minutes.
+        #[arg(long)]
+        minutes: Option<u64>,
         /// Most rows to print.
         #[arg(long, default_value_t = 100)]
         limit: usize,
@@ -539,6 +551,38 @@ pub fn messages_table(messages: &[pb::Message]) -> String {
         .collect();
     table(
         &["MESSAGE", "DIR", "FROM", "TO", "TEXT", "WHEN", "STATE"],
+        &rows,
+    )
+}
+
+/// The positions table: coordinates to 6 decimals (about 0.1 m).
+pub fn positions_table(positions: &[pb::Position]) -> String {
+    let rows: Vec<Vec<String>> = positions
+        .iter()
+        .map(|p| {
+            vec![
+                short(&p.radio).to_string(),
+                format!("{:.6}", p.latitude),
+                format!("{:.6}", p.longitude),
+                p.altitude_m.map_or("-".into(), |a| format!("{a:.0}")),
+                p.accuracy_m.map_or("-".into(), |a| format!("{a:.0}")),
+                p.source.clone(),
+                dash(short(&p.site)),
+                ago(&p.receive_time),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "RADIO",
+            "LATITUDE",
+            "LONGITUDE",
+            "ALT M",
+            "ACC M",
+            "SOURCE",
+            "SITE",
+            "RECEIVED",
+        ],
         &rows,
     )
 }
@@ -903,6 +947,34 @@ pub async fn execute(args: CtlArgs, out: &mut (dyn Write + Send)) -> anyhow::Res
                 ));
             }
             out.write_all(messages_table(&messages).as_bytes())?;
+            return Ok(true);
+        }
+        CtlCommand::Track {
+            radio,
+            minutes,
+            limit,
+        } => {
+            let mut client = pb::radio_service_client::RadioServiceClient::new(c.channel.clone());
+            let start_time = minutes.map(|m| {
+                let ms = now_ms()
+                    .saturating_sub(i64::try_from(m.saturating_mul(60_000)).unwrap_or(i64::MAX));
+                prost_types::Timestamp {
+                    seconds: ms.div_euclid(1000),
+                    nanos: 0,
+                }
+            });
+            let positions = collect_pages!(
+                limit,
+                |token| client.list_positions(pb::ListPositionsRequest {
+                    page_size: page_size(limit),
+                    page_token: token.clone(),
+                    radio: radio_name(&radio),
+                    start_time,
+                    end_time: None,
+                }),
+                positions
+            );
+            out.write_all(positions_table(&positions).as_bytes())?;
             return Ok(true);
         }
         CtlCommand::MarkRead { message } => {
