@@ -397,6 +397,34 @@ async fn messages_both_ways_are_listed_fetched_and_marked() {
         .await,
         vec!["messages/1"]
     );
+    // A console that starts late gets what is not handled yet in its snapshot.
+    let mut snap = srv
+        .events()
+        .watch_events(pb::WatchEventsRequest {
+            snapshot: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut pending = Vec::new();
+    loop {
+        let msg = tokio::time::timeout(DEADLINE, snap.message())
+            .await
+            .expect("in time")
+            .unwrap()
+            .unwrap();
+        match msg.kind.unwrap() {
+            pb::watch_events_response::Kind::Snapshot(item) => {
+                if let Some(pb::snapshot_item::Resource::Message(m)) = item.resource {
+                    pending.push(m.name);
+                }
+            }
+            pb::watch_events_response::Kind::SnapshotComplete(_) => break,
+            other => panic!("before the marker: {other:?}"),
+        }
+    }
+    assert_eq!(pending, vec!["messages/1"]);
     // The marks are events in the journal, with the operator.
     let mut replay = srv
         .events()

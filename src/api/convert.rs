@@ -420,7 +420,7 @@ pub fn site(s: &Site) -> pb::Site {
 /// A team resource.
 pub fn team(t: &Team) -> pb::Team {
     pb::Team {
-        name: team_name(&t.key),
+        name: team_name(&t.resource_key()),
         display_name: t.name.clone(),
         radios: t.radios.iter().map(|r| radio_name(*r)).collect(),
         talkgroup: s_or_empty(t.talkgroup, talkgroup_name),
@@ -675,9 +675,10 @@ pub fn message_in(core: &Core, m: &Message) -> pb::Message {
         names.insert(site_name(&m.site), n.to_string());
     }
     if let Some(t) = team {
-        names.insert(team_name(&t.key), t.name.clone());
+        names.insert(team_name(&t.resource_key()), t.name.clone());
     }
-    message(m, team.map(|t| t.key.as_str()), names)
+    let key = team.map(Team::resource_key);
+    message(m, key.as_deref(), names)
 }
 
 /// The display name of the radio, talkgroup, site or team a resource name names, if it has

@@ -857,6 +857,24 @@ mod tests {
     }
 
     #[test]
+    fn messages_journaled_before_directions_and_marks_still_read_and_write_the_same() {
+        // An inbound message as journaled before messages had a direction or marks.
+        let old = r#"{"at":5,"event":"message_received","message":{"id":3,"source":1048577,"to":{"talkgroup":1048577},"site":"s","at":5,"body":{"kind":"status","status":7}}}"#;
+        let e: Event = serde_json::from_str(old).unwrap();
+        let EventKind::MessageReceived { message } = &e.kind else {
+            panic!("{e:?}");
+        };
+        assert_eq!(message.direction, super::super::model::Direction::Inbound);
+        assert_eq!(message.source, Some(RadioId::new(0x100001).unwrap()));
+        assert_eq!(serde_json::to_string(&e).unwrap(), old);
+        // Old teams without a key are named by their index.
+        let old_dir = r#"{"at":1,"event":"directory_loaded","directory":{"radios":[],"talkgroups":[],"sites":[],"teams":[{"name":"队","radios":[],"talkgroup":null}]}}"#;
+        let mut core = Core::new(Config::default());
+        core.apply(&serde_json::from_str(old_dir).unwrap());
+        assert_eq!(core.team_by_key("0").map(|t| t.name.as_str()), Some("队"));
+    }
+
+    #[test]
     fn events_about_forgotten_things_change_nothing() {
         let mut core = Core::new(Config::default());
         let before = core.clone();

@@ -220,6 +220,19 @@ pub struct Team {
     pub talkgroup: Option<TalkgroupId>,
 }
 
+impl Team {
+    /// The team's name in the API: its configured key, or its index for a team restored
+    /// from a snapshot written before teams had keys (until the directory is loaded again,
+    /// which every start does).
+    pub fn resource_key(&self) -> String {
+        if self.key.is_empty() {
+            self.id.0.to_string()
+        } else {
+            self.key.clone()
+        }
+    }
+}
+
 /// A site and its link.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Site {

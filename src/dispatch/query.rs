@@ -369,7 +369,10 @@ impl Core {
     pub fn radio_view(&self, radio: &Radio) -> RadioView {
         RadioView {
             radio: radio.clone(),
-            team: radio.team.and_then(|t| self.team(t)).map(|t| t.key.clone()),
+            team: radio
+                .team
+                .and_then(|t| self.team(t))
+                .map(Team::resource_key),
             position: self.track(radio.id).and_then(|t| t.latest()).cloned(),
         }
     }
@@ -381,7 +384,7 @@ impl Core {
 
     /// A team by its configured key.
     pub fn team_by_key(&self, key: &str) -> Option<&Team> {
-        self.state.teams.iter().find(|t| t.key == key)
+        self.state.teams.iter().find(|t| t.resource_key() == key)
     }
 
     /// A radio or talkgroup as an operator types it, without saying which: a PDT dial
