@@ -271,7 +271,7 @@ async fn messages_both_ways_are_listed_fetched_and_marked() {
     assert_eq!(out.direction, pb::message::Direction::Outbound as i32);
     assert_eq!(out.operator, "李调度");
     assert_eq!(out.operation, op.name);
-    assert_eq!(out.recipient, "radios/80020200");
+    assert_eq!(out.target, "radios/80020200");
     assert_eq!(out.display_names["radios/80020200"], "张三");
     let first = &all[2];
     assert_eq!(first.source, "radios/80020200");

@@ -633,7 +633,7 @@ pub fn message(
             Direction::Outbound => pb::message::Direction::Outbound,
         } as i32,
         source: s_or_empty(m.source, radio_name),
-        recipient: addressee_name(m.to),
+        target: addressee_name(m.to),
         site: site_name(&m.site),
         body: Some(match &m.body {
             MessageBody::Text { text } => pb::message::Body::Text(text.clone()),

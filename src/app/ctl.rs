@@ -542,7 +542,7 @@ pub fn messages_table(messages: &[pb::Message]) -> String {
                 } else {
                     format!("({})", dash(&m.operator))
                 },
-                named(m, &m.recipient),
+                named(m, &m.target),
                 message_body(m),
                 ago(&m.create_time),
                 state,
