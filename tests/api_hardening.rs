@@ -288,7 +288,7 @@ async fn names_identifiers_durations_and_counts_are_checked() {
     let s = srv
         .commands()
         .send_status(pb::SendStatusRequest {
-            recipient: "radios/80020200".into(),
+            name: "radios/80020200".into(),
             status: 4096,
             request_id: String::new(),
         })
