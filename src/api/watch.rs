@@ -899,7 +899,8 @@ mod tests {
             "type=",
             "kind=alarm_raised",
             "type=a b=c",
-            "radio=radios/1",
+            "radio=radios/01",
+            "radio=radios/ 1",
         ] {
             let e = EventFilter::parse(bad).unwrap_err();
             assert_eq!(e.code(), tonic::Code::InvalidArgument, "{bad}");
