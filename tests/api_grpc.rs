@@ -1266,6 +1266,10 @@ async fn alarms_operations_and_radios_filter_and_order() {
     backend.scene(3).await;
     let srv = Server::start(backend, config()).await;
     let team = team_name(&srv).await;
+    assert_eq!(
+        team, "teams/chengguan",
+        "filters take the configured team name"
+    );
 
     // Alarms from A (in the team) then B (in no team).
     for radio in [a(), b()] {
@@ -1419,6 +1423,10 @@ async fn alarms_operations_and_radios_filter_and_order() {
 async fn a_watch_filtered_by_team_sees_only_that_team() {
     let srv = server().await;
     let team = team_name(&srv).await;
+    assert_eq!(
+        team, "teams/chengguan",
+        "filters take the configured team name"
+    );
     let mut watch = srv
         .events()
         .watch_events(pb::WatchEventsRequest {

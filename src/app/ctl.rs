@@ -116,7 +116,7 @@ pub enum CtlCommand {
         /// Only alarms not yet resolved.
         #[arg(long)]
         open: bool,
-        /// AIP-160 filter, e.g. "team = teams/0" (see services.proto).
+        /// AIP-160 filter, e.g. "team = teams/qingshan" (see services.proto).
         #[arg(long, default_value = "")]
         filter: String,
         /// Most rows to print.
@@ -142,7 +142,7 @@ pub enum CtlCommand {
         #[arg(long)]
         snapshot: bool,
         /// Event filter (AIP-160), e.g. "type = alarm_* OR type = operation_*" or
-        /// "team = teams/0".
+        /// "team = teams/qingshan".
         #[arg(long, default_value = "")]
         filter: String,
         /// Also print heartbeats.
