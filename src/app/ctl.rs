@@ -1770,6 +1770,44 @@ mod tests {
     }
 
     #[test]
+    fn message_events_print_their_fields() {
+        let sent = pb::Event {
+            cursor: "j.8".into(),
+            r#type: "message_sent".into(),
+            payload: Some(pb::event::Payload::MessageSent(pb::MessageSent {
+                message: Some(pb::Message {
+                    name: "messages/8".into(),
+                    target: "talkgroups/80020910".into(),
+                    site: "sites/s1".into(),
+                    operator: "值班员".into(),
+                    operation: "operations/3".into(),
+                    body: Some(pb::message::Body::Status(12)),
+                    ..Default::default()
+                }),
+            })),
+            ..Default::default()
+        };
+        assert_eq!(
+            event_line(&sent),
+            "#j.8 message_sent message=messages/8 target=talkgroups/80020910 site=sites/s1 \
+             operator=值班员 operation=operations/3 status=12"
+        );
+        let handled = pb::Event {
+            cursor: "j.9".into(),
+            r#type: "message_handled".into(),
+            payload: Some(pb::event::Payload::MessageHandled(pb::MessageMarked {
+                message: "messages/8".into(),
+                operator: "值班员".into(),
+            })),
+            ..Default::default()
+        };
+        assert_eq!(
+            event_line(&handled),
+            "#j.9 message_handled message=messages/8 operator=值班员"
+        );
+    }
+
+    #[test]
     fn tables_line_up_by_display_width() {
         let t = table(
             &["ID", "NAME", "X"],
