@@ -15,6 +15,11 @@
 //!   one the server did not make, is INVALID_ARGUMENT on `page_token`.
 //! - Filter and ordering errors are INVALID_ARGUMENT on `filter` / `order_by` naming the
 //!   column and what was expected there.
+//! - Teams are named by their configured name (`teams/qingshan`) in the `team` filter field
+//!   and in ListRadios' `team` field; an unknown team in that field is INVALID_ARGUMENT.
+//! - Items are converted in the same driver read as the walk: radios with their team and
+//!   last position (`Core::radio_view`), calls, alarms and operations with the
+//!   `display_names` of what they name.
 
 use std::borrow::Cow;
 
