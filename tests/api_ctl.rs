@@ -142,7 +142,7 @@ async fn no_wait_prints_the_operation_and_errors_fail() {
     let (r, _) = run(&srv, &["check", "80030300"]).await;
     let e = r.unwrap_err().to_string();
     assert!(e.contains("not found"), "{e}");
-    let (r, _) = run(&srv, &["check", "123"]).await;
+    let (r, _) = run(&srv, &["check", "123456789"]).await;
     let e = r.unwrap_err().to_string();
     assert!(e.contains("[name:"), "{e}");
 }

@@ -12,10 +12,18 @@
 //!   the server's error: it is never silently replaced by another position.
 //! - Over-the-air commands (`check`, `alert`, `stun`, `revive`, `kill`, `text`, `status`,
 //!   `locate`) and `ack-alarm` take a radio or talkgroup as a dial number, `0x<hex>`,
-//!   `#<decimal>` or a full resource name. By default they wait for the outcome, printing one
-//!   line per state change with the elapsed time and attempts, and exit 1 when the operation
+//!   `#<decimal>`, a plain decimal DMR ID of at most 7 digits, or a full resource name. By
+//!   default they wait for the outcome, printing one line per state change with the elapsed
+//!   time and attempts, and exit 1 when the operation
 //!   is refused, fails, times out or is cancelled (or the wait times out); `--no-wait` prints
 //!   the operation name and returns at once. Errors from the server or the connection exit 2.
+//!   `text` and `status` hand a recipient that is not a resource name to the server as typed
+//!   (dial number, `#<decimal>`, `0x<hex>`, plain DMR ID), which resolves it against its
+//!   directory and refuses an ambiguous one naming both readings.
+//! - `messages` lists texts and status messages of both directions, newest first, with
+//!   filters; `inbox` lists received ones, those not yet handled first; `mark-read` and
+//!   `mark-handled` mark one (journaled with the `--operator`). `track` prints a radio's
+//!   position reports from the journal, newest first.
 
 use std::fmt::Write as _;
 use std::io::Write;
@@ -28,7 +36,6 @@ use tonic::transport::Channel;
 
 use crate::api::pb;
 use crate::api::service::{OPERATOR_METADATA, OPERATOR_METADATA_BIN};
-use crate::dispatch::{DialNumber, IdKind};
 
 /// `trunkgate ctl` arguments.
 #[derive(Debug, Clone, Args)]
@@ -66,7 +73,7 @@ pub enum CtlCommand {
         /// Only radios last heard on this site.
         #[arg(long)]
         site: Option<String>,
-        /// Only members of this team (index).
+        /// Only members of this team (its configured name, e.g. qingshan).
         #[arg(long)]
         team: Option<String>,
         /// Only radios affiliated to this talkgroup.
@@ -109,7 +116,7 @@ pub enum CtlCommand {
         /// Only alarms not yet resolved.
         #[arg(long)]
         open: bool,
-        /// AIP-160 filter, e.g. "team = teams/0" (see services.proto).
+        /// AIP-160 filter, e.g. "team = teams/qingshan" (see services.proto).
         #[arg(long, default_value = "")]
         filter: String,
         /// Most rows to print.
@@ -135,7 +142,7 @@ pub enum CtlCommand {
         #[arg(long)]
         snapshot: bool,
         /// Event filter (AIP-160), e.g. "type = alarm_* OR type = operation_*" or
-        /// "team = teams/0".
+        /// "team = teams/qingshan".
         #[arg(long, default_value = "")]
         filter: String,
         /// Also print heartbeats.
@@ -231,6 +238,58 @@ pub enum CtlCommand {
         /// Operation: number or operations/N.
         operation: String,
     },
+    /// List texts and status messages, both directions, newest first.
+    Messages {
+        /// Only messages from or to this radio.
+        #[arg(long)]
+        radio: Option<String>,
+        /// Only messages to this talkgroup.
+        #[arg(long)]
+        talkgroup: Option<String>,
+        /// Only messages of this team (configured name).
+        #[arg(long)]
+        team: Option<String>,
+        /// Only received (`in`) or sent (`out`) messages.
+        #[arg(long, value_parser = ["in", "out"])]
+        direction: Option<String>,
+        /// Only messages not yet handled.
+        #[arg(long)]
+        unhandled: bool,
+        /// Most rows to print.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// Received messages, those not yet handled first (then the handled ones), newest first
+    /// within each.
+    Inbox {
+        /// Only messages of this team (configured name).
+        #[arg(long)]
+        team: Option<String>,
+        /// Most rows to print.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// A radio's track: its position reports from the journal, newest first.
+    Track {
+        /// Radio.
+        radio: String,
+        /// Only reports received in the last MINUTES minutes.
+        #[arg(long)]
+        minutes: Option<u64>,
+        /// Most rows to print.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// Mark a message read.
+    MarkRead {
+        /// Message: number or messages/N.
+        message: String,
+    },
+    /// Mark a message handled (and read).
+    MarkHandled {
+        /// Message: number or messages/N.
+        message: String,
+    },
 }
 
 /// Run `trunkgate ctl`: 0 on success, 1 when a waited-for operation did not succeed, 2 on
@@ -272,18 +331,17 @@ pub fn radio_name(s: &str) -> String {
     with_collection("radios", s.trim())
 }
 
-/// A recipient as typed: a resource name is kept; a dial number in the group range goes to
-/// the talkgroup (the dialling plan tells them apart, pdt-facts.md §0 item 2); anything
-/// else is a radio.
+/// A recipient as typed: a resource name is kept, anything else goes to the server as it
+/// is, which resolves it against the radios and talkgroups it knows (a dial number by the
+/// dialling plan, a raw air address by the directory; an ambiguous one is refused naming
+/// both readings).
 pub fn recipient_name(s: &str) -> String {
-    let s = s.trim();
-    if s.contains('/') {
-        return s.to_string();
-    }
-    match s.parse::<DialNumber>().ok().and_then(DialNumber::kind) {
-        Some(IdKind::Group) => format!("talkgroups/{s}"),
-        _ => format!("radios/{s}"),
-    }
+    s.trim().to_string()
+}
+
+/// A message as typed: a number or `messages/N`.
+pub fn message_name(s: &str) -> String {
+    with_collection("messages", s.trim())
 }
 
 // ---- tables ------------------------------------------------------------------------------
@@ -513,6 +571,88 @@ fn operation_line(o: &pb::Operation) -> Vec<String> {
         dash(&o.operator),
         ago(&o.create_time),
     ]
+}
+
+fn message_body(m: &pb::Message) -> String {
+    match &m.body {
+        Some(pb::message::Body::Text(t)) => t.clone(),
+        Some(pb::message::Body::Status(n)) => format!("[status {n}]"),
+        None => "-".into(),
+    }
+}
+
+/// A name with its display name from the message, e.g. `80020200 张三`.
+fn named(m: &pb::Message, name: &str) -> String {
+    match m.display_names.get(name) {
+        Some(d) => format!("{} {d}", short(name)),
+        None => dash(short(name)),
+    }
+}
+
+/// The messages table.
+pub fn messages_table(messages: &[pb::Message]) -> String {
+    let rows: Vec<Vec<String>> = messages
+        .iter()
+        .map(|m| {
+            let inbound = m.direction == pb::message::Direction::Inbound as i32;
+            let state = if m.handled {
+                format!("handled by {}", dash(&m.handled_by))
+            } else if m.read {
+                format!("read by {}", dash(&m.read_by))
+            } else {
+                "new".into()
+            };
+            vec![
+                short(&m.name).to_string(),
+                if inbound { "in" } else { "out" }.to_string(),
+                if inbound {
+                    named(m, &m.source)
+                } else {
+                    format!("({})", dash(&m.operator))
+                },
+                named(m, &m.target),
+                message_body(m),
+                ago(&m.create_time),
+                state,
+            ]
+        })
+        .collect();
+    table(
+        &["MESSAGE", "DIR", "FROM", "TO", "TEXT", "WHEN", "STATE"],
+        &rows,
+    )
+}
+
+/// The positions table: coordinates to 6 decimals (about 0.1 m).
+pub fn positions_table(positions: &[pb::Position]) -> String {
+    let rows: Vec<Vec<String>> = positions
+        .iter()
+        .map(|p| {
+            vec![
+                short(&p.radio).to_string(),
+                format!("{:.6}", p.latitude),
+                format!("{:.6}", p.longitude),
+                p.altitude_m.map_or("-".into(), |a| format!("{a:.0}")),
+                p.accuracy_m.map_or("-".into(), |a| format!("{a:.0}")),
+                p.source.clone(),
+                dash(short(&p.site)),
+                ago(&p.receive_time),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "RADIO",
+            "LATITUDE",
+            "LONGITUDE",
+            "ALT M",
+            "ACC M",
+            "SOURCE",
+            "SITE",
+            "RECEIVED",
+        ],
+        &rows,
+    )
 }
 
 // ---- the client ------------------------------------------------------------------------
@@ -826,6 +966,126 @@ pub async fn execute(args: CtlArgs, out: &mut (dyn Write + Send)) -> anyhow::Res
             watch(&c, cursor, snapshot, filter, heartbeats, out).await?;
             return Ok(true);
         }
+        CtlCommand::Messages {
+            radio,
+            talkgroup,
+            team,
+            direction,
+            unhandled,
+            limit,
+        } => {
+            let mut client =
+                pb::message_service_client::MessageServiceClient::new(c.channel.clone());
+            let direction = match direction.as_deref() {
+                Some("in") => pb::message::Direction::Inbound as i32,
+                Some("out") => pb::message::Direction::Outbound as i32,
+                _ => 0,
+            };
+            let req = pb::ListMessagesRequest {
+                page_size: page_size(limit),
+                radio: radio.as_deref().map(radio_name).unwrap_or_default(),
+                talkgroup: talkgroup
+                    .as_deref()
+                    .map(|s| with_collection("talkgroups", s))
+                    .unwrap_or_default(),
+                team: team
+                    .as_deref()
+                    .map(|s| with_collection("teams", s))
+                    .unwrap_or_default(),
+                direction,
+                handled: unhandled.then_some(false),
+                ..pb::ListMessagesRequest::default()
+            };
+            let messages = collect_pages!(
+                limit,
+                |token| client.list_messages(pb::ListMessagesRequest {
+                    page_token: token.clone(),
+                    ..req.clone()
+                }),
+                messages
+            );
+            out.write_all(messages_table(&messages).as_bytes())?;
+            return Ok(true);
+        }
+        CtlCommand::Inbox { team, limit } => {
+            let mut client =
+                pb::message_service_client::MessageServiceClient::new(c.channel.clone());
+            let mut messages = Vec::new();
+            for handled in [false, true] {
+                let left = limit.saturating_sub(messages.len());
+                if left == 0 {
+                    break;
+                }
+                let req = pb::ListMessagesRequest {
+                    page_size: page_size(left),
+                    team: team
+                        .as_deref()
+                        .map(|s| with_collection("teams", s))
+                        .unwrap_or_default(),
+                    direction: pb::message::Direction::Inbound as i32,
+                    handled: Some(handled),
+                    ..pb::ListMessagesRequest::default()
+                };
+                messages.extend(collect_pages!(
+                    left,
+                    |token| client.list_messages(pb::ListMessagesRequest {
+                        page_token: token.clone(),
+                        ..req.clone()
+                    }),
+                    messages
+                ));
+            }
+            out.write_all(messages_table(&messages).as_bytes())?;
+            return Ok(true);
+        }
+        CtlCommand::Track {
+            radio,
+            minutes,
+            limit,
+        } => {
+            let mut client = pb::radio_service_client::RadioServiceClient::new(c.channel.clone());
+            let start_time = minutes.map(|m| {
+                let ms = now_ms()
+                    .saturating_sub(i64::try_from(m.saturating_mul(60_000)).unwrap_or(i64::MAX));
+                prost_types::Timestamp {
+                    seconds: ms.div_euclid(1000),
+                    nanos: 0,
+                }
+            });
+            let positions = collect_pages!(
+                limit,
+                |token| client.list_positions(pb::ListPositionsRequest {
+                    page_size: page_size(limit),
+                    page_token: token.clone(),
+                    radio: radio_name(&radio),
+                    start_time,
+                    end_time: None,
+                }),
+                positions
+            );
+            out.write_all(positions_table(&positions).as_bytes())?;
+            return Ok(true);
+        }
+        CtlCommand::MarkRead { message } => {
+            let mut client =
+                pb::message_service_client::MessageServiceClient::new(c.channel.clone());
+            let req = c.request(pb::MarkMessageRequest {
+                name: message_name(&message),
+            });
+            let m = client.mark_message_read(req).await.map_err(rpc)?;
+            out.write_all(messages_table(&[m.into_inner()]).as_bytes())?;
+            return Ok(true);
+        }
+        CtlCommand::MarkHandled { message } => {
+            let mut client =
+                pb::message_service_client::MessageServiceClient::new(c.channel.clone());
+            let req = c.request(pb::MarkMessageRequest {
+                name: message_name(&message),
+            });
+            let m = client.mark_message_handled(req).await.map_err(rpc)?;
+            out.write_all(messages_table(&[m.into_inner()]).as_bytes())?;
+            return Ok(true);
+        }
         CtlCommand::Operation { operation } => {
             let mut client = OperationServiceClient::new(c.channel.clone());
             let op = client
@@ -918,7 +1178,7 @@ pub async fn execute(args: CtlArgs, out: &mut (dyn Write + Send)) -> anyhow::Res
         } => {
             let op = commands
                 .send_text(c.request(pb::SendTextRequest {
-                    recipient: recipient_name(&recipient),
+                    name: recipient_name(&recipient),
                     text,
                     request_id: wait.request_id.clone().unwrap_or_default(),
                 }))
@@ -932,7 +1192,7 @@ pub async fn execute(args: CtlArgs, out: &mut (dyn Write + Send)) -> anyhow::Res
         } => {
             let op = commands
                 .send_status(c.request(pb::SendStatusRequest {
-                    recipient: recipient_name(&recipient),
+                    name: recipient_name(&recipient),
                     status,
                     request_id: wait.request_id.clone().unwrap_or_default(),
                 }))
@@ -1207,6 +1467,27 @@ fn payload_fields(p: &pb::event::Payload) -> Vec<String> {
                 None => {}
             }
         }
+        P::MessageSent(x) => {
+            if let Some(m) = &x.message {
+                f.s("message", &m.name)
+                    .s("target", &m.target)
+                    .s("site", &m.site)
+                    .s("operator", &m.operator)
+                    .s("operation", &m.operation);
+                match &m.body {
+                    Some(pb::message::Body::Text(t)) => {
+                        f.0.push(format!("text={t:?}"));
+                    }
+                    Some(pb::message::Body::Status(n)) => {
+                        f.n("status", n);
+                    }
+                    None => {}
+                }
+            }
+        }
+        P::MessageRead(x) | P::MessageHandled(x) => {
+            f.s("message", &x.message).s("operator", &x.operator);
+        }
         P::PositionReported(x) => {
             f.s("radio", &x.radio).s("site", &x.site);
             if let Some(p) = &x.position {
@@ -1426,6 +1707,7 @@ fn snapshot_line_raw(item: &pb::SnapshotItem) -> String {
             enum_name(a.state, |s: pb::alarm::State| s.as_str_name())
         ),
         Some(R::Operation(o)) => format!("operation {}", describe_raw(o)),
+        Some(R::Message(m)) => format!("message {} {} {}", m.name, m.source, message_body(m)),
         None => "?".into(),
     }
 }
@@ -1488,6 +1770,44 @@ mod tests {
     }
 
     #[test]
+    fn message_events_print_their_fields() {
+        let sent = pb::Event {
+            cursor: "j.8".into(),
+            r#type: "message_sent".into(),
+            payload: Some(pb::event::Payload::MessageSent(pb::MessageSent {
+                message: Some(pb::Message {
+                    name: "messages/8".into(),
+                    target: "talkgroups/80020910".into(),
+                    site: "sites/s1".into(),
+                    operator: "值班员".into(),
+                    operation: "operations/3".into(),
+                    body: Some(pb::message::Body::Status(12)),
+                    ..Default::default()
+                }),
+            })),
+            ..Default::default()
+        };
+        assert_eq!(
+            event_line(&sent),
+            "#j.8 message_sent message=messages/8 target=talkgroups/80020910 site=sites/s1 \
+             operator=值班员 operation=operations/3 status=12"
+        );
+        let handled = pb::Event {
+            cursor: "j.9".into(),
+            r#type: "message_handled".into(),
+            payload: Some(pb::event::Payload::MessageHandled(pb::MessageMarked {
+                message: "messages/8".into(),
+                operator: "值班员".into(),
+            })),
+            ..Default::default()
+        };
+        assert_eq!(
+            event_line(&handled),
+            "#j.9 message_handled message=messages/8 operator=值班员"
+        );
+    }
+
+    #[test]
     fn tables_line_up_by_display_width() {
         let t = table(
             &["ID", "NAME", "X"],
@@ -1509,8 +1829,9 @@ mod tests {
         assert_eq!(radio_name("80020200"), "radios/80020200");
         assert_eq!(radio_name("0x10ABCD"), "radios/0x10ABCD");
         assert_eq!(radio_name("radios/#5"), "radios/#5");
-        assert_eq!(recipient_name("80020910"), "talkgroups/80020910");
-        assert_eq!(recipient_name("80020200"), "radios/80020200");
+        assert_eq!(recipient_name(" #46001 "), "#46001");
         assert_eq!(recipient_name("talkgroups/0x000001"), "talkgroups/0x000001");
+        assert_eq!(message_name("7"), "messages/7");
+        assert_eq!(message_name("messages/7"), "messages/7");
     }
 }
