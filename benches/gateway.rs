@@ -141,6 +141,9 @@ fn config(sites: usize, snapshot_every: Option<u64>) -> String {
 [api]
 listen = "127.0.0.1:0"
 heartbeat_secs = 5
+# every watcher is its own connection from 127.0.0.1: lift the per-client bounds
+max_connections_per_client = 500
+max_streams_per_client = 10000
 
 [journal]
 synchronous = "full"
