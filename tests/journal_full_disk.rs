@@ -37,7 +37,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_trunkgate");
 const FIELD_PEER: u32 = 310_002;
 /// A radio on the field site (PDT air address).
 const FIELD_RADIO: u32 = 0x89_8011;
-/// REGI and "registration accepted" (air-interface notes: gateway identities, C_ACKD
+/// REGI and "registration accepted" (docs/air-interface.md notes: gateway identities, C_ACKD
 /// reasons), as the simulated sites send them.
 const REGI: u32 = 0xFF_FEC6;
 const REGISTRATION_ACCEPTED: u8 = 0x62;

@@ -3,20 +3,20 @@
 //! # Contract
 //!
 //! - The services ([`service`], [`watch`]) reach the gateway only through a [`Backend`]
-//!   (DESIGN.md: "`api` reaches the core only through a command channel and subscriptions,
+//!   (docs/design.md: "`api` reaches the core only through a command channel and subscriptions,
 //!   never a lock"); they hold no state of their own.
-//! - Conventions follow Google's AIPs as dispatch-features.md §4.1 lays them out: resource
+//! - Conventions follow Google's AIPs as docs/dispatch.md §4.1 lays them out: resource
 //!   names, paginated lists with opaque tokens (default 50, max 1000, negative is
 //!   INVALID_ARGUMENT), over-the-air verbs returning operations, `request_id` idempotency,
 //!   `google.rpc` status details with domain `trunkgate.v1` ([`status`]).
 //! - Events stream from `EventService.WatchEvents` with cursors, heartbeats, snapshots and a
-//!   slow-client cut ([`watch`], dispatch-features.md §4.2).
+//!   slow-client cut ([`watch`], docs/dispatch.md §4.2).
 //! - `grpc.health.v1.Health` (tonic-health) reports NOT_SERVING while no site link is up,
 //!   while the journal cannot be written (the gateway does not act then), and from the start
 //!   of shutdown, SERVING otherwise, for the server ("") and every
 //!   trunkgate.v1 service; server reflection v1 and v1alpha (tonic-reflection) is on when
-//!   configured, so grpcurl works (dispatch-features.md §4.3).
-//! - [`serve`] accepts with TCP_NODELAY (perf-and-deps.md §1d: Nagle plus delayed ACK gave
+//!   configured, so grpcurl works (docs/dispatch.md §4.3).
+//! - [`serve`] accepts with TCP_NODELAY (docs/performance.md §1d: Nagle plus delayed ACK gave
 //!   40 ms stalls), keeps HTTP/2 keepalives on long streams, and bounds concurrent streams
 //!   and watchers. On shutdown, streams end with UNAVAILABLE naming their resume cursor and
 //!   the server stops after at most `ApiConfig::grace`.

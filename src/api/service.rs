@@ -1,5 +1,5 @@
 //! The tonic services: each holds only a handle to the [`Backend`] and the API settings
-//! (STYLE.md layout: "service.rs (tonic impl, holds only a handle)"). Reads go through
+//! (docs/design.md layout: "service.rs (tonic impl, holds only a handle)"). Reads go through
 //! [`Backend::read`], commands through [`Backend::command`]; nothing here keeps state of its
 //! own beyond the watcher count.
 

@@ -260,7 +260,7 @@ pub fn radio_name(s: &str) -> String {
 }
 
 /// A recipient as typed: a resource name is kept; a dial number in the group range goes to
-/// the talkgroup (the dialling plan tells them apart, pdt-facts.md §0 item 2); anything
+/// the talkgroup (the dialling plan tells them apart, docs/pdt.md §0 item 2); anything
 /// else is a radio.
 pub fn recipient_name(s: &str) -> String {
     let s = s.trim();

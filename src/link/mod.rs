@@ -1,9 +1,9 @@
-//! Links: the transports between the radio network and the gateway.
+//! Links: the docs/transports.md between the radio network and the gateway.
 //!
 //! A link turns bytes on a serial line or a UDP socket into [`Received`] bursts and sends the
 //! [`Transmit`] bursts the core asks for. Links do framing, handshakes, keepalives, reconnects
 //! and (for the Homebrew master) the configured relay between peers; they make no decisions
-//! about radios, calls or commands (../shared/DESIGN.md). Bad input costs a counter in
+//! about radios, calls or commands (docs/design.md). Bad input costs a counter in
 //! [`LinkCounters`], never the link.
 
 use std::sync::Arc;
@@ -85,7 +85,7 @@ pub struct Transmit {
     pub slot: Slot,
     /// The 33-octet burst.
     pub burst: Burst,
-    /// Link-level addressing for transports that carry it (Homebrew DMRD).
+    /// Link-level addressing for docs/transports.md that carry it (Homebrew DMRD).
     pub meta: Option<FrameMeta>,
 }
 

@@ -17,7 +17,7 @@ use super::{
 };
 use crate::dispatch;
 
-/// Longest callsign the Homebrew RPTC block carries (8 octets, transports.md 2.4).
+/// Longest callsign the Homebrew RPTC block carries (8 octets, docs/transports.md §2.4).
 const CALLSIGN_MAX: usize = 8;
 
 /// `[sim] mean_activity_secs`: bounds of the mean time between one radio's actions.
