@@ -351,6 +351,7 @@ async fn check(ch: &Channel, request_id: &str) -> Result<pb::Operation, tonic::S
         .check_radio(pb::RadioCommandRequest {
             name: field_radio(),
             request_id: request_id.into(),
+            ..Default::default()
         })
         .await
         .map(|r| r.into_inner())
