@@ -116,7 +116,10 @@ async fn check_waits_for_the_answer_and_exits_by_outcome() {
     assert_eq!(r.unwrap(), Outcome::Done, "{out}");
     assert!(out.contains("radio check of 张三 (80020200)"), "{out}");
     assert!(
-        out.lines().last().unwrap().ends_with("succeeded (1 attempt) (asked by 值班员)"),
+        out.lines()
+            .last()
+            .unwrap()
+            .ends_with("succeeded (1 attempt) (asked by 值班员)"),
         "{out}"
     );
 
@@ -139,7 +142,8 @@ async fn check_waits_for_the_answer_and_exits_by_outcome() {
     assert_eq!(outcome, Outcome::Refused, "{out}");
     assert_eq!(outcome.code(), exit::REFUSED);
     assert!(
-        out.contains("stun of 张三 (80020200): REFUSED by the radio") && out.contains("reason 0x25"),
+        out.contains("stun of 张三 (80020200): REFUSED by the radio")
+            && out.contains("reason 0x25"),
         "{out}"
     );
 }
@@ -216,7 +220,8 @@ async fn errors_are_one_sentence_with_their_exit_status() {
     let e = r.unwrap_err();
     assert_eq!(e.code, exit::NOT_FOUND);
     assert!(
-        e.message.starts_with("There is no site \"nowhere\"; the sites are "),
+        e.message
+            .starts_with("There is no site \"nowhere\"; the sites are "),
         "{e}"
     );
 }
@@ -268,15 +273,24 @@ async fn watch_prints_one_readable_line_per_event() {
     t1.abort();
     t2.abort();
     let text = shanghai.text();
-    assert!(text.contains("now       张三 (80020200) registered"), "{text}");
-    let (cn, utc) = (alarm_line(&shanghai).expect(&text), alarm_line(&utc).unwrap());
+    assert!(
+        text.contains("now       张三 (80020200) registered"),
+        "{text}"
+    );
+    let (cn, utc) = (
+        alarm_line(&shanghai).expect(&text),
+        alarm_line(&utc).unwrap(),
+    );
     // `HH:MM:SS  !! EMERGENCY ALARM from 张三 (80020200)…` with the bell at the end.
     assert!(
         cn[8..].starts_with("  !! EMERGENCY ALARM from 张三 (80020200)"),
         "{cn}"
     );
     assert!(cn.ends_with("`trunkgate ctl ack-alarm 0`\u{7}"), "{cn:?}");
-    assert!(!cn.contains('#') && !cn.contains('{'), "no cursor, no JSON: {cn}");
+    assert!(
+        !cn.contains('#') && !cn.contains('{'),
+        "no cursor, no JSON: {cn}"
+    );
     // The same event, eight hours apart.
     let hour = |l: &str| l[..2].parse::<u32>().unwrap();
     assert_eq!((hour(&utc) + 8) % 24, hour(&cn), "{utc} / {cn}");

@@ -127,7 +127,14 @@ fn watch_resumes_across_a_gateway_restart() {
     let (api, homebrew) = (free_tcp(), free_udp());
     let mut first = gateway(dir.path(), api, homebrew);
     let mut watch = Command::new(BIN)
-        .args(["ctl", "--server", &api.to_string(), "--tz", "Asia/Shanghai", "watch"])
+        .args([
+            "ctl",
+            "--server",
+            &api.to_string(),
+            "--tz",
+            "Asia/Shanghai",
+            "watch",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -161,15 +168,23 @@ fn watch_resumes_across_a_gateway_restart() {
     let lines = out.all();
     // The gateway's own start events, journaled after the last one shown before the kill.
     assert!(
-        lines[seen_before].ends_with("  directory loaded: 30 radios, 6 talkgroups, 3 sites, 5 teams")
+        lines[seen_before]
+            .ends_with("  directory loaded: 30 radios, 6 talkgroups, 3 sites, 5 teams")
             && lines[seen_before + 1].ends_with("  the gateway restarted"),
         "{}",
         lines[seen_before..].join("\n")
     );
-    assert!(lines.iter().all(|l| is_event_line(l)), "{}", lines.join("\n"));
+    assert!(
+        lines.iter().all(|l| is_event_line(l)),
+        "{}",
+        lines.join("\n")
+    );
     let notes = err.all();
     assert_eq!(
-        notes.iter().filter(|l| l.starts_with("Reconnected")).count(),
+        notes
+            .iter()
+            .filter(|l| l.starts_with("Reconnected"))
+            .count(),
         1,
         "one note when it is back: {notes:?}"
     );
@@ -201,11 +216,19 @@ fn errors_exit_codes_closed_pipe_and_kill_confirmation() {
         if let Some(s) = watch.try_wait().unwrap() {
             break s;
         }
-        assert!(Instant::now() < deadline, "ctl watch did not end on a closed pipe");
+        assert!(
+            Instant::now() < deadline,
+            "ctl watch did not end on a closed pipe"
+        );
         std::thread::sleep(Duration::from_millis(100));
     };
     let mut stderr = String::new();
-    watch.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    watch
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
     assert!(status.success(), "{status:?}: {stderr}");
     assert_eq!(stderr, "", "nothing said on a closed pipe");
 
@@ -214,13 +237,17 @@ fn errors_exit_codes_closed_pipe_and_kill_confirmation() {
     let out = ctl(api, &["radios", "--site", "nowhere"]);
     assert_eq!(out.status.code(), Some(3), "{}", sentence(&out));
     assert!(
-        sentence(&out).starts_with("There is no site \"nowhere\"; the sites are county-town (县城基站)"),
+        sentence(&out)
+            .starts_with("There is no site \"nowhere\"; the sites are county-town (县城基站)"),
         "{}",
         sentence(&out)
     );
     let out = ctl(api, &["check", "80030300"]);
     assert_eq!(out.status.code(), Some(3));
-    assert_eq!(sentence(&out), "Radio 80030300 is not known to the gateway.\n");
+    assert_eq!(
+        sentence(&out),
+        "Radio 80030300 is not known to the gateway.\n"
+    );
     let out = ctl(api, &["ack-alarm", "alarm-2"]);
     assert_eq!(out.status.code(), Some(2));
     let closed = free_tcp();
@@ -243,7 +270,10 @@ fn errors_exit_codes_closed_pipe_and_kill_confirmation() {
         if let Some(s) = silent.filter(|_| registered >= 20) {
             break s;
         }
-        assert!(Instant::now() < deadline, "no settled radios table:\n{table}");
+        assert!(
+            Instant::now() < deadline,
+            "no settled radios table:\n{table}"
+        );
         std::thread::sleep(Duration::from_millis(300));
     };
     // Giving up the wait is "timed out" (the operation goes on).

@@ -25,12 +25,7 @@ fn run_bytes(args: &[&str], stdin: &[u8]) -> (Vec<Value>, i32) {
         .stderr(Stdio::piped())
         .spawn()
         .expect("the trunkgate binary runs");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin)
-        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
     let out = child.wait_with_output().unwrap();
     let lines = String::from_utf8(out.stdout)
         .unwrap()

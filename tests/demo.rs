@@ -104,8 +104,14 @@ fn demo_starts_and_ctl_shows_radios_events_and_answers() {
         use std::io::BufRead;
         let mut seen = Vec::new();
         let mut live = 0;
-        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
-            if seen.iter().any(|l: &String| l.ends_with("live events follow")) {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if seen
+                .iter()
+                .any(|l: &String| l.ends_with("live events follow"))
+            {
                 live += 1;
             }
             seen.push(line);
@@ -122,7 +128,9 @@ fn demo_starts_and_ctl_shows_radios_events_and_answers() {
     }
     let lines = lines.join().unwrap();
     assert!(
-        lines.iter().any(|l| l.starts_with("now       王建国 (57120200)")),
+        lines
+            .iter()
+            .any(|l| l.starts_with("now       王建国 (57120200)")),
         "{lines:?}"
     );
     let live = &lines[lines.len() - 3..];
@@ -139,7 +147,10 @@ fn demo_starts_and_ctl_shows_radios_events_and_answers() {
         let out = ctl(&server, &["check", "57120201"]);
         let text = String::from_utf8_lossy(&out.stdout).to_string();
         if out.status.success() {
-            assert!(text.contains("radio check of 李志强 (57120201): queued"), "{text}");
+            assert!(
+                text.contains("radio check of 李志强 (57120201): queued"),
+                "{text}"
+            );
             assert!(text.contains("succeeded"), "{text}");
             break;
         }
@@ -155,7 +166,10 @@ fn demo_starts_and_ctl_shows_radios_events_and_answers() {
     let out = ctl(&server, &["text", "57120202", "山体滑坡预警，请立即撤离"]);
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(out.status.success(), "{text}");
-    assert!(text.contains("text \"山体滑坡预警，请立即撤离\" to 张伟 (57120202)"), "{text}");
+    assert!(
+        text.contains("text \"山体滑坡预警，请立即撤离\" to 张伟 (57120202)"),
+        "{text}"
+    );
 
     // `ctl stun 57120203`: exits non-zero if refused, failed or timed out.
     let out = ctl(&server, &["stun", "57120203"]);

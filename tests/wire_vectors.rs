@@ -42,10 +42,7 @@ use trunkgate::wire::lrrp::{DocType, Lrrp};
 use trunkgate::wire::pi_header::{self, PiHeader};
 use trunkgate::wire::{Dialect, DialectChoice, bits, embedded};
 
-const VECTORS: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/fixtures/vectors.jsonl"
-);
+const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/vectors.jsonl");
 
 /// Vectors that are not checked, with the reason. Empty: every vector has a checker.
 const SKIPPED: &[(&str, &str)] = &[];

@@ -615,7 +615,9 @@ impl Clock {
         let Some(z) = t.and_then(|t| self.zoned(t)) else {
             return "-".into();
         };
-        let today = jiff::Timestamp::now().to_zoned_datetime(self.tz.clone()).date();
+        let today = jiff::Timestamp::now()
+            .to_zoned_datetime(self.tz.clone())
+            .date();
         if z.date() == today {
             z.strftime("%H:%M:%S").to_string()
         } else {
@@ -653,7 +655,10 @@ fn words(name: &str) -> String {
 }
 
 fn enum_words<E: TryFrom<i32>>(v: i32, f: impl Fn(E) -> &'static str) -> String {
-    E::try_from(v).map(&f).map(words).unwrap_or("unknown".into())
+    E::try_from(v)
+        .map(&f)
+        .map(words)
+        .unwrap_or("unknown".into())
 }
 
 /// The gateway's directory, for names.
@@ -887,7 +892,8 @@ impl Names {
 
     /// "radio check of 宋江 (57120201)".
     pub fn operation(&self, o: &pb::Operation) -> String {
-        let kind = pb::operation::Kind::try_from(o.kind).unwrap_or(pb::operation::Kind::Unspecified);
+        let kind =
+            pb::operation::Kind::try_from(o.kind).unwrap_or(pb::operation::Kind::Unspecified);
         use pb::operation::Kind as K;
         let target = self.addressee(&o.target);
         match kind {
@@ -906,7 +912,6 @@ impl Names {
             .unwrap_or_else(|| thing(name))
     }
 }
-
 
 fn radios_rows(radios: &[pb::Radio], names: &Names, clock: &Clock) -> Vec<Vec<String>> {
     radios
@@ -1522,14 +1527,20 @@ pub async fn execute(args: CtlArgs, out: &mut (dyn Write + Send)) -> Result<Outc
         writeln!(out, "{}", op.name)?;
         return Ok(Outcome::Done);
     }
-    follow(&c, &names, &clock, op, Duration::from_secs(wait.timeout), out).await
+    follow(
+        &c,
+        &names,
+        &clock,
+        op,
+        Duration::from_secs(wait.timeout),
+        out,
+    )
+    .await
 }
 
 /// Ask at the terminal; true when the operator typed `yes`.
 fn confirm_kill(radio: &str) -> Result<bool, CtlError> {
-    eprint!(
-        "Kill {radio}? A killed radio never works again. Type yes to send the kill: "
-    );
+    eprint!("Kill {radio}? A killed radio never works again. Type yes to send the kill: ");
     let _ = std::io::stderr().flush();
     let mut answer = String::new();
     std::io::stdin()
@@ -1726,7 +1737,11 @@ pub fn render_event(e: &pb::Event, names: &mut Names, clock: &Clock) -> EventLin
         Some(P::RadioCapabilityLearned(r)) => plain(format!(
             "{} {} {}",
             names.radio(&r.radio),
-            if r.supported { "supports" } else { "does not support" },
+            if r.supported {
+                "supports"
+            } else {
+                "does not support"
+            },
             enum_words(r.service, |s: pb::Service| s.as_str_name()).trim_start_matches("service ")
         )),
         Some(P::RadioControlChanged(r)) => plain(format!(
@@ -1752,10 +1767,18 @@ pub fn render_event(e: &pb::Event, names: &mut Names, clock: &Clock) -> EventLin
         Some(P::CallTalkerChanged(k)) => plain(format!(
             "{} talks to {}",
             names.radio(&k.talker),
-            names.calls.get(&k.call).cloned().unwrap_or_else(|| thing(&k.call))
+            names
+                .calls
+                .get(&k.call)
+                .cloned()
+                .unwrap_or_else(|| thing(&k.call))
         )),
         Some(P::CallFlagsChanged(k)) => {
-            let target = names.calls.get(&k.call).cloned().unwrap_or_else(|| thing(&k.call));
+            let target = names
+                .calls
+                .get(&k.call)
+                .cloned()
+                .unwrap_or_else(|| thing(&k.call));
             if k.emergency {
                 EventLine::emergency(format!("CALL to {target}"))
             } else {
@@ -1764,11 +1787,18 @@ pub fn render_event(e: &pb::Event, names: &mut Names, clock: &Clock) -> EventLin
         }
         Some(P::CallTransmissionEnded(k)) => plain(format!(
             "call to {}: transmission ended",
-            names.calls.get(&k.call).cloned().unwrap_or_else(|| thing(&k.call))
+            names
+                .calls
+                .get(&k.call)
+                .cloned()
+                .unwrap_or_else(|| thing(&k.call))
         )),
         Some(P::CallEnded(k)) => plain(format!(
             "call to {} ended ({})",
-            names.calls.remove(&k.call).unwrap_or_else(|| thing(&k.call)),
+            names
+                .calls
+                .remove(&k.call)
+                .unwrap_or_else(|| thing(&k.call)),
             enum_words(k.reason, |r: pb::call::EndReason| r.as_str_name())
         )),
         Some(P::AlarmRaised(a)) => {
@@ -1813,15 +1843,18 @@ pub fn render_event(e: &pb::Event, names: &mut Names, clock: &Clock) -> EventLin
             ))
         }
         Some(P::PositionReported(p)) => {
-            let at = p.position.as_ref().map_or("an unknown place".to_string(), |q| {
-                format!(
-                    "{:.5}°{} {:.5}°{}",
-                    q.latitude.abs(),
-                    if q.latitude < 0.0 { 'S' } else { 'N' },
-                    q.longitude.abs(),
-                    if q.longitude < 0.0 { 'W' } else { 'E' }
-                )
-            });
+            let at = p
+                .position
+                .as_ref()
+                .map_or("an unknown place".to_string(), |q| {
+                    format!(
+                        "{:.5}°{} {:.5}°{}",
+                        q.latitude.abs(),
+                        if q.latitude < 0.0 { 'S' } else { 'N' },
+                        q.longitude.abs(),
+                        if q.longitude < 0.0 { 'W' } else { 'E' }
+                    )
+                });
             plain(format!(
                 "{} is at {at}{}",
                 names.radio(&p.radio),
@@ -1980,7 +2013,12 @@ pub fn proto_json(m: &pb::WatchEventsResponse) -> Result<String, CtlError> {
                 .get_message_by_name("trunkgate.v1.WatchEventsResponse")
         })
         .clone()
-        .ok_or_else(|| CtlError::new(exit::FAILED, "the embedded protobuf descriptors are unusable"))?;
+        .ok_or_else(|| {
+            CtlError::new(
+                exit::FAILED,
+                "the embedded protobuf descriptors are unusable",
+            )
+        })?;
     let dynamic = prost_reflect::DynamicMessage::decode(desc, m.encode_to_vec().as_slice())
         .map_err(|e| CtlError::new(exit::FAILED, format!("cannot re-read an event ({e})")))?;
     serde_json::to_string(&dynamic)
@@ -2116,11 +2154,9 @@ async fn watch(
                             }
                             cursor = Some(h.cursor);
                         }
-                        Some(Kind::Snapshot(item)) => {
-                            if !style.json {
-                                let line = render_snapshot(&item, &names, clock);
-                                write_line(out, &style, "now     ", None, &line)?;
-                            }
+                        Some(Kind::Snapshot(item)) if !style.json => {
+                            let line = render_snapshot(&item, &names, clock);
+                            write_line(out, &style, "now     ", None, &line)?;
                         }
                         Some(Kind::SnapshotComplete(done)) => {
                             if !style.json {
@@ -2129,7 +2165,7 @@ async fn watch(
                             }
                             cursor = Some(done.cursor);
                         }
-                        None => {}
+                        _ => {}
                     }
                     out.flush()?;
                 }
@@ -2199,7 +2235,10 @@ mod tests {
     #[test]
     fn tables_count_the_rows_not_shown() {
         let t = table_with_more(&["A"], &[vec!["x".into()]], 12, "radios");
-        assert!(t.ends_with("… 12 more radios (raise --limit to see them)\n"), "{t}");
+        assert!(
+            t.ends_with("… 12 more radios (raise --limit to see them)\n"),
+            "{t}"
+        );
         assert!(!table_with_more(&["A"], &[], 0, "radios").contains("more"));
     }
 
@@ -2214,7 +2253,10 @@ mod tests {
         assert!(is_address("0x10abcd") && is_address("#9011201") && is_address("57120201"));
         assert!(!is_address("123") && !is_address("0x1234567") && !is_address("#16777216"));
         assert_eq!(numbered("alarms", "an alarm", "3").unwrap(), "alarms/3");
-        assert_eq!(numbered("alarms", "an alarm", "alarms/3").unwrap(), "alarms/3");
+        assert_eq!(
+            numbered("alarms", "an alarm", "alarms/3").unwrap(),
+            "alarms/3"
+        );
         let e = numbered("alarms", "an alarm", "alarm-2").unwrap_err();
         assert_eq!(e.code, exit::USAGE);
         assert_eq!(
@@ -2252,7 +2294,10 @@ mod tests {
         let e = status_error(tonic::Status::deadline_exceeded("too slow"));
         assert_eq!(e.code, exit::TIMED_OUT);
         let e = status_error(tonic::Status::failed_precondition("radio is killed"));
-        assert_eq!((e.code, e.message.as_str()), (exit::REFUSED, "Radio is killed."));
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            (exit::REFUSED, "Radio is killed.")
+        );
     }
 
     #[test]
