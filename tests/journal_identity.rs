@@ -28,8 +28,14 @@ struct Gateway {
 
 impl Gateway {
     async fn start(data: &Path) -> Gateway {
-        let config =
-            Config::parse("[api]\nlisten = \"127.0.0.1:0\"\nheartbeat_secs = 1\n").expect("config");
+        // The smallest configuration `serve` accepts: one site on a Homebrew master.
+        let config = Config::parse(
+            "[api]\nlisten = \"127.0.0.1:0\"\nheartbeat_secs = 1\n\n\
+             [[site]]\nname = \"s1\"\nprofile = \"pdt\"\n\n\
+             [homebrew_master]\nbind = \"127.0.0.1:0\"\n\n\
+             [[homebrew_master.peer]]\nid = 310001\npassphrase = \"passw0rd\"\nsite = \"s1\"\n",
+        )
+        .expect("config");
         let options = ServeOptions {
             data_dir: Some(data.to_path_buf()),
             ..ServeOptions::default()

@@ -2064,6 +2064,18 @@ fn transient(s: &tonic::Status) -> bool {
     )
 }
 
+/// What `watch` says once when the stream to the gateway breaks.
+fn lost_note(s: &tonic::Status) -> String {
+    if s.code() == tonic::Code::Unavailable || s.message().is_empty() {
+        "Lost the gateway; reconnecting until it is back.".to_string()
+    } else {
+        format!(
+            "Lost the gateway ({}); reconnecting until it is back.",
+            s.message().trim_end_matches('.')
+        )
+    }
+}
+
 /// Longest pause between reconnection attempts.
 const RECONNECT_MAX: Duration = Duration::from_secs(5);
 
@@ -2081,8 +2093,8 @@ async fn watch(
     use pb::watch_events_response::Kind;
     let mut client = pb::event_service_client::EventServiceClient::new(c.channel.clone());
     let mut snapshot = snapshot && cursor.is_none();
-    // Why the stream is down, while it is: said once when it goes, once when it is back.
-    let mut down: Option<String> = None;
+    // The stream is down: said once when it goes, once when it is back.
+    let mut down = false;
     let mut pause = Duration::from_millis(250);
     loop {
         let started = client
@@ -2096,12 +2108,9 @@ async fn watch(
         let mut stream = match started {
             Ok(s) => s.into_inner(),
             Err(s) if transient(&s) => {
-                if down.is_none() {
-                    eprintln!(
-                        "Lost the gateway ({}); reconnecting until it is back.",
-                        status_error(s).message.trim_end_matches('.')
-                    );
-                    down = Some(String::new());
+                if !down {
+                    eprintln!("{}", lost_note(&s));
+                    down = true;
                 }
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(RECONNECT_MAX);
@@ -2109,7 +2118,7 @@ async fn watch(
             }
             Err(s) => return Err(status_error(s)),
         };
-        if down.take().is_some() {
+        if std::mem::take(&mut down) {
             // The gateway may have been restarted with another directory.
             if let Ok(fresh) = Names::load(c, true).await {
                 names = Names {
@@ -2176,7 +2185,7 @@ async fn watch(
         let Some(status) = status else {
             // The server ended the stream: it is shutting down or restarting.
             eprintln!("The gateway ended the event stream; reconnecting until it is back.");
-            down = Some(String::new());
+            down = true;
             tokio::time::sleep(pause).await;
             continue;
         };
@@ -2193,11 +2202,8 @@ async fn watch(
         if !transient(&status) {
             return Err(status_error(status));
         }
-        eprintln!(
-            "Lost the gateway ({}); reconnecting until it is back.",
-            status_error(status).message.trim_end_matches('.')
-        );
-        down = Some(String::new());
+        eprintln!("{}", lost_note(&status));
+        down = true;
         tokio::time::sleep(pause).await;
     }
 }
