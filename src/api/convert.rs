@@ -5,7 +5,7 @@
 //!
 //! Radio and talkgroup names use the dial number when the air address has one and accept
 //! every form [`RadioId`]'s `FromStr` takes (8 dial digits, `0x<hex>`, `#<decimal>`), so a
-//! console may name a radio either way (dispatch/ids.rs, pdt-facts.md §1.1–§1.3).
+//! console may name a radio either way (dispatch/ids.rs, docs/pdt.md §1.1–§1.3).
 
 use serde::{Deserialize, Serialize};
 use tonic::Status;
