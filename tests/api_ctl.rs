@@ -174,10 +174,11 @@ async fn errors_are_one_sentence_with_their_exit_status() {
             "Radio 80030300 is not known to the gateway.",
         ),
         (
-            &["check", "123"],
+            &["check", "123456789"],
             exit::USAGE,
-            "\"123\" is not a radio: give its 8-digit dial number, 0x and its hex air \
-             address, # and its decimal air address, or its name.",
+            "\"123456789\" is not a radio: give its 8-digit dial number, 0x and its hex air \
+             address, # and its decimal air address, its plain DMR ID (up to 7 digits), or its \
+             name.",
         ),
         (
             &["check", "80020910"],

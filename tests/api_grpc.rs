@@ -286,7 +286,7 @@ async fn radios_show_dial_and_air_id_and_lists_paginate() {
     assert_eq!(by_dial.air_id, a().air());
     assert_eq!(by_dial.dial_number, "80020200");
     assert_eq!(by_dial.display_name, "张三");
-    assert_eq!(by_dial.team, "teams/0");
+    assert_eq!(by_dial.team, "teams/chengguan");
     assert!(by_dial.registered);
     assert_eq!(
         by_dial.presence.unwrap().site,
@@ -325,7 +325,7 @@ async fn radios_show_dial_and_air_id_and_lists_paginate() {
     let team = radios
         .list_radios(pb::ListRadiosRequest {
             page_size: 1,
-            team: "teams/0".into(),
+            team: "teams/chengguan".into(),
             ..Default::default()
         })
         .await
@@ -389,7 +389,7 @@ async fn bad_arguments_name_the_field() {
     let srv = server().await;
     let mut c = srv.commands();
     let e = c
-        .check_radio(radio_req("radios/123", ""))
+        .check_radio(radio_req("radios/123456789", ""))
         .await
         .unwrap_err();
     assert_eq!(bad_field(&e), "name");
@@ -397,7 +397,7 @@ async fn bad_arguments_name_the_field() {
     assert_eq!(bad_field(&e), "name");
     let e = c
         .send_text(pb::SendTextRequest {
-            recipient: "radios/80020200".into(),
+            name: "radios/80020200".into(),
             text: String::new(),
             request_id: String::new(),
         })
@@ -406,17 +406,17 @@ async fn bad_arguments_name_the_field() {
     assert_eq!(bad_field(&e), "text");
     let e = c
         .send_text(pb::SendTextRequest {
-            recipient: "teams/0".into(),
+            name: "teams/chengguan".into(),
             text: "集合".into(),
             request_id: String::new(),
         })
         .await
         .unwrap_err();
-    assert_eq!(bad_field(&e), "recipient");
+    assert_eq!(bad_field(&e), "name");
     // Out of the core's range: the core's own field name comes back.
     let e = c
         .send_status(pb::SendStatusRequest {
-            recipient: "radios/80020200".into(),
+            name: "radios/80020200".into(),
             status: 5_000,
             request_id: String::new(),
         })
@@ -446,7 +446,7 @@ async fn bad_arguments_name_the_field() {
     // A group text goes to a talkgroup heard nowhere: a precondition, not a bad argument.
     let e = c
         .send_text(pb::SendTextRequest {
-            recipient: "talkgroups/80020910".into(),
+            name: "talkgroups/80020910".into(),
             text: "集合".into(),
             request_id: String::new(),
         })
@@ -1267,6 +1267,10 @@ async fn alarms_operations_and_radios_filter_and_order() {
     backend.scene(3).await;
     let srv = Server::start(backend, config()).await;
     let team = team_name(&srv).await;
+    assert_eq!(
+        team, "teams/chengguan",
+        "filters take the configured team name"
+    );
 
     // Alarms from A (in the team) then B (in no team).
     for radio in [a(), b()] {
@@ -1420,6 +1424,10 @@ async fn alarms_operations_and_radios_filter_and_order() {
 async fn a_watch_filtered_by_team_sees_only_that_team() {
     let srv = server().await;
     let team = team_name(&srv).await;
+    assert_eq!(
+        team, "teams/chengguan",
+        "filters take the configured team name"
+    );
     let mut watch = srv
         .events()
         .watch_events(pb::WatchEventsRequest {

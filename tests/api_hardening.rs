@@ -207,7 +207,7 @@ async fn names_identifiers_durations_and_counts_are_checked() {
     invalid(
         &s,
         "name",
-        "invalid name: \"+57120201\": not an identity: expected 8 dial digits, 0x<hex> or #<decimal>",
+        "invalid name: \"+57120201\": not an identity: expected 8 dial digits, 0x<hex>, #<decimal>, or a decimal DMR ID of at most 7 digits",
     );
 
     // An operator name with a newline and an escape sequence (binary metadata carries it).
@@ -291,7 +291,7 @@ async fn names_identifiers_durations_and_counts_are_checked() {
     let s = srv
         .commands()
         .send_status(pb::SendStatusRequest {
-            recipient: "radios/80020200".into(),
+            name: "radios/80020200".into(),
             status: 4096,
             request_id: String::new(),
         })

@@ -60,8 +60,8 @@ fn bad_report(file: &str) -> String {
         "25:6: [[radio]] \"刘洋\": id \"57120201\" is also the id of \"李志强\": each radio is \
          listed once; remove one or correct its id (first at line 21)",
         "29:6: [[radio]] \"杨勇\": id \"5712022X\" is not a radio: not an identity: expected 8 \
-         dial digits, 0x<hex> or #<decimal>; write its 8-digit dial number as a string \
-         (\"57120200\") or its 24-bit air address as a number",
+         dial digits, 0x<hex>, #<decimal>, or a decimal DMR ID of at most 7 digits; write its \
+         8-digit dial number as a string (\"57120200\") or its 24-bit air address as a number",
     ]
     .iter()
     .map(|line| format!("{file}:{line}\n"))

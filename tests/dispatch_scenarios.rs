@@ -4,11 +4,12 @@
 
 use trunkgate::dispatch::{
     Addressee, AirEvent, AirInput, AirMessage, AirProfile, Alarm, AlarmFilter, AlarmId, AlarmState,
-    Answer, CallEndReason, CallFilter, CallId, Command, Config, Core, Directory, DirectoryRadio,
-    DirectorySite, DirectoryTalkgroup, DirectoryTeam, DispatchError, Event, EventKind, FailReason,
-    Input, OperationId, OperationState, OtaCommand, Output, Periodic, Position, PositionSource,
-    Priority, RadioControl, RadioFilter, RadioId, Refusal, Reply, Request, Service, SiteAir,
-    SiteId, TalkgroupId, TeamId, Timestamp,
+    Answer, CallEndReason, CallFilter, CallId, Command, Config, Core, Direction, Directory,
+    DirectoryRadio, DirectorySite, DirectoryTalkgroup, DirectoryTeam, DispatchError, Event,
+    EventKind, FailReason, Input, Message, MessageBody, MessageId, MessageMark, OperationId,
+    OperationState, OtaCommand, Output, Periodic, Position, PositionSource, Priority, RadioControl,
+    RadioFilter, RadioId, Refusal, Reply, Request, Service, SiteAir, SiteId, TalkgroupId, TeamId,
+    Timestamp,
 };
 use trunkgate::link::Slot;
 
@@ -137,6 +138,7 @@ impl Harness {
                     },
                 ],
                 teams: vec![DirectoryTeam {
+                    key: "chengguan".into(),
                     name: "城关镇应急救援队".into(),
                     radios: vec![a()],
                     talkgroup: Some(g()),
@@ -724,6 +726,7 @@ fn commands() -> Vec<(
             accuracy_m: Some(20.0),
             speed_kmh: None,
             heading_deg: None,
+            altitude_m: None,
             fix_time: None,
             source: PositionSource::HyteraLp,
         },
@@ -826,22 +829,50 @@ fn each_command_acked() {
         let mut h = Harness::with_radios(AirProfile::TierIii);
         let out = h.run(1_000, command(1, None, Command::Ota(cmd.clone())));
         let op = reply_operation(&out);
+        // A text or status is an outbound message too, linked to its operation.
+        let body = match &cmd {
+            OtaCommand::SendText { text, .. } => Some(MessageBody::Text { text: text.clone() }),
+            OtaCommand::SendStatus { status, .. } => Some(MessageBody::Status { status: *status }),
+            _ => None,
+        };
+        let message = body.map(|body| {
+            ev(
+                1_000,
+                EventKind::MessageSent {
+                    message: Message {
+                        id: MessageId(0),
+                        direction: Direction::Outbound,
+                        source: None,
+                        to: cmd.addressee(),
+                        site: site(S1),
+                        at: Timestamp(1_000),
+                        body,
+                        operator: Some("值班员".into()),
+                        operation: Some(op.id),
+                        read: None,
+                        handled: None,
+                    },
+                },
+            )
+        });
         assert_eq!(
             out,
-            vec![
-                ev(
-                    1_000,
-                    EventKind::OperationCreated {
-                        operation: op.clone()
-                    }
-                ),
+            std::iter::once(ev(
+                1_000,
+                EventKind::OperationCreated {
+                    operation: op.clone()
+                }
+            ))
+            .chain(message)
+            .chain([
                 Output::Reply {
                     token: 1,
                     result: Ok(Reply::Operation(Box::new(op.clone())))
                 },
                 sent(1_000, 0, S1, 1, cost, true),
                 transmit(S1, AirProfile::TierIii, msg.clone(), prio, 0, 1),
-            ],
+            ])
+            .collect::<Vec<_>>(),
             "{cmd:?}"
         );
         let out = h.run(2_000, air(S1, answer.clone()));
@@ -1225,6 +1256,7 @@ fn periodic_location_polls_until_count() {
             accuracy_m: None,
             speed_kmh: None,
             heading_deg: None,
+            altitude_m: None,
             fix_time: None,
             source: PositionSource::Lrrp,
         },
@@ -1778,6 +1810,7 @@ fn messages_aliases_and_queries() {
             accuracy_m: None,
             speed_kmh: None,
             heading_deg: None,
+            altitude_m: None,
             fix_time: None,
             source: PositionSource::EmbeddedLc,
         },
@@ -1906,8 +1939,19 @@ fn group_text_succeeds_once_sent() {
         Some(site(S2)),
         "sent where the talkgroup was last heard"
     );
+    let Output::Event(Event {
+        kind: EventKind::MessageSent { message },
+        ..
+    }) = &out[1]
+    else {
+        panic!("the outbound message: {:?}", out[1]);
+    };
     assert_eq!(
-        out[2..],
+        (message.direction, message.to, message.operation),
+        (Direction::Outbound, Addressee::Talkgroup(g()), Some(op.id))
+    );
+    assert_eq!(
+        out[3..],
         [
             sent(1_000, 0, S2, 1, 540, false),
             transmit(
@@ -2185,4 +2229,165 @@ fn extra_air_time_extends_the_busy_time_and_the_answer_window() {
         )
     );
     h.assert_replay();
+}
+
+#[test]
+fn messages_are_marked_read_and_handled_once_with_who() {
+    let mut h = Harness::with_radios(AirProfile::Pdt);
+    let out = h.run(
+        1_000,
+        air(
+            S1,
+            AirEvent::Text {
+                source: a(),
+                to: Addressee::Talkgroup(g()),
+                text: "桥断了".into(),
+            },
+        ),
+    );
+    let id = out
+        .iter()
+        .find_map(|o| match o {
+            Output::Event(Event {
+                kind: EventKind::MessageReceived { message },
+                ..
+            }) => Some(message.id),
+            _ => None,
+        })
+        .expect("the message");
+    let mark = |h: &mut Harness, at, mark| {
+        h.run(
+            at,
+            command(3, None, Command::MarkMessage { message: id, mark }),
+        )
+    };
+    let out = mark(&mut h, 2_000, MessageMark::Read);
+    assert_eq!(
+        out[0],
+        ev(
+            2_000,
+            EventKind::MessageRead {
+                message: id,
+                operator: "值班员".into()
+            }
+        )
+    );
+    // Again: no event, the first mark stays.
+    let out = mark(&mut h, 3_000, MessageMark::Read);
+    assert!(
+        matches!(out.as_slice(), [Output::Reply { result: Ok(Reply::Message(m)), .. }]
+        if m.read.as_ref().map(|r| r.at) == Some(Timestamp(2_000)))
+    );
+    let out = mark(&mut h, 4_000, MessageMark::Handled);
+    assert!(matches!(
+        &out[0],
+        Output::Event(Event {
+            kind: EventKind::MessageHandled { .. },
+            ..
+        })
+    ));
+    let m = h.core.message(id).unwrap();
+    assert_eq!(m.handled.as_ref().map(|x| x.by.as_str()), Some("值班员"));
+    assert_eq!(m.read.as_ref().map(|x| x.at), Some(Timestamp(2_000)));
+    // Handled and unhandled filters, newest first.
+    let unhandled = trunkgate::dispatch::MessageFilter {
+        handled: Some(false),
+        ..Default::default()
+    };
+    assert!(
+        h.core
+            .messages_newest_first(&unhandled, None, 10)
+            .items
+            .is_empty()
+    );
+    // An unknown message is refused.
+    let out = h.run(
+        5_000,
+        command(
+            4,
+            None,
+            Command::MarkMessage {
+                message: MessageId(99),
+                mark: MessageMark::Read,
+            },
+        ),
+    );
+    assert!(matches!(
+        out.as_slice(),
+        [Output::Reply {
+            result: Err(DispatchError::UnknownMessage(MessageId(99))),
+            ..
+        }]
+    ));
+    h.assert_replay();
+}
+
+#[test]
+fn identities_as_typed_resolve_against_the_directory() {
+    use trunkgate::dispatch::ResolveError;
+    let mut h = Harness::new();
+    let both = 46_001;
+    h.run(
+        0,
+        Input::Directory(Directory {
+            radios: vec![
+                DirectoryRadio {
+                    id: RadioId::new(both).unwrap(),
+                    name: None,
+                },
+                DirectoryRadio {
+                    id: RadioId::new(3_100_001).unwrap(),
+                    name: None,
+                },
+            ],
+            talkgroups: vec![
+                DirectoryTalkgroup {
+                    id: TalkgroupId::new(both).unwrap(),
+                    name: None,
+                    slot: None,
+                },
+                DirectoryTalkgroup {
+                    id: TalkgroupId::new(9).unwrap(),
+                    name: None,
+                    slot: None,
+                },
+            ],
+            sites: vec![],
+            teams: vec![],
+        }),
+    );
+    let c = &h.core;
+    // A dial number: the plan tells group from individual.
+    assert_eq!(c.resolve("80020910"), Ok(Addressee::Talkgroup(g())));
+    assert_eq!(c.resolve("80020200"), Ok(Addressee::Radio(a())));
+    // Raw addresses by the directory, with or without '#'.
+    assert_eq!(
+        c.resolve("#9"),
+        Ok(Addressee::Talkgroup(TalkgroupId::new(9).unwrap()))
+    );
+    assert_eq!(
+        c.resolve("3100001"),
+        Ok(Addressee::Radio(RadioId::new(3_100_001).unwrap()))
+    );
+    // Known as neither: nothing tells which it is.
+    assert_eq!(
+        c.resolve("0x2F7A21"),
+        Err(ResolveError::Unknown {
+            typed: "0x2F7A21".into()
+        })
+    );
+    // Both readings: refused, naming both.
+    for typed in ["#46001", "46001", "0xB3B1"] {
+        let e = c.resolve(typed).unwrap_err();
+        assert!(
+            matches!(e, ResolveError::Ambiguous { .. }),
+            "{typed}: {e:?}"
+        );
+        let text = e.to_string();
+        assert!(
+            text.contains("radios/") && text.contains("talkgroups/"),
+            "{text}"
+        );
+    }
+    assert!(matches!(c.resolve("12x"), Err(ResolveError::Syntax(_))));
 }

@@ -103,6 +103,7 @@ fn position(latitude: f64, longitude: f64, accuracy: Option<f32>, speed: Option<
                 accuracy_m: accuracy,
                 speed_kmh: speed,
                 heading_deg: Some(90),
+                altitude_m: None,
                 fix_time: None,
                 source: PositionSource::Lrrp,
             },
@@ -198,6 +199,7 @@ fn positions_in_a_snapshot_survive_the_journal_bit_for_bit() {
             accuracy_m: Some(rng.any_f32()),
             speed_kmh: None,
             heading_deg: None,
+            altitude_m: None,
             fix_time: None,
             source: PositionSource::EmbeddedLc,
         });
@@ -209,6 +211,7 @@ fn positions_in_a_snapshot_survive_the_journal_bit_for_bit() {
             accuracy_m: Some(rng.any_f32()),
             speed_kmh: Some(rng.any_f32()),
             heading_deg: None,
+            altitude_m: None,
             fix_time: None,
             source: PositionSource::UdtNmea,
         });

@@ -20,6 +20,9 @@
 //!   never a resume.
 //! - [`Backend::serving`] tells whether the gateway serves: some site link is up and the
 //!   journal can be written (for grpc.health.v1).
+//! - [`Backend::history`] reads journaled events of one kind in a time window from the
+//!   journal itself (not the core), newest first, as [`HistoryQuery`] says; it must not block
+//!   the async runtime (a real journal is read on a blocking thread).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -28,7 +31,7 @@ use std::sync::{Arc, OnceLock};
 use bytes::Bytes;
 use futures::Stream;
 
-use crate::dispatch::{Core, DispatchError, Event, Reply, Request};
+use crate::dispatch::{Core, DispatchError, Event, Reply, Request, Timestamp};
 use crate::journal::{Cursor, JournalId};
 
 /// Why the core cannot take a request now; the API answers UNAVAILABLE naming it.
@@ -40,6 +43,12 @@ pub enum Unavailable {
     /// The driver's queue is full.
     #[error("the dispatch core is overloaded; try again shortly")]
     Overloaded,
+    /// The journal could not be read for a history query.
+    #[error("the journal could not be read: {reason}")]
+    JournalUnreadable {
+        /// Why (the journal's error, or the record that does not decode).
+        reason: String,
+    },
     /// The journal cannot be written, so the gateway does not act (nothing is done that
     /// could not be recorded); it resumes by itself once writes succeed.
     #[error("the journal cannot be written ({reason}); commands are refused until it can")]
@@ -153,6 +162,23 @@ pub enum WatchError {
     Unavailable,
 }
 
+/// Journaled events of one kind, received in `[from, until)`, newest first (by time, then
+/// sequence number), continuing after `before` (the time and sequence number of the last
+/// event of the previous batch), at most `limit` of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryQuery {
+    /// The event kind (`EventKind::name`, e.g. `position_reported`).
+    pub kind: &'static str,
+    /// Earliest time, inclusive.
+    pub from: Timestamp,
+    /// Latest time, exclusive.
+    pub until: Timestamp,
+    /// Continue after this `(time, seq)`.
+    pub before: Option<(Timestamp, u64)>,
+    /// Most events.
+    pub limit: usize,
+}
+
 /// A subscription to journaled events.
 pub type EventStream =
     Pin<Box<dyn Stream<Item = Result<Arc<JournaledEvent>, WatchEnd>> + Send + 'static>>;
@@ -180,4 +206,10 @@ pub trait Backend: Send + Sync + 'static {
 
     /// Whether the gateway serves: some site link is up and the journal can be written.
     fn serving(&self) -> tokio::sync::watch::Receiver<bool>;
+
+    /// Journaled events a [`HistoryQuery`] selects, read from the journal, newest first.
+    fn history(
+        &self,
+        query: HistoryQuery,
+    ) -> impl Future<Output = Result<Vec<JournaledEvent>, Unavailable>> + Send;
 }

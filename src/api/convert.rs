@@ -4,8 +4,13 @@
 //! INVALID_ARGUMENT naming the request field).
 //!
 //! Radio and talkgroup names use the dial number when the air address has one and accept
-//! every form [`RadioId`]'s `FromStr` takes (8 dial digits, `0x<hex>`, `#<decimal>`), so a
-//! console may name a radio either way (dispatch/ids.rs, docs/pdt.md §1.1–§1.3).
+//! every form [`RadioId`]'s `FromStr` takes (8 dial digits, `0x<hex>`, `#<decimal>`, a plain
+//! decimal of at most 7 digits), so a console may name a radio either way (dispatch/ids.rs,
+//! docs/pdt.md §1.1–§1.3). A bare identity where a radio or a talkgroup may be meant is
+//! resolved against the core's directory ([`resolve_addressee`]). Teams are named by their
+//! configured key (`teams/qingshan`), never by their place in the file. Conversions that
+//! need names beside the resource (a radio's team and position, a message's display names)
+//! take what the core holds and run on the driver.
 
 use serde::{Deserialize, Serialize};
 use tonic::Status;
@@ -13,10 +18,11 @@ use tonic::Status;
 use super::pb;
 use super::status::invalid_argument;
 use crate::dispatch::{
-    Addressee, Alarm, AlarmId, AlarmState, Call, CallEndReason, CallId, Command, Event, EventKind,
-    FailReason, MessageBody, Operation, OperationId, OperationState, OtaCommand, Periodic,
-    Position, PositionSource, Radio, RadioControl, RadioId, Service, Site, SiteId, Talkgroup,
-    TalkgroupId, Team, TeamId, Timestamp,
+    Addressee, Alarm, AlarmId, AlarmState, Call, CallEndReason, CallId, Command, Core, Direction,
+    Event, EventKind, FailReason, Mark, Message, MessageBody, MessageId, MessageMark, Operation,
+    OperationId, OperationState, OtaCommand, Periodic, Position, PositionReport, PositionSource,
+    RadioControl, RadioId, RadioView, Service, Site, SiteId, Talkgroup, TalkgroupId, Team, TeamId,
+    Timestamp,
 };
 use crate::dispatch::{AirProfile, LossReason};
 use crate::journal::Cursor;
@@ -43,9 +49,14 @@ pub fn site_name(s: &SiteId) -> String {
     format!("sites/{s}")
 }
 
-/// `teams/{index}`.
-pub fn team_name(t: TeamId) -> String {
-    format!("teams/{}", t.0)
+/// `teams/{configured name}`.
+pub fn team_name(key: &str) -> String {
+    format!("teams/{key}")
+}
+
+/// `messages/{n}`.
+pub fn message_name(m: MessageId) -> String {
+    format!("messages/{}", m.0)
 }
 
 /// `calls/{n}`.
@@ -161,12 +172,46 @@ pub fn parse_site(field: &str, name: &str) -> Result<SiteId, Status> {
     segment(field, "sites", name).map(SiteId::new)
 }
 
-/// `teams/{index}`.
-pub fn parse_team(field: &str, name: &str) -> Result<TeamId, Status> {
-    let n = parse_seq(field, "teams", name)?;
-    u32::try_from(n)
-        .map(TeamId)
-        .map_err(|_| invalid_argument(field, "team index out of range"))
+/// `teams/{configured name}`: the key, resolved against the directory by the caller.
+pub fn parse_team(field: &str, name: &str) -> Result<String, Status> {
+    segment(field, "teams", name).map(str::to_string)
+}
+
+/// `messages/{n}`.
+pub fn parse_message(field: &str, name: &str) -> Result<MessageId, Status> {
+    parse_seq(field, "messages", name).map(MessageId)
+}
+
+/// `calls/{n}`.
+pub fn parse_call(field: &str, name: &str) -> Result<CallId, Status> {
+    parse_seq(field, "calls", name).map(CallId)
+}
+
+/// The team with key `key`, as the internal index a filter takes; INVALID_ARGUMENT naming
+/// `field` when there is none.
+pub fn team_id(core: &Core, field: &str, key: &str) -> Result<TeamId, Status> {
+    core.team_by_key(key)
+        .map(|t| t.id)
+        .ok_or_else(|| invalid_argument(field, format!("no team {:?} in the directory", key)))
+}
+
+/// A resource name as given, or an identity as a user types it (no collection) resolved
+/// against the radios and talkgroups `core` knows (Core::resolve): `radios/..` or
+/// `talkgroups/..`. An ambiguous or unknown one is INVALID_ARGUMENT naming `field` and the
+/// readings.
+pub fn resolve_addressee(core: &Core, field: &str, typed: &str) -> Result<Addressee, Status> {
+    if typed.contains('/') || typed.is_empty() {
+        return parse_addressee(field, typed);
+    }
+    if typed.len() > MAX_NAME_LEN {
+        return Err(invalid_argument(
+            field,
+            format!("name longer than {MAX_NAME_LEN} bytes"),
+        ));
+    }
+    plain(field, typed)?;
+    core.resolve(typed)
+        .map_err(|e| invalid_argument(field, e.to_string()))
 }
 
 fn opt<T>(
@@ -188,6 +233,23 @@ pub fn parse_optional<T>(
     parse: fn(&str, &str) -> Result<T, Status>,
 ) -> Result<Option<T>, Status> {
     opt(field, name, parse)
+}
+
+/// A request time as Unix milliseconds; unset is `None`, before 1970 INVALID_ARGUMENT.
+pub fn request_time(
+    field: &str,
+    t: Option<prost_types::Timestamp>,
+) -> Result<Option<Timestamp>, Status> {
+    let Some(t) = t else {
+        return Ok(None);
+    };
+    if t.seconds < 0 || !(0..1_000_000_000).contains(&t.nanos) {
+        return Err(invalid_argument(field, "before 1970 or malformed"));
+    }
+    let ms = (t.seconds as u64)
+        .saturating_mul(1000)
+        .saturating_add(t.nanos as u64 / 1_000_000);
+    Ok(Some(Timestamp(ms)))
 }
 
 /// Longest `request_id` and operator name, in bytes (the core's limit).
@@ -384,15 +446,17 @@ fn s_or_empty<T>(v: Option<T>, f: impl FnOnce(T) -> String) -> String {
     v.map(f).unwrap_or_default()
 }
 
-/// A radio resource.
-pub fn radio(r: &Radio) -> pb::Radio {
+/// A radio resource, with its team's name and last known position.
+pub fn radio(v: &RadioView) -> pb::Radio {
+    let r = &v.radio;
     pb::Radio {
+        position: v.position.as_ref().map(|p| position_report(r.id, p)),
         name: radio_name(r.id),
         air_id: r.id.air(),
         dial_number: dial(r.id.dial()),
         display_name: r.name.as_deref().unwrap_or_default().to_string(),
         alias: r.alias.as_deref().unwrap_or_default().to_string(),
-        team: s_or_empty(r.team, team_name),
+        team: s_or_empty(v.team.as_deref(), team_name),
         registered: r.registered,
         talkgroup: s_or_empty(r.talkgroup, talkgroup_name),
         presence: r.presence.as_ref().map(|p| pb::Presence {
@@ -447,7 +511,7 @@ pub fn site(s: &Site) -> pb::Site {
 /// A team resource.
 pub fn team(t: &Team) -> pb::Team {
     pb::Team {
-        name: team_name(t.id),
+        name: team_name(&t.resource_key()),
         display_name: t.name.clone(),
         radios: t.radios.iter().map(|r| radio_name(*r)).collect(),
         talkgroup: s_or_empty(t.talkgroup, talkgroup_name),
@@ -483,6 +547,7 @@ pub fn call(c: &Call) -> pb::Call {
         last_activity_time: Some(timestamp(c.last_activity)),
         end_time: ts(c.ended),
         end_reason: c.end_reason.map_or(0, |r| end_reason(r) as i32),
+        display_names: Default::default(),
     }
 }
 
@@ -523,6 +588,7 @@ pub fn alarm(a: &Alarm) -> pb::Alarm {
         acknowledge_operation: ack_op,
         resolved_by: res_by,
         resolve_time: res_at,
+        display_names: Default::default(),
     }
 }
 
@@ -600,8 +666,15 @@ pub fn operation(o: &Operation) -> pb::Operation {
     p
 }
 
-/// A position.
+/// A position fix (without receive time, site or radio; see [`position_report`]).
 pub fn position(p: &Position) -> pb::Position {
+    use pb::position::Source;
+    let (source, kind) = match p.source {
+        PositionSource::EmbeddedLc => ("embedded_lc", Source::GpsLc),
+        PositionSource::Lrrp => ("lrrp", Source::Lrrp),
+        PositionSource::UdtNmea => ("udt_nmea", Source::UdtNmea),
+        PositionSource::HyteraLp => ("hytera_lp", Source::PdtReport),
+    };
     pb::Position {
         latitude: p.latitude,
         longitude: p.longitude,
@@ -609,14 +682,171 @@ pub fn position(p: &Position) -> pb::Position {
         speed_kmh: p.speed_kmh,
         heading_deg: p.heading_deg.map(u32::from),
         fix_time: ts(p.fix_time),
-        source: match p.source {
-            PositionSource::EmbeddedLc => "embedded_lc",
-            PositionSource::Lrrp => "lrrp",
-            PositionSource::UdtNmea => "udt_nmea",
-            PositionSource::HyteraLp => "hytera_lp",
-        }
-        .to_string(),
+        source: source.to_string(),
+        altitude_m: p.altitude_m.map(f64::from),
+        source_kind: kind as i32,
+        receive_time: None,
+        site: String::new(),
+        radio: String::new(),
     }
+}
+
+/// A position as `radio` reported it: the fix, when it was received and through which site.
+pub fn position_report(radio: RadioId, r: &PositionReport) -> pb::Position {
+    pb::Position {
+        receive_time: Some(timestamp(r.at)),
+        site: site_name(&r.site),
+        radio: radio_name(radio),
+        ..position(&r.position)
+    }
+}
+
+fn mark(m: &Option<Mark>) -> (bool, String, Option<prost_types::Timestamp>) {
+    match m {
+        Some(m) => (true, m.by.clone(), Some(timestamp(m.at))),
+        None => (false, String::new(), None),
+    }
+}
+
+/// A message resource; `team` is the key of the team of the radio involved, and
+/// `display_names` the display names of the resources it names.
+pub fn message(
+    m: &Message,
+    team: Option<&str>,
+    display_names: std::collections::HashMap<String, String>,
+) -> pb::Message {
+    let (read, read_by, read_time) = mark(&m.read);
+    let (handled, handled_by, handle_time) = mark(&m.handled);
+    pb::Message {
+        name: message_name(m.id),
+        direction: match m.direction {
+            Direction::Inbound => pb::message::Direction::Inbound,
+            Direction::Outbound => pb::message::Direction::Outbound,
+        } as i32,
+        source: s_or_empty(m.source, radio_name),
+        target: addressee_name(m.to),
+        site: site_name(&m.site),
+        body: Some(match &m.body {
+            MessageBody::Text { text } => pb::message::Body::Text(text.clone()),
+            MessageBody::Status { status } => pb::message::Body::Status(u32::from(*status)),
+        }),
+        create_time: Some(timestamp(m.at)),
+        operator: m.operator.clone().unwrap_or_default(),
+        operation: s_or_empty(m.operation, operation_name),
+        read,
+        read_by,
+        read_time,
+        handled,
+        handled_by,
+        handle_time,
+        team: s_or_empty(team, team_name),
+        display_names,
+    }
+}
+
+/// A message with its team and display names, looked up in `core` (run on the driver).
+pub fn message_in(core: &Core, m: &Message) -> pb::Message {
+    let mut names = std::collections::HashMap::new();
+    let team = m
+        .radio()
+        .and_then(|r| core.radio(r))
+        .and_then(|r| r.team)
+        .and_then(|t| core.team(t));
+    for r in [m.source, m.radio()].into_iter().flatten() {
+        if let Some(n) = core.radio(r).and_then(|r| r.name.as_deref()) {
+            names.insert(radio_name(r), n.to_string());
+        }
+    }
+    if let Addressee::Talkgroup(t) = m.to
+        && let Some(n) = core.talkgroup(t).and_then(|t| t.name.as_deref())
+    {
+        names.insert(talkgroup_name(t), n.to_string());
+    }
+    if let Some(n) = core.site(&m.site).and_then(|s| s.display_name.as_deref()) {
+        names.insert(site_name(&m.site), n.to_string());
+    }
+    if let Some(t) = team {
+        names.insert(team_name(&t.resource_key()), t.name.clone());
+    }
+    let key = team.map(Team::resource_key);
+    message(m, key.as_deref(), names)
+}
+
+/// The display name of the radio, talkgroup, site or team a resource name names, if it has
+/// one.
+pub fn display_name(core: &Core, name: &str) -> Option<String> {
+    let (collection, seg) = name.split_once('/')?;
+    let owned = |s: Option<&str>| s.map(str::to_string);
+    match collection {
+        "radios" => owned(core.radio(seg.parse().ok()?)?.name.as_deref()),
+        "talkgroups" => owned(core.talkgroup(seg.parse().ok()?)?.name.as_deref()),
+        "sites" => core.site(&SiteId::new(seg))?.display_name.clone(),
+        "teams" => core.team_by_key(seg).map(|t| t.name.clone()),
+        _ => None,
+    }
+}
+
+/// A resource that carries the display names of the resources it names.
+pub trait Named {
+    /// The resource names it names.
+    fn refs(&self) -> Vec<String>;
+    /// Where their display names go.
+    fn display_names_mut(&mut self) -> &mut std::collections::HashMap<String, String>;
+}
+
+impl Named for pb::Call {
+    fn refs(&self) -> Vec<String> {
+        let mut r = vec![self.target.clone(), self.site.clone(), self.talker.clone()];
+        r.extend(self.talkers.iter().cloned());
+        r
+    }
+    fn display_names_mut(&mut self) -> &mut std::collections::HashMap<String, String> {
+        &mut self.display_names
+    }
+}
+
+impl Named for pb::Alarm {
+    fn refs(&self) -> Vec<String> {
+        vec![
+            self.radio.clone(),
+            self.talkgroup.clone(),
+            self.site.clone(),
+        ]
+    }
+    fn display_names_mut(&mut self) -> &mut std::collections::HashMap<String, String> {
+        &mut self.display_names
+    }
+}
+
+impl Named for pb::Operation {
+    fn refs(&self) -> Vec<String> {
+        vec![self.target.clone(), self.site.clone()]
+    }
+    fn display_names_mut(&mut self) -> &mut std::collections::HashMap<String, String> {
+        &mut self.display_names
+    }
+}
+
+/// Fill in the display names of what `items` name, looked up in `core` (run on the driver).
+pub fn name_in<T: Named>(core: &Core, items: &mut [T]) {
+    for item in items {
+        for n in item.refs() {
+            if n.is_empty() {
+                continue;
+            }
+            if let Some(d) = display_name(core, &n) {
+                item.display_names_mut().insert(n, d);
+            }
+        }
+    }
+}
+
+/// A message mark command.
+pub fn mark_command(name: &str, mark: MessageMark) -> Result<Command, Status> {
+    Ok(Command::MarkMessage {
+        message: parse_message("name", name)?,
+        mark,
+    })
 }
 
 /// A journaled event with its cursor.
@@ -756,9 +986,20 @@ pub fn event(cursor: Cursor, e: &Event) -> pb::Event {
             alarm: alarm_name(*alarm),
             operator: operator.clone(),
         }),
+        EventKind::MessageSent { message: m } => P::MessageSent(pb::MessageSent {
+            message: Some(message(m, None, Default::default())),
+        }),
+        EventKind::MessageRead { message, operator } => P::MessageRead(pb::MessageMarked {
+            message: message_name(*message),
+            operator: operator.clone(),
+        }),
+        EventKind::MessageHandled { message, operator } => P::MessageHandled(pb::MessageMarked {
+            message: message_name(*message),
+            operator: operator.clone(),
+        }),
         EventKind::MessageReceived { message: m } => P::MessageReceived(pb::MessageReceived {
-            message: format!("messages/{}", m.id.0),
-            source: radio_name(m.source),
+            message: message_name(m.id),
+            source: s_or_empty(m.source, radio_name),
             to: addressee_name(m.to),
             site: site_name(&m.site),
             body: Some(match &m.body {
@@ -775,7 +1016,14 @@ pub fn event(cursor: Cursor, e: &Event) -> pb::Event {
         } => P::PositionReported(pb::PositionReported {
             radio: radio_name(*radio),
             site: site_name(site),
-            position: Some(position(p)),
+            position: Some(position_report(
+                *radio,
+                &PositionReport {
+                    at: e.at,
+                    site: site.clone(),
+                    position: *p,
+                },
+            )),
         }),
         EventKind::OperationCreated { operation: o } => P::OperationCreated(pb::OperationCreated {
             operation: Some(operation(o)),
@@ -930,7 +1178,7 @@ pub fn radio_command(
 impl TryFrom<pb::SendTextRequest> for Command {
     type Error = Status;
     fn try_from(r: pb::SendTextRequest) -> Result<Command, Status> {
-        let to = parse_addressee("recipient", &r.recipient)?;
+        let to = parse_addressee("name", &r.name)?;
         if r.text.is_empty() {
             return Err(invalid_argument("text", "required"));
         }
@@ -948,7 +1196,7 @@ impl TryFrom<pb::SendTextRequest> for Command {
 impl TryFrom<pb::SendStatusRequest> for Command {
     type Error = Status;
     fn try_from(r: pb::SendStatusRequest) -> Result<Command, Status> {
-        let to = parse_addressee("recipient", &r.recipient)?;
+        let to = parse_addressee("name", &r.name)?;
         let status = u16::try_from(r.status)
             .ok()
             .filter(|s| *s <= 1023)
@@ -1072,7 +1320,7 @@ mod tests {
             "name"
         );
         assert_eq!(
-            field(&parse_radio("name", "radios/12").unwrap_err()),
+            field(&parse_radio("name", "radios/123456789").unwrap_err()),
             "name"
         );
         assert_eq!(
@@ -1169,7 +1417,7 @@ mod tests {
         let no_polls = pb::RequestLocationRequest { polls: 0, ..ok };
         assert_eq!(field(&Command::try_from(no_polls).unwrap_err()), "polls");
         let status = pb::SendStatusRequest {
-            recipient: "radios/80020200".into(),
+            name: "radios/80020200".into(),
             status: 70_000,
             request_id: String::new(),
         };
@@ -1297,7 +1545,7 @@ mod tests {
         assert!(Command::try_from(req(86_400, 0, 1_000)).is_ok());
         assert!(Command::try_from(req(10, 0, 1)).is_ok());
         let status = |status| pb::SendStatusRequest {
-            recipient: "radios/80020200".into(),
+            name: "radios/80020200".into(),
             status,
             request_id: String::new(),
         };
@@ -1307,7 +1555,7 @@ mod tests {
         );
         assert!(Command::try_from(status(1023)).is_ok());
         let text = |text: String| pb::SendTextRequest {
-            recipient: "talkgroups/80020910".into(),
+            name: "talkgroups/80020910".into(),
             text,
             request_id: String::new(),
         };

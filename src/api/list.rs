@@ -15,6 +15,11 @@
 //!   one the server did not make, is INVALID_ARGUMENT on `page_token`.
 //! - Filter and ordering errors are INVALID_ARGUMENT on `filter` / `order_by` naming the
 //!   column and what was expected there.
+//! - Teams are named by their configured name (`teams/qingshan`) in the `team` filter field
+//!   and in ListRadios' `team` field; an unknown team in that field is INVALID_ARGUMENT.
+//! - Items are converted in the same driver read as the walk: radios with their team and
+//!   last position (`Core::radio_view`), calls, alarms and operations with the
+//!   `display_names` of what they name.
 
 use std::borrow::Cow;
 
@@ -123,9 +128,10 @@ fn text(s: Option<&str>) -> Value<'_> {
     s.map_or(Value::Missing, |s| Value::Text(Cow::Borrowed(s)))
 }
 
-fn team_value(t: Option<crate::dispatch::TeamId>) -> Value<'static> {
-    t.map_or(Value::Missing, |t| {
-        Value::Text(Cow::Owned(convert::team_name(t)))
+/// A team by the name the API gives it (`teams/{configured name}`).
+fn team_value(core: &Core, t: Option<crate::dispatch::TeamId>) -> Value<'static> {
+    t.and_then(|t| core.team(t)).map_or(Value::Missing, |t| {
+        Value::Text(Cow::Owned(convert::team_name(&t.resource_key())))
     })
 }
 
@@ -189,7 +195,7 @@ impl Record for AlarmRecord<'_> {
         match i {
             0 => Value::Enum(convert::alarm_state(a.state) as usize),
             1 => Value::Key(u64::from(a.radio.air())),
-            2 => team_value(self.1.radio(a.radio).and_then(|r| r.team)),
+            2 => team_value(self.1, self.1.radio(a.radio).and_then(|r| r.team)),
             3 => a
                 .talkgroup
                 .map_or(Value::Missing, |t| Value::Key(u64::from(t.air()))),
@@ -264,13 +270,13 @@ const RADIO_FIELDS: &[Field] = &[
 ];
 const RADIO_ORDER: &[&str] = &["name"];
 
-struct RadioRecord<'a>(&'a Radio);
+struct RadioRecord<'a>(&'a Radio, &'a Core);
 
 impl Record for RadioRecord<'_> {
     fn value(&self, i: usize) -> Value<'_> {
         let r = self.0;
         match i {
-            0 => team_value(r.team),
+            0 => team_value(self.1, r.team),
             1 => r
                 .talkgroup
                 .map_or(Value::Missing, |t| Value::Key(u64::from(t.air()))),
@@ -393,17 +399,20 @@ pub(crate) async fn calls<B: Backend>(
     let after = q.after("calls", &r.page_token)?.map(CallId);
     let walk = q.walk(after, state.is_some());
     let filter = q.filter.clone();
-    let page = shared
+    let (page, calls) = shared
         .backend
         .read(move |core, _| {
-            core.list_calls(walk, |c| {
+            let page = core.list_calls(walk, |c| {
                 state.is_none_or(|ended| c.ended.is_some() == ended)
                     && filter.matches(&CallRecord(c))
-            })
+            });
+            let mut calls: Vec<_> = page.items.iter().map(convert::call).collect();
+            convert::name_in(core, &mut calls);
+            (page, calls)
         })
         .await?;
     Ok(pb::ListCallsResponse {
-        calls: page.items.iter().map(convert::call).collect(),
+        calls,
         next_page_token: q.next_token("calls", &page, |k| k.0),
         total_size: total(page.total),
     })
@@ -434,16 +443,19 @@ pub(crate) async fn alarms<B: Backend>(
     let after = q.after("alarms", &r.page_token)?.map(AlarmId);
     let walk = q.walk(after, state.is_some());
     let filter = q.filter.clone();
-    let page = shared
+    let (page, alarms) = shared
         .backend
         .read(move |core, _| {
-            core.list_alarms(walk, |a| {
+            let page = core.list_alarms(walk, |a| {
                 state.is_none_or(|s| a.state == s) && filter.matches(&AlarmRecord(a, core))
-            })
+            });
+            let mut alarms: Vec<_> = page.items.iter().map(convert::alarm).collect();
+            convert::name_in(core, &mut alarms);
+            (page, alarms)
         })
         .await?;
     Ok(pb::ListAlarmsResponse {
-        alarms: page.items.iter().map(convert::alarm).collect(),
+        alarms,
         next_page_token: q.next_token("alarms", &page, |k| k.0),
         total_size: total(page.total),
     })
@@ -467,12 +479,17 @@ pub(crate) async fn operations<B: Backend>(
     let after = q.after("operations", &r.page_token)?.map(OperationId);
     let walk = q.walk(after, false);
     let filter = q.filter.clone();
-    let page = shared
+    let (page, operations) = shared
         .backend
-        .read(move |core, _| core.list_operations(walk, |o| filter.matches(&OperationRecord(o))))
+        .read(move |core, _| {
+            let page = core.list_operations(walk, |o| filter.matches(&OperationRecord(o)));
+            let mut operations: Vec<_> = page.items.iter().map(convert::operation).collect();
+            convert::name_in(core, &mut operations);
+            (page, operations)
+        })
         .await?;
     Ok(pb::ListOperationsResponse {
-        operations: page.items.iter().map(convert::operation).collect(),
+        operations,
         next_page_token: q.next_token("operations", &page, |k| k.0),
         total_size: total(page.total),
     })
@@ -483,9 +500,11 @@ pub(crate) async fn radios<B: Backend>(
     shared: &Shared<B>,
     r: pb::ListRadiosRequest,
 ) -> Result<pb::ListRadiosResponse, Status> {
-    let legacy = crate::dispatch::RadioFilter {
+    // The team by its configured name; the core's index is looked up on the driver.
+    let team = parse_optional("team", &r.team, convert::parse_team)?;
+    let mut legacy = crate::dispatch::RadioFilter {
         site: parse_optional("site", &r.site, convert::parse_site)?,
-        team: parse_optional("team", &r.team, convert::parse_team)?,
+        team: None,
         talkgroup: parse_optional("talkgroup", &r.talkgroup, convert::parse_talkgroup)?,
         registered_only: r.registered_only,
     };
@@ -515,20 +534,33 @@ pub(crate) async fn radios<B: Backend>(
                 .ok_or_else(|| invalid_argument("page_token", "not a page token of this list"))
         })
         .transpose()?;
-    let walk = q.walk(after, legacy != crate::dispatch::RadioFilter::default());
+    let walk = q.walk(
+        after,
+        team.is_some() || legacy != crate::dispatch::RadioFilter::default(),
+    );
     let filter = q.filter.clone();
-    let page = shared
+    let (radios, next_page_token, total_size) = shared
         .backend
         .read(move |core, _| {
-            core.list_radios(walk, |r| {
-                legacy.matches(r) && filter.matches(&RadioRecord(r))
-            })
+            if let Some(key) = &team {
+                legacy.team = Some(convert::team_id(core, "team", key)?);
+            }
+            let page = core.list_radios(walk, |r| {
+                legacy.matches(r) && filter.matches(&RadioRecord(r, core))
+            });
+            let radios: Vec<_> = page
+                .items
+                .iter()
+                .map(|r| convert::radio(&core.radio_view(r)))
+                .collect();
+            let next = q.next_token("radios", &page, |k| u64::from(k.air()));
+            Ok::<_, Status>((radios, next, total(page.total)))
         })
-        .await?;
+        .await??;
     Ok(pb::ListRadiosResponse {
-        radios: page.items.iter().map(convert::radio).collect(),
-        next_page_token: q.next_token("radios", &page, |k| u64::from(k.air())),
-        total_size: total(page.total),
+        radios,
+        next_page_token,
+        total_size,
     })
 }
 

@@ -57,7 +57,8 @@ use tonic::transport::Server;
 use tonic_health::ServingStatus;
 
 pub use backend::{
-    Backend, EventStream, JournaledEvent, Unavailable, WatchEnd, WatchError, WatchStart,
+    Backend, EventStream, HistoryQuery, JournaledEvent, Unavailable, WatchEnd, WatchError,
+    WatchStart,
 };
 pub use service::{Api, OPERATOR_METADATA, OPERATOR_METADATA_BIN};
 
@@ -71,7 +72,7 @@ pub mod pb {
 }
 
 /// The gRPC service names health reports on (besides "" for the whole server).
-pub const SERVICE_NAMES: [&str; 8] = [
+pub const SERVICE_NAMES: [&str; 9] = [
     pb::radio_service_server::SERVICE_NAME,
     pb::talkgroup_service_server::SERVICE_NAME,
     pb::directory_service_server::SERVICE_NAME,
@@ -80,6 +81,7 @@ pub const SERVICE_NAMES: [&str; 8] = [
     pb::command_service_server::SERVICE_NAME,
     pb::operation_service_server::SERVICE_NAME,
     pb::event_service_server::SERVICE_NAME,
+    pb::message_service_server::SERVICE_NAME,
 ];
 
 /// API settings.
@@ -311,6 +313,9 @@ pub async fn serve<B: Backend>(
             api.clone(),
         ))
         .add_service(pb::operation_service_server::OperationServiceServer::new(
+            api.clone(),
+        ))
+        .add_service(pb::message_service_server::MessageServiceServer::new(
             api.clone(),
         ))
         .add_service(event_server::EventServiceServer::new(api));

@@ -10,12 +10,15 @@ use tokio::sync::{Semaphore, watch};
 use tonic::{Request, Response, Status};
 
 use super::ApiConfig;
-use super::backend::{Backend, WatchStart};
-use super::convert::{self, decode_token, encode_token, page_size, token_u64};
+use super::backend::{Backend, HistoryQuery, WatchStart};
+use super::convert::{self, decode_token, encode_token, page_size, parse_optional, token_u64};
 use super::list;
 use super::pb;
 use super::status::{invalid_argument, not_found, status};
-use crate::dispatch::{self, Command, OperationId, OtaCommand, RadioId, Reply};
+use crate::dispatch::{
+    self, Command, Direction, EventKind, MessageFilter, MessageMark, OperationId, OtaCommand,
+    PositionReport, RadioId, Reply, Timestamp,
+};
 
 /// Request metadata key naming the operator (audit), ASCII, at most 128 bytes (the core's
 /// limit).
@@ -121,9 +124,9 @@ impl<B: Backend> Api<B> {
         command: Command,
     ) -> Result<Response<pb::Operation>, Status> {
         match self.run(request_id, operator, command).await? {
-            Reply::Operation(op) => Ok(Response::new(convert::operation(&op))),
-            Reply::Alarm { .. } => Err(Status::internal(
-                "the core answered a command with an alarm",
+            Reply::Operation(op) => Ok(Response::new(self.named(convert::operation(&op)).await?)),
+            Reply::Alarm { .. } | Reply::Message(_) => Err(Status::internal(
+                "the core answered a command with another resource",
             )),
         }
     }
@@ -139,6 +142,70 @@ impl<B: Backend> Api<B> {
         self.operation(req.request_id, op, command).await
     }
 
+    /// `items` with the display names of what they name filled in (one read of the core).
+    async fn name_all<T: convert::Named>(&self, items: &mut [T]) -> Result<(), Status> {
+        let refs: std::collections::BTreeSet<String> = items
+            .iter()
+            .flat_map(|i| i.refs())
+            .filter(|n| !n.is_empty())
+            .collect();
+        if refs.is_empty() {
+            return Ok(());
+        }
+        let names: std::collections::HashMap<String, String> = self
+            .read(move |core, _| {
+                refs.into_iter()
+                    .filter_map(|n| convert::display_name(core, &n).map(|d| (n, d)))
+                    .collect()
+            })
+            .await?;
+        for item in items {
+            for n in item.refs() {
+                if let Some(d) = names.get(&n) {
+                    item.display_names_mut().insert(n, d.clone());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// One resource with the display names of what it names.
+    async fn named<T: convert::Named>(&self, mut item: T) -> Result<T, Status> {
+        self.name_all(std::slice::from_mut(&mut item)).await?;
+        Ok(item)
+    }
+
+    /// The `name` of a SendText / SendStatus: a resource name as it is, or an identity as
+    /// typed, resolved against the radios and talkgroups known.
+    async fn qualify(&self, name: String) -> Result<String, Status> {
+        if name.is_empty() || name.contains('/') {
+            return Ok(name);
+        }
+        self.read(move |core, _| convert::resolve_addressee(core, "name", &name))
+            .await?
+            .map(convert::addressee_name)
+    }
+
+    async fn mark(
+        &self,
+        req: Request<pb::MarkMessageRequest>,
+        mark: MessageMark,
+    ) -> Result<Response<pb::Message>, Status> {
+        let op = operator(&req)?;
+        let command = convert::mark_command(&req.into_inner().name, mark)?;
+        match self.run(String::new(), op, command).await? {
+            Reply::Message(m) => {
+                let m = *m;
+                self.read(move |core, _| convert::message_in(core, &m))
+                    .await
+                    .map(Response::new)
+            }
+            Reply::Operation(_) | Reply::Alarm { .. } => Err(Status::internal(
+                "the core answered a message command with another resource",
+            )),
+        }
+    }
+
     async fn alarm_verb(
         &self,
         request_id: String,
@@ -146,12 +213,19 @@ impl<B: Backend> Api<B> {
         command: Command,
     ) -> Result<Response<pb::AlarmResponse>, Status> {
         match self.run(request_id, operator, command).await? {
-            Reply::Alarm { alarm, operation } => Ok(Response::new(pb::AlarmResponse {
-                alarm: Some(convert::alarm(&alarm)),
-                operation: operation.map(|o| convert::operation(&o)),
-            })),
-            Reply::Operation(_) => Err(Status::internal(
-                "the core answered an alarm command with an operation",
+            Reply::Alarm { alarm, operation } => {
+                let alarm = self.named(convert::alarm(&alarm)).await?;
+                let operation = match operation {
+                    Some(o) => Some(self.named(convert::operation(&o)).await?),
+                    None => None,
+                };
+                Ok(Response::new(pb::AlarmResponse {
+                    alarm: Some(alarm),
+                    operation,
+                }))
+            }
+            Reply::Operation(_) | Reply::Message(_) => Err(Status::internal(
+                "the core answered an alarm command with another resource",
             )),
         }
     }
@@ -179,10 +253,102 @@ impl<B: Backend> pb::radio_service_server::RadioService for Api<B> {
     ) -> Result<Response<pb::Radio>, Status> {
         let name = req.into_inner().name;
         let id = convert::parse_radio("name", &name)?;
-        self.read(move |core, _| core.radio(id).map(convert::radio))
+        self.read(move |core, _| core.radio(id).map(|r| convert::radio(&core.radio_view(r))))
             .await?
             .map(Response::new)
             .ok_or_else(|| not_found("RADIO_NOT_FOUND", &convert::radio_name(id)))
+    }
+
+    async fn list_positions(
+        &self,
+        req: Request<pb::ListPositionsRequest>,
+    ) -> Result<Response<pb::ListPositionsResponse>, Status> {
+        let r = req.into_inner();
+        let size = self.size(r.page_size)?;
+        let radio = parse_optional("radio", &r.radio, convert::parse_radio)?;
+        let from = convert::request_time("start_time", r.start_time)?.unwrap_or(Timestamp(0));
+        let until =
+            convert::request_time("end_time", r.end_time)?.unwrap_or(Timestamp(u64::MAX >> 1));
+        if until < from {
+            return Err(invalid_argument("end_time", "before start_time"));
+        }
+        let fkey = format!("{}\n{}\n{}", r.radio, from.0, until.0);
+        let before = match decode_token(&r.page_token, "positions", &fkey)? {
+            None => None,
+            Some(k) => Some(
+                k.split_once('.')
+                    .and_then(|(at, seq)| Some((Timestamp(at.parse().ok()?), seq.parse().ok()?)))
+                    .ok_or_else(|| invalid_argument("page_token", "bad key"))?,
+            ),
+        };
+        let (positions, next) =
+            positions_page(&*self.shared.backend, radio, (from, until), before, size).await?;
+        Ok(Response::new(pb::ListPositionsResponse {
+            positions,
+            next_page_token: next_token(
+                "positions",
+                &fkey,
+                next.map(|(at, seq)| format!("{}.{seq}", at.0)),
+            ),
+        }))
+    }
+}
+
+/// Journal records one ListPositions request reads at most (in batches of
+/// [`POSITION_BATCH`]): a page whose radio reported rarely in a busy window comes back short,
+/// with a token to go on, rather than scanning the whole journal in one request.
+const POSITION_SCAN_LIMIT: usize = 20_000;
+const POSITION_BATCH: usize = 1_000;
+
+/// One page of position reports from the journal, newest first: the positions and the
+/// `(time, seq)` to continue before, if the scan did not reach the start of the window.
+async fn positions_page<B: Backend>(
+    backend: &B,
+    radio: Option<RadioId>,
+    (from, until): (Timestamp, Timestamp),
+    mut before: Option<(Timestamp, u64)>,
+    size: usize,
+) -> Result<(Vec<pb::Position>, Option<(Timestamp, u64)>), Status> {
+    let mut out = Vec::new();
+    let mut scanned = 0;
+    loop {
+        let batch = backend
+            .history(HistoryQuery {
+                kind: "position_reported",
+                from,
+                until,
+                before,
+                limit: POSITION_BATCH,
+            })
+            .await?;
+        let exhausted = batch.len() < POSITION_BATCH;
+        for e in &batch {
+            scanned += 1;
+            before = Some((e.event.at, e.seq));
+            if let EventKind::PositionReported {
+                radio: who,
+                site,
+                position,
+            } = &e.event.kind
+                && radio.is_none_or(|r| r == *who)
+            {
+                let report = PositionReport {
+                    at: e.event.at,
+                    site: site.clone(),
+                    position: *position,
+                };
+                out.push(convert::position_report(*who, &report));
+                if out.len() == size {
+                    return Ok((out, before));
+                }
+            }
+        }
+        if exhausted {
+            return Ok((out, None));
+        }
+        if scanned >= POSITION_SCAN_LIMIT {
+            return Ok((out, before));
+        }
     }
 }
 
@@ -285,6 +451,54 @@ impl<B: Backend> pb::directory_service_server::DirectoryService for Api<B> {
             teams,
         }))
     }
+
+    async fn get_site(
+        &self,
+        req: Request<pb::GetSiteRequest>,
+    ) -> Result<Response<pb::Site>, Status> {
+        let name = req.into_inner().name;
+        let id = convert::parse_site("name", &name)?;
+        let key = id.clone();
+        self.read(move |core, _| core.site(&key).map(convert::site))
+            .await?
+            .map(Response::new)
+            .ok_or_else(|| not_found("SITE_NOT_FOUND", &convert::site_name(&id)))
+    }
+
+    async fn get_team(
+        &self,
+        req: Request<pb::GetTeamRequest>,
+    ) -> Result<Response<pb::Team>, Status> {
+        let name = req.into_inner().name;
+        let key = convert::parse_team("name", &name)?;
+        let k = key.clone();
+        self.read(move |core, _| core.team_by_key(&k).map(convert::team))
+            .await?
+            .map(Response::new)
+            .ok_or_else(|| not_found("TEAM_NOT_FOUND", &convert::team_name(&key)))
+    }
+
+    async fn resolve_identity(
+        &self,
+        req: Request<pb::ResolveIdentityRequest>,
+    ) -> Result<Response<pb::ResolveIdentityResponse>, Status> {
+        let typed = req.into_inner().identity;
+        self.read(move |core, _| {
+            let to = convert::resolve_addressee(core, "identity", &typed)?;
+            let display_name = match to {
+                dispatch::Addressee::Radio(r) => core.radio(r).and_then(|r| r.name.as_deref()),
+                dispatch::Addressee::Talkgroup(t) => {
+                    core.talkgroup(t).and_then(|t| t.name.as_deref())
+                }
+            };
+            Ok(pb::ResolveIdentityResponse {
+                name: convert::addressee_name(to),
+                display_name: display_name.unwrap_or_default().to_string(),
+            })
+        })
+        .await?
+        .map(Response::new)
+    }
 }
 
 #[tonic::async_trait]
@@ -296,6 +510,18 @@ impl<B: Backend> pb::call_service_server::CallService for Api<B> {
         list::calls(&self.shared, req.into_inner())
             .await
             .map(Response::new)
+    }
+
+    async fn get_call(
+        &self,
+        req: Request<pb::GetCallRequest>,
+    ) -> Result<Response<pb::Call>, Status> {
+        let id = convert::parse_call("name", &req.into_inner().name)?;
+        let call = self
+            .read(move |core, _| core.call(id).map(convert::call))
+            .await?
+            .ok_or_else(|| not_found("CALL_NOT_FOUND", &convert::call_name(id)))?;
+        Ok(Response::new(self.named(call).await?))
     }
 }
 
@@ -328,6 +554,18 @@ impl<B: Backend> pb::alarm_service_server::AlarmService for Api<B> {
         let r = req.into_inner();
         let id = r.request_id.clone();
         self.alarm_verb(id, op, Command::try_from(r)?).await
+    }
+
+    async fn get_alarm(
+        &self,
+        req: Request<pb::GetAlarmRequest>,
+    ) -> Result<Response<pb::Alarm>, Status> {
+        let id = convert::parse_alarm("name", &req.into_inner().name)?;
+        let alarm = self
+            .read(move |core, _| core.alarm(id).map(convert::alarm))
+            .await?
+            .ok_or_else(|| not_found("ALARM_NOT_FOUND", &convert::alarm_name(id)))?;
+        Ok(Response::new(self.named(alarm).await?))
     }
 }
 
@@ -398,7 +636,8 @@ impl<B: Backend> pb::command_service_server::CommandService for Api<B> {
         req: Request<pb::SendTextRequest>,
     ) -> Result<Response<pb::Operation>, Status> {
         let op = operator(&req)?;
-        let r = req.into_inner();
+        let mut r = req.into_inner();
+        r.name = self.qualify(std::mem::take(&mut r.name)).await?;
         let id = r.request_id.clone();
         self.operation(id, op, Command::try_from(r)?).await
     }
@@ -408,7 +647,8 @@ impl<B: Backend> pb::command_service_server::CommandService for Api<B> {
         req: Request<pb::SendStatusRequest>,
     ) -> Result<Response<pb::Operation>, Status> {
         let op = operator(&req)?;
-        let r = req.into_inner();
+        let mut r = req.into_inner();
+        r.name = self.qualify(std::mem::take(&mut r.name)).await?;
         let id = r.request_id.clone();
         self.operation(id, op, Command::try_from(r)?).await
     }
@@ -431,10 +671,11 @@ impl<B: Backend> pb::operation_service_server::OperationService for Api<B> {
         req: Request<pb::GetOperationRequest>,
     ) -> Result<Response<pb::Operation>, Status> {
         let id = convert::parse_operation("name", &req.into_inner().name)?;
-        self.read(move |core, _| core.operation(id).map(convert::operation))
+        let op = self
+            .read(move |core, _| core.operation(id).map(convert::operation))
             .await?
-            .map(Response::new)
-            .ok_or_else(|| not_found("OPERATION_NOT_FOUND", &convert::operation_name(id)))
+            .ok_or_else(|| not_found("OPERATION_NOT_FOUND", &convert::operation_name(id)))?;
+        Ok(Response::new(self.named(op).await?))
     }
 
     async fn list_operations(
@@ -464,9 +705,8 @@ impl<B: Backend> pb::operation_service_server::OperationService for Api<B> {
             Some(d) => Duration::new(d.seconds as u64, d.nanos as u32),
         }
         .min(self.shared.config.max_wait);
-        wait_operation(&self.shared, id, timeout)
-            .await
-            .map(Response::new)
+        let op = wait_operation(&self.shared, id, timeout).await?;
+        Ok(Response::new(self.named(op).await?))
     }
 
     async fn cancel_operation(
@@ -480,10 +720,87 @@ impl<B: Backend> pb::operation_service_server::OperationService for Api<B> {
             _ => return Err(Status::internal("cancel request built another command")),
         };
         self.run(String::new(), op, command).await?;
-        self.read(move |core, _| core.operation(id).map(convert::operation))
+        let op = self
+            .read(move |core, _| core.operation(id).map(convert::operation))
+            .await?
+            .ok_or_else(|| not_found("OPERATION_NOT_FOUND", &convert::operation_name(id)))?;
+        Ok(Response::new(self.named(op).await?))
+    }
+}
+
+#[tonic::async_trait]
+impl<B: Backend> pb::message_service_server::MessageService for Api<B> {
+    async fn list_messages(
+        &self,
+        req: Request<pb::ListMessagesRequest>,
+    ) -> Result<Response<pb::ListMessagesResponse>, Status> {
+        let r = req.into_inner();
+        let size = self.size(r.page_size)?;
+        let team = parse_optional("team", &r.team, convert::parse_team)?;
+        let direction = match pb::message::Direction::try_from(r.direction) {
+            Ok(pb::message::Direction::Unspecified) => None,
+            Ok(pb::message::Direction::Inbound) => Some(Direction::Inbound),
+            Ok(pb::message::Direction::Outbound) => Some(Direction::Outbound),
+            Err(_) => return Err(invalid_argument("direction", "unknown direction")),
+        };
+        let mut filter = MessageFilter {
+            radio: parse_optional("radio", &r.radio, convert::parse_radio)?,
+            talkgroup: parse_optional("talkgroup", &r.talkgroup, convert::parse_talkgroup)?,
+            team: None,
+            direction,
+            handled: r.handled,
+            since: convert::request_time("start_time", r.start_time)?,
+            until: convert::request_time("end_time", r.end_time)?,
+        };
+        let fkey = format!(
+            "{}\n{}\n{}\n{}\n{:?}\n{:?}\n{:?}",
+            r.radio, r.talkgroup, r.team, r.direction, r.handled, filter.since, filter.until
+        );
+        let before =
+            token_u64(decode_token(&r.page_token, "messages", &fkey)?)?.map(dispatch::MessageId);
+        let (messages, next) = self
+            .read(move |core, _| {
+                if let Some(key) = &team {
+                    filter.team = Some(convert::team_id(core, "team", key)?);
+                }
+                let page = core.messages_newest_first(&filter, before, size);
+                let messages: Vec<_> = page
+                    .items
+                    .iter()
+                    .map(|m| convert::message_in(core, m))
+                    .collect();
+                Ok::<_, Status>((messages, page.next_after))
+            })
+            .await??;
+        Ok(Response::new(pb::ListMessagesResponse {
+            messages,
+            next_page_token: next_token("messages", &fkey, next.map(|m| m.0)),
+        }))
+    }
+
+    async fn get_message(
+        &self,
+        req: Request<pb::GetMessageRequest>,
+    ) -> Result<Response<pb::Message>, Status> {
+        let id = convert::parse_message("name", &req.into_inner().name)?;
+        self.read(move |core, _| core.message(id).map(|m| convert::message_in(core, m)))
             .await?
             .map(Response::new)
-            .ok_or_else(|| not_found("OPERATION_NOT_FOUND", &convert::operation_name(id)))
+            .ok_or_else(|| not_found("MESSAGE_NOT_FOUND", &convert::message_name(id)))
+    }
+
+    async fn mark_message_read(
+        &self,
+        req: Request<pb::MarkMessageRequest>,
+    ) -> Result<Response<pb::Message>, Status> {
+        self.mark(req, MessageMark::Read).await
+    }
+
+    async fn mark_message_handled(
+        &self,
+        req: Request<pb::MarkMessageRequest>,
+    ) -> Result<Response<pb::Message>, Status> {
+        self.mark(req, MessageMark::Handled).await
     }
 }
 

@@ -84,6 +84,12 @@ impl From<Unavailable> for Status {
             Unavailable::Overloaded => {
                 status(Code::Unavailable, "DRIVER_OVERLOADED", e.to_string(), &[])
             }
+            Unavailable::JournalUnreadable { reason } => status(
+                Code::Unavailable,
+                "JOURNAL_UNREADABLE",
+                e.to_string(),
+                &[("journal_error", reason.clone())],
+            ),
             Unavailable::JournalUnwritable { reason } => status(
                 Code::Unavailable,
                 "JOURNAL_UNWRITABLE",
@@ -155,6 +161,9 @@ impl From<DispatchError> for Status {
             }
             DispatchError::UnknownOperation(o) => {
                 not_found("OPERATION_NOT_FOUND", &format!("operations/{}", o.0))
+            }
+            DispatchError::UnknownMessage(m) => {
+                not_found("MESSAGE_NOT_FOUND", &format!("messages/{}", m.0))
             }
             DispatchError::RadioNotHeard(r) => status(
                 Code::FailedPrecondition,

@@ -28,9 +28,10 @@
 //!   `team`. A filter on the type alone costs one comparison per event. One that asks what an
 //!   event concerns makes the stream keep a [`Context`]: team membership (read when the
 //!   stream begins and after each `directory_loaded`) and the radios, talkgroups and sites of
-//!   the calls, alarms and operations it has seen or that the core kept when it began
-//!   (bounded by [`MAX_REMEMBERED`] each), so that `call_ended` or `operation_succeeded`,
-//!   which name only their call or operation, are matched by what that concerns.
+//!   the calls, alarms, operations and messages it has seen or that the core kept when it
+//!   began (bounded by [`MAX_REMEMBERED`] each), so that `call_ended`, `operation_succeeded`
+//!   or `message_handled`, which name only their call, operation or message, are matched by
+//!   what that concerns.
 //! - Streams end with UNAVAILABLE (reason SHUTTING_DOWN, with `resume_cursor`) when the
 //!   server drains, and quietly when the client goes away. A drain while the snapshot is
 //!   still being sent names no cursor: none would resume correctly, so the client takes a
@@ -52,9 +53,9 @@ use super::pb;
 use super::service::{Api, Shared, drained, draining};
 use super::status::{invalid_argument, status};
 use crate::dispatch::{
-    Addressee, Alarm, AlarmFilter, AlarmId, AlarmState, Call, CallFilter, CallId, Core, EventKind,
-    Operation, OperationId, Page, Radio, RadioFilter, RadioId, Site, SiteId, Talkgroup,
-    TalkgroupId, Team,
+    Addressee, Alarm, AlarmFilter, AlarmId, AlarmState, Call, CallFilter, CallId, Core, Direction,
+    EventKind, Message, MessageFilter, MessageId, Operation, OperationId, Page, RadioFilter,
+    RadioId, RadioView, Site, SiteId, Talkgroup, TalkgroupId, Team,
 };
 use crate::journal::Cursor;
 
@@ -163,7 +164,7 @@ impl Teams {
     fn read(core: &Core) -> Teams {
         let mut t = Teams::default();
         for team in core.teams() {
-            let name = convert::team_name(team.id);
+            let name = convert::team_name(&team.resource_key());
             for r in &team.radios {
                 t.by_radio.entry(*r).or_default().push(name.clone());
             }
@@ -219,6 +220,7 @@ struct Context {
     calls: BTreeMap<CallId, Subjects>,
     alarms: BTreeMap<AlarmId, Subjects>,
     operations: BTreeMap<OperationId, Subjects>,
+    messages: BTreeMap<MessageId, Subjects>,
 }
 
 fn remember<K: Ord>(map: &mut BTreeMap<K, Subjects>, k: K, s: Subjects) {
@@ -243,6 +245,16 @@ fn alarm_subjects(a: &Alarm) -> Subjects {
         s.talkgroup(t);
     }
     s.site(&a.site);
+    s
+}
+
+fn message_subjects(m: &Message) -> Subjects {
+    let mut s = Subjects::default();
+    if let Some(r) = m.source {
+        s.radio(r);
+    }
+    s.addressee(m.to);
+    s.site(&m.site);
     s
 }
 
@@ -279,6 +291,11 @@ impl Context {
         all(|a| core.operations(a, usize::MAX), &mut ops);
         for op in &ops {
             remember(&mut c.operations, op.id, operation_subjects(op));
+        }
+        let mut messages = Vec::new();
+        all(|a| core.messages(a, usize::MAX), &mut messages);
+        for m in &messages {
+            remember(&mut c.messages, m.id, message_subjects(m));
         }
         c
     }
@@ -380,10 +397,15 @@ impl Context {
                     s = known;
                 }
             }
-            EventKind::MessageReceived { message } => {
-                s.radio(message.source);
-                s.addressee(message.to);
-                s.site(&message.site);
+            EventKind::MessageReceived { message } | EventKind::MessageSent { message } => {
+                s = message_subjects(message);
+                remember(&mut self.messages, message.id, s.clone());
+            }
+            EventKind::MessageRead { message, .. } | EventKind::MessageHandled { message, .. } => {
+                // A mark names only its message: matched by what the message concerns.
+                if let Some(known) = self.messages.get(message) {
+                    s.merge(known);
+                }
             }
             EventKind::PositionReported { radio, site, .. } => {
                 s.radio(*radio);
@@ -461,10 +483,13 @@ struct Snapshot {
     sites: Vec<Site>,
     teams: Vec<Team>,
     talkgroups: Vec<Talkgroup>,
-    radios: Vec<Radio>,
+    /// With their teams' names and last known positions.
+    radios: Vec<RadioView>,
     calls: Vec<Call>,
     alarms: Vec<Alarm>,
     operations: Vec<Operation>,
+    /// Inbound messages not yet handled (converted on the driver: they need names).
+    messages: Vec<pb::Message>,
 }
 
 /// Walk a paginated query to its end.
@@ -488,10 +513,27 @@ impl Snapshot {
             ..Snapshot::default()
         };
         all(|a| core.talkgroups(a, usize::MAX), &mut s.talkgroups);
+        let mut radios = Vec::new();
         all(
             |a| core.radios(&RadioFilter::default(), a, usize::MAX),
-            &mut s.radios,
+            &mut radios,
         );
+        s.radios = radios.iter().map(|r| core.radio_view(r)).collect();
+        let unhandled = MessageFilter {
+            direction: Some(Direction::Inbound),
+            handled: Some(false),
+            ..MessageFilter::default()
+        };
+        let mut messages = Vec::new();
+        all(
+            |b| core.messages_newest_first(&unhandled, b, usize::MAX),
+            &mut messages,
+        );
+        s.messages = messages
+            .iter()
+            .rev()
+            .map(|m| convert::message_in(core, m))
+            .collect();
         all(
             |a| core.calls(CallFilter::Active, a, usize::MAX),
             &mut s.calls,
@@ -524,6 +566,7 @@ impl Snapshot {
             calls,
             alarms,
             operations,
+            messages,
         } = self;
         sites
             .into_iter()
@@ -542,6 +585,7 @@ impl Snapshot {
                     .into_iter()
                     .map(|x| R::Operation(convert::operation(&x))),
             )
+            .chain(messages.into_iter().map(R::Message))
             .map(|r| pb::SnapshotItem { resource: Some(r) })
     }
 }
@@ -855,7 +899,8 @@ mod tests {
             "type=",
             "kind=alarm_raised",
             "type=a b=c",
-            "radio=radios/1",
+            "radio=radios/01",
+            "radio=radios/ 1",
         ] {
             let e = EventFilter::parse(bad).unwrap_err();
             assert_eq!(e.code(), tonic::Code::InvalidArgument, "{bad}");
@@ -876,16 +921,16 @@ mod tests {
 
     #[test]
     fn subjects_follow_calls_alarms_operations_and_teams() {
-        use crate::dispatch::{CallEndReason, TeamId};
+        use crate::dispatch::CallEndReason;
         use crate::link::Slot;
         let mut ctx = Context::default();
         ctx.teams
             .by_radio
-            .insert(r(1), vec![convert::team_name(TeamId(0))]);
+            .insert(r(1), vec![convert::team_name("qingshan")]);
         ctx.teams
             .by_talkgroup
-            .insert(tg(9), vec![convert::team_name(TeamId(0))]);
-        let team0 = EventFilter::parse("team = teams/0").unwrap();
+            .insert(tg(9), vec![convert::team_name("qingshan")]);
+        let team0 = EventFilter::parse("team = teams/qingshan").unwrap();
         assert!(team0.needs_subjects());
         let site = SiteId::new("s");
         // A call on the team's talkgroup, talked on by a radio of no team.
@@ -929,7 +974,7 @@ mod tests {
         };
         assert!(ctx.matches(&team0, &heard(r(1))));
         assert!(!ctx.matches(&team0, &heard(r(2))));
-        let not_team = EventFilter::parse("team != teams/0").unwrap();
+        let not_team = EventFilter::parse("team != teams/qingshan").unwrap();
         assert!(ctx.matches(&not_team, &heard(r(2))));
         let by_site = EventFilter::parse("site = sites/s").unwrap();
         assert!(ctx.matches(&by_site, &heard(r(2))));
@@ -963,6 +1008,52 @@ mod tests {
         };
         assert!(ctx.matches(&team0, &resolved));
         assert!(!ctx.matches(&team0, &resolved), "forgotten after resolve");
+    }
+
+    #[test]
+    fn message_marks_concern_what_their_message_concerns() {
+        use crate::dispatch::{MessageBody, MessageId};
+        let mut ctx = Context::default();
+        ctx.teams
+            .by_talkgroup
+            .insert(tg(9), vec![convert::team_name("qingshan")]);
+        let team = EventFilter::parse("team = teams/qingshan").unwrap();
+        let by_tg = EventFilter::parse("talkgroup = talkgroups/#9").unwrap();
+        let sent = EventKind::MessageSent {
+            message: Message {
+                id: MessageId(3),
+                direction: Direction::Outbound,
+                source: None,
+                to: Addressee::Talkgroup(tg(9)),
+                site: SiteId::new("s"),
+                at: crate::dispatch::Timestamp(1),
+                body: MessageBody::Text {
+                    text: "集合".into(),
+                },
+                operator: Some("x".into()),
+                operation: Some(OperationId(1)),
+                read: None,
+                handled: None,
+            },
+        };
+        assert!(ctx.matches(&team, &sent));
+        let handled = EventKind::MessageHandled {
+            message: MessageId(3),
+            operator: "x".into(),
+        };
+        assert!(
+            ctx.matches(&team, &handled),
+            "the mark names only its message"
+        );
+        assert!(ctx.matches(&by_tg, &handled));
+        let other = EventKind::MessageRead {
+            message: MessageId(4),
+            operator: "x".into(),
+        };
+        assert!(
+            !ctx.matches(&team, &other),
+            "an unknown message concerns nothing"
+        );
     }
 
     #[test]

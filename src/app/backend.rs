@@ -7,17 +7,19 @@
 //! reason other than lag (shutdown, a prune overtaking a replay, a replay read failure) ends
 //! as `Lagged` with the last cursor delivered: the client resumes from it and, if retention
 //! has passed it, gets `OUT_OF_RANGE` then. Cursors are of the hub's journal: one of another
-//! journal is refused before anything else is checked.
+//! journal is refused before anything else is checked. History queries read the journal
+//! through the driver's reader on a blocking thread.
 
 use futures::StreamExt;
 
-use super::driver::DriverHandle;
+use super::driver::{DriverHandle, decode_record};
 use crate::api::backend::{
-    Backend, EventStream, JournaledEvent, Unavailable, WatchEnd, WatchError, WatchStart,
+    Backend, EventStream, HistoryQuery, JournaledEvent, Unavailable, WatchEnd, WatchError,
+    WatchStart,
 };
-use crate::dispatch::{Core, DispatchError, Reply, Request};
+use crate::dispatch::{Core, DispatchError, Reply, Request, Timestamp};
 use crate::journal::hub::{Start, Subscription, WatchEnd as HubEnd};
-use crate::journal::{Cursor, CursorError, JournalId};
+use crate::journal::{Cursor, CursorError, JournalId, KindQuery, UnixMillis};
 
 /// The running gateway's backend.
 #[derive(Clone)]
@@ -123,6 +125,31 @@ impl Backend for GatewayBackend {
 
     fn serving(&self) -> tokio::sync::watch::Receiver<bool> {
         self.driver.serving()
+    }
+
+    async fn history(&self, query: HistoryQuery) -> Result<Vec<JournaledEvent>, Unavailable> {
+        let reader = self.driver.reader();
+        let journal = self.journal();
+        let ms = |t: Timestamp| UnixMillis(i64::try_from(t.0).unwrap_or(i64::MAX));
+        let unreadable = |reason: String| Unavailable::JournalUnreadable { reason };
+        // SQLite reads block: off the async runtime.
+        let records = tokio::task::spawn_blocking(move || {
+            reader.read_kind(&KindQuery {
+                kind: query.kind,
+                from: ms(query.from),
+                until: ms(query.until),
+                before: query.before.map(|(t, seq)| (ms(t), seq)),
+                limit: query.limit,
+            })
+        })
+        .await
+        .map_err(|e| unreadable(e.to_string()))?
+        .map_err(|e| unreadable(e.to_string()))?;
+        records
+            .into_iter()
+            .filter_map(|r| decode_record(journal, r).transpose())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| unreadable(e.to_string()))
     }
 }
 

@@ -534,7 +534,7 @@ impl IdOrNumber {
     pub fn radio(&self) -> Result<RadioId, IdError> {
         match self {
             IdOrNumber::Air(a) => RadioId::new(*a),
-            IdOrNumber::Number(n) => n.parse(),
+            IdOrNumber::Number(n) => strict(n)?.parse(),
         }
     }
 
@@ -542,8 +542,19 @@ impl IdOrNumber {
     pub fn talkgroup(&self) -> Result<TalkgroupId, IdError> {
         match self {
             IdOrNumber::Air(a) => TalkgroupId::new(*a),
-            IdOrNumber::Number(n) => n.parse(),
+            IdOrNumber::Number(n) => strict(n)?.parse(),
         }
+    }
+}
+
+/// A quoted number in the file is a dial number: all digits must be exactly 8 (a plain
+/// decimal DMR ID, which operators may type elsewhere, is written as a bare number here, so a
+/// dial number missing a digit is an error rather than another radio).
+fn strict(n: &str) -> Result<&str, IdError> {
+    if n.bytes().all(|b| b.is_ascii_digit()) && n.len() != 8 {
+        Err(IdError::NotEightDigits)
+    } else {
+        Ok(n)
     }
 }
 
@@ -1169,8 +1180,14 @@ site = "a"
         assert_eq!(
             report("[[radio]]\nid = \"5712022X\"\nname = \"杨勇\"\n"),
             "t.toml:10:6: [[radio]] \"杨勇\": id \"5712022X\" is not a radio: not an identity: \
-             expected 8 dial digits, 0x<hex> or #<decimal>; write its 8-digit dial number as a \
-             string (\"57120200\") or its 24-bit air address as a number\n"
+             expected 8 dial digits, 0x<hex>, #<decimal>, or a decimal DMR ID of at most 7 \
+             digits; write its 8-digit dial number as a string (\"57120200\") or its 24-bit air \
+             address as a number\n"
+        );
+        // A quoted number is a dial number: one digit short is an error, not a DMR ID.
+        assert!(
+            report("[[radio]]\nid = \"5712022\"\nname = \"杨勇\"\n")
+                .contains("dial number must be 8 digits"),
         );
     }
 
@@ -1575,8 +1592,9 @@ team = "nobody"
                 "t.toml:19:6: [[radio]] \"b\": id \"57120201\" is also the id of \"a\": each \
                  radio is listed once; remove one or correct its id (first at line 16)",
                 "t.toml:22:6: [[radio]] \"c\": id \"5712022X\" is not a radio: not an identity: \
-                 expected 8 dial digits, 0x<hex> or #<decimal>; write its 8-digit dial number \
-                 as a string (\"57120200\") or its 24-bit air address as a number",
+                 expected 8 dial digits, 0x<hex>, #<decimal>, or a decimal DMR ID of at most 7 \
+                 digits; write its 8-digit dial number as a string (\"57120200\") or its 24-bit \
+                 air address as a number",
                 "t.toml:24:8: [[radio]] \"c\": team \"nobody\" is not a [[team]] name: add the \
                  team or correct the name",
             ]

@@ -28,10 +28,18 @@
 //!   by another position. A closed standard output (`ctl watch | head`) ends it quietly.
 //! - Over-the-air commands (`check`, `alert`, `stun`, `revive`, `kill`, `text`, `status`,
 //!   `locate`) and `ack-alarm` take a radio or talkgroup as a dial number, `0x<hex>`,
-//!   `#<decimal>`, a resource name, or a radio's display name. By default they wait for the
+//!   `#<decimal>`, a plain decimal DMR ID of at most 7 digits, a resource name, or a radio's
+//!   display name. `text` and `status` hand a number to the gateway as typed, which resolves
+//!   it against its directory and refuses an ambiguous one naming both readings. Teams are
+//!   named by their configured name (`qingshan`) or display name. By default they wait for the
 //!   outcome, printing one line per state change; `--no-wait` prints the operation and
 //!   returns at once. `kill` needs `--reason` (sent with the request) and a confirmation:
 //!   typed `yes` at a terminal, or `--yes`.
+//! - `messages` lists texts and status messages of both directions, newest first, with
+//!   filters; `inbox` lists received ones, those not yet handled first; `mark-read` and
+//!   `mark-handled` mark one (journaled with the `--operator`); `track` prints a radio's
+//!   position reports from the journal, newest first. Same conventions: local times, names,
+//!   `… N more`.
 //! - Errors are one plain sentence on standard error, and the exit status says what kind
 //!   ([`exit`], also in `ctl --help`).
 
@@ -165,7 +173,7 @@ pub enum CtlCommand {
         /// Only alarms not yet resolved.
         #[arg(long)]
         open: bool,
-        /// AIP-160 filter, e.g. "team = teams/0" (see services.proto).
+        /// AIP-160 filter, e.g. "team = teams/qingshan" (see services.proto).
         #[arg(long, default_value = "")]
         filter: String,
         /// Most rows to print (the rest are counted).
@@ -190,7 +198,7 @@ pub enum CtlCommand {
         #[arg(long)]
         snapshot: bool,
         /// Event filter (AIP-160), e.g. "type = alarm_* OR type = operation_*" or
-        /// "team = teams/0".
+        /// "team = teams/qingshan".
         #[arg(long, default_value = "")]
         filter: String,
         /// Also print heartbeats.
@@ -301,6 +309,58 @@ pub enum CtlCommand {
     Cancel {
         /// Operation: its number or operations/N.
         operation: String,
+    },
+    /// List texts and status messages, both directions, newest first.
+    Messages {
+        /// Only messages from or to this radio.
+        #[arg(long)]
+        radio: Option<String>,
+        /// Only messages to this talkgroup.
+        #[arg(long)]
+        talkgroup: Option<String>,
+        /// Only messages of this team (configured name or display name).
+        #[arg(long)]
+        team: Option<String>,
+        /// Only received (`in`) or sent (`out`) messages.
+        #[arg(long, value_parser = ["in", "out"])]
+        direction: Option<String>,
+        /// Only messages not yet handled.
+        #[arg(long)]
+        unhandled: bool,
+        /// Most rows to print (the rest are counted).
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// Received messages, those not yet handled first (then the handled ones), newest first
+    /// within each.
+    Inbox {
+        /// Only messages of this team (configured name or display name).
+        #[arg(long)]
+        team: Option<String>,
+        /// Most rows to print (the rest are counted).
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// A radio's track: its position reports from the journal, newest first.
+    Track {
+        /// Radio.
+        radio: String,
+        /// Only reports received in the last MINUTES minutes.
+        #[arg(long)]
+        minutes: Option<u64>,
+        /// Most rows to print (the rest are counted).
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// Mark a message read.
+    MarkRead {
+        /// Message: its number (MESSAGE column of `ctl messages`) or messages/N.
+        message: String,
+    },
+    /// Mark a message handled (and read).
+    MarkHandled {
+        /// Message: its number or messages/N.
+        message: String,
     },
 }
 
@@ -505,13 +565,16 @@ fn with_collection(collection: &str, s: &str) -> String {
 }
 
 /// Is `s` an address the API takes for a radio or talkgroup: 8 digits, `0x` + hex,
-/// `#` + decimal?
+/// `#` + decimal, or a plain decimal DMR ID of at most 7 digits?
 fn is_address(s: &str) -> bool {
     if let Some(hex) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
         return !hex.is_empty() && hex.len() <= 6 && hex.bytes().all(|b| b.is_ascii_hexdigit());
     }
     if let Some(dec) = s.strip_prefix('#') {
         return dec.parse::<u32>().is_ok_and(|v| v <= 0xFF_FFFF);
+    }
+    if (1..=7).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit()) {
+        return true;
     }
     s.parse::<DialNumber>().is_ok()
 }
@@ -521,18 +584,12 @@ pub fn radio_name(s: &str) -> String {
     with_collection("radios", s.trim())
 }
 
-/// A recipient as typed: a resource name is kept; a dial number in the group range goes to
-/// the talkgroup (the dialling plan tells them apart, docs/pdt.md §0 item 2); anything
-/// else is a radio.
+/// A recipient as typed: a resource name is kept, anything else goes to the gateway as it
+/// is, which resolves it against the radios and talkgroups it knows (a dial number by the
+/// dialling plan, docs/pdt.md §0 item 2; a raw air address by the directory; an ambiguous
+/// one is refused naming both readings).
 pub fn recipient_name(s: &str) -> String {
-    let s = s.trim();
-    if s.contains('/') {
-        return s.to_string();
-    }
-    match s.parse::<DialNumber>().ok().and_then(DialNumber::kind) {
-        Some(IdKind::Group) => format!("talkgroups/{s}"),
-        _ => format!("radios/{s}"),
-    }
+    s.trim().to_string()
 }
 
 /// `alarms/N` or `operations/N` from a number as typed.
@@ -957,7 +1014,8 @@ impl Names {
                 exit::USAGE,
                 format!(
                     "\"{s}\" is not a radio: give its 8-digit dial number, 0x and its hex air \
-                     address, # and its decimal air address, or its name"
+                     address, # and its decimal air address, its plain DMR ID (up to 7 \
+                     digits), or its name"
                 ),
             )
         })
@@ -979,7 +1037,8 @@ impl Names {
             exit::USAGE,
             format!(
                 "\"{s}\" is not a radio or talkgroup: give its 8-digit dial number, 0x and its \
-                 hex air address, # and its decimal air address, or its name"
+                 hex air address, # and its decimal air address, its plain DMR ID (up to 7 \
+                 digits), or its name"
             ),
         ))
     }
@@ -1051,6 +1110,121 @@ pub fn radios_table(radios: &[pb::Radio], names: &Names, clock: &Clock, more: us
         &radios_rows(radios, names, clock),
         more,
         "radios",
+    )
+}
+
+fn message_body(m: &pb::Message) -> String {
+    match &m.body {
+        Some(pb::message::Body::Text(t)) => format!("\"{t}\""),
+        Some(pb::message::Body::Status(n)) => format!("status {n}"),
+        None => "-".into(),
+    }
+}
+
+/// A radio or talkgroup of a message by name: the directory's, else the display name the
+/// message carries.
+fn party(names: &Names, m: &pb::Message, name: &str) -> String {
+    if name.is_empty() {
+        return "-".into();
+    }
+    let shown = names.addressee(name);
+    match m.display_names.get(name).filter(|d| !d.is_empty()) {
+        Some(d) if shown == short(name) => format!("{d} ({})", short(name)),
+        _ => shown,
+    }
+}
+
+/// The messages table (times in `clock`'s zone, names from `names`).
+pub fn messages_table(
+    messages: &[pb::Message],
+    names: &Names,
+    clock: &Clock,
+    more: usize,
+) -> String {
+    let rows: Vec<Vec<String>> = messages
+        .iter()
+        .map(|m| {
+            let inbound = m.direction == pb::message::Direction::Inbound as i32;
+            let state = if m.handled {
+                format!(
+                    "handled by {} {}",
+                    dash(&m.handled_by),
+                    clock.time(m.handle_time.as_ref())
+                )
+            } else if m.read {
+                format!(
+                    "read by {} {}",
+                    dash(&m.read_by),
+                    clock.time(m.read_time.as_ref())
+                )
+            } else {
+                "new".into()
+            };
+            vec![
+                short(&m.name).to_string(),
+                clock.time(m.create_time.as_ref()),
+                if inbound { "in" } else { "out" }.to_string(),
+                if inbound {
+                    party(names, m, &m.source)
+                } else if m.operator.is_empty() {
+                    "dispatch".into()
+                } else {
+                    format!("dispatch ({})", m.operator)
+                },
+                party(names, m, &m.target),
+                message_body(m),
+                state,
+            ]
+        })
+        .collect();
+    table_with_more(
+        &["MESSAGE", "WHEN", "DIR", "FROM", "TO", "TEXT", "STATE"],
+        &rows,
+        more,
+        "messages",
+    )
+}
+
+/// The positions table: coordinates to 6 decimals (about 0.1 m), local receive times.
+pub fn positions_table(
+    positions: &[pb::Position],
+    names: &Names,
+    clock: &Clock,
+    more: usize,
+) -> String {
+    let rows: Vec<Vec<String>> = positions
+        .iter()
+        .map(|p| {
+            vec![
+                clock.time(p.receive_time.as_ref()),
+                names.radio(&p.radio),
+                format!("{:.6}", p.latitude),
+                format!("{:.6}", p.longitude),
+                p.altitude_m.map_or("-".into(), |a| format!("{a:.0}")),
+                p.accuracy_m.map_or("-".into(), |a| format!("{a:.0}")),
+                dash(&p.source),
+                if p.site.is_empty() {
+                    "-".into()
+                } else {
+                    names.site(&p.site)
+                },
+            ]
+        })
+        .collect();
+    table_with_more(
+        &[
+            "RECEIVED",
+            "RADIO",
+            "LATITUDE",
+            "LONGITUDE",
+            "ALT M",
+            "ACC M",
+            "SOURCE",
+            "SITE",
+        ],
+        &rows,
+        more,
+        "positions",
     )
 }
 
@@ -1466,6 +1640,138 @@ pub async fn execute(args: CtlArgs, out: &mut (dyn Write + Send)) -> Result<Outc
             watch(&c, names, &clock, cursor, snapshot, filter, style, out).await?;
             return Ok(Outcome::Done);
         }
+        CtlCommand::Messages {
+            radio,
+            talkgroup,
+            team,
+            direction,
+            unhandled,
+            limit,
+        } => {
+            let mut client =
+                pb::message_service_client::MessageServiceClient::new(c.channel.clone());
+            let direction = match direction.as_deref() {
+                Some("in") => pb::message::Direction::Inbound as i32,
+                Some("out") => pb::message::Direction::Outbound as i32,
+                _ => 0,
+            };
+            let req = pb::ListMessagesRequest {
+                page_size: 1000,
+                radio: radio
+                    .as_deref()
+                    .map(|r| names.resolve_radio(r))
+                    .transpose()?
+                    .unwrap_or_default(),
+                talkgroup: talkgroup
+                    .as_deref()
+                    .map(|s| with_collection("talkgroups", s.trim()))
+                    .unwrap_or_default(),
+                team: team
+                    .as_deref()
+                    .map(|t| names.resolve_team(t))
+                    .transpose()?
+                    .unwrap_or_default(),
+                direction,
+                handled: unhandled.then_some(false),
+                ..pb::ListMessagesRequest::default()
+            };
+            let (messages, more) = collect_pages!(
+                limit,
+                |token| client.list_messages(pb::ListMessagesRequest {
+                    page_token: token.clone(),
+                    ..req.clone()
+                }),
+                messages
+            );
+            out.write_all(messages_table(&messages, &names, &clock, more).as_bytes())?;
+            return Ok(Outcome::Done);
+        }
+        CtlCommand::Inbox { team, limit } => {
+            let mut client =
+                pb::message_service_client::MessageServiceClient::new(c.channel.clone());
+            let team = team
+                .as_deref()
+                .map(|t| names.resolve_team(t))
+                .transpose()?
+                .unwrap_or_default();
+            let mut messages = Vec::new();
+            let mut more = 0;
+            // Not yet handled first, then the handled ones.
+            for handled in [false, true] {
+                let req = pb::ListMessagesRequest {
+                    page_size: 1000,
+                    team: team.clone(),
+                    direction: pb::message::Direction::Inbound as i32,
+                    handled: Some(handled),
+                    ..pb::ListMessagesRequest::default()
+                };
+                let (page, left) = collect_pages!(
+                    limit.saturating_sub(messages.len()),
+                    |token| client.list_messages(pb::ListMessagesRequest {
+                        page_token: token.clone(),
+                        ..req.clone()
+                    }),
+                    messages
+                );
+                messages.extend(page);
+                more += left;
+            }
+            out.write_all(messages_table(&messages, &names, &clock, more).as_bytes())?;
+            return Ok(Outcome::Done);
+        }
+        CtlCommand::Track {
+            radio,
+            minutes,
+            limit,
+        } => {
+            let mut client = pb::radio_service_client::RadioServiceClient::new(c.channel.clone());
+            let radio = names.resolve_radio(&radio)?;
+            let start_time = minutes.map(|m| prost_types::Timestamp {
+                seconds: jiff::Timestamp::now()
+                    .as_second()
+                    .saturating_sub(i64::try_from(m.saturating_mul(60)).unwrap_or(i64::MAX)),
+                nanos: 0,
+            });
+            let (positions, more) = collect_pages!(
+                limit,
+                |token| client.list_positions(pb::ListPositionsRequest {
+                    page_size: 1000,
+                    page_token: token.clone(),
+                    radio: radio.clone(),
+                    start_time,
+                    end_time: None,
+                }),
+                positions
+            );
+            out.write_all(positions_table(&positions, &names, &clock, more).as_bytes())?;
+            return Ok(Outcome::Done);
+        }
+        CtlCommand::MarkRead { message } => {
+            let mut client =
+                pb::message_service_client::MessageServiceClient::new(c.channel.clone());
+            let m = client
+                .mark_message_read(c.request(pb::MarkMessageRequest {
+                    name: numbered("messages", "a message", &message)?,
+                }))
+                .await
+                .map_err(status_error)?
+                .into_inner();
+            out.write_all(messages_table(&[m], &names, &clock, 0).as_bytes())?;
+            return Ok(Outcome::Done);
+        }
+        CtlCommand::MarkHandled { message } => {
+            let mut client =
+                pb::message_service_client::MessageServiceClient::new(c.channel.clone());
+            let m = client
+                .mark_message_handled(c.request(pb::MarkMessageRequest {
+                    name: numbered("messages", "a message", &message)?,
+                }))
+                .await
+                .map_err(status_error)?
+                .into_inner();
+            out.write_all(messages_table(&[m], &names, &clock, 0).as_bytes())?;
+            return Ok(Outcome::Done);
+        }
         CtlCommand::Operation { operation } => {
             let mut client = OperationServiceClient::new(c.channel.clone());
             let op = client
@@ -1583,7 +1889,7 @@ pub async fn execute(args: CtlArgs, out: &mut (dyn Write + Send)) -> Result<Outc
         } => {
             let op = commands
                 .send_text(c.request(pb::SendTextRequest {
-                    recipient: names.resolve_recipient(&recipient)?,
+                    name: names.resolve_recipient(&recipient)?,
                     text,
                     request_id: wait.request_id.clone().unwrap_or_default(),
                 }))
@@ -1597,7 +1903,7 @@ pub async fn execute(args: CtlArgs, out: &mut (dyn Write + Send)) -> Result<Outc
         } => {
             let op = commands
                 .send_status(c.request(pb::SendStatusRequest {
-                    recipient: names.resolve_recipient(&recipient)?,
+                    name: names.resolve_recipient(&recipient)?,
                     status,
                     request_id: wait.request_id.clone().unwrap_or_default(),
                 }))
@@ -1950,12 +2256,38 @@ pub fn render_event(e: &pb::Event, names: &mut Names, clock: &Clock) -> EventLin
                 None => "an empty message".to_string(),
             };
             plain(format!(
-                "{} → {}: {body}{}",
+                "{} → {}: {body}{} (message {})",
                 names.radio(&m.source),
                 names.addressee(&m.to),
-                on(names, &m.site)
+                on(names, &m.site),
+                short(&m.message)
             ))
         }
+        Some(P::MessageSent(m)) => {
+            let m = m.message.clone().unwrap_or_default();
+            plain(format!(
+                "{} → {}: {}{} (message {})",
+                if m.operator.is_empty() {
+                    "dispatch".to_string()
+                } else {
+                    format!("dispatch ({})", m.operator)
+                },
+                party(names, &m, &m.target),
+                message_body(&m),
+                on(names, &m.site),
+                short(&m.name)
+            ))
+        }
+        Some(P::MessageRead(m)) => plain(format!(
+            "message {} read by {}",
+            short(&m.message),
+            dash(&m.operator)
+        )),
+        Some(P::MessageHandled(m)) => plain(format!(
+            "message {} handled by {}",
+            short(&m.message),
+            dash(&m.operator)
+        )),
         Some(P::PositionReported(p)) => {
             let at = p
                 .position
@@ -2144,6 +2476,24 @@ pub fn render_snapshot(item: &pb::SnapshotItem, names: &Names, clock: &Clock) ->
             }
         }
         Some(R::Operation(o)) => plain(describe(o, names, clock)),
+        Some(R::Message(m)) => plain(format!(
+            "message {} from {} to {}: {}{}",
+            short(&m.name),
+            if m.direction == pb::message::Direction::Inbound as i32 {
+                party(names, m, &m.source)
+            } else {
+                "dispatch".to_string()
+            },
+            party(names, m, &m.target),
+            message_body(m),
+            if m.handled {
+                ", handled"
+            } else if m.read {
+                ", read"
+            } else {
+                ", new"
+            }
+        )),
         #[allow(unreachable_patterns)]
         _ => plain("state item".to_string()),
     }
@@ -2438,7 +2788,8 @@ mod tests {
         assert_eq!(
             out,
             "#0123456789abcdef0123456789abcdef.7\\u{1b}[H  06:53:16  宋江 (57120201) → \
-             青山镇应急分队 (57190001): \"line one\\nline two\\u{9b}2J\" on s\\u{1b}[2J\n"
+             青山镇应急分队 (57190001): \"line one\\nline two\\u{9b}2J\" on s\\u{1b}[2J \
+             (message 7)\n"
         );
         assert!(!out.trim_end().chars().any(char::is_control));
         // An emergency from a radio whose alias carries an escape sequence.
@@ -2513,11 +2864,17 @@ mod tests {
         assert_eq!(radio_name("80020200"), "radios/80020200");
         assert_eq!(radio_name("0x10ABCD"), "radios/0x10ABCD");
         assert_eq!(radio_name("radios/#5"), "radios/#5");
-        assert_eq!(recipient_name("80020910"), "talkgroups/80020910");
-        assert_eq!(recipient_name("80020200"), "radios/80020200");
+        // The gateway resolves a number against its directory.
+        assert_eq!(recipient_name(" #46001 "), "#46001");
+        assert_eq!(recipient_name("80020910"), "80020910");
         assert_eq!(recipient_name("talkgroups/0x000001"), "talkgroups/0x000001");
         assert!(is_address("0x10abcd") && is_address("#9011201") && is_address("57120201"));
-        assert!(!is_address("123") && !is_address("0x1234567") && !is_address("#16777216"));
+        assert!(is_address("3100001") && is_address("123"));
+        assert!(!is_address("123456789") && !is_address("0x1234567") && !is_address("#16777216"));
+        assert_eq!(
+            numbered("messages", "a message", "7").unwrap(),
+            "messages/7"
+        );
         assert_eq!(numbered("alarms", "an alarm", "3").unwrap(), "alarms/3");
         assert_eq!(
             numbered("alarms", "an alarm", "alarms/3").unwrap(),
@@ -2633,6 +2990,70 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(render_event(&e, &mut n, &clock).text, "message sent");
+    }
+
+    #[test]
+    fn message_events_read_with_names() {
+        let clock = Clock::new(Some("UTC")).unwrap();
+        let mut n = names();
+        let sent = pb::Event {
+            r#type: "message_sent".into(),
+            payload: Some(pb::event::Payload::MessageSent(pb::MessageSent {
+                message: Some(pb::Message {
+                    name: "messages/8".into(),
+                    target: "talkgroups/57190001".into(),
+                    site: "sites/qingshan".into(),
+                    operator: "值班员".into(),
+                    operation: "operations/3".into(),
+                    body: Some(pb::message::Body::Status(12)),
+                    ..Default::default()
+                }),
+            })),
+            ..Default::default()
+        };
+        assert_eq!(
+            render_event(&sent, &mut n, &clock).text,
+            "dispatch (值班员) → 青山镇应急分队 (57190001): status 12 on 青山镇 (message 8)"
+        );
+        let handled = pb::Event {
+            r#type: "message_handled".into(),
+            payload: Some(pb::event::Payload::MessageHandled(pb::MessageMarked {
+                message: "messages/8".into(),
+                operator: "值班员".into(),
+            })),
+            ..Default::default()
+        };
+        assert_eq!(
+            render_event(&handled, &mut n, &clock).text,
+            "message 8 handled by 值班员"
+        );
+        let read = pb::Event {
+            r#type: "message_read".into(),
+            payload: Some(pb::event::Payload::MessageRead(pb::MessageMarked {
+                message: "messages/8".into(),
+                operator: "".into(),
+            })),
+            ..Default::default()
+        };
+        assert_eq!(
+            render_event(&read, &mut n, &clock).text,
+            "message 8 read by -"
+        );
+        // A name the directory does not have comes from the message itself.
+        let m = pb::Message {
+            name: "messages/9".into(),
+            direction: pb::message::Direction::Inbound as i32,
+            source: "radios/57120209".into(),
+            target: "talkgroups/57190001".into(),
+            display_names: [("radios/57120209".to_string(), "林冲".to_string())].into(),
+            body: Some(pb::message::Body::Text("到达".into())),
+            ..Default::default()
+        };
+        let t = messages_table(&[m], &n, &clock, 0);
+        assert!(
+            t.contains("林冲 (57120209)  青山镇应急分队 (57190001)  \"到达\"  new"),
+            "{t}"
+        );
     }
 
     #[test]

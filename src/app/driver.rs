@@ -267,6 +267,11 @@ impl DriverHandle {
         self.reader.check_cursor(cursor).map_err(|e| e.cursor())
     }
 
+    /// A reader of the journal (history queries; never blocks the writer).
+    pub fn reader(&self) -> Arc<dyn JournalReader> {
+        Arc::clone(&self.reader)
+    }
+
     /// The event fan-out.
     pub fn hub(&self) -> &Hub<JournaledEvent> {
         &self.hub

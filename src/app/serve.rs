@@ -141,6 +141,7 @@ pub fn directory(config: &Config) -> anyhow::Result<Directory> {
         }
         let talkgroup = team.talkgroup.as_ref().map(talkgroup).transpose()?;
         dir.teams.push(DirectoryTeam {
+            key: team.name.clone(),
             name: team.display_name.clone(),
             radios,
             talkgroup,

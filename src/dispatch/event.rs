@@ -7,11 +7,13 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::ids::{AlarmId, CallId, OperationId, RadioId, SiteId, TalkgroupId, TeamId, Timestamp};
+use super::ids::{
+    AlarmId, CallId, MessageId, OperationId, RadioId, SiteId, TalkgroupId, TeamId, Timestamp,
+};
 use super::model::{
-    Addressee, Alarm, AlarmState, Call, CallEndReason, Directory, FailReason, Message, Operation,
-    OperationState, OtaCommand, Position, PositionReport, Presence, Radio, RadioControl, Refusal,
-    Service, Site, Talkgroup, Team,
+    Addressee, Alarm, AlarmState, Call, CallEndReason, Directory, FailReason, Mark, Message,
+    Operation, OperationState, OtaCommand, Position, PositionReport, Presence, Radio, RadioControl,
+    Refusal, Service, Site, Talkgroup, Team,
 };
 use super::{Config, Core, State};
 use crate::link::Slot;
@@ -110,6 +112,19 @@ pub enum EventKind {
     AlarmResolved { alarm: AlarmId, operator: String },
     /// A text or status message arrived.
     MessageReceived { message: Message },
+    /// A dispatcher sent a text or status: the outbound message, carried by
+    /// `message.operation`.
+    MessageSent { message: Message },
+    /// A dispatcher marked a message read.
+    MessageRead {
+        message: MessageId,
+        operator: String,
+    },
+    /// A dispatcher marked a message handled (which marks it read as well).
+    MessageHandled {
+        message: MessageId,
+        operator: String,
+    },
     /// A position arrived.
     PositionReported {
         radio: RadioId,
@@ -232,6 +247,9 @@ impl EventKind {
             EventKind::AlarmAcknowledged { .. } => "alarm_acknowledged",
             EventKind::AlarmResolved { .. } => "alarm_resolved",
             EventKind::MessageReceived { .. } => "message_received",
+            EventKind::MessageSent { .. } => "message_sent",
+            EventKind::MessageRead { .. } => "message_read",
+            EventKind::MessageHandled { .. } => "message_handled",
             EventKind::PositionReported { .. } => "position_reported",
             EventKind::OperationCreated { .. } => "operation_created",
             EventKind::OperationQueued { .. } => "operation_queued",
@@ -393,8 +411,14 @@ impl Core {
                         }
                         st.radio_mut(*r).team = Some(id);
                     }
+                    let key = if d.key.is_empty() {
+                        i.to_string()
+                    } else {
+                        d.key.clone()
+                    };
                     st.teams.push(Team {
                         id,
+                        key,
                         name: d.name.clone(),
                         radios: d.radios.clone(),
                         talkgroup: d.talkgroup,
@@ -593,13 +617,35 @@ impl Core {
                     }
                 }
             }
-            EventKind::MessageReceived { message } => {
+            EventKind::MessageReceived { message } | EventKind::MessageSent { message } => {
                 st.next_message = st.next_message.max(message.id.0 + 1);
                 let mut m = message.clone();
                 m.site = st.intern(&m.site);
                 st.messages.insert(m.id, m);
                 while st.messages.len() > cfg.message_history {
                     st.messages.pop_first();
+                }
+            }
+            EventKind::MessageRead { message, operator } => {
+                if let Some(m) = st.messages.get_mut(message)
+                    && m.read.is_none()
+                {
+                    m.read = Some(Mark {
+                        by: operator.clone(),
+                        at,
+                    });
+                }
+            }
+            EventKind::MessageHandled { message, operator } => {
+                if let Some(m) = st.messages.get_mut(message)
+                    && m.handled.is_none()
+                {
+                    let mark = Mark {
+                        by: operator.clone(),
+                        at,
+                    };
+                    m.read.get_or_insert_with(|| mark.clone());
+                    m.handled = Some(mark);
                 }
             }
             EventKind::PositionReported {
@@ -846,6 +892,24 @@ mod tests {
                 }
             )
         );
+    }
+
+    #[test]
+    fn messages_journaled_before_directions_and_marks_still_read_and_write_the_same() {
+        // An inbound message as journaled before messages had a direction or marks.
+        let old = r#"{"at":5,"event":"message_received","message":{"id":3,"source":1048577,"to":{"talkgroup":1048577},"site":"s","at":5,"body":{"kind":"status","status":7}}}"#;
+        let e: Event = serde_json::from_str(old).unwrap();
+        let EventKind::MessageReceived { message } = &e.kind else {
+            panic!("{e:?}");
+        };
+        assert_eq!(message.direction, super::super::model::Direction::Inbound);
+        assert_eq!(message.source, Some(RadioId::new(0x100001).unwrap()));
+        assert_eq!(serde_json::to_string(&e).unwrap(), old);
+        // Old teams without a key are named by their index.
+        let old_dir = r#"{"at":1,"event":"directory_loaded","directory":{"radios":[],"talkgroups":[],"sites":[],"teams":[{"name":"队","radios":[],"talkgroup":null}]}}"#;
+        let mut core = Core::new(Config::default());
+        core.apply(&serde_json::from_str(old_dir).unwrap());
+        assert_eq!(core.team_by_key("0").map(|t| t.name.as_str()), Some("队"));
     }
 
     #[test]

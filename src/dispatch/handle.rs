@@ -7,8 +7,8 @@
 use super::event::{Event, EventKind};
 use super::ids::{AlarmId, CallId, MessageId, OperationId, RadioId, SiteId, Timestamp};
 use super::model::{
-    Addressee, AlarmState, CallEndReason, FailReason, Message, MessageBody, Operation,
-    OperationState, OtaCommand, Position, RadioControl, Service, Site, slot_index,
+    Addressee, AlarmState, CallEndReason, Direction, FailReason, Message, MessageBody, MessageMark,
+    Operation, OperationState, OtaCommand, Position, RadioControl, Service, Site, slot_index,
 };
 use super::{
     AirEvent, AirInput, AirMessage, Answer, Command, Core, DispatchError, Input, Output, Reply,
@@ -358,11 +358,11 @@ impl Core {
                 // Bounded whatever ingest hands over.
                 let text = text.chars().take(MAX_INBOUND_TEXT_CHARS).collect();
                 let body = MessageBody::Text { text };
-                self.message(now, site, source, to, body, out);
+                self.inbound(now, site, source, to, body, out);
             }
             AirEvent::Status { source, to, status } => {
                 let body = MessageBody::Status { status };
-                self.message(now, site, source, to, body, out);
+                self.inbound(now, site, source, to, body, out);
             }
             AirEvent::Position { radio, position } => {
                 self.position(now, site, radio, position, out)
@@ -457,7 +457,7 @@ impl Core {
         }
     }
 
-    fn message(
+    fn inbound(
         &mut self,
         now: Timestamp,
         site: SiteId,
@@ -468,11 +468,16 @@ impl Core {
     ) {
         let message = Message {
             id: MessageId(self.state.next_message),
-            source,
+            direction: Direction::Inbound,
+            source: Some(source),
             to,
             site,
             at: now,
             body,
+            operator: None,
+            operation: None,
+            read: None,
+            handled: None,
         };
         self.emit(now, EventKind::MessageReceived { message }, out);
     }
@@ -699,6 +704,7 @@ impl Core {
                 }
                 self.validate(&cmd)?;
                 let op = self.create(now, cmd, request_id, operator, out)?;
+                self.outbound(now, &op, out);
                 Ok(Reply::Operation(Box::new(op)))
             }
             Command::AcknowledgeAlarm { alarm } => {
@@ -783,6 +789,30 @@ impl Core {
                     operation: None,
                 })
             }
+            Command::MarkMessage { message, mark } => {
+                let m = self
+                    .state
+                    .messages
+                    .get(&message)
+                    .ok_or(DispatchError::UnknownMessage(message))?;
+                let operator = operator.unwrap_or_default();
+                match mark {
+                    MessageMark::Read if m.read.is_none() => {
+                        self.emit(now, EventKind::MessageRead { message, operator }, out)
+                    }
+                    MessageMark::Handled if m.handled.is_none() => {
+                        self.emit(now, EventKind::MessageHandled { message, operator }, out)
+                    }
+                    MessageMark::Read | MessageMark::Handled => {}
+                }
+                let m = self
+                    .state
+                    .messages
+                    .get(&message)
+                    .cloned()
+                    .ok_or(DispatchError::UnknownMessage(message))?;
+                Ok(Reply::Message(Box::new(m)))
+            }
             Command::CancelOperation { operation } => {
                 let op = self
                     .state
@@ -812,6 +842,33 @@ impl Core {
                 Ok(Reply::Operation(Box::new(op)))
             }
         }
+    }
+
+    /// A text or status a dispatcher sends is a message too (direction outbound), linked to
+    /// the operation that carries it.
+    fn outbound(&mut self, now: Timestamp, op: &Operation, out: &mut Vec<Output>) {
+        let (to, body) = match &op.command {
+            OtaCommand::SendText { to, text } => (*to, MessageBody::Text { text: text.clone() }),
+            OtaCommand::SendStatus { to, status } => (*to, MessageBody::Status { status: *status }),
+            _ => return,
+        };
+        let Some(site) = op.site.clone() else {
+            return;
+        };
+        let message = Message {
+            id: MessageId(self.state.next_message),
+            direction: Direction::Outbound,
+            source: None,
+            to,
+            site,
+            at: now,
+            body,
+            operator: op.operator.clone(),
+            operation: Some(op.id),
+            read: None,
+            handled: None,
+        };
+        self.emit(now, EventKind::MessageSent { message }, out);
     }
 
     /// Create and queue an operation.

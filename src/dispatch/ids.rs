@@ -70,8 +70,12 @@ pub enum IdError {
     /// The number is an individual number where a group was expected, or the reverse.
     #[error("dial number {0} is not a {1} number")]
     WrongKind(DialNumber, IdKind),
-    /// Neither an air address (`0x`-prefixed hex or `#`-prefixed decimal) nor a dial number.
-    #[error("not an identity: expected 8 dial digits, 0x<hex> or #<decimal>")]
+    /// Neither an air address (`0x`-prefixed hex, `#`-prefixed decimal, or a plain decimal of
+    /// at most 7 digits) nor a dial number.
+    #[error(
+        "not an identity: expected 8 dial digits, 0x<hex>, #<decimal>, or a decimal DMR ID of \
+         at most 7 digits"
+    )]
     Syntax,
 }
 
@@ -237,9 +241,15 @@ fn check_24(v: u32) -> Result<u32, IdError> {
     }
 }
 
+/// Most digits of a plain decimal air address (a DMR ID typed without `#`): eight digits
+/// always read as a PDT dial number (docs/pdt.md §1.1), so a plain DMR ID has at most seven.
+const PLAIN_DECIMAL_MAX_DIGITS: usize = 7;
+
 /// Parse the forms an operator may type for an identity of `kind`: 8 dial digits,
-/// `0x<hex>` or `#<decimal>` for a raw air address. Strict: no surrounding whitespace, no
-/// sign, 1 to 8 digits after a prefix (so nothing a number parser would also take slips in).
+/// `0x<hex>` or `#<decimal>` for a raw air address, or a plain decimal DMR ID of at most 7
+/// digits (which cannot be confused with a dial number). Strict: no surrounding whitespace, no
+/// sign, 1 to 8 digits after a prefix (so nothing a number parser would also take slips in), and
+/// a plain decimal is canonical (no leading zero), so one ID has one plain spelling.
 fn parse_identity(s: &str, kind: IdKind) -> Result<u32, IdError> {
     let digits =
         |d: &str, ok: fn(&u8) -> bool| !d.is_empty() && d.len() <= 8 && d.bytes().all(|b| ok(&b));
@@ -259,6 +269,14 @@ fn parse_identity(s: &str, kind: IdKind) -> Result<u32, IdError> {
     }
     if s.len() == 8 && s.bytes().all(|b| b.is_ascii_digit()) {
         return s.parse::<DialNumber>()?.air(kind);
+    }
+    if (1..=PLAIN_DECIMAL_MAX_DIGITS).contains(&s.len())
+        && s.bytes().all(|b| b.is_ascii_digit())
+        && (s == "0" || !s.starts_with('0'))
+    {
+        // At most 7 digits always fit in a u32.
+        let v = s.parse::<u32>().map_err(|_| IdError::Syntax)?;
+        return check_24(v);
     }
     Err(IdError::Syntax)
 }
@@ -296,7 +314,7 @@ macro_rules! air_id {
 
         impl FromStr for $name {
             type Err = IdError;
-            /// 8 dial digits, `0x<hex>` or `#<decimal>`.
+            /// 8 dial digits, `0x<hex>`, `#<decimal>`, or a plain decimal of at most 7 digits.
             fn from_str(s: &str) -> Result<Self, IdError> {
                 parse_identity(s, $kind).map($name)
             }
@@ -563,7 +581,27 @@ mod tests {
         // Level groups outside the standard L ∈ {0,7,8,9}.
         assert_eq!(dial("57191000").air(IdKind::Group), Err(IdError::Fleet(91)));
         assert_eq!(dial("57191000").kind(), None);
-        assert_eq!("5712020".parse::<RadioId>(), Err(IdError::Syntax));
+        // Seven digits are a plain DMR ID, nine are nothing.
+        assert_eq!("5712020".parse::<RadioId>().unwrap().air(), 5_712_020);
+        assert_eq!("571202000".parse::<RadioId>(), Err(IdError::Syntax));
+    }
+
+    #[test]
+    fn plain_decimal_dmr_ids() {
+        assert_eq!("46001".parse::<TalkgroupId>().unwrap().air(), 46_001);
+        assert_eq!("3100001".parse::<RadioId>().unwrap().air(), 3_100_001);
+        assert_eq!("9".parse::<RadioId>().unwrap().air(), 9);
+        // Strict like every other form: no whitespace, no leading zero.
+        for bad in [" 9 ", "9 ", " 9", "\t9", "09", "0046001", "4600１"] {
+            assert_eq!(bad.parse::<RadioId>(), Err(IdError::Syntax), "{bad:?}");
+        }
+        // Eight digits are always a dial number, never a DMR ID.
+        assert!(matches!(
+            "16000000".parse::<RadioId>(),
+            Err(IdError::Prefix(160))
+        ));
+        assert_eq!("-5".parse::<RadioId>(), Err(IdError::Syntax));
+        assert_eq!("+5".parse::<RadioId>(), Err(IdError::Syntax));
     }
 
     #[test]

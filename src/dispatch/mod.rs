@@ -44,13 +44,16 @@ pub use ids::{
     TalkgroupId, TeamId, Timestamp,
 };
 pub use model::{
-    Addressee, AirProfile, Alarm, AlarmState, Call, CallEndReason, Capabilities, Directory,
-    DirectoryRadio, DirectorySite, DirectoryTalkgroup, DirectoryTeam, FailReason, Message,
-    MessageBody, Operation, OperationState, OtaCommand, Periodic, Position, PositionReport,
-    PositionSource, Presence, Priority, Radio, RadioControl, Refusal, Service, Site, SiteAir,
-    Talkgroup, Team, Track,
+    Addressee, AirProfile, Alarm, AlarmState, Call, CallEndReason, Capabilities, Direction,
+    Directory, DirectoryRadio, DirectorySite, DirectoryTalkgroup, DirectoryTeam, FailReason, Mark,
+    Message, MessageBody, MessageMark, Operation, OperationState, OtaCommand, Periodic, Position,
+    PositionReport, PositionSource, Presence, Priority, Radio, RadioControl, Refusal, Service,
+    Site, SiteAir, Talkgroup, Team, Track,
 };
-pub use query::{AlarmFilter, CallFilter, ListPage, MAX_SCAN, Page, RadioFilter, Walk};
+pub use query::{
+    AlarmFilter, CallFilter, ListPage, MAX_SCAN, MessageFilter, Page, RadioFilter, RadioView,
+    ResolveError, Walk,
+};
 
 use crate::link::Slot;
 
@@ -206,6 +209,12 @@ pub enum Command {
     ResolveAlarm { alarm: AlarmId },
     /// Cancel an operation that has not finished.
     CancelOperation { operation: OperationId },
+    /// Mark a message read or handled; answered with the message. Marking it again changes
+    /// nothing (the first mark, with its operator and time, stays).
+    MarkMessage {
+        message: MessageId,
+        mark: MessageMark,
+    },
 }
 
 /// The successful answer to a command.
@@ -218,6 +227,8 @@ pub enum Reply {
         alarm: Box<Alarm>,
         operation: Option<Box<Operation>>,
     },
+    /// The message after the change.
+    Message(Box<Message>),
 }
 
 /// A command leaving for the air, in domain terms; egress encodes it for the site's profile.
@@ -330,6 +341,9 @@ pub enum DispatchError {
     /// No such operation (or it aged out).
     #[error("unknown operation {0}")]
     UnknownOperation(OperationId),
+    /// No such message (or it aged out of the history).
+    #[error("unknown message {0}")]
+    UnknownMessage(MessageId),
     /// The radio is known but was never heard, so there is no site to send on.
     #[error("radio {0} has not been heard on any site")]
     RadioNotHeard(RadioId),

@@ -210,14 +210,30 @@ pub struct Talkgroup {
 /// A team (救援队), how dispatchers call people out.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Team {
-    /// Index in the directory.
+    /// Index in the directory (internal: radios refer to their team by it).
     pub id: TeamId,
+    /// The configured short name: the team's identity in the API (`teams/{key}`).
+    #[serde(default)]
+    pub key: String,
     /// Display name (Chinese).
     pub name: String,
     /// Members.
     pub radios: Vec<RadioId>,
     /// The team's talkgroup, if it has one.
     pub talkgroup: Option<TalkgroupId>,
+}
+
+impl Team {
+    /// The team's name in the API: its configured key, or its index for a team restored
+    /// from a snapshot written before teams had keys (until the directory is loaded again,
+    /// which every start does).
+    pub fn resource_key(&self) -> String {
+        if self.key.is_empty() {
+            self.id.0.to_string()
+        } else {
+            self.key.clone()
+        }
+    }
 }
 
 /// A site and its link.
@@ -637,6 +653,10 @@ pub struct Position {
     pub speed_kmh: Option<f32>,
     /// Heading, degrees from north, when reported.
     pub heading_deg: Option<u16>,
+    /// Altitude above the ellipsoid in metres, when reported. Left out of the journal JSON
+    /// when unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub altitude_m: Option<f32>,
     /// Time of the fix as the radio reported it, when it did.
     pub fix_time: Option<Timestamp>,
     /// Source.
@@ -678,21 +698,86 @@ pub enum MessageBody {
     Status { status: u16 },
 }
 
-/// A text or status message received from the air.
+/// Which way a message went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// From a radio (received from the air).
+    #[default]
+    Inbound,
+    /// From a dispatcher to a radio or talkgroup (sent by an operation).
+    Outbound,
+}
+
+impl Direction {
+    /// True for [`Direction::Inbound`] (the default, left out of the journal JSON).
+    pub fn is_inbound(&self) -> bool {
+        *self == Direction::Inbound
+    }
+}
+
+/// Who marked a message, and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mark {
+    /// The operator (empty when the request named none).
+    pub by: String,
+    /// When.
+    pub at: Timestamp,
+}
+
+/// How a dispatcher marks a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageMark {
+    /// Seen.
+    Read,
+    /// Dealt with (implies read).
+    Handled,
+}
+
+/// A text or status message: received from the air, or sent by a dispatcher. Fields added
+/// after the first version are left out of the journal JSON while they hold their default,
+/// so an inbound message is journaled exactly as before.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
     /// Identity.
     pub id: MessageId,
-    /// Sender.
-    pub source: RadioId,
+    /// Inbound (from a radio) or outbound (from a dispatcher).
+    #[serde(default, skip_serializing_if = "Direction::is_inbound")]
+    pub direction: Direction,
+    /// Sender: the radio of an inbound message; `None` for an outbound one.
+    pub source: Option<RadioId>,
     /// Addressee.
     pub to: Addressee,
-    /// Site.
+    /// Site it was heard on, or queued for.
     pub site: SiteId,
-    /// Received.
+    /// Received, or sent by the dispatcher.
     pub at: Timestamp,
     /// Content.
     pub body: MessageBody,
+    /// Outbound: who sent it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operator: Option<String>,
+    /// Outbound: the operation that carries it over the air.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation: Option<OperationId>,
+    /// Marked read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read: Option<Mark>,
+    /// Marked handled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handled: Option<Mark>,
+}
+
+impl Message {
+    /// The radio the message is from (inbound) or to (outbound, to a radio).
+    pub fn radio(&self) -> Option<RadioId> {
+        match (self.direction, self.to) {
+            (Direction::Inbound, _) => self.source,
+            (Direction::Outbound, Addressee::Radio(r)) => Some(r),
+            (Direction::Outbound, Addressee::Talkgroup(_)) => None,
+        }
+    }
 }
 
 /// A radio in the configured directory.
@@ -733,6 +818,11 @@ pub struct DirectorySite {
 /// A team in the configured directory.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DirectoryTeam {
+    /// The configured short name (`teams/{key}`), e.g. "qingshan": the team's identity,
+    /// whatever its place in the file. Journals written before teams had keys have none
+    /// here; such a team is keyed by its index.
+    #[serde(default)]
+    pub key: String,
     /// Display name (Chinese), e.g. "城关镇应急救援队".
     pub name: String,
     /// Members.
@@ -750,7 +840,7 @@ pub struct Directory {
     pub talkgroups: Vec<DirectoryTalkgroup>,
     /// Sites.
     pub sites: Vec<DirectorySite>,
-    /// Teams; a team's [`TeamId`] is its index here.
+    /// Teams; a team's [`TeamId`] is its index here, its name in the API its `key`.
     pub teams: Vec<DirectoryTeam>,
 }
 

@@ -13,10 +13,12 @@ use std::ops::Bound;
 
 use super::Core;
 use super::ids::{
-    AlarmId, CallId, DialNumber, MessageId, OperationId, RadioId, SiteId, TalkgroupId, TeamId,
+    AlarmId, CallId, DialNumber, IdError, IdKind, MessageId, OperationId, RadioId, SiteId,
+    TalkgroupId, TeamId, Timestamp,
 };
 use super::model::{
-    Alarm, AlarmState, Call, Message, Operation, Radio, Site, Talkgroup, Team, Track,
+    Addressee, Alarm, AlarmState, Call, Direction, Message, Operation, PositionReport, Radio, Site,
+    Talkgroup, Team, Track,
 };
 
 /// Largest page any query returns.
@@ -71,6 +73,98 @@ pub enum CallFilter {
 pub struct AlarmFilter {
     /// Only alarms in this state.
     pub state: Option<AlarmState>,
+}
+
+/// Which messages to list; the default lists every message kept.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MessageFilter {
+    /// From this radio (inbound) or to it (outbound).
+    pub radio: Option<RadioId>,
+    /// Addressed to this talkgroup.
+    pub talkgroup: Option<TalkgroupId>,
+    /// Involving a member of this team, or addressed to the team's talkgroup.
+    pub team: Option<TeamId>,
+    /// Only this direction.
+    pub direction: Option<Direction>,
+    /// Only handled (`Some(true)`) or not yet handled (`Some(false)`) messages.
+    pub handled: Option<bool>,
+    /// At or after this time.
+    pub since: Option<Timestamp>,
+    /// Before this time.
+    pub until: Option<Timestamp>,
+}
+
+/// A radio with what the API shows beside it: its team's key and its latest position.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RadioView {
+    /// The radio.
+    pub radio: Radio,
+    /// The key (`teams/{key}`) of its team.
+    pub team: Option<String>,
+    /// The latest position report, if it ever sent one.
+    pub position: Option<PositionReport>,
+}
+
+/// Why a typed identity names no single radio or talkgroup.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ResolveError {
+    /// Not an identity at all.
+    #[error("{0}")]
+    Syntax(IdError),
+    /// The air address is both a known radio and a known talkgroup.
+    #[error(
+        "{typed:?} is ambiguous: it is radio {radio} and talkgroup {talkgroup}; \
+         write radios/{radio} or talkgroups/{talkgroup}"
+    )]
+    Ambiguous {
+        /// What was typed.
+        typed: String,
+        /// The radio reading.
+        radio: RadioId,
+        /// The talkgroup reading.
+        talkgroup: TalkgroupId,
+    },
+    /// A raw air address that is neither a known radio nor a known talkgroup, so nothing
+    /// tells which it is.
+    #[error(
+        "{typed:?} is neither a known radio nor a known talkgroup; write radios/{typed} or \
+         talkgroups/{typed}"
+    )]
+    Unknown {
+        /// What was typed.
+        typed: String,
+    },
+}
+
+impl MessageFilter {
+    fn matches(
+        &self,
+        m: &Message,
+        teams: &[Team],
+        radio_team: impl Fn(RadioId) -> Option<TeamId>,
+    ) -> bool {
+        let tg = match m.to {
+            Addressee::Talkgroup(t) => Some(t),
+            Addressee::Radio(_) => None,
+        };
+        let radios = [m.source, m.radio()];
+        self.radio.is_none_or(|r| radios.contains(&Some(r)))
+            && self.talkgroup.is_none_or(|t| tg == Some(t))
+            && self.team.is_none_or(|team| {
+                radios
+                    .iter()
+                    .flatten()
+                    .any(|r| radio_team(*r) == Some(team))
+                    || (tg.is_some()
+                        && teams
+                            .iter()
+                            .any(|t| t.id == team && t.talkgroup.is_some() && t.talkgroup == tg))
+            })
+            && self.direction.is_none_or(|d| m.direction == d)
+            && self.handled.is_none_or(|h| m.handled.is_some() == h)
+            && self.since.is_none_or(|t| m.at >= t)
+            && self.until.is_none_or(|t| m.at < t)
+    }
 }
 
 fn page<'a, K: Ord + Copy + 'a, V: 'a, T>(
@@ -353,7 +447,7 @@ impl Core {
             .and_then(|id| self.state.operations.get(id))
     }
 
-    /// Received messages by id.
+    /// Messages (both directions) by id, oldest first.
     pub fn messages(
         &self,
         after_key: Option<MessageId>,
@@ -365,6 +459,86 @@ impl Core {
             |_| true,
             Message::clone,
         )
+    }
+
+    /// Messages (both directions), newest first, filtered; a page resumes before the last
+    /// key of the previous one.
+    pub fn messages_newest_first(
+        &self,
+        filter: &MessageFilter,
+        before_key: Option<MessageId>,
+        page_size: usize,
+    ) -> Page<MessageId, Message> {
+        let range = match before_key {
+            Some(k) => (Bound::Unbounded, Bound::Excluded(k)),
+            None => (Bound::Unbounded, Bound::Unbounded),
+        };
+        let team_of = |r: RadioId| self.state.radios.get(&r).and_then(|r| r.team);
+        page(
+            self.state.messages.range(range).rev(),
+            page_size,
+            |m| filter.matches(m, &self.state.teams, team_of),
+            Message::clone,
+        )
+    }
+
+    /// One message.
+    pub fn message(&self, id: MessageId) -> Option<&Message> {
+        self.state.messages.get(&id)
+    }
+
+    /// A radio with its team's key and latest position.
+    pub fn radio_view(&self, radio: &Radio) -> RadioView {
+        RadioView {
+            radio: radio.clone(),
+            team: radio
+                .team
+                .and_then(|t| self.team(t))
+                .map(Team::resource_key),
+            position: self.track(radio.id).and_then(|t| t.latest()).cloned(),
+        }
+    }
+
+    /// A team by its index.
+    pub fn team(&self, id: TeamId) -> Option<&Team> {
+        self.state.teams.iter().find(|t| t.id == id)
+    }
+
+    /// A team by its configured key.
+    pub fn team_by_key(&self, key: &str) -> Option<&Team> {
+        self.state.teams.iter().find(|t| t.resource_key() == key)
+    }
+
+    /// A radio or talkgroup as an operator types it, without saying which: a PDT dial
+    /// number (the dialling plan tells individual from group numbers, docs/pdt.md §0
+    /// item 2), or a raw air address (`#<decimal>`, `0x<hex>`, or a plain decimal DMR ID of
+    /// at most 7 digits) resolved against the radios and talkgroups known: the one it names,
+    /// or [`ResolveError::Ambiguous`] when it names both.
+    pub fn resolve(&self, typed: &str) -> Result<Addressee, ResolveError> {
+        if let Ok(dial) = typed.parse::<DialNumber>() {
+            return match dial.kind() {
+                Some(IdKind::Group) => TalkgroupId::from_dial(dial).map(Addressee::Talkgroup),
+                _ => RadioId::from_dial(dial).map(Addressee::Radio),
+            }
+            .map_err(ResolveError::Syntax);
+        }
+        let radio: RadioId = typed.parse().map_err(ResolveError::Syntax)?;
+        let talkgroup = TalkgroupId::new(radio.air()).map_err(ResolveError::Syntax)?;
+        match (
+            self.state.radios.contains_key(&radio),
+            self.state.talkgroups.contains_key(&talkgroup),
+        ) {
+            (true, true) => Err(ResolveError::Ambiguous {
+                typed: typed.to_string(),
+                radio,
+                talkgroup,
+            }),
+            (true, false) => Ok(Addressee::Radio(radio)),
+            (false, true) => Ok(Addressee::Talkgroup(talkgroup)),
+            (false, false) => Err(ResolveError::Unknown {
+                typed: typed.to_string(),
+            }),
+        }
     }
 
     /// Latest position and track of every radio that reported one, by radio.

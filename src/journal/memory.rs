@@ -10,8 +10,8 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::{
-    Entry, Housekeeper, Journal, JournalId, JournalReader, PruneOutcome, Record, Result, SeqRange,
-    Snapshot, UnixMillis, cursor_in_range,
+    Entry, Housekeeper, Journal, JournalId, JournalReader, KindQuery, PruneOutcome, Record, Result,
+    SeqRange, Snapshot, UnixMillis, cursor_in_range,
 };
 
 /// Snapshots kept, as the SQLite journal's default.
@@ -182,6 +182,19 @@ impl Housekeeper for MemoryHousekeeper {
 }
 
 impl JournalReader for MemoryReader {
+    fn read_kind(&self, query: &KindQuery<'_>) -> Result<Vec<Record>> {
+        let s = read(&self.state);
+        let mut out: Vec<Record> = s
+            .records
+            .iter()
+            .filter(|r| query.selects(r))
+            .cloned()
+            .collect();
+        out.sort_by_key(|r| std::cmp::Reverse((r.at, r.seq)));
+        out.truncate(query.limit);
+        Ok(out)
+    }
+
     fn read_after(&self, cursor: u64, limit: usize) -> Result<Vec<Record>> {
         let s = read(&self.state);
         cursor_in_range(cursor, s.latest, s.pruned_through)?;

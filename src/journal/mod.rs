@@ -6,7 +6,9 @@
 //!
 //! Contract of every [`Journal`]:
 //! - Payloads are opaque. The journal stores `(at, kind, payload)` and never interprets them;
-//!   `kind` is a short tag so ad-hoc SQL (`WHERE kind = 'alarm.raised'`) can filter.
+//!   `kind` is a short tag so ad-hoc SQL (`WHERE kind = 'alarm.raised'`) can filter, and
+//!   [`JournalReader::read_kind`] selects by kind and stamp (indexed) for history queries
+//!   (e.g. a radio's track) whose caller decodes and filters the payloads.
 //! - [`Journal::append`] is all-or-nothing: a batch gets contiguous sequence numbers and is
 //!   committed in one transaction. Sequence numbers start at 1 and are never reused, not even
 //!   after [`Journal::prune`] deleted the records that carried them.
@@ -473,6 +475,34 @@ pub trait Housekeeper: Send {
     fn prune(&mut self, now: UnixMillis, window: Duration) -> Result<PruneOutcome>;
 }
 
+/// A query over the journal's own columns (`kind` and the stamp), never its payloads: the
+/// records of one kind stamped in `[from, until)`, newest first (by stamp, then sequence
+/// number), continuing after `before` (the `(at, seq)` of the last record of the previous
+/// page), at most `limit`. Whoever asks decodes the payloads and filters further.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KindQuery<'a> {
+    /// The record kind (e.g. `position_reported`).
+    pub kind: &'a str,
+    /// Earliest stamp, inclusive.
+    pub from: UnixMillis,
+    /// Latest stamp, exclusive.
+    pub until: UnixMillis,
+    /// Only records before this `(at, seq)` in newest-first order.
+    pub before: Option<(UnixMillis, u64)>,
+    /// Most records returned.
+    pub limit: usize,
+}
+
+impl KindQuery<'_> {
+    /// Whether `r` is selected (for implementations that scan).
+    pub fn selects(&self, r: &Record) -> bool {
+        r.kind == self.kind
+            && r.at >= self.from
+            && r.at < self.until
+            && self.before.is_none_or(|b| (r.at, r.seq) < b)
+    }
+}
+
 /// The read side of a journal: shareable, never blocks the writer.
 pub trait JournalReader: Send + Sync {
     /// Up to `limit` records with `seq > cursor`, in order, from one consistent read.
@@ -492,6 +522,9 @@ pub trait JournalReader: Send + Sync {
     fn snapshots(&self) -> Result<Vec<u64>>;
     /// The state image saved at `seq`, if it is still kept.
     fn snapshot(&self, seq: u64) -> Result<Option<Snapshot>>;
+    /// The records a [`KindQuery`] selects, newest first, from one consistent read (the
+    /// retained records only: pruned history is gone).
+    fn read_kind(&self, query: &KindQuery<'_>) -> Result<Vec<Record>>;
 }
 
 #[cfg(test)]

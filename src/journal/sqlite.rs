@@ -41,8 +41,8 @@ use bytes::Bytes;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
 use super::{
-    Entry, Housekeeper, Journal, JournalError, JournalId, JournalReader, PruneOutcome, Record,
-    Result, SeqRange, Snapshot, UnixMillis, cursor_in_range,
+    Entry, Housekeeper, Journal, JournalError, JournalId, JournalReader, KindQuery, PruneOutcome,
+    Record, Result, SeqRange, Snapshot, UnixMillis, cursor_in_range,
 };
 
 /// Name of the journal file inside the data directory.
@@ -112,6 +112,7 @@ CREATE TABLE IF NOT EXISTS events (
     kind TEXT NOT NULL,
     payload BLOB NOT NULL
 );
+CREATE INDEX IF NOT EXISTS events_kind_at ON events (kind, at_ms, seq);
 CREATE TABLE IF NOT EXISTS snapshots (
     seq INTEGER PRIMARY KEY,
     data BLOB NOT NULL
@@ -237,6 +238,45 @@ fn read_after_on(conn: &Connection, cursor: u64, limit: usize) -> Result<Vec<Rec
         expect += 1;
         out.push(Record {
             seq: expect - 1,
+            at: UnixMillis(at),
+            kind,
+            payload: Bytes::from(payload),
+        });
+    }
+    Ok(out)
+}
+
+fn read_kind_on(conn: &Connection, q: &KindQuery<'_>) -> Result<Vec<Record>> {
+    // Served by the index `events_kind_at` (kind, at_ms, seq), newest first.
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT seq, at_ms, kind, payload FROM events \
+             WHERE kind = ?1 AND at_ms >= ?2 AND at_ms < ?3 AND (at_ms, seq) < (?4, ?5) \
+             ORDER BY at_ms DESC, seq DESC LIMIT ?6",
+        )
+        .map_err(sql("prepare read_kind"))?;
+    let (before_at, before_seq) = q
+        .before
+        .map_or((i64::MAX, i64::MAX), |(at, seq)| (at.0, to_sql(seq)));
+    let limit = i64::try_from(q.limit).unwrap_or(i64::MAX);
+    let rows = stmt
+        .query_map(
+            params![q.kind, q.from.0, q.until.0, before_at, before_seq, limit],
+            |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Vec<u8>>(3)?,
+                ))
+            },
+        )
+        .map_err(sql("read_kind"))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (seq, at, kind, payload) = row.map_err(sql("read_kind row"))?;
+        out.push(Record {
+            seq: from_sql("seq", seq)?,
             at: UnixMillis(at),
             kind,
             payload: Bytes::from(payload),
@@ -899,6 +939,10 @@ impl JournalReader for SqliteReader {
     fn snapshot(&self, seq: u64) -> Result<Option<Snapshot>> {
         self.with_conn(|c| snapshot_on(c, seq))
     }
+
+    fn read_kind(&self, query: &KindQuery<'_>) -> Result<Vec<Record>> {
+        self.with_conn(|c| read_kind_on(c, query))
+    }
 }
 
 #[cfg(test)]
@@ -933,6 +977,45 @@ mod tests {
             .map(|r| r.payload[0])
             .collect();
         assert_eq!(tags, vec![1, 1, 1, 3, 3]);
+    }
+
+    #[test]
+    fn read_kind_selects_by_kind_and_stamp_newest_first_in_pages() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = SqliteJournal::open(dir.path(), &SqliteConfig::default()).unwrap();
+        // seq 1..=10: "p" at even stamps 0, 20, .., 80 (seqs 1,3,..,9), "q" in between;
+        // seq 11 is another "p" with the same stamp as seq 9.
+        let mut entries = Vec::new();
+        for i in 0..10i64 {
+            let kind = if i % 2 == 0 { "p" } else { "q" };
+            entries.push(Entry::new(UnixMillis(i * 10), kind, vec![i as u8]));
+        }
+        entries.push(Entry::new(UnixMillis(80), "p", vec![10]));
+        j.append(&entries).unwrap();
+        drop(j);
+        let reader = SqliteReader::open(dir.path(), &SqliteConfig::default()).unwrap();
+        let q = |before, limit| KindQuery {
+            kind: "p",
+            from: UnixMillis(20),
+            until: UnixMillis(90),
+            before,
+            limit,
+        };
+        let seqs = |rs: &[Record]| rs.iter().map(|r| r.seq).collect::<Vec<_>>();
+        let all = reader.read_kind(&q(None, 100)).unwrap();
+        assert_eq!(seqs(&all), vec![11, 9, 7, 5, 3]);
+        let p1 = reader.read_kind(&q(None, 2)).unwrap();
+        assert_eq!(seqs(&p1), vec![11, 9]);
+        let last = p1.last().map(|r| (r.at, r.seq));
+        let p2 = reader.read_kind(&q(last, 2)).unwrap();
+        assert_eq!(seqs(&p2), vec![7, 5]);
+        assert!(p2.iter().all(|r| r.kind == "p"));
+        // The memory journal agrees.
+        let mut m = crate::journal::memory::MemoryJournal::new();
+        m.append(&entries).unwrap();
+        let mr = m.reader().unwrap();
+        assert_eq!(seqs(&mr.read_kind(&q(None, 100)).unwrap()), seqs(&all));
+        assert_eq!(seqs(&mr.read_kind(&q(last, 2)).unwrap()), seqs(&p2));
     }
 
     #[test]

@@ -15,8 +15,8 @@ use futures::StreamExt;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use trunkgate::api::{
-    self, ApiConfig, Backend, EventStream, JournaledEvent, Unavailable, WatchEnd, WatchError,
-    WatchStart, pb,
+    self, ApiConfig, Backend, EventStream, HistoryQuery, JournaledEvent, Unavailable, WatchEnd,
+    WatchError, WatchStart, pb,
 };
 use trunkgate::dispatch::{
     AirEvent, AirInput, AirProfile, Config, Core, Directory, DirectoryRadio, DirectorySite,
@@ -259,6 +259,7 @@ impl TestBackend {
                 air: Default::default(),
             }],
             teams: vec![DirectoryTeam {
+                key: "chengguan".into(),
                 name: "城关镇应急救援队".into(),
                 radios: vec![a()],
                 talkgroup: Some(g()),
@@ -360,6 +361,24 @@ impl Backend for TestBackend {
 
     fn serving(&self) -> watch::Receiver<bool> {
         self.links.clone()
+    }
+
+    async fn history(&self, q: HistoryQuery) -> Result<Vec<JournaledEvent>, Unavailable> {
+        let j = self.journal.lock().unwrap();
+        let mut out: Vec<JournaledEvent> = j
+            .events
+            .iter()
+            .filter(|e| {
+                e.event.kind.name() == q.kind
+                    && e.event.at >= q.from
+                    && e.event.at < q.until
+                    && q.before.is_none_or(|b| (e.event.at, e.seq) < b)
+            })
+            .map(|e| JournaledEvent::new(e.cursor(), e.event.clone()))
+            .collect();
+        out.sort_by_key(|e| std::cmp::Reverse((e.event.at, e.seq)));
+        out.truncate(q.limit);
+        Ok(out)
     }
 }
 
