@@ -1,5 +1,5 @@
 //! Compiles proto/trunkgate/v1 with the pure-Rust protox (no system protoc,
-//! reference/perf-and-deps.md §2a) into tonic/prost code and an encoded descriptor set for
+//! docs/performance.md §2a) into tonic/prost code and an encoded descriptor set for
 //! server reflection, both under OUT_DIR only.
 
 use std::path::PathBuf;

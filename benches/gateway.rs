@@ -9,13 +9,13 @@
 //! their decoding competes with the gateway for the same cores, and in service it runs on the
 //! consoles' machines; `GATEWAY_BENCH_FULL_DECODE=1` decodes every field), and a load generator of
 //! plain UDP sockets, one per site, that perform the real Homebrew login through
-//! [`PeerSession`] (RPTL / RPTK / RPTC, ../shared/reference/transports.md 2.1) and then send
-//! pre-encoded DMRD datagrams (transports.md 2.2) open loop at a fixed rate from two threads.
+//! [`PeerSession`] (RPTL / RPTK / RPTC, docs/transports.md §2.1) and then send
+//! pre-encoded DMRD datagrams (docs/transports.md §2.2) open loop at a fixed rate from two threads.
 //!
-//! The burst mix, per site, as a control channel carries it (../shared/reference/
-//! perf-and-deps.md 1c: "most control-channel bursts are idle or Aloha fillers"):
-//! - 65 % C_ALOHA from the site controller (air-interface.md 3.4): decoded, no event;
-//! - 25 % C_ACKD reason 0x62 from REGI (registration accepted, air-interface.md 3.4, 3.7) for
+//! The burst mix, per site, as a control channel carries it (docs/performance.md
+//! §1c: "most control-channel bursts are idle or Aloha fillers"):
+//! - 65 % C_ALOHA from the site controller (docs/air-interface.md §3.4): decoded, no event;
+//! - 25 % C_ACKD reason 0x62 from REGI (registration accepted, docs/air-interface.md §3.4, 3.7) for
 //!   a pool of 2,000 radios per site: each pool radio's first registration makes events, the
 //!   repeats only refresh it;
 //! - 10 % the simulator's traffic (`sim::SimSite` at high activity, looped): registrations,
@@ -72,9 +72,9 @@ use trunkgate::wire::csbk::{
 };
 use trunkgate::wire::pipeline::bptc_burst;
 
-/// REGI, the registration service identity (air-interface.md 3.7).
+/// REGI, the registration service identity (docs/air-interface.md §3.7).
 const REGI: u32 = 0xFF_FEC6;
-/// Reason 0x62, registration accepted (air-interface.md 3.4).
+/// Reason 0x62, registration accepted (docs/air-interface.md §3.4).
 const REGISTRATION_ACCEPTED: u8 = 0x62;
 /// Colour code of every site (any of 0–15 would do).
 const COLOUR_CODE: u8 = 1;
@@ -87,7 +87,7 @@ const SIM_BASE: u32 = 0x30_0000;
 const TAG_BASE: u32 = 0x50_0000;
 const MAX_TAGS: usize = 1 << 18;
 /// Fresh radios of the memory run: MEM_BASE + k (MEM_BASE + 1 M stays below the reserved
-/// identities at 0xFF_FExx, air-interface.md 3.7).
+/// identities at 0xFF_FExx, docs/air-interface.md §3.7).
 const MEM_BASE: u32 = 0x80_0000;
 /// Tags per second in every run.
 const TAGS_PER_SEC: u32 = 200;

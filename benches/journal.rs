@@ -1,7 +1,7 @@
 //! Journal throughput: group-commit appends of ~100-byte events in batches of 1, 100 and 1000
 //! (one durable commit per batch), and the resume scan a reconnecting watcher does (read the
 //! second half of a 100 k-event journal in pages). Same workload shape as
-//! reference/perf-and-deps.md 2d, so the figures compare with its table.
+//! docs/performance.md §2d, so the figures compare with its table.
 //!
 //! `cargo bench --bench journal` (short: 10 samples, 2 s each).
 

@@ -17,7 +17,7 @@ use trunkgate::link::homebrew::{
 };
 use trunkgate::link::mmdvm::{Direction, DmrData, Frame, FrameDecoder, Reply};
 
-/// Measured DMRD voice LC header (../shared/reference/transports.md 5).
+/// Measured DMRD voice LC header (docs/transports.md §5).
 const DMRD_HEADER: &str = "444d52440046313b00b3b1004630c1a1c918f94903aa146c339c3978bb4099e1846d5d7f77fd757e32d803905f90f7213a831a80610000";
 
 fn homebrew_parse_dmrd(c: &mut Criterion) {
@@ -47,7 +47,7 @@ fn homebrew_receive_path(c: &mut Criterion) {
     use trunkgate::wire::pipeline::{bptc_burst, decode_burst};
     let header = hex::decode(DMRD_HEADER).unwrap();
     let mut aloha = header.clone();
-    // gophertrunk-aloha (air-interface.md 3.8) in a BPTC burst, in place of the LC header.
+    // gophertrunk-aloha (docs/air-interface.md §3.8) in a BPTC burst, in place of the LC header.
     let block: [u8; 12] = hex::decode("99004901164003000000059f")
         .unwrap()
         .try_into()

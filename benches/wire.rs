@@ -4,7 +4,7 @@
 //!
 //! Run: `cargo bench --bench wire`. Throughput is reported in bursts per second; the issue's
 //! target is ≥ 10 M bursts/s on one core (≤ 100 ns a burst). MMDVMHost's C++ path takes
-//! 457 ns on this machine class (../shared/reference/perf-and-deps.md 1a).
+//! 457 ns on this machine class (docs/performance.md §1a).
 //!
 //! Last measured (2-core EPYC VM, the other core running builds; fastest sample / criterion
 //! estimate): decode 66 / 69–71 ns a burst, 14–15 M bursts/s (154 / 161 ns, 6.2–6.5 M/s,

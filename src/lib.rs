@@ -1,11 +1,11 @@
 //! trunkgate: a radio dispatch gateway for PDT / DMR Tier III trunked networks.
 //!
-//! The crate is laid out by room, dependencies pointing inward (../shared/DESIGN.md):
+//! The crate is laid out by room, dependencies pointing inward (docs/design.md):
 //!
 //! | module | holds |
 //! |---|---|
-//! | [`wire`] | bit-exact air-interface codecs: FEC, CRC, bursts, CSBK, LC, data; parse and emit, no I/O |
-//! | [`link`] | transports: MMDVM modem (serial or UDP), Homebrew repeater protocol (master and peer) |
+//! | [`wire`] | bit-exact docs/air-interface.md codecs: FEC, CRC, bursts, CSBK, LC, data; parse and emit, no I/O |
+//! | [`link`] | docs/transports.md: MMDVM modem (serial or UDP), Homebrew repeater protocol (master and peer) |
 //! | [`dispatch`] | the deterministic core: radios, talkgroups, calls, alarms, operations |
 //! | [`journal`] | the durable, append-only event log (SQLite, WAL, group commit) |
 //! | [`api`] | the gRPC dispatch API (tonic) |

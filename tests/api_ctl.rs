@@ -1,5 +1,6 @@
 //! `trunkgate ctl` against a real server and core (tests/api_support): tables, waiting for
-//! outcomes with exit status, `--no-wait`, errors, and `watch`.
+//! outcomes with exit status, `--no-wait`, errors as one sentence with their exit status,
+//! and `watch` lines with names and local time.
 
 mod api_support;
 
@@ -9,7 +10,7 @@ use std::time::Duration;
 
 use api_support::{Server, TestBackend, a, config};
 use clap::Parser;
-use trunkgate::app::ctl::{self, CtlArgs, display_width};
+use trunkgate::app::ctl::{self, CtlArgs, CtlError, Outcome, display_width, exit};
 use trunkgate::dispatch::{AirEvent, Answer, Refusal};
 
 #[derive(Parser)]
@@ -45,7 +46,7 @@ impl Shared {
     }
 }
 
-async fn run(srv: &Server, words: &[&str]) -> (anyhow::Result<bool>, String) {
+async fn run(srv: &Server, words: &[&str]) -> (Result<Outcome, CtlError>, String) {
     let mut out = Shared::default();
     let r = tokio::time::timeout(
         Duration::from_secs(30),
@@ -66,7 +67,7 @@ async fn server() -> Server {
 async fn radios_table_lines_up_chinese_names() {
     let srv = server().await;
     let (r, out) = run(&srv, &["radios"]).await;
-    assert!(r.unwrap());
+    assert_eq!(r.unwrap(), Outcome::Done);
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 5, "{out}");
     assert!(lines[0].starts_with("RADIO"));
@@ -84,8 +85,16 @@ async fn radios_table_lines_up_chinese_names() {
         assert_eq!(display_width(&l[..at]), reg, "{out}");
     }
     let (r, out) = run(&srv, &["teams"]).await;
-    assert!(r.unwrap());
+    assert_eq!(r.unwrap(), Outcome::Done);
     assert!(out.contains("城关镇应急救援队"));
+    // A limit below the number of radios says how many more there are.
+    let (r, out) = run(&srv, &["radios", "--limit", "1"]).await;
+    assert_eq!(r.unwrap(), Outcome::Done);
+    assert_eq!(out.lines().count(), 3, "{out}");
+    assert!(
+        out.ends_with("… 3 more radios (raise --limit to see them)\n"),
+        "{out}"
+    );
 }
 
 #[tokio::test]
@@ -104,9 +113,15 @@ async fn check_waits_for_the_answer_and_exits_by_outcome() {
     });
     let (r, out) = run(&srv, &["check", "80020200"]).await;
     answer.await.unwrap();
-    assert!(r.unwrap(), "{out}");
-    assert!(out.contains("RADIO_CHECK radios/80020200"), "{out}");
-    assert!(out.lines().last().unwrap().contains("SUCCEEDED"), "{out}");
+    assert_eq!(r.unwrap(), Outcome::Done, "{out}");
+    assert!(out.contains("radio check of 张三 (80020200)"), "{out}");
+    assert!(
+        out.lines()
+            .last()
+            .unwrap()
+            .ends_with("succeeded (1 attempt) (asked by 值班员)"),
+        "{out}"
+    );
 
     let backend = srv.backend.clone();
     let refuse = tokio::spawn(async move {
@@ -123,9 +138,12 @@ async fn check_waits_for_the_answer_and_exits_by_outcome() {
     });
     let (r, out) = run(&srv, &["stun", &format!("0x{:06X}", a().air())]).await;
     refuse.await.unwrap();
-    assert!(!r.unwrap(), "a refusal is a failed outcome: {out}");
+    let outcome = r.unwrap();
+    assert_eq!(outcome, Outcome::Refused, "{out}");
+    assert_eq!(outcome.code(), exit::REFUSED);
     assert!(
-        out.contains("REFUSED") && out.contains("refusal=0x25"),
+        out.contains("stun of 张三 (80020200): REFUSED by the radio")
+            && out.contains("reason 0x25"),
         "{out}"
     );
 }
@@ -134,66 +152,148 @@ async fn check_waits_for_the_answer_and_exits_by_outcome() {
 async fn no_wait_prints_the_operation_and_errors_fail() {
     let srv = server().await;
     let (r, out) = run(&srv, &["text", "80020201", "请到集合点", "--no-wait"]).await;
-    assert!(r.unwrap());
+    assert_eq!(r.unwrap(), Outcome::Done);
     assert!(out.trim().starts_with("operations/"), "{out}");
     let (r, out) = run(&srv, &["operations"]).await;
-    assert!(r.unwrap());
-    assert!(out.contains("SEND_TEXT") && out.contains("值班员"), "{out}");
-    let (r, _) = run(&srv, &["check", "80030300"]).await;
-    let e = r.unwrap_err().to_string();
-    assert!(e.contains("not found"), "{e}");
-    let (r, _) = run(&srv, &["check", "123456789"]).await;
-    let e = r.unwrap_err().to_string();
-    assert!(e.contains("[name:"), "{e}");
+    assert_eq!(r.unwrap(), Outcome::Done);
+    assert!(
+        out.contains("text \"请到集合点\" to 80020201") && out.contains("值班员"),
+        "{out}"
+    );
 }
 
+/// Each error is one plain sentence (no framework prefix, no doubled text, no internal
+/// identifiers) with its own exit status.
 #[tokio::test]
-async fn watch_prints_one_line_per_event() {
+async fn errors_are_one_sentence_with_their_exit_status() {
     let srv = server().await;
-    let out = Shared::default();
-    let task = {
-        let mut out = out.clone();
-        let args = args(&srv, &["watch", "--snapshot"]);
-        tokio::spawn(async move { ctl::execute(args, &mut out).await })
-    };
-    // Wait for the snapshot marker, then make an event.
-    let mut ok = false;
-    for _ in 0..200 {
-        if out.text().contains("snapshot complete") {
-            ok = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    let cases: &[(&[&str], u8, &str)] = &[
+        (
+            &["check", "80030300"],
+            exit::NOT_FOUND,
+            "Radio 80030300 is not known to the gateway.",
+        ),
+        (
+            &["check", "123456789"],
+            exit::USAGE,
+            "\"123456789\" is not a radio: give its 8-digit dial number, 0x and its hex air \
+             address, # and its decimal air address, its plain DMR ID (up to 7 digits), or its \
+             name.",
+        ),
+        (
+            &["check", "80020910"],
+            exit::USAGE,
+            "80020910 is a talkgroup number, not a radio.",
+        ),
+        (
+            &["ack-alarm", "alarm-2"],
+            exit::USAGE,
+            "\"alarm-2\" is not an alarm number (`trunkgate ctl alarms` lists them).",
+        ),
+        (
+            &["ack-alarm", "7"],
+            exit::NOT_FOUND,
+            "Alarm 7 is not known to the gateway.",
+        ),
+        (
+            &["operation", "op-0"],
+            exit::USAGE,
+            "\"op-0\" is not an operation number (`trunkgate ctl operations` lists them).",
+        ),
+        (
+            &["radios", "--team", "nowhere"],
+            exit::NOT_FOUND,
+            "There is no team \"nowhere\" (`trunkgate ctl teams` lists them).",
+        ),
+        (
+            &["--tz", "Nowhere/Else", "radios"],
+            exit::USAGE,
+            "--tz Nowhere/Else is not a time zone (write e.g. Asia/Shanghai).",
+        ),
+    ];
+    for (words, code, message) in cases {
+        let (r, out) = run(&srv, words).await;
+        let e = r.expect_err(&format!("{words:?} fails: {out}"));
+        assert_eq!((e.code, e.message.as_str()), (*code, *message), "{words:?}");
     }
-    assert!(ok, "{}", out.text());
+    // An unknown site is an error like an unknown team, naming the sites there are.
+    let (r, _) = run(&srv, &["radios", "--site", "nowhere"]).await;
+    let e = r.unwrap_err();
+    assert_eq!(e.code, exit::NOT_FOUND);
+    assert!(
+        e.message
+            .starts_with("There is no site \"nowhere\"; the sites are "),
+        "{e}"
+    );
+}
+
+/// `watch` lines: local time in the chosen zone, names, and emergencies standing out with the
+/// bell (asked for with `--bell`: the output here is not a terminal).
+#[tokio::test]
+async fn watch_prints_one_readable_line_per_event() {
+    let srv = server().await;
+    let start = |tz: &str| {
+        let out = Shared::default();
+        let mut sink = out.clone();
+        let args = args(&srv, &["--tz", tz, "watch", "--snapshot", "--bell"]);
+        let task = tokio::spawn(async move { ctl::execute(args, &mut sink).await });
+        (out, task)
+    };
+    let (shanghai, t1) = start("Asia/Shanghai");
+    let (utc, t2) = start("UTC");
+    // Wait for both snapshots, then make an event.
+    for out in [&shanghai, &utc] {
+        let mut ok = false;
+        for _ in 0..200 {
+            if out.text().contains("live events follow") {
+                ok = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(ok, "{}", out.text());
+    }
     srv.backend
         .air(AirEvent::EmergencyAlarm {
             radio: a(),
             talkgroup: None,
         })
         .await;
-    let mut seen = false;
+    let alarm_line = |out: &Shared| {
+        out.text()
+            .lines()
+            .find(|l| l.contains("ALARM from"))
+            .map(str::to_string)
+    };
     for _ in 0..200 {
-        if out.text().contains("alarm_raised") {
-            seen = true;
+        if alarm_line(&shanghai).is_some() && alarm_line(&utc).is_some() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    task.abort();
-    let text = out.text();
-    assert!(seen, "{text}");
+    t1.abort();
+    t2.abort();
+    let text = shanghai.text();
     assert!(
-        text.contains("snapshot radio radios/80020200 张三"),
+        text.contains("now       张三 (80020200) registered"),
         "{text}"
     );
-    let line = text.lines().find(|l| l.contains("alarm_raised")).unwrap();
-    // The typed payload, readable: resource names as the API writes them, no JSON.
-    assert!(
-        line.starts_with('#')
-            && line.contains(" alarm_raised alarm=alarms/")
-            && line.contains(" radio=radios/80020200")
-            && !line.contains('{'),
-        "{line}"
+    let (cn, utc) = (
+        alarm_line(&shanghai).expect(&text),
+        alarm_line(&utc).unwrap(),
     );
+    // `HH:MM:SS  !! EMERGENCY ALARM from 张三 (80020200)…` with the bell at the end.
+    assert!(
+        cn[8..].starts_with("  !! EMERGENCY ALARM from 张三 (80020200)"),
+        "{cn}"
+    );
+    assert!(cn.ends_with("`trunkgate ctl ack-alarm 0`\u{7}"), "{cn:?}");
+    assert!(
+        !cn.contains('#') && !cn.contains('{'),
+        "no cursor, no JSON: {cn}"
+    );
+    // The same event, eight hours apart.
+    let hour = |l: &str| l[..2].parse::<u32>().unwrap();
+    assert_eq!((hour(&utc) + 8) % 24, hour(&cn), "{utc} / {cn}");
+    assert_eq!(utc[2..8], cn[2..8]);
 }

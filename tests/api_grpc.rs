@@ -24,6 +24,7 @@ fn radio_req(name: &str, request_id: &str) -> pb::RadioCommandRequest {
     pb::RadioCommandRequest {
         name: name.into(),
         request_id: request_id.into(),
+        ..Default::default()
     }
 }
 

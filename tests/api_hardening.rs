@@ -214,6 +214,7 @@ async fn names_identifiers_durations_and_counts_are_checked() {
     let mut req = tonic::Request::new(pb::RadioCommandRequest {
         name: "radios/80020200".into(),
         request_id: String::new(),
+        reason: String::new(),
     });
     req.metadata_mut().insert_bin(
         "trunkgate-operator-bin",
@@ -229,6 +230,7 @@ async fn names_identifiers_durations_and_counts_are_checked() {
     let mut req = tonic::Request::new(pb::RadioCommandRequest {
         name: "radios/80020200".into(),
         request_id: String::new(),
+        reason: String::new(),
     });
     req.metadata_mut()
         .insert("trunkgate-operator", "duty\tofficer".parse().unwrap());
@@ -245,6 +247,7 @@ async fn names_identifiers_durations_and_counts_are_checked() {
         .check_radio(pb::RadioCommandRequest {
             name: "radios/80020200".into(),
             request_id: "retry-\u{1b}[31m".into(),
+            reason: String::new(),
         })
         .await
         .unwrap_err();

@@ -588,6 +588,7 @@ async fn every_resource_has_a_get() {
         .check_radio(pb::RadioCommandRequest {
             name: "radios/80020201".into(),
             request_id: String::new(),
+            reason: String::new(),
         })
         .await
         .unwrap()
@@ -961,7 +962,13 @@ async fn a_track_comes_from_the_journal_across_a_restart() {
 }
 
 /// `trunkgate ctl` as a user runs it, against the test server; returns its result and output.
-async fn ctl(srv: &Server, words: &[&str]) -> (anyhow::Result<bool>, String) {
+async fn ctl(
+    srv: &Server,
+    words: &[&str],
+) -> (
+    Result<trunkgate::app::ctl::Outcome, trunkgate::app::ctl::CtlError>,
+    String,
+) {
     use clap::Parser;
     #[derive(Parser)]
     struct Cli {
@@ -992,14 +999,14 @@ async fn ctl_inbox_puts_unhandled_first_and_marks() {
             .await;
     }
     let (r, out) = ctl(&srv, &["mark-handled", "2"]).await;
-    assert!(r.unwrap());
+    assert_eq!(r.unwrap(), trunkgate::app::ctl::Outcome::Done);
     assert!(out.contains("handled by 王值班"), "{out}");
     let (r, out) = ctl(&srv, &["mark-read", "messages/0"]).await;
-    assert!(r.unwrap());
+    assert_eq!(r.unwrap(), trunkgate::app::ctl::Outcome::Done);
     assert!(out.contains("read by 王值班"), "{out}");
     // Unhandled first (newest first among them), then the handled one.
     let (r, out) = ctl(&srv, &["inbox"]).await;
-    assert!(r.unwrap());
+    assert_eq!(r.unwrap(), trunkgate::app::ctl::Outcome::Done);
     let order: Vec<&str> = out
         .lines()
         .skip(1)
@@ -1007,7 +1014,7 @@ async fn ctl_inbox_puts_unhandled_first_and_marks() {
         .collect();
     assert_eq!(order, vec!["1", "0", "2"], "{out}");
     assert!(
-        out.contains("80020200 张三") && out.contains("第二条"),
+        out.contains("张三 (80020200)") && out.contains("第二条"),
         "{out}"
     );
     // A text sent from ctl to a talkgroup typed as a dial number is an outbound message.
@@ -1020,14 +1027,19 @@ async fn ctl_inbox_puts_unhandled_first_and_marks() {
     let (r, _) = ctl(&srv, &["text", "80020910", "收到", "--no-wait"]).await;
     assert!(r.is_ok(), "{r:?}");
     let (r, out) = ctl(&srv, &["messages", "--direction", "out"]).await;
-    assert!(r.unwrap());
-    assert!(out.contains("(王值班)") && out.contains("收到"), "{out}");
+    assert_eq!(r.unwrap(), trunkgate::app::ctl::Outcome::Done);
+    assert!(
+        out.contains("dispatch (王值班)") && out.contains("收到"),
+        "{out}"
+    );
     assert_eq!(out.lines().count(), 2, "{out}");
     let (r, out) = ctl(&srv, &["messages", "--unhandled", "--direction", "in"]).await;
-    assert!(r.unwrap());
+    assert_eq!(r.unwrap(), trunkgate::app::ctl::Outcome::Done);
     assert_eq!(out.lines().count(), 3, "{out}");
     let (r, _) = ctl(&srv, &["mark-read", "99"]).await;
-    assert!(r.unwrap_err().to_string().contains("not found"));
+    let e = r.unwrap_err();
+    assert_eq!(e.code, trunkgate::app::ctl::exit::NOT_FOUND, "{e}");
+    assert_eq!(e.message, "Message 99 is not known to the gateway.");
 }
 
 #[tokio::test]
@@ -1042,7 +1054,7 @@ async fn ctl_track_prints_coordinates() {
             .await;
     }
     let (r, out) = ctl(&srv, &["track", "80020200"]).await;
-    assert!(r.unwrap());
+    assert_eq!(r.unwrap(), trunkgate::app::ctl::Outcome::Done);
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 3, "{out}");
     assert!(

@@ -13,6 +13,10 @@ use trunkgate::wire::pipeline::{bptc_burst, data_block_burst};
 use trunkgate::wire::{Dialect, sdata};
 
 fn run(args: &[&str], stdin: &str) -> (Vec<Value>, i32) {
+    run_bytes(args, stdin.as_bytes())
+}
+
+fn run_bytes(args: &[&str], stdin: &[u8]) -> (Vec<Value>, i32) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_trunkgate"))
         .arg("decode")
         .args(args)
@@ -21,12 +25,7 @@ fn run(args: &[&str], stdin: &str) -> (Vec<Value>, i32) {
         .stderr(Stdio::piped())
         .spawn()
         .expect("the trunkgate binary runs");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
     let out = child.wait_with_output().unwrap();
     let lines = String::from_utf8(out.stdout)
         .unwrap()
@@ -98,6 +97,41 @@ fn one_bad_line_does_not_stop_the_batch_and_exit_is_zero() {
     assert_eq!(lines[0]["csbk"]["opcode_name"], "PRE_CSBK");
     assert!(lines[1]["error"].as_str().unwrap().starts_with("input:"));
     assert_eq!(lines[2]["csbk"]["target"], 2301);
+}
+
+#[test]
+fn a_line_that_is_not_utf8_is_reported_and_the_batch_goes_on() {
+    let good = "51dd0c4d8bb40ac413a86c5094fdff57d75df5dcadfa1268aaa87b82b9d8291910";
+    let mut input = format!("{good}\n").into_bytes();
+    input.extend_from_slice(b"\xff\xfe not text\n");
+    input.extend_from_slice(format!("{good}\n").as_bytes());
+    let (lines, code) = run_bytes(&[], &input);
+    assert_eq!(code, 0);
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert_eq!(
+        lines[1]["error"].as_str().unwrap(),
+        "input: line 2 is not UTF-8 text"
+    );
+    assert_eq!(lines[2]["csbk"]["target"], 2301);
+}
+
+/// The README's `trunkgate decode --reassemble < fixtures/dsms_frames.txt`: the captured data
+/// SMS comes out as one reassembled message after its blocks.
+#[test]
+fn the_readme_reassembly_example_prints_the_message() {
+    let frames = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/dsms_frames.txt"
+    ))
+    .unwrap();
+    let (lines, code) = run_bytes(&["--reassemble"], &frames);
+    assert_eq!(code, 0);
+    let message = lines
+        .iter()
+        .find(|l| l["kind"] == "message")
+        .expect("a reassembled message");
+    assert_eq!(message["crc_ok"], true, "{message}");
+    assert_eq!(message["message"]["destination_port"], 5016, "{message}");
 }
 
 #[test]

@@ -1,8 +1,11 @@
-//! README's first command, as a newcomer runs it: `trunkgate serve --demo` starts on its
-//! embedded defaults, and `trunkgate ctl` against it shows registered radios (with their
-//! Chinese names) and live events within seconds; `ctl check` waits for a radio's answer.
-//! Ports are picked by the OS (the defaults may be busy on a shared machine); everything is
-//! on 127.0.0.1 and every wait has a deadline.
+//! The README's demo walkthrough as a newcomer runs it, every command in order:
+//! `trunkgate serve --demo` starts on its embedded defaults; then `ctl radios` (registered
+//! radios with their Chinese names), `ctl watch --snapshot` (state, then live events, one
+//! readable line each), `ctl check`, `ctl text`, `ctl stun`, `ctl alarms` (until the demo's
+//! first emergency shows, about a minute) and `ctl ack-alarm` with the number from that table.
+//! Ports are picked by the OS (the defaults may be busy on a shared machine) and handed over
+//! with `--listen` / `--homebrew` as the README says; everything is on 127.0.0.1 and every
+//! wait has a deadline.
 
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::process::{Child, Command, Output, Stdio};
@@ -65,7 +68,8 @@ fn demo_starts_and_ctl_shows_radios_events_and_answers() {
             .map_while(Result::ok)
             .collect::<Vec<_>>()
     });
-    let server = format!("http://{api}");
+    // As a person types it: no scheme.
+    let server = api.to_string();
 
     // Radios appear, registered, with their names, within seconds.
     // Generous: a machine busy with builds can take long to start the demo.
@@ -88,9 +92,9 @@ fn demo_starts_and_ctl_shows_radios_events_and_answers() {
     let banner = banner.join().unwrap().join("\n");
     assert!(banner.contains("trunkgate ctl"), "{banner}");
 
-    // Live events.
+    // `ctl watch --snapshot`: the state, then live events, one line each.
     let mut watch = Command::new(BIN)
-        .args(["ctl", "--server", &server, "watch"])
+        .args(["ctl", "--server", &server, "watch", "--snapshot"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -99,11 +103,24 @@ fn demo_starts_and_ctl_shows_radios_events_and_answers() {
     let _watch = Proc(watch);
     let lines = std::thread::spawn(move || {
         use std::io::BufRead;
-        std::io::BufReader::new(stdout)
+        let mut seen = Vec::new();
+        let mut live = 0;
+        for line in std::io::BufReader::new(stdout)
             .lines()
-            .take(3)
             .map_while(Result::ok)
-            .collect::<Vec<_>>()
+        {
+            if seen
+                .iter()
+                .any(|l: &String| l.ends_with("live events follow"))
+            {
+                live += 1;
+            }
+            seen.push(line);
+            if live == 3 {
+                break;
+            }
+        }
+        seen
     });
     let deadline = Instant::now() + Duration::from_secs(30);
     while !lines.is_finished() {
@@ -111,24 +128,90 @@ fn demo_starts_and_ctl_shows_radios_events_and_answers() {
         std::thread::sleep(Duration::from_millis(100));
     }
     let lines = lines.join().unwrap();
-    assert_eq!(lines.len(), 3, "{lines:?}");
-    assert!(lines.iter().all(|l| l.starts_with('#')), "{lines:?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("now       王建国 (57120200)")),
+        "{lines:?}"
+    );
+    let live = &lines[lines.len() - 3..];
+    assert!(
+        live.iter()
+            .all(|l| l.as_bytes().get(2) == Some(&b':') && !l.contains('{')),
+        "{live:?}"
+    );
 
-    // A radio check on a registered radio is answered by the simulated radio.
-    let radio = table
-        .lines()
-        .find(|l| l.contains(" yes "))
-        .and_then(|l| l.split_whitespace().next())
-        .unwrap()
-        .to_string();
-    let mut answered = false;
-    for _ in 0..3 {
-        let out = ctl(&server, &["check", &radio]);
+    // `ctl check 57120201`: waits and shows progress; the simulated radio answers.
+    // (Until the radio has registered, the gateway refuses: it knows no site to send on.)
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let out = ctl(&server, &["check", "57120201"]);
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
         if out.status.success() {
-            assert!(String::from_utf8_lossy(&out.stdout).contains("SUCCEEDED"));
-            answered = true;
+            assert!(
+                text.contains("radio check of 李志强 (57120201): queued"),
+                "{text}"
+            );
+            assert!(text.contains("succeeded"), "{text}");
             break;
         }
+        assert!(
+            Instant::now() < deadline,
+            "radio 57120201 never answered a radio check: {text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::thread::sleep(Duration::from_millis(500));
     }
-    assert!(answered, "radio {radio} never answered a radio check");
+
+    // `ctl text 57120202 "山体滑坡预警，请立即撤离"`.
+    let out = ctl(&server, &["text", "57120202", "山体滑坡预警，请立即撤离"]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("text \"山体滑坡预警，请立即撤离\" to 张伟 (57120202)"),
+        "{text}"
+    );
+
+    // `ctl stun 57120203`: exits non-zero if refused, failed or timed out.
+    let out = ctl(&server, &["stun", "57120203"]);
+    let code = out.status.code();
+    assert!(
+        matches!(code, Some(0 | 1 | 4 | 5)),
+        "{code:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // `ctl alarms`: the demo raises an emergency alarm about once a minute.
+    let deadline = Instant::now() + Duration::from_secs(240);
+    let alarm = loop {
+        let out = ctl(&server, &["alarms"]);
+        assert!(out.status.success());
+        let table = String::from_utf8_lossy(&out.stdout).to_string();
+        if let Some(n) = table
+            .lines()
+            .skip(1)
+            .find(|l| l.contains(" raised "))
+            .and_then(|l| l.split_whitespace().next())
+        {
+            break n.to_string();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no emergency alarm within 240 s:\n{table}"
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    };
+
+    // `ctl ack-alarm N` with the number from the ALARM column.
+    let out = ctl(&server, &["ack-alarm", &alarm]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        text.starts_with(&format!("alarm {alarm} from ")) && text.contains(": acknowledged"),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        matches!(out.status.code(), Some(0 | 5)),
+        "the acknowledgement went out: {text}"
+    );
 }

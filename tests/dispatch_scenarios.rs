@@ -1,4 +1,4 @@
-//! Scenarios for the dispatch core (STYLE.md "Core tests are scenarios"): explicit times in,
+//! Scenarios for the dispatch core (docs/design.md "Core tests are scenarios"): explicit times in,
 //! the complete list of outputs asserted. Every scenario also checks that replaying the
 //! events it produced onto a fresh core gives exactly the live state.
 
@@ -949,7 +949,7 @@ fn each_command_refused() {
     for (cmd, _, _, _, _, service) in commands() {
         let mut h = Harness::with_radios(AirProfile::TierIii);
         h.run(1_000, command(1, None, Command::Ota(cmd.clone())));
-        // 0x20: service not supported (TS), air-interface.md §3.4.
+        // 0x20: service not supported (TS), docs/air-interface.md §3.4.
         let refusal = Refusal { code: 0x20 };
         let out = h.run(
             2_000,

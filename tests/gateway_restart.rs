@@ -270,6 +270,7 @@ async fn sigkill_under_load_loses_no_event_and_no_operation() {
             .check_radio(pb::RadioCommandRequest {
                 name: radio_name(k),
                 request_id: format!("kill-test-{k}"),
+                ..Default::default()
             })
             .await
             .expect("radio check accepted")

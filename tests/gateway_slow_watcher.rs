@@ -1,12 +1,12 @@
-//! The slowest client never slows the radio side (../shared/DESIGN.md; the issue "The main
+//! The slowest client never slows the radio side (docs/design.md; the issue "The main
 //! job": "one watcher stops reading while others keep up: the others see no delay, the slow
 //! one is cut with a resume cursor, memory stays bounded").
 //!
 //! The real gateway runs in this process (`app::serve::start`, temporary data directory,
 //! `[api] watch_queue` small). Load comes through the real Homebrew link: a UDP socket logs in
-//! with the real peer login ([`PeerSession`]: RPTL / RPTK / RPTC, transports.md 2.1) and sends
-//! DMRD datagrams (transports.md 2.2), each a C_ACKD reason 0x62 from REGI (registration
-//! accepted, air-interface.md 3.4, 3.7) for a radio never heard before, so every datagram
+//! with the real peer login ([`PeerSession`]: RPTL / RPTK / RPTC, docs/transports.md §2.1) and sends
+//! DMRD datagrams (docs/transports.md §2.2), each a C_ACKD reason 0x62 from REGI (registration
+//! accepted, docs/air-interface.md §3.4, 3.7) for a radio never heard before, so every datagram
 //! becomes exactly two journaled events (`radio_heard`, `radio_registered`).
 //!
 //! Four gRPC watchers over 127.0.0.1, each on its own connection: three read everything, one
@@ -44,7 +44,7 @@ use trunkgate::wire::burst::{DataType, SyncPattern};
 use trunkgate::wire::csbk::{Csbk, ReasonCode};
 use trunkgate::wire::pipeline::bptc_burst;
 
-/// REGI (air-interface.md 3.7) and reason 0x62, registration accepted (air-interface.md 3.4).
+/// REGI (docs/air-interface.md §3.7) and reason 0x62, registration accepted (docs/air-interface.md §3.4).
 const REGI: u32 = 0xFF_FEC6;
 const REGISTRATION_ACCEPTED: u8 = 0x62;
 const PEER: u32 = 3_100_001;

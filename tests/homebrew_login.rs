@@ -24,7 +24,7 @@ use trunkgate::link::{FrameMeta, LinkState, Received, Slot, Transmission, Transm
 const WAIT: Duration = Duration::from_secs(5);
 const LOCAL: ([u8; 4], u16) = ([127, 0, 0, 1], 0);
 
-/// Voice LC header burst measured from MMDVMHost (transports.md 5).
+/// Voice LC header burst measured from MMDVMHost (docs/transports.md §5).
 const HEADER: &str = "03aa146c339c3978bb4099e1846d5d7f77fd757e32d803905f90f7213a831a8061";
 
 fn entry(id: u32, site: &str) -> PeerEntry {

@@ -1,6 +1,6 @@
 //! Process-crash safety of the SQLite journal: a writer appending batches in a loop is
 //! SIGKILLed, and the reopened journal must hold a contiguous prefix of whole batches
-//! (reference/perf-and-deps.md 2d ran the same experiment on the store choice).
+//! (docs/performance.md §2d ran the same experiment on the store choice).
 //!
 //! The writer is this test binary itself, re-executed with [`CHILD_ENV`] set so that only
 //! [`crash_child_writer`] does any work.

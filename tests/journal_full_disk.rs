@@ -39,7 +39,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_trunkgate");
 const FIELD_PEER: u32 = 310_002;
 /// A radio on the field site (PDT air address).
 const FIELD_RADIO: u32 = 0x89_8011;
-/// REGI and "registration accepted" (air-interface notes: gateway identities, C_ACKD
+/// REGI and "registration accepted" (docs/air-interface.md notes: gateway identities, C_ACKD
 /// reasons), as the simulated sites send them.
 const REGI: u32 = 0xFF_FEC6;
 const REGISTRATION_ACCEPTED: u8 = 0x62;
@@ -364,6 +364,7 @@ async fn check(ch: &Channel, request_id: &str) -> Result<pb::Operation, tonic::S
         .check_radio(pb::RadioCommandRequest {
             name: field_radio(),
             request_id: request_id.into(),
+            ..Default::default()
         })
         .await
         .map(|r| r.into_inner())

@@ -28,6 +28,7 @@ struct Gateway {
 
 impl Gateway {
     async fn start(data: &Path) -> Gateway {
+        // The smallest configuration `serve` accepts: one site on a Homebrew master.
         let config = Config::parse(
             r#"
 [api]

@@ -20,7 +20,7 @@ use trunkgate::link::{FrameMeta, LinkState, Received, Slot, Transmission, Transm
 const WAIT: Duration = Duration::from_secs(5);
 const LOCAL: ([u8; 4], u16) = ([127, 0, 0, 1], 0);
 
-/// Voice LC header burst measured from MMDVMHost (transports.md 5).
+/// Voice LC header burst measured from MMDVMHost (docs/transports.md §5).
 const HEADER: &str = "03aa146c339c3978bb4099e1846d5d7f77fd757e32d803905f90f7213a831a8061";
 
 fn header_burst() -> [u8; 33] {
@@ -285,7 +285,7 @@ async fn unknown_peer_id_is_refused() {
 
 #[tokio::test]
 async fn login_vector_is_reproduced_byte_exactly() {
-    // A hand-driven master that always offers the salt of transports.md 2.3.
+    // A hand-driven master that always offers the salt of docs/transports.md §2.3.
     let fake = Raw::new().await;
     let master_addr = fake.socket.local_addr().unwrap();
     let peer = start_peer(peer_config(master_addr, 4_600_001, "passw0rd", "north")).await;

@@ -1,11 +1,11 @@
-//! How the gateway's transmissions leave, over real sockets (DESIGN.md: "link tx queue per site
-//! and slot, bursts at the air rate; fresh stream ID per transmission; 'sent at' fed back to
-//! the core"; docs/air-commands.md §0 "Which slot").
+//! How the gateway's transmissions leave, over real sockets (docs/design.md, the data path: a
+//! transmit queue per site and slot, bursts paced at the air rate, a fresh stream ID per
+//! transmission, "sent at" fed back to the core; docs/air-commands.md §0 "Which slot").
 //!
 //! The real gateway runs in this process (`app::serve::start`, a temporary data directory).
 //! A UDP socket on 127.0.0.1 logs into its Homebrew master with the real peer login
-//! ([`PeerSession`], transports.md 2.3) and plays a repeater: it makes a radio heard with a
-//! C_ACKD registration (air-interface.md 3.4) and records every DMRD the master sends with its
+//! ([`PeerSession`], docs/transports.md §2.3) and plays a repeater: it makes a radio heard with a
+//! C_ACKD registration (docs/air-interface.md §3.4) and records every DMRD the master sends with its
 //! arrival time. Commands go in through the driver, as the API hands them over.
 //!
 //! Timing assertions are lower bounds only (never "fast enough"): bursts of one transmission
@@ -40,7 +40,7 @@ use trunkgate::wire::pipeline::bptc_burst;
 const PEER: u32 = 4_600_001;
 const PASSPHRASE: &str = "passw0rd";
 const RADIO: u32 = 0x20_0001;
-/// REGI and reason 0x62, registration accepted (air-interface.md 3.4, 3.7).
+/// REGI and reason 0x62, registration accepted (docs/air-interface.md §3.4, §3.7).
 const REGI: u32 = 0xFF_FEC6;
 /// One burst per 60 ms per slot (ETSI TS 102 361-1 §4.2).
 const AIR: Duration = Duration::from_millis(60);
@@ -52,7 +52,7 @@ const WAIT: Duration = Duration::from_secs(20);
 const CHECK_BURSTS: usize = 7;
 
 /// A voice LC header MMDVMHost sent for a group call from 4600123 to TG 46001 on TS2
-/// (transports.md 5, measured; the same capture as tests/link_homebrew.rs).
+/// (docs/transports.md §5, measured; the same capture as tests/link_homebrew.rs).
 const GROUP_HEADER: &str = "03aa146c339c3978bb4099e1846d5d7f77fd757e32d803905f90f7213a831a8061";
 const TALKGROUP: u32 = 46_001;
 
@@ -544,7 +544,7 @@ slots = 4
     );
     let dir = tempfile::tempdir().unwrap();
     let gw = Gateway::start(Config::parse(&text).unwrap(), dir.path()).await;
-    // Play the master's side of the login until the RPTC arrives (transports.md 2.3).
+    // Play the master's side of the login until the RPTC arrives (docs/transports.md §2.3).
     let rptc = tokio::task::spawn_blocking(move || {
         let mut buf = [0u8; 2048];
         let deadline = Instant::now() + WAIT;
@@ -569,7 +569,7 @@ slots = 4
     .unwrap();
     assert_eq!(rptc.len(), 302);
     let field = |at: usize, len: usize| String::from_utf8(rptc[at..at + len].to_vec()).unwrap();
-    // Offsets and formats: transports.md 2.4 (DMRGateway's layout).
+    // Offsets and formats: docs/transports.md §2.4 (DMRGateway's layout).
     assert_eq!(field(8, 8), "BG0TEST ");
     assert_eq!(field(16, 9), "351000000");
     assert_eq!(field(25, 9), "361000000");

@@ -1,12 +1,12 @@
 //! The receive and send pipelines of a control burst through the public API: burst → sync →
 //! slot type → BPTC(196,96) → CRC-CCITT, and back, on the two MMDVMHost-encoded CSBK bursts
-//! of perf-and-deps.md 1a (the second carries one bit error that BPTC repairs).
+//! of docs/performance.md §1a (the second carries one bit error that BPTC repairs).
 
 use trunkgate::wire::burst::{self, BurstRepr, DataBurst, DataType, SlotType, SyncPattern};
 use trunkgate::wire::crc::{check_ccitt_block, seal_ccitt_block};
 use trunkgate::wire::fec::bptc;
 
-/// CSBK CRC mask, DMR dialect (air-interface.md 1.3).
+/// CSBK CRC mask, DMR dialect (docs/air-interface.md §1.3).
 const CSBK_MASK: u16 = 0xA5A5;
 
 fn unhex<const N: usize>(s: &str) -> [u8; N] {

@@ -1,9 +1,10 @@
-//! The shared test vectors, all of them: every line of `../shared/reference/vectors.jsonl`
-//! (air-interface.md §6; CI checks `../shared` out beside the clone) is run through the wire
-//! layer, and every key of its `expect` object is asserted.
+//! The test vectors, all of them: every line of `fixtures/vectors.jsonl` (a copy of the
+//! project's reference vectors; each line names its public source and commit; fixtures/README.md,
+//! docs/air-interface.md §6) is run through the wire layer, and every key of its `expect` object
+//! is asserted.
 //!
 //! Contract of this test:
-//! - The file is read at run time, never copied; a missing file fails with a clear message.
+//! - The file is read at run time from `fixtures/`; a missing file fails with a clear message.
 //! - Each `kind` has a checker; each checker has one match arm per `expect` key it knows, and
 //!   an unknown key (or kind) **fails**, so a new vector cannot slip through unchecked.
 //! - The source's vocabulary ("PreambleCSBK (0b111101 = 0x3D)", "StandardizedFID (0x00)",
@@ -41,10 +42,7 @@ use trunkgate::wire::lrrp::{DocType, Lrrp};
 use trunkgate::wire::pi_header::{self, PiHeader};
 use trunkgate::wire::{Dialect, DialectChoice, bits, embedded};
 
-const VECTORS: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../shared/reference/vectors.jsonl"
-);
+const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/vectors.jsonl");
 
 /// Vectors that are not checked, with the reason. Empty: every vector has a checker.
 const SKIPPED: &[(&str, &str)] = &[];
@@ -73,7 +71,7 @@ const ORACLE_DISAGREEMENTS: &[(&str, &str, &str)] = &[
     ),
 ];
 
-/// The ETSI idle PR FILL payload (air-interface.md 1.3, data type 9 row; MMDVMHost
+/// The ETSI idle PR FILL payload (docs/air-interface.md §1.3, data type 9 row; MMDVMHost
 /// DMRDefines.h DMR_IDLE_DATA as decoded by both oracles).
 const PR_FILL: &str = "ff83df1732094ed1e7cd8a91";
 
@@ -98,8 +96,8 @@ fn note_disagreement(id: &str, field: &str) {
 fn every_vector_is_checked_or_listed_as_skipped() {
     let text = std::fs::read_to_string(VECTORS).unwrap_or_else(|e| {
         panic!(
-            "cannot read {VECTORS}: {e}. The shared reference must be checked out as ../shared \
-             beside this repository (air-interface.md §6)"
+            "cannot read {VECTORS}: {e} (the vectors are part of the repository, \
+             fixtures/README.md)"
         )
     });
     let lines = text.lines().count();
@@ -158,7 +156,7 @@ fn every_vector_is_checked_or_listed_as_skipped() {
         lines,
         "checked + skipped must equal the lines of vectors.jsonl"
     );
-    // air-interface.md §6.1: "86 vectors in this file". A change of the file shows up here.
+    // docs/air-interface.md §6.1: "86 vectors in this file". A change of the file shows up here.
     assert_eq!(
         lines, 86,
         "vectors.jsonl changed size: review the new vectors"
@@ -409,7 +407,7 @@ fn oracle(e: &Map<String, Value>) -> Oracle {
 // ---------------------------------------------------------------------------------------------
 // Vocabulary tables: the sources' names → our typed values
 
-/// ok-dmrlib `FeatureSetIDs` names (air-interface.md 3.2).
+/// ok-dmrlib `FeatureSetIDs` names (docs/air-interface.md §3.2).
 fn fid_named(s: &str) -> u8 {
     let name = s.split(['(', ' ']).next().unwrap_or("");
     let fid = match name.rsplit('.').next().unwrap_or(name) {
@@ -464,7 +462,7 @@ fn data_type_named(s: &str) -> DataType {
 }
 
 /// The plain-language CSBK names of the ok-dmrlib test comments and the sources' mnemonics →
-/// our opcode names (air-interface.md 3.3).
+/// our opcode names (docs/air-interface.md §3.3).
 fn csbk_named(s: &str) -> &'static str {
     match s {
         "preamble" | "PreambleCSBK" => "PRE_CSBK",
@@ -498,7 +496,7 @@ fn flco_named(s: &str) -> (u8, &'static str) {
 }
 
 /// ok-dmrlib `TalkerAliasDataFormats`: its name for value 3 is "UnicodeUTF16LE", but its own
-/// test decodes big-endian octets; ETSI value 3 is UTF-16BE (air-interface.md 9.11).
+/// test decodes big-endian octets; ETSI value 3 is UTF-16BE (docs/air-interface.md §9.11).
 fn ta_format_named(s: &str) -> TalkerAliasFormat {
     let name = s.split([' ', '(']).next().unwrap_or(s);
     match name.rsplit('.').next().unwrap_or(name) {
@@ -523,7 +521,7 @@ fn dpf_named(s: &str) -> Dpf {
     d
 }
 
-/// ok-dmrlib `SAPIdentifier` names (air-interface.md 5.1).
+/// ok-dmrlib `SAPIdentifier` names (docs/air-interface.md §5.1).
 fn sap_named(s: &str) -> u8 {
     let name = s.split('(').next().unwrap_or(s);
     match name.rsplit('.').next().unwrap_or(name) {
@@ -535,7 +533,7 @@ fn sap_named(s: &str) -> u8 {
 }
 
 /// The CRC-CCITT masks of the DMR dialect by their hex names, as the MMDVMHost harness lists
-/// them (crc::DMR_MASKS; air-interface.md 2.6).
+/// them (crc::DMR_MASKS; docs/air-interface.md §2.6).
 fn dmr_ccitt_masks() -> [(&'static str, u16); 5] {
     [
         ("6969", DMR_MASKS.pi_header),
@@ -726,7 +724,7 @@ fn check_csbk(x: &Vector) {
 }
 
 /// dsd-fme's C_ALOHA line, "; "-separated. dsd-fme prints NET+1 and SITE+1 and splits the
-/// site as DMRLA site.sub-site (air-interface.md 3.4): we check the sub-site after the dot.
+/// site as DMRLA site.sub-site (docs/air-interface.md §3.4): we check the sub-site after the dot.
 fn check_dsdfme_aloha(what: &str, csbk: &Csbk, s: &str) {
     let a = match csbk.body {
         CsbkBody::CAloha(a) => a,
@@ -760,7 +758,7 @@ fn check_dsdfme_aloha(what: &str, csbk: &Csbk, s: &str) {
                 );
             }
             "Cat" => {
-                // PAR: 1 = A, 2 = B, 3 = A and B (air-interface.md 3.4)
+                // PAR: 1 = A, 2 = B, 3 = A and B (docs/air-interface.md §3.4)
                 let par = match v {
                     "A" => 1,
                     "B" => 2,
@@ -769,7 +767,7 @@ fn check_dsdfme_aloha(what: &str, csbk: &Csbk, s: &str) {
                 };
                 assert_eq!(sys.par, par, "{what}: {part}");
             }
-            // The 14-bit SYS code = System Identity Code without PAR (air-interface.md 3.4).
+            // The 14-bit SYS code = System Identity Code without PAR (docs/air-interface.md §3.4).
             "SYS" => assert_eq!(
                 u64::from(sys.raw >> 2),
                 u64::from_str_radix(v, 16).unwrap(),
@@ -798,7 +796,7 @@ fn check_dsdfme_aloha(what: &str, csbk: &Csbk, s: &str) {
 fn check_okdmr_csbk(what: &str, csbk: &Csbk, block: &[u8; 12], e: &Map<String, Value>) {
     let mut en = Entry::new(what, e);
     if en.get("error").is_some() {
-        // ok-dmrlib raised (NotImplementedError / undefined opcode, air-interface.md 6.3):
+        // ok-dmrlib raised (NotImplementedError / undefined opcode, docs/air-interface.md §6.3):
         // no decode to compare.
         en.finish();
         return;
@@ -974,7 +972,7 @@ fn check_mmdvm_csbk(what: &str, csbk: &Csbk, block: &[u8; 12], m: &Map<String, V
 // Bursts
 
 /// Decode the DMRD container of an ok-dmrlib test: (slot 1/2, sequence, burst). Layout from
-/// transports.md 2.2: "DMRD", seq @4, flags @15 (bit 7 = TS2), burst @20..53.
+/// docs/transports.md §2.2: "DMRD", seq @4, flags @15 (bit 7 = TS2), burst @20..53.
 fn dmrd(container: &str) -> (u8, u8, Vec<u8>) {
     let c = unhex(container);
     assert!(
@@ -996,7 +994,7 @@ fn check_burst(x: &Vector) {
         BurstRepr::Data(d) => Some(d),
         _ => None,
     };
-    // BPTC payload of the data types that use BPTC(196,96) (air-interface.md 2.1).
+    // BPTC payload of the data types that use BPTC(196,96) (docs/air-interface.md §2.1).
     let payload = data.and_then(|d| bptc_payload(&d));
     let emit = || {
         let mut out = [0u8; burst::LEN];
@@ -2019,7 +2017,7 @@ fn check_data_header(x: &Vector) {
             "appended_blocks" => {
                 assert_eq!(appended_blocks(&h), Some(as_u64(want, &what)), "{what}")
             }
-            // UDT format 5 = NMEA location (data_header::udt_format, air-interface.md 5.1).
+            // UDT format 5 = NMEA location (data_header::udt_format, docs/air-interface.md §5.1).
             "udt_format" => {
                 let Body::Udt(u) = h.body else {
                     panic!("{what}: {:?}", h.body)
@@ -2031,7 +2029,7 @@ fn check_data_header(x: &Vector) {
                 assert_eq!(u.format, f, "{what}");
             }
             // The UDT opcode: ok-dmrlib names it after the CSBKO it shares, C_UDTHU 0x1B
-            // (air-interface.md 3.3, 5.1).
+            // (docs/air-interface.md §3.3, 5.1).
             "udt_opcode" => {
                 let Body::Udt(u) = h.body else {
                     panic!("{what}: {:?}", h.body)
@@ -2189,7 +2187,7 @@ fn check_okdmr_data_header(id: &str, what: &str, block: &[u8; 12], e: &Map<Strin
     en.eq_opt("response_type", None);
     en.eq_opt("response_status", None);
     // ok-dmrlib prints the UDT's 2-bit UAB field raw, which is the appended blocks minus one
-    // (TS 102 361-4 via air-interface.md 5.1); we store the count.
+    // (TS 102 361-4 via docs/air-interface.md §5.1); we store the count.
     en.eq_opt(
         "appended_blocks",
         match udt {
@@ -2306,7 +2304,7 @@ fn check_rate34_confirmed_block(x: &Vector) {
         assert_eq!(hex::encode(b.data), d, "{id}: data_hex");
         en.eq_u("dbsn", u64::from(b.dbsn));
         en.eq_u("crc9_calculated", u64::from(b.expected_crc9(mask)));
-        // ok-dmrlib's block class reads the 9-bit field LSB first (air-interface.md 6.3): the
+        // ok-dmrlib's block class reads the 9-bit field LSB first (docs/air-interface.md §6.3): the
         // bit reversal of the field as sent, which is why its class check fails.
         let reversed = (0..9).fold(0u64, |r, i| (r << 1) | u64::from((b.crc9 >> i) & 1));
         en.eq_u("crc9_field_as_parsed_by_okdmrlib_lsb_first", reversed);
@@ -2469,7 +2467,7 @@ fn check_crc9(x: &Vector) {
     let get = |k: &str| x.expect.get(k);
     let dbsn = as_u64(get("serial_number_dbsn").expect("dbsn"), id) as u8;
     // For the last block of a packet the CRC-9 also covers the CRC-32 octets appended to it
-    // (air-interface.md 2.7); the source gives them as they stand in the block.
+    // (docs/air-interface.md §2.7); the source gives them as they stand in the block.
     let mut covered = data.clone();
     if let Some(c) = get("crc32_appended") {
         covered.extend(unhex(as_str(c, id)));

@@ -1,7 +1,7 @@
 //! The boundary between the API and the gateway's driver.
 //!
 //! The services are generic over [`Backend`]; the driver that owns the dispatch [`Core`], the
-//! journal and the event fan-out implements it (DESIGN.md: the API reaches the core only
+//! journal and the event fan-out implements it (docs/design.md: the API reaches the core only
 //! through a command channel and subscriptions, never a lock). Contract for implementors:
 //!
 //! - [`Backend::command`] runs one operator request on the core and resolves with its reply.

@@ -302,7 +302,7 @@ impl Acceptor {
             let Ok(local) = stream.local_addr() else {
                 continue;
             };
-            // perf-and-deps.md §1d: Nagle plus delayed ACK gave 40 ms stalls.
+            // docs/performance.md §1d: Nagle plus delayed ACK gave 40 ms stalls.
             let _ = stream.set_nodelay(true);
             return Conn::new(
                 stream,

@@ -6,7 +6,7 @@
 //! Radio and talkgroup names use the dial number when the air address has one and accept
 //! every form [`RadioId`]'s `FromStr` takes (8 dial digits, `0x<hex>`, `#<decimal>`, a plain
 //! decimal of at most 7 digits), so a console may name a radio either way (dispatch/ids.rs,
-//! pdt-facts.md §1.1–§1.3). A bare identity where a radio or a talkgroup may be meant is
+//! docs/pdt.md §1.1–§1.3). A bare identity where a radio or a talkgroup may be meant is
 //! resolved against the core's directory ([`resolve_addressee`]). Teams are named by their
 //! configured key (`teams/qingshan`), never by their place in the file. Conversions that
 //! need names beside the resource (a radio's team and position, a message's display names)

@@ -3,9 +3,9 @@
 //! # Contract
 //!
 //! - The services ([`service`], [`watch`]) reach the gateway only through a [`Backend`]
-//!   (DESIGN.md: "`api` reaches the core only through a command channel and subscriptions,
+//!   (docs/design.md: "`api` reaches the core only through a command channel and subscriptions,
 //!   never a lock"); they hold no state of their own.
-//! - Conventions follow Google's AIPs as dispatch-features.md §4.1 lays them out: resource
+//! - Conventions follow Google's AIPs as docs/dispatch.md §4.1 lays them out: resource
 //!   names, paginated lists with opaque tokens (default 50, max 1000, negative is
 //!   INVALID_ARGUMENT), over-the-air verbs returning operations, `request_id` idempotency,
 //!   `google.rpc` status details with domain `trunkgate.v1` ([`status`]).
@@ -14,18 +14,18 @@
 //!   bounded scan per page, and sealed page tokens.
 //! - Events stream from `EventService.WatchEvents` with cursors, heartbeats, snapshots, a
 //!   slow-client cut and filters by type, radio, talkgroup, site and team ([`watch`],
-//!   dispatch-features.md §4.2). Each event has one schema: its typed payload.
+//!   docs/dispatch.md §4.2). Each event has one schema: its typed payload.
 //! - `grpc.health.v1.Health` (tonic-health) reports NOT_SERVING while no site link is up,
 //!   while the journal cannot be written (the gateway does not act then), and from the start
 //!   of shutdown, SERVING otherwise, for the server ("") and every
 //!   trunkgate.v1 service; server reflection v1 and v1alpha (tonic-reflection) is on when
-//!   configured, so grpcurl works (dispatch-features.md §4.3).
+//!   configured, so grpcurl works (docs/dispatch.md §4.3).
 //! - [`serve`] runs tonic on its own accept loop ([`conn`]): accept failures (out of file
 //!   handles) back off and are logged once; connections are bounded in total and per client
 //!   address, calls (streams) per client address and per connection, and watchers; a
 //!   connection that sends no HTTP/2 preface within `ApiConfig::handshake_timeout` is
 //!   closed, and HTTP/2 keepalive pings close connections whose peer stopped answering.
-//!   Accepted sockets get TCP_NODELAY (perf-and-deps.md §1d: Nagle plus delayed ACK gave
+//!   Accepted sockets get TCP_NODELAY (docs/performance.md §1d: Nagle plus delayed ACK gave
 //!   40 ms stalls). On shutdown, streams end with UNAVAILABLE naming their resume cursor, idle
 //!   connections are closed at once, and the server stops after at most `ApiConfig::grace`.
 //! - A request that does not decode is INVALID_ARGUMENT (field `request`), one over the

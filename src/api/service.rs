@@ -1,5 +1,5 @@
 //! The tonic services: each holds only a handle to the [`Backend`] and the API settings
-//! (STYLE.md layout: "service.rs (tonic impl, holds only a handle)"). Reads go through
+//! (docs/design.md layout: "service.rs (tonic impl, holds only a handle)"). Reads go through
 //! [`Backend::read`], commands through [`Backend::command`]; nothing here keeps state of its
 //! own beyond the watcher count.
 
@@ -607,8 +607,28 @@ impl<B: Backend> pb::command_service_server::CommandService for Api<B> {
         &self,
         req: Request<pb::RadioCommandRequest>,
     ) -> Result<Response<pb::Operation>, Status> {
-        self.radio_verb(req, |radio| OtaCommand::Kill { radio })
-            .await
+        // A kill is permanent: it needs a reason, recorded in the log with who asked for it.
+        let reason = req.get_ref().reason.trim().to_string();
+        if reason.is_empty() {
+            return Err(invalid_argument(
+                "reason",
+                "a kill needs a reason (it cannot be undone)",
+            ));
+        }
+        let operator = operator(&req)?;
+        let radio = req.get_ref().name.clone();
+        let reply = self
+            .radio_verb(req, |radio| OtaCommand::Kill { radio })
+            .await?;
+        tracing::warn!(
+            operator = operator.as_deref().unwrap_or("-"),
+            radio = %radio,
+            operation = %reply.get_ref().name,
+            // Free text from a client: Debug-quoted, so control characters stay escaped.
+            reason = ?reason,
+            "kill requested"
+        );
+        Ok(reply)
     }
 
     async fn send_text(

@@ -1,4 +1,4 @@
-//! Errors as gRPC statuses (AIP-193, dispatch-features.md §4.1): a code, a message, and
+//! Errors as gRPC statuses (AIP-193, docs/dispatch.md §4.1): a code, a message, and
 //! google.rpc details through tonic-types: `ErrorInfo` with a stable `reason` and the domain
 //! [`DOMAIN`], plus `BadRequest` field violations for INVALID_ARGUMENT.
 //!

@@ -1,5 +1,5 @@
 //! `EventService.WatchEvents`: the journaled events as a server stream with resume cursors
-//! (DESIGN.md "The slowest client never slows the radio side"; dispatch-features.md §4.2).
+//! (docs/design.md "The slowest client never slows the radio side"; docs/dispatch.md §4.2).
 //!
 //! - Cursors are strings `<journal>.<seq>` ([`Cursor`], events.proto): every position the
 //!   stream hands out names the journal it is in. A request cursor that does not parse is

@@ -808,21 +808,21 @@ pub const MMDVM_BURST_INTERVAL_MS: Bound = Bound {
     key: "mmdvm.tx_burst_interval_ms",
     ..MASTER_BURST_INTERVAL_MS
 };
-/// `[[homebrew_peer]] rx_freq_hz`: 9 digits in the RPTC block (transports.md 2.4).
+/// `[[homebrew_peer]] rx_freq_hz`: 9 digits in the RPTC block (docs/transports.md §2.4).
 pub const RPTC_RX_FREQ_HZ: Bound = Bound {
     key: "homebrew_peer.rx_freq_hz",
     min: 0,
     max: 999_999_999,
     means: "the receive frequency sent in the login, in Hz, 9 digits",
 };
-/// `[[homebrew_peer]] tx_freq_hz`: 9 digits in the RPTC block (transports.md 2.4).
+/// `[[homebrew_peer]] tx_freq_hz`: 9 digits in the RPTC block (docs/transports.md §2.4).
 pub const RPTC_TX_FREQ_HZ: Bound = Bound {
     key: "homebrew_peer.tx_freq_hz",
     min: 0,
     max: 999_999_999,
     means: "the transmit frequency sent in the login, in Hz, 9 digits",
 };
-/// `[[homebrew_peer]] tx_power_dbm`: 2 digits in the RPTC block (transports.md 2.4).
+/// `[[homebrew_peer]] tx_power_dbm`: 2 digits in the RPTC block (docs/transports.md §2.4).
 pub const RPTC_TX_POWER_DBM: Bound = Bound {
     key: "homebrew_peer.tx_power_dbm",
     min: 0,
@@ -836,7 +836,7 @@ pub const RPTC_COLOUR_CODE: Bound = Bound {
     max: 15,
     means: "the colour code sent in the login",
 };
-/// `[[homebrew_peer]] slots`: 1 digit in the RPTC block (transports.md 2.4).
+/// `[[homebrew_peer]] slots`: 1 digit in the RPTC block (docs/transports.md §2.4).
 pub const RPTC_SLOTS: Bound = Bound {
     key: "homebrew_peer.slots",
     min: 0,

@@ -1,51 +1,108 @@
-//! `trunkgate ctl`: a command-line client of the gRPC dispatch API (proto/trunkgate/v1).
+//! `trunkgate ctl`: a command-line client of the gRPC dispatch API (proto/trunkgate/v1) that
+//! a dispatcher can read.
 //!
+//! - Times are local: the system time zone (the `TZ` variable, else `/etc/localtime`) or
+//!   `--tz <IANA name>`, read with the system time zone database. Today's times print as
+//!   `14:53:16`, older ones as `12-05 14:53:16`.
+//! - Radios, talkgroups, sites and teams are shown by name (`宋江 (57120201)`, the site's
+//!   display name); the names come from the gateway's directory, read once per command
+//!   (again after a reconnect).
 //! - Lists (`radios`, `talkgroups`, `sites`, `teams`, `calls`, `alarms`, `operations`) page
-//!   through the server's List methods and print aligned tables. Column widths count display
-//!   columns, East Asian Wide and Fullwidth characters as 2 (Unicode UAX #11), so Chinese
-//!   names line up in a terminal.
-//! - `watch [--cursor C] [--snapshot] [--filter F]` prints one line per event, starting with
-//!   its cursor (`#<journal>.<seq>`, events.proto; hand it to `--cursor` to resume). When the
-//!   server cuts the stream with a resume cursor (slow watcher, server restart), it resumes
-//!   after that cursor, a bounded number of times in a row. A cursor the server refuses
-//!   (another journal: the journal was re-created or replaced; expired) ends the watch with
-//!   the server's error: it is never silently replaced by another position.
+//!   through the List methods and print aligned tables (display width by Unicode UAX #11,
+//!   `unicode-width`, so Chinese names line up); rows beyond `--limit` are counted and said
+//!   (`… 12 more`), never cut silently. `radios`, `calls`, `alarms` and `operations` take
+//!   `--filter` (AIP-160, passed to the gateway); `alarms --open` is such a filter too.
+//! - Everything from the air or the network (names, aliases, texts, cursors, the gateway's
+//!   messages) is printed through [`escape`] (tables, watch lines, operation lines, errors)
+//!   or [`escape_json`] (`--json`): control characters and bidirectional marks never reach
+//!   the terminal raw.
+//! - `watch` prints one line per event: local time, then what happened, with names.
+//!   Emergencies start with `!! EMERGENCY`, and ring the terminal bell when standard output
+//!   is a terminal (or with `--bell`). Event kinds this client does not know yet print as a
+//!   generic line with their type. `--json` prints each stream message in the canonical
+//!   protobuf JSON mapping instead (from the embedded descriptor set, `prost-reflect`).
+//!   When the gateway goes away (restart, network), `watch` says so on standard error once,
+//!   reconnects until stopped and resumes after the last event it printed; a slow watcher cut
+//!   by the server resumes after the cursor the server names. A cursor the server refuses
+//!   (another journal, expired) ends the watch with that error: it is never silently replaced
+//!   by another position. A closed standard output (`ctl watch | head`) ends it quietly.
 //! - Over-the-air commands (`check`, `alert`, `stun`, `revive`, `kill`, `text`, `status`,
 //!   `locate`) and `ack-alarm` take a radio or talkgroup as a dial number, `0x<hex>`,
-//!   `#<decimal>`, a plain decimal DMR ID of at most 7 digits, or a full resource name. By
-//!   default they wait for the outcome, printing one line per state change with the elapsed
-//!   time and attempts, and exit 1 when the operation
-//!   is refused, fails, times out or is cancelled (or the wait times out); `--no-wait` prints
-//!   the operation name and returns at once. Errors from the server or the connection exit 2.
-//!   `text` and `status` hand a recipient that is not a resource name to the server as typed
-//!   (dial number, `#<decimal>`, `0x<hex>`, plain DMR ID), which resolves it against its
-//!   directory and refuses an ambiguous one naming both readings.
+//!   `#<decimal>`, a plain decimal DMR ID of at most 7 digits, a resource name, or a radio's
+//!   display name. `text` and `status` hand a number to the gateway as typed, which resolves
+//!   it against its directory and refuses an ambiguous one naming both readings. Teams are
+//!   named by their configured name (`qingshan`) or display name. By default they wait for the
+//!   outcome, printing one line per state change; `--no-wait` prints the operation and
+//!   returns at once. `kill` needs `--reason` (sent with the request) and a confirmation:
+//!   typed `yes` at a terminal, or `--yes`.
 //! - `messages` lists texts and status messages of both directions, newest first, with
 //!   filters; `inbox` lists received ones, those not yet handled first; `mark-read` and
-//!   `mark-handled` mark one (journaled with the `--operator`). `track` prints a radio's
-//!   position reports from the journal, newest first.
+//!   `mark-handled` mark one (journaled with the `--operator`); `track` prints a radio's
+//!   position reports from the journal, newest first. Same conventions: local times, names,
+//!   `… N more`.
+//! - Errors are one plain sentence on standard error, and the exit status says what kind
+//!   ([`exit`], also in `ctl --help`).
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
+use jiff::tz::TimeZone;
 use tonic::transport::Channel;
+use unicode_width::UnicodeWidthStr;
 
 use crate::api::pb;
 use crate::api::service::{OPERATOR_METADATA, OPERATOR_METADATA_BIN};
+use crate::dispatch::{DialNumber, IdKind};
+
+/// Exit statuses of `trunkgate ctl`, distinct per kind of outcome.
+pub mod exit {
+    /// Done; a waited-for operation succeeded.
+    pub const OK: u8 = 0;
+    /// The operation failed or was cancelled, or another error.
+    pub const FAILED: u8 = 1;
+    /// Usage: a bad argument or option (clap's own usage errors exit 2 as well).
+    pub const USAGE: u8 = 2;
+    /// Not found: no such radio, talkgroup, site, team, alarm or operation.
+    pub const NOT_FOUND: u8 = 3;
+    /// Refused: the radio or the gateway refused the command.
+    pub const REFUSED: u8 = 4;
+    /// Timed out: the radio did not answer in time, or `--timeout` passed.
+    pub const TIMED_OUT: u8 = 5;
+    /// Unavailable: the gateway cannot be reached or is not serving.
+    pub const UNAVAILABLE: u8 = 6;
+}
+
+const EXIT_STATUS_HELP: &str = "\
+Exit status:
+  0  done (a waited-for operation succeeded)
+  1  the operation failed or was cancelled, or another error
+  2  usage: a bad argument or option
+  3  not found: no such radio, talkgroup, site, team, alarm or operation
+  4  refused: the radio or the gateway refused the command
+  5  timed out: no answer in time, or --timeout passed
+  6  unavailable: the gateway cannot be reached or is not serving
+
+Times are local (the system time zone, or --tz). Radios and talkgroups are named by their
+8-digit dial number, 0x<hex> or #<decimal> air address, or a radio's display name.";
 
 /// `trunkgate ctl` arguments.
 #[derive(Debug, Clone, Args)]
+#[command(after_help = EXIT_STATUS_HELP)]
 pub struct CtlArgs {
-    /// The gateway's gRPC address.
-    #[arg(long, default_value = "http://127.0.0.1:50051", global = true)]
+    /// The gateway's gRPC address (`127.0.0.1:50051`; `http://` is implied).
+    #[arg(long, default_value = "127.0.0.1:50051", global = true)]
     pub server: String,
     /// Operator name recorded with commands (sent as `trunkgate-operator` metadata).
     #[arg(long, global = true)]
     pub operator: Option<String>,
+    /// Time zone for the times shown (an IANA name such as Asia/Shanghai); default: the
+    /// system's (TZ, else /etc/localtime).
+    #[arg(long, global = true)]
+    pub tz: Option<String>,
     /// What to do.
     #[command(subcommand)]
     pub command: CtlCommand,
@@ -70,10 +127,10 @@ pub struct WaitArgs {
 pub enum CtlCommand {
     /// List radios.
     Radios {
-        /// Only radios last heard on this site.
+        /// Only radios last heard on this site (name or display name).
         #[arg(long)]
         site: Option<String>,
-        /// Only members of this team (its configured name, e.g. qingshan).
+        /// Only members of this team (number, name or display name).
         #[arg(long)]
         team: Option<String>,
         /// Only radios affiliated to this talkgroup.
@@ -85,13 +142,13 @@ pub enum CtlCommand {
         /// AIP-160 filter, e.g. "last_heard_time >= 2026-05-01T08:00:00+08:00" (see services.proto).
         #[arg(long, default_value = "")]
         filter: String,
-        /// Most rows to print.
+        /// Most rows to print (the rest are counted).
         #[arg(long, default_value_t = 1000)]
         limit: usize,
     },
     /// List talkgroups.
     Talkgroups {
-        /// Most rows to print.
+        /// Most rows to print (the rest are counted).
         #[arg(long, default_value_t = 1000)]
         limit: usize,
     },
@@ -107,11 +164,11 @@ pub enum CtlCommand {
         /// AIP-160 filter, e.g. "talkgroup = talkgroups/80020910" (see services.proto).
         #[arg(long, default_value = "")]
         filter: String,
-        /// Most rows to print.
+        /// Most rows to print (the rest are counted).
         #[arg(long, default_value_t = 1000)]
         limit: usize,
     },
-    /// List alarms.
+    /// List alarms (the number in the ALARM column is what `ack-alarm` takes).
     Alarms {
         /// Only alarms not yet resolved.
         #[arg(long)]
@@ -119,7 +176,7 @@ pub enum CtlCommand {
         /// AIP-160 filter, e.g. "team = teams/qingshan" (see services.proto).
         #[arg(long, default_value = "")]
         filter: String,
-        /// Most rows to print.
+        /// Most rows to print (the rest are counted).
         #[arg(long, default_value_t = 1000)]
         limit: usize,
     },
@@ -128,14 +185,13 @@ pub enum CtlCommand {
         /// AIP-160 filter, e.g. "kind = STUN AND done = false" (see services.proto).
         #[arg(long, default_value = "")]
         filter: String,
-        /// Most rows to print.
+        /// Most rows to print (the rest are counted).
         #[arg(long, default_value_t = 1000)]
         limit: usize,
     },
-    /// Print events as they happen, one line each.
+    /// Print events as they happen, one line each, until stopped.
     Watch {
-        /// Replay after this cursor (`<journal>.<seq>`, as printed before each event), then
-        /// go live.
+        /// Replay after this cursor (`<journal>.<seq>`, shown with --cursors), then go live.
         #[arg(long)]
         cursor: Option<String>,
         /// Print the current state first.
@@ -148,10 +204,19 @@ pub enum CtlCommand {
         /// Also print heartbeats.
         #[arg(long)]
         heartbeats: bool,
+        /// Print each message in the protobuf JSON mapping, one object a line (for scripts).
+        #[arg(long)]
+        json: bool,
+        /// Start each line with the event's cursor (`#<journal>.<seq>`, for --cursor).
+        #[arg(long)]
+        cursors: bool,
+        /// Ring the terminal bell on emergencies even when the output is not a terminal.
+        #[arg(long)]
+        bell: bool,
     },
     /// Radio check (在线检测).
     Check {
-        /// Radio: dial number, 0x<hex>, #<decimal> or radios/...
+        /// Radio: dial number, 0x<hex>, #<decimal>, radios/... or its display name.
         radio: String,
         #[command(flatten)]
         wait: WaitArgs,
@@ -177,10 +242,16 @@ pub enum CtlCommand {
         #[command(flatten)]
         wait: WaitArgs,
     },
-    /// Kill (遥毙): permanent.
+    /// Kill (遥毙): permanent. Asks for confirmation at a terminal.
     Kill {
         /// Radio.
         radio: String,
+        /// Why (required; sent with the request and logged by the gateway).
+        #[arg(long, required = true)]
+        reason: String,
+        /// Do not ask for confirmation (required when standard input is not a terminal).
+        #[arg(long)]
+        yes: bool,
         #[command(flatten)]
         wait: WaitArgs,
     },
@@ -198,7 +269,8 @@ pub enum CtlCommand {
     Status {
         /// Radio or talkgroup.
         recipient: String,
-        /// Status number.
+        /// Status number (10 bits on the air).
+        #[arg(value_parser = clap::value_parser!(u32).range(0..=1023))]
         status: u32,
         #[command(flatten)]
         wait: WaitArgs,
@@ -216,26 +288,26 @@ pub enum CtlCommand {
         #[command(flatten)]
         wait: WaitArgs,
     },
-    /// Acknowledge an alarm (the acknowledgement goes over the air).
+    /// Acknowledge an alarm (the acknowledgement goes over the air). `ctl alarms` lists them.
     AckAlarm {
-        /// Alarm: number or alarms/N.
+        /// Alarm: its number (ALARM column of `ctl alarms`) or alarms/N.
         alarm: String,
         #[command(flatten)]
         wait: WaitArgs,
     },
     /// Resolve an alarm.
     ResolveAlarm {
-        /// Alarm: number or alarms/N.
+        /// Alarm: its number or alarms/N.
         alarm: String,
     },
     /// Show one operation.
     Operation {
-        /// Operation: number or operations/N.
+        /// Operation: its number or operations/N.
         operation: String,
     },
     /// Cancel an operation that has not finished.
     Cancel {
-        /// Operation: number or operations/N.
+        /// Operation: its number or operations/N.
         operation: String,
     },
     /// List texts and status messages, both directions, newest first.
@@ -246,7 +318,7 @@ pub enum CtlCommand {
         /// Only messages to this talkgroup.
         #[arg(long)]
         talkgroup: Option<String>,
-        /// Only messages of this team (configured name).
+        /// Only messages of this team (configured name or display name).
         #[arg(long)]
         team: Option<String>,
         /// Only received (`in`) or sent (`out`) messages.
@@ -255,17 +327,17 @@ pub enum CtlCommand {
         /// Only messages not yet handled.
         #[arg(long)]
         unhandled: bool,
-        /// Most rows to print.
+        /// Most rows to print (the rest are counted).
         #[arg(long, default_value_t = 100)]
         limit: usize,
     },
     /// Received messages, those not yet handled first (then the handled ones), newest first
     /// within each.
     Inbox {
-        /// Only messages of this team (configured name).
+        /// Only messages of this team (configured name or display name).
         #[arg(long)]
         team: Option<String>,
-        /// Most rows to print.
+        /// Most rows to print (the rest are counted).
         #[arg(long, default_value_t = 100)]
         limit: usize,
     },
@@ -276,24 +348,189 @@ pub enum CtlCommand {
         /// Only reports received in the last MINUTES minutes.
         #[arg(long)]
         minutes: Option<u64>,
-        /// Most rows to print.
+        /// Most rows to print (the rest are counted).
         #[arg(long, default_value_t = 100)]
         limit: usize,
     },
     /// Mark a message read.
     MarkRead {
-        /// Message: number or messages/N.
+        /// Message: its number (MESSAGE column of `ctl messages`) or messages/N.
         message: String,
     },
     /// Mark a message handled (and read).
     MarkHandled {
-        /// Message: number or messages/N.
+        /// Message: its number or messages/N.
         message: String,
     },
 }
 
-/// Run `trunkgate ctl`: 0 on success, 1 when a waited-for operation did not succeed, 2 on
-/// errors.
+// ---- outcomes and errors -------------------------------------------------------------------
+
+/// How a command ended when it did not fail outright.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Done (a waited-for operation succeeded).
+    Done,
+    /// The operation failed or was cancelled.
+    Failed,
+    /// The radio refused.
+    Refused,
+    /// No answer in time, or the wait gave up.
+    TimedOut,
+}
+
+impl Outcome {
+    /// The exit status.
+    pub fn code(self) -> u8 {
+        match self {
+            Outcome::Done => exit::OK,
+            Outcome::Failed => exit::FAILED,
+            Outcome::Refused => exit::REFUSED,
+            Outcome::TimedOut => exit::TIMED_OUT,
+        }
+    }
+}
+
+/// A command that could not be done: one sentence for a person, and the exit status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CtlError {
+    /// Exit status ([`exit`]).
+    pub code: u8,
+    /// One plain sentence.
+    pub message: String,
+}
+
+impl std::fmt::Display for CtlError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for CtlError {}
+
+impl CtlError {
+    /// The message is [`escape`]d: it may quote the gateway or a name from the air.
+    fn new(code: u8, message: impl AsRef<str>) -> CtlError {
+        CtlError {
+            code,
+            message: escape(&sentence(message.as_ref())).into_owned(),
+        }
+    }
+
+    /// Standard output was closed by the reader (`| head`): not an error, nothing to say.
+    fn closed_output() -> CtlError {
+        CtlError {
+            code: exit::OK,
+            message: String::new(),
+        }
+    }
+}
+
+impl From<std::io::Error> for CtlError {
+    fn from(e: std::io::Error) -> CtlError {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            CtlError::closed_output()
+        } else {
+            CtlError::new(exit::FAILED, format!("cannot write the output ({e})"))
+        }
+    }
+}
+
+/// Capitalise the first letter and end with exactly one full stop.
+fn sentence(s: &str) -> String {
+    let s = s.trim().trim_end_matches('.');
+    let mut chars = s.chars();
+    let mut out: String = match chars.next() {
+        Some(c) => c.to_uppercase().chain(chars).collect(),
+        None => return String::new(),
+    };
+    out.push('.');
+    out
+}
+
+/// "radios/57120201" → "radio 57120201", for sentences.
+fn thing(name: &str) -> String {
+    match name.split_once('/') {
+        Some((collection, id)) => {
+            let kind = collection.strip_suffix('s').unwrap_or(collection);
+            format!("{kind} {id}")
+        }
+        None => name.to_string(),
+    }
+}
+
+/// A gRPC status as one sentence and an exit status. The server's messages are written for
+/// integrators; this says the same for a person, without the framework's prefix.
+fn status_error(s: tonic::Status) -> CtlError {
+    use tonic::Code;
+    use tonic_types::StatusExt;
+    let info = s.get_details_error_info();
+    let name = info.as_ref().and_then(|i| i.metadata.get("name").cloned());
+    let violation = s
+        .get_details_bad_request()
+        .and_then(|b| b.field_violations.into_iter().next())
+        .map(|v| (v.field, v.description));
+    let message = match violation {
+        Some((field, description)) => format!("the gateway did not accept {field}: {description}"),
+        None => s.message().to_string(),
+    };
+    match s.code() {
+        Code::NotFound => CtlError::new(
+            exit::NOT_FOUND,
+            match name {
+                Some(n) => format!("{} is not known to the gateway", thing(&n)),
+                None => message,
+            },
+        ),
+        Code::InvalidArgument | Code::OutOfRange => CtlError::new(exit::USAGE, message),
+        Code::FailedPrecondition
+        | Code::PermissionDenied
+        | Code::Unauthenticated
+        | Code::AlreadyExists
+        | Code::Aborted
+        | Code::ResourceExhausted => CtlError::new(exit::REFUSED, message),
+        Code::DeadlineExceeded => CtlError::new(exit::TIMED_OUT, message),
+        Code::Unavailable => CtlError::new(
+            exit::UNAVAILABLE,
+            if info.is_some() {
+                format!("the gateway is not serving: {message}")
+            } else {
+                "the gateway cannot be reached".to_string()
+            },
+        ),
+        _ => CtlError::new(exit::FAILED, message),
+    }
+}
+
+/// Page through a list: the first `limit` items, and how many more there are.
+macro_rules! collect_pages {
+    ($limit:expr, |$token:ident| $call:expr, $items:ident) => {{
+        let limit: usize = $limit;
+        let mut all = Vec::new();
+        let mut more = 0usize;
+        let mut $token = String::new();
+        loop {
+            let page = $call.await.map_err(status_error)?.into_inner();
+            let n = page.$items.len();
+            if all.len() < limit {
+                all.extend(page.$items);
+            } else {
+                more += n;
+            }
+            $token = page.next_page_token;
+            if $token.is_empty() || n == 0 {
+                break;
+            }
+        }
+        if all.len() > limit {
+            more += all.len() - limit;
+            all.truncate(limit);
+        }
+        (all, more)
+    }};
+}
+
+/// Run `trunkgate ctl`; the exit status is one of [`exit`].
 pub fn run(args: CtlArgs) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -301,22 +538,23 @@ pub fn run(args: CtlArgs) -> ExitCode {
     {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("trunkgate ctl: cannot start the runtime: {e}");
-            return ExitCode::from(2);
+            eprintln!("Cannot start: {e}.");
+            return ExitCode::from(exit::FAILED);
         }
     };
     let mut out = std::io::stdout();
     match runtime.block_on(execute(args, &mut out)) {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::FAILURE,
+        Ok(outcome) => ExitCode::from(outcome.code()),
         Err(e) => {
-            eprintln!("trunkgate ctl: {e:#}");
-            ExitCode::from(2)
+            if !e.message.is_empty() {
+                eprintln!("{}", e.message);
+            }
+            ExitCode::from(e.code)
         }
     }
 }
 
-// ---- names -----------------------------------------------------------------------------
+// ---- names as typed ----------------------------------------------------------------------
 
 fn with_collection(collection: &str, s: &str) -> String {
     if s.contains('/') {
@@ -326,57 +564,55 @@ fn with_collection(collection: &str, s: &str) -> String {
     }
 }
 
+/// Is `s` an address the API takes for a radio or talkgroup: 8 digits, `0x` + hex,
+/// `#` + decimal, or a plain decimal DMR ID of at most 7 digits?
+fn is_address(s: &str) -> bool {
+    if let Some(hex) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        return !hex.is_empty() && hex.len() <= 6 && hex.bytes().all(|b| b.is_ascii_hexdigit());
+    }
+    if let Some(dec) = s.strip_prefix('#') {
+        return dec.parse::<u32>().is_ok_and(|v| v <= 0xFF_FFFF);
+    }
+    if (1..=7).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit()) {
+        return true;
+    }
+    s.parse::<DialNumber>().is_ok()
+}
+
 /// A radio as typed: a dial number, `0x<hex>`, `#<decimal>`, or a resource name.
 pub fn radio_name(s: &str) -> String {
     with_collection("radios", s.trim())
 }
 
-/// A recipient as typed: a resource name is kept, anything else goes to the server as it
+/// A recipient as typed: a resource name is kept, anything else goes to the gateway as it
 /// is, which resolves it against the radios and talkgroups it knows (a dial number by the
-/// dialling plan, a raw air address by the directory; an ambiguous one is refused naming
-/// both readings).
+/// dialling plan, docs/pdt.md §0 item 2; a raw air address by the directory; an ambiguous
+/// one is refused naming both readings).
 pub fn recipient_name(s: &str) -> String {
     s.trim().to_string()
 }
 
-/// A message as typed: a number or `messages/N`.
-pub fn message_name(s: &str) -> String {
-    with_collection("messages", s.trim())
-}
-
-// ---- tables ------------------------------------------------------------------------------
-
-/// Display columns of a character: 2 for East Asian Wide (W) and Fullwidth (F) ranges of
-/// Unicode UAX #11 (Hangul Jamo, CJK radicals to Yi, Hangul syllables, CJK compatibility,
-/// vertical and fullwidth forms, CJK extension planes), 0 for combining marks and controls,
-/// else 1.
-pub fn char_width(c: char) -> usize {
-    let u = c as u32;
-    match u {
-        0x0300..=0x036F | 0x200B..=0x200F | 0xFE00..=0xFE0F => 0,
-        0..=0x1F | 0x7F..=0x9F => 0,
-        0x1100..=0x115F
-        | 0x2E80..=0x303E
-        | 0x3041..=0x33FF
-        | 0x3400..=0x4DBF
-        | 0x4E00..=0x9FFF
-        | 0xA000..=0xA4CF
-        | 0xAC00..=0xD7A3
-        | 0xF900..=0xFAFF
-        | 0xFE30..=0xFE4F
-        | 0xFF00..=0xFF60
-        | 0xFFE0..=0xFFE6
-        | 0x1F300..=0x1F64F
-        | 0x1F900..=0x1F9FF
-        | 0x20000..=0x2FFFD
-        | 0x30000..=0x3FFFD => 2,
-        _ => 1,
+/// `alarms/N` or `operations/N` from a number as typed.
+fn numbered(collection: &str, what: &str, s: &str) -> Result<String, CtlError> {
+    let s = s.trim();
+    let id = s
+        .strip_prefix(collection)
+        .and_then(|r| r.strip_prefix('/'))
+        .unwrap_or(s);
+    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(CtlError::new(
+            exit::USAGE,
+            format!("\"{s}\" is not {what} number (`trunkgate ctl {collection}` lists them)"),
+        ));
     }
+    Ok(format!("{collection}/{id}"))
 }
 
-/// Display columns of a string.
+// ---- display ---------------------------------------------------------------------------
+
+/// Display columns of a string (UAX #11: East Asian Wide and Fullwidth count 2).
 pub fn display_width(s: &str) -> usize {
-    s.chars().map(char_width).sum()
+    UnicodeWidthStr::width(s)
 }
 
 /// Whether a character must not reach a terminal raw: C0, DEL and C1 controls (a newline
@@ -469,25 +705,86 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+/// The radios that talked in a call (kept after it ended), by name, the one talking now
+/// marked `*`.
+fn talkers(k: &pb::Call, names: &Names) -> String {
+    let mut shown: Vec<String> = k
+        .talkers
+        .iter()
+        .map(|t| {
+            if *t == k.talker {
+                format!("{}*", names.radio(t))
+            } else {
+                names.radio(t)
+            }
+        })
+        .collect();
+    if !k.talker.is_empty() && !k.talkers.contains(&k.talker) {
+        shown.push(format!("{}*", names.radio(&k.talker)));
+    }
+    shown.join(", ")
 }
 
-/// How long ago, compactly ("5s", "3m", "2h", "4d"), or "-".
-fn ago(t: &Option<prost_types::Timestamp>) -> String {
-    let Some(t) = t else {
-        return "-".into();
-    };
-    let ms = t.seconds.saturating_mul(1000) + i64::from(t.nanos / 1_000_000);
-    let s = (now_ms() - ms).max(0) / 1000;
-    match s {
-        0..60 => format!("{s}s ago"),
-        60..3600 => format!("{}m ago", s / 60),
-        3600..86_400 => format!("{}h ago", s / 3600),
-        _ => format!("{}d ago", s / 86_400),
+/// A table followed by the count of rows not shown, if any.
+fn table_with_more(headers: &[&str], rows: &[Vec<String>], more: usize, what: &str) -> String {
+    let mut s = table(headers, rows);
+    if more > 0 {
+        let _ = writeln!(s, "… {more} more {what} (raise --limit to see them)");
+    }
+    s
+}
+
+/// Local times for a person.
+#[derive(Debug, Clone)]
+pub struct Clock {
+    tz: TimeZone,
+}
+
+impl Clock {
+    /// The zone named by `--tz`, else the system's.
+    pub fn new(tz: Option<&str>) -> Result<Clock, CtlError> {
+        let tz = match tz {
+            Some(name) => TimeZone::get(name).map_err(|_| {
+                CtlError::new(
+                    exit::USAGE,
+                    format!("--tz {name} is not a time zone (write e.g. Asia/Shanghai)"),
+                )
+            })?,
+            None => TimeZone::system(),
+        };
+        Ok(Clock { tz })
+    }
+
+    fn zoned(&self, t: &prost_types::Timestamp) -> Option<jiff::ZonedDateTime> {
+        jiff::Timestamp::new(t.seconds, t.nanos)
+            .ok()
+            .map(|t| t.to_zoned_datetime(self.tz.clone()))
+    }
+
+    /// `14:53:16` today, `12-05 14:53:16` another day, `-` for none.
+    pub fn time(&self, t: Option<&prost_types::Timestamp>) -> String {
+        let Some(z) = t.and_then(|t| self.zoned(t)) else {
+            return "-".into();
+        };
+        let today = jiff::Timestamp::now()
+            .to_zoned_datetime(self.tz.clone())
+            .date();
+        if z.date() == today {
+            z.strftime("%H:%M:%S").to_string()
+        } else {
+            z.strftime("%m-%d %H:%M:%S").to_string()
+        }
+    }
+
+    /// Always `HH:MM:SS` (event lines; the date is the day's business).
+    pub fn clock(&self, t: Option<&prost_types::Timestamp>) -> String {
+        match t.and_then(|t| self.zoned(t)) {
+            Some(z) => z.strftime("%H:%M:%S").to_string(),
+            None => jiff::Timestamp::now()
+                .to_zoned_datetime(self.tz.clone())
+                .strftime("%H:%M:%S")
+                .to_string(),
+        }
     }
 }
 
@@ -503,29 +800,303 @@ fn dash(s: &str) -> String {
     }
 }
 
-fn enum_name<E: TryFrom<i32>>(v: i32, f: impl Fn(E) -> &'static str) -> String {
-    E::try_from(v).map(&f).unwrap_or("?").to_string()
+/// An enum's name for a person: `TIMED_OUT` → "timed out".
+fn words(name: &str) -> String {
+    name.to_ascii_lowercase().replace('_', " ")
 }
 
-/// The radios table.
-pub fn radios_table(radios: &[pb::Radio]) -> String {
-    let rows: Vec<Vec<String>> = radios
+fn enum_words<E: TryFrom<i32>>(v: i32, f: impl Fn(E) -> &'static str) -> String {
+    E::try_from(v)
+        .map(&f)
+        .map(words)
+        .unwrap_or("unknown".into())
+}
+
+/// The gateway's directory, for names.
+#[derive(Debug, Default, Clone)]
+pub struct Names {
+    radios: HashMap<String, String>,
+    radio_by_display: HashMap<String, String>,
+    talkgroups: HashMap<String, String>,
+    sites: Vec<pb::Site>,
+    teams: Vec<pb::Team>,
+    /// Operation name → "radio check of 宋江 (57120201)", learned from events.
+    operations: HashMap<String, String>,
+    /// Call name → its target, learned from events.
+    calls: HashMap<String, String>,
+}
+
+/// Radios read for names at most (a directory larger than this shows numbers).
+const NAMES_MAX_RADIOS: usize = 200_000;
+
+impl Names {
+    async fn load(c: &Client, radios: bool) -> Result<Names, CtlError> {
+        let mut names = Names::default();
+        let mut dir = pb::directory_service_client::DirectoryServiceClient::new(c.channel.clone());
+        let (sites, _) = collect_pages!(
+            10_000,
+            |token| dir.list_sites(pb::ListSitesRequest {
+                page_size: 1000,
+                page_token: token.clone(),
+            }),
+            sites
+        );
+        let (teams, _) = collect_pages!(
+            10_000,
+            |token| dir.list_teams(pb::ListTeamsRequest {
+                page_size: 1000,
+                page_token: token.clone(),
+            }),
+            teams
+        );
+        let mut tg = pb::talkgroup_service_client::TalkgroupServiceClient::new(c.channel.clone());
+        let (tgs, _) = collect_pages!(
+            NAMES_MAX_RADIOS,
+            |token| tg.list_talkgroups(pb::ListTalkgroupsRequest {
+                page_size: 1000,
+                page_token: token.clone(),
+            }),
+            talkgroups
+        );
+        for t in tgs {
+            let team = teams
+                .iter()
+                .find(|m| m.talkgroup == t.name)
+                .map(|m| m.display_name.clone());
+            let display = Some(t.display_name.clone())
+                .filter(|d| !d.is_empty())
+                .or(team)
+                .unwrap_or_default();
+            names.talkgroups.insert(t.name, display);
+        }
+        if radios {
+            let mut client = pb::radio_service_client::RadioServiceClient::new(c.channel.clone());
+            let (rs, _) = collect_pages!(
+                NAMES_MAX_RADIOS,
+                |token| client.list_radios(pb::ListRadiosRequest {
+                    page_size: 1000,
+                    page_token: token.clone(),
+                    ..Default::default()
+                }),
+                radios
+            );
+            for r in rs {
+                names.learn_radio(&r);
+            }
+        }
+        names.sites = sites;
+        names.teams = teams;
+        Ok(names)
+    }
+
+    fn learn_radio(&mut self, r: &pb::Radio) {
+        let display = if r.display_name.is_empty() {
+            r.alias.clone()
+        } else {
+            r.display_name.clone()
+        };
+        if !display.is_empty() {
+            self.radio_by_display
+                .insert(display.clone(), r.name.clone());
+        }
+        self.radios.insert(r.name.clone(), display);
+    }
+
+    fn labelled(display: Option<&String>, name: &str) -> String {
+        match display.filter(|d| !d.is_empty()) {
+            Some(d) => format!("{d} ({})", short(name)),
+            None => short(name).to_string(),
+        }
+    }
+
+    /// `宋江 (57120201)`, or the number alone; the dispatcher's gateway identity (DISPATI
+    /// `FFFECB`, docs/air-interface.md §3.7) as "dispatch".
+    pub fn radio(&self, name: &str) -> String {
+        if short(name).eq_ignore_ascii_case("0xFFFECB") {
+            return "dispatch".to_string();
+        }
+        Names::labelled(self.radios.get(name), name)
+    }
+
+    /// `青山镇应急分队 (57190001)`, or the number alone.
+    pub fn talkgroup(&self, name: &str) -> String {
+        Names::labelled(self.talkgroups.get(name), name)
+    }
+
+    /// A radio or a talkgroup by its resource name.
+    pub fn addressee(&self, name: &str) -> String {
+        if name.starts_with("talkgroups/") {
+            self.talkgroup(name)
+        } else {
+            self.radio(name)
+        }
+    }
+
+    /// A site's display name, else its name.
+    pub fn site(&self, name: &str) -> String {
+        self.sites
+            .iter()
+            .find(|s| s.name == name)
+            .map(|s| s.display_name.clone())
+            .filter(|d| !d.is_empty())
+            .unwrap_or_else(|| short(name).to_string())
+    }
+
+    fn team_name(&self, name: &str) -> String {
+        self.teams
+            .iter()
+            .find(|t| t.name == name)
+            .map(|t| t.display_name.clone())
+            .filter(|d| !d.is_empty())
+            .unwrap_or_else(|| short(name).to_string())
+    }
+
+    /// `--site` as typed (name or display name) → `sites/{name}`.
+    fn resolve_site(&self, s: &str) -> Result<String, CtlError> {
+        let s = s.trim();
+        let id = short(s);
+        self.sites
+            .iter()
+            .find(|x| short(&x.name) == id || x.display_name == s)
+            .map(|x| x.name.clone())
+            .ok_or_else(|| {
+                let known: Vec<String> = self
+                    .sites
+                    .iter()
+                    .map(|x| format!("{} ({})", short(&x.name), x.display_name))
+                    .collect();
+                CtlError::new(
+                    exit::NOT_FOUND,
+                    format!(
+                        "there is no site \"{s}\"; the sites are {}",
+                        if known.is_empty() {
+                            "none".to_string()
+                        } else {
+                            known.join(", ")
+                        }
+                    ),
+                )
+            })
+    }
+
+    /// `--team` as typed (number, name or display name) → `teams/{n}`.
+    fn resolve_team(&self, s: &str) -> Result<String, CtlError> {
+        let s = s.trim();
+        let id = short(s);
+        self.teams
+            .iter()
+            .find(|t| short(&t.name) == id || t.display_name == s)
+            .map(|t| t.name.clone())
+            .ok_or_else(|| {
+                CtlError::new(
+                    exit::NOT_FOUND,
+                    format!("there is no team \"{s}\" (`trunkgate ctl teams` lists them)"),
+                )
+            })
+    }
+
+    /// A radio as typed, or a radio's display name → `radios/{..}`.
+    fn resolve_radio(&self, s: &str) -> Result<String, CtlError> {
+        let s = s.trim();
+        if s.contains('/') || is_address(s) {
+            if let Ok(d) = s.parse::<DialNumber>()
+                && d.kind() == Some(IdKind::Group)
+            {
+                return Err(CtlError::new(
+                    exit::USAGE,
+                    format!("{s} is a talkgroup number, not a radio"),
+                ));
+            }
+            return Ok(radio_name(s));
+        }
+        self.radio_by_display.get(s).cloned().ok_or_else(|| {
+            CtlError::new(
+                exit::USAGE,
+                format!(
+                    "\"{s}\" is not a radio: give its 8-digit dial number, 0x and its hex air \
+                     address, # and its decimal air address, its plain DMR ID (up to 7 \
+                     digits), or its name"
+                ),
+            )
+        })
+    }
+
+    /// A recipient as typed (radio or talkgroup).
+    fn resolve_recipient(&self, s: &str) -> Result<String, CtlError> {
+        let s = s.trim();
+        if s.contains('/') || is_address(s) {
+            return Ok(recipient_name(s));
+        }
+        if let Some(r) = self.radio_by_display.get(s) {
+            return Ok(r.clone());
+        }
+        if let Some((name, _)) = self.talkgroups.iter().find(|(_, d)| d.as_str() == s) {
+            return Ok(name.clone());
+        }
+        Err(CtlError::new(
+            exit::USAGE,
+            format!(
+                "\"{s}\" is not a radio or talkgroup: give its 8-digit dial number, 0x and its \
+                 hex air address, # and its decimal air address, its plain DMR ID (up to 7 \
+                 digits), or its name"
+            ),
+        ))
+    }
+
+    /// "radio check of 宋江 (57120201)".
+    pub fn operation(&self, o: &pb::Operation) -> String {
+        let kind =
+            pb::operation::Kind::try_from(o.kind).unwrap_or(pb::operation::Kind::Unspecified);
+        use pb::operation::Kind as K;
+        let target = self.addressee(&o.target);
+        match kind {
+            K::SendText => format!("text \"{}\" to {target}", o.text),
+            K::SendStatus => format!("status {} to {target}", o.status),
+            K::RequestLocation => format!("location request to {target}"),
+            K::AcknowledgeEmergency => format!("acknowledgement of alarm {}", short(&o.alarm)),
+            _ => format!("{} of {target}", words(kind.as_str_name())),
+        }
+    }
+
+    fn operation_by_name(&self, name: &str) -> String {
+        self.operations
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| thing(name))
+    }
+}
+
+fn radios_rows(radios: &[pb::Radio], names: &Names, clock: &Clock) -> Vec<Vec<String>> {
+    radios
         .iter()
         .map(|r| {
             let p = r.presence.as_ref();
             vec![
                 short(&r.name).to_string(),
                 format!("0x{:06X}", r.air_id),
-                dash(&r.display_name),
+                dash(if r.display_name.is_empty() {
+                    &r.alias
+                } else {
+                    &r.display_name
+                }),
                 if r.registered { "yes" } else { "no" }.to_string(),
-                dash(short(&r.talkgroup)),
-                p.map_or("-".into(), |p| dash(short(&p.site))),
-                ago(&p.and_then(|p| p.last_heard_time)),
-                enum_name(r.control, |c: pb::radio::Control| c.as_str_name()),
+                if r.talkgroup.is_empty() {
+                    "-".into()
+                } else {
+                    names.talkgroup(&r.talkgroup)
+                },
+                p.filter(|p| !p.site.is_empty())
+                    .map_or("-".into(), |p| names.site(&p.site)),
+                clock.time(p.and_then(|p| p.last_heard_time.as_ref())),
+                enum_words(r.control, |c: pb::radio::Control| c.as_str_name()),
             ]
         })
-        .collect();
-    table(
+        .collect()
+}
+
+/// The radios table (times in `clock`'s zone, names from `names`).
+pub fn radios_table(radios: &[pb::Radio], names: &Names, clock: &Clock, more: usize) -> String {
+    table_with_more(
         &[
             "RADIO",
             "AIR ID",
@@ -536,112 +1107,113 @@ pub fn radios_table(radios: &[pb::Radio]) -> String {
             "HEARD",
             "CONTROL",
         ],
-        &rows,
+        &radios_rows(radios, names, clock),
+        more,
+        "radios",
     )
-}
-
-fn talkgroups_table(tgs: &[pb::Talkgroup]) -> String {
-    let rows: Vec<Vec<String>> = tgs
-        .iter()
-        .map(|t| {
-            vec![
-                short(&t.name).to_string(),
-                format!("0x{:06X}", t.air_id),
-                dash(&t.display_name),
-                dash(short(&t.active_call)),
-                dash(short(&t.last_site)),
-                ago(&t.last_heard_time),
-            ]
-        })
-        .collect();
-    table(
-        &["TALKGROUP", "AIR ID", "NAME", "CALL", "SITE", "HEARD"],
-        &rows,
-    )
-}
-
-fn operation_line(o: &pb::Operation) -> Vec<String> {
-    vec![
-        short(&o.name).to_string(),
-        enum_name(o.kind, |k: pb::operation::Kind| k.as_str_name()),
-        short(&o.target).to_string(),
-        enum_name(o.state, |s: pb::operation::State| s.as_str_name()),
-        o.attempts.to_string(),
-        dash(short(&o.site)),
-        dash(&o.operator),
-        ago(&o.create_time),
-    ]
 }
 
 fn message_body(m: &pb::Message) -> String {
     match &m.body {
-        Some(pb::message::Body::Text(t)) => t.clone(),
-        Some(pb::message::Body::Status(n)) => format!("[status {n}]"),
+        Some(pb::message::Body::Text(t)) => format!("\"{t}\""),
+        Some(pb::message::Body::Status(n)) => format!("status {n}"),
         None => "-".into(),
     }
 }
 
-/// A name with its display name from the message, e.g. `80020200 张三`.
-fn named(m: &pb::Message, name: &str) -> String {
-    match m.display_names.get(name) {
-        Some(d) => format!("{} {d}", short(name)),
-        None => dash(short(name)),
+/// A radio or talkgroup of a message by name: the directory's, else the display name the
+/// message carries.
+fn party(names: &Names, m: &pb::Message, name: &str) -> String {
+    if name.is_empty() {
+        return "-".into();
+    }
+    let shown = names.addressee(name);
+    match m.display_names.get(name).filter(|d| !d.is_empty()) {
+        Some(d) if shown == short(name) => format!("{d} ({})", short(name)),
+        _ => shown,
     }
 }
 
-/// The messages table.
-pub fn messages_table(messages: &[pb::Message]) -> String {
+/// The messages table (times in `clock`'s zone, names from `names`).
+pub fn messages_table(
+    messages: &[pb::Message],
+    names: &Names,
+    clock: &Clock,
+    more: usize,
+) -> String {
     let rows: Vec<Vec<String>> = messages
         .iter()
         .map(|m| {
             let inbound = m.direction == pb::message::Direction::Inbound as i32;
             let state = if m.handled {
-                format!("handled by {}", dash(&m.handled_by))
+                format!(
+                    "handled by {} {}",
+                    dash(&m.handled_by),
+                    clock.time(m.handle_time.as_ref())
+                )
             } else if m.read {
-                format!("read by {}", dash(&m.read_by))
+                format!(
+                    "read by {} {}",
+                    dash(&m.read_by),
+                    clock.time(m.read_time.as_ref())
+                )
             } else {
                 "new".into()
             };
             vec![
                 short(&m.name).to_string(),
+                clock.time(m.create_time.as_ref()),
                 if inbound { "in" } else { "out" }.to_string(),
                 if inbound {
-                    named(m, &m.source)
+                    party(names, m, &m.source)
+                } else if m.operator.is_empty() {
+                    "dispatch".into()
                 } else {
-                    format!("({})", dash(&m.operator))
+                    format!("dispatch ({})", m.operator)
                 },
-                named(m, &m.target),
+                party(names, m, &m.target),
                 message_body(m),
-                ago(&m.create_time),
                 state,
             ]
         })
         .collect();
-    table(
-        &["MESSAGE", "DIR", "FROM", "TO", "TEXT", "WHEN", "STATE"],
+    table_with_more(
+        &["MESSAGE", "WHEN", "DIR", "FROM", "TO", "TEXT", "STATE"],
         &rows,
+        more,
+        "messages",
     )
 }
 
-/// The positions table: coordinates to 6 decimals (about 0.1 m).
-pub fn positions_table(positions: &[pb::Position]) -> String {
+/// The positions table: coordinates to 6 decimals (about 0.1 m), local receive times.
+pub fn positions_table(
+    positions: &[pb::Position],
+    names: &Names,
+    clock: &Clock,
+    more: usize,
+) -> String {
     let rows: Vec<Vec<String>> = positions
         .iter()
         .map(|p| {
             vec![
-                short(&p.radio).to_string(),
+                clock.time(p.receive_time.as_ref()),
+                names.radio(&p.radio),
                 format!("{:.6}", p.latitude),
                 format!("{:.6}", p.longitude),
                 p.altitude_m.map_or("-".into(), |a| format!("{a:.0}")),
                 p.accuracy_m.map_or("-".into(), |a| format!("{a:.0}")),
-                p.source.clone(),
-                dash(short(&p.site)),
-                ago(&p.receive_time),
+                dash(&p.source),
+                if p.site.is_empty() {
+                    "-".into()
+                } else {
+                    names.site(&p.site)
+                },
             ]
         })
         .collect();
-    table(
+    table_with_more(
         &[
+            "RECEIVED",
             "RADIO",
             "LATITUDE",
             "LONGITUDE",
@@ -649,9 +1221,10 @@ pub fn positions_table(positions: &[pb::Position]) -> String {
             "ACC M",
             "SOURCE",
             "SITE",
-            "RECEIVED",
         ],
         &rows,
+        more,
+        "positions",
     )
 }
 
@@ -681,49 +1254,92 @@ impl Client {
     }
 }
 
-fn rpc(e: tonic::Status) -> anyhow::Error {
-    let mut msg = format!("{}: {}", e.code(), e.message());
-    use tonic_types::StatusExt;
-    if let Some(br) = e.get_details_bad_request() {
-        for v in br.field_violations {
-            let _ = write!(msg, " [{}: {}]", v.field, v.description);
-        }
+/// `--server` as typed: `host:port` means `http://host:port`.
+pub fn server_uri(s: &str) -> String {
+    let s = s.trim();
+    if s.contains("://") {
+        s.to_string()
+    } else {
+        format!("http://{s}")
     }
-    anyhow::anyhow!(escape(&msg).into_owned())
 }
 
-/// Page through a list until its end or `limit` items.
-macro_rules! collect_pages {
-    ($limit:expr, |$token:ident| $call:expr, $items:ident) => {{
-        let mut all = Vec::new();
-        let mut $token = String::new();
-        loop {
-            let page = $call.await.map_err(rpc)?.into_inner();
-            all.extend(page.$items);
-            $token = page.next_page_token;
-            if $token.is_empty() || all.len() >= $limit {
-                break;
-            }
-        }
-        all.truncate($limit);
-        all
-    }};
+/// The innermost cause of a connection error, for a person.
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    cur.to_string()
 }
 
-fn page_size(limit: usize) -> i32 {
-    limit.clamp(1, 1000) as i32
-}
-
-/// Run one ctl command, writing to `out`. `Ok(false)` when a waited-for operation did not
-/// succeed.
-pub async fn execute(args: CtlArgs, out: &mut (dyn Write + Send)) -> anyhow::Result<bool> {
-    let endpoint = tonic::transport::Endpoint::from_shared(args.server.clone())
-        .with_context(|| format!("bad server address {:?}", args.server))?
-        .connect_timeout(Duration::from_secs(5));
-    let channel = endpoint
+async fn connect(server: &str) -> Result<Channel, CtlError> {
+    let uri = server_uri(server);
+    let endpoint = tonic::transport::Endpoint::from_shared(uri).map_err(|_| {
+        CtlError::new(
+            exit::USAGE,
+            format!("--server {server} is not an address (write e.g. 127.0.0.1:50051)"),
+        )
+    })?;
+    endpoint
+        .connect_timeout(Duration::from_secs(5))
         .connect()
         .await
-        .with_context(|| format!("cannot connect to {}", args.server))?;
+        .map_err(|e| {
+            let cause = io_kind_words(&e).unwrap_or_else(|| root_cause(&e));
+            CtlError::new(
+                exit::UNAVAILABLE,
+                format!("cannot reach the gateway at {server} ({cause})"),
+            )
+        })
+}
+
+/// An I/O error kind in a connection error's chain, in words ("connection refused").
+fn io_kind_words(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind as K;
+            return Some(
+                match io.kind() {
+                    K::ConnectionRefused => "connection refused",
+                    K::ConnectionReset => "connection reset",
+                    K::TimedOut => "timed out",
+                    K::AddrNotAvailable => "address not available",
+                    K::NotFound => "host not found",
+                    _ => return Some(io.to_string()),
+                }
+                .to_string(),
+            );
+        }
+        cur = err.source();
+    }
+    None
+}
+
+/// The outcome of a finished operation.
+fn outcome_of(op: &pb::Operation) -> Outcome {
+    use pb::operation::State as S;
+    match pb::operation::State::try_from(op.state) {
+        Ok(S::Succeeded) => Outcome::Done,
+        Ok(S::Refused) => Outcome::Refused,
+        Ok(S::TimedOut) => Outcome::TimedOut,
+        _ => Outcome::Failed,
+    }
+}
+
+/// Run one ctl command, writing to `out`.
+pub async fn execute(args: CtlArgs, out: &mut (dyn Write + Send)) -> Result<Outcome, CtlError> {
+    let clock = Clock::new(args.tz.as_deref())?;
+    if let CtlCommand::Kill { yes: false, .. } = &args.command
+        && !std::io::stdin().is_terminal()
+    {
+        return Err(CtlError::new(
+            exit::USAGE,
+            "a kill is permanent: confirm it with --yes when standard input is not a terminal",
+        ));
+    }
+    let channel = connect(&args.server).await?;
     let c = Client {
         channel,
         operator: args.operator.clone(),
@@ -732,11 +1348,20 @@ pub async fn execute(args: CtlArgs, out: &mut (dyn Write + Send)) -> anyhow::Res
     use pb::command_service_client::CommandServiceClient;
     use pb::operation_service_client::OperationServiceClient;
     let mut commands = CommandServiceClient::new(c.channel.clone());
-    let radio_req = |radio: &str, w: &WaitArgs| {
-        c.request(pb::RadioCommandRequest {
-            name: radio_name(radio),
+    let needs_radios = !matches!(
+        args.command,
+        CtlCommand::Radios { .. }
+            | CtlCommand::Talkgroups { .. }
+            | CtlCommand::Sites
+            | CtlCommand::Teams
+    );
+    let names = Names::load(&c, needs_radios).await?;
+    let radio_req = |radio: &str, w: &WaitArgs, reason: String| -> Result<_, CtlError> {
+        Ok(c.request(pb::RadioCommandRequest {
+            name: names.resolve_radio(radio)?,
             request_id: w.request_id.clone().unwrap_or_default(),
-        })
+            reason,
+        }))
     };
     let (op, wait) = match args.command {
         CtlCommand::Radios {
@@ -747,23 +1372,19 @@ pub async fn execute(args: CtlArgs, out: &mut (dyn Write + Send)) -> anyhow::Res
             filter,
             limit,
         } => {
+            let site = site.map(|s| names.resolve_site(&s)).transpose()?;
+            let team = team.map(|t| names.resolve_team(&t)).transpose()?;
             let mut client = pb::radio_service_client::RadioServiceClient::new(c.channel.clone());
-            let radios = collect_pages!(
+            let (radios, more) = collect_pages!(
                 limit,
                 |token| client.list_radios(pb::ListRadiosRequest {
-                    page_size: page_size(limit),
+                    page_size: 1000,
                     page_token: token.clone(),
-                    site: site
-                        .as_deref()
-                        .map(|s| with_collection("sites", s))
-                        .unwrap_or_default(),
-                    team: team
-                        .as_deref()
-                        .map(|s| with_collection("teams", s))
-                        .unwrap_or_default(),
+                    site: site.clone().unwrap_or_default(),
+                    team: team.clone().unwrap_or_default(),
                     talkgroup: talkgroup
                         .as_deref()
-                        .map(|s| with_collection("talkgroups", s))
+                        .map(|s| with_collection("talkgroups", s.trim()))
                         .unwrap_or_default(),
                     registered_only: registered,
                     filter: filter.clone(),
@@ -771,73 +1392,91 @@ pub async fn execute(args: CtlArgs, out: &mut (dyn Write + Send)) -> anyhow::Res
                 }),
                 radios
             );
-            out.write_all(radios_table(&radios).as_bytes())?;
-            return Ok(true);
+            out.write_all(radios_table(&radios, &names, &clock, more).as_bytes())?;
+            return Ok(Outcome::Done);
         }
         CtlCommand::Talkgroups { limit } => {
             let mut client =
                 pb::talkgroup_service_client::TalkgroupServiceClient::new(c.channel.clone());
-            let tgs = collect_pages!(
+            let (tgs, more) = collect_pages!(
                 limit,
                 |token| client.list_talkgroups(pb::ListTalkgroupsRequest {
-                    page_size: page_size(limit),
+                    page_size: 1000,
                     page_token: token.clone(),
                 }),
                 talkgroups
             );
-            out.write_all(talkgroups_table(&tgs).as_bytes())?;
-            return Ok(true);
+            let rows: Vec<Vec<String>> = tgs
+                .iter()
+                .map(|t| {
+                    vec![
+                        short(&t.name).to_string(),
+                        format!("0x{:06X}", t.air_id),
+                        dash(names.talkgroups.get(&t.name).map_or("", String::as_str)),
+                        if t.active_call.is_empty() { "-" } else { "yes" }.to_string(),
+                        if t.last_site.is_empty() {
+                            "-".into()
+                        } else {
+                            names.site(&t.last_site)
+                        },
+                        clock.time(t.last_heard_time.as_ref()),
+                    ]
+                })
+                .collect();
+            out.write_all(
+                table_with_more(
+                    &["TALKGROUP", "AIR ID", "NAME", "IN CALL", "SITE", "HEARD"],
+                    &rows,
+                    more,
+                    "talkgroups",
+                )
+                .as_bytes(),
+            )?;
+            return Ok(Outcome::Done);
         }
         CtlCommand::Sites => {
-            let mut client =
-                pb::directory_service_client::DirectoryServiceClient::new(c.channel.clone());
-            let sites = collect_pages!(
-                10_000,
-                |token| client.list_sites(pb::ListSitesRequest {
-                    page_size: 1000,
-                    page_token: token.clone(),
-                }),
-                sites
-            );
-            let rows: Vec<Vec<String>> = sites
+            let rows: Vec<Vec<String>> = names
+                .sites
                 .iter()
                 .map(|s| {
                     vec![
                         short(&s.name).to_string(),
                         dash(&s.display_name),
-                        enum_name(s.profile, |p: pb::site::Profile| p.as_str_name()),
-                        if s.link_up { "up" } else { "down" }.to_string(),
+                        enum_words(s.profile, |p: pb::site::Profile| p.as_str_name()),
+                        if s.link_up {
+                            "up".to_string()
+                        } else {
+                            match &s.down_since_time {
+                                Some(t) => format!("down since {}", clock.time(Some(t))),
+                                None => "down".to_string(),
+                            }
+                        },
                         s.queued_operations.to_string(),
                     ]
                 })
                 .collect();
             out.write_all(table(&["SITE", "NAME", "PROFILE", "LINK", "QUEUED"], &rows).as_bytes())?;
-            return Ok(true);
+            return Ok(Outcome::Done);
         }
         CtlCommand::Teams => {
-            let mut client =
-                pb::directory_service_client::DirectoryServiceClient::new(c.channel.clone());
-            let teams = collect_pages!(
-                10_000,
-                |token| client.list_teams(pb::ListTeamsRequest {
-                    page_size: 1000,
-                    page_token: token.clone(),
-                }),
-                teams
-            );
-            let rows: Vec<Vec<String>> = teams
+            let rows: Vec<Vec<String>> = names
+                .teams
                 .iter()
                 .map(|t| {
                     vec![
                         short(&t.name).to_string(),
                         dash(&t.display_name),
-                        dash(short(&t.talkgroup)),
+                        if t.talkgroup.is_empty() {
+                            "-".into()
+                        } else {
+                            names.talkgroup(&t.talkgroup)
+                        },
                         t.radios.len().to_string(),
                     ]
                 })
                 .collect();
             out.write_all(table(&["TEAM", "NAME", "TALKGROUP", "MEMBERS"], &rows).as_bytes())?;
-            return Ok(true);
+            return Ok(Outcome::Done);
         }
         CtlCommand::Calls {
             active,
@@ -850,10 +1489,10 @@ pub async fn execute(args: CtlArgs, out: &mut (dyn Write + Send)) -> anyhow::Res
             } else {
                 0
             };
-            let calls = collect_pages!(
+            let (calls, more) = collect_pages!(
                 limit,
                 |token| client.list_calls(pb::ListCallsRequest {
-                    page_size: page_size(limit),
+                    page_size: 1000,
                     page_token: token.clone(),
                     state,
                     filter: filter.clone(),
@@ -865,26 +1504,28 @@ pub async fn execute(args: CtlArgs, out: &mut (dyn Write + Send)) -> anyhow::Res
                 .iter()
                 .map(|k| {
                     vec![
-                        short(&k.name).to_string(),
-                        k.target.clone(),
-                        short(&k.site).to_string(),
-                        enum_name(k.state, |s: pb::call::State| s.as_str_name()),
-                        dash(&talkers(k)),
+                        clock.time(k.start_time.as_ref()),
+                        names.addressee(&k.target),
+                        names.site(&k.site),
+                        enum_words(k.state, |s: pb::call::State| s.as_str_name()),
+                        dash(&talkers(k, &names)),
                         if k.emergency { "EMERGENCY" } else { "" }.to_string(),
-                        ago(&k.start_time),
+                        clock.time(k.end_time.as_ref()),
                     ]
                 })
                 .collect();
             out.write_all(
-                table(
+                table_with_more(
                     &[
-                        "CALL", "TARGET", "SITE", "STATE", "TALKERS", "FLAGS", "STARTED",
+                        "STARTED", "TARGET", "SITE", "STATE", "TALKERS", "FLAGS", "ENDED",
                     ],
                     &rows,
+                    more,
+                    "calls",
                 )
                 .as_bytes(),
             )?;
-            return Ok(true);
+            return Ok(Outcome::Done);
         }
         CtlCommand::Alarms {
             open,
@@ -892,15 +1533,16 @@ pub async fn execute(args: CtlArgs, out: &mut (dyn Write + Send)) -> anyhow::Res
             limit,
         } => {
             let mut client = AlarmServiceClient::new(c.channel.clone());
+            // `--open` is filtered by the gateway, with the list filter.
             let filter = match (open, filter.trim().is_empty()) {
                 (false, _) => filter,
                 (true, true) => "state != RESOLVED".to_string(),
                 (true, false) => format!("state != RESOLVED AND ({filter})"),
             };
-            let alarms = collect_pages!(
+            let (alarms, more) = collect_pages!(
                 limit,
                 |token| client.list_alarms(pb::ListAlarmsRequest {
-                    page_size: page_size(limit),
+                    page_size: 1000,
                     page_token: token.clone(),
                     state: 0,
                     filter: filter.clone(),
@@ -913,58 +1555,90 @@ pub async fn execute(args: CtlArgs, out: &mut (dyn Write + Send)) -> anyhow::Res
                 .map(|a| {
                     vec![
                         short(&a.name).to_string(),
-                        short(&a.radio).to_string(),
-                        short(&a.site).to_string(),
-                        enum_name(a.state, |s: pb::alarm::State| s.as_str_name()),
+                        clock.time(a.raise_time.as_ref()),
+                        names.radio(&a.radio),
+                        names.site(&a.site),
+                        enum_words(a.state, |s: pb::alarm::State| s.as_str_name()),
                         a.repeats.to_string(),
-                        ago(&a.raise_time),
                         dash(&a.acknowledged_by),
+                        clock.time(a.acknowledge_time.as_ref()),
                     ]
                 })
                 .collect();
             out.write_all(
-                table(
+                table_with_more(
                     &[
-                        "ALARM", "RADIO", "SITE", "STATE", "REPEATS", "RAISED", "ACK BY",
+                        "ALARM", "RAISED", "RADIO", "SITE", "STATE", "REPEATS", "ACK BY", "ACKED",
                     ],
                     &rows,
+                    more,
+                    "alarms",
                 )
                 .as_bytes(),
             )?;
-            return Ok(true);
+            return Ok(Outcome::Done);
         }
         CtlCommand::Operations { filter, limit } => {
             let mut client = OperationServiceClient::new(c.channel.clone());
-            let ops = collect_pages!(
+            let (ops, more) = collect_pages!(
                 limit,
                 |token| client.list_operations(pb::ListOperationsRequest {
-                    page_size: page_size(limit),
+                    page_size: 1000,
                     page_token: token.clone(),
                     filter: filter.clone(),
                     order_by: String::new(),
                 }),
                 operations
             );
-            let rows: Vec<Vec<String>> = ops.iter().map(operation_line).collect();
+            let rows: Vec<Vec<String>> = ops
+                .iter()
+                .map(|o| {
+                    vec![
+                        short(&o.name).to_string(),
+                        clock.time(o.create_time.as_ref()),
+                        names.operation(o),
+                        enum_words(o.state, |s: pb::operation::State| s.as_str_name()),
+                        o.attempts.to_string(),
+                        if o.site.is_empty() {
+                            "-".into()
+                        } else {
+                            names.site(&o.site)
+                        },
+                        dash(&o.operator),
+                    ]
+                })
+                .collect();
             out.write_all(
-                table(
+                table_with_more(
                     &[
-                        "OP", "KIND", "TARGET", "STATE", "ATTEMPTS", "SITE", "OPERATOR", "CREATED",
+                        "OP", "CREATED", "WHAT", "STATE", "ATTEMPTS", "SITE", "OPERATOR",
                     ],
                     &rows,
+                    more,
+                    "operations",
                 )
                 .as_bytes(),
             )?;
-            return Ok(true);
+            return Ok(Outcome::Done);
         }
         CtlCommand::Watch {
             cursor,
             snapshot,
             filter,
             heartbeats,
+            json,
+            cursors,
+            bell,
         } => {
-            watch(&c, cursor, snapshot, filter, heartbeats, out).await?;
-            return Ok(true);
+            let style = WatchStyle {
+                json,
+                cursors,
+                heartbeats,
+                bell: bell || std::io::stdout().is_terminal(),
+                colour: std::io::stdout().is_terminal(),
+            };
+            watch(&c, names, &clock, cursor, snapshot, filter, style, out).await?;
+            return Ok(Outcome::Done);
         }
         CtlCommand::Messages {
             radio,
@@ -982,21 +1656,26 @@ pub async fn execute(args: CtlArgs, out: &mut (dyn Write + Send)) -> anyhow::Res
                 _ => 0,
             };
             let req = pb::ListMessagesRequest {
-                page_size: page_size(limit),
-                radio: radio.as_deref().map(radio_name).unwrap_or_default(),
+                page_size: 1000,
+                radio: radio
+                    .as_deref()
+                    .map(|r| names.resolve_radio(r))
+                    .transpose()?
+                    .unwrap_or_default(),
                 talkgroup: talkgroup
                     .as_deref()
-                    .map(|s| with_collection("talkgroups", s))
+                    .map(|s| with_collection("talkgroups", s.trim()))
                     .unwrap_or_default(),
                 team: team
                     .as_deref()
-                    .map(|s| with_collection("teams", s))
+                    .map(|t| names.resolve_team(t))
+                    .transpose()?
                     .unwrap_or_default(),
                 direction,
                 handled: unhandled.then_some(false),
                 ..pb::ListMessagesRequest::default()
             };
-            let messages = collect_pages!(
+            let (messages, more) = collect_pages!(
                 limit,
                 |token| client.list_messages(pb::ListMessagesRequest {
                     page_token: token.clone(),
@@ -1004,39 +1683,41 @@ pub async fn execute(args: CtlArgs, out: &mut (dyn Write + Send)) -> anyhow::Res
                 }),
                 messages
             );
-            out.write_all(messages_table(&messages).as_bytes())?;
-            return Ok(true);
+            out.write_all(messages_table(&messages, &names, &clock, more).as_bytes())?;
+            return Ok(Outcome::Done);
         }
         CtlCommand::Inbox { team, limit } => {
             let mut client =
                 pb::message_service_client::MessageServiceClient::new(c.channel.clone());
+            let team = team
+                .as_deref()
+                .map(|t| names.resolve_team(t))
+                .transpose()?
+                .unwrap_or_default();
             let mut messages = Vec::new();
+            let mut more = 0;
+            // Not yet handled first, then the handled ones.
             for handled in [false, true] {
-                let left = limit.saturating_sub(messages.len());
-                if left == 0 {
-                    break;
-                }
                 let req = pb::ListMessagesRequest {
-                    page_size: page_size(left),
-                    team: team
-                        .as_deref()
-                        .map(|s| with_collection("teams", s))
-                        .unwrap_or_default(),
+                    page_size: 1000,
+                    team: team.clone(),
                     direction: pb::message::Direction::Inbound as i32,
                     handled: Some(handled),
                     ..pb::ListMessagesRequest::default()
                 };
-                messages.extend(collect_pages!(
-                    left,
+                let (page, left) = collect_pages!(
+                    limit.saturating_sub(messages.len()),
                     |token| client.list_messages(pb::ListMessagesRequest {
                         page_token: token.clone(),
                         ..req.clone()
                     }),
                     messages
-                ));
+                );
+                messages.extend(page);
+                more += left;
             }
-            out.write_all(messages_table(&messages).as_bytes())?;
-            return Ok(true);
+            out.write_all(messages_table(&messages, &names, &clock, more).as_bytes())?;
+            return Ok(Outcome::Done);
         }
         CtlCommand::Track {
             radio,
@@ -1044,132 +1725,162 @@ pub async fn execute(args: CtlArgs, out: &mut (dyn Write + Send)) -> anyhow::Res
             limit,
         } => {
             let mut client = pb::radio_service_client::RadioServiceClient::new(c.channel.clone());
-            let start_time = minutes.map(|m| {
-                let ms = now_ms()
-                    .saturating_sub(i64::try_from(m.saturating_mul(60_000)).unwrap_or(i64::MAX));
-                prost_types::Timestamp {
-                    seconds: ms.div_euclid(1000),
-                    nanos: 0,
-                }
+            let radio = names.resolve_radio(&radio)?;
+            let start_time = minutes.map(|m| prost_types::Timestamp {
+                seconds: jiff::Timestamp::now()
+                    .as_second()
+                    .saturating_sub(i64::try_from(m.saturating_mul(60)).unwrap_or(i64::MAX)),
+                nanos: 0,
             });
-            let positions = collect_pages!(
+            let (positions, more) = collect_pages!(
                 limit,
                 |token| client.list_positions(pb::ListPositionsRequest {
-                    page_size: page_size(limit),
+                    page_size: 1000,
                     page_token: token.clone(),
-                    radio: radio_name(&radio),
+                    radio: radio.clone(),
                     start_time,
                     end_time: None,
                 }),
                 positions
             );
-            out.write_all(positions_table(&positions).as_bytes())?;
-            return Ok(true);
+            out.write_all(positions_table(&positions, &names, &clock, more).as_bytes())?;
+            return Ok(Outcome::Done);
         }
         CtlCommand::MarkRead { message } => {
             let mut client =
                 pb::message_service_client::MessageServiceClient::new(c.channel.clone());
-            let req = c.request(pb::MarkMessageRequest {
-                name: message_name(&message),
-            });
-            let m = client.mark_message_read(req).await.map_err(rpc)?;
-            out.write_all(messages_table(&[m.into_inner()]).as_bytes())?;
-            return Ok(true);
+            let m = client
+                .mark_message_read(c.request(pb::MarkMessageRequest {
+                    name: numbered("messages", "a message", &message)?,
+                }))
+                .await
+                .map_err(status_error)?
+                .into_inner();
+            out.write_all(messages_table(&[m], &names, &clock, 0).as_bytes())?;
+            return Ok(Outcome::Done);
         }
         CtlCommand::MarkHandled { message } => {
             let mut client =
                 pb::message_service_client::MessageServiceClient::new(c.channel.clone());
-            let req = c.request(pb::MarkMessageRequest {
-                name: message_name(&message),
-            });
-            let m = client.mark_message_handled(req).await.map_err(rpc)?;
-            out.write_all(messages_table(&[m.into_inner()]).as_bytes())?;
-            return Ok(true);
+            let m = client
+                .mark_message_handled(c.request(pb::MarkMessageRequest {
+                    name: numbered("messages", "a message", &message)?,
+                }))
+                .await
+                .map_err(status_error)?
+                .into_inner();
+            out.write_all(messages_table(&[m], &names, &clock, 0).as_bytes())?;
+            return Ok(Outcome::Done);
         }
         CtlCommand::Operation { operation } => {
             let mut client = OperationServiceClient::new(c.channel.clone());
             let op = client
                 .get_operation(pb::GetOperationRequest {
-                    name: with_collection("operations", &operation),
+                    name: numbered("operations", "an operation", &operation)?,
                 })
                 .await
-                .map_err(rpc)?
+                .map_err(status_error)?
                 .into_inner();
-            writeln!(out, "{}", describe(&op))?;
-            return Ok(true);
+            writeln!(out, "{}", describe(&op, &names, &clock))?;
+            return Ok(Outcome::Done);
         }
         CtlCommand::Cancel { operation } => {
             let mut client = OperationServiceClient::new(c.channel.clone());
             let op = client
                 .cancel_operation(c.request(pb::CancelOperationRequest {
-                    name: with_collection("operations", &operation),
+                    name: numbered("operations", "an operation", &operation)?,
                 }))
                 .await
-                .map_err(rpc)?
+                .map_err(status_error)?
                 .into_inner();
-            writeln!(out, "{}", describe(&op))?;
-            return Ok(true);
+            writeln!(out, "{}", describe(&op, &names, &clock))?;
+            return Ok(Outcome::Done);
         }
         CtlCommand::ResolveAlarm { alarm } => {
             let mut client = AlarmServiceClient::new(c.channel.clone());
             let r = client
                 .resolve_alarm(c.request(pb::ResolveAlarmRequest {
-                    name: with_collection("alarms", &alarm),
+                    name: numbered("alarms", "an alarm", &alarm)?,
                     request_id: String::new(),
                 }))
                 .await
-                .map_err(rpc)?
+                .map_err(status_error)?
                 .into_inner();
             let a = r.alarm.unwrap_or_default();
-            writeln!(
-                out,
-                "{} {}",
-                escape(&a.name),
-                enum_name(a.state, |s: pb::alarm::State| s.as_str_name())
-            )?;
-            return Ok(true);
+            let line = format!(
+                "alarm {} from {}: {}",
+                short(&a.name),
+                names.radio(&a.radio),
+                enum_words(a.state, |s: pb::alarm::State| s.as_str_name())
+            );
+            writeln!(out, "{}", escape(&line))?;
+            return Ok(Outcome::Done);
         }
         CtlCommand::AckAlarm { alarm, wait } => {
             let mut client = AlarmServiceClient::new(c.channel.clone());
             let r = client
                 .acknowledge_alarm(c.request(pb::AcknowledgeAlarmRequest {
-                    name: with_collection("alarms", &alarm),
+                    name: numbered("alarms", "an alarm", &alarm)?,
                     request_id: wait.request_id.clone().unwrap_or_default(),
                 }))
                 .await
-                .map_err(rpc)?
+                .map_err(status_error)?
                 .into_inner();
             let a = r.alarm.unwrap_or_default();
-            writeln!(
-                out,
-                "{} {}",
-                escape(&a.name),
-                enum_name(a.state, |s: pb::alarm::State| s.as_str_name())
-            )?;
+            let line = format!(
+                "alarm {} from {}: {}",
+                short(&a.name),
+                names.radio(&a.radio),
+                enum_words(a.state, |s: pb::alarm::State| s.as_str_name())
+            );
+            writeln!(out, "{}", escape(&line))?;
             match r.operation {
                 Some(op) => (op, wait),
-                None => return Ok(true),
+                None => return Ok(Outcome::Done),
             }
         }
         CtlCommand::Check { radio, wait } => {
-            let op = commands.check_radio(radio_req(&radio, &wait)).await;
-            (op.map_err(rpc)?.into_inner(), wait)
+            let op = commands
+                .check_radio(radio_req(&radio, &wait, String::new())?)
+                .await;
+            (op.map_err(status_error)?.into_inner(), wait)
         }
         CtlCommand::Alert { radio, wait } => {
-            let op = commands.alert_radio(radio_req(&radio, &wait)).await;
-            (op.map_err(rpc)?.into_inner(), wait)
+            let op = commands
+                .alert_radio(radio_req(&radio, &wait, String::new())?)
+                .await;
+            (op.map_err(status_error)?.into_inner(), wait)
         }
         CtlCommand::Stun { radio, wait } => {
-            let op = commands.stun_radio(radio_req(&radio, &wait)).await;
-            (op.map_err(rpc)?.into_inner(), wait)
+            let op = commands
+                .stun_radio(radio_req(&radio, &wait, String::new())?)
+                .await;
+            (op.map_err(status_error)?.into_inner(), wait)
         }
         CtlCommand::Revive { radio, wait } => {
-            let op = commands.revive_radio(radio_req(&radio, &wait)).await;
-            (op.map_err(rpc)?.into_inner(), wait)
+            let op = commands
+                .revive_radio(radio_req(&radio, &wait, String::new())?)
+                .await;
+            (op.map_err(status_error)?.into_inner(), wait)
         }
-        CtlCommand::Kill { radio, wait } => {
-            let op = commands.kill_radio(radio_req(&radio, &wait)).await;
-            (op.map_err(rpc)?.into_inner(), wait)
+        CtlCommand::Kill {
+            radio,
+            reason,
+            yes,
+            wait,
+        } => {
+            if reason.trim().is_empty() {
+                return Err(CtlError::new(
+                    exit::USAGE,
+                    "a kill needs a reason: --reason \"...\"",
+                ));
+            }
+            let request = radio_req(&radio, &wait, reason)?;
+            if !yes && !confirm_kill(&names.radio(&request.get_ref().name))? {
+                return Err(CtlError::new(exit::FAILED, "nothing was sent"));
+            }
+            let op = commands.kill_radio(request).await;
+            (op.map_err(status_error)?.into_inner(), wait)
         }
         CtlCommand::Text {
             recipient,
@@ -1178,12 +1889,12 @@ pub async fn execute(args: CtlArgs, out: &mut (dyn Write + Send)) -> anyhow::Res
         } => {
             let op = commands
                 .send_text(c.request(pb::SendTextRequest {
-                    name: recipient_name(&recipient),
+                    name: names.resolve_recipient(&recipient)?,
                     text,
                     request_id: wait.request_id.clone().unwrap_or_default(),
                 }))
                 .await;
-            (op.map_err(rpc)?.into_inner(), wait)
+            (op.map_err(status_error)?.into_inner(), wait)
         }
         CtlCommand::Status {
             recipient,
@@ -1192,12 +1903,12 @@ pub async fn execute(args: CtlArgs, out: &mut (dyn Write + Send)) -> anyhow::Res
         } => {
             let op = commands
                 .send_status(c.request(pb::SendStatusRequest {
-                    name: recipient_name(&recipient),
+                    name: names.resolve_recipient(&recipient)?,
                     status,
                     request_id: wait.request_id.clone().unwrap_or_default(),
                 }))
                 .await;
-            (op.map_err(rpc)?.into_inner(), wait)
+            (op.map_err(status_error)?.into_inner(), wait)
         }
         CtlCommand::Locate {
             radio,
@@ -1215,44 +1926,87 @@ pub async fn execute(args: CtlArgs, out: &mut (dyn Write + Send)) -> anyhow::Res
             }
             let op = commands
                 .request_location(c.request(pb::RequestLocationRequest {
-                    name: radio_name(&radio),
+                    name: names.resolve_radio(&radio)?,
                     interval,
                     polls: polls.unwrap_or(0),
                     request_id: wait.request_id.clone().unwrap_or_default(),
                 }))
                 .await;
-            (op.map_err(rpc)?.into_inner(), wait)
+            (op.map_err(status_error)?.into_inner(), wait)
         }
     };
     if wait.no_wait {
         writeln!(out, "{}", escape(&op.name))?;
-        return Ok(true);
+        return Ok(Outcome::Done);
     }
-    follow(&c, op, Duration::from_secs(wait.timeout), out).await
+    follow(
+        &c,
+        &names,
+        &clock,
+        op,
+        Duration::from_secs(wait.timeout),
+        out,
+    )
+    .await
 }
 
-/// One line describing an operation ([`escape`]d).
-pub fn describe(op: &pb::Operation) -> String {
-    escape(&describe_raw(op)).into_owned()
-}
-
-fn describe_raw(op: &pb::Operation) -> String {
-    let state = enum_name(op.state, |s: pb::operation::State| s.as_str_name());
-    let mut s = format!(
-        "{} {} {} {state} attempts={}",
-        op.name,
-        enum_name(op.kind, |k: pb::operation::Kind| k.as_str_name()),
-        op.target,
-        op.attempts
+/// Ask at the terminal; true when the operator typed `yes`.
+fn confirm_kill(radio: &str) -> Result<bool, CtlError> {
+    eprint!(
+        "Kill {}? A killed radio never works again. Type yes to send the kill: ",
+        escape(radio)
     );
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .read_line(&mut answer)
+        .map_err(|e| CtlError::new(exit::FAILED, format!("cannot read the answer ({e})")))?;
+    Ok(answer.trim().eq_ignore_ascii_case("yes"))
+}
+
+/// One line describing an operation's state ([`escape`]d: texts and names come from the
+/// network and the air).
+pub fn describe(op: &pb::Operation, names: &Names, clock: &Clock) -> String {
+    escape(&describe_raw(op, names, clock)).into_owned()
+}
+
+fn describe_raw(op: &pb::Operation, names: &Names, clock: &Clock) -> String {
+    use pb::operation::State as S;
+    let what = names.operation(op);
+    let state = pb::operation::State::try_from(op.state).unwrap_or(S::Unspecified);
+    let site = if op.site.is_empty() {
+        String::new()
+    } else {
+        format!(" on {}", names.site(&op.site))
+    };
+    let attempts = match op.attempts {
+        0 => String::new(),
+        1 => " (1 attempt)".to_string(),
+        n => format!(" ({n} attempts)"),
+    };
+    let mut s = match state {
+        S::Queued => format!("{what}: queued{site}"),
+        S::Sent => format!("{what}: sent{site}{attempts}, waiting for the answer"),
+        S::Waiting => format!(
+            "{what}: {} polls done, next at {}",
+            op.polls_done,
+            clock.time(op.next_poll_time.as_ref())
+        ),
+        S::Succeeded => format!("{what}: succeeded{attempts}"),
+        S::Refused => format!("{what}: REFUSED by the radio{attempts}"),
+        S::TimedOut => format!("{what}: no answer, timed out{attempts}"),
+        S::Failed => format!("{what}: failed{attempts}"),
+        S::Cancelled => format!("{what}: cancelled"),
+        S::Unspecified => format!("{what}: state unknown"),
+    };
     if let Some(code) = op.refusal_code {
-        let _ = write!(s, " refusal=0x{code:02X}");
+        let _ = write!(s, ", reason 0x{code:02X}");
     }
     if !op.failure.is_empty() {
-        let _ = write!(s, " failure={}", op.failure);
+        let _ = write!(s, ": {}", op.failure);
     }
-    if op.polls_done > 0 {
-        let _ = write!(s, " polls={}", op.polls_done);
+    if !op.operator.is_empty() {
+        let _ = write!(s, " (asked by {})", op.operator);
     }
     s
 }
@@ -1260,10 +2014,12 @@ fn describe_raw(op: &pb::Operation) -> String {
 /// Wait for `op` to finish, printing one line per change of state, attempts or polls.
 async fn follow(
     c: &Client,
+    names: &Names,
+    clock: &Clock,
     mut op: pb::Operation,
     timeout: Duration,
     out: &mut (dyn Write + Send),
-) -> anyhow::Result<bool> {
+) -> Result<Outcome, CtlError> {
     use pb::operation_service_client::OperationServiceClient;
     let mut client = OperationServiceClient::new(c.channel.clone());
     let started = Instant::now();
@@ -1273,24 +2029,25 @@ async fn follow(
         if shown != Some(key(&op)) {
             writeln!(
                 out,
-                "[{:6.1}s] {}",
-                started.elapsed().as_secs_f64(),
-                describe(&op)
+                "{}  {}",
+                clock.clock(op.update_time.as_ref()),
+                describe(&op, names, clock)
             )?;
             out.flush()?;
             shown = Some(key(&op));
         }
         if op.done {
-            return Ok(op.state == pb::operation::State::Succeeded as i32);
+            return Ok(outcome_of(&op));
         }
         if started.elapsed() >= timeout {
-            writeln!(
-                out,
-                "gave up waiting after {}s; {} goes on",
+            let line = format!(
+                "Gave up waiting after {}s; the gateway goes on with {} (`trunkgate ctl operation {}`).",
                 timeout.as_secs(),
-                op.name
-            )?;
-            return Ok(false);
+                names.operation(&op),
+                short(&op.name)
+            );
+            writeln!(out, "{}", escape(&line))?;
+            return Ok(Outcome::TimedOut);
         }
         op = client
             .wait_operation(pb::WaitOperationRequest {
@@ -1301,414 +2058,660 @@ async fn follow(
                 }),
             })
             .await
-            .map_err(rpc)?
+            .map_err(status_error)?
             .into_inner();
     }
 }
 
-/// The fields of one event payload as `key=value` words: empty strings, false flags and
-/// unset values are left out, resource names are shown as the API writes them, enums by
-/// their proto names and times in RFC 3339 (UTC).
-#[derive(Default)]
-struct Fields(Vec<String>);
+// ---- watch -------------------------------------------------------------------------------
 
-impl Fields {
-    fn s(&mut self, k: &str, v: &str) -> &mut Self {
-        if !v.is_empty() {
-            if v.contains(char::is_whitespace) {
-                self.0.push(format!("{k}={v:?}"));
-            } else {
-                self.0.push(format!("{k}={v}"));
-            }
+/// How `watch` prints.
+#[derive(Debug, Clone, Copy)]
+pub struct WatchStyle {
+    /// Protobuf JSON mapping instead of lines for a person.
+    pub json: bool,
+    /// Cursor before each line.
+    pub cursors: bool,
+    /// Heartbeats too.
+    pub heartbeats: bool,
+    /// Ring the bell on emergencies.
+    pub bell: bool,
+    /// ANSI bold red for emergencies.
+    pub colour: bool,
+}
+
+/// An event as a person reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventLine {
+    /// What happened, with names.
+    pub text: String,
+    /// An emergency: printed to stand out, with the bell.
+    pub emergency: bool,
+}
+
+impl EventLine {
+    fn plain(text: String) -> EventLine {
+        EventLine {
+            text,
+            emergency: false,
         }
-        self
     }
-    fn n(&mut self, k: &str, v: impl std::fmt::Display) -> &mut Self {
-        self.0.push(format!("{k}={v}"));
-        self
-    }
-    fn flag(&mut self, k: &str, v: bool) -> &mut Self {
-        if v {
-            self.0.push(k.to_string());
+    fn emergency(text: String) -> EventLine {
+        EventLine {
+            text: format!("!! EMERGENCY {text}"),
+            emergency: true,
         }
-        self
-    }
-    fn t(&mut self, k: &str, v: &Option<prost_types::Timestamp>) -> &mut Self {
-        if let Some(t) = v {
-            let ms = t.seconds.saturating_mul(1000) + i64::from(t.nanos / 1_000_000);
-            self.0
-                .push(format!("{k}={}", crate::api::filter::format_rfc3339(ms)));
-        }
-        self
-    }
-    fn d(&mut self, k: &str, v: &Option<prost_types::Duration>) -> &mut Self {
-        if let Some(d) = v {
-            let ms = d.seconds.saturating_mul(1000) + i64::from(d.nanos / 1_000_000);
-            self.0.push(format!("{k}={}s", ms as f64 / 1000.0));
-        }
-        self
-    }
-    fn e<E: TryFrom<i32>>(&mut self, k: &str, v: i32, f: impl Fn(E) -> &'static str) -> &mut Self {
-        if v != 0 {
-            self.0.push(format!("{k}={}", enum_name(v, f)));
-        }
-        self
     }
 }
 
-/// The fields of an event's typed payload.
-fn payload_fields(p: &pb::event::Payload) -> Vec<String> {
+/// What an event says, with names; learns operation and call subjects as they pass.
+pub fn render_event(e: &pb::Event, names: &mut Names, clock: &Clock) -> EventLine {
     use pb::event::Payload as P;
-    let mut f = Fields::default();
-    let slot = |s: pb::Slot| s.as_str_name();
-    match p {
-        P::DirectoryLoaded(x) => {
-            f.n("radios", x.radios)
-                .n("talkgroups", x.talkgroups)
-                .n("sites", x.sites)
-                .n("teams", x.teams);
+    let on = |names: &Names, site: &str| {
+        if site.is_empty() {
+            String::new()
+        } else {
+            format!(" on {}", names.site(site))
         }
-        P::SiteAdded(x) => {
-            f.s("site", &x.site);
+    };
+    let plain = EventLine::plain;
+    match &e.payload {
+        Some(P::DirectoryLoaded(d)) => plain(format!(
+            "directory loaded: {} radios, {} talkgroups, {} sites, {} teams",
+            d.radios, d.talkgroups, d.sites, d.teams
+        )),
+        Some(P::SiteAdded(s)) => plain(format!("site {} added", names.site(&s.site))),
+        Some(P::SiteLinkChanged(s)) => plain(format!(
+            "{}: link {}",
+            names.site(&s.site),
+            if s.up { "up" } else { "DOWN" }
+        )),
+        Some(P::RadioHeard(r)) => {
+            let rssi = r.rssi_dbm.map(|d| format!(", {d} dBm")).unwrap_or_default();
+            plain(format!(
+                "{} heard{}{rssi}",
+                names.radio(&r.radio),
+                on(names, &r.site)
+            ))
         }
-        P::SiteLinkChanged(x) => {
-            f.s("site", &x.site)
-                .s("link", if x.up { "up" } else { "down" });
+        Some(P::RadioRegistered(r)) => plain(format!(
+            "{} registered{}",
+            names.radio(&r.radio),
+            on(names, &r.site)
+        )),
+        Some(P::RadioDeregistered(r)) => plain(format!("{} deregistered", names.radio(&r.radio))),
+        Some(P::RadioAffiliated(r)) => plain(format!(
+            "{} joined {}{}",
+            names.radio(&r.radio),
+            names.talkgroup(&r.talkgroup),
+            on(names, &r.site)
+        )),
+        Some(P::RadioAliasLearned(r)) => {
+            let line = format!("{} calls itself \"{}\"", names.radio(&r.radio), r.alias);
+            names
+                .radios
+                .entry(r.radio.clone())
+                .or_insert_with(|| r.alias.clone());
+            plain(line)
         }
-        P::RadioHeard(x) => {
-            f.s("radio", &x.radio)
-                .s("site", &x.site)
-                .e("slot", x.slot, slot);
-            if let Some(r) = x.rssi_dbm {
-                f.n("rssi_dbm", r);
-            }
-        }
-        P::RadioRegistered(x) => {
-            f.s("radio", &x.radio).s("site", &x.site);
-        }
-        P::RadioDeregistered(x) => {
-            f.s("radio", &x.radio);
-        }
-        P::RadioAffiliated(x) => {
-            f.s("radio", &x.radio)
-                .s("talkgroup", &x.talkgroup)
-                .s("site", &x.site);
-        }
-        P::RadioAliasLearned(x) => {
-            f.s("radio", &x.radio).s("alias", &x.alias);
-        }
-        P::RadioCapabilityLearned(x) => {
-            f.s("radio", &x.radio)
-                .e("service", x.service, |s: pb::Service| s.as_str_name())
-                .n("supported", x.supported);
-        }
-        P::RadioControlChanged(x) => {
-            f.s("radio", &x.radio)
-                .e("control", x.control, |c: pb::radio::Control| {
-                    c.as_str_name()
-                });
-        }
-        P::CallStarted(x) => {
-            f.s("call", &x.call)
-                .s("target", &x.target)
-                .s("site", &x.site)
-                .e("slot", x.slot, slot)
-                .s("talker", &x.talker)
-                .flag("emergency", x.emergency)
-                .flag("privacy", x.privacy);
-        }
-        P::CallTalkerChanged(x) => {
-            f.s("call", &x.call).s("talker", &x.talker);
-        }
-        P::CallFlagsChanged(x) => {
-            f.s("call", &x.call)
-                .flag("emergency", x.emergency)
-                .flag("privacy", x.privacy);
-        }
-        P::CallActivity(x) => {
-            f.s("call", &x.call);
-        }
-        P::CallTransmissionEnded(x) => {
-            f.s("call", &x.call);
-        }
-        P::CallEnded(x) => {
-            f.s("call", &x.call)
-                .e("reason", x.reason, |r: pb::call::EndReason| r.as_str_name());
-        }
-        P::AlarmRaised(x) => {
-            f.s("alarm", &x.alarm)
-                .s("radio", &x.radio)
-                .s("talkgroup", &x.talkgroup)
-                .s("site", &x.site);
-        }
-        P::AlarmRepeated(x) => {
-            f.s("alarm", &x.alarm).s("site", &x.site);
-        }
-        P::AlarmAcknowledged(x) => {
-            f.s("alarm", &x.alarm)
-                .s("operator", &x.operator)
-                .s("operation", &x.operation);
-        }
-        P::AlarmResolved(x) => {
-            f.s("alarm", &x.alarm).s("operator", &x.operator);
-        }
-        P::MessageReceived(x) => {
-            f.s("message", &x.message)
-                .s("source", &x.source)
-                .s("to", &x.to)
-                .s("site", &x.site);
-            match &x.body {
-                Some(pb::message_received::Body::Text(t)) => {
-                    f.0.push(format!("text={t:?}"));
-                }
-                Some(pb::message_received::Body::Status(n)) => {
-                    f.n("status", n);
-                }
-                None => {}
-            }
-        }
-        P::MessageSent(x) => {
-            if let Some(m) = &x.message {
-                f.s("message", &m.name)
-                    .s("target", &m.target)
-                    .s("site", &m.site)
-                    .s("operator", &m.operator)
-                    .s("operation", &m.operation);
-                match &m.body {
-                    Some(pb::message::Body::Text(t)) => {
-                        f.0.push(format!("text={t:?}"));
-                    }
-                    Some(pb::message::Body::Status(n)) => {
-                        f.n("status", n);
-                    }
-                    None => {}
-                }
-            }
-        }
-        P::MessageRead(x) | P::MessageHandled(x) => {
-            f.s("message", &x.message).s("operator", &x.operator);
-        }
-        P::PositionReported(x) => {
-            f.s("radio", &x.radio).s("site", &x.site);
-            if let Some(p) = &x.position {
-                f.n("lat", p.latitude)
-                    .n("lon", p.longitude)
-                    .s("source", &p.source)
-                    .t("fix_time", &p.fix_time);
-            }
-        }
-        P::OperationCreated(x) => {
-            if let Some(o) = &x.operation {
-                f.s("operation", &o.name)
-                    .e("kind", o.kind, |k: pb::operation::Kind| k.as_str_name())
-                    .s("target", &o.target)
-                    .s("site", &o.site)
-                    .s("operator", &o.operator);
-            }
-        }
-        P::OperationQueued(x) => {
-            f.s("operation", &x.operation).s("site", &x.site);
-        }
-        P::OperationTransmitted(x) => {
-            f.s("operation", &x.operation)
-                .s("site", &x.site)
-                .n("attempt", x.attempt)
-                .t("deadline", &x.deadline);
-        }
-        P::OperationAttemptTimedOut(x) => {
-            f.s("operation", &x.operation).n("attempt", x.attempt);
-        }
-        P::OperationAired(x) => {
-            f.s("operation", &x.operation)
-                .n("attempt", x.attempt)
-                .n("slot", x.slot)
-                .t("sent_time", &x.sent_time)
-                .n("answer_window_ms", x.answer_window_ms)
-                .t("deadline", &x.deadline);
-        }
-        P::OperationPolled(x) => {
-            f.s("operation", &x.operation)
-                .n("polls_done", x.polls_done)
-                .t("next_poll_time", &x.next_poll_time);
-        }
-        P::OperationSucceeded(x) | P::OperationTimedOut(x) => {
-            f.s("operation", &x.operation);
-        }
-        P::OperationRefused(x) => {
-            f.s("operation", &x.operation)
-                .n("refusal_code", x.refusal_code);
-        }
-        P::OperationFailed(x) => {
-            f.s("operation", &x.operation).s("failure", &x.failure);
-        }
-        P::OperationCancelled(x) => {
-            f.s("operation", &x.operation).s("operator", &x.operator);
-        }
-        P::GatewayRestarted(_) => {}
-        P::ConfigChanged(x) => {
-            f.d("answer_timeout", &x.answer_timeout)
-                .n("max_attempts", x.max_attempts)
-                .d("site_down_wait", &x.site_down_wait)
-                .n("queue_limit", x.queue_limit)
-                .d("recover_max_age", &x.recover_max_age);
-        }
-        P::InputsLost(x) => {
-            f.n("count", x.count)
-                .t("from", &x.from_time)
-                .t("to", &x.to_time)
-                .s("reason", &x.reason);
-        }
-        P::JournalRecovered(x) => {
-            f.t("from", &x.from_time)
-                .t("to", &x.to_time)
-                .s("reason", &x.reason)
-                .n("held_inputs", x.held_inputs);
-        }
-    }
-    f.0
-}
-
-/// One line for an event: cursor, time, type and the typed payload's fields
-/// (`key=value`, resource names as the API writes them).
-pub fn event_line(e: &pb::Event) -> String {
-    let mut line = format!("#{} ", e.cursor);
-    if let Some(t) = &e.time {
-        let ms = t.seconds.saturating_mul(1000) + i64::from(t.nanos / 1_000_000);
-        line.push_str(&crate::api::filter::format_rfc3339(ms));
-        line.push(' ');
-    }
-    line.push_str(&e.r#type);
-    for field in e.payload.as_ref().map(payload_fields).unwrap_or_default() {
-        line.push(' ');
-        line.push_str(&field);
-    }
-    // Texts and aliases come from the air: control characters are shown escaped, never sent
-    // to the terminal.
-    escape(&line).into_owned()
-}
-
-/// The radios that talked in a call (kept after it ended), the one talking now marked `*`.
-fn talkers(k: &pb::Call) -> String {
-    let mut names: Vec<String> = k
-        .talkers
-        .iter()
-        .map(|t| {
-            if *t == k.talker {
-                format!("{}*", short(t))
+        Some(P::RadioCapabilityLearned(r)) => plain(format!(
+            "{} {} {}",
+            names.radio(&r.radio),
+            if r.supported {
+                "supports"
             } else {
-                short(t).to_string()
+                "does not support"
+            },
+            enum_words(r.service, |s: pb::Service| s.as_str_name()).trim_start_matches("service ")
+        )),
+        Some(P::RadioControlChanged(r)) => plain(format!(
+            "{} is now {}",
+            names.radio(&r.radio),
+            enum_words(r.control, |c: pb::radio::Control| c.as_str_name())
+        )),
+        Some(P::CallStarted(k)) => {
+            let target = names.addressee(&k.target);
+            names.calls.insert(k.call.clone(), target.clone());
+            let talker = if k.talker.is_empty() {
+                "someone".to_string()
+            } else {
+                names.radio(&k.talker)
+            };
+            let text = format!("{talker} calls {target}{}", on(names, &k.site));
+            if k.emergency {
+                EventLine::emergency(format!("CALL: {text}"))
+            } else {
+                plain(text)
             }
-        })
-        .collect();
-    if !k.talker.is_empty() && !k.talkers.contains(&k.talker) {
-        names.push(format!("{}*", short(&k.talker)));
+        }
+        Some(P::CallTalkerChanged(k)) => plain(format!(
+            "{} talks to {}",
+            names.radio(&k.talker),
+            names
+                .calls
+                .get(&k.call)
+                .cloned()
+                .unwrap_or_else(|| thing(&k.call))
+        )),
+        Some(P::CallFlagsChanged(k)) => {
+            let target = names
+                .calls
+                .get(&k.call)
+                .cloned()
+                .unwrap_or_else(|| thing(&k.call));
+            if k.emergency {
+                EventLine::emergency(format!("CALL to {target}"))
+            } else {
+                plain(format!("call to {target} is no longer an emergency"))
+            }
+        }
+        Some(P::CallTransmissionEnded(k)) => plain(format!(
+            "call to {}: transmission ended",
+            names
+                .calls
+                .get(&k.call)
+                .cloned()
+                .unwrap_or_else(|| thing(&k.call))
+        )),
+        Some(P::CallEnded(k)) => plain(format!(
+            "call to {} ended ({})",
+            names
+                .calls
+                .remove(&k.call)
+                .unwrap_or_else(|| thing(&k.call)),
+            enum_words(k.reason, |r: pb::call::EndReason| r.as_str_name())
+        )),
+        Some(P::AlarmRaised(a)) => {
+            let tg = if a.talkgroup.is_empty() {
+                String::new()
+            } else {
+                format!(" (talkgroup {})", names.talkgroup(&a.talkgroup))
+            };
+            EventLine::emergency(format!(
+                "ALARM from {}{}{tg}: acknowledge with `trunkgate ctl ack-alarm {}`",
+                names.radio(&a.radio),
+                on(names, &a.site),
+                short(&a.alarm)
+            ))
+        }
+        Some(P::AlarmRepeated(a)) => EventLine::emergency(format!(
+            "alarm {} repeated{}",
+            short(&a.alarm),
+            on(names, &a.site)
+        )),
+        Some(P::AlarmAcknowledged(a)) => plain(format!(
+            "alarm {} acknowledged by {}",
+            short(&a.alarm),
+            dash(&a.operator)
+        )),
+        Some(P::AlarmResolved(a)) => plain(format!(
+            "alarm {} resolved by {}",
+            short(&a.alarm),
+            dash(&a.operator)
+        )),
+        Some(P::MessageReceived(m)) => {
+            let body = match &m.body {
+                Some(pb::message_received::Body::Text(t)) => format!("\"{t}\""),
+                Some(pb::message_received::Body::Status(s)) => format!("status {s}"),
+                None => "an empty message".to_string(),
+            };
+            plain(format!(
+                "{} → {}: {body}{} (message {})",
+                names.radio(&m.source),
+                names.addressee(&m.to),
+                on(names, &m.site),
+                short(&m.message)
+            ))
+        }
+        Some(P::MessageSent(m)) => {
+            let m = m.message.clone().unwrap_or_default();
+            plain(format!(
+                "{} → {}: {}{} (message {})",
+                if m.operator.is_empty() {
+                    "dispatch".to_string()
+                } else {
+                    format!("dispatch ({})", m.operator)
+                },
+                party(names, &m, &m.target),
+                message_body(&m),
+                on(names, &m.site),
+                short(&m.name)
+            ))
+        }
+        Some(P::MessageRead(m)) => plain(format!(
+            "message {} read by {}",
+            short(&m.message),
+            dash(&m.operator)
+        )),
+        Some(P::MessageHandled(m)) => plain(format!(
+            "message {} handled by {}",
+            short(&m.message),
+            dash(&m.operator)
+        )),
+        Some(P::PositionReported(p)) => {
+            let at = p
+                .position
+                .as_ref()
+                .map_or("an unknown place".to_string(), |q| {
+                    format!(
+                        "{:.5}°{} {:.5}°{}",
+                        q.latitude.abs(),
+                        if q.latitude < 0.0 { 'S' } else { 'N' },
+                        q.longitude.abs(),
+                        if q.longitude < 0.0 { 'W' } else { 'E' }
+                    )
+                });
+            plain(format!(
+                "{} is at {at}{}",
+                names.radio(&p.radio),
+                on(names, &p.site)
+            ))
+        }
+        Some(P::OperationCreated(o)) => {
+            let o = o.operation.clone().unwrap_or_default();
+            let what = names.operation(&o);
+            names.operations.insert(o.name.clone(), what.clone());
+            plain(format!(
+                "{} asked for {what} (operation {})",
+                if o.operator.is_empty() {
+                    "someone"
+                } else {
+                    &o.operator
+                },
+                short(&o.name)
+            ))
+        }
+        Some(P::OperationQueued(o)) => plain(format!(
+            "{}: queued{}",
+            names.operation_by_name(&o.operation),
+            on(names, &o.site)
+        )),
+        Some(P::OperationTransmitted(o)) => plain(format!(
+            "{}: sent{} (attempt {}), answer due by {}",
+            names.operation_by_name(&o.operation),
+            on(names, &o.site),
+            o.attempt,
+            clock.clock(o.deadline.as_ref())
+        )),
+        Some(P::OperationAired(o)) => plain(format!(
+            "{}: on the air at {} (attempt {}, slot {}), answer due by {}",
+            names.operation_by_name(&o.operation),
+            clock.clock(o.sent_time.as_ref()),
+            o.attempt,
+            o.slot,
+            clock.clock(o.deadline.as_ref())
+        )),
+        Some(P::OperationAttemptTimedOut(o)) => plain(format!(
+            "{}: no answer to attempt {}",
+            names.operation_by_name(&o.operation),
+            o.attempt
+        )),
+        Some(P::OperationPolled(o)) => plain(format!(
+            "{}: {} polls done",
+            names.operation_by_name(&o.operation),
+            o.polls_done
+        )),
+        Some(P::OperationSucceeded(o)) => plain(format!(
+            "{}: succeeded",
+            names.operation_by_name(&o.operation)
+        )),
+        Some(P::OperationRefused(o)) => plain(format!(
+            "{}: REFUSED by the radio, reason 0x{:02X}",
+            names.operation_by_name(&o.operation),
+            o.refusal_code
+        )),
+        Some(P::OperationTimedOut(o)) => plain(format!(
+            "{}: no answer, timed out",
+            names.operation_by_name(&o.operation)
+        )),
+        Some(P::OperationFailed(o)) => plain(format!(
+            "{}: failed: {}",
+            names.operation_by_name(&o.operation),
+            o.failure
+        )),
+        Some(P::OperationCancelled(o)) => plain(format!(
+            "{}: cancelled by {}",
+            names.operation_by_name(&o.operation),
+            dash(&o.operator)
+        )),
+        Some(P::GatewayRestarted(_)) => plain("the gateway restarted".to_string()),
+        Some(P::ConfigChanged(k)) => plain(format!(
+            "dispatch settings now: answer timeout {}, {} attempts, queued commands wait {} \
+             for a site, {} queued per site, in-flight operations resume up to {} old",
+            seconds(k.answer_timeout.as_ref()),
+            k.max_attempts,
+            seconds(k.site_down_wait.as_ref()),
+            k.queue_limit,
+            seconds(k.recover_max_age.as_ref())
+        )),
+        Some(P::InputsLost(l)) => plain(format!(
+            "{} inputs from the radio side were LOST between {} and {} ({})",
+            l.count,
+            clock.clock(l.from_time.as_ref()),
+            clock.clock(l.to_time.as_ref()),
+            words(&l.reason)
+        )),
+        Some(P::JournalRecovered(j)) => plain(format!(
+            "the journal is writable again after failing since {} ({}); {} inputs held \
+             meanwhile are journaled; the gateway acts again",
+            clock.clock(j.from_time.as_ref()),
+            j.reason,
+            j.held_inputs
+        )),
+        // Event kinds without a line of their own (and kinds newer than this client) print
+        // their type, readable.
+        #[allow(unreachable_patterns)]
+        _ => plain(words(&e.r#type)),
     }
-    names.join(",")
 }
 
-/// Consecutive resumptions after a server cut before giving up.
-const MAX_RESUMES: u32 = 5;
+/// A duration for a person: `4s`, `1.5s`, `-` for none.
+fn seconds(d: Option<&prost_types::Duration>) -> String {
+    match d {
+        Some(d) => {
+            let ms = d
+                .seconds
+                .saturating_mul(1000)
+                .saturating_add(i64::from(d.nanos / 1_000_000));
+            format!("{}s", ms as f64 / 1000.0)
+        }
+        None => "-".into(),
+    }
+}
 
+/// A snapshot item as a person reads it.
+pub fn render_snapshot(item: &pb::SnapshotItem, names: &Names, clock: &Clock) -> EventLine {
+    use pb::snapshot_item::Resource as R;
+    let plain = EventLine::plain;
+    match &item.resource {
+        Some(R::Site(s)) => plain(format!(
+            "site {}: link {}",
+            names.site(&s.name),
+            if s.link_up { "up" } else { "DOWN" }
+        )),
+        Some(R::Team(t)) => plain(format!(
+            "team {}: {} radios",
+            names.team_name(&t.name),
+            t.radios.len()
+        )),
+        Some(R::Talkgroup(t)) => plain(format!("talkgroup {}", names.talkgroup(&t.name))),
+        Some(R::Radio(r)) => {
+            let site = r
+                .presence
+                .as_ref()
+                .filter(|p| !p.site.is_empty())
+                .map(|p| format!(" on {}", names.site(&p.site)))
+                .unwrap_or_default();
+            plain(format!(
+                "{} {}{site}",
+                names.radio(&r.name),
+                if r.registered {
+                    "registered"
+                } else {
+                    "not registered"
+                }
+            ))
+        }
+        Some(R::Call(k)) => plain(format!(
+            "call to {}{}",
+            names.addressee(&k.target),
+            if k.talker.is_empty() {
+                String::new()
+            } else {
+                format!(", {} talking", names.radio(&k.talker))
+            }
+        )),
+        Some(R::Alarm(a)) => {
+            let text = format!(
+                "alarm {} from {} raised at {}: {}",
+                short(&a.name),
+                names.radio(&a.radio),
+                clock.time(a.raise_time.as_ref()),
+                enum_words(a.state, |s: pb::alarm::State| s.as_str_name())
+            );
+            if a.state == pb::alarm::State::Raised as i32 {
+                EventLine::emergency(text)
+            } else {
+                plain(text)
+            }
+        }
+        Some(R::Operation(o)) => plain(describe(o, names, clock)),
+        Some(R::Message(m)) => plain(format!(
+            "message {} from {} to {}: {}{}",
+            short(&m.name),
+            if m.direction == pb::message::Direction::Inbound as i32 {
+                party(names, m, &m.source)
+            } else {
+                "dispatch".to_string()
+            },
+            party(names, m, &m.target),
+            message_body(m),
+            if m.handled {
+                ", handled"
+            } else if m.read {
+                ", read"
+            } else {
+                ", new"
+            }
+        )),
+        #[allow(unreachable_patterns)]
+        _ => plain("state item".to_string()),
+    }
+}
+
+/// The protobuf JSON mapping of a stream message (proto3 canonical JSON), from the
+/// descriptor set embedded at build time.
+pub fn proto_json(m: &pb::WatchEventsResponse) -> Result<String, CtlError> {
+    use prost::Message as _;
+    use std::sync::OnceLock;
+    static DESCRIPTOR: OnceLock<Option<prost_reflect::MessageDescriptor>> = OnceLock::new();
+    let desc = DESCRIPTOR
+        .get_or_init(|| {
+            prost_reflect::DescriptorPool::decode(pb::FILE_DESCRIPTOR_SET)
+                .ok()?
+                .get_message_by_name("trunkgate.v1.WatchEventsResponse")
+        })
+        .clone()
+        .ok_or_else(|| {
+            CtlError::new(
+                exit::FAILED,
+                "the embedded protobuf descriptors are unusable",
+            )
+        })?;
+    let dynamic = prost_reflect::DynamicMessage::decode(desc, m.encode_to_vec().as_slice())
+        .map_err(|e| CtlError::new(exit::FAILED, format!("cannot re-read an event ({e})")))?;
+    serde_json::to_string(&dynamic)
+        .map_err(|e| CtlError::new(exit::FAILED, format!("cannot print an event as JSON ({e})")))
+}
+
+/// One watch line. Texts, aliases and names come from the air and the network: the text
+/// and the cursor are [`escape`]d, so only this client's own colour and bell reach the
+/// terminal.
+fn write_line(
+    out: &mut (dyn Write + Send),
+    style: &WatchStyle,
+    time: &str,
+    cursor: Option<&str>,
+    line: &EventLine,
+) -> std::io::Result<()> {
+    let cursor = match (style.cursors, cursor) {
+        (true, Some(c)) => format!("#{}  ", escape(c)),
+        _ => String::new(),
+    };
+    let line = &EventLine {
+        text: escape(&line.text).into_owned(),
+        emergency: line.emergency,
+    };
+    if line.emergency {
+        let bell = if style.bell { "\x07" } else { "" };
+        if style.colour {
+            writeln!(out, "{cursor}{time}  \x1b[1;31m{}\x1b[0m{bell}", line.text)
+        } else {
+            writeln!(out, "{cursor}{time}  {}{bell}", line.text)
+        }
+    } else {
+        writeln!(out, "{cursor}{time}  {}", line.text)
+    }
+}
+
+/// Is a stream error the gateway going away (restart, network), to be waited out, rather
+/// than a refusal of this watch?
+fn transient(s: &tonic::Status) -> bool {
+    use tonic::Code;
+    !matches!(
+        s.code(),
+        Code::InvalidArgument
+            | Code::FailedPrecondition
+            | Code::OutOfRange
+            | Code::NotFound
+            | Code::PermissionDenied
+            | Code::Unauthenticated
+            | Code::Unimplemented
+    )
+}
+
+/// What `watch` says once when the stream to the gateway breaks.
+fn lost_note(s: &tonic::Status) -> String {
+    if s.code() == tonic::Code::Unavailable || s.message().is_empty() {
+        "Lost the gateway; reconnecting until it is back.".to_string()
+    } else {
+        format!(
+            "Lost the gateway ({}); reconnecting until it is back.",
+            escape(s.message().trim_end_matches('.'))
+        )
+    }
+}
+
+/// Longest pause between reconnection attempts.
+const RECONNECT_MAX: Duration = Duration::from_secs(5);
+
+#[allow(clippy::too_many_arguments)]
 async fn watch(
     c: &Client,
+    mut names: Names,
+    clock: &Clock,
     mut cursor: Option<String>,
     snapshot: bool,
     filter: String,
-    heartbeats: bool,
+    style: WatchStyle,
     out: &mut (dyn Write + Send),
-) -> anyhow::Result<()> {
+) -> Result<(), CtlError> {
     use pb::watch_events_response::Kind;
     let mut client = pb::event_service_client::EventServiceClient::new(c.channel.clone());
-    let mut resumes = 0;
     let mut snapshot = snapshot && cursor.is_none();
+    // The stream is down: said once when it goes, once when it is back.
+    let mut down = false;
+    let mut pause = Duration::from_millis(250);
     loop {
-        let mut stream = client
+        let started = client
             .watch_events(pb::WatchEventsRequest {
                 legacy_cursor: None,
                 cursor: cursor.clone().unwrap_or_default(),
                 filter: filter.clone(),
                 snapshot,
             })
-            .await
-            .map_err(rpc)?
-            .into_inner();
+            .await;
+        let mut stream = match started {
+            Ok(s) => s.into_inner(),
+            Err(s) if transient(&s) => {
+                if !down {
+                    eprintln!("{}", lost_note(&s));
+                    down = true;
+                }
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(RECONNECT_MAX);
+                continue;
+            }
+            Err(s) => return Err(status_error(s)),
+        };
+        if std::mem::take(&mut down) {
+            // The gateway may have been restarted with another directory.
+            if let Ok(fresh) = Names::load(c, true).await {
+                names = Names {
+                    operations: std::mem::take(&mut names.operations),
+                    calls: std::mem::take(&mut names.calls),
+                    ..fresh
+                };
+            }
+            match &cursor {
+                Some(_) => eprintln!("Reconnected; resuming after the last event shown."),
+                None => eprintln!("Reconnected; live events from now on."),
+            }
+        }
+        pause = Duration::from_millis(250);
         snapshot = false;
         let status = loop {
             match stream.message().await {
                 Ok(Some(m)) => {
+                    if style.json {
+                        let show = match &m.kind {
+                            Some(Kind::Heartbeat(_)) => style.heartbeats,
+                            _ => true,
+                        };
+                        if show {
+                            // serde_json leaves DEL, C1 and bidi marks raw.
+                            writeln!(out, "{}", escape_json(&proto_json(&m)?))?;
+                        }
+                    }
                     match m.kind {
                         Some(Kind::Event(e)) => {
-                            resumes = 0;
-                            writeln!(out, "{}", event_line(&e))?;
+                            let line = render_event(&e, &mut names, clock);
+                            if !style.json {
+                                let time = clock.clock(e.time.as_ref());
+                                write_line(out, &style, &time, Some(&e.cursor), &line)?;
+                            }
                             cursor = Some(e.cursor);
                         }
                         Some(Kind::Heartbeat(h)) => {
-                            if heartbeats {
-                                writeln!(out, "#{} heartbeat", h.cursor)?;
+                            if style.heartbeats && !style.json {
+                                let line = EventLine::plain("heartbeat".into());
+                                let time = clock.clock(h.time.as_ref());
+                                write_line(out, &style, &time, Some(&h.cursor), &line)?;
                             }
                             cursor = Some(h.cursor);
                         }
-                        Some(Kind::Snapshot(item)) => {
-                            writeln!(out, "snapshot {}", snapshot_line(&item))?;
+                        Some(Kind::Snapshot(item)) if !style.json => {
+                            let line = render_snapshot(&item, &names, clock);
+                            write_line(out, &style, "now     ", None, &line)?;
                         }
                         Some(Kind::SnapshotComplete(done)) => {
-                            writeln!(out, "#{} snapshot complete", done.cursor)?;
+                            if !style.json {
+                                let line = EventLine::plain("live events follow".into());
+                                write_line(out, &style, "now     ", Some(&done.cursor), &line)?;
+                            }
                             cursor = Some(done.cursor);
                         }
-                        None => {}
+                        _ => {}
                     }
                     out.flush()?;
                 }
-                Ok(None) => bail!("the server ended the event stream"),
-                Err(s) => break s,
+                Ok(None) => break None,
+                Err(s) => break Some(s),
             }
         };
+        let Some(status) = status else {
+            // The server ended the stream: it is shutting down or restarting.
+            eprintln!("The gateway ended the event stream; reconnecting until it is back.");
+            down = true;
+            tokio::time::sleep(pause).await;
+            continue;
+        };
         use tonic_types::StatusExt;
-        let resume = status
+        // A slow watcher cut by the server resumes after the cursor the server names.
+        if let Some(r) = status
             .get_details_error_info()
             .and_then(|i| i.metadata.get("resume_cursor").cloned())
-            // A dropped connection names no cursor: resume after the last one seen.
-            .or(cursor.filter(|_| status.code() == tonic::Code::Unavailable));
-        match resume {
-            Some(r) if resumes < MAX_RESUMES => {
-                resumes += 1;
-                eprintln!(
-                    "stream cut ({}); resuming after #{r}",
-                    escape(status.message())
-                );
-                cursor = Some(r);
-                tokio::time::sleep(Duration::from_millis(200 * u64::from(resumes))).await;
-            }
-            _ => return Err(rpc(status)),
+        {
+            eprintln!("This watch fell behind and was cut by the gateway; resuming.");
+            cursor = Some(r);
+            continue;
         }
-    }
-}
-
-/// One line for a snapshot item, [`escape`]d.
-fn snapshot_line(item: &pb::SnapshotItem) -> String {
-    escape(&snapshot_line_raw(item)).into_owned()
-}
-
-fn snapshot_line_raw(item: &pb::SnapshotItem) -> String {
-    use pb::snapshot_item::Resource as R;
-    match &item.resource {
-        Some(R::Site(s)) => format!("site {} link_up={}", s.name, s.link_up),
-        Some(R::Team(t)) => format!("team {} {}", t.name, t.display_name),
-        Some(R::Talkgroup(t)) => format!("talkgroup {} {}", t.name, t.display_name),
-        Some(R::Radio(r)) => format!(
-            "radio {} {} registered={}",
-            r.name, r.display_name, r.registered
-        ),
-        Some(R::Call(k)) => format!("call {} {}", k.name, k.target),
-        Some(R::Alarm(a)) => format!(
-            "alarm {} {} {}",
-            a.name,
-            a.radio,
-            enum_name(a.state, |s: pb::alarm::State| s.as_str_name())
-        ),
-        Some(R::Operation(o)) => format!("operation {}", describe_raw(o)),
-        Some(R::Message(m)) => format!("message {} {} {}", m.name, m.source, message_body(m)),
-        None => "?".into(),
+        if !transient(&status) {
+            return Err(status_error(status));
+        }
+        eprintln!("{}", lost_note(&status));
+        down = true;
+        tokio::time::sleep(pause).await;
     }
 }
 
@@ -1744,67 +2747,89 @@ mod tests {
             t,
             "OP  OPERATOR\n1   evil\\n2  forged\\u{1b}[2J\n3   张三\n"
         );
-        // An event with a text from a radio (newlines are legitimate there), an escape
-        // sequence and a C1 CSI in its fields.
+        // A watch line for a text from a radio (newlines are legitimate there) with an
+        // escape sequence and a C1 CSI, from a site whose name carries an escape sequence:
+        // the text is one inert line, and the only control characters on it are this
+        // client's own colour codes and bell (an emergency) or none at all.
+        let clock = Clock::new(Some("UTC")).unwrap();
+        let mut n = names();
+        n.sites.push(pb::Site {
+            name: "sites/s\u{1b}[2J".into(),
+            ..Default::default()
+        });
         let e = pb::Event {
-            cursor: "0123456789abcdef0123456789abcdef.7".into(),
+            cursor: "0123456789abcdef0123456789abcdef.7\u{1b}[H".into(),
             r#type: "message_received".into(),
+            time: Some(prost_types::Timestamp {
+                seconds: 1_796_539_996,
+                nanos: 0,
+            }),
             payload: Some(pb::event::Payload::MessageReceived(pb::MessageReceived {
                 message: "messages/7".into(),
-                site: "s\u{1b}[2J".into(),
+                source: "radios/57120201".into(),
+                to: "talkgroups/57190001".into(),
+                site: "sites/s\u{1b}[2J".into(),
                 body: Some(pb::message_received::Body::Text(
                     "line one\nline two\u{9b}2J".into(),
                 )),
+            })),
+        };
+        let style = WatchStyle {
+            json: false,
+            cursors: true,
+            heartbeats: false,
+            bell: true,
+            colour: true,
+        };
+        let line = render_event(&e, &mut n, &clock);
+        let mut out = Vec::new();
+        write_line(&mut out, &style, "06:53:16", Some(&e.cursor), &line).unwrap();
+        let out = String::from_utf8(out).unwrap();
+        assert_eq!(
+            out,
+            "#0123456789abcdef0123456789abcdef.7\\u{1b}[H  06:53:16  宋江 (57120201) → \
+             青山镇应急分队 (57190001): \"line one\\nline two\\u{9b}2J\" on s\\u{1b}[2J \
+             (message 7)\n"
+        );
+        assert!(!out.trim_end().chars().any(char::is_control));
+        // An emergency from a radio whose alias carries an escape sequence.
+        n.learn_radio(&pb::Radio {
+            name: "radios/57120202".into(),
+            alias: "x\u{1b}]0;pwned\u{7}".into(),
+            ..Default::default()
+        });
+        let e = pb::Event {
+            r#type: "alarm_raised".into(),
+            payload: Some(pb::event::Payload::AlarmRaised(pb::AlarmRaised {
+                alarm: "alarms/4".into(),
+                radio: "radios/57120202".into(),
                 ..Default::default()
             })),
             ..Default::default()
         };
-        let line = event_line(&e);
-        assert_eq!(
-            line,
-            "#0123456789abcdef0123456789abcdef.7 message_received message=messages/7 \
-             site=s\\u{1b}[2J text=\"line one\\nline two\\u{9b}2J\""
-        );
-        assert!(!line.chars().any(char::is_control));
+        let line = render_event(&e, &mut n, &clock);
+        let mut out = Vec::new();
+        write_line(&mut out, &style, "06:53:16", None, &line).unwrap();
+        let out = String::from_utf8(out).unwrap();
+        let own: String = out
+            .replace("\x1b[1;31m", "")
+            .replace("\x1b[0m", "")
+            .replace('\x07', "");
+        assert!(!own.trim_end().chars().any(char::is_control), "{out:?}");
+        assert!(own.contains("x\\u{1b}]0;pwned\\u{7} (57120202)"), "{own}");
+        // Errors quoting the gateway and operation lines print escaped too.
+        let err = status_error(tonic::Status::failed_precondition("bad\u{1b}[2J"));
+        assert_eq!(err.message, "Bad\\u{1b}[2J.");
+        let op = pb::Operation {
+            name: "operations/1".into(),
+            kind: pb::operation::Kind::SendText as i32,
+            target: "radios/57120201".into(),
+            text: "hi\u{1b}[2J".into(),
+            state: pb::operation::State::Queued as i32,
+            ..Default::default()
+        };
+        assert!(!describe(&op, &n, &clock).chars().any(char::is_control));
         assert_eq!(escape_json("{\"a\":\"\u{202e}\"}"), "{\"a\":\"\\u202e\"}");
-    }
-
-    #[test]
-    fn message_events_print_their_fields() {
-        let sent = pb::Event {
-            cursor: "j.8".into(),
-            r#type: "message_sent".into(),
-            payload: Some(pb::event::Payload::MessageSent(pb::MessageSent {
-                message: Some(pb::Message {
-                    name: "messages/8".into(),
-                    target: "talkgroups/80020910".into(),
-                    site: "sites/s1".into(),
-                    operator: "值班员".into(),
-                    operation: "operations/3".into(),
-                    body: Some(pb::message::Body::Status(12)),
-                    ..Default::default()
-                }),
-            })),
-            ..Default::default()
-        };
-        assert_eq!(
-            event_line(&sent),
-            "#j.8 message_sent message=messages/8 target=talkgroups/80020910 site=sites/s1 \
-             operator=值班员 operation=operations/3 status=12"
-        );
-        let handled = pb::Event {
-            cursor: "j.9".into(),
-            r#type: "message_handled".into(),
-            payload: Some(pb::event::Payload::MessageHandled(pb::MessageMarked {
-                message: "messages/8".into(),
-                operator: "值班员".into(),
-            })),
-            ..Default::default()
-        };
-        assert_eq!(
-            event_line(&handled),
-            "#j.9 message_handled message=messages/8 operator=值班员"
-        );
     }
 
     #[test]
@@ -1825,13 +2850,231 @@ mod tests {
     }
 
     #[test]
+    fn tables_count_the_rows_not_shown() {
+        let t = table_with_more(&["A"], &[vec!["x".into()]], 12, "radios");
+        assert!(
+            t.ends_with("… 12 more radios (raise --limit to see them)\n"),
+            "{t}"
+        );
+        assert!(!table_with_more(&["A"], &[], 0, "radios").contains("more"));
+    }
+
+    #[test]
     fn names_as_typed() {
         assert_eq!(radio_name("80020200"), "radios/80020200");
         assert_eq!(radio_name("0x10ABCD"), "radios/0x10ABCD");
         assert_eq!(radio_name("radios/#5"), "radios/#5");
+        // The gateway resolves a number against its directory.
         assert_eq!(recipient_name(" #46001 "), "#46001");
+        assert_eq!(recipient_name("80020910"), "80020910");
         assert_eq!(recipient_name("talkgroups/0x000001"), "talkgroups/0x000001");
-        assert_eq!(message_name("7"), "messages/7");
-        assert_eq!(message_name("messages/7"), "messages/7");
+        assert!(is_address("0x10abcd") && is_address("#9011201") && is_address("57120201"));
+        assert!(is_address("3100001") && is_address("123"));
+        assert!(!is_address("123456789") && !is_address("0x1234567") && !is_address("#16777216"));
+        assert_eq!(
+            numbered("messages", "a message", "7").unwrap(),
+            "messages/7"
+        );
+        assert_eq!(numbered("alarms", "an alarm", "3").unwrap(), "alarms/3");
+        assert_eq!(
+            numbered("alarms", "an alarm", "alarms/3").unwrap(),
+            "alarms/3"
+        );
+        let e = numbered("alarms", "an alarm", "alarm-2").unwrap_err();
+        assert_eq!(e.code, exit::USAGE);
+        assert_eq!(
+            e.message,
+            "\"alarm-2\" is not an alarm number (`trunkgate ctl alarms` lists them)."
+        );
+    }
+
+    #[test]
+    fn server_addresses_without_a_scheme_are_http() {
+        assert_eq!(server_uri("127.0.0.1:50051"), "http://127.0.0.1:50051");
+        assert_eq!(server_uri("http://[::1]:1"), "http://[::1]:1");
+    }
+
+    #[test]
+    fn statuses_become_one_sentence_and_an_exit_status() {
+        let e = status_error(crate::api::status::not_found(
+            "RADIO_NOT_FOUND",
+            "radios/80030300",
+        ));
+        assert_eq!(e.code, exit::NOT_FOUND);
+        assert_eq!(e.message, "Radio 80030300 is not known to the gateway.");
+        let e = status_error(crate::api::status::invalid_argument(
+            "reason",
+            "a kill needs a reason (it cannot be undone)",
+        ));
+        assert_eq!(e.code, exit::USAGE);
+        assert_eq!(
+            e.message,
+            "The gateway did not accept reason: a kill needs a reason (it cannot be undone)."
+        );
+        let e = status_error(tonic::Status::unavailable("tcp connect error"));
+        assert_eq!(e.code, exit::UNAVAILABLE);
+        assert_eq!(e.message, "The gateway cannot be reached.");
+        let e = status_error(tonic::Status::deadline_exceeded("too slow"));
+        assert_eq!(e.code, exit::TIMED_OUT);
+        let e = status_error(tonic::Status::failed_precondition("radio is killed"));
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            (exit::REFUSED, "Radio is killed.")
+        );
+    }
+
+    #[test]
+    fn local_times_follow_the_zone() {
+        let clock = Clock::new(Some("Asia/Shanghai")).unwrap();
+        // 2026-12-06T06:53:16Z is 14:53:16 in China.
+        let t = prost_types::Timestamp {
+            seconds: 1_796_539_996,
+            nanos: 0,
+        };
+        assert_eq!(clock.clock(Some(&t)), "14:53:16");
+        assert_eq!(
+            Clock::new(Some("Nowhere/Else")).unwrap_err().code,
+            exit::USAGE
+        );
+    }
+
+    fn names() -> Names {
+        let mut n = Names::default();
+        n.learn_radio(&pb::Radio {
+            name: "radios/57120201".into(),
+            display_name: "宋江".into(),
+            ..Default::default()
+        });
+        n.talkgroups
+            .insert("talkgroups/57190001".into(), "青山镇应急分队".into());
+        n.sites.push(pb::Site {
+            name: "sites/qingshan".into(),
+            display_name: "青山镇".into(),
+            ..Default::default()
+        });
+        n
+    }
+
+    #[test]
+    fn events_read_with_names_and_unknown_kinds_still_print() {
+        let clock = Clock::new(Some("UTC")).unwrap();
+        let mut n = names();
+        let e = pb::Event {
+            r#type: "alarm_raised".into(),
+            payload: Some(pb::event::Payload::AlarmRaised(pb::AlarmRaised {
+                alarm: "alarms/3".into(),
+                radio: "radios/57120201".into(),
+                talkgroup: "talkgroups/57190001".into(),
+                site: "sites/qingshan".into(),
+            })),
+            ..Default::default()
+        };
+        let line = render_event(&e, &mut n, &clock);
+        assert!(line.emergency);
+        assert_eq!(
+            line.text,
+            "!! EMERGENCY ALARM from 宋江 (57120201) on 青山镇 (talkgroup 青山镇应急分队 \
+             (57190001)): acknowledge with `trunkgate ctl ack-alarm 3`"
+        );
+        let e = pb::Event {
+            r#type: "call_activity".into(),
+            payload: Some(pb::event::Payload::CallActivity(pb::CallActivity {
+                call: "calls/1".into(),
+            })),
+            ..Default::default()
+        };
+        assert_eq!(render_event(&e, &mut n, &clock).text, "call activity");
+        let e = pb::Event {
+            r#type: "message_sent".into(),
+            payload: None,
+            ..Default::default()
+        };
+        assert_eq!(render_event(&e, &mut n, &clock).text, "message sent");
+    }
+
+    #[test]
+    fn message_events_read_with_names() {
+        let clock = Clock::new(Some("UTC")).unwrap();
+        let mut n = names();
+        let sent = pb::Event {
+            r#type: "message_sent".into(),
+            payload: Some(pb::event::Payload::MessageSent(pb::MessageSent {
+                message: Some(pb::Message {
+                    name: "messages/8".into(),
+                    target: "talkgroups/57190001".into(),
+                    site: "sites/qingshan".into(),
+                    operator: "值班员".into(),
+                    operation: "operations/3".into(),
+                    body: Some(pb::message::Body::Status(12)),
+                    ..Default::default()
+                }),
+            })),
+            ..Default::default()
+        };
+        assert_eq!(
+            render_event(&sent, &mut n, &clock).text,
+            "dispatch (值班员) → 青山镇应急分队 (57190001): status 12 on 青山镇 (message 8)"
+        );
+        let handled = pb::Event {
+            r#type: "message_handled".into(),
+            payload: Some(pb::event::Payload::MessageHandled(pb::MessageMarked {
+                message: "messages/8".into(),
+                operator: "值班员".into(),
+            })),
+            ..Default::default()
+        };
+        assert_eq!(
+            render_event(&handled, &mut n, &clock).text,
+            "message 8 handled by 值班员"
+        );
+        let read = pb::Event {
+            r#type: "message_read".into(),
+            payload: Some(pb::event::Payload::MessageRead(pb::MessageMarked {
+                message: "messages/8".into(),
+                operator: "".into(),
+            })),
+            ..Default::default()
+        };
+        assert_eq!(
+            render_event(&read, &mut n, &clock).text,
+            "message 8 read by -"
+        );
+        // A name the directory does not have comes from the message itself.
+        let m = pb::Message {
+            name: "messages/9".into(),
+            direction: pb::message::Direction::Inbound as i32,
+            source: "radios/57120209".into(),
+            target: "talkgroups/57190001".into(),
+            display_names: [("radios/57120209".to_string(), "林冲".to_string())].into(),
+            body: Some(pb::message::Body::Text("到达".into())),
+            ..Default::default()
+        };
+        let t = messages_table(&[m], &n, &clock, 0);
+        assert!(
+            t.contains("林冲 (57120209)  青山镇应急分队 (57190001)  \"到达\"  new"),
+            "{t}"
+        );
+    }
+
+    #[test]
+    fn watch_json_is_the_protobuf_mapping() {
+        let m = pb::WatchEventsResponse {
+            kind: Some(pb::watch_events_response::Kind::Event(pb::Event {
+                cursor: "j.7".into(),
+                time: Some(prost_types::Timestamp {
+                    seconds: 1_796_539_996,
+                    nanos: 0,
+                }),
+                r#type: "radio_registered".into(),
+                payload: Some(pb::event::Payload::RadioRegistered(pb::RadioRegistered {
+                    radio: "radios/57120201".into(),
+                    site: "sites/qingshan".into(),
+                })),
+            })),
+        };
+        let v: serde_json::Value = serde_json::from_str(&proto_json(&m).unwrap()).unwrap();
+        assert_eq!(v["event"]["cursor"], "j.7");
+        assert_eq!(v["event"]["time"], "2026-12-06T06:53:16Z");
+        assert_eq!(v["event"]["radioRegistered"]["radio"], "radios/57120201");
     }
 }

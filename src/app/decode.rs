@@ -70,12 +70,26 @@ pub fn run(args: &DecodeArgs) -> std::io::Result<()> {
         Ok(())
     };
     if args.frames.is_empty() {
-        for line in std::io::stdin().lock().lines() {
-            let line = line?;
+        // Lines are read as octets: a line that is not UTF-8 text is reported like any other
+        // bad frame (an `"error"` naming the line) and the batch goes on.
+        let mut input = std::io::stdin().lock();
+        let mut raw = Vec::new();
+        let mut number = 0u64;
+        loop {
+            raw.clear();
+            if input.read_until(b'\n', &mut raw)? == 0 {
+                break;
+            }
+            number += 1;
+            let Ok(line) = std::str::from_utf8(&raw) else {
+                let error = format!("input: line {number} is not UTF-8 text");
+                emit(vec![decoder.error(error)], &mut out)?;
+                continue;
+            };
             if line.trim().is_empty() || line.trim_start().starts_with('#') {
                 continue;
             }
-            emit(decoder.line(&line), &mut out)?;
+            emit(decoder.line(line.trim_end_matches(['\n', '\r'])), &mut out)?;
         }
     } else {
         for frame in &args.frames {
@@ -131,6 +145,11 @@ impl Decoder {
         let mut values = vec![frame];
         values.extend(completed);
         values
+    }
+
+    /// The line printed for input that is not a frame at all (e.g. not UTF-8 text).
+    pub fn error(&self, error: String) -> Value {
+        json!({ "kind": self.kind_name(), "error": error })
     }
 
     fn kind_name(&self) -> &'static str {

@@ -10,6 +10,7 @@ pub mod ctl;
 pub mod decode;
 pub mod demo;
 pub mod driver;
+pub mod logtime;
 pub mod serve;
 
 use std::path::Path;
@@ -59,6 +60,7 @@ pub fn run_serve(file: Option<&Path>, options: serve::ServeOptions) -> ExitCode 
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
+        .with_timer(logtime::LogTime::from_env())
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();

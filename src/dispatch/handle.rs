@@ -20,11 +20,11 @@ use crate::link::Slot;
 const MAX_KEY_LEN: usize = 128;
 
 /// Longest inbound text kept, in characters (the PDT data link carries at most 480 octets,
-/// pdt-facts.md §3).
+/// docs/pdt.md §3).
 const MAX_INBOUND_TEXT_CHARS: usize = 480;
 
 /// Largest status number: the status field of a DPF 14 status/precoded short-data header is
-/// 10 bits (air-interface.md §5.1; docs/air-commands.md §6).
+/// 10 bits (docs/air-interface.md §5.1; docs/air-commands.md §6).
 const MAX_STATUS: u16 = 1023;
 
 impl AirEvent {

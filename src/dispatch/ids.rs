@@ -3,8 +3,8 @@
 //! Radios and talkgroups are addressed on the air by a 24-bit value ([`RadioId`],
 //! [`TalkgroupId`]), kept exactly as it stands on the air. PDT users dial an 8-digit number
 //! ([`DialNumber`]): NP (3 digits) + fleet (2) + individual or group number (3). The mapping is
-//! the MPT 1343 / ETSI TS 102 361-4 Annex E "fleet" plan that PDT adopted (pdt-facts.md §1.1,
-//! §1.2, grade A), with the level-group range of pdt-facts.md §1.3 (grade B):
+//! the MPT 1343 / ETSI TS 102 361-4 Annex E "fleet" plan that PDT adopted (docs/pdt.md §1.1,
+//! §1.2, grade A), with the level-group range of docs/pdt.md §1.3 (grade B):
 //!
 //! ```text
 //! air = NAI (9 bits) ‖ SSI/SGI (15 bits),  NAI = NP − 296,  NP 328..=806
@@ -104,17 +104,17 @@ impl fmt::Display for IdKind {
 #[serde(transparent)]
 pub struct DialNumber(u32);
 
-/// pdt-facts.md §1.1: NP = NAI + 296, valid NP 328..=806 (NAI 32..=510).
+/// docs/pdt.md §1.1: NP = NAI + 296, valid NP 328..=806 (NAI 32..=510).
 const NP_OFFSET: u32 = 296;
 const NP_MIN: u32 = 328;
 const NP_MAX: u32 = 806;
-/// pdt-facts.md §1.2: individual numbers of fleets 20..=41 take 700 slots each ...
+/// docs/pdt.md §1.2: individual numbers of fleets 20..=41 take 700 slots each ...
 const SSI_SMALL_FLEETS_MAX: u32 = 15_400;
 /// ... and fleets 42..=89 take 350 slots each, up to 32200.
 const SSI_MAX: u32 = 32_200;
-/// pdt-facts.md §1.2: group numbers, 100 per fleet, up to 7000.
+/// docs/pdt.md §1.2: group numbers, 100 per fleet, up to 7000.
 const SGI_MAX: u32 = 7_000;
-/// pdt-facts.md §1.3: level groups (分级组) SGI 7001..=17000, standard rule L ∈ {0, 7, 8, 9}.
+/// docs/pdt.md §1.3: level groups (分级组) SGI 7001..=17000, standard rule L ∈ {0, 7, 8, 9}.
 const SGI_LEVEL_BASE: u32 = 7_001;
 const SGI_LEVEL_MAX: u32 = 17_000;
 const LEVELS_STANDARD: [u32; 4] = [0, 7, 8, 9];
@@ -131,7 +131,7 @@ impl DialNumber {
     }
 
     /// Whether the dialling plan reads this as an individual or a group number, or `None`
-    /// when it is neither. The number part tells them apart (pdt-facts.md §0 item 2).
+    /// when it is neither. The number part tells them apart (docs/pdt.md §0 item 2).
     pub fn kind(self) -> Option<IdKind> {
         match self.air(IdKind::Individual) {
             Ok(_) => Some(IdKind::Individual),
@@ -139,7 +139,7 @@ impl DialNumber {
         }
     }
 
-    /// The 24-bit air address of this number read as `kind` (pdt-facts.md §1.2, §1.3).
+    /// The 24-bit air address of this number read as `kind` (docs/pdt.md §1.2, §1.3).
     pub fn air(self, kind: IdKind) -> Result<u32, IdError> {
         let np = self.np();
         if !(NP_MIN..=NP_MAX).contains(&np) {
@@ -175,7 +175,7 @@ impl DialNumber {
 
     /// The dial number of a 24-bit air address read as `kind`, or `None` when the address has
     /// no 8-digit number (outside PDT numbering, or a special range: dispatcher, internal,
-    /// all-call; pdt-facts.md §1.3, §1.4).
+    /// all-call; docs/pdt.md §1.3, §1.4).
     pub fn from_air(air: u32, kind: IdKind) -> Option<DialNumber> {
         if air > MAX_AIR_ID {
             return None;
@@ -242,7 +242,7 @@ fn check_24(v: u32) -> Result<u32, IdError> {
 }
 
 /// Most digits of a plain decimal air address (a DMR ID typed without `#`): eight digits
-/// always read as a PDT dial number (pdt-facts.md §1.1), so a plain DMR ID has at most seven.
+/// always read as a PDT dial number (docs/pdt.md §1.1), so a plain DMR ID has at most seven.
 const PLAIN_DECIMAL_MAX_DIGITS: usize = 7;
 
 /// Parse the forms an operator may type for an identity of `kind`: 8 dial digits,
@@ -442,7 +442,7 @@ mod tests {
         s.parse().unwrap()
     }
 
-    /// pdt-facts.md §1.5: asserted by the Eastcom source (B) and derived (A/derived).
+    /// docs/pdt.md §1.5: asserted by the Eastcom source (B) and derived (A/derived).
     const INDIVIDUAL: &[(&str, u32)] = &[
         ("80020200", 0xFC0001),
         ("80020201", 0xFC0002),

@@ -12,9 +12,9 @@
 //!   events: a driver rebuilds it as [`Core::restore`]`(snapshot)` plus `apply` of every later
 //!   event, and [`Core::recover`] then resumes or explicitly fails the operations that were
 //!   in flight.
-//! - Commands are operations (dispatch-features.md §2 item 2, §4.1): queued for the site where
+//! - Commands are operations (docs/dispatch.md §2 item 2, §4.1): queued for the site where
 //!   the radio was last heard, paced to that site's air time in priority order (emergency
-//!   acknowledgements first, location polls last; DESIGN.md "Air time is the scarce
+//!   acknowledgements first, location polls last; docs/design.md "Air time is the scarce
 //!   resource"), then succeeded, refused or timed out by what the radio answers, with
 //!   bounded retries. A client `request_id` returns the same operation for a repeated request
 //!   (AIP-155). Operator input that cannot apply gets a precise [`DispatchError`].
@@ -91,7 +91,7 @@ pub enum Input {
         held: u64,
     },
     /// A link reports that the last burst of an operation's transmission left at `at`
-    /// (DESIGN.md: answer timeouts start when the link reports the transmission sent). A
+    /// (docs/design.md: answer timeouts start when the link reports the transmission sent). A
     /// report for another attempt than the one in flight changes nothing.
     TransmissionSent {
         operation: OperationId,
@@ -118,7 +118,7 @@ pub struct AirInput {
 /// What ingest makes of a decoded PDU. Sources for each are in docs/air-commands.md.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AirEvent {
-    /// Registration accepted (e.g. C_ACKD reason 0x62 to the radio, air-interface.md §3.4).
+    /// Registration accepted (e.g. C_ACKD reason 0x62 to the radio, docs/air-interface.md §3.4).
     Registered { radio: RadioId },
     /// Deregistration (power off, leaving the control channel).
     Deregistered { radio: RadioId },
@@ -127,13 +127,13 @@ pub enum AirEvent {
         radio: RadioId,
         talkgroup: TalkgroupId,
     },
-    /// A voice channel grant (TV_GRANT / PV_GRANT, air-interface.md §3.4).
+    /// A voice channel grant (TV_GRANT / PV_GRANT, docs/air-interface.md §3.4).
     VoiceGrant {
         source: RadioId,
         target: Addressee,
         emergency: bool,
     },
-    /// Voice link control: voice LC header or embedded LC (air-interface.md §4.3).
+    /// Voice link control: voice LC header or embedded LC (docs/air-interface.md §4.3).
     VoiceLc {
         source: RadioId,
         target: Addressee,
@@ -277,11 +277,11 @@ impl AirMessage {
     }
 
     /// Estimated control-channel time this message occupies, in ms: bursts × 60 ms (one
-    /// burst per 60 ms per slot on a control channel, DESIGN.md). Every CSBK command and data
-    /// transmission is preceded by 6 preamble CSBKs (pdt-facts.md §2.1). Text: rate-½
+    /// burst per 60 ms per slot on a control channel, docs/design.md). Every CSBK command and data
+    /// transmission is preceded by 6 preamble CSBKs (docs/pdt.md §2.1). Text: rate-½
     /// unconfirmed data, 12 octets a block, 4 of the last for CRC-32, with a 5-octet
-    /// compressed UDP/IP header and UTF-16 text (pdt-facts.md §3). Location: 20-octet LP
-    /// request as rate-¾ confirmed data, 16 octets a block (pdt-facts.md §4.1).
+    /// compressed UDP/IP header and UTF-16 text (docs/pdt.md §3). Location: 20-octet LP
+    /// request as rate-¾ confirmed data, 16 octets a block (docs/pdt.md §4.1).
     pub fn air_time_ms(&self) -> u64 {
         const BURST_MS: u64 = 60;
         const PREAMBLES: u64 = 6;
@@ -395,13 +395,13 @@ pub enum DispatchError {
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// How long to wait for an answer after a transmission has left the link, ms (plus the
-    /// site's `extra_air_ms`). The PDT repeater waits 4 s for a GPS answer (pdt-facts.md §2.1).
+    /// site's `extra_air_ms`). The PDT repeater waits 4 s for a GPS answer (docs/pdt.md §2.1).
     pub answer_timeout_ms: u64,
     /// A transmission the link never reports sent times out this long after it would have
     /// timed out had it left at once (air time + answer window + this), ms.
     pub sent_report_grace_ms: u64,
     /// Transmissions per operation (or per poll) before it times out. 3 is the default of
-    /// the PDT controller's "acknowledged retries" (1–4, pdt-facts.md §1.6).
+    /// the PDT controller's "acknowledged retries" (1–4, docs/pdt.md §1.6).
     pub max_attempts: u8,
     /// How long a queued command waits for its site's link to come back, ms.
     pub site_down_wait_ms: u64,
@@ -433,7 +433,7 @@ pub struct Config {
     /// Positions kept per radio.
     pub track_len: usize,
     /// Longest text, in UTF-16 code units: 480 octets of data-link payload in the PDT code
-    /// (pdt-facts.md §3) less the 5-octet header leaves 237 units.
+    /// (docs/pdt.md §3) less the 5-octet header leaves 237 units.
     pub max_text_units: usize,
     /// Shortest periodic location interval, ms.
     pub min_location_interval_ms: u64,
@@ -512,7 +512,7 @@ pub struct CoreSnapshot {
     pub state: State,
 }
 
-/// The dispatch core. One driver task owns it (STYLE.md "The core and the async edges").
+/// The dispatch core. One driver task owns it (docs/design.md "The core and the async edges").
 #[derive(Debug, Clone, PartialEq)]
 pub struct Core {
     config: Config,

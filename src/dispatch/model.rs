@@ -15,18 +15,18 @@ use super::ids::{
 };
 use crate::link::Slot;
 
-/// The air-interface profile a site speaks; egress encodes commands by it
+/// The docs/air-interface.md profile a site speaks; egress encodes commands by it
 /// (docs/air-commands.md has one column per profile).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AirProfile {
-    /// ETSI DMR Tier III trunked site: C_AHOY / C_ACKU / C_NACK (air-interface.md §3.3–§3.4).
+    /// ETSI DMR Tier III trunked site: C_AHOY / C_ACKU / C_NACK (docs/air-interface.md §3.3–§3.4).
     TierIii,
     /// Conventional DMR with the DMRA FID 0x10 blocks (call alert, radio check;
-    /// air-interface.md §3.3).
+    /// docs/air-interface.md §3.3).
     DmraConventional,
-    /// PDT, FID 0x68 supplementary-service CSBKs and PDT packet data (air-interface.md §3.9,
-    /// pdt-facts.md §2–§4). Partly derived, not captured.
+    /// PDT, FID 0x68 supplementary-service CSBKs and PDT packet data (docs/air-interface.md §3.9,
+    /// docs/pdt.md §2–§4). Partly derived, not captured.
     #[default]
     Pdt,
 }
@@ -90,7 +90,7 @@ impl Service {
 }
 
 /// What a radio has shown it can or cannot do, learned from its answers
-/// (dispatch-features.md §2 item 15). Two bit sets over [`Service`].
+/// (docs/dispatch.md §2 item 15). Two bit sets over [`Service`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Capabilities {
     /// Services the radio answered positively.
@@ -281,7 +281,7 @@ fn busy_until_compat<'de, D: serde::Deserializer<'de>>(d: D) -> Result<[Timestam
 pub struct SiteAir {
     /// The slot for control and data traffic (commands, texts and statuses to radios), and for
     /// group traffic to talkgroups without a slot of their own. A simplex (DMO) MMDVM hotspot
-    /// carries network traffic on TS2 only (transports.md 1.7); a TSCC is usually on TS1.
+    /// carries network traffic on TS2 only (docs/transports.md §1.7); a TSCC is usually on TS1.
     pub slot: Slot,
     /// Send to a radio on the slot it was last heard on at this site, where known.
     pub follow_heard_slot: bool,
@@ -367,7 +367,7 @@ pub struct Call {
     pub talkers: Vec<RadioId>,
     /// The radio transmitting now, if any.
     pub talker: Option<RadioId>,
-    /// Emergency flag seen (service options bit 7, air-interface.md §4.3).
+    /// Emergency flag seen (service options bit 7, docs/air-interface.md §4.3).
     pub emergency: bool,
     /// Privacy flag seen (service options bit 6).
     pub privacy: bool,
@@ -383,7 +383,7 @@ pub struct Call {
     pub end_reason: Option<CallEndReason>,
 }
 
-/// Lifecycle of an alarm (dispatch-features.md §2 item 3, §4.1 AIP-216 states).
+/// Lifecycle of an alarm (docs/dispatch.md §2 item 3, §4.1 AIP-216 states).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AlarmState {
@@ -421,7 +421,7 @@ pub struct Alarm {
     pub resolved: Option<(String, Timestamp)>,
 }
 
-/// Transmit priority on a site's control channel; lower goes first (DESIGN.md "Air time is
+/// Transmit priority on a site's control channel; lower goes first (docs/design.md "Air time is
 /// the scarce resource": emergency first, location polling last).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -520,7 +520,7 @@ impl OtaCommand {
     }
 }
 
-/// Lifecycle of an operation (dispatch-features.md §2 item 2: queued → sent → ack / nack /
+/// Lifecycle of an operation (docs/dispatch.md §2 item 2: queued → sent → ack / nack /
 /// timeout, retried n times).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -570,7 +570,7 @@ pub enum FailReason {
 }
 
 /// A refusal as the radio or the system sent it: the C_ACKD/NACK reason code
-/// (air-interface.md §3.4) or a profile-specific code mapped by ingest.
+/// (docs/air-interface.md §3.4) or a profile-specific code mapped by ingest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Refusal {
     /// The reason code on the air.
@@ -579,7 +579,7 @@ pub struct Refusal {
 
 impl Refusal {
     /// Reason 0x00 (MS: service not supported) or 0x20 (TS: service not supported),
-    /// air-interface.md §3.4 (sdrtrunk Reason.java).
+    /// docs/air-interface.md §3.4 (sdrtrunk Reason.java).
     pub const fn not_supported(self) -> bool {
         self.code == 0x00 || self.code == 0x20
     }
@@ -629,18 +629,18 @@ pub struct Operation {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PositionSource {
-    /// GPS info LC embedded in voice (FLCO 8, air-interface.md §4.3).
+    /// GPS info LC embedded in voice (FLCO 8, docs/air-interface.md §4.3).
     EmbeddedLc,
-    /// Motorola LRRP over packet data (air-interface.md §5.3).
+    /// Motorola LRRP over packet data (docs/air-interface.md §5.3).
     Lrrp,
     /// UDT NMEA (UDT format 5).
     UdtNmea,
-    /// Hytera / PDT location protocol answer (pdt-facts.md §4.1).
+    /// Hytera / PDT location protocol answer (docs/pdt.md §4.1).
     HyteraLp,
 }
 
 /// One position fix. WGS-84 / CGCS2000 as the radio reports it; datum conversion is a
-/// display concern (dispatch-features.md §2 item 7).
+/// display concern (docs/dispatch.md §2 item 7).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Position {
     /// Latitude, degrees, north positive.

@@ -510,7 +510,7 @@ impl Core {
     }
 
     /// A radio or talkgroup as an operator types it, without saying which: a PDT dial
-    /// number (the dialling plan tells individual from group numbers, pdt-facts.md §0
+    /// number (the dialling plan tells individual from group numbers, docs/pdt.md §0
     /// item 2), or a raw air address (`#<decimal>`, `0x<hex>`, or a plain decimal DMR ID of
     /// at most 7 digits) resolved against the radios and talkgroups known: the one it names,
     /// or [`ResolveError::Ambiguous`] when it names both.

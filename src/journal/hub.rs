@@ -1,7 +1,7 @@
 //! The hub: fan-out of journaled events to many watchers, resumable by cursor.
 //!
-//! Contract (../shared/DESIGN.md, "The slowest client never slows the radio side";
-//! reference/dispatch-features.md 4.2):
+//! Contract (docs/design.md, "The slowest client never slows the radio side";
+//! docs/dispatch.md §4.2):
 //! - The driver calls [`Hub::publish`] with events it has **already committed** to the
 //!   journal, in sequence order. `publish` never blocks on and never awaits a watcher: it
 //!   pushes an `Arc` of each event into every watcher's bounded queue, and cuts any watcher

@@ -1,6 +1,6 @@
 //! The journal: trunkgate's durable, append-only event log, and the fan-out to watchers.
 //!
-//! "The event log is the truth" (../shared/DESIGN.md): the driver that owns the core appends
+//! "The event log is the truth" (docs/design.md): the driver that owns the core appends
 //! every event here **before** anyone sees it, one durable commit per batch (group commit),
 //! then hands the same events to the [`hub::Hub`], which fans them out to API watchers.
 //!
@@ -24,7 +24,7 @@
 //!   journal with [`CursorError::OtherJournal`]: never a silent resume in unrelated history.
 //!   A cursor whose next record has been pruned is refused with [`CursorError::OutOfRange`],
 //!   which names the oldest cursor still accepted, so the API can answer `OUT_OF_RANGE` with
-//!   it (reference/dispatch-features.md 4.2: etcd `compact_revision`, Kubernetes `410 Gone`).
+//!   it (docs/dispatch.md §4.2: etcd `compact_revision`, Kubernetes `410 Gone`).
 //! - Retention deletes only a *prefix* of the log, and only records older than both the
 //!   retention window and the oldest snapshot kept (state = snapshot + replay of what
 //!   follows; any kept snapshot can be replayed from, so a damaged newest one is not fatal), so
@@ -32,7 +32,7 @@
 //! - Readers ([`JournalReader`]) are `Send + Sync` and never block the writer (SQLite WAL).
 //!
 //! Implementations: [`sqlite::SqliteJournal`] (the real one; settings measured in
-//! reference/perf-and-deps.md 2d) and [`memory::MemoryJournal`] for unit tests of the core.
+//! docs/performance.md §2d) and [`memory::MemoryJournal`] for unit tests of the core.
 //!
 //! The driver and the API together, in short:
 //! ```no_run

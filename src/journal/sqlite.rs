@@ -1,6 +1,6 @@
 //! The SQLite journal: one file under the data directory, WAL mode, one transaction per batch.
 //!
-//! Settings (measured in reference/perf-and-deps.md 2d, rusqlite 0.43 `bundled`):
+//! Settings (measured in docs/performance.md §2d, rusqlite 0.43 `bundled`):
 //! - `journal_mode=WAL`: readers on their own connections never block the writer, and the
 //!   writer never blocks them; a reader sees every batch committed before its read began.
 //! - `synchronous=FULL` (default, [`Synchronous::Full`]): every commit fsyncs the WAL, so a

@@ -1,9 +1,9 @@
-//! Links: the transports between the radio network and the gateway.
+//! Links: the docs/transports.md between the radio network and the gateway.
 //!
 //! A link turns bytes on a serial line or a UDP socket into [`Received`] bursts and sends the
 //! [`Transmit`] bursts the core asks for. Links do framing, handshakes, keepalives, reconnects
 //! and (for the Homebrew master) the configured relay between peers; they make no decisions
-//! about radios, calls or commands (DESIGN.md). Bad input costs a counter in
+//! about radios, calls or commands (docs/design.md). Bad input costs a counter in
 //! [`LinkCounters`], never the link.
 //!
 //! The gateway's own commands arrive as [`Transmission`]s. Each link keeps a queue per site and
@@ -100,8 +100,8 @@ pub struct Transmit {
 }
 
 /// One transmission: bursts that leave as one stream on one site and slot, back to back at
-/// the air rate (DESIGN.md: "link tx queue per site and slot, bursts at the air rate; fresh
-/// stream ID per transmission; 'sent at' fed back to the core").
+/// the air rate (docs/design.md, the data path: a transmit queue per site and slot, bursts
+/// paced at the air rate, a fresh stream ID per transmission, "sent at" fed back to the core).
 #[derive(Debug, Clone)]
 pub struct Transmission {
     /// The site to send on.

@@ -25,7 +25,7 @@ use super::homebrew::SplitMix;
 use super::{FrameMeta, Sent, SentReport, SiteName, Slot, Transmission, Transmit};
 
 /// One burst per 60 ms per slot: a TDMA frame is two 30 ms timeslots (ETSI TS 102 361-1
-/// §4.2 / air-interface.md §1; transports.md 1.3 "one burst per slot every 60 ms").
+/// §4.2 / docs/air-interface.md §1; docs/transports.md §1.3 "one burst per slot every 60 ms").
 pub const AIR_BURST_INTERVAL: Duration = Duration::from_millis(60);
 
 /// How a link spaces the bursts of a transmission.

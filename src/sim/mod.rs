@@ -1,5 +1,5 @@
 //! A simulated PDT network: sites of seeded radios that speak to the gateway through the real
-//! link, as DESIGN.md's `sim` room says (uses `wire` and `link`, no shortcut around the link
+//! link, as docs/design.md's `sim` room says (uses `wire` and `link`, no shortcut around the link
 //! and decode path, no encoding of its own).
 //!
 //! - Each site is one Homebrew peer ([`crate::link::homebrew::Peer`]) logging into the
@@ -88,11 +88,11 @@ pub struct SimConfig {
 }
 
 /// PDT numbering: NAI 32 (NP 328) shifted into the top 9 bits of the 24-bit address
-/// (pdt-facts.md §1.1–1.2); generated radios and groups live there.
+/// (docs/pdt.md §1.1–1.2); generated radios and groups live there.
 const NAI_BASE: u32 = 32 << 15;
-/// First generated radio SSI (dial number 328 20 300; pdt-facts.md §1.2).
+/// First generated radio SSI (dial number 328 20 300; docs/pdt.md §1.2).
 const FIRST_RADIO_SSI: u32 = 101;
-/// Dispatcher identity default: DISPATI (air-interface.md 3.7).
+/// Dispatcher identity default: DISPATI (docs/air-interface.md §3.7).
 pub const DEFAULT_DISPATCHER: u32 = 0xFF_FECB;
 
 impl SimConfig {

@@ -50,14 +50,14 @@ pub const MAX_PENDING: usize = 65_536;
 pub const MAX_SLOT_QUEUE: usize = 8_192;
 /// One burst per 60 ms per slot (TS 102 361-1 §4.2: 30 ms bursts, two slots).
 pub const BURST_MS: u64 = 60;
-/// Reserved identities the radios answer (air-interface.md 3.7).
+/// Reserved identities the radios answer (docs/air-interface.md §3.7).
 const SDMI: u32 = 0xFF_FEC5;
 const REGI: u32 = 0xFF_FEC6;
 const STUNI: u32 = 0xFF_FECC;
 const KILLI: u32 = 0xFF_FECF;
-/// Reason 0x44, message accepted (air-interface.md 3.4 reason table).
+/// Reason 0x44, message accepted (docs/air-interface.md §3.4 reason table).
 const ACCEPTED: u8 = 0x44;
-/// Reason 0x62, registration accepted (air-interface.md 3.4).
+/// Reason 0x62, registration accepted (docs/air-interface.md §3.4).
 const REGISTRATION_ACCEPTED: u8 = 0x62;
 /// C_RAND registration option (the one ingest reads, dispatch::ingest).
 const RAND_REGISTER: u8 = 0x01;
@@ -65,7 +65,7 @@ const RAND_REGISTER: u8 = 0x01;
 const AHOY_REVIVE: u8 = 0x40;
 /// Hytera DMR-mode SUPS opcode (air-commands.md §4).
 const HYTERA_DMR_SUPS: u8 = 0x24;
-/// PDT LP: message header 0x08 and opcode 0xA001 of the GPS poll (pdt-facts.md 4.1).
+/// PDT LP: message header 0x08 and opcode 0xA001 of the GPS poll (docs/pdt.md §4.1).
 const LP_SERVICE: u8 = 0x08;
 
 /// A simulated radio as configured.
@@ -451,7 +451,7 @@ impl SimSite {
         let id = self.radios[i].spec.id;
         let tg = self.radios[i].talkgroup;
         match self.spec.dialect {
-            // PDT digital alarm 0x37, rolling counter below 0x0F (pdt-facts.md 2.3)
+            // PDT digital alarm 0x37, rolling counter below 0x0F (docs/pdt.md §2.3)
             Dialect::Pdt => {
                 let seq = self.radios[i].alarm_seq;
                 self.radios[i].alarm_seq = (seq + 1) % 0x0F;
@@ -464,7 +464,7 @@ impl SimSite {
                 let v = c.map(|c| self.single(&c)).unwrap_or_default();
                 self.enqueue(Slot::One, v);
             }
-            // DMR: an emergency group call (service options bit 7, air-interface.md 4.3)
+            // DMR: an emergency group call (service options bit 7, docs/air-interface.md §4.3)
             Dialect::Dmr => self.voice_call(i, tg, true, true),
         }
     }
@@ -967,7 +967,7 @@ impl SimSite {
     }
 }
 
-/// Talker alias LCs (FLCO 4–7) for `alias` in UTF-16BE, at most 13 units (air-interface.md
+/// Talker alias LCs (FLCO 4–7) for `alias` in UTF-16BE, at most 13 units (docs/air-interface.md
 /// 4.3: 6 + 3 × 7 octets).
 fn alias_lcs(alias: &str) -> Vec<FullLc> {
     let units: Vec<u16> = alias.encode_utf16().take(13).collect();

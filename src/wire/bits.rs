@@ -1,6 +1,6 @@
 //! Bit access for the PDU codecs: nom 8 bit parsers behind one helper, and a bit writer.
 //!
-//! Bit 0 is the first bit on air, the MSB of octet 0 (air-interface.md conventions). Parsers
+//! Bit 0 is the first bit on air, the MSB of octet 0 (docs/air-interface.md conventions). Parsers
 //! read fields with [`get`], a whole octet at a time (the PDU codecs on the decode path do), or
 //! with nom's bit-level `take` through [`run`], which names nom's error type once so nom stays
 //! out of the public API; emitters use [`put`] on a pre-sized buffer, so `emit` writes every bit.

@@ -1,5 +1,5 @@
 //! The 264-bit burst: sync, slot type, EMB and the info or voice bits around them
-//! (TS 102 361-1 §6.1, §9.1.1–9.1.3; air-interface.md 1.1–1.3).
+//! (TS 102 361-1 §6.1, §9.1.1–9.1.3; docs/air-interface.md §1.1–1.3).
 //!
 //! ```text
 //! bits   0 ..  97  info bits, first half (98)       | voice bits 0..97
@@ -48,14 +48,14 @@ pub const RATE_ONE_LEN: usize = 24;
 /// The ten patterns are at least 10 bits apart (checked in the tests), so a word within 4
 /// bits of one pattern is at least 6 bits from every other: acceptance stays unique and far
 /// from the confusion distance, while the one-bit-off syncs seen in real captures
-/// (air-interface.md 1.2) pass. A random 48-bit centre (EMB + embedded data) falls within 4
+/// (docs/air-interface.md §1.2) pass. A random 48-bit centre (EMB + embedded data) falls within 4
 /// bits of one of the ten patterns with probability about 8·10⁻⁹.
 pub const MAX_SYNC_ERRORS: u32 = 4;
 
 const MASK48: u64 = (1 << 48) - 1;
 
 /// The 48-bit sync patterns (TS 102 361-1 §9.1.1 Table 9.2, as listed in OK-DMR/ok-dmrlib
-/// sync_patterns.py and g4klx/MMDVMHost DMRDefines.h; air-interface.md 1.2).
+/// sync_patterns.py and g4klx/MMDVMHost DMRDefines.h; docs/air-interface.md §1.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SyncPattern {
     /// BS sourced voice.
@@ -95,7 +95,7 @@ impl SyncPattern {
         SyncPattern::Reserved,
     ];
 
-    /// The 48-bit pattern, first bit on air in bit 47 (air-interface.md 1.2).
+    /// The 48-bit pattern, first bit on air in bit 47 (docs/air-interface.md §1.2).
     pub const fn pattern(self) -> u64 {
         match self {
             SyncPattern::BsVoice => 0x755F_D7DF_75F7,
@@ -148,7 +148,7 @@ impl SyncPattern {
 }
 
 /// Data type of a data or control burst: the DT field of the slot type (4 bits; TS 102 361-1
-/// §9.3.6 Table 9.30; air-interface.md 1.3 from ok-dmrlib data_types.py, MMDVMHost
+/// §9.3.6 Table 9.30; docs/air-interface.md §1.3 from ok-dmrlib data_types.py, MMDVMHost
 /// DMRDefines.h).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DataType {
@@ -485,7 +485,7 @@ pub fn set_voice_bits(burst: &mut [u8; LEN], voice: &[u8; VOICE_LEN]) {
 }
 
 /// The 24 octets of a rate 1 data block: info bits 0–95 and 100–195, bits 96–99 ignored
-/// (TS 102 361-1 Table B.10B as read by ok-dmrlib layer2/burst.py; air-interface.md 2.8).
+/// (TS 102 361-1 Table B.10B as read by ok-dmrlib layer2/burst.py; docs/air-interface.md §2.8).
 pub fn rate_one_payload(info: &[u8; INFO_LEN]) -> [u8; RATE_ONE_LEN] {
     let mut out = [0u8; RATE_ONE_LEN];
     out[..12].copy_from_slice(&info[..12]);
@@ -888,7 +888,7 @@ mod tests {
     /// okdmr-burst-info-2: voice burst with EMB CC 1, PI 0, LCSS 1 (ok-dmrlib and MMDVMHost).
     const VOICE_EMB: &str = "b9e881526173002a6bb9e8815261303000a0391173002a6bb9e881526173002a6b";
 
-    /// perf-and-deps.md 1a: MMDVMHost-encoded CSBK bursts, CC 1, BS data sync.
+    /// docs/performance.md §1a: MMDVMHost-encoded CSBK bursts, CC 1, BS data sync.
     const GOLDEN_CLEAN: &str = "00b202f017cc79b41990e5c044cdff57d75df5dac814057040f85920eec23ba406";
     const GOLDEN_ONE_ERROR: &str =
         "03458696160c76b80e38e2f044cdff57d75df5dac966043041185fe0f082022568";
@@ -1174,7 +1174,7 @@ mod tests {
 
     type Setter<'a> = (&'a [usize], Box<dyn Fn(&mut [u8; LEN]) + 'a>);
 
-    /// Reference bit positions of each field, from the layout table (air-interface.md 1.1).
+    /// Reference bit positions of each field, from the layout table (docs/air-interface.md §1.1).
     fn positions(ranges: &[core::ops::Range<usize>]) -> Vec<usize> {
         ranges.iter().flat_map(|r| r.clone()).collect()
     }

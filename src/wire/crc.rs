@@ -1,7 +1,7 @@
 //! CRCs and checksums of the DMR / PDT air interface, as pure functions.
 //!
 //! ETSI TS 102 361-1 annex B.3 (as cited in g4klx/MMDVMHost CRC.cpp, OK-DMR/ok-dmrlib crc/*.py,
-//! lwvmobile/dsd-fme dmr_utils.c; ../shared/reference/air-interface.md 2.4, 2.6, 2.7):
+//! lwvmobile/dsd-fme dmr_utils.c; docs/air-interface.md §2.4, 2.6, 2.7):
 //!
 //! | code | polynomial | init | final | over |
 //! |---|---|---|---|---|
@@ -103,7 +103,7 @@ pub fn crc16_ccitt_block(block: &[u8; 12]) -> u16 {
 
 /// CRC-CCITT as DMR uses it: poly `0x1021`, init 0, MSB first, inverted; before any mask.
 ///
-/// > Example: `bd0080180008fd23383b` → `0x1748`, ⊕ `A5A5` = `B2ED` (air-interface.md 2.6).
+/// > Example: `bd0080180008fd23383b` → `0x1748`, ⊕ `A5A5` = `B2ED` (docs/air-interface.md §2.6).
 pub fn crc16_ccitt(data: &[u8]) -> u16 {
     let mut reg = 0u16;
     for &b in data {
@@ -156,7 +156,7 @@ pub fn checksum5(lc: &[u8; 9]) -> u8 {
     (lc.iter().map(|&b| u32::from(b)).sum::<u32>() % 31) as u8
 }
 
-/// The data-type masks of one dialect (air-interface.md 1.3 and 2.7).
+/// The data-type masks of one dialect (docs/air-interface.md §1.3 and 2.7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Masks {
     /// PI header CRC-CCITT mask.
@@ -198,7 +198,7 @@ pub const DMR_MASKS: Masks = Masks {
 
 /// PDT masks: zhoudayuan/Epack_Alarm code/protocol/dll.h `PDT_CRC_MASK_*` and
 /// dll_interleave.c `s_au2PdtHeaderRsMask` / `s_au2PdtTermtRsMask` (a Hytera PDT data-link
-/// layer; air-interface.md 2.7, one source). That source has no USBD mask; the DMR value is
+/// layer; docs/air-interface.md §2.7, one source). That source has no USBD mask; the DMR value is
 /// used until a PDT capture says otherwise.
 pub const PDT_MASKS: Masks = Masks {
     pi_header: 0x89AA,

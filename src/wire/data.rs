@@ -1,9 +1,9 @@
 //! Packet-data blocks (data types 7, 8, 10) and their reassembly into a PDU behind a header.
 //!
 //! Sources: ETSI TS 102 361-1 §9.2.14 / annex B.3 as laid out in
-//! ../shared/reference/air-interface.md 2.7 and 5.2 (ok-dmrlib rate12/34/1_data.py,
+//! docs/air-interface.md §2.7 and 5.2 (ok-dmrlib rate12/34/1_data.py,
 //! lwvmobile/dsd-fme dmr_block.c / dmr_dburst.c, Hytera dll.h lengths), and the PDT end-of-data
-//! rule of pdt-facts.md 2.1 (zhoudayuan/Epack_Alarm protocol/dll_odp.c, dll_idp.c).
+//! rule of docs/pdt.md §2.1 (zhoudayuan/Epack_Alarm protocol/dll_odp.c, dll_idp.c).
 //!
 //! Block layouts, after FEC (rate ½ 12 octets, rate ¾ 18, rate 1 24; the burst/FEC layer yields
 //! them):
@@ -15,18 +15,18 @@
 //!
 //! - CRC-9 (confirmed): over the octets after the DBSN/CRC-9 field (the CRC-32 octets included on
 //!   the last block) then the 7-bit DBSN, inverted, ⊕ the dialect's mask for the rate; the field is
-//!   MSB first (air-interface.md 2.7: the real rate-¾ block `okdmr-r34-confirmed-block` checks only
+//!   MSB first (docs/air-interface.md §2.7: the real rate-¾ block `okdmr-r34-confirmed-block` checks only
 //!   that way).
 //! - CRC-32: over all user-data octets of the packet (pad included, DBSN/CRC-9 excluded), octet
 //!   pairs swapped, sent LSB first ([`crc::crc32_octets`]).
 //! - DMR marks the end of user data by the header's pad-octet count; PDT by the DEI and the end
-//!   pattern `0x7F` then `0xFF` fill (DEI 0/1), or zero fill (DEI 2/3) (pdt-facts.md 2.1). The
+//!   pattern `0x7F` then `0xFF` fill (DEI 0/1), or zero fill (DEI 2/3) (docs/pdt.md §2.1). The
 //!   receiver here finds the end pattern by stripping trailing `0xFF` and requiring a `0x7F`; it
 //!   does not insist on which block the pattern sits in.
 //! - UDT (DPF 0): 1–4 appended blocks; the last two octets of the last block are taken as a
 //!   CRC-CCITT over all the appended octets before them, unmasked, "like MBC". That rule rests on
 //!   lwvmobile/dsd-fme dmr_block.c alone, whose comment says "samples needed for testing"
-//!   (air-interface.md 5.2, **unverified**): a UDT PDU whose CRC does not check is still delivered,
+//!   (docs/air-interface.md §5.2, **unverified**): a UDT PDU whose CRC does not check is still delivered,
 //!   with `crc_ok = false`. For every other format a failing CRC-32 is an error.
 //!
 //! [`DataAssembler`] is a push receiver: [`DataAssembler::feed`] takes headers and blocks in air
@@ -46,7 +46,7 @@ const FRAME: &str = "data";
 const CRC32_LEN: usize = 4;
 /// DBSN + CRC-9 octets at the start of a confirmed block.
 const CONFIRMED_HEAD: usize = 2;
-/// PDT end pattern after the last user octet (pdt-facts.md 2.1).
+/// PDT end pattern after the last user octet (docs/pdt.md §2.1).
 pub const END_PATTERN: u8 = 0x7F;
 /// PDT fill after the end pattern (DEI 0/1).
 pub const END_FILL: u8 = 0xFF;
@@ -86,7 +86,7 @@ impl Rate {
         }
     }
 
-    /// The CRC-9 mask of this rate in `dialect` (air-interface.md 2.7 table).
+    /// The CRC-9 mask of this rate in `dialect` (docs/air-interface.md §2.7 table).
     pub const fn crc9_mask(self, dialect: Dialect) -> u16 {
         let m = dialect.masks();
         match self {
@@ -493,7 +493,7 @@ fn finish(cur: &InProgress, data: &[u8], data_blocks: usize) -> Result<DataPdu> 
     Ok(pdu)
 }
 
-/// PDT user length from the DEI (pdt-facts.md 2.1 "receiver length recovery"), with
+/// PDT user length from the DEI (docs/pdt.md §2.1 "receiver length recovery"), with
 /// `per_block` data octets a block.
 fn pdt_user_len(user: &[u8], dei: Dei, per_block: usize) -> Result<usize> {
     let n = user.len();
@@ -553,7 +553,7 @@ fn lay_blocks(
 ///
 /// `header` gives the addresses, SAP, DPF, flags, N(S) and FSN; this fills in blocks to follow
 /// and the end-of-data marking: DMR pad octets (zero fill), or the PDT DEI with the end pattern
-/// and fill of pdt-facts.md 2.1. Confirmed DPFs get DBSN 0.. and CRC-9.
+/// and fill of docs/pdt.md §2.1. Confirmed DPFs get DBSN 0.. and CRC-9.
 pub fn emit_packet(
     header: DataHeader,
     payload: &[u8],
@@ -576,7 +576,7 @@ pub fn emit_packet(
             blocks
         }
         Dialect::Pdt => {
-            // pdt-facts.md 2.1 sender rule, r = L mod c, last block holds c − 4 data octets.
+            // docs/pdt.md §2.1 sender rule, r = L mod c, last block holds c − 4 data octets.
             let r = l % c;
             let (dei, blocks) = if r == c - CRC32_LEN {
                 (Dei::LastBlockFull, l / c + 1)
@@ -837,7 +837,7 @@ mod tests {
 
     #[test]
     fn pdt_sms_blocks_of_pdt_facts_3() {
-        // pdt-facts.md 3 (derived): "测试" SMS, DEI 0, two rate-½ blocks, CRC-32 04D9D0AC.
+        // docs/pdt.md §3 (derived): "测试" SMS, DEI 0, two rate-½ blocks, CRC-32 04D9D0AC.
         let payload = unhex("00000201016d4b8bd5");
         let mut h = packet_header(Dpf::Unconfirmed);
         h.sap = 3;
@@ -887,7 +887,7 @@ mod tests {
 
     #[test]
     fn pdt_dei_table_for_rate_half_unconfirmed() {
-        // pdt-facts.md 2.1 sender rule: r 0–7 → DEI 1, 8 → 3, 0 (L > 0) → 2, 9–11 → 0.
+        // docs/pdt.md §2.1 sender rule: r 0–7 → DEI 1, 8 → 3, 0 (L > 0) → 2, 9–11 → 0.
         for (len, dei, blocks) in [
             (0usize, Dei::EndsWithPattern, 1usize),
             (7, Dei::EndsWithPattern, 1),

@@ -1,9 +1,9 @@
 //! Packet-data header (data type 6): the 96-bit block that opens every packet-data transfer.
 //!
 //! ETSI TS 102 361-1 §9.2.6–9.2.13 and TS 102 361-4 (UDT), as laid out in
-//! ../shared/reference/air-interface.md 5.1 (OK-DMR/ok-dmrlib data_header.py, DSheirer/sdrtrunk
+//! docs/air-interface.md §5.1 (OK-DMR/ok-dmrlib data_header.py, DSheirer/sdrtrunk
 //! header/*.java, g4klx/MMDVMHost DMRDataHeader.cpp, pd0mz/go-dmr dataheader.go) and the PDT
-//! variant of pdt-facts.md 2.1 (zhoudayuan/Epack_Alarm protocol/dll.h, dll_odp.c, dll_idp.c).
+//! variant of docs/pdt.md §2.1 (zhoudayuan/Epack_Alarm protocol/dll.h, dll_odp.c, dll_idp.c).
 //!
 //! Contract:
 //! - [`DataHeader::parse`] reads the fields of a 12-octet FEC-decoded block; it does not look at
@@ -18,7 +18,7 @@
 //!   them for a dialect.
 //! - DPF 4 (PDT end-to-end encryption header) and DPF 15 (proprietary) put SAP(4)·DPF(4) in octet
 //!   0 and have no addresses: for them `group`, `response_requested`, `destination` and `source`
-//!   are zero and ignored by `emit` (pdt-facts.md 2.1 table; air-interface.md 5.1 "bits 0–3 SAP
+//!   are zero and ignored by `emit` (docs/pdt.md §2.1 table; docs/air-interface.md §5.1 "bits 0–3 SAP
 //!   (sic)").
 
 use serde::Serialize;
@@ -31,8 +31,8 @@ const FRAME: &str = "data_header";
 /// Octets of a data header block: 10 data + CRC-CCITT.
 pub const LEN: usize = 12;
 
-/// Data packet format (4 bits, octet 0 bits 3–0). air-interface.md 5.1; DPF 4, 6, 7 are PDT
-/// (`DPF_*` in zhoudayuan/Epack_Alarm protocol/dll.h, air-interface.md 3.9).
+/// Data packet format (4 bits, octet 0 bits 3–0). docs/air-interface.md §5.1; DPF 4, 6, 7 are PDT
+/// (`DPF_*` in zhoudayuan/Epack_Alarm protocol/dll.h, docs/air-interface.md §3.9).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Dpf {
     /// 0: unified data transport header (TS 102 361-4).
@@ -117,7 +117,7 @@ impl Dpf {
     }
 }
 
-/// Service access point names (4 bits). ok-dmrlib sap_identifier.py; 9 and 11 per pdt-facts 2.1.
+/// Service access point names (4 bits). ok-dmrlib sap_identifier.py; 9 and 11 per docs/pdt.md §2.1.
 pub const fn sap_name(sap: u8) -> &'static str {
     match sap {
         0 => "udt",
@@ -154,7 +154,7 @@ pub enum Body {
     Unknown(RawInfo),
 }
 
-/// UDT header fields (DPF 0). air-interface.md 5.1 row 0.
+/// UDT header fields (DPF 0). docs/air-interface.md §5.1 row 0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct UdtInfo {
     /// Bit 2: emergency.
@@ -175,7 +175,7 @@ pub struct UdtInfo {
     pub opcode: u8,
 }
 
-/// UDT formats (4 bits). air-interface.md 5.1 (ok-dmrlib, sdrtrunk, go-dmr).
+/// UDT formats (4 bits). docs/air-interface.md §5.1 (ok-dmrlib, sdrtrunk, go-dmr).
 pub mod udt_format {
     /// Binary.
     pub const BINARY: u8 = 0;
@@ -197,7 +197,7 @@ pub mod udt_format {
     pub const MIXED: u8 = 10;
 }
 
-/// Response header fields (DPF 1). air-interface.md 5.1 row 1; names from go-dmr.
+/// Response header fields (DPF 1). docs/air-interface.md §5.1 row 1; names from go-dmr.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct ResponseInfo {
     /// Bits 65–71.
@@ -229,7 +229,7 @@ impl ResponseInfo {
     }
 }
 
-/// What a response header says. Class/type table of air-interface.md 5.1 (go-dmr).
+/// What a response header says. Class/type table of docs/air-interface.md §5.1 (go-dmr).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Response {
@@ -263,8 +263,8 @@ pub enum NackReason {
     InvalidUser,
 }
 
-/// Unconfirmed / confirmed data header fields (DPF 2, 3 and PDT 6, 7). air-interface.md 5.1,
-/// pdt-facts.md 2.1.
+/// Unconfirmed / confirmed data header fields (DPF 2, 3 and PDT 6, 7). docs/air-interface.md §5.1,
+/// docs/pdt.md §2.1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct PacketInfo {
     /// Bit 2: header compression (HC).
@@ -280,7 +280,7 @@ pub struct PacketInfo {
     pub resync: bool,
     /// Bits 73–75: N(S), send sequence number (confirmed; reserved in unconfirmed, kept).
     pub send_seq: u8,
-    /// Bits 76–79: fragment sequence number. PDT: top bit = final fragment (pdt-facts 2.1).
+    /// Bits 76–79: fragment sequence number. PDT: top bit = final fragment (docs/pdt.md §2.1).
     pub fsn: u8,
 }
 
@@ -291,7 +291,7 @@ impl PacketInfo {
     }
 }
 
-/// PDT data end indicator (2 bits). pdt-facts.md 2.1.
+/// PDT data end indicator (2 bits). docs/pdt.md §2.1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Dei {
@@ -337,7 +337,7 @@ pub enum EndOfData {
     Dei(Dei),
 }
 
-/// PDT end-to-end encryption header (DPF 4). pdt-facts.md 2.1 table "PDT E2E encryption header".
+/// PDT end-to-end encryption header (DPF 4). docs/pdt.md §2.1 table "PDT E2E encryption header".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct EncryptionInfo {
     /// Octet 1: feature set ID.
@@ -355,7 +355,7 @@ pub struct EncryptionInfo {
     pub reserved: u8,
 }
 
-/// Defined short data header fields (DPF 13). air-interface.md 5.1 row 13.
+/// Defined short data header fields (DPF 13). docs/air-interface.md §5.1 row 13.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct DefinedShortInfo {
     /// Bits 2–3 and 12–15: appended blocks (6 bits; MMDVMHost `(d[0] & 0x30) + (d[1] & 0x0F)`).
@@ -449,7 +449,7 @@ impl DefinedFormat {
     }
 }
 
-/// Raw or status/precoded short data header fields (DPF 14). air-interface.md 5.1 row 14.
+/// Raw or status/precoded short data header fields (DPF 14). docs/air-interface.md §5.1 row 14.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct RawShortInfo {
     /// Bits 2–3 and 12–15: appended blocks (6 bits). 0 = status/precoded short data.
@@ -473,7 +473,7 @@ impl RawShortInfo {
     }
 }
 
-/// Proprietary header fields (DPF 15). air-interface.md 5.1 row 15.
+/// Proprietary header fields (DPF 15). docs/air-interface.md §5.1 row 15.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct ProprietaryInfo {
     /// Octet 1: manufacturer ID.
@@ -729,7 +729,7 @@ impl DataHeader {
     }
 
     /// Blocks that follow this header and belong to it (MMDVMHost DMRDataHeader.cpp, quoted in
-    /// air-interface.md 5.1): BTF for DPF 1/2/3 (and PDT 6/7), appended blocks for DPF 13/14,
+    /// docs/air-interface.md §5.1): BTF for DPF 1/2/3 (and PDT 6/7), appended blocks for DPF 13/14,
     /// UAB + 1 for UDT; 0 for DPF 4/15 and unknown DPFs (they are themselves blocks of a packet).
     pub const fn blocks_to_follow(&self) -> usize {
         match &self.body {
@@ -742,7 +742,7 @@ impl DataHeader {
         }
     }
 
-    /// How the end of user data is marked: DMR pad octets or the PDT DEI (pdt-facts.md 2.1).
+    /// How the end of user data is marked: DMR pad octets or the PDT DEI (docs/pdt.md §2.1).
     /// `None` for DPFs other than 2/3/6/7.
     pub const fn end_of_data(&self, dialect: Dialect) -> Option<EndOfData> {
         match (&self.body, dialect) {
@@ -946,7 +946,7 @@ mod tests {
 
     #[test]
     fn pdt_sms_header_of_pdt_facts_3() {
-        // pdt-facts.md 3, derived: `02 30 FC 00 02 FC 00 01 82 00`, PDT CRC 84E4, DMR CRC 3076.
+        // docs/pdt.md §3, derived: `02 30 FC 00 02 FC 00 01 82 00`, PDT CRC 84E4, DMR CRC 3076.
         let h = round_trip("0230fc0002fc0001820084e4", Dialect::Pdt);
         assert_eq!(
             h.end_of_data(Dialect::Pdt),

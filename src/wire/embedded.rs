@@ -1,6 +1,6 @@
 //! Embedded LC: the full LC carried in 32-bit fragments of voice bursts B–E, coded with
 //! VBPTC(128,72) + Hamming(16,11,4) + a 5-bit checksum (TS 102 361-1 B.2.1, 9.1.4;
-//! air-interface.md 2.4, 4.4), and the talker alias carried in such LCs (4.3).
+//! docs/air-interface.md §2.4, 4.4), and the talker alias carried in such LCs (4.3).
 //!
 //! Layout (MMDVMHost DMREmbeddedData.cpp, ok-dmrlib vbptc_128_72.py):
 //! - The four fragments B, C, D, E concatenated are `raw[0..128]`. The 8 × 16 matrix `m`
@@ -232,7 +232,7 @@ const BLOCK_OCTETS: usize = 7;
 const HEADER_BITS: usize = 49;
 const BLOCK_BITS: usize = 56;
 
-/// Assembles a talker alias from its header (FLCO 4) and blocks 1–3 (FLCO 5–7) (air-interface.md
+/// Assembles a talker alias from its header (FLCO 4) and blocks 1–3 (FLCO 5–7) (docs/air-interface.md
 /// 4.3; vector `okdmr-talker-alias-assembly`).
 ///
 /// The length field counts characters: 7-bit characters packed from bit 23 of the header;

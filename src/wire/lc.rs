@@ -1,5 +1,5 @@
 //! Full Link Control: the 72-bit LC of the voice LC header, the terminator with LC and the
-//! embedded LC (TS 102 361-1 9.1.6 / 9.3; TS 102 361-2 7.1; air-interface.md 4.1–4.4).
+//! embedded LC (TS 102 361-1 9.1.6 / 9.3; TS 102 361-2 7.1; docs/air-interface.md §4.1–4.4).
 //!
 //! ```text
 //! bit 0    PF protect flag        bits 16–71  FLCO-specific (56 bits)
@@ -20,7 +20,7 @@
 //!   two's complement; the Hytera PDT code (zhoudayuan/Epack_Alarm dll_idp.c `GpsParseLon` /
 //!   `GpsParseLat`) as sign + magnitude. The raw fields are kept as sent and the degrees are
 //!   decoded by dialect: [`Dialect::Dmr`] two's complement, [`Dialect::Pdt`] sign-magnitude.
-//!   North/east positions (all of China) read the same both ways (air-interface.md 9.10).
+//!   North/east positions (all of China) read the same both ways (docs/air-interface.md §9.10).
 //!   [`FullLc::parse9`] reads the DMR way; [`FullLc::parse9_in`] takes the dialect;
 //!   [`FullLc::parse_full`] uses the dialect whose mask checked; the embedded assembler is built
 //!   for one dialect.
@@ -43,7 +43,7 @@ pub const LC_LEN: usize = 9;
 /// Octets of a full LC with its RS(12,9) parity.
 pub const FULL_LEN: usize = 12;
 
-/// FLCO values of TS 102 361-2 B.1 / 361-3 B.1 (air-interface.md 4.2; ok-dmrlib flcos.py).
+/// FLCO values of TS 102 361-2 B.1 / 361-3 B.1 (docs/air-interface.md §4.2; ok-dmrlib flcos.py).
 pub mod flco {
     /// Grp_V_Ch_Usr.
     pub const GROUP_VOICE: u8 = 0b00_0000;
@@ -61,7 +61,7 @@ pub mod flco {
     pub const TERMINATOR_DATA: u8 = 0b11_0000;
 }
 
-/// Feature set IDs whose FLCO table is the ETSI one (air-interface.md 3.2, 3.9, 4.2).
+/// Feature set IDs whose FLCO table is the ETSI one (docs/air-interface.md §3.2, 3.9, 4.2).
 pub mod fid {
     /// Standardised (ETSI).
     pub const STANDARD: u8 = 0x00;
@@ -73,7 +73,7 @@ pub mod fid {
     pub const HYTERA: u8 = 0x68;
 }
 
-/// Service options octet of voice LCs (air-interface.md 4.3; ok-dmrlib service_options.py,
+/// Service options octet of voice LCs (docs/air-interface.md §4.3; ok-dmrlib service_options.py,
 /// sdrtrunk ServiceOptions.java).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 pub struct ServiceOptions {
@@ -115,7 +115,7 @@ impl From<ServiceOptions> for u8 {
     }
 }
 
-/// Talker alias character coding (bits 16–17 of the header; air-interface.md 4.3, sdrtrunk).
+/// Talker alias character coding (bits 16–17 of the header; docs/air-interface.md §4.3, sdrtrunk).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TalkerAliasFormat {
@@ -126,7 +126,7 @@ pub enum TalkerAliasFormat {
     /// 2: UTF-8 octets from bit 24.
     Utf8,
     /// 3: UTF-16 big-endian from bit 24 (ok-dmrlib names it "UTF16LE", but its test decodes
-    /// big-endian octets; air-interface.md 9.11).
+    /// big-endian octets; docs/air-interface.md §9.11).
     Utf16Be,
 }
 
@@ -152,7 +152,7 @@ impl TalkerAliasFormat {
     }
 }
 
-/// GPS info (FLCO 8) fields (air-interface.md 4.3).
+/// GPS info (FLCO 8) fields (docs/air-interface.md §4.3).
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct GpsInfo {
     /// Bits 16–19: reserved, kept as sent.
@@ -169,7 +169,7 @@ pub struct GpsInfo {
     pub latitude_deg: f64,
 }
 
-/// Longitude scale: raw × 360 / 2²⁵ degrees (air-interface.md 4.3).
+/// Longitude scale: raw × 360 / 2²⁵ degrees (docs/air-interface.md §4.3).
 const LON_SCALE: f64 = 360.0 / (1u32 << 25) as f64;
 /// Latitude scale: raw × 180 / 2²⁴ degrees.
 const LAT_SCALE: f64 = 180.0 / (1u32 << 24) as f64;
@@ -325,7 +325,7 @@ pub enum LcKind {
 }
 
 impl LcKind {
-    /// The RS parity mask of this kind in `dialect` (crc::Masks, air-interface.md 2.7).
+    /// The RS parity mask of this kind in `dialect` (crc::Masks, docs/air-interface.md §2.7).
     pub fn mask(self, dialect: Dialect) -> [u8; 3] {
         let m = dialect.masks();
         match self {

@@ -1,7 +1,7 @@
 //! LRRP, the location request/response protocol carried over UDP/IP packet data, in its binary
 //! "MBXML" form.
 //!
-//! Sources (air-interface.md 5.3): OK-DMR/ok-dmrlib motorola/lrrp.py and mbxml.py (document IDs,
+//! Sources (docs/air-interface.md §5.3): OK-DMR/ok-dmrlib motorola/lrrp.py and mbxml.py (document IDs,
 //! token tables, uintvar / ufloatvar / sfloatvar encodings), DSheirer/sdrtrunk
 //! ip/mototrbo/lrrp/token/*.java (token lengths, response codes), arancormonk/dsd-neo
 //! test_dmr_lrrp_coordinate_formulas.c (latitude = int32 × 90/2³¹, longitude = int32 × 180/2³¹).

@@ -1,7 +1,7 @@
 //! Air-interface codecs for DMR Tier III and PDT: pure code, no I/O, no clock, no panics.
 //!
 //! ETSI TS 102 361-1..4 and GA/T 1057-2013 share the 264-bit burst, the FEC codes and the PDU
-//! layouts; they differ in the CRC / Reed-Solomon masks (air-interface.md 2.7, 3.9). The pipeline
+//! layouts; they differ in the CRC / Reed-Solomon masks (docs/air-interface.md §2.7, 3.9). The pipeline
 //! is named after the stages of the standard:
 //!
 //! ```text
@@ -40,7 +40,7 @@ pub mod sdata;
 
 pub use error::{Result, WireError};
 
-/// The air-interface dialect: which CRC and RS masks a PDU carries.
+/// The docs/air-interface.md dialect: which CRC and RS masks a PDU carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Dialect {

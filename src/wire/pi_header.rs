@@ -1,5 +1,5 @@
 //! PI header: the privacy indicator sent before encrypted voice or data (data type 0, BPTC(196,96),
-//! CRC-CCITT ⊕ mask `6969` DMR / `89AA` PDT; TS 102 361-1 9.3 / B.3.12; air-interface.md 2.7,
+//! CRC-CCITT ⊕ mask `6969` DMR / `89AA` PDT; TS 102 361-1 9.3 / B.3.12; docs/air-interface.md §2.7,
 //! 3.9, 4.5).
 //!
 //! The layout is vendor specific and recognised by where the FID sits:
@@ -27,9 +27,9 @@ const DATA_LEN: usize = 10;
 /// Octets of the PDU, CRC included.
 pub const LEN: usize = DATA_LEN + 2;
 
-/// Motorola FID of the DMRA layout (air-interface.md 3.2).
+/// Motorola FID of the DMRA layout (docs/air-interface.md §3.2).
 const FID_MOTOROLA: u8 = 0x10;
-/// Hytera FID (`HFID`, air-interface.md 3.9).
+/// Hytera FID (`HFID`, docs/air-interface.md §3.9).
 const FID_HYTERA: u8 = 0x68;
 
 /// DMRA privacy indicator (FID 0x10).

@@ -1,5 +1,5 @@
 //! The stateless receive pipeline of one burst: sync → slot type → FEC → CRC → typed PDU
-//! (TS 102 361-1 §9.1, §9.3, annex B; air-interface.md 1–3, 5). What needs state across bursts
+//! (TS 102 361-1 §9.1, §9.3, annex B; docs/air-interface.md §1–3, 5). What needs state across bursts
 //! (data reassembly, MBC, embedded LC, talker alias) is left to the caller, which gets the
 //! FEC-corrected blocks for it.
 //!
@@ -347,7 +347,7 @@ mod tests {
 
     #[test]
     fn golden_ahoy_vector_decodes() {
-        // air-interface.md 3.8 `gophertrunk-ahoy`
+        // docs/air-interface.md §3.8 `gophertrunk-ahoy`
         let block: [u8; 12] = hex::decode("9c00000e0002d0fffeca9425")
             .unwrap()
             .try_into()

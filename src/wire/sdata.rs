@@ -6,14 +6,14 @@
 //!
 //! | PDU | decoded as | source |
 //! |---|---|---|
-//! | DPF 13 defined short data | text in the defined data format (7-bit, ISO 8859-x, UTF-8/16/32) or BCD digits; binary otherwise | air-interface.md 5.1 (ok-dmrlib defined_data_formats.py) |
-//! | DPF 14 with no appended blocks | status / precoded value (10 bits) | air-interface.md 5.1 |
-//! | DPF 0 UDT | by UDT format: NMEA → location, BCD, ISO 7/8-bit, 16-bit Unicode, address | air-interface.md 5.1 |
-//! | SAP 3 (compressed UDP/IPv4, 5 octets `00 00 02 01 01`), DPID 1 | PDT SMS: UTF-16BE text | pdt-facts.md 3 (Hytera ccl_dl.c; ok-dmrlib udp_port_identifier.py) |
-//! | SAP 3, DPID 116, LP opcode `A002` | PDT GPS report (32 octets) | pdt-facts.md 4.1 |
-//! | SAP 4 IPv4/UDP to or from port 4001 | LRRP ([`super::lrrp`]) | air-interface.md 5.3; the port is common practice, not in a source |
+//! | DPF 13 defined short data | text in the defined data format (7-bit, ISO 8859-x, UTF-8/16/32) or BCD digits; binary otherwise | docs/air-interface.md §5.1 (ok-dmrlib defined_data_formats.py) |
+//! | DPF 14 with no appended blocks | status / precoded value (10 bits) | docs/air-interface.md §5.1 |
+//! | DPF 0 UDT | by UDT format: NMEA → location, BCD, ISO 7/8-bit, 16-bit Unicode, address | docs/air-interface.md §5.1 |
+//! | SAP 3 (compressed UDP/IPv4, 5 octets `00 00 02 01 01`), DPID 1 | PDT SMS: UTF-16BE text | docs/pdt.md §3 (Hytera ccl_dl.c; ok-dmrlib udp_port_identifier.py) |
+//! | SAP 3, DPID 116, LP opcode `A002` | PDT GPS report (32 octets) | docs/pdt.md §4.1 |
+//! | SAP 4 IPv4/UDP to or from port 4001 | LRRP ([`super::lrrp`]) | docs/air-interface.md §5.3; the port is common practice, not in a source |
 //!
-//! Text: Chinese text must survive. pdt-facts.md 3 finds **no** source using GBK/GB 2312 for PDT
+//! Text: Chinese text must survive. docs/pdt.md §3 finds **no** source using GBK/GB 2312 for PDT
 //! SMS (three sources use UTF-16), so nothing here guesses GBK; ISO 8859-x goes through
 //! `encoding_rs` (8859-1 is mapped by hand, WHATWG aliases it to windows-1252). UTF-16 without a
 //! byte-order mark is read big-endian. The defaults for sending are the PDT SMS form (UTF-16BE
@@ -39,13 +39,13 @@ use super::{Result, WireError};
 const FRAME: &str = "sdata";
 
 /// Compressed UDP/IPv4 header of a PDT SMS: IPv4 ident 0, SAID 0, DAID 2, SPID 1, DPID 1
-/// (pdt-facts.md 3).
+/// (docs/pdt.md §3).
 pub const PDT_SMS_HEADER: [u8; 5] = [0x00, 0x00, 0x02, 0x01, 0x01];
 /// UDP port ID 1: UTF-16BE text message (ok-dmrlib udp_port_identifier.py, TS 102 361-3 7.2.4.3).
 pub const PORT_ID_TEXT: u8 = 1;
-/// Port ID 116: the Hytera LP manufacturer port of the PDT GPS poll (pdt-facts.md 4.1).
+/// Port ID 116: the Hytera LP manufacturer port of the PDT GPS poll (docs/pdt.md §4.1).
 pub const PORT_ID_HYTERA_LP: u8 = 116;
-/// LP opcode "standard location immediate request" (pdt-facts.md 4.1).
+/// LP opcode "standard location immediate request" (docs/pdt.md §4.1).
 pub const LP_REQUEST: u16 = 0xA001;
 /// LP opcode of the PDT answer.
 pub const LP_REPORT: u16 = 0xA002;
@@ -493,7 +493,7 @@ fn encode_bcd(digits: &str) -> Result<(Vec<u8>, u8)> {
 }
 
 /// Default text coding for defined short data: ISO 8859-1 when every character fits it, else
-/// UTF-16BE (so Chinese text always goes as UTF-16, pdt-facts.md 3). Returns the format, the
+/// UTF-16BE (so Chinese text always goes as UTF-16, docs/pdt.md §3). Returns the format, the
 /// octets and the pad bits for the header.
 pub fn defined_text(text: &str) -> (DefinedFormat, Vec<u8>, u8) {
     if let Ok((data, pad)) = encode_defined(text, DefinedFormat::Iso8859(1)) {
@@ -504,7 +504,7 @@ pub fn defined_text(text: &str) -> (DefinedFormat, Vec<u8>, u8) {
 }
 
 /// A status / precoded short-data header (DPF 14, SAP 10 short data, no appended blocks): the
-/// 10-bit `status` rides in bits 70–79 (air-interface.md 5.1). Send it with
+/// 10-bit `status` rides in bits 70–79 (docs/air-interface.md §5.1). Send it with
 /// [`DataHeader::emit`]; it is a whole PDU by itself.
 pub fn status_header(
     destination: u32,
@@ -532,7 +532,7 @@ pub fn status_header(
     }
 }
 
-/// The PDT SMS payload: the compressed UDP/IPv4 header then UTF-16BE text (pdt-facts.md 3), for
+/// The PDT SMS payload: the compressed UDP/IPv4 header then UTF-16BE text (docs/pdt.md §3), for
 /// [`super::data::emit_packet`] with DPF 2, SAP 3.
 pub fn pdt_sms_payload(text: &str) -> Vec<u8> {
     let mut out = PDT_SMS_HEADER.to_vec();
@@ -678,13 +678,13 @@ pub fn parse_nmea(text: &str) -> Option<Location> {
     })
 }
 
-/// Hytera HDAP checksum: ((NOT of the byte sum) + 0x33) & 0xFF (pdt-facts.md 4.1, ok-dmrlib
+/// Hytera HDAP checksum: ((NOT of the byte sum) + 0x33) & 0xFF (docs/pdt.md §4.1, ok-dmrlib
 /// `get_hdap_checksum`).
 fn hdap_checksum(bytes: &[u8]) -> u8 {
     (!bytes.iter().fold(0u8, |a, &b| a.wrapping_add(b))).wrapping_add(0x33)
 }
 
-/// The PDT conventional GPS poll payload (pdt-facts.md 4.1), for [`super::data::emit_packet`]
+/// The PDT conventional GPS poll payload (docs/pdt.md §4.1), for [`super::data::emit_packet`]
 /// with DPF 3, SAP 3, rate ¾, FSN 8. `ident` is the IPv4 identification (0x022A PDT plain,
 /// 0x0098 PDT encrypted, 0x009C DMR); the radio IP is 10.x.y.z from its 24-bit ID.
 pub fn pdt_gps_request(ident: u16, request_id: u32, radio_id: u32) -> Vec<u8> {
@@ -708,7 +708,7 @@ fn ddmm(word: u32) -> f64 {
     f64::from(v / 1_000_000) + f64::from(v % 1_000_000) / 10_000.0 / 60.0
 }
 
-/// The PDT GPS answer (pdt-facts.md 4.1): exactly 32 octets, message header 0x01, opcode 0xA002.
+/// The PDT GPS answer (docs/pdt.md §4.1): exactly 32 octets, message header 0x01, opcode 0xA002.
 pub fn parse_pdt_gps_report(data: &[u8]) -> Option<Location> {
     let d: &[u8; 32] = data.try_into().ok()?;
     if d[5] != 0x01 || u16::from_be_bytes([d[6], d[7]]) != LP_REPORT {
@@ -743,7 +743,7 @@ pub fn parse_pdt_gps_report(data: &[u8]) -> Option<Location> {
 
 /// IPv4 + UDP around `payload` (RFC 791 / RFC 768: version 4, IHL 5, TTL 64, protocol 17,
 /// header checksum; UDP checksum 0, "no checksum", allowed over IPv4), as SAP 4 packet data
-/// carries LRRP (air-interface.md 5.3). Addresses are IPv4 octets.
+/// carries LRRP (docs/air-interface.md §5.3). Addresses are IPv4 octets.
 pub fn ipv4_udp(
     source: [u8; 4],
     destination: [u8; 4],
@@ -773,14 +773,14 @@ pub fn ipv4_udp(
     out
 }
 
-/// The 10.x.y.z address of a 24-bit radio ID (pdt-facts.md 4.1: "radio IP 10.x.y.z = 10 +
+/// The 10.x.y.z address of a 24-bit radio ID (docs/pdt.md §4.1: "radio IP 10.x.y.z = 10 +
 /// 24-bit id").
 pub fn radio_ip(id: u32) -> [u8; 4] {
     let b = id.to_be_bytes();
     [10, b[1], b[2], b[3]]
 }
 
-/// The PDT GPS answer a radio sends (pdt-facts.md 4.1, the layout [`parse_pdt_gps_report`]
+/// The PDT GPS answer a radio sends (docs/pdt.md §4.1, the layout [`parse_pdt_gps_report`]
 /// reads): compressed header `02 2A 01 74 74` (the request's, address IDs swapped: derived),
 /// message header 0x01, opcode 0xA002, request ID, `result`, time and date left zero (their
 /// coding is not described), latitude DDMMmmmm with N bit 31, longitude DDDMMmmmm with W bit 31,
@@ -911,7 +911,7 @@ mod tests {
 
     #[test]
     fn pdt_sms_round_trip_and_pdt_facts_example() {
-        // pdt-facts.md 3: "测试" → 00 00 02 01 01 6D 4B 8B D5.
+        // docs/pdt.md §3: "测试" → 00 00 02 01 01 6D 4B 8B D5.
         assert_eq!(
             pdt_sms_payload("测试"),
             hex::decode("00000201016d4b8bd5").unwrap()
@@ -1092,7 +1092,7 @@ mod tests {
 
     #[test]
     fn pdt_gps_request_matches_pdt_facts_example() {
-        // pdt-facts.md 4.1 derived example: request ID 1, radio id 1, checksum 0x7D.
+        // docs/pdt.md §4.1 derived example: request ID 1, radio id 1, checksum 0x7D.
         assert_eq!(
             hex::encode(pdt_gps_request(0x022A, 1, 1)),
             "022a107474".to_owned() + "08a0010008000000010a0000017d03"

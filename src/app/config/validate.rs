@@ -22,10 +22,10 @@ use super::{
 };
 use crate::dispatch;
 
-/// Longest callsign the Homebrew RPTC block carries (8 octets, transports.md 2.4).
+/// Longest callsign the Homebrew RPTC block carries (8 octets, docs/transports.md §2.4).
 const CALLSIGN_MAX: usize = 8;
 
-/// RPTC text fields and the octets the login block gives each (transports.md 2.4); the
+/// RPTC text fields and the octets the login block gives each (docs/transports.md §2.4); the
 /// callsign has its own, stricter check.
 const RPTC_TEXT: [(&str, usize); 5] = [
     ("location", 20),
@@ -36,7 +36,7 @@ const RPTC_TEXT: [(&str, usize); 5] = [
 ];
 
 /// `[[homebrew_peer]] latitude`, `longitude` (degrees) and `height_m` (metres): what the
-/// RPTC block's fields can carry (transports.md 2.4).
+/// RPTC block's fields can carry (docs/transports.md §2.4).
 pub const RPTC_LATITUDE: (f64, f64) = (-90.0, 90.0);
 /// See [`RPTC_LATITUDE`].
 pub const RPTC_LONGITUDE: (f64, f64) = (-180.0, 180.0);
@@ -773,7 +773,7 @@ impl Config {
 }
 
 /// `[[homebrew_peer]]` `i`: what its RPTC login block cannot carry as configured
-/// (transports.md 2.4 field widths). The callsign is checked with the peer.
+/// (docs/transports.md §2.4 field widths). The callsign is checked with the peer.
 fn check_rptc(c: &mut Checks, i: usize, p: &HomebrewPeerConfig) {
     let here = |key: &str| at!("homebrew_peer", i, key);
     let texts = [

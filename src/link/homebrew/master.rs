@@ -5,15 +5,15 @@
 //! frames a burst from the gateway, and each returns [`MasterAction`]s for the edge.
 //! [`Master`] is the tokio task around it.
 //!
-//! Login, as HBlink3's master does it (transports.md 2.3, HBLink-org/hblink3 hblink.py):
+//! Login, as HBlink3's master does it (docs/transports.md §2.3, HBLink-org/hblink3 hblink.py):
 //! RPTL from a configured ID → RPTACK with a fresh random salt; RPTK whose digest equals
 //! SHA-256(salt ‖ passphrase) → RPTACK id, else MSTNAK and the attempt is dropped; RPTC →
 //! RPTACK id and the peer is up; RPTO → RPTACK id. RPTL from an ID not in the configuration →
 //! MSTNAK. Any login packet, ping or option out of step, or from an address other than the one
 //! the login started from, gets MSTNAK, which tells the peer to log in again (DMRGateway
-//! re-logs in on MSTNAK, transports.md 2.5). Pings may come every 5 s (HBlink) or 10 s
+//! re-logs in on MSTNAK, docs/transports.md §2.5). Pings may come every 5 s (HBlink) or 10 s
 //! (DMRGateway): the master does not care about the interval, only about silence: a peer with no
-//! ping or DMRD for `ping_timeout` (60 s by default, DMRGateway's own dead time, transports.md
+//! ping or DMRD for `ping_timeout` (60 s by default, DMRGateway's own dead time, docs/transports.md
 //! 2.5) is dropped. RPTCL from the peer's address drops it at once; on shutdown every logged-in
 //! peer gets MSTCL (2.7). DMRD from a peer that is not logged in is dropped and counted (HBlink
 //! drops it silently).
@@ -28,12 +28,12 @@
 //! peer speaks from one source port for its whole session: DMRGateway 2a3306d, recorded logging
 //! into this master on loopback, completes RPTL → RPTC in three exchanges and keeps its port.)
 //! Refusals go back to the address they came from, never to the logged-in peer, which would
-//! take an MSTNAK as a reason to log in again (DMRGateway, transports.md 2.5). Pending
+//! take an MSTNAK as a reason to log in again (DMRGateway, docs/transports.md §2.5). Pending
 //! logins are bounded per peer ID ([`MasterConfig::max_pending_per_peer`]), per source IP
 //! address, all its ports together ([`MasterConfig::max_pending_per_address`]), and in total
 //! ([`MasterConfig::max_pending`]); an RPTL past a bound gets MSTNAK. A pending login expires
 //! `login_timeout` after its last step (20 s by default: DMRGateway repeats an unanswered login
-//! step every 10 s, transports.md 2.5). A UDP source address can be forged by anyone who never
+//! step every 10 s, docs/transports.md §2.5). A UDP source address can be forged by anyone who never
 //! needs the answer; such a sender can still make a peer's own address look out of step, which
 //! nothing short of a cryptographic transport prevents.
 //!
@@ -43,7 +43,7 @@
 //! meaning. Each cause is logged when it starts (with peer ID, address and reason) and when it
 //! has been quiet for [`MasterConfig::failure_quiet`] (with the count), never once per packet.
 //!
-//! Relay (transports.md 2.8, HBlink3 repeat mode): DMRD from peer A goes to the gateway and
+//! Relay (docs/transports.md §2.8, HBlink3 repeat mode): DMRD from peer A goes to the gateway and
 //! to the other logged-in peers on the same slot, octets 11-14 rewritten to each receiver's ID.
 //! Group traffic (and so group CSBKs and data) goes to every other peer; private calls and data
 //! go to the peer where the called radio was last heard, when the master has heard it, and
@@ -100,7 +100,7 @@ impl SlotAllow {
     }
 }
 
-/// A peer's allow-list, per slot (HBlink's TGID_TS1_ACL / TGID_TS2_ACL, transports.md 2.8).
+/// A peer's allow-list, per slot (HBlink's TGID_TS1_ACL / TGID_TS2_ACL, docs/transports.md §2.8).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Allow {
     pub ts1: SlotAllow,
@@ -161,13 +161,13 @@ pub struct MasterConfig {
     pub tx_queue_bursts: usize,
     /// Peers whose gateway transmissions go on another slot than the one asked for (one master
     /// serving repeaters with different command slots at one site, e.g. a simplex hotspot
-    /// that only carries TS2, transports.md 1.7).
+    /// that only carries TS2, docs/transports.md §1.7).
     pub tx_slots: HashMap<PeerId, Slot>,
 }
 
 impl MasterConfig {
     /// A configuration with the defaults above and a 5 s hang time (HBlink `GROUP_HANGTIME`,
-    /// transports.md 4.1).
+    /// docs/transports.md §4.1).
     pub fn new(bind: SocketAddr, peers: Vec<PeerEntry>) -> MasterConfig {
         MasterConfig {
             name: String::from("homebrew-master"),
@@ -537,7 +537,7 @@ impl MasterCore {
     }
 
     /// Refuse a packet that does not fit the peer's login state or address: counted, and
-    /// MSTNAK to the sender (HBlink3 answers MSTNAK to any packet out of step, transports.md
+    /// MSTNAK to the sender (HBlink3 answers MSTNAK to any packet out of step, docs/transports.md
     /// 2.3).
     fn out_of_step(
         &mut self,
@@ -640,7 +640,7 @@ impl MasterCore {
                             });
                         } else {
                             // > RPTK with a wrong hash → MSTNAK and the peer entry is deleted
-                            // (transports.md 2.3). Only the attempt is deleted here: a peer
+                            // (docs/transports.md §2.3). Only the attempt is deleted here: a peer
                             // logged in from elsewhere stays.
                             self.remove_pending(id, from);
                             self.refuse(
@@ -921,7 +921,7 @@ impl MasterCore {
         }
     }
 
-    /// Close every login (on shutdown): MSTCL to each logged-in peer (transports.md 2.7).
+    /// Close every login (on shutdown): MSTCL to each logged-in peer (docs/transports.md §2.7).
     pub fn close(&mut self, out: &mut Vec<MasterAction>) {
         let mut conns: Vec<(PeerId, Conn)> = self.conns.drain().collect();
         conns.sort_by_key(|(id, _)| *id);

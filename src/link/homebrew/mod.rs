@@ -2,18 +2,18 @@
 //!
 //! Contract:
 //! - [`packet`] parses and emits every datagram of the protocol byte-exactly and never panics
-//!   on input (transports.md 2.1-2.4).
+//!   on input (docs/transports.md §2.1-2.4).
 //! - [`peer`] logs into a master (RPTL → RPTACK salt → RPTK SHA-256(salt ‖ passphrase) → RPTC
 //!   302-octet config → RPTACK, optional RPTO), keeps the login alive with RPTPING / MSTPONG,
 //!   logs in again after missed pongs, MSTNAK or MSTCL with capped exponential backoff, and
-//!   carries DMRD both ways (transports.md 2.3, 2.5, 2.7; g4klx/DMRGateway:DMRNetwork.cpp,
+//!   carries DMRD both ways (docs/transports.md §2.3, 2.5, 2.7; g4klx/DMRGateway:DMRNetwork.cpp,
 //!   HBLink-org/hblink3:hblink.py).
 //! - [`master`] accepts the configured peers by ID and passphrase; logins in progress are held
 //!   apart from the logged-in peers and bounded (per peer ID, per source address, in total), so
 //!   a logged-in peer stays until a challenger completes the whole login; refusals are counted
 //!   per cause and logged once when a cause starts and once when it stops. It drops peers after
 //!   a configurable silence, and relays DMRD between its peers the
-//!   way HBlink3's repeat mode does (repeater ID rewritten to the receiving peer, transports.md
+//!   way HBlink3's repeat mode does (repeater ID rewritten to the receiving peer, docs/transports.md
 //!   2.8), narrowed by per-peer allow-lists and one stream per slot with a hang time. Everything
 //!   it receives from a logged-in peer also goes to the gateway tagged with the peer's site.
 //!
@@ -21,7 +21,7 @@
 //! thin tokio task at the edge (`run`). The edge never awaits the gateway: received bursts go
 //! out with `try_send`, and a full queue costs a counted drop ([`HomebrewCounters::rx_dropped`]),
 //! because stalling the socket would stall keepalives and every other peer.
-//! Bad input costs a counter, never the link (../shared/DESIGN.md).
+//! Bad input costs a counter, never the link (docs/design.md).
 
 pub mod master;
 pub mod packet;
@@ -164,7 +164,7 @@ impl HomebrewCounters {
 
 /// What the gateway gets for a DMRD: the burst tagged with site and slot, RSSI and BER from
 /// octets 54 and 53 (0 means unknown there, so it maps to `None`; BER is the corrected-bit count
-/// over the 141 bits MMDVMHost counts per burst, transports.md 2.2), addressing as [`FrameMeta`].
+/// over the 141 bits MMDVMHost counts per burst, docs/transports.md §2.2), addressing as [`FrameMeta`].
 ///
 /// [`FrameMeta`]: crate::link::FrameMeta
 pub fn received(site: &SiteName, d: &Dmrd, at: Instant) -> Received {
@@ -218,7 +218,7 @@ impl SplitMix {
     }
 }
 
-/// 48-bit sync patterns at burst bits 108-155 (air-interface.md 1.2: ok-dmrlib
+/// 48-bit sync patterns at burst bits 108-155 (docs/air-interface.md §1.2: ok-dmrlib
 /// sync_patterns.py, MMDVMHost DMRDefines.h).
 const VOICE_SYNCS: [u64; 4] = [
     0x755F_D7DF_75F7, // BS sourced voice
@@ -232,13 +232,13 @@ const DATA_SYNCS: [u64; 4] = [
     0xF7FD_D5DD_FD55, // TDMA direct TS1 data
     0xD755_7F5F_F7F5, // TDMA direct TS2 data
 ];
-/// Sync bit errors still accepted (air-interface.md 1.2: real captures carry sync words a bit
+/// Sync bit errors still accepted (docs/air-interface.md §1.2: real captures carry sync words a bit
 /// or so off; 4 of 48 stays far from every other pattern).
 const SYNC_TOLERANCE: u32 = 4;
 
 /// The DMRD frame type a burst calls for, read from its sync and slot type, so a [`Transmit`]
 /// (which carries only the burst) can be framed: data sync → the data type in the slot type's
-/// DT bits 102-105 (air-interface.md 1.1); voice sync → burst A; anything else → a voice burst
+/// DT bits 102-105 (docs/air-interface.md §1.1); voice sync → burst A; anything else → a voice burst
 /// B-F. This is framing, not decoding: the Golay parity is not checked.
 pub fn classify_burst(burst: &Burst) -> (FrameType, Option<u8>) {
     let sync = crate::wire::bits::get(burst, 108, 48);
@@ -270,7 +270,7 @@ struct TxStream {
 }
 
 /// Silence after which a transmit without a stream ID in its meta starts a new stream (HBlink's
-/// `STREAM_TO`, transports.md 2.5).
+/// `STREAM_TO`, docs/transports.md §2.5).
 pub const TX_STREAM_GAP: Duration = Duration::from_millis(360);
 
 impl TxFraming {
@@ -313,7 +313,7 @@ impl TxFraming {
                 0
             }
             _ => {
-                // Bursts B..F follow A as 1..5 (transports.md 2.2).
+                // Bursts B..F follow A as 1..5 (docs/transports.md §2.2).
                 s.voice_n = s.voice_n % 5 + 1;
                 s.voice_n
             }
@@ -348,7 +348,7 @@ mod tests {
     use super::*;
     use crate::link::FrameMeta;
 
-    // Measured DMRD from MMDVMHost (transports.md 5): voice LC header (flags a1), voice sync
+    // Measured DMRD from MMDVMHost (docs/transports.md §5): voice LC header (flags a1), voice sync
     // burst A (flags 90), terminator (flags a2); here only their bursts.
     const HEADER: &str = "03aa146c339c3978bb4099e1846d5d7f77fd757e32d803905f90f7213a831a8061";
     const VSYNC: &str = "2c142225fab0c6265829010743d7f7d5dd57dfd948b34e956b4262079a12172e2b";

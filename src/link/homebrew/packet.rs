@@ -5,7 +5,7 @@
 //! [`Packet::emit`] writes exactly [`Packet::buffer_len`] octets, every one of them, so a dirty
 //! buffer yields the same datagram as a clean one. Layouts are those of the MMDVMHost variant
 //! ("binary IDs") spoken by g4klx/DMRGateway:DMRNetwork.cpp and HBLink-org/hblink3:hblink.py,
-//! as catalogued in ../shared/reference/transports.md 2.1 (packets), 2.2 (DMRD), 2.4 (RPTC).
+//! as catalogued in docs/transports.md §2.1 (packets), 2.2 (DMRD), 2.4 (RPTC).
 //! All integers are big-endian.
 //!
 //! `RPTACK` carries either the login salt or the peer ID (both 4 octets); which one depends on
@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 
 use crate::link::{BURST_LEN, Burst, FrameMeta, Slot};
 
-/// A repeater / peer ID as carried in every Homebrew packet (32 bits, transports.md 2.1).
+/// A repeater / peer ID as carried in every Homebrew packet (32 bits, docs/transports.md §2.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PeerId(pub u32);
 
@@ -57,7 +57,7 @@ pub enum HomebrewError {
 /// Result of every parse here.
 pub type Result<T> = core::result::Result<T, HomebrewError>;
 
-// Command tags, transports.md 2.1 (HBLink-org/hblink3:const.py, g4klx/DMRGateway:DMRNetwork.cpp).
+// Command tags, docs/transports.md §2.1 (HBLink-org/hblink3:const.py, g4klx/DMRGateway:DMRNetwork.cpp).
 const RPTL: &[u8] = b"RPTL";
 const RPTK: &[u8] = b"RPTK";
 const RPTC: &[u8] = b"RPTC";
@@ -74,21 +74,21 @@ const DMRD: &[u8] = b"DMRD";
 const DMRA: &[u8] = b"DMRA";
 const DMRG: &[u8] = b"DMRG";
 
-/// `RPTC` total length: tag + ID + 294-octet config block (transports.md 2.4).
+/// `RPTC` total length: tag + ID + 294-octet config block (docs/transports.md §2.4).
 pub const RPTC_LEN: usize = 302;
 /// Length of the RPTC config block after tag and ID.
 pub const CONFIG_LEN: usize = RPTC_LEN - 8;
-/// `DMRD` length, always sent (transports.md 2.2: "Always send 55 bytes").
+/// `DMRD` length, always sent (docs/transports.md §2.2: "Always send 55 bytes").
 pub const DMRD_LEN: usize = 55;
-/// Shortest `DMRD` accepted: without the BER and RSSI octets (OpenBridge-style 53, transports.md
+/// Shortest `DMRD` accepted: without the BER and RSSI octets (OpenBridge-style 53, docs/transports.md
 /// 2.2 "55 (53 accepted by some)").
 pub const DMRD_MIN_LEN: usize = 53;
 /// `DMRA` as DMRGateway sends it: tag, repeater ID, source 24, type, 7 talker-alias octets
-/// (transports.md 2.1).
+/// (docs/transports.md §2.1).
 pub const DMRA_LEN: usize = 19;
-/// `DMRG` as DMRGateway sends it: tag, repeater ID, source 24, 7 GPS-LC octets (transports.md 2.1).
+/// `DMRG` as DMRGateway sends it: tag, repeater ID, source 24, 7 GPS-LC octets (docs/transports.md §2.1).
 pub const DMRG_LEN: usize = 18;
-/// `RPTG`: tag, ID, `%+08.4f%+09.4f` home position (17 ASCII octets) (transports.md 2.1).
+/// `RPTG`: tag, ID, `%+08.4f%+09.4f` home position (17 ASCII octets) (docs/transports.md §2.1).
 pub const RPTG_LEN: usize = 25;
 /// Upper bound on the `RPTO` options text this parser accepts; real option strings are tens of
 /// octets (g4klx/MMDVMHost:DMRplus_startup_options.md). Bounds what a datagram can allocate.
@@ -135,7 +135,7 @@ pub enum Packet {
     Dmrg(Dmrg),
 }
 
-/// Call type, flags bit 6 (transports.md 2.2; 1 = private, contrary to HBlink4's docs, 2.10).
+/// Call type, flags bit 6 (docs/transports.md §2.2; 1 = private, contrary to HBlink4's docs, 2.10).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CallType {
     /// Group call (0).
@@ -144,7 +144,7 @@ pub enum CallType {
     Private,
 }
 
-/// Frame type, flags bits 5-4 (transports.md 2.2).
+/// Frame type, flags bits 5-4 (docs/transports.md §2.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FrameType {
     /// 00: voice burst B-F; the low nibble is the voice sequence 1..5.
@@ -157,7 +157,7 @@ pub enum FrameType {
     Unused,
 }
 
-/// DMR data types in the low nibble of a data-sync DMRD (transports.md 2.2; air-interface.md 1.3).
+/// DMR data types in the low nibble of a data-sync DMRD (docs/transports.md §2.2; docs/air-interface.md §1.3).
 pub mod data_type {
     /// PI header.
     pub const PI_HEADER: u8 = 0;
@@ -171,7 +171,7 @@ pub mod data_type {
     pub const DATA_HEADER: u8 = 6;
 }
 
-/// The `DMRD` packet (transports.md 2.2, air-interface.md 1.5).
+/// The `DMRD` packet (docs/transports.md §2.2, docs/air-interface.md §1.5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Dmrd {
     /// Octet 4: sequence number within the stream (wraps).
@@ -200,7 +200,7 @@ pub struct Dmrd {
     pub rssi: u8,
 }
 
-/// `DMRA` talker alias (transports.md 2.1, DMRGateway layout).
+/// `DMRA` talker alias (docs/transports.md §2.1, DMRGateway layout).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Dmra {
     pub repeater: PeerId,
@@ -212,7 +212,7 @@ pub struct Dmra {
     pub alias: [u8; 7],
 }
 
-/// `DMRG` GPS information (transports.md 2.1, DMRGateway layout).
+/// `DMRG` GPS information (docs/transports.md §2.1, DMRGateway layout).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Dmrg {
     pub repeater: PeerId,
@@ -223,14 +223,14 @@ pub struct Dmrg {
 }
 
 /// The 294-octet RPTC configuration block, kept as sent so it re-emits byte-exactly; the
-/// accessors read its space-padded ASCII fields (transports.md 2.4; offsets there count from the
+/// accessors read its space-padded ASCII fields (docs/transports.md §2.4; offsets there count from the
 /// start of the packet, here from the start of the block, i.e. 8 less).
 #[derive(Clone, PartialEq, Eq)]
 pub struct ConfigBlock(pub [u8; CONFIG_LEN]);
 
 mod config_field {
     use core::ops::Range;
-    // transports.md 2.4 (g4klx/DMRGateway:DMRNetwork.cpp writeConfig, hblink3 hblink.py), minus 8.
+    // docs/transports.md §2.4 (g4klx/DMRGateway:DMRNetwork.cpp writeConfig, hblink3 hblink.py), minus 8.
     pub const CALLSIGN: Range<usize> = 0..8;
     pub const RX_FREQ: Range<usize> = 8..17;
     pub const TX_FREQ: Range<usize> = 17..26;
@@ -263,7 +263,7 @@ pub struct RepeaterInfo {
     pub height_m: i32,
     pub location: String,
     pub description: String,
-    /// '1', '2', '3' (both) duplex timeslots, '4' simplex / DMO, '0' none (transports.md 2.4).
+    /// '1', '2', '3' (both) duplex timeslots, '4' simplex / DMO, '0' none (docs/transports.md §2.4).
     pub slots: u8,
     pub url: String,
     pub software_id: String,
@@ -301,7 +301,7 @@ fn put_text(out: &mut [u8], text: &str) {
 }
 
 impl ConfigBlock {
-    /// Build the block the way DMRGateway formats it (transports.md 2.4).
+    /// Build the block the way DMRGateway formats it (docs/transports.md §2.4).
     pub fn from_info(info: &RepeaterInfo) -> ConfigBlock {
         use config_field as f;
         let mut b = [b' '; CONFIG_LEN];
@@ -389,7 +389,7 @@ impl core::fmt::Debug for ConfigBlock {
     }
 }
 
-/// SHA-256(salt ‖ passphrase): the RPTK digest (transports.md 2.3: the salt as its 4 raw octets,
+/// SHA-256(salt ‖ passphrase): the RPTK digest (docs/transports.md §2.3: the salt as its 4 raw octets,
 /// then the passphrase octets).
 pub fn login_digest(salt: [u8; 4], passphrase: &[u8]) -> [u8; 32] {
     let mut h = Sha256::new();
@@ -580,7 +580,7 @@ impl Dmrd {
         flags_byte(self)
     }
 
-    /// True for a terminator, which ends a stream at once (transports.md 2.5).
+    /// True for a terminator, which ends a stream at once (docs/transports.md §2.5).
     pub fn is_terminator(&self) -> bool {
         self.frame == FrameType::DataSync && self.data_type == data_type::TERMINATOR
     }
@@ -848,7 +848,7 @@ impl Packet {
 pub(crate) mod tests {
     use super::*;
 
-    /// Measured DMRD voice LC header, MMDVMHost → gateway (transports.md 5).
+    /// Measured DMRD voice LC header, MMDVMHost → gateway (docs/transports.md §5).
     pub(crate) const HEADER: &str = "444d52440046313b00b3b1004630c1a1c918f94903aa146c339c3978bb4099e1846d5d7f77fd757e32d803905f90f7213a831a80610000";
 
     fn dmrd_header() -> Vec<u8> {
@@ -1113,7 +1113,7 @@ pub(crate) mod tests {
             assert_eq!(p.flags(), flags);
             assert_eq!(Packet::Dmrd(p).to_vec(), bytes);
         }
-        // Private TS2 CSBK, as in kf7eel/hbnet issue #11 (transports.md 2.2: 0xE3).
+        // Private TS2 CSBK, as in kf7eel/hbnet issue #11 (docs/transports.md §2.2: 0xE3).
         let mut bytes = dmrd_header();
         bytes[15] = 0xe3;
         let p = parse_dmrd(&bytes).unwrap();
@@ -1171,7 +1171,7 @@ pub(crate) mod tests {
             package_id: "MMDVM".into(),
         };
         let b = ConfigBlock::from_info(&info);
-        // transports.md 2.4, DMRGateway column; offsets there minus 8.
+        // docs/transports.md §2.4, DMRGateway column; offsets there minus 8.
         assert_eq!(
             &b.0[..70],
             b"BG0TEST 351000000361000000010139.90000116.40000000Beijing             "

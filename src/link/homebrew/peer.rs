@@ -3,7 +3,7 @@
 //! [`PeerSession`] is the login state machine, synchronous and free of I/O: feed it packets
 //! from the master with [`PeerSession::handle`], call [`PeerSession::poll`] when
 //! [`PeerSession::next_deadline`] passes, and perform the [`PeerAction`]s it returns. The flow
-//! and timers follow transports.md 2.3 and 2.5 (g4klx/DMRGateway:DMRNetwork.cpp,
+//! and timers follow docs/transports.md §2.3 and 2.5 (g4klx/DMRGateway:DMRNetwork.cpp,
 //! HBLink-org/hblink3:hblink.py PEER):
 //!
 //! ```text
@@ -18,7 +18,7 @@
 //! (as DMRGateway does) and hands received DMRD to its caller tagged with its site. The
 //! gateway's transmissions go through its [`Pacer`] (a queue per slot, bursts at the air rate,
 //! a fresh stream ID each, [`PeerConfig::pacing`]) and are reported sent once their last burst
-//! has left. Every RPTC field comes from [`PeerConfig::info`] (transports.md 2.4).
+//! has left. Every RPTC field comes from [`PeerConfig::info`] (docs/transports.md §2.4).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -52,9 +52,9 @@ pub struct PeerConfig {
     pub site: SiteName,
     /// The RPTC configuration fields.
     pub info: RepeaterInfo,
-    /// RPTO options text, sent after RPTC when set (transports.md 2.1).
+    /// RPTO options text, sent after RPTC when set (docs/transports.md §2.1).
     pub options: Option<String>,
-    /// Interval between pings: HBlink peers use 5 s, DMRGateway 10 s (transports.md 2.5).
+    /// Interval between pings: HBlink peers use 5 s, DMRGateway 10 s (docs/transports.md §2.5).
     pub ping_interval: Duration,
     /// Pings outstanding before the login is given up (HBlink `MAX_MISSED` 3).
     pub max_missed: u32,
@@ -276,7 +276,7 @@ impl PeerSession {
         };
         match (self.phase, packet) {
             (PeerPhase::Login { .. }, Packet::RptAck(salt)) => {
-                // > sha256(salt[4] ‖ password) (transports.md 2.3)
+                // > sha256(salt[4] ‖ password) (docs/transports.md §2.3)
                 let digest = login_digest(salt, &self.passphrase);
                 out.push(PeerAction::Send(Packet::Rptk {
                     id: self.id,
@@ -365,7 +365,7 @@ impl PeerSession {
         }
     }
 
-    /// Close the login (on shutdown): RPTCL if logged in (transports.md 2.7).
+    /// Close the login (on shutdown): RPTCL if logged in (docs/transports.md §2.7).
     pub fn close(&mut self, now: Instant, out: &mut Vec<PeerAction>) {
         if self.is_connected() {
             out.push(PeerAction::Send(Packet::RptCl(self.id)));

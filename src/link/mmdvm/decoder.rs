@@ -1,6 +1,6 @@
 //! Push decoder for the MMDVM byte stream: [`FrameDecoder::feed`] octets in, frames out.
 //!
-//! The stream has no checksum and no escaping (transports.md 1.1), so the decoder hunts for
+//! The stream has no checksum and no escaping (docs/transports.md §1.1), so the decoder hunts for
 //! `0xE0` and trusts the length octet, as MMDVMHost's `CModem::getResponse` does. It is written
 //! so that nothing on the line can wedge it or make it panic:
 //!
@@ -17,7 +17,7 @@
 //!   `feed` takes what fits and says how much, so memory stays bounded whatever arrives;
 //! - a frame start with a length that never completes can be given up with
 //!   [`FrameDecoder::skip_partial`] (the link does that when the line has been quiet for a
-//!   while, like the firmware's 2 s reset of a half-received frame, transports.md 1.1).
+//!   while, like the firmware's 2 s reset of a half-received frame, docs/transports.md §1.1).
 
 use nom::Parser;
 use nom::bytes::streaming::{tag, take};
@@ -46,7 +46,7 @@ enum Head {
     BadLength(u8),
 }
 
-/// `E0 LEN TYPE` or `E0 00 L2 TYPE` (transports.md 1.1), streaming: `Incomplete` while octets
+/// `E0 LEN TYPE` or `E0 00 L2 TYPE` (docs/transports.md §1.1), streaming: `Incomplete` while octets
 /// are missing.
 fn header(i: &[u8]) -> nom::IResult<&[u8], Head> {
     let (i, _) = tag(&[FRAME_START][..]).parse(i)?;

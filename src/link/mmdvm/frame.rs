@@ -1,6 +1,6 @@
 //! MMDVM modem frames: typed commands (host → modem) and replies (modem → host), parse and emit.
 //!
-//! Framing (transports.md 1.1; g4klx/MMDVMHost:Modem.cpp `getResponse`, g4klx/MMDVM:SerialPort.cpp):
+//! Framing (docs/transports.md §1.1; g4klx/MMDVMHost:Modem.cpp `getResponse`, g4klx/MMDVM:SerialPort.cpp):
 //!
 //! ```text
 //! short: E0 | LEN (3..=255, whole frame incl. E0) | TYPE | payload[LEN-3]
@@ -10,7 +10,7 @@
 //! There is no checksum and no escaping; the receiver hunts for `0xE0` and trusts the length.
 //! All multi-byte integers are little-endian except the RSSI after a DMR burst (big-endian).
 //!
-//! The codes and payload layouts follow transports.md 1.2-1.6 and g4klx/MMDVMHost:Modem.cpp
+//! The codes and payload layouts follow docs/transports.md §1.2-1.6 and g4klx/MMDVMHost:Modem.cpp
 //! (`setConfig1`, `setConfig2`, `setFrequency`, `readVersion`). The same type code means
 //! different things in the two directions (GET_VERSION is empty one way and a version report the
 //! other, DMR_DATA carries RSSI only towards the host), so parsing takes a [`Direction`]; the
@@ -24,13 +24,13 @@
 use crate::link::{BURST_LEN, Burst, Slot};
 use crate::wire::{Result, WireError};
 
-/// First octet of every frame (transports.md 1.1; g4klx/MMDVMHost:Modem.cpp `MMDVM_FRAME_START`).
+/// First octet of every frame (docs/transports.md §1.1; g4klx/MMDVMHost:Modem.cpp `MMDVM_FRAME_START`).
 pub const FRAME_START: u8 = 0xE0;
-/// Shortest frame: E0, LEN, TYPE (transports.md 1.1: LEN is 3..255).
+/// Shortest frame: E0, LEN, TYPE (docs/transports.md §1.1: LEN is 3..255).
 pub const MIN_FRAME_LEN: usize = 3;
 /// Longest short frame (LEN is one octet).
 pub const MAX_SHORT_LEN: usize = 255;
-/// A long frame's total length is L2 + 255 (transports.md 1.1), so at most 255 + 255.
+/// A long frame's total length is L2 + 255 (docs/transports.md §1.1), so at most 255 + 255.
 pub const MAX_FRAME_LEN: usize = 255 + 255;
 /// Header of a short frame: E0 LEN TYPE.
 const SHORT_HEADER: usize = 3;
@@ -39,7 +39,7 @@ const LONG_HEADER: usize = 4;
 /// Largest payload a frame can carry (a long frame of [`MAX_FRAME_LEN`]).
 pub const MAX_PAYLOAD: usize = MAX_FRAME_LEN - LONG_HEADER;
 
-/// Frame type codes (transports.md 1.2; g4klx/MMDVMHost:Modem.cpp `MMDVM_*` constants).
+/// Frame type codes (docs/transports.md §1.2; g4klx/MMDVMHost:Modem.cpp `MMDVM_*` constants).
 pub mod kind {
     pub const GET_VERSION: u8 = 0x00;
     pub const GET_STATUS: u8 = 0x01;
@@ -49,7 +49,7 @@ pub mod kind {
     pub const CAL_DATA: u8 = 0x08;
     pub const RSSI_DATA: u8 = 0x09;
     pub const SEND_CWID: u8 = 0x0A;
-    /// 2026 trunking firmware (g4klx/MMDVM a696fd4; transports.md 1.10).
+    /// 2026 trunking firmware (g4klx/MMDVM a696fd4; docs/transports.md §1.10).
     pub const DMR_ALOHA: u8 = 0x17;
     pub const DMR_DATA1: u8 = 0x18;
     pub const DMR_LOST1: u8 = 0x19;
@@ -67,7 +67,7 @@ pub mod kind {
     pub const DEBUG5: u8 = 0xF5;
     pub const DEBUG_DUMP: u8 = 0xFA;
 
-    /// Is `k` a code some MMDVM firmware or host sends (transports.md 1.2, including the other
+    /// Is `k` a code some MMDVM firmware or host sends (docs/transports.md §1.2, including the other
     /// modes' codes listed under the table)? Frames with such a code are kept as `Other`; any
     /// other code marks a false frame start.
     pub const fn is_known(k: u8) -> bool {
@@ -124,7 +124,7 @@ pub enum Direction {
     ToHost,
 }
 
-/// MMDVM serial protocol version, from the GET_VERSION reply (transports.md 1.4, 1.9).
+/// MMDVM serial protocol version, from the GET_VERSION reply (docs/transports.md §1.4, 1.9).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum ProtocolVersion {
     /// MMDVM_HS and older firmware.
@@ -143,7 +143,7 @@ impl ProtocolVersion {
     }
 }
 
-/// Modem operating mode for SET_MODE and GET_STATUS (transports.md 1.2, SET_MODE row).
+/// Modem operating mode for SET_MODE and GET_STATUS (docs/transports.md §1.2, SET_MODE row).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     Idle,
@@ -190,7 +190,7 @@ impl From<Mode> for u8 {
     }
 }
 
-/// Why a modem refused a command (transports.md 1.2 NAK reasons; g4klx/MMDVM:SerialPort.cpp).
+/// Why a modem refused a command (docs/transports.md §1.2 NAK reasons; g4klx/MMDVM:SerialPort.cpp).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NakReason {
     /// 1: the firmware does not know the command.
@@ -241,7 +241,7 @@ impl core::fmt::Display for NakReason {
     }
 }
 
-/// SET_CONFIG flag bits, byte 3 of the frame in both versions (transports.md 1.6).
+/// SET_CONFIG flag bits, byte 3 of the frame in both versions (docs/transports.md §1.6).
 pub mod config_flag {
     pub const RX_INVERT: u8 = 0x01;
     pub const TX_INVERT: u8 = 0x02;
@@ -253,7 +253,7 @@ pub mod config_flag {
     pub const SIMPLEX: u8 = 0x80;
 }
 
-/// SET_CONFIG enabled-modes bits, byte 4 (transports.md 1.6).
+/// SET_CONFIG enabled-modes bits, byte 4 (docs/transports.md §1.6).
 pub mod config_mode {
     pub const DSTAR: u8 = 0x01;
     pub const DMR: u8 = 0x02;
@@ -262,7 +262,7 @@ pub mod config_mode {
     pub const NXDN: u8 = 0x10;
 }
 
-/// v2 SET_CONFIG byte 28, bit 7: DMR trunking (g4klx/MMDVM a696fd4; transports.md 1.10).
+/// v2 SET_CONFIG byte 28, bit 7: DMR trunking (g4klx/MMDVM a696fd4; docs/transports.md §1.10).
 pub const CONFIG_DMR_TRUNKING: u8 = 0x80;
 
 /// Transmit levels in SET_CONFIG, each 0-255 for 0-100 % (g4klx/MMDVMHost:Modem.cpp
@@ -283,7 +283,7 @@ pub struct TxLevels {
 }
 
 /// SET_CONFIG contents. The two layouts (v1 26-octet frame, v2 40-octet frame) carry mostly the
-/// same fields at different offsets (transports.md 1.6; g4klx/MMDVMHost:Modem.cpp `setConfig1`,
+/// same fields at different offsets (docs/transports.md §1.6; g4klx/MMDVMHost:Modem.cpp `setConfig1`,
 /// `setConfig2`). Fields a layout lacks are emitted nowhere and parse as 0; reserved octets are
 /// emitted as 0 (v1 octet 11, the former oscillator offset, as 128).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -353,7 +353,7 @@ impl ModemConfig {
         }
     }
 
-    /// Payload length of each layout (frame 26 / 40 octets, transports.md 1.6).
+    /// Payload length of each layout (frame 26 / 40 octets, docs/transports.md §1.6).
     const fn payload_len(version: ProtocolVersion) -> usize {
         match version {
             ProtocolVersion::V1 => 23,
@@ -489,7 +489,7 @@ impl ModemConfig {
     }
 }
 
-/// SET_FREQ (transports.md 1.2; g4klx/MMDVMHost:Modem.cpp `setFrequency`): `00`, RX Hz LE32,
+/// SET_FREQ (docs/transports.md §1.2; g4klx/MMDVMHost:Modem.cpp `setFrequency`): `00`, RX Hz LE32,
 /// TX Hz LE32, then (not for DVMEGA, 12-octet frame) RF level and POCSAG Hz LE32 (17 octets).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SetFreq {
@@ -513,13 +513,13 @@ pub enum Command {
         control: u8,
         burst: Burst,
     },
-    /// Short LC, already Hamming-encoded (9 octets, transports.md 1.2).
+    /// Short LC, already Hamming-encoded (9 octets, docs/transports.md §1.2).
     DmrShortLc([u8; 9]),
     /// DMR_START: transmitter on / off (duplex only).
     DmrStart(bool),
     /// DMR_ABORT: drop the slot's queued frames.
     DmrAbort(Slot),
-    /// DMR_ALOHA: the CSBK the trunking firmware sends in idle TS1 bursts (transports.md 1.10).
+    /// DMR_ALOHA: the CSBK the trunking firmware sends in idle TS1 bursts (docs/transports.md §1.10).
     DmrAloha(Burst),
     /// Any other code, kept as sent (payload at most [`MAX_PAYLOAD`] octets are emitted).
     Other {
@@ -528,7 +528,7 @@ pub enum Command {
     },
 }
 
-/// GET_VERSION reply (transports.md 1.4).
+/// GET_VERSION reply (docs/transports.md §1.4).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Version {
     /// `E0 LEN 00 01 description…` (MMDVM_HS).
@@ -545,7 +545,7 @@ pub enum Version {
     Unsupported { protocol: u8, rest: Vec<u8> },
 }
 
-/// GET_VERSION v2 capability bit for DMR (transports.md 1.4, CAP1).
+/// GET_VERSION v2 capability bit for DMR (docs/transports.md §1.4, CAP1).
 pub const CAP1_DMR: u8 = 0x02;
 
 impl Version {
@@ -578,7 +578,7 @@ impl Version {
     }
 }
 
-/// GET_STATUS flag bits (transports.md 1.5).
+/// GET_STATUS flag bits (docs/transports.md §1.5).
 pub mod status_flag {
     pub const TX: u8 = 0x01;
     pub const ADC_OVERFLOW: u8 = 0x02;
@@ -589,7 +589,7 @@ pub mod status_flag {
     pub const CARRIER: u8 = 0x40;
 }
 
-/// GET_STATUS reply (transports.md 1.5). Buffer spaces are in frames.
+/// GET_STATUS reply (docs/transports.md §1.5). Buffer spaces are in frames.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Status {
     /// Which layout: v2 20-octet frame, v1 14-octet frame.
@@ -625,7 +625,7 @@ impl Status {
         self.flags & status_flag::TX != 0
     }
 
-    /// Payload octets of each layout: 20-octet (v2) and 14-octet (v1) frames (transports.md 1.5).
+    /// Payload octets of each layout: 20-octet (v2) and 14-octet (v1) frames (docs/transports.md §1.5).
     const fn payload_len(version: ProtocolVersion) -> usize {
         match version {
             ProtocolVersion::V1 => 11,
@@ -644,7 +644,7 @@ impl Status {
                 have: p.len() + SHORT_HEADER,
             });
         }
-        // Real v1 boards may omit the trailing spaces (transports.md 7.6): absent reads as 0.
+        // Real v1 boards may omit the trailing spaces (docs/transports.md §7.6): absent reads as 0.
         let at = |i: usize| p.get(i).copied().unwrap_or(0);
         let (modes, state, flags) = match version {
             ProtocolVersion::V1 => (at(0), at(1), at(2)),
@@ -697,7 +697,7 @@ impl Status {
     }
 }
 
-/// A DMR burst from the modem (transports.md 1.3).
+/// A DMR burst from the modem (docs/transports.md §1.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DmrData {
     pub slot: Slot,
@@ -805,7 +805,7 @@ fn burst_of(p: &[u8]) -> Burst {
     b
 }
 
-/// Octets of a DMR_DATA payload: control + burst (transports.md 1.3).
+/// Octets of a DMR_DATA payload: control + burst (docs/transports.md §1.3).
 const DMR_PAYLOAD: usize = 1 + BURST_LEN;
 /// ... plus two RSSI octets (modem → host only).
 const DMR_PAYLOAD_RSSI: usize = DMR_PAYLOAD + 2;
@@ -1261,7 +1261,7 @@ mod tests {
 
     #[test]
     fn simple_commands_are_byte_exact() {
-        // transports.md 1.6 measured startup sequence.
+        // docs/transports.md §1.6 measured startup sequence.
         assert_eq!(round_trip_command(Command::GetVersion), [0xE0, 0x03, 0x00]);
         assert_eq!(round_trip_command(Command::GetStatus), [0xE0, 0x03, 0x01]);
         assert_eq!(
@@ -1296,7 +1296,7 @@ mod tests {
 
     #[test]
     fn set_freq_matches_measured_frame() {
-        // transports.md 1.6: `E0 11 04 00 c0d5eb14 406c8415 ff 400ecf19`.
+        // docs/transports.md §1.6: `E0 11 04 00 c0d5eb14 406c8415 ff 400ecf19`.
         let c = Command::SetFreq(SetFreq {
             rx_hz: 351_000_000,
             tx_hz: 361_000_000,
@@ -1314,7 +1314,7 @@ mod tests {
 
     #[test]
     fn set_config_v2_matches_measured_frame() {
-        // transports.md 1.6, measured: simplex, DMR only, CC1, TXDelay 100 ms, levels 50 %.
+        // docs/transports.md §1.6, measured: simplex, DMR only, CC1, TXDelay 100 ms, levels 50 %.
         let want = hex::decode(
             "e0280282 02000a00 80808080 80808080 80008080 00000004 05050000 00010080 \
              00000000 00000000"
@@ -1394,7 +1394,7 @@ mod tests {
             assert_eq!(f[1], 0x25);
             assert_eq!(f[2], if slot == Slot::One { 0x18 } else { 0x1A });
         }
-        // transports.md 1.7: `e0 0c 1c 33 39 90 03 05 50 c5 5f 30`.
+        // docs/transports.md §1.7: `e0 0c 1c 33 39 90 03 05 50 c5 5f 30`.
         let lc = [0x33, 0x39, 0x90, 0x03, 0x05, 0x50, 0xc5, 0x5f, 0x30];
         assert_eq!(
             round_trip_command(Command::DmrShortLc(lc)),

@@ -1,7 +1,7 @@
 //! MMDVM modem link: the gateway as MMDVM *host*, over a serial line or MMDVMHost's UDP modem
 //! transport.
 //!
-//! Sources: transports.md section 1 (framing, codes, layouts, host behaviour, all read from
+//! Sources: docs/transports.md §1 (framing, codes, layouts, host behaviour, all read from
 //! g4klx/MMDVMHost:Modem.cpp and g4klx/MMDVM:SerialPort.cpp), 4.3 (MMDVMHost on a pty), 6
 //! (tokio-serial). The link behaves as MMDVMHost does towards the firmware:
 //!
@@ -10,12 +10,12 @@
 //!    anything else is refused. Then SET_FREQ (if configured), SET_CONFIG in the version's
 //!    layout with the configured colour code, duplex flag, TX delay and levels, SET_MODE DMR
 //!    and, in duplex, DMR_START on. A NAK to any of these fails the handshake; no answer at all
-//!    within the reply timeout is accepted with a warning (MMDVMHost's quirk, transports.md 1.6).
+//!    within the reply timeout is accepted with a warning (MMDVMHost's quirk, docs/transports.md §1.6).
 //! 2. **Keepalive and flow control**: GET_STATUS every [`MmdvmConfig::status_interval`]
 //!    (250 ms). Each status reply gives the free DMR buffer per slot; a queued burst is written
 //!    only while that slot's space is > 1 and at least [`MmdvmConfig::tx_spacing`] (10 ms)
 //!    after the previous write, and each write takes one from the local count until the next
-//!    status (MMDVMHost `CModem::clock`, transports.md 1.5).
+//!    status (MMDVMHost `CModem::clock`, docs/transports.md §1.5).
 //! 3. **Receive**: DMR_DATA1/2 become [`Received`] with the slot, the 33-octet burst and, when
 //!    the firmware appends RSSI, `rssi_dbm` through the configured RSSI map (MMDVMHost's
 //!    `RSSIMappingFile` interpolation; no map, no value). The receiver is fed with `try_send`:
@@ -42,7 +42,7 @@
 //!    CSBKO_BSDWNACT; ETSI TS 102 361-2 BS outbound activation). The modem itself (DMR_START
 //!    in duplex) needs no such burst, so this is a per-link choice.
 //!
-//! The link makes no decisions about radios (DESIGN.md): it neither filters nor rewrites
+//! The link makes no decisions about radios (docs/design.md): it neither filters nor rewrites
 //! bursts, and ignores [`Transmission::site`] (the caller routes bursts to the right site's
 //! link).
 
@@ -96,7 +96,7 @@ pub struct MmdvmConfig {
     pub cw_tx_level: u8,
     /// DMR receive delay (SET_CONFIG `dmrDelay`).
     pub dmr_delay: u8,
-    /// Set the v2 trunking bit (2026 trunking firmware, transports.md 1.10).
+    /// Set the v2 trunking bit (2026 trunking firmware, docs/transports.md §1.10).
     pub trunking: bool,
     /// Frequencies for SET_FREQ; `None` sends no SET_FREQ.
     pub frequencies: Option<SetFreq>,
@@ -129,7 +129,7 @@ pub struct MmdvmConfig {
     pub wake_idle: Duration,
 }
 
-/// The identities a BS_Dwn_Act carries (ETSI TS 102 361-2; air-interface.md 3.1: BS address
+/// The identities a BS_Dwn_Act carries (ETSI TS 102 361-2; docs/air-interface.md §3.1: BS address
 /// at bits 32-55, source at 56-79).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WakeUp {
@@ -140,7 +140,7 @@ pub struct WakeUp {
 }
 
 impl MmdvmConfig {
-    /// Defaults from MMDVMHost (transports.md 1.4-1.7) and the issue: 250 ms status, 2 s
+    /// Defaults from MMDVMHost (docs/transports.md §1.4-1.7) and the issue: 250 ms status, 2 s
     /// silence, 1.5 s per GET_VERSION try × 6, 0.5 s → 30 s backoff, 64 bursts per slot.
     pub fn new(name: impl Into<String>, port: PortSpec, site: SiteName) -> MmdvmConfig {
         MmdvmConfig {
@@ -412,7 +412,7 @@ impl MmdvmLink {
         self.operate(&mut port).await
     }
 
-    /// GET_VERSION with retries, then the configuration commands (transports.md 1.6).
+    /// GET_VERSION with retries, then the configuration commands (docs/transports.md §1.6).
     async fn handshake(&mut self, port: &mut Transport) -> Result<ProtocolVersion, End> {
         let mut version = None;
         for attempt in 1..=self.cfg.version_attempts.max(1) {
@@ -631,7 +631,7 @@ impl MmdvmLink {
     ) -> Result<(), End> {
         let cmd = Command::DmrData {
             slot: SLOTS[i],
-            // g4klx/MMDVM ignores the control byte on transmit; MMDVMHost sends 0 (transports.md 1.3).
+            // g4klx/MMDVM ignores the control byte on transmit; MMDVMHost sends 0 (docs/transports.md §1.3).
             control: 0,
             burst,
         };

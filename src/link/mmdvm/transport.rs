@@ -1,9 +1,9 @@
-//! The two byte transports an MMDVM modem is reached over: a serial port, or UDP.
+//! The two byte docs/transports.md an MMDVM modem is reached over: a serial port, or UDP.
 //!
 //! Serial: `tokio_serial::new(path, baud).open_native_async()` (default features off, so no
-//! libudev; perf-and-deps.md 2b). MMDVMHost asserts RTS when it opens the port
-//! (transports.md 1, `CUARTController::setRaw`); we set DTR and RTS too, but a failure there is
-//! only logged, because ptys refuse them with ENOTTY (transports.md 4.3, 6) and so do some
+//! libudev; docs/performance.md §2b). MMDVMHost asserts RTS when it opens the port
+//! (docs/transports.md §1, `CUARTController::setRaw`); we set DTR and RTS too, but a failure there is
+//! only logged, because ptys refuse them with ENOTTY (docs/transports.md §4.3, 6) and so do some
 //! USB adapters.
 //!
 //! UDP: MMDVMHost's `Protocol=udp` modem transport (g4klx/MMDVMHost:UDPController.cpp) carries

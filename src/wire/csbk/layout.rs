@@ -1,5 +1,5 @@
 //! Field plumbing shared by the CSBK bodies: the [`Field`] conversion, the `layout!` macro that
-//! declares a body by its absolute bit positions (air-interface.md 3.1 conventions: bit 0 is the
+//! declares a body by its absolute bit positions (docs/air-interface.md §3.1 conventions: bit 0 is the
 //! MSB of octet 0, a CSBK's data bits are abs 16..=79), and the `open_enum!` macro for coded
 //! values that keeps unknown codes as `Unknown(raw)` (smoltcp `enum_with_unknown!`).
 //!

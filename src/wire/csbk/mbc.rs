@@ -2,13 +2,13 @@
 //! MBC-header mask on its CRC (`AAAA` DMR, `D8ED` PDT), then one or more continuation blocks
 //! (DT 5); the last one (LB = 1) carries a CRC-CCITT over all continuation blocks concatenated,
 //! with no mask (dsd-fme dmr_block.c, sdrtrunk `MBC_LAST_BLOCK_CRC_MASK = 0x0`;
-//! air-interface.md 2.6, 3.6; no public MBC capture exists, §9.6). Non-last continuation blocks
+//! docs/air-interface.md §2.6, 3.6; no public MBC capture exists, §9.6). Non-last continuation blocks
 //! are 12 data octets; the last is 10 data octets and the CRC (Hytera PDT dll.h
 //! `MBC_CONTINUATION_LEN` 12 / `MBC_TAIL_LEN` 10).
 //!
 //! Grants, C_BCAST and C_MOVE with LPCN 0xFFF carry their channel as CG_AP absolute channel
 //! parameters in a single continuation block (sdrtrunk AbsoluteChannelParameters.java, dmrgo
-//! mbc.go, dsd-fme; air-interface.md 3.4). A one-continuation MBC decodes that block as
+//! mbc.go, dsd-fme; docs/air-interface.md §3.4). A one-continuation MBC decodes that block as
 //! [`CgAp`]; longer MBCs keep their continuation blocks raw.
 //!
 //! Bounded: at most [`MAX_CONTINUATION`] continuation blocks (dll.h `MBC_BLACK_MAX` = 4 blocks
@@ -56,7 +56,7 @@ layout! {
     }
 }
 
-/// Frequency resolution of CG_AP (air-interface.md 3.4).
+/// Frequency resolution of CG_AP (docs/air-interface.md §3.4).
 pub const STEP_HZ: u64 = 125;
 
 impl CgAp {

@@ -1,7 +1,7 @@
 //! CSBK: the 12-octet control signalling block after BPTC(196,96), and MBC (multi-block
 //! control). ETSI TS 102 361-2 §7.1 / TS 102 361-4 §7.1–7.2 as read in public code, and the
-//! PDT variants of GA/T 1057 as far as public code shows them (air-interface.md 3, 9;
-//! pdt-facts.md 2.3–2.4).
+//! PDT variants of GA/T 1057 as far as public code shows them (docs/air-interface.md §3, 9;
+//! docs/pdt.md §2.3–2.4).
 //!
 //! ```text
 //! abs bit  0   1   2..7    8..15  16 .. 79               80 .. 95
@@ -12,21 +12,21 @@
 //! - [`Csbk::parse`] reads fields only and never checks the CRC; [`Csbk::check`] says which
 //!   dialect's mask validates (DMR tried first). A block shorter or longer than 12 octets is
 //!   a [`WireError`] naming `"csbk"`; nothing else is an error.
-//! - Bodies are chosen by (FID, opcode), never by opcode alone (air-interface.md 3.1). A
+//! - Bodies are chosen by (FID, opcode), never by opcode alone (docs/air-interface.md §3.1). A
 //!   protected block (PF = 1), an unknown FID or opcode keeps its 64 data bits as
 //!   [`CsbkBody::Raw`]. Every typed body also keeps its reserved bits, so `parse` then `emit`
 //!   reproduces any block bit for bit.
 //! - Opcode 0x38 is TD_GRANT_MI on a trunked control channel and BS_Dwn_Act elsewhere
-//!   (air-interface.md 3.1). [`Csbk::parse`] assumes [`Channel::Conventional`] (BS_Dwn_Act),
+//!   (docs/air-interface.md §3.1). [`Csbk::parse`] assumes [`Channel::Conventional`] (BS_Dwn_Act),
 //!   the reading every public decoder of the test vectors gives and the one that assumes
-//!   nothing about the PDT trunked message set (air-interface.md 9.2); a decoder that knows
+//!   nothing about the PDT trunked message set (docs/air-interface.md §9.2); a decoder that knows
 //!   it listens to a TSCC calls [`Csbk::parse_on`] with [`Channel::TrunkedControl`].
 //! - [`Csbk::emit`] writes all 12 octets, CRC and the dialect's mask included.
 //! - [`Csbk`] serialises (serde) flat: header fields, `opcode_name`, then the body's fields;
 //!   addresses are plain integers, coded values snake_case names.
 //!
 //! Fields are read with shifts (the header octet directly, bodies through `bits::get`), not
-//! with nom combinators as STYLE.md suggests: CSBK parsing is on the burst decode hot path
+//! with nom combinators as docs/design.md suggests: CSBK parsing is on the burst decode hot path
 //! (benches/wire.rs), where nom's parser plumbing showed in the profile.
 //!
 //! MBC (header DT 4 + continuation blocks DT 5) is in [`mbc`].
@@ -57,7 +57,7 @@ const DATA_LEN: usize = 10;
 /// Octets of a CSBK: ten data octets and the masked CRC-CCITT.
 pub const LEN: usize = DATA_LEN + 2;
 
-/// FID 0x00: ETSI standardised (air-interface.md 3.2).
+/// FID 0x00: ETSI standardised (docs/air-interface.md §3.2).
 pub const FID_STANDARD: u8 = 0x00;
 /// FID 0x08: "HYT Science Tech" in ok-dmrlib, `PFID // pdt` in the Hytera PDT code (3.2, 3.9).
 pub const FID_PDT: u8 = 0x08;
@@ -66,7 +66,7 @@ pub const FID_DMRA: u8 = 0x10;
 /// FID 0x68: Hytera; the Hytera PDT code checks its SUPS CSBKs with it (3.2, 3.9).
 pub const FID_HYTERA: u8 = 0x68;
 
-/// Opcode of a PDT supplementary-service request (dll.h `REQ_CSBKO`, air-interface.md 3.9).
+/// Opcode of a PDT supplementary-service request (dll.h `REQ_CSBKO`, docs/air-interface.md §3.9).
 pub const OP_PDT_SUPS_REQ: u8 = 0x29;
 /// Opcode of a PDT supplementary-service answer response (dll.h `ACK_CSBKO`).
 pub const OP_PDT_SUPS_ANS: u8 = 0x2C;
@@ -317,7 +317,7 @@ impl CsbkBody {
     }
 }
 
-/// The name of a FID 0x00 opcode whatever its body (air-interface.md 3.3); 0x38 is named
+/// The name of a FID 0x00 opcode whatever its body (docs/air-interface.md §3.3); 0x38 is named
 /// by its body in [`Csbk::opcode_name`].
 const fn standard_name(opcode: u8) -> Option<&'static str> {
     Some(match opcode {
@@ -564,7 +564,7 @@ impl Csbk {
     }
 
     /// BS_Dwn_Act (BS outbound activation, Tier II, CSBKO 0x38 off a trunked control
-    /// channel; air-interface.md 3.1): `source` asks the BS at `bs_address` to start its
+    /// channel; docs/air-interface.md §3.1): `source` asks the BS at `bs_address` to start its
     /// downlink.
     pub fn bs_dwn_act(bs_address: u32, source: u32) -> Csbk {
         Csbk::single(
@@ -1578,7 +1578,7 @@ mod tests {
     #[test]
     fn builders_make_the_blocks_the_sources_describe() {
         // PDT stun: FID 0x68, CSBKO 0x29, SSO 0x0A, reserved octet, target, source
-        // (air-interface.md 3.9 SUPS_CSBK_PDU).
+        // (docs/air-interface.md §3.9 SUPS_CSBK_PDU).
         let b = Csbk::pdt_stun(0x0A0B0C, 0x010203).to_bytes(Dialect::Pdt);
         assert_eq!(
             b[..10],
@@ -1597,7 +1597,7 @@ mod tests {
         ack[3] = 0x00;
         let c = Csbk::parse(&ack).unwrap();
         assert_eq!((c.target(), c.source()), (Some(0xC8), Some(0x64)));
-        // C_AHOY radio check from the TSI gateway identity (air-interface.md 3.7, 3.8).
+        // C_AHOY radio check from the TSI gateway identity (docs/air-interface.md §3.7, 3.8).
         let b = Csbk::ahoy(
             720,
             0xFFFECA,

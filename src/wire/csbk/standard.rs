@@ -1,5 +1,5 @@
 //! Bodies of the ETSI-standard (FID 0x00) CSBKs: ETSI TS 102 361-2/-4 layouts as read in
-//! sdrtrunk, dmrgo, ok-dmrlib, dsd-fme and dvmhost (air-interface.md 3.4 and 3.5). Positions are
+//! sdrtrunk, dmrgo, ok-dmrlib, dsd-fme and dvmhost (docs/air-interface.md §3.4 and 3.5). Positions are
 //! absolute bits of the 96-bit block; every layout covers abs 16..=79, reserved bits included.
 
 use serde::Serialize;
@@ -9,7 +9,7 @@ use crate::wire::bits;
 
 open_enum! {
     /// Service kind of C_AHOY / C_RAND / C_ACKVIT (4 bits; sdrtrunk ServiceKind.java = dsd-fme,
-    /// air-interface.md 3.4). Code 12 is reserved and stays `Unknown(12)`.
+    /// docs/air-interface.md §3.4). Code 12 is reserved and stays `Unknown(12)`.
     pub enum ServiceKind {
         IndividualVoice = 0,
         TalkgroupVoice = 1,
@@ -32,7 +32,7 @@ open_enum! {
 }
 
 open_enum! {
-    /// C_ALOHA service function (2 bits, abs 29–30; ok-dmrlib via air-interface.md 3.4).
+    /// C_ALOHA service function (2 bits, abs 29–30; ok-dmrlib via docs/air-interface.md §3.4).
     pub enum ServiceFunction {
         AllServices = 0,
         RegistrationAndPayloadGrants = 1,
@@ -69,7 +69,7 @@ open_enum! {
 
 /// How the two top bits of a reason code classify it.
 ///
-/// air-interface.md 3.4 notes a conflict: sdrtrunk's `AcknowledgeType` enum is ordered ACK,
+/// docs/air-interface.md §3.4 notes a conflict: sdrtrunk's `AcknowledgeType` enum is ordered ACK,
 /// NACK, QUEUED, WAIT, but its own Reason table puts the refusals at 0x00–0x3F, the positive
 /// answers at 0x40–0x7F, "queued" at 0xA0/0xAA and "wait" at 0xE0. We follow the value table,
 /// which dvmhost's reason constants (`TS_DENY_RSN_*` = 0x20.., `TS_ACK_RSN_*` = 0x60..) agree
@@ -102,7 +102,7 @@ impl ReasonCode {
         }
     }
 
-    /// The name of the code (sdrtrunk Reason.java, dvmhost DMRDefines.h; air-interface.md 3.4).
+    /// The name of the code (sdrtrunk Reason.java, dvmhost DMRDefines.h; docs/air-interface.md §3.4).
     ///
     /// ok-dmrlib names 0x21 "MS does not support this feature or service"; sdrtrunk and dvmhost
     /// name it the TS refusal "not permitted" (`TS_DENY_RSN_PERM_USER_REFUSED`): two sources
@@ -203,7 +203,7 @@ impl SystemModel {
 }
 
 /// The 16-bit System Identity Code: model(2) | NET | SITE | PAR(2) (sdrtrunk
-/// SystemIdentityCode.java, dsd-fme `dmr_decode_syscode`; air-interface.md 3.4).
+/// SystemIdentityCode.java, dsd-fme `dmr_decode_syscode`; docs/air-interface.md §3.4).
 ///
 /// `raw` is what goes on air; the other fields are decoded from it. NET and SITE are the raw
 /// values (dsd-fme prints them plus one).
@@ -268,7 +268,7 @@ impl Field for SystemIdentityCode {
 }
 
 layout! {
-    /// C_ALOHA (0x19): TSCC beacon and random-access parameters (air-interface.md 3.4).
+    /// C_ALOHA (0x19): TSCC beacon and random-access parameters (docs/air-interface.md §3.4).
     ///
     /// Abs 17 is TSCCAS support per ok-dmrlib and dmrgo, reserved per sdrtrunk (§9.4); it is
     /// decoded as ok-dmrlib does and kept either way.
@@ -303,7 +303,7 @@ layout! {
 }
 
 layout! {
-    /// C_AHOY / P_AHOY (0x1C): an enquiry that demands a response (air-interface.md 3.4).
+    /// C_AHOY / P_AHOY (0x1C): an enquiry that demands a response (docs/air-interface.md §3.4).
     pub struct Ahoy {
         /// Service options mirror (7 bits).
         service_options: u8 = [16, 7],
@@ -325,7 +325,7 @@ layout! {
 }
 
 layout! {
-    /// C_RAND (0x1F): random-access service request (dmrgo, dvmhost; air-interface.md 3.4).
+    /// C_RAND (0x1F): random-access service request (dmrgo, dvmhost; docs/air-interface.md §3.4).
     pub struct Rand {
         /// Service options (7 bits).
         service_options: u8 = [16, 7],
@@ -343,7 +343,7 @@ layout! {
 }
 
 layout! {
-    /// C_ACKVIT (0x1E): ackvitation (dmrgo; air-interface.md 3.4).
+    /// C_ACKVIT (0x1E): ackvitation (dmrgo; docs/air-interface.md §3.4).
     pub struct Ackvit {
         /// Service options mirror (7 bits).
         service_options: u8 = [16, 7],
@@ -364,7 +364,7 @@ layout! {
 
 layout! {
     /// C_ACKD / C_ACKU / P_ACKD / P_ACKU (0x20–0x23): acknowledge (sdrtrunk Acknowledge.java,
-    /// dmrgo, dsd-fme; air-interface.md 3.4).
+    /// dmrgo, dsd-fme; docs/air-interface.md §3.4).
     pub struct Ack {
         /// Response info (7 bits; sdrtrunk reads abs 16 as target G/I for some reasons).
         response_info: u8 = [16, 7],
@@ -381,7 +381,7 @@ layout! {
 
 layout! {
     /// NACK_Rsp (0x26): negative acknowledge. Source and target are **reversed** compared with
-    /// the other PDUs (ok-dmrlib, dmrgo, dvmhost, MMDVMHost; air-interface.md 3.4).
+    /// the other PDUs (ok-dmrlib, dmrgo, dvmhost, MMDVMHost; docs/air-interface.md §3.4).
     pub struct NackRsp {
         /// Additional-info flag (always 1).
         additional_info: bool = [16, 1],
@@ -400,7 +400,7 @@ layout! {
 
 layout! {
     /// Channel grants 0x30–0x38 (PV/TV/BTV/PD/TD, _DX, _MI; sdrtrunk ChannelGrant.java, dmrgo,
-    /// dsd-fme, dvmhost CSBK_TV_GRANT.cpp; air-interface.md 3.4). LPCN 0xFFF means absolute
+    /// dsd-fme, dvmhost CSBK_TV_GRANT.cpp; docs/air-interface.md §3.4). LPCN 0xFFF means absolute
     /// channel parameters follow in an MBC continuation block (see [`super::mbc`]).
     pub struct Grant {
         /// Logical physical channel number (12 bits); 0xFFF = see MBC, 0 invalid.
@@ -497,7 +497,7 @@ layout! {
         data_follows: bool = [16, 1],
         /// G/I: true when the target is a talkgroup.
         group: bool = [17, 1],
-        /// Reserved; Hytera uses abs 23 as a GPS flag (air-interface.md 3.4).
+        /// Reserved; Hytera uses abs 23 as a GPS flag (docs/air-interface.md §3.4).
         reserved: u8 = [18, 6],
         /// CSBK blocks to follow.
         blocks_to_follow: u8 = [24, 8],
@@ -587,7 +587,7 @@ layout! {
     /// Data bits of C_UDTHD / C_UDTHU / C_DGNAHD / C_DGNAHU as CSBK opcodes.
     ///
     /// These opcodes name UDT headers, which travel as data headers (DT 6, DPF 0, the opcode at
-    /// abs 74–79; air-interface.md 5.1) and belong to `wire::data_header`. No source gives a
+    /// abs 74–79; docs/air-interface.md §5.1) and belong to `wire::data_header`. No source gives a
     /// CSBK layout for them, so here the 64 data bits are kept as they are.
     pub struct UdtHeaderRef {
         /// The 64 data bits, MSB first.
@@ -735,7 +735,7 @@ layout! {
     }
 }
 
-/// A C_BCAST announcement, by type (abs 16–20; air-interface.md 3.5).
+/// A C_BCAST announcement, by type (abs 16–20; docs/air-interface.md §3.5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(tag = "announcement", rename_all = "snake_case")]
 pub enum Announcement {

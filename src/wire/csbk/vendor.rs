@@ -1,20 +1,20 @@
 //! Manufacturer CSBKs whose layout a public source documents.
 //!
 //! - FID 0x10 (DMR Association / Motorola, Tier II): call alert 0x1F, call alert ack 0x20,
-//!   radio check 0x24, emergency 0x27 (MMDVMHost DMRCSBK / DMRDefines.h via air-interface.md 3.3).
+//!   radio check 0x24, emergency 0x27 (MMDVMHost DMRCSBK / DMRDefines.h via docs/air-interface.md §3.3).
 //! - FID 0x68 (Hytera) and 0x08 (named `PFID // pdt` in the Hytera PDT code): the PDT
 //!   supplementary-service CSBKs 0x29 request, 0x2C answer response and 0x37 digital alarm,
 //!   laid out as `SUPS_CSBK_PDU` = SSO(8) | reserved(8) | target(24) | source(24)
-//!   (zhoudayuan/Epack_Alarm code/protocol/dll.h; air-interface.md 3.9, pdt-facts.md 2.3).
+//!   (zhoudayuan/Epack_Alarm code/protocol/dll.h; docs/air-interface.md §3.9, docs/pdt.md §2.3).
 //!   That code is a PDT *conventional* repeater; whether the 370 MHz trunked network uses the
-//!   same blocks is unknown (air-interface.md 9.2).
+//!   same blocks is unknown (docs/air-interface.md §9.2).
 
 use serde::Serialize;
 
 open_enum! {
     /// Supplementary-service operation (SSO) of a PDT SUPS CSBK (dll.h `*_SSO`,
-    /// air-interface.md 3.9). The Hytera code marks 0x0F "tentative". No over-the-air code
-    /// for kill is public (pdt-facts.md 2.3: kill is handled for the repeater itself only).
+    /// docs/air-interface.md §3.9). The Hytera code marks 0x0F "tentative". No over-the-air code
+    /// for kill is public (docs/pdt.md §2.3: kill is handled for the repeater itself only).
     pub enum Sso {
         /// Call alert (0x05).
         CallAlert = 0x05,
@@ -53,7 +53,7 @@ layout! {
 
 layout! {
     /// A PDT digital alarm request (0x37): the SSO octet carries a rolling counter below 0x0F
-    /// (pdt-facts.md 2.3); no acknowledgement is required in PDT mode.
+    /// (docs/pdt.md §2.3); no acknowledgement is required in PDT mode.
     pub struct PdtAlarm {
         /// Rolling sequence number (the SSO octet).
         sequence: u8 = [16, 8],
@@ -79,13 +79,13 @@ layout! {
     }
 }
 
-/// Octet 3 of a DMRA radio check that marks a request (MMDVMHost, air-interface.md 3.3).
+/// Octet 3 of a DMRA radio check that marks a request (MMDVMHost, docs/air-interface.md §3.3).
 pub const RADIO_CHECK_REQUEST: u8 = 0x80;
 
 /// DMRA radio check / extended function (FID 0x10, opcode 0x24).
 ///
 /// > byte 3 = 0x80 → request, else ack; request has dst at bytes 4–6 and src at 7–9, ack the
-/// > reverse (air-interface.md 3.3).
+/// > reverse (docs/air-interface.md §3.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct RadioCheck {
     /// Octet 2 as received (reserved).

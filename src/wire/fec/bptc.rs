@@ -1,5 +1,5 @@
 //! BPTC(196,96): the block product turbo code of CSBKs, headers, full LC, rate ½ data, idle
-//! and USBD bursts (TS 102 361-1 B.1.1; air-interface.md 2.1).
+//! and USBD bursts (TS 102 361-1 B.1.1; docs/air-interface.md §2.1).
 //!
 //! Input and output of the code are the 196 info bits of a burst, packed MSB-first in 25
 //! octets (last 4 bits 0, ignored on decode). The layout, after de-interleaving with
@@ -18,7 +18,7 @@
 //! straight to its share of the payload *and* of all 9 row and 15 column syndromes; a decode is
 //! 25 lookups and XORs over three `u64`s (about 250 instructions together with the burst's
 //! info-bit extraction, against about 8,300 for MMDVMHost's bool-array decode,
-//! perf-and-deps.md 1a; about 22 ns on the project machine, where a 16-entry-per-nibble table
+//! docs/performance.md §1a; about 22 ns on the project machine, where a 16-entry-per-nibble table
 //! took 47 ns; the price is a 150 KiB table, which the gateway's steady stream of bursts
 //! keeps warm). Only when a syndrome is non-zero does the decoder
 //! look further: a single error (one row and one column syndrome pointing at the same cell, or

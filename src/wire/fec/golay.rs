@@ -2,7 +2,7 @@
 //!
 //! A codeword is 20 bits, first bit on air in bit 19: the 8 data bits (colour code, then data
 //! type) in bits 19..12 and 12 parity bits in bits 11..0. The parity is the XOR of one 12-bit
-//! word per set data bit (air-interface.md 2.2, from the generator matrix of OK-DMR/ok-dmrlib
+//! word per set data bit (docs/air-interface.md §2.2, from the generator matrix of OK-DMR/ok-dmrlib
 //! golay_20_8_7.py; g4klx/MMDVMHost Golay2087.cpp `ENCODING_TABLE_2087` stores the same words
 //! byte-swapped).
 //!
@@ -14,7 +14,7 @@
 //! codeword and are then indistinguishable from a 1–3 bit error on it (47 % of 5-bit patterns
 //! are mis-corrected this way). Callers check the PDU CRC afterwards.
 
-/// Parity words for data bits 7 (first on air) down to 0 (air-interface.md 2.2; ok-dmrlib
+/// Parity words for data bits 7 (first on air) down to 0 (docs/air-interface.md §2.2; ok-dmrlib
 /// golay_20_8_7.py generator matrix).
 const PARITY_WORDS: [u16; 8] = [0x3DA, 0xD99, 0x6CD, 0x367, 0xDC6, 0xA97, 0x93E, 0x8EB];
 
@@ -121,7 +121,7 @@ mod tests {
         assert_eq!(
             encode(0x53) & 0xFFF,
             0xF2B,
-            "CC 5 / CSBK (air-interface.md 2.2)"
+            "CC 5 / CSBK (docs/air-interface.md §2.2)"
         );
     }
 

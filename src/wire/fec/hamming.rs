@@ -1,6 +1,6 @@
 //! Hamming codes of the DMR / PDT air interface (TS 102 361-1 B.3.5–B.3.7).
 //!
-//! Parity equations from air-interface.md 2.1 and 2.4 (g4klx/MMDVMHost Hamming.cpp,
+//! Parity equations from docs/air-interface.md §2.1 and 2.4 (g4klx/MMDVMHost Hamming.cpp,
 //! OK-DMR/ok-dmrlib hamming_*.py agree):
 //!
 //! | code | used in | parity bits |

@@ -3,7 +3,7 @@
 //!
 //! A codeword is 16 bits, first bit on air in bit 15: 7 data bits (colour code 4, PI 1, LCSS 2)
 //! in bits 15..9 and 9 parity bits in bits 8..0. The parity is the XOR of one 9-bit word per set
-//! data bit (air-interface.md 2.3, from OK-DMR/ok-dmrlib quadratic_residue_16_7_6.py; the same
+//! data bit (docs/air-interface.md §2.3, from OK-DMR/ok-dmrlib quadratic_residue_16_7_6.py; the same
 //! words sit in the low 9 bits of g4klx/MMDVMHost QR1676.cpp `ENCODING_TABLE_1676`).
 //!
 //! Contract of [`decode`]: the minimum distance is 6, so every pattern of up to 2 errors is
@@ -12,7 +12,7 @@
 //! ≤ 2-bit pattern. Five or more errors can reach another codeword's radius and be
 //! mis-corrected.
 
-/// Parity words for data bits 6 (first on air) down to 0 (air-interface.md 2.3; ok-dmrlib
+/// Parity words for data bits 6 (first on air) down to 0 (docs/air-interface.md §2.3; ok-dmrlib
 /// quadratic_residue_16_7_6.py).
 const PARITY_WORDS: [u16; 7] = [0x04F, 0x11E, 0x1B7, 0x1E2, 0x1C9, 0x0E5, 0x073];
 

@@ -1,5 +1,5 @@
 //! Reed-Solomon (12,9) over GF(2⁸): the parity of a full LC in the voice LC header and the
-//! terminator with LC (TS 102 361-1 B.3.6; air-interface.md 2.5).
+//! terminator with LC (TS 102 361-1 B.3.6; docs/air-interface.md §2.5).
 //!
 //! - Field: GF(2⁸) with primitive polynomial `0x11D` (x⁸+x⁴+x³+x²+1), α = 2 (MMDVMHost
 //!   RS129.cpp EXP/LOG tables).
@@ -13,7 +13,7 @@
 //! The minimum distance is 4, so [`decode`] corrects one symbol (octet) error and detects every
 //! two-symbol error (`None`).
 
-/// Primitive polynomial of GF(2⁸) (air-interface.md 2.5).
+/// Primitive polynomial of GF(2⁸) (docs/air-interface.md §2.5).
 const PRIMITIVE: u16 = 0x11D;
 
 /// Generator coefficients below x³, highest degree first: `0x0E`, `0x38`, `0x40` (2.5).

@@ -1,5 +1,5 @@
 //! Rate ¾ trellis code of rate ¾ data continuation blocks (TS 102 361-1 B.2.4;
-//! air-interface.md 2.8).
+//! docs/air-interface.md §2.8).
 //!
 //! 144 payload bits (18 octets) are cut into 48 tribits plus a flush tribit 0. An 8-state
 //! encoder whose state is the previous tribit maps (state, tribit) to one of 16 constellation
