@@ -697,6 +697,17 @@ pub fn event(cursor: Cursor, e: &Event) -> pb::Event {
                 }
             }),
         }),
+        EventKind::DataReceived { radio, site, data } => P::DataReceived(pb::DataReceived {
+            radio: radio_name(*radio),
+            site: site_name(site),
+            destination: data.destination,
+            group: data.group,
+            sap: u32::from(data.sap),
+            source_port: data.source_port.map_or(0, u32::from),
+            destination_port: data.destination_port.map_or(0, u32::from),
+            payload: data.payload.clone(),
+            truncated: data.truncated,
+        }),
         EventKind::PositionReported {
             radio,
             site,

@@ -37,7 +37,7 @@ use crate::link::homebrew::{
     Allow, HomebrewCounters, Master, MasterConfig, Peer, PeerConfig, PeerEntry, PeerId, SlotAllow,
 };
 use crate::link::mmdvm::{MmdvmConfig as ModemConfig, MmdvmLink, PortSpec};
-use crate::link::{LinkCounters, LinkState, Received, SiteName, Transmit};
+use crate::link::{Aux, LinkCounters, LinkState, Received, SiteName, Transmit};
 use crate::wire::{Dialect, DialectChoice};
 
 /// Bursts the ingest task decodes before handing their inputs to the driver at once.
@@ -219,6 +219,8 @@ pub async fn start(
     // Sites and their transmit routes.
     let (rx_tx, mut rx_rx) = mpsc::channel::<Received>(8192);
     let (state_tx, mut state_rx) = mpsc::channel::<LinkState>(256);
+    // DMRA / DMRG (talker alias, GPS) from the Homebrew master's peers.
+    let (aux_tx, mut aux_rx) = mpsc::channel::<Aux>(1024);
     let mut sites: HashMap<String, SiteTx> = HashMap::new();
     let mut receivers: HashMap<String, DialectChoice> = HashMap::new();
     for s in &config.sites {
@@ -257,7 +259,8 @@ pub async fn start(
         let counters = Arc::new(HomebrewCounters::new(Arc::clone(&link_counters)));
         let link = Master::bind(mc, counters)
             .await
-            .with_context(|| format!("binding the Homebrew master on {bind}"))?;
+            .with_context(|| format!("binding the Homebrew master on {bind}"))?
+            .with_aux(aux_tx.clone());
         homebrew_addr = Some(link.local_addr()?);
         let (tx, tx_rx) = mpsc::channel(1024);
         for p in &master.peers {
@@ -342,6 +345,7 @@ pub async fn start(
     }
     drop(rx_tx);
     drop(state_tx);
+    drop(aux_tx);
 
     // The driver, with egress on its transmit path.
     // Validated above (config::ANSWER_TIMEOUT_SECS, ATTEMPTS, ...); the conversions still
@@ -417,6 +421,7 @@ pub async fn start(
             let mut inputs = Vec::new();
             let mut batch = Vec::with_capacity(INGEST_BATCH);
             let mut states_open = true;
+            let mut aux_open = true;
             loop {
                 tokio::select! {
                     // Whatever the links have queued, up to INGEST_BATCH bursts, goes to the
@@ -434,6 +439,18 @@ pub async fn start(
                             });
                             ingest.feed(&received, &mut inputs);
                         }
+                        driver.submit_all(&mut inputs);
+                    }
+                    aux = aux_rx.recv(), if aux_open => {
+                        let Some(aux) = aux else {
+                            aux_open = false;
+                            continue;
+                        };
+                        let ingest = ingests.entry(aux.site.clone()).or_insert_with(|| {
+                            let choice = receivers.get(&*aux.site).copied().unwrap_or_default();
+                            Ingest::new(SiteId::new(&aux.site), choice)
+                        });
+                        ingest.aux(&aux, &mut inputs);
                         driver.submit_all(&mut inputs);
                     }
                     // Once every link has dropped its state sender the branch is disabled;

@@ -18,16 +18,18 @@
 //! | DMRA emergency 0x27, PDT alarm 0x37 | `EmergencyAlarm` | AI §3.3, §3.9 |
 //! | C_ACKU, NACK_Rsp, DMRA call alert ack / radio check answer, PDT SUPS answer 0x2C, Hytera DMR-mode SUPS ack | `Answer` | air-commands.md §2–§4 |
 //! | packet data: text, status, LRRP / PDT GPS / NMEA positions, response headers | `Text`, `Status`, `Position`, `Answer` | air-commands.md §5–§7 |
+//! | IP data: Motorola TMS text / TMS ack (UDP 4007), ARS registration / deregistration (4005), text on 5016 | `Text`, `Answer { Text }`, `Registered`, `Deregistered` | docs/ip-data.md |
+//! | any other packet data, UDT without text | `DataReceived` (raw, with ports; the sender counts as heard) | docs/ip-data.md |
 //!
 //! Queued and wait answers are not passed on (air-commands.md §0). What fails is counted per
 //! stage in [`IngestCounters`] and dropped; nothing here panics or grows with the input: the
 //! per-slot state is fixed-size except the data assembler, which `wire` bounds at 127 blocks.
 
 use crate::dispatch::{
-    Addressee, AirEvent, AirInput, Answer, Input, Position, PositionSource, RadioId, Refusal,
-    Service, SiteId, TalkgroupId,
+    Addressee, AirEvent, AirInput, Answer, Input, MAX_RECEIVED_DATA, Position, PositionSource,
+    RadioId, ReceivedData, Refusal, Service, SiteId, TalkgroupId,
 };
-use crate::link::{Received, Slot};
+use crate::link::{Aux, AuxKind, Received, Slot};
 use crate::wire::csbk::mbc::MbcAssembler;
 use crate::wire::csbk::{
     Channel, Csbk, CsbkBody, FID_HYTERA, ReasonClass, ReasonCode, ServiceKind, Sso,
@@ -124,8 +126,19 @@ pub struct Ingest {
     site: SiteId,
     choice: DialectChoice,
     slots: [SlotState; 2],
+    /// Talker alias assembly of DMRA packets, by source radio; at most [`MAX_AUX_ALIASES`].
+    aux_aliases: std::collections::HashMap<u32, TalkerAliasAssembler>,
     counters: IngestCounters,
 }
+
+/// Bound on the talker aliases assembled from DMRA at once; past it the oldest half-built
+/// ones are forgotten (a radio sends its alias blocks within a second or so).
+pub const MAX_AUX_ALIASES: usize = 256;
+
+/// FLCO of the talker alias header; blocks 1–3 follow as 5–7 (air-interface.md 4.3).
+const FLCO_TALKER_ALIAS_HEADER: u8 = 4;
+/// FLCO of the GPS info LC (air-interface.md 4.3).
+const FLCO_GPS_INFO: u8 = 8;
 
 fn radio(id: u32) -> Option<RadioId> {
     RadioId::new(id).ok()
@@ -174,6 +187,7 @@ impl Ingest {
             site,
             choice,
             slots: [SlotState::new(choice), SlotState::new(choice)],
+            aux_aliases: std::collections::HashMap::new(),
             counters: IngestCounters::default(),
         }
     }
@@ -186,6 +200,69 @@ impl Ingest {
     /// What was counted so far.
     pub fn counters(&self) -> IngestCounters {
         self.counters
+    }
+
+    /// Take one DMRA / DMRG a link received ([`Aux`]); push what it completes onto `out`: a
+    /// talker alias once its blocks are in, a position at once. The LC octets are read as the
+    /// embedded LC of the same FLCO would be (FID 0), in the site's dialect for GPS.
+    pub fn aux(&mut self, a: &Aux, out: &mut Vec<Input>) {
+        let Some(radio) = radio(a.source) else {
+            self.counters.parse += 1;
+            return;
+        };
+        let (flco, data) = match a.kind {
+            AuxKind::TalkerAlias { block, data } if block <= 3 => {
+                (FLCO_TALKER_ALIAS_HEADER + block, data)
+            }
+            AuxKind::Gps { data } => (FLCO_GPS_INFO, data),
+            AuxKind::TalkerAlias { .. } => {
+                self.counters.parse += 1;
+                return;
+            }
+        };
+        let mut lc = [0u8; 9];
+        lc[0] = flco;
+        lc[2..].copy_from_slice(&data);
+        let dialect = self.slots[0].dialect;
+        let Ok(lc) = FullLc::parse9_in(&lc, dialect) else {
+            self.counters.parse += 1;
+            return;
+        };
+        let event = match lc.body {
+            LcBody::GpsInfo(g) => AirEvent::Position {
+                radio,
+                position: Position {
+                    latitude: g.latitude_deg,
+                    longitude: g.longitude_deg,
+                    accuracy_m: accuracy_of(g.position_error),
+                    speed_kmh: None,
+                    heading_deg: None,
+                    fix_time: None,
+                    source: PositionSource::EmbeddedLc,
+                },
+            },
+            _ => {
+                if !self.aux_aliases.contains_key(&a.source)
+                    && self.aux_aliases.len() >= MAX_AUX_ALIASES
+                {
+                    self.aux_aliases.clear();
+                }
+                let asm = self.aux_aliases.entry(a.source).or_default();
+                let Some(alias) = asm.feed(&lc) else {
+                    return;
+                };
+                self.aux_aliases.remove(&a.source);
+                AirEvent::TalkerAlias { radio, alias }
+            }
+        };
+        self.counters.inputs += 1;
+        out.push(Input::Air(AirInput {
+            site: self.site.clone(),
+            // DMRA / DMRG name no slot; the site's first is recorded.
+            slot: Slot::One,
+            rssi_dbm: None,
+            event,
+        }));
     }
 
     /// Take one received burst; push the inputs it completes onto `out`.
@@ -570,7 +647,23 @@ fn data_events(pdu: &DataPdu, out: &mut Vec<AirEvent>) {
                 });
             }
         },
-        Message::Binary { data, .. } => {
+        Message::TextAck { .. } => out.push(AirEvent::Answer {
+            radio: source,
+            service: Some(Service::Text),
+            answer: Answer::Accepted,
+        }),
+        Message::Registration {
+            registered: true, ..
+        } => out.push(AirEvent::Registered { radio: source }),
+        Message::Registration {
+            registered: false, ..
+        } => out.push(AirEvent::Deregistered { radio: source }),
+        Message::Binary {
+            sap,
+            source_port,
+            destination_port,
+            data,
+        } => {
             // an LRRP report without a position: a refusal when its result is not success
             if let Ok(l) = Lrrp::parse(&data)
                 && !l.doc.is_request()
@@ -584,9 +677,43 @@ fn data_events(pdu: &DataPdu, out: &mut Vec<AirEvent>) {
                         code: result.min(0xFF) as u8,
                     }),
                 });
+                return;
             }
+            out.push(received_data(
+                source,
+                h,
+                (sap, source_port, destination_port),
+                data,
+            ));
         }
-        Message::Udt { .. } => {}
+        Message::Udt { format, data, .. } => {
+            // UDT without text (binary, manufacturer formats): kept raw; the format rides in
+            // place of the SAP, which UDT does not carry.
+            out.push(received_data(source, h, (format, None, None), data));
+        }
+    }
+}
+
+/// Packet data nothing decoded, as the core's [`AirEvent::DataReceived`].
+fn received_data(
+    source: RadioId,
+    h: &crate::wire::data_header::DataHeader,
+    (sap, source_port, destination_port): (u8, Option<u16>, Option<u16>),
+    mut payload: Vec<u8>,
+) -> AirEvent {
+    let cut = payload.len().saturating_sub(MAX_RECEIVED_DATA);
+    payload.truncate(MAX_RECEIVED_DATA);
+    AirEvent::DataReceived {
+        source,
+        data: ReceivedData {
+            destination: h.destination,
+            group: h.group,
+            sap,
+            source_port,
+            destination_port,
+            payload,
+            truncated: u32::try_from(cut).unwrap_or(u32::MAX),
+        },
     }
 }
 

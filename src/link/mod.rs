@@ -76,6 +76,31 @@ pub struct FrameMeta {
     pub stream_id: u32,
 }
 
+/// What a transport carries beside bursts: the talker alias and GPS LCs that MMDVMHost sends
+/// as Homebrew `DMRA` / `DMRG` packets (transports.md 2.1, 2.6). MMDVMHost sends the embedded
+/// LC a superframe late, so a GPS LC in a call's last, partial superframe reaches the network
+/// only this way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Aux {
+    /// The configured site it came from.
+    pub site: SiteName,
+    /// Source radio (24 bits).
+    pub source: u32,
+    /// What it carries.
+    pub kind: AuxKind,
+    /// Arrival time at the gateway.
+    pub at: Instant,
+}
+
+/// The payload of an [`Aux`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuxKind {
+    /// Talker alias LC octets 2–8: `block` 0 is the header (FLCO 4), 1–3 the blocks (FLCO 5–7).
+    TalkerAlias { block: u8, data: [u8; 7] },
+    /// GPS info LC (FLCO 8) octets 2–8.
+    Gps { data: [u8; 7] },
+}
+
 /// A burst the gateway wants a link to send.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Transmit {

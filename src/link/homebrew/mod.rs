@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 pub use master::{Allow, Master, MasterAction, MasterConfig, MasterCore, PeerEntry, SlotAllow};
 pub use packet::{
     CallType, ConfigBlock, Dmra, Dmrd, Dmrg, FrameType, HomebrewError, Packet, PeerId,
-    RepeaterInfo, login_digest, parse_dmrd,
+    RepeaterInfo, Short, login_digest, parse_dmrd, short_dmra, short_dmrg,
 };
 pub use peer::{Peer, PeerAction, PeerConfig, PeerPhase, PeerSession};
 
@@ -70,7 +70,7 @@ pub struct HomebrewCounters {
     /// Packets that carry another peer's ID (peer side).
     pub wrong_id: AtomicU64,
     /// Well-formed packets that only travel the other way, or that this link does not use
-    /// (DMRA, DMRG, RPTG, RPTSBKN).
+    /// (RPTG, RPTSBKN; DMRA and DMRG on the peer side).
     pub ignored: AtomicU64,
     /// Received bursts dropped because the gateway's queue was full.
     pub rx_dropped: AtomicU64,
@@ -88,6 +88,10 @@ pub struct HomebrewCounters {
     pub peer_timeouts: AtomicU64,
     /// MSTNAKs received (peer) or sent (master).
     pub naks: AtomicU64,
+    /// DMRA / DMRG handed to the gateway (master).
+    pub aux_in: AtomicU64,
+    /// Short DMRA / DMRG whose payload DMRGateway cut to 3 of 7 octets, dropped (master).
+    pub aux_cut: AtomicU64,
 }
 
 /// A plain copy of [`HomebrewCounters`].
@@ -113,6 +117,8 @@ pub struct HomebrewCountersSnapshot {
     pub missed_pongs: u64,
     pub peer_timeouts: u64,
     pub naks: u64,
+    pub aux_in: u64,
+    pub aux_cut: u64,
 }
 
 impl HomebrewCounters {
@@ -158,6 +164,8 @@ impl HomebrewCounters {
             missed_pongs: g(&self.missed_pongs),
             peer_timeouts: g(&self.peer_timeouts),
             naks: g(&self.naks),
+            aux_in: g(&self.aux_in),
+            aux_cut: g(&self.aux_cut),
         }
     }
 }
