@@ -1208,4 +1208,180 @@ mod tests {
         assert!(out.is_empty());
         assert_eq!((c.bursts, c.crc, c.slot_type, c.unknown_pdu), (3, 1, 1, 1));
     }
+
+    fn udp(dst: u32, src: u32, sp: u16, dp: u16, payload: &[u8]) -> Vec<[u8; 33]> {
+        let ip = sdata::ipv4_udp(
+            sdata::cai_ip(src, false),
+            sdata::cai_ip(dst, false),
+            sp,
+            dp,
+            payload,
+        );
+        packet(Dialect::Dmr, dst, src, 4, &ip, Rate::Half)
+    }
+
+    #[test]
+    fn tms_ars_and_port_5016_become_text_answers_and_registrations() {
+        let mut ing = Ingest::new(SiteId::new("s1"), DialectChoice::Auto);
+        // ok-dmrlib test_tms.py `test_message`: "ahoj", sequence 85, one address octet.
+        let tms = hex::decode("000de001019544610068006f006a00").unwrap();
+        let mut bursts = udp(GW, RADIO, sdata::TMS_PORT, sdata::TMS_PORT, &tms);
+        // the gateway's own TMS form read back
+        bursts.extend(udp(
+            GW,
+            RADIO,
+            sdata::TMS_PORT,
+            sdata::TMS_PORT,
+            &sdata::tms_text("山体滑坡", 3, true),
+        ));
+        // ok-dmrlib test_tms.py `test_ack_message`: TMS ack of sequence 53
+        bursts.extend(udp(
+            GW,
+            RADIO,
+            sdata::TMS_PORT,
+            sdata::TMS_PORT,
+            &hex::decode("00049f009520").unwrap(),
+        ));
+        // ok-dmrlib test_ars.py: device registration "11", then deregistration
+        bursts.extend(udp(
+            GW,
+            RADIO,
+            sdata::ARS_PORT,
+            sdata::ARS_PORT,
+            &hex::decode("0007f0200231310000").unwrap(),
+        ));
+        bursts.extend(udp(
+            GW,
+            RADIO,
+            sdata::ARS_PORT,
+            sdata::ARS_PORT,
+            &hex::decode("000131").unwrap(),
+        ));
+        let got = events(&mut ing, &bursts, Slot::One);
+        let to = Addressee::Radio(r(GW));
+        assert_eq!(
+            got,
+            vec![
+                AirEvent::Text {
+                    source: r(RADIO),
+                    to,
+                    text: "ahoj".into()
+                },
+                AirEvent::Text {
+                    source: r(RADIO),
+                    to,
+                    text: "山体滑坡".into()
+                },
+                AirEvent::Answer {
+                    radio: r(RADIO),
+                    service: Some(Service::Text),
+                    answer: Answer::Accepted
+                },
+                AirEvent::Registered { radio: r(RADIO) },
+                AirEvent::Deregistered { radio: r(RADIO) },
+            ]
+        );
+    }
+
+    #[test]
+    fn an_unknown_port_is_data_received_with_its_ports_and_payload() {
+        let mut ing = Ingest::new(SiteId::new("s1"), DialectChoice::Auto);
+        let got = events(
+            &mut ing,
+            &udp(GW, RADIO, 40_000, 9_999, b"\x01\x02opaque"),
+            Slot::One,
+        );
+        assert_eq!(
+            got,
+            vec![AirEvent::DataReceived {
+                source: r(RADIO),
+                data: ReceivedData {
+                    destination: GW,
+                    group: false,
+                    sap: 4,
+                    source_port: Some(40_000),
+                    destination_port: Some(9_999),
+                    payload: b"\x01\x02opaque".to_vec(),
+                    truncated: 0,
+                },
+            }]
+        );
+        // an ARS PDU type the gateway does not take (query response) is kept raw too
+        let got = events(
+            &mut ing,
+            &udp(GW, RADIO, sdata::ARS_PORT, sdata::ARS_PORT, &[0, 1, 0x3F]),
+            Slot::One,
+        );
+        assert!(
+            matches!(&got[..], [AirEvent::DataReceived { data, .. }] if data.destination_port == Some(sdata::ARS_PORT)),
+            "{got:?}"
+        );
+    }
+
+    fn aux(source: u32, kind: AuxKind) -> Aux {
+        Aux {
+            site: "s1".into(),
+            source,
+            kind,
+            at: Instant::now(),
+        }
+    }
+
+    #[test]
+    fn dmra_and_dmrg_become_alias_and_position() {
+        let mut ing = Ingest::new(SiteId::new("s1"), DialectChoice::Dmr);
+        let mut out = Vec::new();
+        // fixtures/homebrew_dmra_dmrg_short.hex, MMDVMHost form: header "LBG0TST" = ISO 8-bit,
+        // length 6, "BG0TST" from radio 0x46313b.
+        ing.aux(
+            &aux(
+                0x46_313b,
+                AuxKind::TalkerAlias {
+                    block: 0,
+                    data: *b"LBG0TST",
+                },
+            ),
+            &mut out,
+        );
+        ing.aux(
+            &aux(
+                0x46_313b,
+                AuxKind::Gps {
+                    data: [0x04, 0xaa, 0xaa, 0xaa, 0x2a, 0xaa, 0xaa],
+                },
+            ),
+            &mut out,
+        );
+        let ev: Vec<AirEvent> = out
+            .into_iter()
+            .map(|i| match i {
+                Input::Air(a) => a.event,
+                o => panic!("{o:?}"),
+            })
+            .collect();
+        assert_eq!(
+            ev[0],
+            AirEvent::TalkerAlias {
+                radio: r(0x46_313b),
+                alias: "BG0TST".into()
+            }
+        );
+        let AirEvent::Position { radio, position } = &ev[1] else {
+            panic!("{ev:?}")
+        };
+        assert_eq!(*radio, r(0x46_313b));
+        assert_eq!(position.accuracy_m, Some(200.0));
+        // the same octets as a GPS info LC in embedded signalling read the same
+        let mut lc = [0u8; 9];
+        lc[0] = 8;
+        lc[2..].copy_from_slice(&[0x04, 0xaa, 0xaa, 0xaa, 0x2a, 0xaa, 0xaa]);
+        let LcBody::GpsInfo(g) = FullLc::parse9(&lc).unwrap().body else {
+            panic!()
+        };
+        assert_eq!(
+            (position.latitude, position.longitude),
+            (g.latitude_deg, g.longitude_deg)
+        );
+        assert_eq!(ev.len(), 2);
+    }
 }

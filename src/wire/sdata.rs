@@ -472,7 +472,12 @@ pub fn decode_ars(payload: &[u8]) -> Option<Message> {
 /// The ARS answer to a device registration: success with a refresh time in 30-minute steps
 /// (ok-dmrlib test_ars.py: `0002BF01`, one step).
 pub fn ars_registration_ack(refresh_steps: u8) -> Vec<u8> {
-    vec![0x00, 0x02, 0x80 | 0x30 | ARS_QUERY_RESPONSE, refresh_steps & 0x7F]
+    vec![
+        0x00,
+        0x02,
+        0x80 | 0x30 | ARS_QUERY_RESPONSE,
+        refresh_steps & 0x7F,
+    ]
 }
 
 /// An ARS device registration from `device` (ok-dmrlib test_ars.py `0007F020023131 0000`
