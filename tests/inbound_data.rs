@@ -201,7 +201,9 @@ async fn dmra_and_dmrg_through_the_master_become_alias_and_position() {
         Packet::parse(&buf[..n]).unwrap()
     };
     let pid = PeerId(id);
-    sock.send_to(&Packet::Rptl(pid).to_vec(), addr).await.unwrap();
+    sock.send_to(&Packet::Rptl(pid).to_vec(), addr)
+        .await
+        .unwrap();
     let Packet::RptAck(salt) = recv().await else {
         panic!()
     };
@@ -237,11 +239,17 @@ async fn dmra_and_dmrg_through_the_master_become_alias_and_position() {
             data: [0x04, 0xaa, 0xaa, 0xaa, 0x2a, 0xaa, 0xaa]
         }
     );
-    assert!(got.iter().all(|a| &*a.site == "north" && a.source == 0x46_313b));
+    assert!(
+        got.iter()
+            .all(|a| &*a.site == "north" && a.source == 0x46_313b)
+    );
     // The cut ones are counted, not delivered.
     let deadline = tokio::time::Instant::now() + WAIT;
     while counters.snapshot().aux_cut < 2 {
-        assert!(tokio::time::Instant::now() < deadline, "aux_cut not counted");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "aux_cut not counted"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert_eq!(counters.snapshot().aux_in, 2);
