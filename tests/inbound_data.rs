@@ -278,3 +278,62 @@ async fn dmra_and_dmrg_through_the_master_become_alias_and_position() {
     stop.cancel();
     timeout(WAIT, task).await.unwrap().unwrap().unwrap();
 }
+
+#[test]
+fn texts_sent_in_each_site_form_read_back_as_the_same_text() {
+    use trunkgate::dispatch::egress::{self, TextForm};
+    use trunkgate::dispatch::{AirMessage, AirProfile};
+    use trunkgate::link::{Received, Slot};
+    use trunkgate::wire::Dialect;
+    let radio = RadioId::new(0x10_0065).unwrap();
+    let text = "山体滑坡预警 test";
+    for form in [TextForm::PdtSms, TextForm::MotorolaTms] {
+        for (profile, dialect) in [
+            (AirProfile::Pdt, Dialect::Pdt),
+            (AirProfile::TierIii, Dialect::Dmr),
+        ] {
+            let message = AirMessage::Text {
+                to: Addressee::Radio(radio),
+                text: text.into(),
+            };
+            let bursts = egress::encode_with_text_form(
+                Slot::One,
+                1,
+                dialect,
+                profile,
+                &message,
+                egress::DISPATI,
+                form,
+            )
+            .unwrap();
+            let mut ingest = Ingest::new(SiteId::new("north"), DialectChoice::Auto);
+            let mut inputs = Vec::new();
+            for b in &bursts {
+                let r = Received {
+                    site: Arc::from("north"),
+                    slot: Slot::One,
+                    burst: b.burst,
+                    rssi_dbm: None,
+                    ber_percent: None,
+                    meta: None,
+                    at: Instant::now(),
+                };
+                ingest.feed(&r, &mut inputs);
+            }
+            let texts: Vec<String> = inputs
+                .into_iter()
+                .filter_map(|i| match i {
+                    Input::Air(a) => match a.event {
+                        AirEvent::Text { text, to, .. } => {
+                            assert_eq!(to, Addressee::Radio(radio));
+                            Some(text)
+                        }
+                        _ => None,
+                    },
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(texts, vec![text.to_string()], "{form:?} {profile:?}");
+        }
+    }
+}

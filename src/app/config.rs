@@ -178,6 +178,20 @@ pub struct SiteConfig {
     /// Colour code of the site's channels.
     #[serde(default = "default_colour_code")]
     pub colour_code: u8,
+    /// How texts to this site's radios are sent: what its fleet's radios decode.
+    #[serde(default)]
+    pub text_form: TextForm,
+}
+
+/// The form a site's texts take on the air (`[[site]] text_form`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TextForm {
+    /// PDT SMS: compressed UDP/IP, UTF-16BE (docs/air-commands.md §5).
+    #[default]
+    PdtSms,
+    /// Motorola TMS over IP, UDP 4007 (docs/ip-data.md).
+    MotorolaTms,
 }
 
 fn default_colour_code() -> u8 {

@@ -87,6 +87,7 @@ struct SiteTx {
     name: SiteName,
     colour_code: u8,
     dialect: Dialect,
+    text_form: egress::TextForm,
     link: Option<mpsc::Sender<Transmit>>,
 }
 
@@ -232,6 +233,10 @@ pub async fn start(
                 name: SiteName::from(s.name.as_str()),
                 colour_code: s.colour_code,
                 dialect: tx,
+                text_form: match s.text_form {
+                    config::TextForm::PdtSms => egress::TextForm::PdtSms,
+                    config::TextForm::MotorolaTms => egress::TextForm::MotorolaTms,
+                },
                 link: None,
             },
         );
@@ -387,12 +392,14 @@ pub async fn start(
             tracing::warn!(%site, "transmit for a site without a link");
             return;
         };
-        match egress::encode(
+        match egress::encode_with_text_form(
+            egress::CONTROL_SLOT,
             route.colour_code,
             route.dialect,
             profile,
             &message,
             egress::DISPATI,
+            route.text_form,
         ) {
             Ok(bursts) => {
                 let Some(link) = &route.link else {
