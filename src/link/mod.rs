@@ -6,9 +6,9 @@
 //! about radios, calls or commands (../shared/DESIGN.md). Bad input costs a counter in
 //! [`LinkCounters`], never the link.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
 
 pub mod homebrew;
 pub mod mmdvm;
@@ -159,12 +159,40 @@ pub struct LinkCounters {
     pub bad_field: AtomicU64,
     /// Received frames dropped because the consumer's channel was full.
     pub rx_dropped: AtomicU64,
+    /// Unix milliseconds of the latest failure of any cause (0: none yet).
+    pub last_failure_ms: AtomicU64,
+    /// The cause and detail of the failure episode that started last. Written only when an
+    /// episode starts (rate-limited by [`FailureEpisodes`]), never per packet.
+    pub last_failure: Mutex<Option<String>>,
 }
 
 impl LinkCounters {
     /// Add one to a counter.
     pub fn bump(counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Note a failure's time; with `started`, also what the new episode is (a lock, taken
+    /// only when an episode starts).
+    pub fn note_failure(&self, started: Option<String>) {
+        let ms = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(1, |d| {
+                u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
+            });
+        self.last_failure_ms.store(ms, Ordering::Relaxed);
+        if let Some(what) = started
+            && let Ok(mut last) = self.last_failure.lock()
+        {
+            *last = Some(what);
+        }
+    }
+
+    /// The last failure episode's description and the time of the latest failure.
+    pub fn last_failure(&self) -> Option<(String, SystemTime)> {
+        let ms = self.last_failure_ms.load(Ordering::Relaxed);
+        let what = self.last_failure.lock().ok()?.clone()?;
+        (ms != 0).then(|| (what, SystemTime::UNIX_EPOCH + Duration::from_millis(ms)))
     }
 
     /// A plain copy of every counter.
@@ -185,6 +213,97 @@ impl LinkCounters {
             bad_field: get(&self.bad_field),
             rx_dropped: get(&self.rx_dropped),
         }
+    }
+}
+
+/// Rate-limited failure logging for one link (DESIGN.md: a recurring cause is logged once when
+/// it starts and once when it stops, never a line per packet). Each cause is an episode: the
+/// first failure logs a `warn` line with the cause and the detail (peer, address, reason) and
+/// records it in the link's [`LinkCounters::last_failure`]; further failures of that cause are
+/// only counted; once the cause stays quiet for `quiet`, or [`FailureEpisodes::clear`] ends it
+/// (a login that then succeeds), one `info` line says it stopped, with the count.
+#[derive(Debug)]
+pub struct FailureEpisodes {
+    link: String,
+    what: &'static str,
+    quiet: Duration,
+    counters: Arc<LinkCounters>,
+    /// Active episodes: cause, first and last failure, count, last detail.
+    active: Vec<(&'static str, Instant, u64, String)>,
+}
+
+/// Causes one link keeps apart at most; more are folded into the oldest (bounded memory).
+const MAX_CAUSES: usize = 32;
+
+impl FailureEpisodes {
+    /// Episodes of `link` (a `what` such as "Homebrew peer" names the side in the lines).
+    pub fn new(
+        link: impl Into<String>,
+        what: &'static str,
+        quiet: Duration,
+        counters: Arc<LinkCounters>,
+    ) -> FailureEpisodes {
+        FailureEpisodes {
+            link: link.into(),
+            what,
+            quiet,
+            counters,
+            active: Vec::new(),
+        }
+    }
+
+    /// One failure of `cause` at `now`; `detail` is logged when this starts an episode.
+    pub fn note(&mut self, now: Instant, cause: &'static str, detail: &dyn std::fmt::Display) {
+        if let Some(e) = self.active.iter_mut().find(|e| e.0 == cause) {
+            e.1 = now;
+            e.2 += 1;
+            self.counters.note_failure(None);
+            return;
+        }
+        let detail = detail.to_string();
+        tracing::warn!(link = %self.link, cause, %detail,
+            "{}: failures started (further ones are counted, not logged)", self.what);
+        self.counters
+            .note_failure(Some(format!("{cause}: {detail}")));
+        if self.active.len() >= MAX_CAUSES {
+            self.active.remove(0);
+        }
+        self.active.push((cause, now, 1, detail));
+    }
+
+    /// End the episodes that have been quiet for the quiet time.
+    pub fn poll(&mut self, now: Instant) {
+        let quiet = self.quiet;
+        let (link, what) = (&self.link, self.what);
+        self.active.retain(|(cause, last, count, _)| {
+            let over = now.saturating_duration_since(*last) >= quiet;
+            if over {
+                tracing::info!(%link, cause, count, ?quiet, "{what}: failures stopped");
+            }
+            !over
+        });
+    }
+
+    /// End these causes' episodes now (the thing they prevented has succeeded).
+    pub fn clear(&mut self, causes: &[&'static str]) {
+        let (link, what) = (&self.link, self.what);
+        self.active.retain(|(cause, _, count, _)| {
+            let end = causes.contains(cause);
+            if end {
+                tracing::info!(%link, cause, count, "{what}: failures stopped (recovered)");
+            }
+            !end
+        });
+    }
+
+    /// When [`FailureEpisodes::poll`] has work next.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.active.iter().map(|e| e.1 + self.quiet).min()
+    }
+
+    /// Whether an episode of `cause` is running.
+    pub fn is_active(&self, cause: &str) -> bool {
+        self.active.iter().any(|e| e.0 == cause)
     }
 }
 

@@ -288,9 +288,10 @@ impl FailureLog {
         peer: Option<PeerId>,
         from: SocketAddr,
         reason: &dyn std::fmt::Display,
-    ) {
+    ) -> bool {
         let e = &mut self.episodes[cause as usize];
-        if e.last.is_none() {
+        let started = e.last.is_none();
+        if started {
             let peer = peer_label(peer);
             tracing::warn!(%link, cause = cause.name(), %peer, %from, %reason,
                 "Homebrew master: refusals started (further ones are counted, not logged)");
@@ -300,6 +301,7 @@ impl FailureLog {
         e.count += 1;
         e.last_peer = peer;
         e.last_from = Some(from);
+        started
     }
 
     fn poll(&mut self, link: &str, now: Instant) {
@@ -509,8 +511,16 @@ impl MasterCore {
             }
             Failure::Malformed | Failure::AuxCut => {}
         }
-        self.failures
+        let started = self
+            .failures
             .note(&self.name, now, cause, peer, from, reason);
+        self.counters.link.note_failure(started.then(|| {
+            format!(
+                "{}: peer {} from {from}: {reason}",
+                cause.name(),
+                peer_label(peer)
+            )
+        }));
     }
 
     /// Count a packet from `from` for `id` that does not fit a login state: from another
