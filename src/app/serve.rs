@@ -27,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::config::{self, Config};
 use super::driver::{self, DriverConfig, DriverHandle};
+use super::links::LinkRegistry;
 use crate::dispatch::{
     self, AirProfile, Directory, DirectoryRadio, DirectorySite, DirectoryTalkgroup, DirectoryTeam,
     Input, Output, RadioId, SiteId, TalkgroupId, egress, ingest::Ingest,
@@ -67,8 +68,11 @@ pub struct Running {
     /// The driver: its counters ([`DriverHandle::stats`]) and the hub's
     /// ([`DriverHandle::hub`]).
     pub driver: DriverHandle,
-    /// The counters all links share (frames in, `rx_dropped`, ...).
+    /// The Homebrew master's counters (frames in, `rx_dropped`, ...); a fresh, unused set
+    /// when no master runs. Every link's own: [`Running::links`].
     pub link_counters: Arc<LinkCounters>,
+    /// Every link: state per site, counters, last failure (what the `Site` resource shows).
+    pub links: Arc<LinkRegistry>,
 }
 
 impl std::fmt::Debug for Running {
@@ -243,6 +247,7 @@ pub async fn start(
     }
     let mut tasks = Vec::new();
     let link_counters = Arc::new(LinkCounters::default());
+    let mut links = LinkRegistry::default();
 
     // The Homebrew master: one socket, one transmit queue for all its peers' sites.
     let mut homebrew_addr = None;
@@ -262,6 +267,19 @@ pub async fn start(
         mc.ping_timeout = Duration::from_secs(master.peer_timeout_secs);
         mc.hang_time = Duration::from_millis(master.hang_time_ms);
         let counters = Arc::new(HomebrewCounters::new(Arc::clone(&link_counters)));
+        let mut master_sites: Vec<SiteName> = Vec::new();
+        for p in &master.peers {
+            if !master_sites.iter().any(|s| **s == *p.site) {
+                master_sites.push(SiteName::from(p.site.as_str()));
+            }
+        }
+        links.add(
+            mc.name.clone(),
+            "homebrew_master",
+            master_sites,
+            link_counters.clone(),
+            Some(counters.clone()),
+        );
         let link = Master::bind(mc, counters)
             .await
             .with_context(|| format!("binding the Homebrew master on {bind}"))?
@@ -289,7 +307,15 @@ pub async fn start(
         );
         pc.bind = upstream.bind;
         pc.info.callsign = upstream.callsign.clone();
-        let counters = Arc::new(HomebrewCounters::new(Arc::clone(&link_counters)));
+        let own = Arc::new(LinkCounters::default());
+        let counters = Arc::new(HomebrewCounters::new(own.clone()));
+        links.add(
+            pc.name.clone(),
+            "homebrew_peer",
+            vec![SiteName::from(upstream.site.as_str())],
+            own,
+            Some(counters.clone()),
+        );
         let link = Peer::bind(pc, counters)
             .await
             .with_context(|| format!("binding the Homebrew peer for {}", upstream.master))?;
@@ -343,7 +369,15 @@ pub async fn start(
                 }
             }
         }));
-        let (rx, counters) = (rx_tx.clone(), Arc::clone(&link_counters));
+        let counters = Arc::new(LinkCounters::default());
+        links.add(
+            mc.name.clone(),
+            "mmdvm",
+            vec![SiteName::from(modem.site.as_str())],
+            counters.clone(),
+            None,
+        );
+        let rx = rx_tx.clone();
         tasks.push(tokio::spawn(MmdvmLink::run(
             mc, rx, tx_rx, watch_tx, counters, token,
         )));
@@ -351,6 +385,7 @@ pub async fn start(
     drop(rx_tx);
     drop(state_tx);
     drop(aux_tx);
+    let links = Arc::new(links);
 
     // The driver, with egress on its transmit path.
     // Validated above (config::ANSWER_TIMEOUT_SECS, ATTEMPTS, ...); the conversions still
@@ -423,6 +458,7 @@ pub async fn start(
     // Ingest: links → per-site decoders → the core.
     {
         let driver = driver.clone();
+        let links = links.clone();
         tasks.push(tokio::spawn(async move {
             let mut ingests: HashMap<SiteName, Ingest> = HashMap::new();
             let mut inputs = Vec::new();
@@ -467,6 +503,7 @@ pub async fn start(
                             states_open = false;
                             continue;
                         };
+                        links.set_state(&state);
                         match state {
                             LinkState::Up { link, site: Some(site) } => {
                                 tracing::info!(%link, %site, "link up");
@@ -491,7 +528,9 @@ pub async fn start(
         .with_context(|| format!("binding the gRPC API on {listen}"))?;
     let api_addr = listener.local_addr()?;
     {
-        let backend = Arc::new(super::backend::GatewayBackend::new(driver.clone()));
+        let backend = Arc::new(
+            super::backend::GatewayBackend::new(driver.clone()).with_links(links.clone()),
+        );
         let api_config = crate::api::ApiConfig {
             reflection: config.api.reflection,
             heartbeat: Duration::from_secs(config.api.heartbeat_secs),
@@ -528,6 +567,7 @@ pub async fn start(
         homebrew: homebrew_addr,
         driver: driver.clone(),
         link_counters,
+        links,
     };
     let join = tokio::spawn(drain(shutdown, tasks, driver, driver_thread, tx_dropped));
     Ok((running, join))

@@ -21,8 +21,10 @@
 //!    `RSSIMappingFile` interpolation; no map, no value). The receiver is fed with `try_send`:
 //!    a full channel drops the burst and counts it in `rx_dropped`, so the modem is read at line
 //!    rate whatever the consumer does.
-//! 4. **Faults**: a NAK is logged (naming the command and the reason) and counted; the link
-//!    stays up. Malformed input is counted per reason and skipped (see [`decoder`]). No status
+//! 4. **Faults**: a NAK is counted and logged (naming the command and the reason) once per
+//!    episode ([`FailureEpisodes`]: a line when the cause starts, one when it has been quiet
+//!    for 30 s); the link stays up. A link going down is logged once per reason until it is
+//!    up again, not once per retry. Malformed input is counted per reason and skipped (see [`decoder`]). No status
 //!    reply for [`MmdvmConfig::silence_timeout`] (2 s), an I/O error or a closed port take the
 //!    link down ([`LinkState::Down`]); it reopens the port and redoes the whole handshake after
 //!    a capped exponential backoff ([`MmdvmConfig::backoff_min`] doubling to `backoff_max`).
@@ -54,7 +56,9 @@ pub use frame::{
 pub use transport::PortSpec;
 use transport::Transport;
 
-use crate::link::{Burst, LinkCounters, LinkState, Received, SiteName, Slot, Transmit};
+use crate::link::{
+    Burst, FailureEpisodes, LinkCounters, LinkState, Received, SiteName, Slot, Transmit,
+};
 use crate::wire::WireError;
 
 /// Link configuration. [`MmdvmConfig::new`] gives MMDVMHost's timings.
@@ -204,7 +208,12 @@ pub struct MmdvmLink {
     last_slot_written: usize,
     last_status: Instant,
     partial_since: Option<Instant>,
+    /// Failures logged once per cause and episode: `link_down`, `nak`, `bad_frames`.
+    failures: FailureEpisodes,
 }
+
+/// Quiet time after which a failure cause of a modem link is logged as stopped.
+const FAILURE_QUIET: Duration = Duration::from_secs(30);
 
 fn slot_index(slot: Slot) -> usize {
     match slot {
@@ -227,7 +236,14 @@ impl MmdvmLink {
         counters: Arc<LinkCounters>,
         shutdown: CancellationToken,
     ) {
+        let failures = FailureEpisodes::new(
+            config.name.clone(),
+            "MMDVM link",
+            FAILURE_QUIET,
+            counters.clone(),
+        );
         let mut link = MmdvmLink {
+            failures,
             cfg: config,
             rx,
             tx,
@@ -260,7 +276,12 @@ impl MmdvmLink {
                 End::Failed(reason) => reason,
             };
             self.set_down(&reason);
-            tracing::warn!(link = %self.cfg.name, %reason, retry_in = ?backoff, "MMDVM link down");
+            // One line when the link goes down (and for each new reason), not one per retry.
+            self.failures.note(
+                std::time::Instant::now(),
+                "link_down",
+                &format_args!("{reason}; retrying with backoff from {backoff:?}"),
+            );
             if was_up {
                 backoff = self.cfg.backoff_min;
             }
@@ -318,6 +339,7 @@ impl MmdvmLink {
         if reconnect {
             LinkCounters::bump(&self.counters.reconnects);
         }
+        self.failures.clear(&["link_down"]);
         tracing::info!(link = %self.cfg.name, port = %self.cfg.port, ?version, "MMDVM link up");
         self.state.send_replace(LinkState::Up {
             link: self.cfg.name.clone(),
@@ -444,7 +466,10 @@ impl MmdvmLink {
                     Ok(n) => self.ingest(&buf[..n], &mut |link, reply| link.handle(reply)),
                     Err(e) => Err(End::Failed(format!("read from the modem: {e}"))),
                 },
-                _ = status.tick() => self.poll_status(port).await,
+                _ = status.tick() => {
+                    self.failures.poll(std::time::Instant::now());
+                    self.poll_status(port).await
+                }
                 t = self.tx.recv(), if self.tx_open => {
                     self.accept(t);
                     Ok(())
@@ -573,7 +598,7 @@ impl MmdvmLink {
         self.skipped_reported = skipped;
     }
 
-    fn count_bad(&self, e: &WireError) {
+    fn count_bad(&mut self, e: &WireError) {
         let c = &self.counters;
         LinkCounters::bump(&c.bad_frames);
         let reason = match e {
@@ -587,6 +612,11 @@ impl MmdvmLink {
         };
         LinkCounters::bump(reason);
         tracing::debug!(link = %self.cfg.name, error = %e, "bad MMDVM frame skipped");
+        self.failures.note(
+            std::time::Instant::now(),
+            "bad_frames",
+            &format_args!("{e}; frame skipped"),
+        );
     }
 
     /// A reply in normal operation.
@@ -619,9 +649,14 @@ impl MmdvmLink {
             }
             Reply::Nak { command, reason } => {
                 LinkCounters::bump(&self.counters.naks);
-                tracing::warn!(link = %self.cfg.name, command = frame::kind::name(command),
-                    command_code = command, %reason,
-                    "modem NAK: {} refused: {reason}", frame::kind::name(command));
+                self.failures.note(
+                    std::time::Instant::now(),
+                    "nak",
+                    &format_args!(
+                        "modem NAK: {} (0x{command:02x}) refused: {reason}",
+                        frame::kind::name(command)
+                    ),
+                );
             }
             Reply::Ack { .. } | Reply::Version(_) => {}
             Reply::Debug { text, values } => tracing::debug!(link = %self.cfg.name,
