@@ -361,9 +361,7 @@ pub fn site(s: &Site) -> pb::Site {
 /// A link's status on a site resource.
 pub fn link_status(l: &super::backend::LinkStatus) -> pb::LinkStatus {
     let time = |t: std::time::SystemTime| {
-        let d = t
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
+        let d = t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
         prost_types::Timestamp {
             seconds: i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
             nanos: i32::try_from(d.subsec_nanos()).unwrap_or(0),

@@ -16,8 +16,7 @@ use std::sync::Arc;
 use super::driver::DriverHandle;
 use super::links::LinkRegistry;
 use crate::api::backend::{
-    Backend, EventStream, JournaledEvent, LinkStatus, Unavailable, WatchEnd, WatchError,
-    WatchStart,
+    Backend, EventStream, JournaledEvent, LinkStatus, Unavailable, WatchEnd, WatchError, WatchStart,
 };
 use crate::dispatch::{Core, DispatchError, Reply, Request};
 use crate::journal::hub::{Start, Subscription, WatchEnd as HubEnd};

@@ -157,6 +157,9 @@ mod tests {
         assert_eq!((s[1].site.as_str(), s[1].up), ("b", false));
         assert_eq!(s[0].counters["bad_passphrase"], 1);
         assert_eq!(s[0].counters["login_failures"], 1);
-        assert_eq!(s[0].last_failure.as_ref().unwrap().0, "bad_passphrase: peer 7");
+        assert_eq!(
+            s[0].last_failure.as_ref().unwrap().0,
+            "bad_passphrase: peer 7"
+        );
     }
 }

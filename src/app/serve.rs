@@ -528,9 +528,8 @@ pub async fn start(
         .with_context(|| format!("binding the gRPC API on {listen}"))?;
     let api_addr = listener.local_addr()?;
     {
-        let backend = Arc::new(
-            super::backend::GatewayBackend::new(driver.clone()).with_links(links.clone()),
-        );
+        let backend =
+            Arc::new(super::backend::GatewayBackend::new(driver.clone()).with_links(links.clone()));
         let api_config = crate::api::ApiConfig {
             reflection: config.api.reflection,
             heartbeat: Duration::from_secs(config.api.heartbeat_secs),
