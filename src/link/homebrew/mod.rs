@@ -7,7 +7,10 @@
 //!   302-octet config → RPTACK, optional RPTO), keeps the login alive with RPTPING / MSTPONG,
 //!   logs in again after missed pongs, MSTNAK or MSTCL with capped exponential backoff, and
 //!   carries DMRD both ways (transports.md 2.3, 2.5, 2.7; g4klx/DMRGateway:DMRNetwork.cpp,
-//!   HBLink-org/hblink3:hblink.py).
+//!   HBLink-org/hblink3:hblink.py). Its failures (MSTNAK to RPTL, i.e. an ID the master does
+//!   not take; MSTNAK to RPTK, a wrong passphrase; a login step with no answer; keepalive lost;
+//!   datagrams from another address or malformed) are counted and logged once per cause when
+//!   they start and once when they stop ([`crate::link::FailureEpisodes`]).
 //! - [`master`] accepts the configured peers by ID and passphrase; logins in progress are held
 //!   apart from the logged-in peers and bounded (per peer ID, per source address, in total), so
 //!   a logged-in peer stays until a challenger completes the whole login; refusals are counted
@@ -15,7 +18,10 @@
 //!   a configurable silence, and relays DMRD between its peers the
 //!   way HBlink3's repeat mode does (repeater ID rewritten to the receiving peer, transports.md
 //!   2.8), narrowed by per-peer allow-lists and one stream per slot with a hang time. Everything
-//!   it receives from a logged-in peer also goes to the gateway tagged with the peer's site.
+//!   it receives from a logged-in peer also goes to the gateway tagged with the peer's site:
+//!   DMRD as [`Received`], DMRA / DMRG (19/18 octets, and the older 15/14 in both the
+//!   MMDVMHost form and DMRGateway's cut form, see [`packet::short_dmra`]) as
+//!   [`crate::link::Aux`] on the channel given to [`Master::with_aux`].
 //!
 //! Each side is a synchronous, I/O-free state machine (`handle(now, …)`, `poll(now, …)`) with a
 //! thin tokio task at the edge (`run`). The edge never awaits the gateway: received bursts go
