@@ -15,6 +15,7 @@
 //! | UDP port 4007 (SAP 4, or SAP 3 with a 16-bit port) | Motorola TMS: simple text (UTF-16LE) → text; TMS ack → [`Message::TextAck`] | docs/ip-data.md (OK-DMR/ok-dmrlib test_tms.py, OpenGD77 dmrData.c, TMS patent US8023973) |
 //! | UDP port 4005 | Motorola ARS device registration / deregistration → [`Message::Registration`] | docs/ip-data.md (ok-dmrlib automatic_registration_service.py and test_ars.py; TRBO::ARS) |
 //! | UDP port 5016 | text: a leading CR LF in either byte order dropped, UTF-16 by the byte order its code units show (big-endian when they show none) | docs/ip-data.md (OpenGD77 "ETSI text" port; ok-dmrlib port ID 1 "UTF-16BE text"; the dmrgo `d-sms` capture is little-endian) |
+//! | Hytera HDAP in UDP (checked by its checksum and end octet, any port) | TMP text / ack, RRS registration / going offline | docs/ip-data.md (ok-dmrlib hytera/pdu/*.py and their tests) |
 //! | DPF 13 declaring BCD with digits > 9 | the UTF-16 text it turns out to hold, flagged as `utf_16le_declared_bcd`; otherwise binary, never invented digits | the dmrgo `h-sms` capture (Hytera) |
 //!
 //! Text: Chinese text must survive. pdt-facts.md 3 finds **no** source using GBK/GB 2312 for PDT
@@ -366,7 +367,68 @@ fn decode_udp_application(sp: u16, dp: u16, user: &[u8]) -> Option<Message> {
     if port(TEXT_PORT) {
         return decode_port_text(user);
     }
-    None
+    decode_hdap(user)
+}
+
+/// Hytera HDAP service types (ok-dmrlib hytera/pdu/hdap.py `HyteraServiceType`): the low
+/// seven bits of the first octet; bit 7 marks "reliable".
+const HDAP_TMP: u8 = 0x09;
+const HDAP_RRS: u8 = 0x11;
+/// HDAP end octet (ok-dmrlib `HDAP.MSG_END`).
+const HDAP_END: u8 = 0x03;
+
+/// A Hytera HDAP PDU, recognised by its own framing whatever the port: service, opcode(16),
+/// payload length(16), payload, checksum over opcode..payload ([`hdap_checksum`]), 0x03. The
+/// checksum and the end octet must hold, so other data is not misread. Read here:
+/// - TMP (0x09) private / group message (opcode 0xA1 / 0xB1): request ID, destination and
+///   source radio IP, UTF-16LE text (an option field, flag 0x40, is skipped) → text;
+///   their acknowledgements (0xA2 / 0xB2) with result 0 → [`Message::TextAck`]
+///   (ok-dmrlib hytera/pdu/text_message_protocol.py, test_tmp.py);
+/// - RRS (0x11) registration (opcode 0x0003) / going offline (0x0001), with the radio IP →
+///   [`Message::Registration`] (OK-DMR/dmr-kaitai radio_registration_service.ksy,
+///   ok-dmrlib test_rrs.py).
+///
+/// Anything else `None`.
+pub fn decode_hdap(d: &[u8]) -> Option<Message> {
+    if d.len() < 7 || d.last() != Some(&HDAP_END) {
+        return None;
+    }
+    let len = usize::from(u16::from_be_bytes([d[3], d[4]]));
+    if d.len() != 7 + len || hdap_checksum(&d[1..5 + len]) != d[5 + len] {
+        return None;
+    }
+    let payload = &d[5..5 + len];
+    let ip_id = |b: &[u8]| {
+        b.get(1..4)
+            .map(|x| u32::from_be_bytes([0, x[0], x[1], x[2]]))
+    };
+    match (d[0] & 0x7F, d[1], d[2]) {
+        (HDAP_TMP, flags, op @ (0xA1 | 0xB1 | 0xA2 | 0xB2)) => {
+            let (option_len, body) = if flags & 0x40 != 0 {
+                let n = usize::from(u16::from_be_bytes([*payload.first()?, *payload.get(1)?]));
+                (n, &payload[2..])
+            } else {
+                (0, payload)
+            };
+            let body = &body[..body.len().checked_sub(option_len)?];
+            match op {
+                0xA1 | 0xB1 => Some(Message::Text {
+                    encoding: "hytera_tmp_utf_16le",
+                    text: clean_text(&decode_utf16(body.get(12..)?, false)),
+                }),
+                // the result follows request ID, destination (and source for private acks)
+                _ => {
+                    let at = if op == 0xA2 { 12 } else { 8 };
+                    (*body.get(at)? == 0).then_some(Message::TextAck { sequence: 0 })
+                }
+            }
+        }
+        (HDAP_RRS, 0x00, kind @ (0x01 | 0x03)) => Some(Message::Registration {
+            registered: kind == 0x03,
+            device: ip_id(payload).map(|id| id.to_string()),
+        }),
+        _ => None,
+    }
 }
 
 /// A TMS PDU: length(16) first-header [address-length address] [extension headers] text.
@@ -517,7 +579,8 @@ fn decode_port_text(payload: &[u8]) -> Option<Message> {
 }
 
 /// Defined short data that declares BCD. Nibbles 0–9 are the digits. A nibble above 9 is not
-/// a digit: such a payload is read as UTF-16 (LE, then BE) when that gives printable text, as
+/// a digit: such a payload is read as UTF-16 (LE, then BE) when that gives plausible text
+/// (Latin-1, CJK; [`plausible_text_char`]), as
 /// in the Hytera `h-sms` capture whose header says BCD over UTF-16LE text, and flagged by its
 /// encoding name; otherwise `None` (the caller keeps it binary), never invented digits.
 fn decode_declared_bcd(data: &[u8], nibbles: usize) -> Option<Message> {
@@ -538,15 +601,19 @@ fn decode_declared_bcd(data: &[u8], nibbles: usize) -> Option<Message> {
         (true, "utf_16be_declared_bcd"),
     ] {
         let text = clean_text(&decode_utf16(even, big_endian));
-        let printable = !text.is_empty()
-            && text
-                .chars()
-                .all(|c| !c.is_control() && c != char::REPLACEMENT_CHARACTER);
-        if printable {
+        if !text.is_empty() && text.chars().all(plausible_text_char) {
             return Some(Message::Text { encoding, text });
         }
     }
     None
+}
+
+/// A character a dispatch text plausibly holds: printable Latin-1, CJK ideographs and
+/// punctuation, fullwidth forms. Keeps a binary payload from reading as random text when a
+/// header's declared format is wrong.
+fn plausible_text_char(c: char) -> bool {
+    matches!(c, ' '..='~' | '\u{A0}'..='\u{FF}' | '\u{3000}'..='\u{303F}'
+        | '\u{4E00}'..='\u{9FFF}' | '\u{FF00}'..='\u{FFEF}' | '\n' | '\r')
 }
 
 /// Text as a dispatcher reads it: NULs, a leading CR LF and trailing whitespace gone.
@@ -1499,5 +1566,158 @@ mod tests {
             .fold(0u32, |a, w| a + u32::from(u16::from_be_bytes([w[0], w[1]])));
         assert_eq!((sum & 0xFFFF) + (sum >> 16), 0xFFFF);
         assert_eq!(&ip[12..16], &[10, 0, 0, 5]);
+    }
+
+    #[test]
+    fn hytera_hdap_tmp_and_rrs_vectors() {
+        // ok-dmrlib test_tmp.py: private message "OLIVER TEST", request 1.
+        let tmp = hex::decode(
+            "0980a10022000000010a01b2070a03640e4f004c004900560045005200200054004500530054007a03",
+        )
+        .unwrap();
+        assert_eq!(
+            decode_hdap(&tmp),
+            Some(Message::Text {
+                encoding: "hytera_tmp_utf_16le",
+                text: "OLIVER TEST".into()
+            })
+        );
+        // the same with one octet changed fails the checksum: not HDAP
+        let mut bad = tmp.clone();
+        bad[20] ^= 1;
+        assert_eq!(decode_hdap(&bad), None);
+        // ok-dmrlib test_tmp.py: its acknowledgement, result OK; and with an option field.
+        let ack = hex::decode("0980a2000D000000010a01b2070a030000003103").unwrap();
+        assert_eq!(decode_hdap(&ack), Some(Message::TextAck { sequence: 0 }));
+        let ack_opt = hex::decode("09c0a200120003000000020a01b2070a03000000010203e203").unwrap();
+        assert_eq!(
+            decode_hdap(&ack_opt),
+            Some(Message::TextAck { sequence: 0 })
+        );
+        // RRS registration of 10.0.0.80 (dmr-kaitai radio_registration_service.ksy layout,
+        // checksum by ok-dmrlib get_hdap_checksum), then going offline.
+        for (kind, registered) in [(0x03u8, true), (0x01, false)] {
+            let mut rrs = vec![0x11, 0x00, kind, 0x00, 0x04, 10, 0, 0, 80];
+            rrs.push(hdap_checksum(&rrs[1..]));
+            rrs.push(0x03);
+            assert_eq!(
+                decode_hdap(&rrs),
+                Some(Message::Registration {
+                    registered,
+                    device: Some("80".into())
+                })
+            );
+        }
+        // Through the IP layer, on a port of its own.
+        let ip = ipv4_udp(radio_ip(5), radio_ip(1), 5017, 5017, &tmp);
+        let out = data::emit_packet(
+            packet_header(4, Dpf::Unconfirmed),
+            &ip,
+            Rate::Half,
+            Dialect::Dmr,
+        )
+        .unwrap();
+        assert!(
+            matches!(decode(&through_air(&out)), Message::Text { text, .. } if text == "OLIVER TEST")
+        );
+    }
+
+    #[test]
+    fn tms_ars_and_port_text_parse_and_round_trip() {
+        // ok-dmrlib test_tms.py `test_message` and the gateway's own form read back.
+        let m = hex::decode("000de001019544610068006f006a00").unwrap();
+        assert_eq!(
+            decode_tms(&m),
+            Some(Message::Text {
+                encoding: "tms_utf_16le",
+                text: "ahoj".into()
+            })
+        );
+        for seq in [0u8, 5, 85, 127] {
+            let t = tms_text("山体 warning", seq, seq % 2 == 0);
+            assert_eq!(
+                decode_tms(&t),
+                Some(Message::Text {
+                    encoding: "tms_utf_16le",
+                    text: "山体 warning".into()
+                })
+            );
+            assert_eq!(
+                decode_tms(&tms_ack(seq)),
+                Some(Message::TextAck { sequence: seq })
+            );
+        }
+        // the captured TMS header: length 0x20, A0, no address, sequence 5, UCS-2 LE
+        assert_eq!(&tms_text("x", 5, false)[2..6], &[0xA0, 0x00, 0x85, 0x04]);
+        // ok-dmrlib test_ars.py vectors; the gateway's registration form read back
+        assert_eq!(
+            decode_ars(&hex::decode("0007f0200231310000").unwrap()),
+            Some(Message::Registration {
+                registered: true,
+                device: Some("11".into())
+            })
+        );
+        assert_eq!(
+            ars_registration("11"),
+            hex::decode("0007f0200231310000").unwrap()
+        );
+        assert_eq!(ars_registration_ack(1), hex::decode("0002bf01").unwrap());
+        assert_eq!(
+            decode_ars(&[0, 1, 0x31]),
+            Some(Message::Registration {
+                registered: false,
+                device: None
+            })
+        );
+        assert_eq!(decode_ars(&[0, 1, 0x74]), None); // a query is not a registration
+        // truncated input never panics
+        for n in 0..12 {
+            let _ = decode_tms(&m[..n.min(m.len())]);
+            let _ = decode_ars(&[0, 7, 0xF0, 0x20, 9][..n.min(5)]);
+            let _ = decode_hdap(&[0x09, 0x80, 0xA1, 0, 0x22, 3][..n.min(6)]);
+        }
+        // port 5016: both byte orders, a leading CR LF dropped
+        let le: Vec<u8> = [0x00, 0x0D, 0x00, 0x0A]
+            .into_iter()
+            .chain("TEST".encode_utf16().flat_map(u16::to_le_bytes))
+            .collect();
+        assert_eq!(
+            decode_port_text(&le),
+            Some(Message::Text {
+                encoding: "utf_16le",
+                text: "TEST".into()
+            })
+        );
+        let be: Vec<u8> = "山体OK".encode_utf16().flat_map(u16::to_be_bytes).collect();
+        assert_eq!(
+            decode_port_text(&be),
+            Some(Message::Text {
+                encoding: "utf_16be",
+                text: "山体OK".into()
+            })
+        );
+    }
+
+    #[test]
+    fn declared_bcd_never_prints_digits_that_are_not_there() {
+        // Real BCD stays digits.
+        assert_eq!(
+            decode_declared_bcd(&[0x13, 0x80, 0x01, 0x38, 0x00, 0x00], 11),
+            Some(Message::Text {
+                encoding: "bcd",
+                text: "13800138000".into()
+            })
+        );
+        // The h-sms payload: UTF-16LE behind a BCD header.
+        let h = hex::decode("0000540045005300540020004b004900350056004d0046000000").unwrap();
+        assert_eq!(
+            decode_declared_bcd(&h, h.len() * 2),
+            Some(Message::Text {
+                encoding: "utf_16le_declared_bcd",
+                text: "TEST KI5VMF".into()
+            })
+        );
+        // Neither: no text at all (the caller keeps it binary).
+        assert_eq!(decode_declared_bcd(&[0xAB, 0x01, 0xFF], 6), None);
     }
 }
