@@ -337,3 +337,117 @@ fn texts_sent_in_each_site_form_read_back_as_the_same_text() {
         }
     }
 }
+
+/// The whole gateway: DMRA / DMRG from a logged-in peer become a learned alias and a reported
+/// position in the core, and the cut ones show as `aux_cut` on the site's link.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dmra_and_dmrg_reach_the_core_through_the_running_gateway() {
+    use trunkgate::app::config::Config;
+    use trunkgate::app::serve::{self, ServeOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let homebrew = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let api = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let text = format!(
+        r#"
+[api]
+listen = "{api}"
+
+[[site]]
+name = "north"
+profile = "tier3"
+dialect = "dmr"
+
+[homebrew_master]
+bind = "{homebrew}"
+
+[[homebrew_master.peer]]
+id = {id}
+passphrase = "passw0rd"
+site = "north"
+"#,
+        id = 0x0046_30c1
+    );
+    let options = ServeOptions {
+        data_dir: Some(dir.path().join("data")),
+        ..ServeOptions::default()
+    };
+    let shutdown = CancellationToken::new();
+    let (running, join) = serve::start(Config::parse(&text).unwrap(), &options, shutdown.clone())
+        .await
+        .unwrap();
+    let master = running.homebrew.unwrap();
+    let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let recv = async || {
+        let mut buf = [0u8; 512];
+        let n = timeout(WAIT, sock.recv(&mut buf)).await.unwrap().unwrap();
+        Packet::parse(&buf[..n]).unwrap()
+    };
+    let pid = PeerId(0x0046_30c1);
+    sock.send_to(&Packet::Rptl(pid).to_vec(), master)
+        .await
+        .unwrap();
+    let Packet::RptAck(salt) = recv().await else {
+        panic!()
+    };
+    let digest = login_digest(salt, b"passw0rd");
+    sock.send_to(&Packet::Rptk { id: pid, digest }.to_vec(), master)
+        .await
+        .unwrap();
+    recv().await;
+    let config = Box::new(ConfigBlock::from_info(&Default::default()));
+    sock.send_to(&Packet::Rptc { id: pid, config }.to_vec(), master)
+        .await
+        .unwrap();
+    assert_eq!(recv().await, Packet::RptAck(pid.0.to_be_bytes()));
+    for (_, _, bytes) in aux_fixture() {
+        sock.send_to(&bytes, master).await.unwrap();
+    }
+    let radio = RadioId::new(0x46_313b).unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let (alias, fixes) = running
+            .driver
+            .read(move |core, _| {
+                (
+                    core.radio(radio)
+                        .and_then(|r| r.alias.as_deref().map(str::to_owned)),
+                    core.track(radio).map_or(0, |t| t.reports.len()),
+                )
+            })
+            .await
+            .unwrap();
+        if alias.as_deref() == Some("BG0TST") && fixes == 1 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "alias {alias:?}, fixes {fixes}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let link = running
+        .links
+        .statuses()
+        .into_iter()
+        .find(|l| l.site == "north")
+        .unwrap();
+    assert_eq!(link.counters["aux_in"], 2);
+    assert_eq!(link.counters["aux_cut"], 2);
+    assert!(
+        link.last_failure
+            .unwrap()
+            .0
+            .starts_with("aux_cut: peer 4600001")
+    );
+    shutdown.cancel();
+    timeout(Duration::from_secs(20), join)
+        .await
+        .unwrap()
+        .unwrap();
+}
