@@ -61,12 +61,12 @@ pub struct HomebrewCounters {
     /// Datagrams from an address other than the one the peer logged in from (master) or the
     /// master's (peer).
     pub wrong_address: AtomicU64,
-    /// Logins with a peer ID that is not configured (master).
+    /// Logins with a peer ID that is not configured (master); MSTNAKs to our RPTL (peer).
     pub unknown_peer: AtomicU64,
-    /// Logins with a wrong passphrase digest (master).
+    /// Logins with a wrong passphrase digest (master); MSTNAKs to our RPTK (peer).
     pub bad_passphrase: AtomicU64,
     /// Logins that started (RPTL answered with a salt) but were not completed within the
-    /// login timeout (master).
+    /// login timeout (master); login steps the master did not answer in time (peer).
     pub login_timeouts: AtomicU64,
     /// RPTLs refused because a bound on pending logins (per peer ID, per source address, in
     /// total) was reached (master).
