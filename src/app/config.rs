@@ -834,6 +834,26 @@ site = "a"
     }
 
     #[test]
+    fn a_site_text_form_is_one_of_the_named_forms() {
+        let text = BASE.replace(
+            "name = \"a\"\n",
+            "name = \"a\"\ntext_form = \"motorola_tms\"\n",
+        );
+        let config = Config::load(&text).expect("loads");
+        assert_eq!(config.sites[0].text_form, TextForm::MotorolaTms);
+        assert_eq!(
+            Config::load(BASE).unwrap().sites[0].text_form,
+            TextForm::PdtSms
+        );
+        let bad = BASE.replace("name = \"a\"\n", "name = \"a\"\ntext_form = \"tms\"\n");
+        let report = Config::load(&bad).unwrap_err().render("t.toml");
+        assert!(
+            report.starts_with("t.toml:3:") && report.contains("motorola_tms"),
+            "{report}"
+        );
+    }
+
+    #[test]
     fn base_of_the_tests_is_valid() {
         Config::load(BASE).expect("BASE loads");
     }
