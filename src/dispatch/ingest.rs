@@ -679,6 +679,16 @@ fn data_events(pdu: &DataPdu, out: &mut Vec<AirEvent>) {
                 });
                 return;
             }
+            // Location requests are what a dispatcher sends to radios (the gateway's own, or
+            // another console's): not data from a radio.
+            let lp_request = sap == 3
+                && destination_port == Some(u16::from(sdata::PORT_ID_HYTERA_LP))
+                && data.get(1..3) == Some(&sdata::LP_REQUEST.to_be_bytes()[..]);
+            let lrrp_port = [source_port, destination_port].contains(&Some(sdata::LRRP_PORT));
+            let lrrp_request = lrrp_port && Lrrp::parse(&data).is_ok_and(|l| l.doc.is_request());
+            if lp_request || lrrp_request {
+                return;
+            }
             out.push(received_data(
                 source,
                 h,
