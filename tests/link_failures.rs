@@ -25,6 +25,8 @@ use trunkgate::link::homebrew::{
 };
 
 const WAIT: Duration = Duration::from_secs(10);
+/// A quiet time longer than any test here runs.
+const LONG: Duration = Duration::from_secs(60);
 
 /// Log lines written by a test subscriber.
 #[derive(Clone, Default)]
@@ -91,14 +93,16 @@ impl RunningPeer {
 }
 
 /// A peer with fast retries, its log lines captured.
-async fn start_peer(master: SocketAddr, id: u32, pass: &str) -> RunningPeer {
+/// `quiet`: how long a cause must be quiet to be logged as stopped; long where a test counts
+/// "started" lines, so a stall of the machine cannot split one episode in two.
+async fn start_peer(master: SocketAddr, id: u32, pass: &str, quiet: Duration) -> RunningPeer {
     let mut c = PeerConfig::new(master, PeerId(id), pass, Arc::from("north"));
     c.bind = SocketAddr::from(([127, 0, 0, 1], 0));
     c.ping_interval = Duration::from_millis(100);
     c.login_timeout = Duration::from_millis(60);
     c.backoff_min = Duration::from_millis(10);
     c.backoff_max = Duration::from_millis(40);
-    c.failure_quiet = Duration::from_millis(400);
+    c.failure_quiet = quiet;
     let counters = Arc::new(HomebrewCounters::default());
     let peer = Peer::bind(c, counters.clone()).await.unwrap();
     let addr = peer.local_addr().unwrap();
@@ -157,11 +161,11 @@ async fn wrong_passphrase_unknown_id_and_silent_master_are_each_logged_once_at_t
         allow: None,
     }])
     .await;
-    let wrong = start_peer(master, 111, "wrong").await;
-    let unknown = start_peer(master, 222, "whatever").await;
+    let wrong = start_peer(master, 111, "wrong", LONG).await;
+    let unknown = start_peer(master, 222, "whatever", LONG).await;
     // A master that never answers: a bound socket nobody reads.
     let silent = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let never = start_peer(silent.local_addr().unwrap(), 333, "x").await;
+    let never = start_peer(silent.local_addr().unwrap(), 333, "x", LONG).await;
     let (w, u, n) = (
         wrong.counters.clone(),
         unknown.counters.clone(),
@@ -264,7 +268,7 @@ async fn flaky_master(sock: UdpSocket, naks: usize, pass: &'static str) {
 async fn a_cause_that_recovers_or_goes_quiet_is_logged_as_stopped_once() {
     let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let master = sock.local_addr().unwrap();
-    let peer = start_peer(master, 111, "right").await;
+    let peer = start_peer(master, 111, "right", Duration::from_millis(1500)).await;
     let flaky = tokio::spawn(flaky_master(sock, 6, "right"));
     let c = peer.counters.clone();
     eventually("logged in after the NAKs", || {
