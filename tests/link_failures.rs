@@ -316,7 +316,7 @@ async fn a_cause_that_recovers_or_goes_quiet_is_logged_as_stopped_once() {
     flaky.abort();
 }
 
-fn gateway_config(api: SocketAddr, homebrew: SocketAddr) -> String {
+fn gateway_config(api: SocketAddr, homebrew: SocketAddr, upstream: SocketAddr) -> String {
     format!(
         r#"
 [api]
@@ -326,6 +326,18 @@ listen = "{api}"
 name = "north"
 profile = "pdt"
 dialect = "pdt"
+
+[[site]]
+name = "south"
+profile = "pdt"
+dialect = "pdt"
+
+[[homebrew_peer]]
+master = "{upstream}"
+bind = "127.0.0.1:0"
+id = 42
+passphrase = "mine"
+site = "south"
 
 [homebrew_master]
 bind = "{homebrew}"
@@ -378,7 +390,11 @@ struct Cli {
 async fn master_refusals_show_on_the_site_resource_and_in_ctl_sites() {
     let dir = tempfile::tempdir().unwrap();
     let (api, homebrew) = (free_tcp(), free_udp());
-    let config = Config::parse(&gateway_config(api, homebrew)).unwrap();
+    // An upstream master that refuses the gateway's peer at RPTK: a wrong passphrase.
+    let upstream = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let upstream_addr = upstream.local_addr().unwrap();
+    let refuser = tokio::spawn(flaky_master(upstream, usize::MAX, "theirs"));
+    let config = Config::parse(&gateway_config(api, homebrew, upstream_addr)).unwrap();
     let options = ServeOptions {
         data_dir: Some(dir.path().join("data")),
         ..ServeOptions::default()
@@ -475,6 +491,50 @@ async fn master_refusals_show_on_the_site_resource_and_in_ctl_sites() {
     );
     assert!(text.contains("not_logged_in: peer 4600003"), "{text}");
 
+    // The gateway's own peer link: its refusals show on its site.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let south = loop {
+        let sites = client
+            .list_sites(pb::ListSitesRequest::default())
+            .await
+            .unwrap()
+            .into_inner()
+            .sites;
+        let links = sites
+            .into_iter()
+            .find(|s| s.name == "sites/south")
+            .unwrap()
+            .links;
+        if links[0]
+            .counters
+            .get("bad_passphrase")
+            .is_some_and(|&n| n >= 1)
+        {
+            break links;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{links:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(
+        (
+            south.len(),
+            south[0].name.as_str(),
+            south[0].kind.as_str(),
+            south[0].up
+        ),
+        (1, "homebrew-peer-42", "homebrew_peer", false)
+    );
+    assert!(south[0].counters["naks"] >= 1 && south[0].counters["login_failures"] >= 1);
+    assert!(
+        south[0]
+            .last_failure
+            .starts_with("bad_passphrase: MSTNAK to RPTK"),
+        "{}",
+        south[0].last_failure
+    );
+    // The master's counters are its own (the two MSTNAKs it sent), not the peer's.
+    assert_eq!(north_links(&mut client).await[0].counters["naks"], 2);
+
     // A real login brings the link up on the site.
     sock.send_to(&Packet::Rptl(id).to_vec(), master)
         .await
@@ -507,4 +567,5 @@ async fn master_refusals_show_on_the_site_resource_and_in_ctl_sites() {
         .await
         .unwrap()
         .unwrap();
+    refuser.abort();
 }

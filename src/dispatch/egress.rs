@@ -418,7 +418,7 @@ impl Tx {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum TextForm {
     /// The PDT SMS: compressed UDP/IPv4 (SAP 3, port ID 1) then UTF-16BE (air-commands.md §5,
-    /// pdt-facts.md 3). What [`encode`] sends.
+    /// the Hytera PDT code `zhoudayuan/Epack_Alarm` `protocol/ccl_dl.c`). What [`encode`] sends.
     #[default]
     PdtSms,
     /// Motorola TMS: IPv4/UDP (SAP 4) to port 4007, UCS-2 LE text behind the TMS header

@@ -135,9 +135,10 @@ pub struct Ingest {
 /// ones are forgotten (a radio sends its alias blocks within a second or so).
 pub const MAX_AUX_ALIASES: usize = 256;
 
-/// FLCO of the talker alias header; blocks 1–3 follow as 5–7 (air-interface.md 4.3).
+/// FLCO of the talker alias header; blocks 1–3 follow as 5–7 (TS 102 361-2 7.1.1.2;
+/// g4klx/MMDVMHost DMRDefines.h `FLCO_TALKER_ALIAS_HEADER`).
 const FLCO_TALKER_ALIAS_HEADER: u8 = 4;
-/// FLCO of the GPS info LC (air-interface.md 4.3).
+/// FLCO of the GPS info LC (TS 102 361-2 7.1.1.3; MMDVMHost DMRDefines.h `FLCO_GPS_INFO`).
 const FLCO_GPS_INFO: u8 = 8;
 
 fn radio(id: u32) -> Option<RadioId> {

@@ -4,7 +4,8 @@
 //! [`Transmit`] bursts the core asks for. Links do framing, handshakes, keepalives, reconnects
 //! and (for the Homebrew master) the configured relay between peers; they make no decisions
 //! about radios, calls or commands (../shared/DESIGN.md). Bad input costs a counter in
-//! [`LinkCounters`], never the link.
+//! [`LinkCounters`], never the link; every failure cause is also logged, once when it starts
+//! and once when it stops ([`FailureEpisodes`]), and the last one is kept for the API.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -77,7 +78,8 @@ pub struct FrameMeta {
 }
 
 /// What a transport carries beside bursts: the talker alias and GPS LCs that MMDVMHost sends
-/// as Homebrew `DMRA` / `DMRG` packets (transports.md 2.1, 2.6). MMDVMHost sends the embedded
+/// as Homebrew `DMRA` / `DMRG` packets (g4klx/MMDVMHost `CDMRNetwork::writeTalkerAlias` /
+/// `writePosition`, g4klx/DMRGateway `DMRNetwork.cpp`; docs/ip-data.md). MMDVMHost sends the embedded
 /// LC a superframe late, so a GPS LC in a call's last, partial superframe reaches the network
 /// only this way.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,7 +132,9 @@ pub enum LinkState {
     },
 }
 
-/// Counters per link, read by the API; relaxed atomics, never a lock on the receive path.
+/// Counters per link (each link has its own), read by the API; relaxed atomics, never a lock
+/// on the receive path (the one mutex, [`LinkCounters::last_failure`], is taken only when a
+/// failure episode starts, which [`FailureEpisodes`] limits to once per cause and episode).
 #[derive(Debug, Default)]
 pub struct LinkCounters {
     /// Frames received and handed on.
@@ -216,7 +220,7 @@ impl LinkCounters {
     }
 }
 
-/// Rate-limited failure logging for one link (DESIGN.md: a recurring cause is logged once when
+/// Rate-limited failure logging for one link (a recurring cause is logged once when
 /// it starts and once when it stops, never a line per packet). Each cause is an episode: the
 /// first failure logs a `warn` line with the cause and the detail (peer, address, reason) and
 /// records it in the link's [`LinkCounters::last_failure`]; further failures of that cause are

@@ -88,7 +88,7 @@ pub const DMRD_MIN_LEN: usize = 53;
 pub const DMRA_LEN: usize = 19;
 /// `DMRG` as DMRGateway sends it: tag, repeater ID, source 24, 7 GPS-LC octets (transports.md 2.1).
 pub const DMRG_LEN: usize = 18;
-/// The older, short `DMRA` (transports.md 2.1, 2.6): 15 octets. MMDVMHost sends it to
+/// The older, short `DMRA` (g4klx/MMDVMHost `CDMRNetwork::writeTalkerAlias`): 15 octets. MMDVMHost sends it to
 /// DMRGateway as tag, source 24, type, 7 alias octets; DMRGateway 2a3306d forwards it to its
 /// master at the same length with its repeater ID put in after the tag, so only 3 alias octets
 /// survive (DMRGateway `CDMRNetwork::writeTalkerAlias` copies `length - 4` octets after its ID;
