@@ -109,13 +109,16 @@ async fn start_peer(master: SocketAddr, id: u32, pass: &str, quiet: Duration) ->
     let (rx_tx, rx) = mpsc::channel(64);
     let (_tx, tx_rx) = mpsc::channel(8);
     let (state_tx, state) = mpsc::channel(64);
-    // keep the receivers alive for the peer's life
-    std::mem::forget((rx, state, _tx));
     let stop = CancellationToken::new();
     let log = LogBuffer::default();
+    let run = peer.run(rx_tx, tx_rx, state_tx, stop.clone());
+    // The channel ends live as long as the task: dropped with it.
     let task = tokio::spawn(
-        peer.run(rx_tx, tx_rx, state_tx, stop.clone())
-            .with_subscriber(log.subscriber()),
+        async move {
+            let _keep = (rx, state, _tx);
+            run.await
+        }
+        .with_subscriber(log.subscriber()),
     );
     RunningPeer {
         counters,
@@ -143,9 +146,12 @@ async fn start_master(
     let (rx_tx, rx) = mpsc::channel(64);
     let (tx, tx_rx) = mpsc::channel(8);
     let (state_tx, state) = mpsc::channel(64);
-    std::mem::forget((rx, tx, state));
     let stop = CancellationToken::new();
-    let task = tokio::spawn(master.run(rx_tx, tx_rx, state_tx, stop.clone()));
+    let run = master.run(rx_tx, tx_rx, state_tx, stop.clone());
+    let task = tokio::spawn(async move {
+        let _keep = (rx, tx, state);
+        run.await
+    });
     (addr, stop, task)
 }
 
