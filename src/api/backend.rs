@@ -20,6 +20,8 @@
 //!   never a resume.
 //! - [`Backend::serving`] tells whether the gateway serves: some site link is up and the
 //!   journal can be written (for grpc.health.v1).
+//! - [`Backend::links`] reports each link's state, counters and last failure per site, from
+//!   the links' atomics (no lock on their receive path, no trip through the core).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -157,6 +159,28 @@ pub enum WatchError {
 pub type EventStream =
     Pin<Box<dyn Stream<Item = Result<Arc<JournaledEvent>, WatchEnd>> + Send + 'static>>;
 
+/// One transport link as it stands now, for the `Site` resource (see `LinkStatus` in
+/// resources.proto).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LinkStatus {
+    /// Link name.
+    pub name: String,
+    /// `homebrew_master`, `homebrew_peer` or `mmdvm`.
+    pub kind: String,
+    /// The site this entry is for.
+    pub site: String,
+    /// Whether the link carries the site now.
+    pub up: bool,
+    /// Since when `up` has held.
+    pub since: Option<std::time::SystemTime>,
+    /// Why it went down.
+    pub down_reason: String,
+    /// Every counter by name.
+    pub counters: std::collections::BTreeMap<String, u64>,
+    /// The failure episode that started last, and the latest failure's time.
+    pub last_failure: Option<(String, std::time::SystemTime)>,
+}
+
 /// What the API needs from the gateway's driver. See the module docs for the contract.
 pub trait Backend: Send + Sync + 'static {
     /// Run an operator command on the core; resolves with the core's reply.
@@ -180,4 +204,10 @@ pub trait Backend: Send + Sync + 'static {
 
     /// Whether the gateway serves: some site link is up and the journal can be written.
     fn serving(&self) -> tokio::sync::watch::Receiver<bool>;
+
+    /// The links and their state, counters and last failure (one entry per link and site).
+    /// Read from the links' own counters, never through the core. None by default.
+    fn links(&self) -> Vec<LinkStatus> {
+        Vec::new()
+    }
 }

@@ -11,9 +11,12 @@
 
 use futures::StreamExt;
 
+use std::sync::Arc;
+
 use super::driver::DriverHandle;
+use super::links::LinkRegistry;
 use crate::api::backend::{
-    Backend, EventStream, JournaledEvent, Unavailable, WatchEnd, WatchError, WatchStart,
+    Backend, EventStream, JournaledEvent, LinkStatus, Unavailable, WatchEnd, WatchError, WatchStart,
 };
 use crate::dispatch::{Core, DispatchError, Reply, Request};
 use crate::journal::hub::{Start, Subscription, WatchEnd as HubEnd};
@@ -23,12 +26,22 @@ use crate::journal::{Cursor, CursorError, JournalId};
 #[derive(Clone)]
 pub struct GatewayBackend {
     driver: DriverHandle,
+    links: Arc<LinkRegistry>,
 }
 
 impl GatewayBackend {
-    /// A backend over `driver`.
+    /// A backend over `driver`, with no links to report.
     pub fn new(driver: DriverHandle) -> GatewayBackend {
-        GatewayBackend { driver }
+        GatewayBackend {
+            driver,
+            links: Arc::default(),
+        }
+    }
+
+    /// Report these links on the `Site` resource.
+    pub fn with_links(mut self, links: Arc<LinkRegistry>) -> GatewayBackend {
+        self.links = links;
+        self
     }
 }
 
@@ -123,6 +136,10 @@ impl Backend for GatewayBackend {
 
     fn serving(&self) -> tokio::sync::watch::Receiver<bool> {
         self.driver.serving()
+    }
+
+    fn links(&self) -> Vec<LinkStatus> {
+        self.links.statuses()
     }
 }
 

@@ -433,6 +433,56 @@ fn ago(t: &Option<prost_types::Timestamp>) -> String {
     }
 }
 
+/// Counters of a link that count failures, as `ctl sites` sums them.
+const FAILURE_COUNTERS: [&str; 5] = [
+    "login_failures",
+    "unauthenticated",
+    "bad_frames",
+    "naks",
+    "aux_cut",
+];
+
+/// The link columns of `ctl sites`: each link with its state, the failures counted (by cause
+/// where non-zero), and the latest failure with how long ago.
+fn link_columns(links: &[pb::LinkStatus]) -> (String, String, String) {
+    if links.is_empty() {
+        return ("-".into(), "-".into(), "-".into());
+    }
+    let states = links
+        .iter()
+        .map(|l| format!("{} {}", l.name, if l.up { "up" } else { "down" }))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let failures = links
+        .iter()
+        .flat_map(|l| {
+            FAILURE_COUNTERS.iter().filter_map(|&k| {
+                l.counters
+                    .get(k)
+                    .filter(|&&n| n > 0)
+                    .map(|n| format!("{k}={n}"))
+            })
+        })
+        .collect::<Vec<_>>();
+    let last = links
+        .iter()
+        .filter(|l| !l.last_failure.is_empty())
+        .max_by_key(|l| l.last_failure_time.as_ref().map(|t| (t.seconds, t.nanos)))
+        .map_or_else(
+            || "-".to_string(),
+            |l| format!("{} ({})", l.last_failure, ago(&l.last_failure_time)),
+        );
+    (
+        states,
+        if failures.is_empty() {
+            "0".into()
+        } else {
+            failures.join(" ")
+        },
+        last,
+    )
+}
+
 fn short(name: &str) -> &str {
     name.split_once('/').map_or(name, |(_, id)| id)
 }
@@ -662,16 +712,30 @@ pub async fn execute(args: CtlArgs, out: &mut (dyn Write + Send)) -> anyhow::Res
             let rows: Vec<Vec<String>> = sites
                 .iter()
                 .map(|s| {
+                    let (links, failures, last) = link_columns(&s.links);
                     vec![
                         short(&s.name).to_string(),
                         dash(&s.display_name),
                         enum_name(s.profile, |p: pb::site::Profile| p.as_str_name()),
                         if s.link_up { "up" } else { "down" }.to_string(),
                         s.queued_operations.to_string(),
+                        links,
+                        failures,
+                        last,
                     ]
                 })
                 .collect();
-            out.write_all(table(&["SITE", "NAME", "PROFILE", "LINK", "QUEUED"], &rows).as_bytes())?;
+            let headers = [
+                "SITE",
+                "NAME",
+                "PROFILE",
+                "LINK",
+                "QUEUED",
+                "LINKS",
+                "FAILURES",
+                "LAST FAILURE",
+            ];
+            out.write_all(table(&headers, &rows).as_bytes())?;
             return Ok(true);
         }
         CtlCommand::Teams => {

@@ -110,6 +110,13 @@ pub enum EventKind {
     AlarmResolved { alarm: AlarmId, operator: String },
     /// A text or status message arrived.
     MessageReceived { message: Message },
+    /// Packet data from a radio that nothing decoded, kept raw (sender, site, addressing,
+    /// ports, payload).
+    DataReceived {
+        radio: RadioId,
+        site: SiteId,
+        data: super::ReceivedData,
+    },
     /// A position arrived.
     PositionReported {
         radio: RadioId,
@@ -233,6 +240,7 @@ impl EventKind {
             EventKind::AlarmResolved { .. } => "alarm_resolved",
             EventKind::MessageReceived { .. } => "message_received",
             EventKind::PositionReported { .. } => "position_reported",
+            EventKind::DataReceived { .. } => "data_received",
             EventKind::OperationCreated { .. } => "operation_created",
             EventKind::OperationQueued { .. } => "operation_queued",
             EventKind::OperationTransmitted { .. } => "operation_transmitted",
@@ -781,6 +789,7 @@ impl Core {
                 );
             }
             EventKind::GatewayRestarted
+            | EventKind::DataReceived { .. }
             | EventKind::InputsLost { .. }
             | EventKind::JournalRecovered { .. } => {}
             EventKind::ConfigChanged { config } => self.config = config.clone(),
