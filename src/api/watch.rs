@@ -385,7 +385,8 @@ impl Context {
                 s.addressee(message.to);
                 s.site(&message.site);
             }
-            EventKind::PositionReported { radio, site, .. } => {
+            EventKind::PositionReported { radio, site, .. }
+            | EventKind::DataReceived { radio, site, .. } => {
                 s.radio(*radio);
                 s.site(site);
             }

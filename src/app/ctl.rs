@@ -1271,6 +1271,30 @@ fn payload_fields(p: &pb::event::Payload) -> Vec<String> {
                 None => {}
             }
         }
+        P::DataReceived(x) => {
+            f.s("radio", &x.radio)
+                .s("site", &x.site)
+                .n("destination", x.destination)
+                .flag("group", x.group)
+                .n("sap", x.sap);
+            if x.source_port != 0 {
+                f.n("source_port", x.source_port);
+            }
+            if x.destination_port != 0 {
+                f.n("destination_port", x.destination_port);
+            }
+            // The payload as hex, its first 32 octets at most (the size says how much more).
+            let hex: String = x
+                .payload
+                .iter()
+                .take(32)
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            f.n("octets", x.payload.len()).s("payload", &hex);
+            if x.truncated != 0 {
+                f.n("truncated", x.truncated);
+            }
+        }
         P::PositionReported(x) => {
             f.s("radio", &x.radio).s("site", &x.site);
             if let Some(p) = &x.position {
