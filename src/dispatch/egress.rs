@@ -603,4 +603,30 @@ mod tests {
             stun[6].body
         );
     }
+
+    #[test]
+    fn a_text_form_goes_out_on_the_slot_it_is_given() {
+        let text = AirMessage::Text {
+            to: Addressee::Radio(radio()),
+            text: "集合".into(),
+        };
+        let check = AirMessage::RadioCheck { radio: radio() };
+        let on = |form, m: &AirMessage| {
+            encode_with_text_form(Slot::Two, 1, Dialect::Pdt, AirProfile::Pdt, m, 7, form).unwrap()
+        };
+        let sms = on(TextForm::PdtSms, &text);
+        let tms = on(TextForm::MotorolaTms, &text);
+        assert_ne!(
+            sms.iter().map(|b| b.burst).collect::<Vec<_>>(),
+            tms.iter().map(|b| b.burst).collect::<Vec<_>>(),
+            "the form changes the text's bursts"
+        );
+        for b in sms
+            .iter()
+            .chain(&tms)
+            .chain(&on(TextForm::MotorolaTms, &check))
+        {
+            assert_eq!(b.slot, Slot::Two);
+        }
+    }
 }
