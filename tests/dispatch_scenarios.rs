@@ -8,8 +8,8 @@ use trunkgate::dispatch::{
     DirectoryRadio, DirectorySite, DirectoryTalkgroup, DirectoryTeam, DispatchError, Event,
     EventKind, FailReason, Input, Message, MessageBody, MessageId, MessageMark, OperationId,
     OperationState, OtaCommand, Output, Periodic, Position, PositionSource, Priority, RadioControl,
-    RadioFilter, RadioId, Refusal, Reply, Request, Service, SiteAir, SiteId, TalkgroupId, TeamId,
-    Timestamp,
+    RadioFilter, RadioId, ReceivedData, Refusal, Reply, Request, Service, SiteAir, SiteId,
+    TalkgroupId, TeamId, Timestamp,
 };
 use trunkgate::link::Slot;
 
@@ -2390,4 +2390,76 @@ fn identities_as_typed_resolve_against_the_directory() {
         );
     }
     assert!(matches!(c.resolve("12x"), Err(ResolveError::Syntax(_))));
+}
+
+#[test]
+fn data_nobody_decoded_is_an_event_and_its_sender_is_heard() {
+    let mut h = Harness::with_radios(AirProfile::TierIii);
+    let c = RadioId::new(0x10_0077).unwrap();
+    let data = ReceivedData {
+        destination: 0xFF_FEC5,
+        group: false,
+        sap: 4,
+        source_port: Some(40_000),
+        destination_port: Some(9_999),
+        payload: vec![1, 2, 3],
+        truncated: 0,
+    };
+    let out = h.run(
+        5_000,
+        air(
+            S1,
+            AirEvent::DataReceived {
+                source: c,
+                data: data.clone(),
+            },
+        ),
+    );
+    assert_eq!(
+        out,
+        vec![
+            heard(5_000, c, S1),
+            ev(
+                5_000,
+                EventKind::DataReceived {
+                    radio: c,
+                    site: site(S1),
+                    data,
+                }
+            ),
+        ]
+    );
+    assert!(h.core.radio(c).is_some(), "the sender counts as heard");
+    // An oversized payload is cut at the bound, and the cut is recorded.
+    let big = ReceivedData {
+        destination: 1,
+        group: false,
+        sap: 4,
+        source_port: None,
+        destination_port: None,
+        payload: vec![0; trunkgate::dispatch::MAX_RECEIVED_DATA + 10],
+        truncated: 0,
+    };
+    let out = h.run(
+        6_000,
+        air(
+            S1,
+            AirEvent::DataReceived {
+                source: c,
+                data: big,
+            },
+        ),
+    );
+    let Some(Output::Event(Event {
+        kind: EventKind::DataReceived { data, .. },
+        ..
+    })) = out.last()
+    else {
+        panic!("{out:?}")
+    };
+    assert_eq!(
+        (data.payload.len(), data.truncated),
+        (trunkgate::dispatch::MAX_RECEIVED_DATA, 10)
+    );
+    h.assert_replay();
 }

@@ -542,15 +542,17 @@ async fn nak_is_logged_and_counted_and_the_link_stays_up() {
     modem.knobs.nak_data.store(true, Ordering::SeqCst);
     let mut h = start(config(serial(path)));
     h.wait_up().await;
-    h.send(Slot::One, burst(1)).await;
-    modem.next_burst().await;
+    for n in 1..=5 {
+        h.send(Slot::One, burst(n)).await;
+        modem.next_burst().await;
+    }
     timeout(LIMIT, async {
-        while h.counters.snapshot().naks == 0 {
+        while h.counters.snapshot().naks < 5 {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     })
     .await
-    .expect("NAK counted");
+    .expect("NAKs counted");
     // Still up: status polls go on and received bursts still arrive.
     modem.inject.send(data(Slot::Two, 5, None)).unwrap();
     assert_eq!(recv(&mut h).await.burst, burst(5));
@@ -561,7 +563,15 @@ async fn nak_is_logged_and_counted_and_the_link_stays_up() {
             .any(|l| l.contains("NAK") && l.contains("DMR_DATA1") && l.contains("wrong mode")),
         "a log line names the command and reason:\n{logs}"
     );
-    assert_eq!(h.counters.snapshot().naks, 1);
+    // Five NAKs, one line: the episode started (the rest are counted).
+    let started = logs
+        .lines()
+        .filter(|l| l.contains("failures started") && l.contains("cause=\"nak\""))
+        .count();
+    assert_eq!(started, 1, "{logs}");
+    assert_eq!(h.counters.snapshot().naks, 5);
+    let (what, _) = h.counters.last_failure().expect("last failure recorded");
+    assert!(what.starts_with("nak: modem NAK: DMR_DATA1"), "{what}");
     h.stop().await;
 }
 

@@ -23,6 +23,8 @@
 //! - [`Backend::history`] reads journaled events of one kind in a time window from the
 //!   journal itself (not the core), newest first, as [`HistoryQuery`] says; it must not block
 //!   the async runtime (a real journal is read on a blocking thread).
+//! - [`Backend::links`] reports each link's state, counters and last failure per site, from
+//!   the links' atomics (no lock on their receive path, no trip through the core).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -183,6 +185,28 @@ pub struct HistoryQuery {
 pub type EventStream =
     Pin<Box<dyn Stream<Item = Result<Arc<JournaledEvent>, WatchEnd>> + Send + 'static>>;
 
+/// One transport link as it stands now, for the `Site` resource (see `LinkStatus` in
+/// resources.proto).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LinkStatus {
+    /// Link name.
+    pub name: String,
+    /// `homebrew_master`, `homebrew_peer` or `mmdvm`.
+    pub kind: String,
+    /// The site this entry is for.
+    pub site: String,
+    /// Whether the link carries the site now.
+    pub up: bool,
+    /// Since when `up` has held.
+    pub since: Option<std::time::SystemTime>,
+    /// Why it went down.
+    pub down_reason: String,
+    /// Every counter by name.
+    pub counters: std::collections::BTreeMap<String, u64>,
+    /// The failure episode that started last, and the latest failure's time.
+    pub last_failure: Option<(String, std::time::SystemTime)>,
+}
+
 /// What the API needs from the gateway's driver. See the module docs for the contract.
 pub trait Backend: Send + Sync + 'static {
     /// Run an operator command on the core; resolves with the core's reply.
@@ -212,4 +236,9 @@ pub trait Backend: Send + Sync + 'static {
         &self,
         query: HistoryQuery,
     ) -> impl Future<Output = Result<Vec<JournaledEvent>, Unavailable>> + Send;
+    /// The links and their state, counters and last failure (one entry per link and site).
+    /// Read from the links' own counters, never through the core. None by default.
+    fn links(&self) -> Vec<LinkStatus> {
+        Vec::new()
+    }
 }

@@ -505,6 +505,32 @@ pub fn site(s: &Site) -> pb::Site {
         link_up: s.link_up,
         down_since_time: ts(s.down_since),
         queued_operations: u32::try_from(s.queue.len()).unwrap_or(u32::MAX),
+        links: Vec::new(),
+    }
+}
+
+/// A link's status on a site resource.
+pub fn link_status(l: &super::backend::LinkStatus) -> pb::LinkStatus {
+    let time = |t: std::time::SystemTime| {
+        let d = t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        prost_types::Timestamp {
+            seconds: i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+            nanos: i32::try_from(d.subsec_nanos()).unwrap_or(0),
+        }
+    };
+    pb::LinkStatus {
+        name: l.name.clone(),
+        kind: l.kind.clone(),
+        up: l.up,
+        state_since_time: l.since.map(time),
+        down_reason: l.down_reason.clone(),
+        counters: l.counters.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+        last_failure: l
+            .last_failure
+            .as_ref()
+            .map(|(w, _)| w.clone())
+            .unwrap_or_default(),
+        last_failure_time: l.last_failure.as_ref().map(|(_, t)| time(*t)),
     }
 }
 
@@ -1008,6 +1034,17 @@ pub fn event(cursor: Cursor, e: &Event) -> pb::Event {
                     pb::message_received::Body::Status(u32::from(*status))
                 }
             }),
+        }),
+        EventKind::DataReceived { radio, site, data } => P::DataReceived(pb::DataReceived {
+            radio: radio_name(*radio),
+            site: site_name(site),
+            destination: data.destination,
+            group: data.group,
+            sap: u32::from(data.sap),
+            source_port: data.source_port.map_or(0, u32::from),
+            destination_port: data.destination_port.map_or(0, u32::from),
+            payload: data.payload.clone(),
+            truncated: data.truncated,
         }),
         EventKind::PositionReported {
             radio,

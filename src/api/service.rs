@@ -409,6 +409,16 @@ impl<B: Backend> pb::directory_service_server::DirectoryService for Api<B> {
                 (sites, it.next().is_some())
             })
             .await?;
+        let mut sites = sites;
+        let links = self.shared.backend.links();
+        for s in &mut sites {
+            let name = s.name.trim_start_matches("sites/");
+            s.links = links
+                .iter()
+                .filter(|l| l.site == name)
+                .map(convert::link_status)
+                .collect();
+        }
         let next = if more {
             sites
                 .last()

@@ -407,7 +407,8 @@ impl Context {
                     s.merge(known);
                 }
             }
-            EventKind::PositionReported { radio, site, .. } => {
+            EventKind::PositionReported { radio, site, .. }
+            | EventKind::DataReceived { radio, site, .. } => {
                 s.radio(*radio);
                 s.site(site);
             }
@@ -1054,6 +1055,33 @@ mod tests {
             !ctx.matches(&team, &other),
             "an unknown message concerns nothing"
         );
+    }
+
+    #[test]
+    fn data_received_concerns_its_sender_and_site() {
+        let mut ctx = Context::default();
+        let data = EventKind::DataReceived {
+            radio: r(7),
+            site: SiteId::new("s"),
+            data: crate::dispatch::ReceivedData {
+                destination: 1,
+                group: false,
+                sap: 4,
+                source_port: None,
+                destination_port: None,
+                payload: vec![1],
+                truncated: 0,
+            },
+        };
+        for (filter, matches) in [
+            ("radio = radios/#7", true),
+            ("radio = radios/#8", false),
+            ("site = sites/s", true),
+            ("site = sites/t", false),
+        ] {
+            let f = EventFilter::parse(filter).unwrap();
+            assert_eq!(ctx.matches(&f, &data), matches, "{filter}");
+        }
     }
 
     #[test]

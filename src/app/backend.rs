@@ -12,10 +12,13 @@
 
 use futures::StreamExt;
 
+use std::sync::Arc;
+
 use super::driver::{DriverHandle, decode_record};
+use super::links::LinkRegistry;
 use crate::api::backend::{
-    Backend, EventStream, HistoryQuery, JournaledEvent, Unavailable, WatchEnd, WatchError,
-    WatchStart,
+    Backend, EventStream, HistoryQuery, JournaledEvent, LinkStatus, Unavailable, WatchEnd,
+    WatchError, WatchStart,
 };
 use crate::dispatch::{Core, DispatchError, Reply, Request, Timestamp};
 use crate::journal::hub::{Start, Subscription, WatchEnd as HubEnd};
@@ -25,12 +28,22 @@ use crate::journal::{Cursor, CursorError, JournalId, KindQuery, UnixMillis};
 #[derive(Clone)]
 pub struct GatewayBackend {
     driver: DriverHandle,
+    links: Arc<LinkRegistry>,
 }
 
 impl GatewayBackend {
-    /// A backend over `driver`.
+    /// A backend over `driver`, with no links to report.
     pub fn new(driver: DriverHandle) -> GatewayBackend {
-        GatewayBackend { driver }
+        GatewayBackend {
+            driver,
+            links: Arc::default(),
+        }
+    }
+
+    /// Report these links on the `Site` resource.
+    pub fn with_links(mut self, links: Arc<LinkRegistry>) -> GatewayBackend {
+        self.links = links;
+        self
     }
 }
 
@@ -150,6 +163,10 @@ impl Backend for GatewayBackend {
             .filter_map(|r| decode_record(journal, r).transpose())
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| unreadable(e.to_string()))
+    }
+
+    fn links(&self) -> Vec<LinkStatus> {
+        self.links.statuses()
     }
 }
 

@@ -212,6 +212,9 @@ pub struct SiteConfig {
     /// data preamble into 15 on the air: about 5,040 for 6 preambles); extends answer windows.
     #[serde(default)]
     pub extra_air_ms: u64,
+    /// How texts to this site's radios are sent: what its fleet's radios decode.
+    #[serde(default)]
+    pub text_form: TextForm,
 }
 
 fn default_slot() -> u8 {
@@ -241,6 +244,17 @@ pub fn pacing(pacing: TxPacing, interval_ms: u64) -> crate::link::Pacing {
         }
         TxPacing::AtOnce => crate::link::Pacing::AtOnce,
     }
+}
+
+/// The form a site's texts take on the air (`[[site]] text_form`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TextForm {
+    /// PDT SMS: compressed UDP/IP, UTF-16BE (docs/air-commands.md §5).
+    #[default]
+    PdtSms,
+    /// Motorola TMS over IP, UDP 4007 (docs/ip-data.md).
+    MotorolaTms,
 }
 
 fn default_colour_code() -> u8 {
@@ -1130,6 +1144,26 @@ site = "a"
         assert_eq!(config.validate(), vec![]);
         assert!(config.sites.len() >= 3);
         assert!(config.radios.len() >= 24);
+    }
+
+    #[test]
+    fn a_site_text_form_is_one_of_the_named_forms() {
+        let text = BASE.replace(
+            "name = \"a\"\n",
+            "name = \"a\"\ntext_form = \"motorola_tms\"\n",
+        );
+        let config = Config::load(&text).expect("loads");
+        assert_eq!(config.sites[0].text_form, TextForm::MotorolaTms);
+        assert_eq!(
+            Config::load(BASE).unwrap().sites[0].text_form,
+            TextForm::PdtSms
+        );
+        let bad = BASE.replace("name = \"a\"\n", "name = \"a\"\ntext_form = \"tms\"\n");
+        let report = Config::load(&bad).unwrap_err().render("t.toml");
+        assert!(
+            report.starts_with("t.toml:3:") && report.contains("motorola_tms"),
+            "{report}"
+        );
     }
 
     #[test]

@@ -788,6 +788,59 @@ impl Clock {
     }
 }
 
+/// Counters of a link that count failures, as `ctl sites` sums them.
+const FAILURE_COUNTERS: [&str; 5] = [
+    "login_failures",
+    "unauthenticated",
+    "bad_frames",
+    "naks",
+    "aux_cut",
+];
+
+/// The link columns of `ctl sites`: each link with its state, the failures counted (by cause
+/// where non-zero), and the latest failure with its local time.
+fn link_columns(links: &[pb::LinkStatus], clock: &Clock) -> (String, String, String) {
+    if links.is_empty() {
+        return ("-".into(), "-".into(), "-".into());
+    }
+    let states = links
+        .iter()
+        .map(|l| format!("{} {}", l.name, if l.up { "up" } else { "down" }))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let failures = links
+        .iter()
+        .flat_map(|l| {
+            FAILURE_COUNTERS.iter().filter_map(|&k| {
+                l.counters
+                    .get(k)
+                    .filter(|&&n| n > 0)
+                    .map(|n| format!("{k}={n}"))
+            })
+        })
+        .collect::<Vec<_>>();
+    let last = links
+        .iter()
+        .filter(|l| !l.last_failure.is_empty())
+        .max_by_key(|l| l.last_failure_time.as_ref().map(|t| (t.seconds, t.nanos)))
+        .map_or_else(
+            || "-".to_string(),
+            |l| {
+                let at = clock.time(l.last_failure_time.as_ref());
+                format!("{} ({at})", escape(&l.last_failure))
+            },
+        );
+    (
+        states,
+        if failures.is_empty() {
+            "0".into()
+        } else {
+            failures.join(" ")
+        },
+        last,
+    )
+}
+
 fn short(name: &str) -> &str {
     name.split_once('/').map_or(name, |(_, id)| id)
 }
@@ -1439,6 +1492,7 @@ pub async fn execute(args: CtlArgs, out: &mut (dyn Write + Send)) -> Result<Outc
                 .sites
                 .iter()
                 .map(|s| {
+                    let (links, failures, last) = link_columns(&s.links, &clock);
                     vec![
                         short(&s.name).to_string(),
                         dash(&s.display_name),
@@ -1452,10 +1506,23 @@ pub async fn execute(args: CtlArgs, out: &mut (dyn Write + Send)) -> Result<Outc
                             }
                         },
                         s.queued_operations.to_string(),
+                        links,
+                        failures,
+                        last,
                     ]
                 })
                 .collect();
-            out.write_all(table(&["SITE", "NAME", "PROFILE", "LINK", "QUEUED"], &rows).as_bytes())?;
+            let headers = [
+                "SITE",
+                "NAME",
+                "PROFILE",
+                "LINK",
+                "QUEUED",
+                "LINKS",
+                "FAILURES",
+                "LAST FAILURE",
+            ];
+            out.write_all(table(&headers, &rows).as_bytes())?;
             return Ok(Outcome::Done);
         }
         CtlCommand::Teams => {
@@ -2305,6 +2372,19 @@ pub fn render_event(e: &pb::Event, names: &mut Names, clock: &Clock) -> EventLin
                 "{} is at {at}{}",
                 names.radio(&p.radio),
                 on(names, &p.site)
+            ))
+        }
+        Some(P::DataReceived(d)) => {
+            let ports = if d.destination_port > 0 {
+                format!(" to UDP port {}", d.destination_port)
+            } else {
+                String::new()
+            };
+            plain(format!(
+                "{} sent {} octets of data nobody decoded{ports}{}",
+                names.radio(&d.radio),
+                d.payload.len() + d.truncated as usize,
+                on(names, &d.site)
             ))
         }
         Some(P::OperationCreated(o)) => {

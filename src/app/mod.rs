@@ -10,6 +10,7 @@ pub mod ctl;
 pub mod decode;
 pub mod demo;
 pub mod driver;
+pub mod links;
 pub mod logtime;
 pub mod serve;
 

@@ -27,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::config::{self, Config};
 use super::driver::{self, DriverConfig, DriverHandle};
+use super::links::LinkRegistry;
 use crate::dispatch::{
     self, AirProfile, Directory, DirectoryRadio, DirectorySite, DirectoryTalkgroup, DirectoryTeam,
     Input, OperationId, Output, RadioId, SiteAir, SiteId, TalkgroupId, Timestamp, egress,
@@ -40,7 +41,7 @@ use crate::link::homebrew::{
 };
 use crate::link::mmdvm::{MmdvmConfig as ModemConfig, MmdvmLink, PortSpec};
 use crate::link::{
-    LinkCounters, LinkState, Received, Sent, SentReport, SiteName, Slot, Transmission,
+    Aux, LinkCounters, LinkState, Received, Sent, SentReport, SiteName, Slot, Transmission,
 };
 use crate::wire::{Dialect, DialectChoice};
 
@@ -71,8 +72,11 @@ pub struct Running {
     /// The driver: its counters ([`DriverHandle::stats`]) and the hub's
     /// ([`DriverHandle::hub`]).
     pub driver: DriverHandle,
-    /// The counters all links share (frames in, `rx_dropped`, ...).
+    /// The Homebrew master's counters (frames in, `rx_dropped`, ...); a fresh, unused set
+    /// when no master runs. Every link's own: [`Running::links`].
     pub link_counters: Arc<LinkCounters>,
+    /// Every link: state per site, counters, last failure (what the `Site` resource shows).
+    pub links: Arc<LinkRegistry>,
 }
 
 impl std::fmt::Debug for Running {
@@ -91,6 +95,7 @@ struct SiteTx {
     name: SiteName,
     colour_code: u8,
     dialect: Dialect,
+    text_form: egress::TextForm,
     link: Option<mpsc::Sender<Transmission>>,
 }
 
@@ -235,6 +240,8 @@ pub async fn start(
     // Sites and their transmit routes.
     let (rx_tx, mut rx_rx) = mpsc::channel::<Received>(8192);
     let (state_tx, mut state_rx) = mpsc::channel::<LinkState>(256);
+    // DMRA / DMRG (talker alias, GPS) from the Homebrew master's peers.
+    let (aux_tx, mut aux_rx) = mpsc::channel::<Aux>(1024);
     let mut sites: HashMap<String, SiteTx> = HashMap::new();
     let mut receivers: HashMap<String, DialectChoice> = HashMap::new();
     for s in &config.sites {
@@ -246,12 +253,17 @@ pub async fn start(
                 name: SiteName::from(s.name.as_str()),
                 colour_code: s.colour_code,
                 dialect: tx,
+                text_form: match s.text_form {
+                    config::TextForm::PdtSms => egress::TextForm::PdtSms,
+                    config::TextForm::MotorolaTms => egress::TextForm::MotorolaTms,
+                },
                 link: None,
             },
         );
     }
     let mut tasks = Vec::new();
     let link_counters = Arc::new(LinkCounters::default());
+    let mut links = LinkRegistry::default();
 
     // The Homebrew master: one socket, one transmit queue for all its peers' sites.
     let mut homebrew_addr = None;
@@ -277,9 +289,23 @@ pub async fn start(
             .filter_map(|p| p.command_slot.map(|s| (PeerId(p.id), slot_of(s))))
             .collect();
         let counters = Arc::new(HomebrewCounters::new(Arc::clone(&link_counters)));
+        let mut master_sites: Vec<SiteName> = Vec::new();
+        for p in &master.peers {
+            if !master_sites.iter().any(|s| **s == *p.site) {
+                master_sites.push(SiteName::from(p.site.as_str()));
+            }
+        }
+        links.add(
+            mc.name.clone(),
+            "homebrew_master",
+            master_sites,
+            link_counters.clone(),
+            Some(counters.clone()),
+        );
         let link = Master::bind(mc, counters)
             .await
-            .with_context(|| format!("binding the Homebrew master on {bind}"))?;
+            .with_context(|| format!("binding the Homebrew master on {bind}"))?
+            .with_aux(aux_tx.clone());
         homebrew_addr = Some(link.local_addr()?);
         let (tx, tx_rx) = mpsc::channel(1024);
         for p in &master.peers {
@@ -324,7 +350,15 @@ pub async fn start(
             software_id: upstream.software_id.clone(),
             package_id: upstream.package_id.clone(),
         };
-        let counters = Arc::new(HomebrewCounters::new(Arc::clone(&link_counters)));
+        let own = Arc::new(LinkCounters::default());
+        let counters = Arc::new(HomebrewCounters::new(own.clone()));
+        links.add(
+            pc.name.clone(),
+            "homebrew_peer",
+            vec![SiteName::from(upstream.site.as_str())],
+            own,
+            Some(counters.clone()),
+        );
         let link = Peer::bind(pc, counters)
             .await
             .with_context(|| format!("binding the Homebrew peer for {}", upstream.master))?;
@@ -385,13 +419,23 @@ pub async fn start(
                 }
             }
         }));
-        let (rx, counters) = (rx_tx.clone(), Arc::clone(&link_counters));
+        let counters = Arc::new(LinkCounters::default());
+        links.add(
+            mc.name.clone(),
+            "mmdvm",
+            vec![SiteName::from(modem.site.as_str())],
+            counters.clone(),
+            None,
+        );
+        let rx = rx_tx.clone();
         tasks.push(tokio::spawn(MmdvmLink::run(
             mc, rx, tx_rx, watch_tx, counters, token,
         )));
     }
     drop(rx_tx);
     drop(state_tx);
+    drop(aux_tx);
+    let links = Arc::new(links);
 
     // The driver, with egress on its transmit path.
     // Validated above (config::ANSWER_TIMEOUT_SECS, ATTEMPTS, ...); the conversions still
@@ -437,13 +481,14 @@ pub async fn start(
             tracing::warn!(%site, "transmit for a site without a link");
             return;
         };
-        match egress::encode_on(
+        match egress::encode_with_text_form(
             slot,
             route.colour_code,
             route.dialect,
             profile,
             &message,
             egress::DISPATI,
+            route.text_form,
         ) {
             Ok(bursts) => {
                 let Some(link) = &route.link else {
@@ -479,12 +524,14 @@ pub async fn start(
     // Ingest: links → per-site decoders → the core.
     {
         let driver = driver.clone();
+        let links = links.clone();
         tasks.push(tokio::spawn(async move {
             let mut ingests: HashMap<SiteName, Ingest> = HashMap::new();
             let mut inputs = Vec::new();
             let mut batch = Vec::with_capacity(INGEST_BATCH);
             let mut states_open = true;
             let mut sent_open = true;
+            let mut aux_open = true;
             loop {
                 tokio::select! {
                     // Whatever the links have queued, up to INGEST_BATCH bursts, goes to the
@@ -502,6 +549,18 @@ pub async fn start(
                             });
                             ingest.feed(&received, &mut inputs);
                         }
+                        driver.submit_all(&mut inputs);
+                    }
+                    aux = aux_rx.recv(), if aux_open => {
+                        let Some(aux) = aux else {
+                            aux_open = false;
+                            continue;
+                        };
+                        let ingest = ingests.entry(aux.site.clone()).or_insert_with(|| {
+                            let choice = receivers.get(&*aux.site).copied().unwrap_or_default();
+                            Ingest::new(SiteId::new(&aux.site), choice)
+                        });
+                        ingest.aux(&aux, &mut inputs);
                         driver.submit_all(&mut inputs);
                     }
                     // Once every link has dropped its state sender the branch is disabled;
@@ -530,6 +589,7 @@ pub async fn start(
                             states_open = false;
                             continue;
                         };
+                        links.set_state(&state);
                         match state {
                             LinkState::Up { link, site: Some(site) } => {
                                 tracing::info!(%link, %site, "link up");
@@ -557,7 +617,8 @@ pub async fn start(
         .with_context(|| format!("binding the gRPC API on {listen}"))?;
     let api_addr = listener.local_addr()?;
     {
-        let backend = Arc::new(super::backend::GatewayBackend::new(driver.clone()));
+        let backend =
+            Arc::new(super::backend::GatewayBackend::new(driver.clone()).with_links(links.clone()));
         let api_config = crate::api::ApiConfig {
             reflection: config.api.reflection,
             heartbeat: Duration::from_secs(config.api.heartbeat_secs),
@@ -601,6 +662,7 @@ pub async fn start(
         homebrew: homebrew_addr,
         driver: driver.clone(),
         link_counters,
+        links,
     };
     let join = tokio::spawn(drain(shutdown, tasks, driver, driver_thread, tx_dropped));
     Ok((running, join))

@@ -29,7 +29,7 @@ use crate::wire::data::{self, Rate};
 use crate::wire::data_header::{Body, DataHeader, Dpf, PacketInfo};
 use crate::wire::lrrp::Lrrp;
 use crate::wire::pipeline::{bptc_burst, data_block_burst};
-use crate::wire::{Dialect, WireError, sdata};
+use crate::wire::{Dialect, WireError, crc, sdata};
 
 /// Preamble CSBKs before every command and data transmission (air-commands.md §0; PF §2.1).
 pub const PREAMBLES: usize = 6;
@@ -414,6 +414,64 @@ impl Tx {
     }
 }
 
+/// How a site's radios take a text message (a per-site setting: what the fleet's radios
+/// decode).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TextForm {
+    /// The PDT SMS: compressed UDP/IPv4 (SAP 3, port ID 1) then UTF-16BE (air-commands.md §5,
+    /// the Hytera PDT code `zhoudayuan/Epack_Alarm` `protocol/ccl_dl.c`). What [`encode`] sends.
+    #[default]
+    PdtSms,
+    /// Motorola TMS: IPv4/UDP (SAP 4) to port 4007, UCS-2 LE text behind the TMS header
+    /// ([`sdata::tms_text`]), addressed by Motorola CAI addresses (12.x.y.z / 225.x.y.z).
+    /// A TMS acknowledgement is asked for from a single radio.
+    MotorolaTms,
+}
+
+/// [`encode_on`], with a text message sent in `form`; every other message as [`encode_on`]
+/// sends it.
+pub fn encode_with_text_form(
+    slot: Slot,
+    colour_code: u8,
+    dialect: Dialect,
+    profile: AirProfile,
+    message: &AirMessage,
+    gateway_id: u32,
+    form: TextForm,
+) -> Result<Vec<TransmitBurst>, EgressError> {
+    let AirMessage::Text { to, text } = message else {
+        return encode_on(slot, colour_code, dialect, profile, message, gateway_id);
+    };
+    match form {
+        TextForm::PdtSms => encode_on(slot, colour_code, dialect, profile, message, gateway_id),
+        TextForm::MotorolaTms => {
+            let tx = Tx {
+                colour_code,
+                dialect,
+            };
+            let (dst, group) = addressee(to);
+            let source = if profile == AirProfile::TierIii {
+                SDMI
+            } else {
+                gateway_id
+            };
+            // The TMS sequence number: the low 7 bits of the text's CRC, so a repeat of the
+            // same message is the same PDU (the encoding stays pure).
+            let sequence = (crc::crc32(text.as_bytes()) & 0x7F) as u8;
+            let ip = sdata::ipv4_udp(
+                sdata::cai_ip(source, false),
+                sdata::cai_ip(dst, group),
+                sdata::TMS_PORT,
+                sdata::TMS_PORT,
+                &sdata::tms_text(text, sequence, !group),
+            );
+            let header = packet_header(dst, source, group, SAP_IP, dialect);
+            let bursts = tx.data(&data::emit_packet(header, &ip, Rate::Half, dialect)?)?;
+            Ok(with_meta(bursts, slot))
+        }
+    }
+}
+
 fn with_meta(v: Vec<Pending>, slot: Slot) -> Vec<TransmitBurst> {
     // The link draws the stream ID per transmission (module doc).
     let stream_id = 0;
@@ -544,5 +602,31 @@ mod tests {
             }),
             stun[6].body
         );
+    }
+
+    #[test]
+    fn a_text_form_goes_out_on_the_slot_it_is_given() {
+        let text = AirMessage::Text {
+            to: Addressee::Radio(radio()),
+            text: "集合".into(),
+        };
+        let check = AirMessage::RadioCheck { radio: radio() };
+        let on = |form, m: &AirMessage| {
+            encode_with_text_form(Slot::Two, 1, Dialect::Pdt, AirProfile::Pdt, m, 7, form).unwrap()
+        };
+        let sms = on(TextForm::PdtSms, &text);
+        let tms = on(TextForm::MotorolaTms, &text);
+        assert_ne!(
+            sms.iter().map(|b| b.burst).collect::<Vec<_>>(),
+            tms.iter().map(|b| b.burst).collect::<Vec<_>>(),
+            "the form changes the text's bursts"
+        );
+        for b in sms
+            .iter()
+            .chain(&tms)
+            .chain(&on(TextForm::MotorolaTms, &check))
+        {
+            assert_eq!(b.slot, Slot::Two);
+        }
     }
 }

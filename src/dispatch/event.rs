@@ -125,6 +125,13 @@ pub enum EventKind {
         message: MessageId,
         operator: String,
     },
+    /// Packet data from a radio that nothing decoded, kept raw (sender, site, addressing,
+    /// ports, payload).
+    DataReceived {
+        radio: RadioId,
+        site: SiteId,
+        data: super::ReceivedData,
+    },
     /// A position arrived.
     PositionReported {
         radio: RadioId,
@@ -251,6 +258,7 @@ impl EventKind {
             EventKind::MessageRead { .. } => "message_read",
             EventKind::MessageHandled { .. } => "message_handled",
             EventKind::PositionReported { .. } => "position_reported",
+            EventKind::DataReceived { .. } => "data_received",
             EventKind::OperationCreated { .. } => "operation_created",
             EventKind::OperationQueued { .. } => "operation_queued",
             EventKind::OperationTransmitted { .. } => "operation_transmitted",
@@ -827,6 +835,7 @@ impl Core {
                 );
             }
             EventKind::GatewayRestarted
+            | EventKind::DataReceived { .. }
             | EventKind::InputsLost { .. }
             | EventKind::JournalRecovered { .. } => {}
             EventKind::ConfigChanged { config } => self.config = config.clone(),

@@ -42,6 +42,7 @@ impl AirEvent {
             | AirEvent::VoiceLc { source, .. }
             | AirEvent::VoiceTerminator { source, .. }
             | AirEvent::Text { source, .. }
+            | AirEvent::DataReceived { source, .. }
             | AirEvent::Status { source, .. } => Some(*source),
             AirEvent::CallCleared { .. } => None,
         }
@@ -366,6 +367,22 @@ impl Core {
             }
             AirEvent::Position { radio, position } => {
                 self.position(now, site, radio, position, out)
+            }
+            AirEvent::DataReceived { source, mut data } => {
+                // Bounded whatever ingest hands over.
+                if data.payload.len() > super::MAX_RECEIVED_DATA {
+                    let cut = data.payload.len() - super::MAX_RECEIVED_DATA;
+                    data.truncated = data
+                        .truncated
+                        .saturating_add(u32::try_from(cut).unwrap_or(u32::MAX));
+                    data.payload.truncate(super::MAX_RECEIVED_DATA);
+                }
+                let kind = EventKind::DataReceived {
+                    radio: source,
+                    site,
+                    data,
+                };
+                self.emit(now, kind, out);
             }
             AirEvent::Answer {
                 radio,

@@ -18,16 +18,18 @@
 //! | DMRA emergency 0x27, PDT alarm 0x37 | `EmergencyAlarm` | AI §3.3, §3.9 |
 //! | C_ACKU, NACK_Rsp, DMRA call alert ack / radio check answer, PDT SUPS answer 0x2C, Hytera DMR-mode SUPS ack | `Answer` | air-commands.md §2–§4 |
 //! | packet data: text, status, LRRP / PDT GPS / NMEA positions, response headers | `Text`, `Status`, `Position`, `Answer` | air-commands.md §5–§7 |
+//! | IP data: Motorola TMS text / TMS ack (UDP 4007), ARS registration / deregistration (4005), text on 5016 | `Text`, `Answer { Text }`, `Registered`, `Deregistered` | docs/ip-data.md |
+//! | any other packet data, UDT without text | `DataReceived` (raw, with ports; the sender counts as heard) | docs/ip-data.md |
 //!
 //! Queued and wait answers are not passed on (air-commands.md §0). What fails is counted per
 //! stage in [`IngestCounters`] and dropped; nothing here panics or grows with the input: the
 //! per-slot state is fixed-size except the data assembler, which `wire` bounds at 127 blocks.
 
 use crate::dispatch::{
-    Addressee, AirEvent, AirInput, Answer, Input, Position, PositionSource, RadioId, Refusal,
-    Service, SiteId, TalkgroupId,
+    Addressee, AirEvent, AirInput, Answer, Input, MAX_RECEIVED_DATA, Position, PositionSource,
+    RadioId, ReceivedData, Refusal, Service, SiteId, TalkgroupId,
 };
-use crate::link::{Received, Slot};
+use crate::link::{Aux, AuxKind, Received, Slot};
 use crate::wire::csbk::mbc::MbcAssembler;
 use crate::wire::csbk::{
     Channel, Csbk, CsbkBody, FID_HYTERA, ReasonClass, ReasonCode, ServiceKind, Sso,
@@ -124,8 +126,20 @@ pub struct Ingest {
     site: SiteId,
     choice: DialectChoice,
     slots: [SlotState; 2],
+    /// Talker alias assembly of DMRA packets, by source radio; at most [`MAX_AUX_ALIASES`].
+    aux_aliases: std::collections::HashMap<u32, TalkerAliasAssembler>,
     counters: IngestCounters,
 }
+
+/// Bound on the talker aliases assembled from DMRA at once; past it the oldest half-built
+/// ones are forgotten (a radio sends its alias blocks within a second or so).
+pub const MAX_AUX_ALIASES: usize = 256;
+
+/// FLCO of the talker alias header; blocks 1–3 follow as 5–7 (TS 102 361-2 7.1.1.2;
+/// g4klx/MMDVMHost DMRDefines.h `FLCO_TALKER_ALIAS_HEADER`).
+const FLCO_TALKER_ALIAS_HEADER: u8 = 4;
+/// FLCO of the GPS info LC (TS 102 361-2 7.1.1.3; MMDVMHost DMRDefines.h `FLCO_GPS_INFO`).
+const FLCO_GPS_INFO: u8 = 8;
 
 fn radio(id: u32) -> Option<RadioId> {
     RadioId::new(id).ok()
@@ -174,6 +188,7 @@ impl Ingest {
             site,
             choice,
             slots: [SlotState::new(choice), SlotState::new(choice)],
+            aux_aliases: std::collections::HashMap::new(),
             counters: IngestCounters::default(),
         }
     }
@@ -186,6 +201,70 @@ impl Ingest {
     /// What was counted so far.
     pub fn counters(&self) -> IngestCounters {
         self.counters
+    }
+
+    /// Take one DMRA / DMRG a link received ([`Aux`]); push what it completes onto `out`: a
+    /// talker alias once its blocks are in, a position at once. The LC octets are read as the
+    /// embedded LC of the same FLCO would be (FID 0), in the site's dialect for GPS.
+    pub fn aux(&mut self, a: &Aux, out: &mut Vec<Input>) {
+        let Some(radio) = radio(a.source) else {
+            self.counters.parse += 1;
+            return;
+        };
+        let (flco, data) = match a.kind {
+            AuxKind::TalkerAlias { block, data } if block <= 3 => {
+                (FLCO_TALKER_ALIAS_HEADER + block, data)
+            }
+            AuxKind::Gps { data } => (FLCO_GPS_INFO, data),
+            AuxKind::TalkerAlias { .. } => {
+                self.counters.parse += 1;
+                return;
+            }
+        };
+        let mut lc = [0u8; 9];
+        lc[0] = flco;
+        lc[2..].copy_from_slice(&data);
+        let dialect = self.slots[0].dialect;
+        let Ok(lc) = FullLc::parse9_in(&lc, dialect) else {
+            self.counters.parse += 1;
+            return;
+        };
+        let event = match lc.body {
+            LcBody::GpsInfo(g) => AirEvent::Position {
+                radio,
+                position: Position {
+                    latitude: g.latitude_deg,
+                    longitude: g.longitude_deg,
+                    accuracy_m: accuracy_of(g.position_error),
+                    speed_kmh: None,
+                    heading_deg: None,
+                    fix_time: None,
+                    source: PositionSource::EmbeddedLc,
+                    altitude_m: None,
+                },
+            },
+            _ => {
+                if !self.aux_aliases.contains_key(&a.source)
+                    && self.aux_aliases.len() >= MAX_AUX_ALIASES
+                {
+                    self.aux_aliases.clear();
+                }
+                let asm = self.aux_aliases.entry(a.source).or_default();
+                let Some(alias) = asm.feed(&lc) else {
+                    return;
+                };
+                self.aux_aliases.remove(&a.source);
+                AirEvent::TalkerAlias { radio, alias }
+            }
+        };
+        self.counters.inputs += 1;
+        out.push(Input::Air(AirInput {
+            site: self.site.clone(),
+            // DMRA / DMRG name no slot; the site's first is recorded.
+            slot: Slot::One,
+            rssi_dbm: None,
+            event,
+        }));
     }
 
     /// Take one received burst; push the inputs it completes onto `out`.
@@ -572,7 +651,23 @@ fn data_events(pdu: &DataPdu, out: &mut Vec<AirEvent>) {
                 });
             }
         },
-        Message::Binary { data, .. } => {
+        Message::TextAck { .. } => out.push(AirEvent::Answer {
+            radio: source,
+            service: Some(Service::Text),
+            answer: Answer::Accepted,
+        }),
+        Message::Registration {
+            registered: true, ..
+        } => out.push(AirEvent::Registered { radio: source }),
+        Message::Registration {
+            registered: false, ..
+        } => out.push(AirEvent::Deregistered { radio: source }),
+        Message::Binary {
+            sap,
+            source_port,
+            destination_port,
+            data,
+        } => {
             // an LRRP report without a position: a refusal when its result is not success
             if let Ok(l) = Lrrp::parse(&data)
                 && !l.doc.is_request()
@@ -586,9 +681,53 @@ fn data_events(pdu: &DataPdu, out: &mut Vec<AirEvent>) {
                         code: result.min(0xFF) as u8,
                     }),
                 });
+                return;
             }
+            // Location requests are what a dispatcher sends to radios (the gateway's own, or
+            // another console's): not data from a radio.
+            let lp_request = sap == 3
+                && destination_port == Some(u16::from(sdata::PORT_ID_HYTERA_LP))
+                && data.get(1..3) == Some(&sdata::LP_REQUEST.to_be_bytes()[..]);
+            let lrrp_port = [source_port, destination_port].contains(&Some(sdata::LRRP_PORT));
+            let lrrp_request = lrrp_port && Lrrp::parse(&data).is_ok_and(|l| l.doc.is_request());
+            if lp_request || lrrp_request {
+                return;
+            }
+            out.push(received_data(
+                source,
+                h,
+                (sap, source_port, destination_port),
+                data,
+            ));
         }
-        Message::Udt { .. } => {}
+        Message::Udt { format, data, .. } => {
+            // UDT without text (binary, manufacturer formats): kept raw; the format rides in
+            // place of the SAP, which UDT does not carry.
+            out.push(received_data(source, h, (format, None, None), data));
+        }
+    }
+}
+
+/// Packet data nothing decoded, as the core's [`AirEvent::DataReceived`].
+fn received_data(
+    source: RadioId,
+    h: &crate::wire::data_header::DataHeader,
+    (sap, source_port, destination_port): (u8, Option<u16>, Option<u16>),
+    mut payload: Vec<u8>,
+) -> AirEvent {
+    let cut = payload.len().saturating_sub(MAX_RECEIVED_DATA);
+    payload.truncate(MAX_RECEIVED_DATA);
+    AirEvent::DataReceived {
+        source,
+        data: ReceivedData {
+            destination: h.destination,
+            group: h.group,
+            sap,
+            source_port,
+            destination_port,
+            payload,
+            truncated: u32::try_from(cut).unwrap_or(u32::MAX),
+        },
     }
 }
 
@@ -1082,5 +1221,181 @@ mod tests {
         let c = ing.counters();
         assert!(out.is_empty());
         assert_eq!((c.bursts, c.crc, c.slot_type, c.unknown_pdu), (3, 1, 1, 1));
+    }
+
+    fn udp(dst: u32, src: u32, sp: u16, dp: u16, payload: &[u8]) -> Vec<[u8; 33]> {
+        let ip = sdata::ipv4_udp(
+            sdata::cai_ip(src, false),
+            sdata::cai_ip(dst, false),
+            sp,
+            dp,
+            payload,
+        );
+        packet(Dialect::Dmr, dst, src, 4, &ip, Rate::Half)
+    }
+
+    #[test]
+    fn tms_ars_and_port_5016_become_text_answers_and_registrations() {
+        let mut ing = Ingest::new(SiteId::new("s1"), DialectChoice::Auto);
+        // ok-dmrlib test_tms.py `test_message`: "ahoj", sequence 85, one address octet.
+        let tms = hex::decode("000de001019544610068006f006a00").unwrap();
+        let mut bursts = udp(GW, RADIO, sdata::TMS_PORT, sdata::TMS_PORT, &tms);
+        // the gateway's own TMS form read back
+        bursts.extend(udp(
+            GW,
+            RADIO,
+            sdata::TMS_PORT,
+            sdata::TMS_PORT,
+            &sdata::tms_text("山体滑坡", 3, true),
+        ));
+        // ok-dmrlib test_tms.py `test_ack_message`: TMS ack of sequence 53
+        bursts.extend(udp(
+            GW,
+            RADIO,
+            sdata::TMS_PORT,
+            sdata::TMS_PORT,
+            &hex::decode("00049f009520").unwrap(),
+        ));
+        // ok-dmrlib test_ars.py: device registration "11", then deregistration
+        bursts.extend(udp(
+            GW,
+            RADIO,
+            sdata::ARS_PORT,
+            sdata::ARS_PORT,
+            &hex::decode("0007f0200231310000").unwrap(),
+        ));
+        bursts.extend(udp(
+            GW,
+            RADIO,
+            sdata::ARS_PORT,
+            sdata::ARS_PORT,
+            &hex::decode("000131").unwrap(),
+        ));
+        let got = events(&mut ing, &bursts, Slot::One);
+        let to = Addressee::Radio(r(GW));
+        assert_eq!(
+            got,
+            vec![
+                AirEvent::Text {
+                    source: r(RADIO),
+                    to,
+                    text: "ahoj".into()
+                },
+                AirEvent::Text {
+                    source: r(RADIO),
+                    to,
+                    text: "山体滑坡".into()
+                },
+                AirEvent::Answer {
+                    radio: r(RADIO),
+                    service: Some(Service::Text),
+                    answer: Answer::Accepted
+                },
+                AirEvent::Registered { radio: r(RADIO) },
+                AirEvent::Deregistered { radio: r(RADIO) },
+            ]
+        );
+    }
+
+    #[test]
+    fn an_unknown_port_is_data_received_with_its_ports_and_payload() {
+        let mut ing = Ingest::new(SiteId::new("s1"), DialectChoice::Auto);
+        let got = events(
+            &mut ing,
+            &udp(GW, RADIO, 40_000, 9_999, b"\x01\x02opaque"),
+            Slot::One,
+        );
+        assert_eq!(
+            got,
+            vec![AirEvent::DataReceived {
+                source: r(RADIO),
+                data: ReceivedData {
+                    destination: GW,
+                    group: false,
+                    sap: 4,
+                    source_port: Some(40_000),
+                    destination_port: Some(9_999),
+                    payload: b"\x01\x02opaque".to_vec(),
+                    truncated: 0,
+                },
+            }]
+        );
+        // an ARS PDU type the gateway does not take (query response) is kept raw too
+        let got = events(
+            &mut ing,
+            &udp(GW, RADIO, sdata::ARS_PORT, sdata::ARS_PORT, &[0, 1, 0x3F]),
+            Slot::One,
+        );
+        assert!(
+            matches!(&got[..], [AirEvent::DataReceived { data, .. }] if data.destination_port == Some(sdata::ARS_PORT)),
+            "{got:?}"
+        );
+    }
+
+    fn aux(source: u32, kind: AuxKind) -> Aux {
+        Aux {
+            site: "s1".into(),
+            source,
+            kind,
+            at: Instant::now(),
+        }
+    }
+
+    #[test]
+    fn dmra_and_dmrg_become_alias_and_position() {
+        let mut ing = Ingest::new(SiteId::new("s1"), DialectChoice::Dmr);
+        let mut out = Vec::new();
+        // fixtures/homebrew_dmra_dmrg_short.hex, MMDVMHost form: header "LBG0TST" = ISO 8-bit,
+        // length 6, "BG0TST" from radio 0x46313b.
+        ing.aux(
+            &aux(
+                0x46_313b,
+                AuxKind::TalkerAlias {
+                    block: 0,
+                    data: *b"LBG0TST",
+                },
+            ),
+            &mut out,
+        );
+        ing.aux(
+            &aux(
+                0x46_313b,
+                AuxKind::Gps {
+                    data: [0x04, 0xaa, 0xaa, 0xaa, 0x2a, 0xaa, 0xaa],
+                },
+            ),
+            &mut out,
+        );
+        let ev: Vec<AirEvent> = out
+            .into_iter()
+            .map(|i| match i {
+                Input::Air(a) => a.event,
+                o => panic!("{o:?}"),
+            })
+            .collect();
+        assert_eq!(
+            ev[0],
+            AirEvent::TalkerAlias {
+                radio: r(0x46_313b),
+                alias: "BG0TST".into()
+            }
+        );
+        let AirEvent::Position { radio, position } = &ev[1] else {
+            panic!("{ev:?}")
+        };
+        assert_eq!(*radio, r(0x46_313b));
+        assert_eq!(position.accuracy_m, Some(200.0));
+        // the same octets as a GPS info LC in embedded signalling read the same
+        let mut lc = [0u8; 9];
+        lc[0] = 8;
+        lc[2..].copy_from_slice(&[0x04, 0xaa, 0xaa, 0xaa, 0x2a, 0xaa, 0xaa]);
+        let LcBody::GpsInfo(g) = FullLc::parse9(&lc).unwrap().body else {
+            panic!()
+        };
+        assert_eq!(
+            (position.latitude, position.longitude),
+            (g.latitude_deg, g.longitude_deg)
+        );
+        assert_eq!(ev.len(), 2);
     }
 }

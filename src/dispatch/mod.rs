@@ -165,6 +165,9 @@ pub enum AirEvent {
     },
     /// A position report.
     Position { radio: RadioId, position: Position },
+    /// Packet data from a radio that no decoder above understood (an application port the
+    /// gateway does not speak, a binary payload): kept raw so nothing is dropped unseen.
+    DataReceived { source: RadioId, data: ReceivedData },
     /// An answer to a command: ACK, or NACK with its reason. `service` is what ingest could
     /// tell the answer is for (e.g. from the gateway identity it is addressed to); `None`
     /// matches the oldest operation in flight for that radio.
@@ -173,6 +176,47 @@ pub enum AirEvent {
         service: Option<Service>,
         answer: Answer,
     },
+}
+
+/// Packet data nothing decoded: addressing, ports and the payload as received.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ReceivedData {
+    /// Destination ID on the air (24 bits): a radio, a talkgroup or a gateway identity.
+    pub destination: u32,
+    /// The destination is a group.
+    pub group: bool,
+    /// Service access point of the data header (TS 102 361-1 9.3.8: 4 IP, 3 compressed UDP,
+    /// 10 short data, 0 for UDT).
+    pub sap: u8,
+    /// UDP source port, when the payload is UDP.
+    pub source_port: Option<u16>,
+    /// UDP destination port, when the payload is UDP.
+    pub destination_port: Option<u16>,
+    /// The payload (UDP user data when ports are known), at most
+    /// [`MAX_RECEIVED_DATA`] octets.
+    #[serde(with = "hex_bytes")]
+    pub payload: Vec<u8>,
+    /// Octets beyond [`MAX_RECEIVED_DATA`] that were cut.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub truncated: u32,
+}
+
+/// Bound on the payload a [`ReceivedData`] keeps (a PDU holds at most 127 rate-1 blocks,
+/// 3 048 octets).
+pub const MAX_RECEIVED_DATA: usize = 4096;
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+mod hex_bytes {
+    pub fn serialize<S: serde::Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(v))
+    }
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let s: String = serde::Deserialize::deserialize(d)?;
+        hex::decode(s).map_err(serde::de::Error::custom)
+    }
 }
 
 /// What a radio (or the system on its behalf) answered.

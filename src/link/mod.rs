@@ -4,7 +4,8 @@
 //! [`Transmit`] bursts the core asks for. Links do framing, handshakes, keepalives, reconnects
 //! and (for the Homebrew master) the configured relay between peers; they make no decisions
 //! about radios, calls or commands (docs/design.md). Bad input costs a counter in
-//! [`LinkCounters`], never the link.
+//! [`LinkCounters`], never the link; every failure cause is also logged, once when it starts
+//! and once when it stops ([`FailureEpisodes`]), and the last one is kept for the API.
 //!
 //! The gateway's own commands arrive as [`Transmission`]s. Each link keeps a queue per site and
 //! slot ([`Pacer`]) and sends a transmission's bursts one per [`AIR_BURST_INTERVAL`] per slot
@@ -13,9 +14,9 @@
 //! [`Sent`] once its last burst has left, which the gateway feeds back to the core (answer
 //! timeouts start there).
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
 
 pub mod homebrew;
 pub mod mmdvm;
@@ -84,6 +85,32 @@ pub struct FrameMeta {
     pub private: bool,
     /// Stream ID of the transmission.
     pub stream_id: u32,
+}
+
+/// What a transport carries beside bursts: the talker alias and GPS LCs that MMDVMHost sends
+/// as Homebrew `DMRA` / `DMRG` packets (g4klx/MMDVMHost `CDMRNetwork::writeTalkerAlias` /
+/// `writePosition`, g4klx/DMRGateway `DMRNetwork.cpp`; docs/ip-data.md). MMDVMHost sends the embedded
+/// LC a superframe late, so a GPS LC in a call's last, partial superframe reaches the network
+/// only this way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Aux {
+    /// The configured site it came from.
+    pub site: SiteName,
+    /// Source radio (24 bits).
+    pub source: u32,
+    /// What it carries.
+    pub kind: AuxKind,
+    /// Arrival time at the gateway.
+    pub at: Instant,
+}
+
+/// The payload of an [`Aux`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuxKind {
+    /// Talker alias LC octets 2–8: `block` 0 is the header (FLCO 4), 1–3 the blocks (FLCO 5–7).
+    TalkerAlias { block: u8, data: [u8; 7] },
+    /// GPS info LC (FLCO 8) octets 2–8.
+    Gps { data: [u8; 7] },
 }
 
 /// A burst the gateway wants a link to send.
@@ -186,7 +213,9 @@ pub enum LinkState {
     },
 }
 
-/// Counters per link, read by the API; relaxed atomics, never a lock on the receive path.
+/// Counters per link (each link has its own), read by the API; relaxed atomics, never a lock
+/// on the receive path (the one mutex, [`LinkCounters::last_failure`], is taken only when a
+/// failure episode starts, which [`FailureEpisodes`] limits to once per cause and episode).
 #[derive(Debug, Default)]
 pub struct LinkCounters {
     /// Frames received and handed on.
@@ -218,12 +247,40 @@ pub struct LinkCounters {
     /// "Sent" reports dropped because the gateway's channel was full (the operation then
     /// times out on its handover deadline instead).
     pub reports_dropped: AtomicU64,
+    /// Unix milliseconds of the latest failure of any cause (0: none yet).
+    pub last_failure_ms: AtomicU64,
+    /// The cause and detail of the failure episode that started last. Written only when an
+    /// episode starts (rate-limited by [`FailureEpisodes`]), never per packet.
+    pub last_failure: Mutex<Option<String>>,
 }
 
 impl LinkCounters {
     /// Add one to a counter.
     pub fn bump(counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Note a failure's time; with `started`, also what the new episode is (a lock, taken
+    /// only when an episode starts).
+    pub fn note_failure(&self, started: Option<String>) {
+        let ms = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(1, |d| {
+                u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
+            });
+        self.last_failure_ms.store(ms, Ordering::Relaxed);
+        if let Some(what) = started
+            && let Ok(mut last) = self.last_failure.lock()
+        {
+            *last = Some(what);
+        }
+    }
+
+    /// The last failure episode's description and the time of the latest failure.
+    pub fn last_failure(&self) -> Option<(String, SystemTime)> {
+        let ms = self.last_failure_ms.load(Ordering::Relaxed);
+        let what = self.last_failure.lock().ok()?.clone()?;
+        (ms != 0).then(|| (what, SystemTime::UNIX_EPOCH + Duration::from_millis(ms)))
     }
 
     /// A plain copy of every counter.
@@ -245,6 +302,97 @@ impl LinkCounters {
             rx_dropped: get(&self.rx_dropped),
             reports_dropped: get(&self.reports_dropped),
         }
+    }
+}
+
+/// Rate-limited failure logging for one link (a recurring cause is logged once when
+/// it starts and once when it stops, never a line per packet). Each cause is an episode: the
+/// first failure logs a `warn` line with the cause and the detail (peer, address, reason) and
+/// records it in the link's [`LinkCounters::last_failure`]; further failures of that cause are
+/// only counted; once the cause stays quiet for `quiet`, or [`FailureEpisodes::clear`] ends it
+/// (a login that then succeeds), one `info` line says it stopped, with the count.
+#[derive(Debug)]
+pub struct FailureEpisodes {
+    link: String,
+    what: &'static str,
+    quiet: Duration,
+    counters: Arc<LinkCounters>,
+    /// Active episodes: cause, first and last failure, count, last detail.
+    active: Vec<(&'static str, Instant, u64, String)>,
+}
+
+/// Causes one link keeps apart at most; more are folded into the oldest (bounded memory).
+const MAX_CAUSES: usize = 32;
+
+impl FailureEpisodes {
+    /// Episodes of `link` (a `what` such as "Homebrew peer" names the side in the lines).
+    pub fn new(
+        link: impl Into<String>,
+        what: &'static str,
+        quiet: Duration,
+        counters: Arc<LinkCounters>,
+    ) -> FailureEpisodes {
+        FailureEpisodes {
+            link: link.into(),
+            what,
+            quiet,
+            counters,
+            active: Vec::new(),
+        }
+    }
+
+    /// One failure of `cause` at `now`; `detail` is logged when this starts an episode.
+    pub fn note(&mut self, now: Instant, cause: &'static str, detail: &dyn std::fmt::Display) {
+        if let Some(e) = self.active.iter_mut().find(|e| e.0 == cause) {
+            e.1 = now;
+            e.2 += 1;
+            self.counters.note_failure(None);
+            return;
+        }
+        let detail = detail.to_string();
+        tracing::warn!(link = %self.link, cause, %detail,
+            "{}: failures started (further ones are counted, not logged)", self.what);
+        self.counters
+            .note_failure(Some(format!("{cause}: {detail}")));
+        if self.active.len() >= MAX_CAUSES {
+            self.active.remove(0);
+        }
+        self.active.push((cause, now, 1, detail));
+    }
+
+    /// End the episodes that have been quiet for the quiet time.
+    pub fn poll(&mut self, now: Instant) {
+        let quiet = self.quiet;
+        let (link, what) = (&self.link, self.what);
+        self.active.retain(|(cause, last, count, _)| {
+            let over = now.saturating_duration_since(*last) >= quiet;
+            if over {
+                tracing::info!(%link, cause, count, ?quiet, "{what}: failures stopped");
+            }
+            !over
+        });
+    }
+
+    /// End these causes' episodes now (the thing they prevented has succeeded).
+    pub fn clear(&mut self, causes: &[&'static str]) {
+        let (link, what) = (&self.link, self.what);
+        self.active.retain(|(cause, _, count, _)| {
+            let end = causes.contains(cause);
+            if end {
+                tracing::info!(%link, cause, count, "{what}: failures stopped (recovered)");
+            }
+            !end
+        });
+    }
+
+    /// When [`FailureEpisodes::poll`] has work next.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.active.iter().map(|e| e.1 + self.quiet).min()
+    }
+
+    /// Whether an episode of `cause` is running.
+    pub fn is_active(&self, cause: &str) -> bool {
+        self.active.iter().any(|e| e.0 == cause)
     }
 }
 

@@ -12,6 +12,11 @@
 //! | SAP 3 (compressed UDP/IPv4, 5 octets `00 00 02 01 01`), DPID 1 | PDT SMS: UTF-16BE text | docs/pdt.md §3 (Hytera ccl_dl.c; ok-dmrlib udp_port_identifier.py) |
 //! | SAP 3, DPID 116, LP opcode `A002` | PDT GPS report (32 octets) | docs/pdt.md §4.1 |
 //! | SAP 4 IPv4/UDP to or from port 4001 | LRRP ([`super::lrrp`]) | docs/air-interface.md §5.3; the port is common practice, not in a source |
+//! | UDP port 4007 (SAP 4, or SAP 3 with a 16-bit port) | Motorola TMS: simple text (UTF-16LE) → text; TMS ack → [`Message::TextAck`] | docs/ip-data.md (OK-DMR/ok-dmrlib test_tms.py, OpenGD77 dmrData.c, TMS patent US8023973) |
+//! | UDP port 4005 | Motorola ARS device registration / deregistration → [`Message::Registration`] | docs/ip-data.md (ok-dmrlib automatic_registration_service.py and test_ars.py; TRBO::ARS) |
+//! | UDP port 5016 | text: a leading CR LF in either byte order dropped, UTF-16 by the byte order its code units show (big-endian when they show none) | docs/ip-data.md (OpenGD77 "ETSI text" port; ok-dmrlib port ID 1 "UTF-16BE text"; the dmrgo `d-sms` capture is little-endian) |
+//! | Hytera HDAP in UDP (checked by its checksum and end octet, any port) | TMP text / ack, RRS registration / going offline | docs/ip-data.md (ok-dmrlib hytera/pdu/*.py and their tests) |
+//! | DPF 13 declaring BCD with digits > 9 | the UTF-16 text it turns out to hold, flagged as `utf_16le_declared_bcd`; otherwise binary, never invented digits | the dmrgo `h-sms` capture (Hytera) |
 //!
 //! Text: Chinese text must survive. docs/pdt.md §3 finds **no** source using GBK/GB 2312 for PDT
 //! SMS (three sources use UTF-16), so nothing here guesses GBK; ISO 8859-x goes through
@@ -51,6 +56,32 @@ pub const LP_REQUEST: u16 = 0xA001;
 pub const LP_REPORT: u16 = 0xA002;
 /// LRRP's customary UDP port (Motorola practice; unverified, see module doc).
 pub const LRRP_PORT: u16 = 4001;
+/// Motorola ARS (automatic registration service) UDP port (ok-dmrlib, OpenGD77 dmrData.h
+/// `DMR_UDP_PORT_ARS`).
+pub const ARS_PORT: u16 = 4005;
+/// Motorola TMS (text messaging service) UDP port (OpenGD77 dmrData.h `DMR_UDP_PORT_TMS`).
+pub const TMS_PORT: u16 = 4007;
+/// The text port of the dmrgo `d-sms` capture; OpenGD77 names it the ETSI text port and maps
+/// compressed port ID 1 to it (dmrData.c `DMR_UDP_PORT_ETSI_TEXT`).
+pub const TEXT_PORT: u16 = 5016;
+/// TMS first header: more headers follow (bit 7), acknowledgement requested (bit 6), the PDU
+/// type in bits 4–0 (ok-dmrlib text_messaging_service.py; OpenGD77 `dmrDataDecodeTMS`).
+const TMS_EXT: u8 = 0x80;
+const TMS_ACK_REQUESTED: u8 = 0x40;
+/// Bit 5 of the first header: set in every TMS PDU the captures and vectors show (0xA0, 0xE0,
+/// 0xBF); kept as it is.
+const TMS_BIT5: u8 = 0x20;
+const TMS_TYPE_MASK: u8 = 0x1F;
+/// TMS PDU type 0: simple text message.
+const TMS_SIMPLE_TEXT: u8 = 0x00;
+/// TMS PDU type 0x1F: TMS acknowledgement.
+const TMS_ACK: u8 = 0x1F;
+/// TMS encoding 4: UCS-2 little-endian (ok-dmrlib `TMSEncoding.UCS2_LE`).
+const TMS_UCS2_LE: u8 = 0x04;
+/// ARS PDU types (low 4 bits of the first header; ok-dmrlib `ARSPDUType`).
+const ARS_DEVICE_REGISTRATION: u8 = 0x0;
+const ARS_DEVICE_DEREGISTRATION: u8 = 0x1;
+const ARS_QUERY_RESPONSE: u8 = 0xF;
 
 /// Where a location came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -113,6 +144,14 @@ pub enum Message {
         #[serde(serialize_with = "hex_vec")]
         data: Vec<u8>,
     },
+    /// A Motorola TMS acknowledgement of the text with this sequence number.
+    TextAck { sequence: u8 },
+    /// A Motorola ARS device registration (`registered`) or deregistration; `device` is the
+    /// device identifier the radio sent (its ID in decimal, by practice).
+    Registration {
+        registered: bool,
+        device: Option<String>,
+    },
     /// Anything else: the payload as is.
     Binary {
         sap: u8,
@@ -156,6 +195,10 @@ pub fn decode(pdu: &DataPdu) -> Message {
         data: data.to_vec(),
     };
     match h.body {
+        Body::DefinedShort(d) if d.defined_format() == DefinedFormat::Bcd => {
+            let bits = (data.len() * 8).saturating_sub(usize::from(d.bit_padding % 8));
+            decode_declared_bcd(data, bits / 4).unwrap_or_else(|| binary(None, None, data))
+        }
         Body::DefinedShort(d) => {
             let bits = (data.len() * 8).saturating_sub(usize::from(d.bit_padding % 8));
             match decode_defined(d.defined_format(), data, bits) {
@@ -269,6 +312,11 @@ fn decode_compressed_udp(sap: u8, data: &[u8]) -> Message {
     {
         return Message::Location(loc);
     }
+    if let (Some(s), Some(d)) = (sp, dp)
+        && let Some(m) = decode_udp_application(s, d, user)
+    {
+        return m;
+    }
     binary(sp, dp, user)
 }
 
@@ -287,7 +335,16 @@ fn decode_ip(sap: u8, data: &[u8]) -> Message {
     };
     let sp = u16::from_be_bytes([udp[0], udp[1]]);
     let dp = u16::from_be_bytes([udp[2], udp[3]]);
-    let user = &data[ihl + 8..];
+    let mut user = &data[ihl + 8..];
+    // The blocks may carry pad octets past the datagram: trust the UDP length when it is
+    // shorter (RFC 768).
+    let udp_len = usize::from(u16::from_be_bytes([udp[4], udp[5]]));
+    if udp_len >= 8 && udp_len - 8 < user.len() {
+        user = &user[..udp_len - 8];
+    }
+    if let Some(m) = decode_udp_application(sp, dp, user) {
+        return m;
+    }
     if (sp == LRRP_PORT || dp == LRRP_PORT)
         && let Ok(l) = Lrrp::parse(user)
         && let Some(loc) = lrrp_location(&l)
@@ -295,6 +352,284 @@ fn decode_ip(sap: u8, data: &[u8]) -> Message {
         return Message::Location(loc);
     }
     binary(Some(sp), Some(dp), user)
+}
+
+/// The application a well-known port names, for either direction (a reply comes from the
+/// port the request went to). `None`: not one of them, or not readable as it.
+fn decode_udp_application(sp: u16, dp: u16, user: &[u8]) -> Option<Message> {
+    let port = |p: u16| sp == p || dp == p;
+    if port(TMS_PORT) {
+        return decode_tms(user);
+    }
+    if port(ARS_PORT) {
+        return decode_ars(user);
+    }
+    if port(TEXT_PORT) {
+        return decode_port_text(user);
+    }
+    decode_hdap(user)
+}
+
+/// Hytera HDAP service types (ok-dmrlib hytera/pdu/hdap.py `HyteraServiceType`): the low
+/// seven bits of the first octet; bit 7 marks "reliable".
+const HDAP_TMP: u8 = 0x09;
+const HDAP_RRS: u8 = 0x11;
+/// HDAP end octet (ok-dmrlib `HDAP.MSG_END`).
+const HDAP_END: u8 = 0x03;
+
+/// A Hytera HDAP PDU, recognised by its own framing whatever the port: service, opcode(16),
+/// payload length(16), payload, checksum over opcode..payload ([`hdap_checksum`]), 0x03. The
+/// checksum and the end octet must hold, so other data is not misread. Read here:
+/// - TMP (0x09) private / group message (opcode 0xA1 / 0xB1): request ID, destination and
+///   source radio IP, UTF-16LE text (an option field, flag 0x40, is skipped) → text;
+///   their acknowledgements (0xA2 / 0xB2) with result 0 → [`Message::TextAck`]
+///   (ok-dmrlib hytera/pdu/text_message_protocol.py, test_tmp.py);
+/// - RRS (0x11) registration (opcode 0x0003) / going offline (0x0001), with the radio IP →
+///   [`Message::Registration`] (OK-DMR/dmr-kaitai radio_registration_service.ksy,
+///   ok-dmrlib test_rrs.py).
+///
+/// Anything else `None`.
+pub fn decode_hdap(d: &[u8]) -> Option<Message> {
+    if d.len() < 7 || d.last() != Some(&HDAP_END) {
+        return None;
+    }
+    let len = usize::from(u16::from_be_bytes([d[3], d[4]]));
+    if d.len() != 7 + len || hdap_checksum(&d[1..5 + len]) != d[5 + len] {
+        return None;
+    }
+    let payload = &d[5..5 + len];
+    let ip_id = |b: &[u8]| {
+        b.get(1..4)
+            .map(|x| u32::from_be_bytes([0, x[0], x[1], x[2]]))
+    };
+    match (d[0] & 0x7F, d[1], d[2]) {
+        (HDAP_TMP, flags, op @ (0xA1 | 0xB1 | 0xA2 | 0xB2)) => {
+            let (option_len, body) = if flags & 0x40 != 0 {
+                let n = usize::from(u16::from_be_bytes([*payload.first()?, *payload.get(1)?]));
+                (n, &payload[2..])
+            } else {
+                (0, payload)
+            };
+            let body = &body[..body.len().checked_sub(option_len)?];
+            match op {
+                0xA1 | 0xB1 => Some(Message::Text {
+                    encoding: "hytera_tmp_utf_16le",
+                    text: clean_text(&decode_utf16(body.get(12..)?, false)),
+                }),
+                // the result follows request ID, destination (and source for private acks)
+                _ => {
+                    let at = if op == 0xA2 { 12 } else { 8 };
+                    (*body.get(at)? == 0).then_some(Message::TextAck { sequence: 0 })
+                }
+            }
+        }
+        (HDAP_RRS, 0x00, kind @ (0x01 | 0x03)) => Some(Message::Registration {
+            registered: kind == 0x03,
+            device: ip_id(payload).map(|id| id.to_string()),
+        }),
+        _ => None,
+    }
+}
+
+/// A TMS PDU: length(16) first-header [address-length address] [extension headers] text.
+/// Simple text → [`Message::Text`] (UTF-16LE, a leading CR LF and trailing NULs dropped); an
+/// acknowledgement → [`Message::TextAck`]; anything else → `None`.
+pub fn decode_tms(payload: &[u8]) -> Option<Message> {
+    let len = usize::from(u16::from_be_bytes([*payload.first()?, *payload.get(1)?]));
+    let end = (len + 2).min(payload.len());
+    let first = *payload.get(2)?;
+    let address_len = usize::from(*payload.get(3)?);
+    let mut at = 4 + address_len;
+    if at > end {
+        return None;
+    }
+    // Extension headers: each octet has bit 7 "another follows"; the first holds the low five
+    // sequence bits, the second bits 6–5 the high two and bits 4–0 the encoding.
+    let mut ext = Vec::new();
+    if first & TMS_EXT != 0 {
+        while at < end {
+            let b = payload[at];
+            at += 1;
+            ext.push(b);
+            if b & 0x80 == 0 || ext.len() >= 4 {
+                break;
+            }
+        }
+    }
+    let sequence = ext.first().map_or(0, |b| b & 0x1F) | ext.get(1).map_or(0, |b| b & 0x60);
+    match first & TMS_TYPE_MASK {
+        TMS_ACK => Some(Message::TextAck { sequence }),
+        TMS_SIMPLE_TEXT => {
+            let encoding = ext.get(1).map_or(TMS_UCS2_LE, |b| b & 0x1F);
+            if encoding != TMS_UCS2_LE {
+                return None;
+            }
+            Some(Message::Text {
+                encoding: "tms_utf_16le",
+                text: clean_text(&decode_utf16(&payload[at..end], false)),
+            })
+        }
+        _ => None,
+    }
+}
+
+/// The TMS simple text PDU the gateway sends: first header 0xA0 (0xE0 when `ack` asks for a
+/// TMS acknowledgement), no address, sequence number in two extension octets, encoding 4
+/// (UCS-2 LE), then the text. The layout of the OpenGD77 `dmrDataBuildTMS` output and of the
+/// dmrgo `m-sms` capture.
+pub fn tms_text(text: &str, sequence: u8, ack: bool) -> Vec<u8> {
+    let mut out = vec![0, 0];
+    out.push(TMS_EXT | TMS_BIT5 | if ack { TMS_ACK_REQUESTED } else { 0 } | TMS_SIMPLE_TEXT);
+    out.push(0); // address length
+    out.push(0x80 | (sequence & 0x1F));
+    out.push((sequence & 0x60) | TMS_UCS2_LE);
+    out.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+    let len = (out.len() - 2).min(usize::from(u16::MAX)) as u16;
+    out[..2].copy_from_slice(&len.to_be_bytes());
+    out
+}
+
+/// A TMS acknowledgement of `sequence` (ok-dmrlib test_tms.py `009F0095 20` layout).
+pub fn tms_ack(sequence: u8) -> Vec<u8> {
+    vec![
+        0x00,
+        0x04,
+        TMS_EXT | TMS_ACK,
+        0x00,
+        0x80 | (sequence & 0x1F),
+        sequence & 0x60,
+    ]
+}
+
+/// An ARS PDU: length(16) first-header (ext, ack, priority, control, type(4)) then, for a
+/// device registration, an optional event/encoding octet and the device identifier as a
+/// length-prefixed UTF-8 string. Registration and deregistration become
+/// [`Message::Registration`]; other types `None`.
+pub fn decode_ars(payload: &[u8]) -> Option<Message> {
+    let first = *payload.get(2)?;
+    match first & 0x0F {
+        ARS_DEVICE_REGISTRATION => {
+            let mut at = 3 + usize::from(first & 0x80 != 0);
+            let device = payload.get(at).and_then(|&n| {
+                at += 1;
+                let id = payload.get(at..at + usize::from(n))?;
+                core::str::from_utf8(id)
+                    .ok()
+                    .map(|s| s.trim_matches(char::from(0)).to_owned())
+                    .filter(|s| !s.is_empty())
+            });
+            Some(Message::Registration {
+                registered: true,
+                device,
+            })
+        }
+        ARS_DEVICE_DEREGISTRATION => Some(Message::Registration {
+            registered: false,
+            device: None,
+        }),
+        _ => None,
+    }
+}
+
+/// The ARS answer to a device registration: success with a refresh time in 30-minute steps
+/// (ok-dmrlib test_ars.py: `0002BF01`, one step).
+pub fn ars_registration_ack(refresh_steps: u8) -> Vec<u8> {
+    vec![
+        0x00,
+        0x02,
+        0x80 | 0x30 | ARS_QUERY_RESPONSE,
+        refresh_steps & 0x7F,
+    ]
+}
+
+/// An ARS device registration from `device` (ok-dmrlib test_ars.py `0007F020023131 0000`
+/// layout: ack, priority and control set, event "initial", UTF-8, empty user and password).
+pub fn ars_registration(device: &str) -> Vec<u8> {
+    let id = &device.as_bytes()[..device.len().min(255)];
+    let mut out = vec![0, 0, 0xF0 | ARS_DEVICE_REGISTRATION, 0x20, id.len() as u8];
+    out.extend_from_slice(id);
+    out.extend_from_slice(&[0, 0]);
+    let len = (out.len() - 2) as u16;
+    out[..2].copy_from_slice(&len.to_be_bytes());
+    out
+}
+
+/// Text on [`TEXT_PORT`]: UTF-16, a leading CR LF in either byte order dropped; the byte order
+/// is the one under which more code units fall in U+0001..U+00FF (Latin text shows it),
+/// big-endian on a tie (ok-dmrlib's "UTF-16BE text").
+fn decode_port_text(payload: &[u8]) -> Option<Message> {
+    let body = payload
+        .strip_prefix(&[0x00, 0x0D, 0x00, 0x0A])
+        .or_else(|| payload.strip_prefix(&[0x0D, 0x00, 0x0A, 0x00]))
+        .unwrap_or(payload);
+    let latin = |be: bool| {
+        body.chunks_exact(2)
+            .filter(|p| {
+                let (hi, lo) = if be { (p[0], p[1]) } else { (p[1], p[0]) };
+                hi == 0 && lo != 0
+            })
+            .count()
+    };
+    let big_endian = latin(true) >= latin(false);
+    let text = clean_text(&decode_utf16(body, big_endian));
+    (!text.is_empty()).then_some(Message::Text {
+        encoding: if big_endian { "utf_16be" } else { "utf_16le" },
+        text,
+    })
+}
+
+/// Defined short data that declares BCD. Nibbles 0–9 are the digits. A nibble above 9 is not
+/// a digit: such a payload is read as UTF-16 (LE, then BE) when that gives plausible text
+/// (Latin-1, CJK; [`plausible_text_char`]), as
+/// in the Hytera `h-sms` capture whose header says BCD over UTF-16LE text, and flagged by its
+/// encoding name; otherwise `None` (the caller keeps it binary), never invented digits.
+fn decode_declared_bcd(data: &[u8], nibbles: usize) -> Option<Message> {
+    let digits: Vec<u8> = data
+        .iter()
+        .flat_map(|b| [b >> 4, b & 0x0F])
+        .take(nibbles)
+        .collect();
+    if digits.iter().all(|&d| d <= 9) {
+        return Some(Message::Text {
+            encoding: "bcd",
+            text: digits.iter().map(|&d| char::from(b'0' + d)).collect(),
+        });
+    }
+    let even = &data[..data.len() & !1];
+    for (big_endian, encoding) in [
+        (false, "utf_16le_declared_bcd"),
+        (true, "utf_16be_declared_bcd"),
+    ] {
+        let text = clean_text(&decode_utf16(even, big_endian));
+        if !text.is_empty() && text.chars().all(plausible_text_char) {
+            return Some(Message::Text { encoding, text });
+        }
+    }
+    None
+}
+
+/// A character a dispatch text plausibly holds: printable Latin-1, CJK ideographs and
+/// punctuation, fullwidth forms. Keeps a binary payload from reading as random text when a
+/// header's declared format is wrong.
+fn plausible_text_char(c: char) -> bool {
+    matches!(c, ' '..='~' | '\u{A0}'..='\u{FF}' | '\u{3000}'..='\u{303F}'
+        | '\u{4E00}'..='\u{9FFF}' | '\u{FF00}'..='\u{FFEF}' | '\n' | '\r')
+}
+
+/// Text as a dispatcher reads it: NULs, a leading CR LF and trailing whitespace gone.
+fn clean_text(text: &str) -> String {
+    text.trim_matches(char::from(0))
+        .trim_start_matches(['\r', '\n'])
+        .trim_end()
+        .trim_matches(char::from(0))
+        .to_owned()
+}
+
+/// The Motorola CAI address of a radio (12.x.y.z) or a talkgroup (225.x.y.z), as MOTOTRBO
+/// IP data uses them (OpenGD77 dmrData.c `CAI_NETWORK_INDIVIDUAL` / `CAI_NETWORK_GROUP`).
+pub fn cai_ip(id: u32, group: bool) -> [u8; 4] {
+    let b = id.to_be_bytes();
+    [if group { 225 } else { 12 }, b[1], b[2], b[3]]
 }
 
 /// The location an LRRP report carries, if any.
@@ -1231,5 +1566,158 @@ mod tests {
             .fold(0u32, |a, w| a + u32::from(u16::from_be_bytes([w[0], w[1]])));
         assert_eq!((sum & 0xFFFF) + (sum >> 16), 0xFFFF);
         assert_eq!(&ip[12..16], &[10, 0, 0, 5]);
+    }
+
+    #[test]
+    fn hytera_hdap_tmp_and_rrs_vectors() {
+        // ok-dmrlib test_tmp.py: private message "OLIVER TEST", request 1.
+        let tmp = hex::decode(
+            "0980a10022000000010a01b2070a03640e4f004c004900560045005200200054004500530054007a03",
+        )
+        .unwrap();
+        assert_eq!(
+            decode_hdap(&tmp),
+            Some(Message::Text {
+                encoding: "hytera_tmp_utf_16le",
+                text: "OLIVER TEST".into()
+            })
+        );
+        // the same with one octet changed fails the checksum: not HDAP
+        let mut bad = tmp.clone();
+        bad[20] ^= 1;
+        assert_eq!(decode_hdap(&bad), None);
+        // ok-dmrlib test_tmp.py: its acknowledgement, result OK; and with an option field.
+        let ack = hex::decode("0980a2000D000000010a01b2070a030000003103").unwrap();
+        assert_eq!(decode_hdap(&ack), Some(Message::TextAck { sequence: 0 }));
+        let ack_opt = hex::decode("09c0a200120003000000020a01b2070a03000000010203e203").unwrap();
+        assert_eq!(
+            decode_hdap(&ack_opt),
+            Some(Message::TextAck { sequence: 0 })
+        );
+        // RRS registration of 10.0.0.80 (dmr-kaitai radio_registration_service.ksy layout,
+        // checksum by ok-dmrlib get_hdap_checksum), then going offline.
+        for (kind, registered) in [(0x03u8, true), (0x01, false)] {
+            let mut rrs = vec![0x11, 0x00, kind, 0x00, 0x04, 10, 0, 0, 80];
+            rrs.push(hdap_checksum(&rrs[1..]));
+            rrs.push(0x03);
+            assert_eq!(
+                decode_hdap(&rrs),
+                Some(Message::Registration {
+                    registered,
+                    device: Some("80".into())
+                })
+            );
+        }
+        // Through the IP layer, on a port of its own.
+        let ip = ipv4_udp(radio_ip(5), radio_ip(1), 5017, 5017, &tmp);
+        let out = data::emit_packet(
+            packet_header(4, Dpf::Unconfirmed),
+            &ip,
+            Rate::Half,
+            Dialect::Dmr,
+        )
+        .unwrap();
+        assert!(
+            matches!(decode(&through_air(&out)), Message::Text { text, .. } if text == "OLIVER TEST")
+        );
+    }
+
+    #[test]
+    fn tms_ars_and_port_text_parse_and_round_trip() {
+        // ok-dmrlib test_tms.py `test_message` and the gateway's own form read back.
+        let m = hex::decode("000de001019544610068006f006a00").unwrap();
+        assert_eq!(
+            decode_tms(&m),
+            Some(Message::Text {
+                encoding: "tms_utf_16le",
+                text: "ahoj".into()
+            })
+        );
+        for seq in [0u8, 5, 85, 127] {
+            let t = tms_text("山体 warning", seq, seq % 2 == 0);
+            assert_eq!(
+                decode_tms(&t),
+                Some(Message::Text {
+                    encoding: "tms_utf_16le",
+                    text: "山体 warning".into()
+                })
+            );
+            assert_eq!(
+                decode_tms(&tms_ack(seq)),
+                Some(Message::TextAck { sequence: seq })
+            );
+        }
+        // the captured TMS header: length 0x20, A0, no address, sequence 5, UCS-2 LE
+        assert_eq!(&tms_text("x", 5, false)[2..6], &[0xA0, 0x00, 0x85, 0x04]);
+        // ok-dmrlib test_ars.py vectors; the gateway's registration form read back
+        assert_eq!(
+            decode_ars(&hex::decode("0007f0200231310000").unwrap()),
+            Some(Message::Registration {
+                registered: true,
+                device: Some("11".into())
+            })
+        );
+        assert_eq!(
+            ars_registration("11"),
+            hex::decode("0007f0200231310000").unwrap()
+        );
+        assert_eq!(ars_registration_ack(1), hex::decode("0002bf01").unwrap());
+        assert_eq!(
+            decode_ars(&[0, 1, 0x31]),
+            Some(Message::Registration {
+                registered: false,
+                device: None
+            })
+        );
+        assert_eq!(decode_ars(&[0, 1, 0x74]), None); // a query is not a registration
+        // truncated input never panics
+        for n in 0..12 {
+            let _ = decode_tms(&m[..n.min(m.len())]);
+            let _ = decode_ars(&[0, 7, 0xF0, 0x20, 9][..n.min(5)]);
+            let _ = decode_hdap(&[0x09, 0x80, 0xA1, 0, 0x22, 3][..n.min(6)]);
+        }
+        // port 5016: both byte orders, a leading CR LF dropped
+        let le: Vec<u8> = [0x00, 0x0D, 0x00, 0x0A]
+            .into_iter()
+            .chain("TEST".encode_utf16().flat_map(u16::to_le_bytes))
+            .collect();
+        assert_eq!(
+            decode_port_text(&le),
+            Some(Message::Text {
+                encoding: "utf_16le",
+                text: "TEST".into()
+            })
+        );
+        let be: Vec<u8> = "山体OK".encode_utf16().flat_map(u16::to_be_bytes).collect();
+        assert_eq!(
+            decode_port_text(&be),
+            Some(Message::Text {
+                encoding: "utf_16be",
+                text: "山体OK".into()
+            })
+        );
+    }
+
+    #[test]
+    fn declared_bcd_never_prints_digits_that_are_not_there() {
+        // Real BCD stays digits.
+        assert_eq!(
+            decode_declared_bcd(&[0x13, 0x80, 0x01, 0x38, 0x00, 0x00], 11),
+            Some(Message::Text {
+                encoding: "bcd",
+                text: "13800138000".into()
+            })
+        );
+        // The h-sms payload: UTF-16LE behind a BCD header.
+        let h = hex::decode("0000540045005300540020004b004900350056004d0046000000").unwrap();
+        assert_eq!(
+            decode_declared_bcd(&h, h.len() * 2),
+            Some(Message::Text {
+                encoding: "utf_16le_declared_bcd",
+                text: "TEST KI5VMF".into()
+            })
+        );
+        // Neither: no text at all (the caller keeps it binary).
+        assert_eq!(decode_declared_bcd(&[0xAB, 0x01, 0xFF], 6), None);
     }
 }

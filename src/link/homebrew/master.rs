@@ -68,12 +68,15 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::packet::{CallType, ConfigBlock, Dmrd, Packet, PeerId, login_digest};
+use super::packet::{
+    CallType, ConfigBlock, Dmrd, Packet, PeerId, Short, login_digest, short_dmra, short_dmrg,
+};
 use super::peer::{RECV_BUF, deliver, report, transient};
 use super::{HomebrewCounters, SplitMix, TxFraming, received};
 use crate::link::pacer::Paced;
 use crate::link::{
-    LinkCounters, LinkState, Pacer, Pacing, Received, SiteName, Slot, Transmission, Transmit,
+    Aux, AuxKind, LinkCounters, LinkState, Pacer, Pacing, Received, SiteName, Slot, Transmission,
+    Transmit,
 };
 
 /// What a peer may pass on one slot.
@@ -198,6 +201,8 @@ pub enum MasterAction {
     Deliver(Received),
     /// Report a peer going up or down.
     State(LinkState),
+    /// Hand a talker alias / GPS LC (DMRA, DMRG) to the gateway.
+    Aux(Aux),
 }
 
 /// A login in progress, held apart from the logged-in peers until it completes.
@@ -240,10 +245,11 @@ enum Failure {
     WrongAddress,
     NotLoggedIn,
     Malformed,
+    AuxCut,
 }
 
 impl Failure {
-    const ALL: [Failure; 7] = [
+    const ALL: [Failure; 8] = [
         Failure::UnknownPeer,
         Failure::BadPassphrase,
         Failure::LoginTimeout,
@@ -251,6 +257,7 @@ impl Failure {
         Failure::WrongAddress,
         Failure::NotLoggedIn,
         Failure::Malformed,
+        Failure::AuxCut,
     ];
 
     /// The cause as logged; the same word as its counter.
@@ -263,6 +270,7 @@ impl Failure {
             Failure::WrongAddress => "wrong_address",
             Failure::NotLoggedIn => "not_logged_in",
             Failure::Malformed => "bad_frames",
+            Failure::AuxCut => "aux_cut",
         }
     }
 }
@@ -298,9 +306,10 @@ impl FailureLog {
         peer: Option<PeerId>,
         from: SocketAddr,
         reason: &dyn std::fmt::Display,
-    ) {
+    ) -> bool {
         let e = &mut self.episodes[cause as usize];
-        if e.last.is_none() {
+        let started = e.last.is_none();
+        if started {
             let peer = peer_label(peer);
             tracing::warn!(%link, cause = cause.name(), %peer, %from, %reason,
                 "Homebrew master: refusals started (further ones are counted, not logged)");
@@ -310,6 +319,7 @@ impl FailureLog {
         e.count += 1;
         e.last_peer = peer;
         e.last_from = Some(from);
+        started
     }
 
     fn poll(&mut self, link: &str, now: Instant) {
@@ -507,6 +517,7 @@ impl MasterCore {
             Failure::PendingFull => LinkCounters::bump(&c.pending_full),
             Failure::WrongAddress => LinkCounters::bump(&c.wrong_address),
             Failure::NotLoggedIn => LinkCounters::bump(&c.not_logged_in),
+            Failure::AuxCut => LinkCounters::bump(&c.aux_cut),
             // `bad_frame` counted it under its reason already.
             Failure::Malformed => {}
         }
@@ -518,10 +529,18 @@ impl MasterCore {
             Failure::WrongAddress | Failure::NotLoggedIn => {
                 LinkCounters::bump(&c.link.unauthenticated)
             }
-            Failure::Malformed => {}
+            Failure::Malformed | Failure::AuxCut => {}
         }
-        self.failures
+        let started = self
+            .failures
             .note(&self.name, now, cause, peer, from, reason);
+        self.counters.link.note_failure(started.then(|| {
+            format!(
+                "{}: peer {} from {from}: {reason}",
+                cause.name(),
+                peer_label(peer)
+            )
+        }));
     }
 
     /// Count a packet from `from` for `id` that does not fit a login state: from another
@@ -697,15 +716,99 @@ impl MasterCore {
                     self.unauthenticated(now, from, d.repeater, "DMRD");
                 }
             }
-            Packet::Dmra(_) | Packet::Dmrg(_) | Packet::Rptg { .. } => {
-                LinkCounters::bump(&c.ignored)
+            Packet::Dmra(a) => {
+                let kind = AuxKind::TalkerAlias {
+                    block: a.kind,
+                    data: a.alias,
+                };
+                self.aux(now, from, a.repeater, a.source, kind, out);
             }
+            Packet::Dmrg(g) => {
+                let kind = AuxKind::Gps { data: g.gps };
+                self.aux(now, from, g.repeater, g.source, kind, out);
+            }
+            Packet::DmraShort(body) => match self.sender(from) {
+                Some(id) => match short_dmra(&body, id) {
+                    Short::Whole(a) => {
+                        let kind = AuxKind::TalkerAlias {
+                            block: a.kind,
+                            data: a.alias,
+                        };
+                        self.aux(now, from, id, a.source, kind, out);
+                    }
+                    Short::Cut { source } => self.aux_cut(now, from, id, "DMRA", source),
+                },
+                None => self.unauthenticated(now, from, PeerId(0), "DMRA"),
+            },
+            Packet::DmrgShort(body) => match self.sender(from) {
+                Some(id) => match short_dmrg(&body, id) {
+                    Short::Whole(g) => {
+                        let kind = AuxKind::Gps { data: g.gps };
+                        self.aux(now, from, id, g.source, kind, out);
+                    }
+                    Short::Cut { source } => self.aux_cut(now, from, id, "DMRG", source),
+                },
+                None => self.unauthenticated(now, from, PeerId(0), "DMRG"),
+            },
+            Packet::Rptg { .. } => LinkCounters::bump(&c.ignored),
             Packet::RptAck(_)
             | Packet::MstPong(_)
             | Packet::MstNak(_)
             | Packet::MstCl(_)
             | Packet::RptSbkn(_) => LinkCounters::bump(&c.ignored),
         }
+    }
+
+    /// The logged-in peer speaking from `from`, if any.
+    fn sender(&self, from: SocketAddr) -> Option<PeerId> {
+        self.conns
+            .iter()
+            .find(|(_, c)| c.addr == from)
+            .map(|(&id, _)| id)
+    }
+
+    /// A DMRA / DMRG from a logged-in peer goes to the gateway tagged with the peer's site.
+    fn aux(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        id: PeerId,
+        source: u32,
+        kind: AuxKind,
+        out: &mut Vec<MasterAction>,
+    ) {
+        if !self.logged_in_from(id, from) {
+            return self.unauthenticated(now, from, id, "DMRA/DMRG");
+        }
+        let (Some(conn), Some(entry)) = (self.conns.get_mut(&id), self.entries.get(&id)) else {
+            return;
+        };
+        conn.last_heard = now;
+        LinkCounters::bump(&self.counters.aux_in);
+        out.push(MasterAction::Aux(Aux {
+            site: entry.site.clone(),
+            source,
+            kind,
+            at: now,
+        }));
+    }
+
+    /// A short DMRA / DMRG whose payload DMRGateway cut on the way: nothing to decode; counted
+    /// and logged once per episode.
+    fn aux_cut(&mut self, now: Instant, from: SocketAddr, id: PeerId, what: &str, source: u32) {
+        if let Some(conn) = self.conns.get_mut(&id) {
+            conn.last_heard = now;
+        }
+        self.refuse(
+            now,
+            Failure::AuxCut,
+            Some(id),
+            from,
+            &format_args!(
+                "{what} from radio {source} is the 15/14-octet form with the repeater ID, so \
+                 only 3 of its 7 LC octets arrived (DMRGateway cuts it); dropped"
+            ),
+        );
     }
 
     /// RPTL: a fresh salt for a configured ID within the bounds, else MSTNAK. A logged-in peer
@@ -992,6 +1095,7 @@ pub struct Master {
     config: MasterConfig,
     socket: UdpSocket,
     counters: Arc<HomebrewCounters>,
+    aux: Option<mpsc::Sender<Aux>>,
 }
 
 impl Master {
@@ -1006,7 +1110,14 @@ impl Master {
             config,
             socket,
             counters,
+            aux: None,
         })
+    }
+
+    /// Hand DMRA / DMRG from the peers to `aux` (without it they are counted and dropped).
+    pub fn with_aux(mut self, aux: mpsc::Sender<Aux>) -> Master {
+        self.aux = Some(aux);
+        self
     }
 
     /// The bound local address.
@@ -1029,7 +1140,9 @@ impl Master {
             config,
             socket,
             counters,
+            aux,
         } = self;
+        let aux = aux.as_ref();
         let mut core = MasterCore::new(&config, SplitMix::from_entropy(), counters.clone());
         let mut pacer = Pacer::new(
             config.pacing,
@@ -1050,7 +1163,7 @@ impl Master {
             tokio::select! {
                 _ = shutdown.cancelled() => {
                     core.close(&mut out);
-                    flush(&socket, &counters, &rx, &state, &mut out).await?;
+                    flush(&socket, &counters, (&rx, aux), &state, &mut out).await?;
                     return Ok(());
                 }
                 r = socket.recv_from(&mut buf) => match r {
@@ -1085,12 +1198,12 @@ impl Master {
                     if pacer.queued() > 0 => {}
                 _ = &mut timer => core.poll(Instant::now(), &mut out),
             }
-            flush(&socket, &counters, &rx, &state, &mut out).await?;
+            flush(&socket, &counters, (&rx, aux), &state, &mut out).await?;
             // Bursts due now: framed, sent, then their transmissions reported.
             pacer.poll(Instant::now(), &mut paced);
             for p in paced.drain(..) {
                 core.transmit(Instant::now(), &p.transmit, &mut out);
-                flush(&socket, &counters, &rx, &state, &mut out).await?;
+                flush(&socket, &counters, (&rx, aux), &state, &mut out).await?;
                 if let Some((report, sent)) = p.sent {
                     report.send(
                         crate::link::Sent {
@@ -1108,7 +1221,7 @@ impl Master {
 async fn flush(
     socket: &UdpSocket,
     counters: &HomebrewCounters,
-    rx: &mpsc::Sender<Received>,
+    (rx, aux): (&mpsc::Sender<Received>, Option<&mpsc::Sender<Aux>>),
     state: &mpsc::Sender<LinkState>,
     out: &mut Vec<MasterAction>,
 ) -> std::io::Result<()> {
@@ -1121,6 +1234,11 @@ async fn flush(
             },
             MasterAction::Deliver(r) => deliver(rx, counters, r),
             MasterAction::State(s) => report(state, counters, s),
+            MasterAction::Aux(a) => match aux {
+                // Like bursts: never stall the socket for the gateway (module doc).
+                Some(tx) if tx.try_send(a).is_ok() => {}
+                _ => LinkCounters::bump(&counters.rx_dropped),
+            },
         }
     }
     Ok(())

@@ -7,7 +7,10 @@
 //!   302-octet config → RPTACK, optional RPTO), keeps the login alive with RPTPING / MSTPONG,
 //!   logs in again after missed pongs, MSTNAK or MSTCL with capped exponential backoff, and
 //!   carries DMRD both ways (docs/transports.md §2.3, 2.5, 2.7; g4klx/DMRGateway:DMRNetwork.cpp,
-//!   HBLink-org/hblink3:hblink.py).
+//!   HBLink-org/hblink3:hblink.py). Its failures (MSTNAK to RPTL, i.e. an ID the master does
+//!   not take; MSTNAK to RPTK, a wrong passphrase; a login step with no answer; keepalive lost;
+//!   datagrams from another address or malformed) are counted and logged once per cause when
+//!   they start and once when they stop ([`crate::link::FailureEpisodes`]).
 //! - [`master`] accepts the configured peers by ID and passphrase; logins in progress are held
 //!   apart from the logged-in peers and bounded (per peer ID, per source address, in total), so
 //!   a logged-in peer stays until a challenger completes the whole login; refusals are counted
@@ -15,7 +18,10 @@
 //!   a configurable silence, and relays DMRD between its peers the
 //!   way HBlink3's repeat mode does (repeater ID rewritten to the receiving peer, docs/transports.md
 //!   2.8), narrowed by per-peer allow-lists and one stream per slot with a hang time. Everything
-//!   it receives from a logged-in peer also goes to the gateway tagged with the peer's site.
+//!   it receives from a logged-in peer also goes to the gateway tagged with the peer's site:
+//!   DMRD as [`Received`], DMRA / DMRG (19/18 octets, and the older 15/14 in both the
+//!   MMDVMHost form and DMRGateway's cut form, see [`packet::short_dmra`]) as
+//!   [`crate::link::Aux`] on the channel given to [`Master::with_aux`].
 //!
 //! Each side is a synchronous, I/O-free state machine (`handle(now, …)`, `poll(now, …)`) with a
 //! thin tokio task at the edge (`run`). The edge never awaits the gateway: received bursts go
@@ -34,7 +40,7 @@ use std::time::{Duration, Instant};
 pub use master::{Allow, Master, MasterAction, MasterConfig, MasterCore, PeerEntry, SlotAllow};
 pub use packet::{
     CallType, ConfigBlock, Dmra, Dmrd, Dmrg, FrameType, HomebrewError, Packet, PeerId,
-    RepeaterInfo, login_digest, parse_dmrd,
+    RepeaterInfo, Short, login_digest, parse_dmrd, short_dmra, short_dmrg,
 };
 pub use peer::{Peer, PeerAction, PeerConfig, PeerPhase, PeerSession};
 
@@ -55,12 +61,12 @@ pub struct HomebrewCounters {
     /// Datagrams from an address other than the one the peer logged in from (master) or the
     /// master's (peer).
     pub wrong_address: AtomicU64,
-    /// Logins with a peer ID that is not configured (master).
+    /// Logins with a peer ID that is not configured (master); MSTNAKs to our RPTL (peer).
     pub unknown_peer: AtomicU64,
-    /// Logins with a wrong passphrase digest (master).
+    /// Logins with a wrong passphrase digest (master); MSTNAKs to our RPTK (peer).
     pub bad_passphrase: AtomicU64,
     /// Logins that started (RPTL answered with a salt) but were not completed within the
-    /// login timeout (master).
+    /// login timeout (master); login steps the master did not answer in time (peer).
     pub login_timeouts: AtomicU64,
     /// RPTLs refused because a bound on pending logins (per peer ID, per source address, in
     /// total) was reached (master).
@@ -70,7 +76,7 @@ pub struct HomebrewCounters {
     /// Packets that carry another peer's ID (peer side).
     pub wrong_id: AtomicU64,
     /// Well-formed packets that only travel the other way, or that this link does not use
-    /// (DMRA, DMRG, RPTG, RPTSBKN).
+    /// (RPTG, RPTSBKN; DMRA and DMRG on the peer side).
     pub ignored: AtomicU64,
     /// Received bursts dropped because the gateway's queue was full.
     pub rx_dropped: AtomicU64,
@@ -88,6 +94,10 @@ pub struct HomebrewCounters {
     pub peer_timeouts: AtomicU64,
     /// MSTNAKs received (peer) or sent (master).
     pub naks: AtomicU64,
+    /// DMRA / DMRG handed to the gateway (master).
+    pub aux_in: AtomicU64,
+    /// Short DMRA / DMRG whose payload DMRGateway cut to 3 of 7 octets, dropped (master).
+    pub aux_cut: AtomicU64,
 }
 
 /// A plain copy of [`HomebrewCounters`].
@@ -113,6 +123,8 @@ pub struct HomebrewCountersSnapshot {
     pub missed_pongs: u64,
     pub peer_timeouts: u64,
     pub naks: u64,
+    pub aux_in: u64,
+    pub aux_cut: u64,
 }
 
 impl HomebrewCounters {
@@ -158,6 +170,8 @@ impl HomebrewCounters {
             missed_pongs: g(&self.missed_pongs),
             peer_timeouts: g(&self.peer_timeouts),
             naks: g(&self.naks),
+            aux_in: g(&self.aux_in),
+            aux_cut: g(&self.aux_cut),
         }
     }
 }

@@ -88,6 +88,15 @@ pub const DMRD_MIN_LEN: usize = 53;
 pub const DMRA_LEN: usize = 19;
 /// `DMRG` as DMRGateway sends it: tag, repeater ID, source 24, 7 GPS-LC octets (docs/transports.md §2.1).
 pub const DMRG_LEN: usize = 18;
+/// The older, short `DMRA` (g4klx/MMDVMHost `CDMRNetwork::writeTalkerAlias`): 15 octets. MMDVMHost sends it to
+/// DMRGateway as tag, source 24, type, 7 alias octets; DMRGateway 2a3306d forwards it to its
+/// master at the same length with its repeater ID put in after the tag, so only 3 alias octets
+/// survive (DMRGateway `CDMRNetwork::writeTalkerAlias` copies `length - 4` octets after its ID;
+/// recorded in fixtures/homebrew_dmra_dmrg_short.hex). [`short_dmra`] tells the two apart.
+pub const DMRA_SHORT_LEN: usize = 15;
+/// The older, short `DMRG`: 14 octets, the same two readings as [`DMRA_SHORT_LEN`] (tag, source
+/// 24, 7 GPS-LC octets; or tag, repeater ID, source 24, 3 GPS-LC octets).
+pub const DMRG_SHORT_LEN: usize = 14;
 /// `RPTG`: tag, ID, `%+08.4f%+09.4f` home position (17 ASCII octets) (docs/transports.md §2.1).
 pub const RPTG_LEN: usize = 25;
 /// Upper bound on the `RPTO` options text this parser accepts; real option strings are tens of
@@ -133,6 +142,50 @@ pub enum Packet {
     Dmra(Dmra),
     /// `DMRG`: GPS information LC.
     Dmrg(Dmrg),
+    /// A 15-octet `DMRA`: the 11 octets after the tag, read by [`short_dmra`].
+    DmraShort([u8; DMRA_SHORT_LEN - 4]),
+    /// A 14-octet `DMRG`: the 10 octets after the tag, read by [`short_dmrg`].
+    DmrgShort([u8; DMRG_SHORT_LEN - 4]),
+}
+
+/// What a short DMRA / DMRG says, once the sender is known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Short<T> {
+    /// The MMDVMHost form: everything is there.
+    Whole(T),
+    /// The DMRGateway-forwarded form: the sender's repeater ID after the tag, the source,
+    /// and only the first 3 of the 7 payload octets; the rest was cut on the way.
+    Cut { source: u32 },
+}
+
+/// Read a 15-octet DMRA body from `sender`: when it starts with the sender's repeater ID it is
+/// the cut DMRGateway form, else the MMDVMHost form (source 24, type, 7 alias octets).
+pub fn short_dmra(body: &[u8; DMRA_SHORT_LEN - 4], sender: PeerId) -> Short<Dmra> {
+    if u32::from_be_bytes([body[0], body[1], body[2], body[3]]) == sender.0 {
+        return Short::Cut {
+            source: u32::from_be_bytes([0, body[4], body[5], body[6]]),
+        };
+    }
+    Short::Whole(Dmra {
+        repeater: sender,
+        source: u32::from_be_bytes([0, body[0], body[1], body[2]]),
+        kind: body[3],
+        alias: array(&body[4..11]),
+    })
+}
+
+/// Read a 14-octet DMRG body from `sender` (as [`short_dmra`]).
+pub fn short_dmrg(body: &[u8; DMRG_SHORT_LEN - 4], sender: PeerId) -> Short<Dmrg> {
+    if u32::from_be_bytes([body[0], body[1], body[2], body[3]]) == sender.0 {
+        return Short::Cut {
+            source: u32::from_be_bytes([0, body[4], body[5], body[6]]),
+        };
+    }
+    Short::Whole(Dmrg {
+        repeater: sender,
+        source: u32::from_be_bytes([0, body[0], body[1], body[2]]),
+        gps: array(&body[3..10]),
+    })
 }
 
 /// Call type, flags bit 6 (docs/transports.md §2.2; 1 = private, contrary to HBlink4's docs, 2.10).
@@ -637,6 +690,8 @@ impl Packet {
         }
         match &buf[..4] {
             b"DMRD" => Dmrd::parse(buf).map(Packet::Dmrd),
+            b"DMRA" if buf.len() == DMRA_SHORT_LEN => Ok(Packet::DmraShort(array(&buf[4..]))),
+            b"DMRG" if buf.len() == DMRG_SHORT_LEN => Ok(Packet::DmrgShort(array(&buf[4..]))),
             b"DMRA" => {
                 const P: &str = "dmra";
                 exact(
@@ -747,6 +802,8 @@ impl Packet {
             Packet::Dmrd(_) => "dmrd",
             Packet::Dmra(_) => "dmra",
             Packet::Dmrg(_) => "dmrg",
+            Packet::DmraShort(_) => "dmra_short",
+            Packet::DmrgShort(_) => "dmrg_short",
         }
     }
 
@@ -768,6 +825,8 @@ impl Packet {
             Packet::Dmrd(_) => DMRD_LEN,
             Packet::Dmra(_) => DMRA_LEN,
             Packet::Dmrg(_) => DMRG_LEN,
+            Packet::DmraShort(_) => DMRA_SHORT_LEN,
+            Packet::DmrgShort(_) => DMRG_SHORT_LEN,
         }
     }
 
@@ -831,6 +890,8 @@ impl Packet {
                     &g.gps,
                 ],
             ),
+            Packet::DmraShort(body) => put(DMRA, &[body]),
+            Packet::DmrgShort(body) => put(DMRG, &[body]),
         }
         Ok(len)
     }
@@ -898,6 +959,8 @@ pub(crate) mod tests {
                 source: 4_600_123,
                 gps: [1, 2, 3, 4, 5, 6, 7],
             }),
+            Packet::DmraShort(*b"F1;\x00LBG0TST"),
+            Packet::DmrgShort([0x46, 0x31, 0x3b, 0x04, 0xaa, 0xaa, 0xaa, 0x2a, 0xaa, 0xaa]),
         ]
     }
 
@@ -980,6 +1043,16 @@ pub(crate) mod tests {
                 _ => full.len(),
             };
             for cut in 0..min {
+                // the older, short DMRA / DMRG are packets of their own
+                let short = match p {
+                    Packet::Dmra(_) | Packet::DmraShort(_) => DMRA_SHORT_LEN,
+                    Packet::Dmrg(_) | Packet::DmrgShort(_) => DMRG_SHORT_LEN,
+                    _ => usize::MAX,
+                };
+                if cut == short {
+                    assert!(Packet::parse(&full[..cut]).is_ok());
+                    continue;
+                }
                 match Packet::parse(&full[..cut]) {
                     Err(HomebrewError::Truncated {
                         packet, have, need, ..
@@ -987,7 +1060,7 @@ pub(crate) mod tests {
                         assert_eq!(have, cut);
                         assert!(need > cut, "{packet}: need {need} at {cut}");
                         if cut >= 8 {
-                            assert_eq!(packet, p.name());
+                            assert_eq!(packet, p.name().trim_end_matches("_short"));
                         }
                     }
                     other => panic!("{} cut to {cut}: {other:?}", p.name()),
@@ -1036,8 +1109,12 @@ pub(crate) mod tests {
             }
             let mut long = p.to_vec();
             long.push(0);
-            if matches!(p, Packet::RptCl(_)) {
-                // 10 octets starting "RPTC": a cut RPTC as much as a long RPTCL.
+            if matches!(
+                p,
+                Packet::RptCl(_) | Packet::DmraShort(_) | Packet::DmrgShort(_)
+            ) {
+                // 10 octets starting "RPTC": a cut RPTC as much as a long RPTCL; a short DMRA
+                // or DMRG one longer is a cut full one.
                 assert!(Packet::parse(&long).is_err());
                 continue;
             }

@@ -32,7 +32,8 @@ use super::packet::{ConfigBlock, Dmrd, Packet, PeerId, RepeaterInfo, login_diges
 use super::{HomebrewCounters, SplitMix, TxFraming, received};
 use crate::link::pacer::Paced;
 use crate::link::{
-    LinkCounters, LinkState, Pacer, Pacing, Received, Sent, SiteName, Transmission, Transmit,
+    FailureEpisodes, LinkCounters, LinkState, Pacer, Pacing, Received, Sent, SiteName,
+    Transmission, Transmit,
 };
 
 /// Configuration of one peer link.
@@ -68,6 +69,9 @@ pub struct PeerConfig {
     pub pacing: Pacing,
     /// Bursts queued per slot for transmit at most.
     pub tx_queue_bursts: usize,
+    /// How long a failure cause must stay quiet before its log says it stopped (30 s); a
+    /// login that succeeds ends the login causes at once.
+    pub failure_quiet: Duration,
 }
 
 impl PeerConfig {
@@ -94,9 +98,20 @@ impl PeerConfig {
             backoff_max: Duration::from_secs(60),
             pacing: Pacing::default(),
             tx_queue_bursts: 1024,
+            failure_quiet: Duration::from_secs(30),
         }
     }
 }
+
+/// The peer's failure causes that a completed login ends.
+const LOGIN_CAUSES: [&str; 6] = [
+    "refused_login",
+    "bad_passphrase",
+    "config_refused",
+    "login_timeouts",
+    "nak",
+    "missed_pongs",
+];
 
 /// Where the login stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,6 +161,7 @@ pub struct PeerSession {
     backoff: Duration,
     phase: PeerPhase,
     was_connected: bool,
+    failures: FailureEpisodes,
     counters: Arc<HomebrewCounters>,
 }
 
@@ -165,8 +181,25 @@ impl PeerSession {
             backoff: cfg.backoff_min,
             phase: PeerPhase::Waiting { until: now },
             was_connected: false,
+            failures: FailureEpisodes::new(
+                cfg.name.clone(),
+                "Homebrew peer",
+                cfg.failure_quiet,
+                counters.link.clone(),
+            ),
             counters,
         }
+    }
+
+    /// Count and log (once per episode) a failure the edge saw: a datagram from another
+    /// address than the master's, or one that does not parse.
+    pub fn note_failure(
+        &mut self,
+        now: Instant,
+        cause: &'static str,
+        detail: &dyn std::fmt::Display,
+    ) {
+        self.failures.note(now, cause, detail);
     }
 
     /// The current phase.
@@ -186,6 +219,14 @@ impl PeerSession {
 
     /// When [`PeerSession::poll`] has work next.
     pub fn next_deadline(&self) -> Instant {
+        let phase = self.phase_deadline();
+        self.failures
+            .next_deadline()
+            .map_or(phase, |f| f.min(phase))
+    }
+
+    /// When the login state machine has work next.
+    fn phase_deadline(&self) -> Instant {
         match self.phase {
             PeerPhase::Waiting { until } => until,
             PeerPhase::Login { sent }
@@ -222,7 +263,8 @@ impl PeerSession {
 
     /// Run the timers due at `now`.
     pub fn poll(&mut self, now: Instant, out: &mut Vec<PeerAction>) {
-        if now < self.next_deadline() {
+        self.failures.poll(now);
+        if now < self.phase_deadline() {
             return;
         }
         match self.phase {
@@ -236,12 +278,32 @@ impl PeerSession {
             PeerPhase::Login { .. }
             | PeerPhase::Key { .. }
             | PeerPhase::Config { .. }
-            | PeerPhase::Options { .. } => self.restart(now, "login timed out", true, out),
+            | PeerPhase::Options { .. } => {
+                let step = match self.phase {
+                    PeerPhase::Login { .. } => "RPTL",
+                    PeerPhase::Key { .. } => "RPTK",
+                    PeerPhase::Config { .. } => "RPTC",
+                    _ => "RPTO",
+                };
+                LinkCounters::bump(&self.counters.login_timeouts);
+                let timeout = self.login_timeout;
+                self.failures.note(
+                    now,
+                    "login_timeouts",
+                    &format_args!("no answer to {step} within {timeout:?}; logging in again"),
+                );
+                self.restart(now, "login timed out", true, out)
+            }
             PeerPhase::Connected { outstanding, .. } => {
                 if outstanding >= self.max_missed {
                     for _ in 0..outstanding {
                         LinkCounters::bump(&self.counters.missed_pongs);
                     }
+                    self.failures.note(
+                        now,
+                        "missed_pongs",
+                        &format_args!("{outstanding} pings unanswered; logging in again"),
+                    );
                     self.restart(now, "keepalive lost: pings unanswered", false, out);
                 } else {
                     out.push(PeerAction::Send(Packet::RptPing(self.id)));
@@ -261,6 +323,7 @@ impl PeerSession {
         };
         self.backoff = self.backoff_min;
         self.was_connected = true;
+        self.failures.clear(&LOGIN_CAUSES);
         out.push(PeerAction::Up);
     }
 
@@ -326,9 +389,41 @@ impl PeerSession {
                     LinkCounters::bump(&c.naks);
                 }
             }
-            (_, Packet::MstNak(p)) => {
+            (phase, Packet::MstNak(p)) => {
                 if own(p) {
                     LinkCounters::bump(&c.naks);
+                    let id = self.id.0;
+                    let (cause, detail) = match phase {
+                        PeerPhase::Login { .. } => {
+                            LinkCounters::bump(&c.unknown_peer);
+                            (
+                                "refused_login",
+                                format!(
+                                    "MSTNAK to RPTL: the master does not take peer ID {id} \
+                                     (not configured there, or too many logins in progress)"
+                                ),
+                            )
+                        }
+                        PeerPhase::Key { .. } => {
+                            LinkCounters::bump(&c.bad_passphrase);
+                            (
+                                "bad_passphrase",
+                                format!(
+                                    "MSTNAK to RPTK: the master refused the passphrase of \
+                                     peer ID {id}"
+                                ),
+                            )
+                        }
+                        PeerPhase::Config { .. } | PeerPhase::Options { .. } => (
+                            "config_refused",
+                            format!("MSTNAK to RPTC/RPTO for peer ID {id}"),
+                        ),
+                        _ => (
+                            "nak",
+                            format!("MSTNAK while logged in as {id}: the master dropped the login"),
+                        ),
+                    };
+                    self.failures.note(now, cause, &detail);
                     let failure = !self.is_connected();
                     self.restart(now, "refused by master (MSTNAK)", failure, out);
                 }
@@ -472,10 +567,17 @@ impl Peer {
                         if from != config.master {
                             LinkCounters::bump(&counters.wrong_address);
                             LinkCounters::bump(&counters.link.unauthenticated);
+                            let master = config.master;
+                            session.note_failure(Instant::now(), "wrong_address", &format_args!(
+                                "datagram from {from}, not the master {master}; dropped"));
                         } else {
                             match Packet::parse(&buf[..n]) {
                                 Ok(p) => session.handle(Instant::now(), p, &mut out),
-                                Err(e) => counters.bad_frame(&e),
+                                Err(e) => {
+                                    counters.bad_frame(&e);
+                                    session.note_failure(Instant::now(), "bad_frames",
+                                        &format_args!("from the master {from}: {e}"));
+                                }
                             }
                         }
                     }

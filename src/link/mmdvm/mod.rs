@@ -21,8 +21,10 @@
 //!    `RSSIMappingFile` interpolation; no map, no value). The receiver is fed with `try_send`:
 //!    a full channel drops the burst and counts it in `rx_dropped`, so the modem is read at line
 //!    rate whatever the consumer does.
-//! 4. **Faults**: a NAK is logged (naming the command and the reason) and counted; the link
-//!    stays up. Malformed input is counted per reason and skipped (see [`decoder`]). No status
+//! 4. **Faults**: a NAK is counted and logged (naming the command and the reason) once per
+//!    episode ([`FailureEpisodes`]: a line when the cause starts, one when it has been quiet
+//!    for 30 s); the link stays up. A link going down is logged once per reason until it is
+//!    up again, not once per retry. Malformed input is counted per reason and skipped (see [`decoder`]). No status
 //!    reply for [`MmdvmConfig::silence_timeout`] (2 s), an I/O error or a closed port take the
 //!    link down ([`LinkState::Down`]); it reopens the port and redoes the whole handshake after
 //!    a capped exponential backoff ([`MmdvmConfig::backoff_min`] doubling to `backoff_max`).
@@ -68,8 +70,8 @@ pub use transport::PortSpec;
 use transport::Transport;
 
 use crate::link::{
-    Burst, LinkCounters, LinkState, Pacing, Received, Sent, SentReport, SiteName, Slot,
-    Transmission,
+    Burst, FailureEpisodes, LinkCounters, LinkState, Pacing, Received, Sent, SentReport, SiteName,
+    Slot, Transmission,
 };
 use crate::wire::WireError;
 
@@ -246,6 +248,8 @@ pub struct MmdvmLink {
     last_slot_written: usize,
     last_status: Instant,
     partial_since: Option<Instant>,
+    /// Failures logged once per cause and episode: `link_down`, `nak`, `bad_frames`.
+    failures: FailureEpisodes,
 }
 
 /// A burst waiting to be written; the last of a transmission carries its report.
@@ -256,6 +260,9 @@ struct Queued {
     first: bool,
     sent: Option<(SentReport, Sent)>,
 }
+
+/// Quiet time after which a failure cause of a modem link is logged as stopped.
+const FAILURE_QUIET: Duration = Duration::from_secs(30);
 
 fn slot_index(slot: Slot) -> usize {
     match slot {
@@ -278,7 +285,14 @@ impl MmdvmLink {
         counters: Arc<LinkCounters>,
         shutdown: CancellationToken,
     ) {
+        let failures = FailureEpisodes::new(
+            config.name.clone(),
+            "MMDVM link",
+            FAILURE_QUIET,
+            counters.clone(),
+        );
         let mut link = MmdvmLink {
+            failures,
             cfg: config,
             rx,
             tx,
@@ -313,7 +327,12 @@ impl MmdvmLink {
                 End::Failed(reason) => reason,
             };
             self.set_down(&reason);
-            tracing::warn!(link = %self.cfg.name, %reason, retry_in = ?backoff, "MMDVM link down");
+            // One line when the link goes down (and for each new reason), not one per retry.
+            self.failures.note(
+                std::time::Instant::now(),
+                "link_down",
+                &format_args!("{reason}; retrying with backoff from {backoff:?}"),
+            );
             if was_up {
                 backoff = self.cfg.backoff_min;
             }
@@ -403,6 +422,7 @@ impl MmdvmLink {
         if reconnect {
             LinkCounters::bump(&self.counters.reconnects);
         }
+        self.failures.clear(&["link_down"]);
         tracing::info!(link = %self.cfg.name, port = %self.cfg.port, ?version, "MMDVM link up");
         self.state.send_replace(LinkState::Up {
             link: self.cfg.name.clone(),
@@ -529,7 +549,10 @@ impl MmdvmLink {
                     Ok(n) => self.ingest(&buf[..n], &mut |link, reply| link.handle(reply)),
                     Err(e) => Err(End::Failed(format!("read from the modem: {e}"))),
                 },
-                _ = status.tick() => self.poll_status(port).await,
+                _ = status.tick() => {
+                    self.failures.poll(std::time::Instant::now());
+                    self.poll_status(port).await
+                }
                 t = self.tx.recv(), if self.tx_open => {
                     self.accept(t);
                     Ok(())
@@ -704,7 +727,7 @@ impl MmdvmLink {
         self.skipped_reported = skipped;
     }
 
-    fn count_bad(&self, e: &WireError) {
+    fn count_bad(&mut self, e: &WireError) {
         let c = &self.counters;
         LinkCounters::bump(&c.bad_frames);
         let reason = match e {
@@ -718,6 +741,11 @@ impl MmdvmLink {
         };
         LinkCounters::bump(reason);
         tracing::debug!(link = %self.cfg.name, error = %e, "bad MMDVM frame skipped");
+        self.failures.note(
+            std::time::Instant::now(),
+            "bad_frames",
+            &format_args!("{e}; frame skipped"),
+        );
     }
 
     /// A reply in normal operation.
@@ -750,9 +778,14 @@ impl MmdvmLink {
             }
             Reply::Nak { command, reason } => {
                 LinkCounters::bump(&self.counters.naks);
-                tracing::warn!(link = %self.cfg.name, command = frame::kind::name(command),
-                    command_code = command, %reason,
-                    "modem NAK: {} refused: {reason}", frame::kind::name(command));
+                self.failures.note(
+                    std::time::Instant::now(),
+                    "nak",
+                    &format_args!(
+                        "modem NAK: {} (0x{command:02x}) refused: {reason}",
+                        frame::kind::name(command)
+                    ),
+                );
             }
             Reply::Ack { .. } | Reply::Version(_) => {}
             Reply::Debug { text, values } => tracing::debug!(link = %self.cfg.name,
