@@ -1580,3 +1580,36 @@ async fn each_event_has_one_schema_the_typed_payload() {
     }
     assert!(n >= 8, "{n}");
 }
+
+#[tokio::test]
+async fn a_stunned_radio_is_refused_with_failed_precondition_and_nothing_is_sent() {
+    let srv = server().await;
+    let stun = srv
+        .commands()
+        .stun_radio(radio_req("radios/80020200", ""))
+        .await
+        .unwrap()
+        .into_inner();
+    srv.backend
+        .air(AirEvent::Answer {
+            radio: a(),
+            service: None,
+            answer: Answer::Accepted,
+        })
+        .await;
+    let stun = wait(&srv, &stun.name).await;
+    assert_eq!(state(&stun), pb::operation::State::Succeeded);
+    let sent = srv.backend.transmit_count();
+    let e = srv
+        .commands()
+        .check_radio(radio_req("radios/80020200", ""))
+        .await
+        .expect_err("a stunned radio cannot answer a check");
+    assert_eq!(e.code(), Code::FailedPrecondition, "{e:?}");
+    assert_eq!(reason(&e), "RADIO_STUNNED");
+    let info = e.get_details_error_info().unwrap();
+    assert_eq!(info.metadata["name"], "radios/80020200");
+    assert_eq!(info.metadata["remedy"], "REVIVE");
+    assert!(e.message().contains("revive it first"), "{}", e.message());
+    assert_eq!(srv.backend.transmit_count(), sent, "nothing transmitted");
+}

@@ -2186,3 +2186,70 @@ fn extra_air_time_extends_the_busy_time_and_the_answer_window() {
     );
     h.assert_replay();
 }
+
+#[test]
+fn stunned_radio_is_refused_before_anything_is_sent() {
+    let mut h = Harness::with_radios(AirProfile::Pdt);
+    h.run(
+        1_000,
+        command(1, None, Command::Ota(OtaCommand::Stun { radio: a() })),
+    );
+    h.run(
+        1_500,
+        air(
+            S1,
+            AirEvent::Answer {
+                radio: a(),
+                service: Some(Service::Stun),
+                answer: Answer::Accepted,
+            },
+        ),
+    );
+    assert_eq!(h.core.radio(a()).unwrap().control, RadioControl::Stunned);
+    // A check, an alert, a text, a status and a location request are refused at once:
+    // one reply each, no event, no transmission.
+    let refused = [
+        OtaCommand::RadioCheck { radio: a() },
+        OtaCommand::CallAlert { radio: a() },
+        OtaCommand::SendText {
+            to: Addressee::Radio(a()),
+            text: "回电".into(),
+        },
+        OtaCommand::SendStatus {
+            to: Addressee::Radio(a()),
+            status: 3,
+        },
+        OtaCommand::RequestLocation {
+            radio: a(),
+            periodic: None,
+        },
+    ];
+    for (i, cmd) in refused.into_iter().enumerate() {
+        let token = 10 + i as u64;
+        assert_eq!(
+            h.run(2_000, command(token, None, Command::Ota(cmd))),
+            vec![Output::Reply {
+                token,
+                result: Err(DispatchError::RadioStunned(a()))
+            }]
+        );
+    }
+    // Nothing was queued: the site's slot stays free through every deadline.
+    assert_eq!(h.run(60_000, Input::Tick), vec![]);
+    // Revive is still accepted and goes out.
+    let out = h.run(
+        61_000,
+        command(20, None, Command::Ota(OtaCommand::Revive { radio: a() })),
+    );
+    assert!(
+        out.iter().any(|o| matches!(
+            o,
+            Output::Transmit {
+                message: AirMessage::Revive { .. },
+                ..
+            }
+        )),
+        "{out:?}"
+    );
+    h.assert_replay();
+}

@@ -542,8 +542,16 @@ impl Client {
 }
 
 fn rpc(e: tonic::Status) -> anyhow::Error {
-    let mut msg = format!("{}: {}", e.code(), e.message());
     use tonic_types::StatusExt;
+    // An error that names its remedy (a stunned radio: revive it first) is a sentence for
+    // a person, printed as it is.
+    if e
+        .get_details_error_info()
+        .is_some_and(|i| i.metadata.contains_key("remedy"))
+    {
+        return anyhow::anyhow!(escape(e.message()).into_owned());
+    }
+    let mut msg = format!("{}: {}", e.code(), e.message());
     if let Some(br) = e.get_details_bad_request() {
         for v in br.field_violations {
             let _ = write!(msg, " [{}: {}]", v.field, v.description);
@@ -1433,6 +1441,19 @@ fn snapshot_line_raw(item: &pb::SnapshotItem) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stunned_radio_is_one_plain_sentence() {
+        let id: crate::dispatch::RadioId = "80020200".parse().unwrap();
+        let s = tonic::Status::from(crate::dispatch::DispatchError::RadioStunned(id));
+        assert_eq!(
+            rpc(s).to_string(),
+            "radio 80020200 is stunned and cannot answer; revive it first"
+        );
+        let s = tonic::Status::from(crate::dispatch::DispatchError::RadioKilled(id));
+        // Other errors keep their code in front.
+        assert_ne!(rpc(s).to_string(), "radio 80020200 has been killed");
+    }
 
     #[test]
     fn cjk_counts_two_columns() {

@@ -625,6 +625,22 @@ impl Core {
 
     fn validate(&self, cmd: &OtaCommand) -> Result<(), DispatchError> {
         let invalid = |field, reason| Err(DispatchError::InvalidArgument { field, reason });
+        // A stunned radio answers only the supplementary services that change its control
+        // state (docs/air-commands.md §4): refuse the rest before anything is sent.
+        if let Addressee::Radio(id) = cmd.addressee() {
+            let answers_stunned = matches!(
+                cmd.service(),
+                Service::Stun | Service::Revive | Service::Kill
+            );
+            let stunned = self
+                .state
+                .radios
+                .get(&id)
+                .is_some_and(|r| r.control == RadioControl::Stunned);
+            if stunned && !answers_stunned {
+                return Err(DispatchError::RadioStunned(id));
+            }
+        }
         match cmd {
             OtaCommand::SendText { text, .. } => {
                 if text.is_empty() {

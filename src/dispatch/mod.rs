@@ -339,6 +339,10 @@ pub enum DispatchError {
     /// The radio was killed; it will not answer.
     #[error("radio {0} has been killed")]
     RadioKilled(RadioId),
+    /// The radio is stunned: it answers nothing but stun, revive and kill until revived.
+    /// Refused before anything is sent (docs/air-commands.md §4).
+    #[error("radio {0} is stunned and cannot answer; revive it first")]
+    RadioStunned(RadioId),
     /// The alarm is in a state where the action does not apply.
     #[error("alarm {alarm} is {state:?}; cannot {action}")]
     AlarmState {
