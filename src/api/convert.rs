@@ -18,7 +18,7 @@ use crate::dispatch::{
     Position, PositionSource, Radio, RadioControl, RadioId, Service, Site, SiteId, Talkgroup,
     TalkgroupId, Team, TeamId, Timestamp,
 };
-use crate::dispatch::{AirProfile, LossReason};
+use crate::dispatch::{AirProfile, DeliveryLevel, DeliveryState, LossReason};
 use crate::journal::Cursor;
 use crate::link::Slot;
 
@@ -549,6 +549,17 @@ fn failure(f: &FailReason) -> String {
     .to_string()
 }
 
+fn delivery_state(s: DeliveryState) -> pb::site_transmission::State {
+    use pb::site_transmission::State;
+    match s {
+        DeliveryState::Queued => State::Queued,
+        DeliveryState::Transmitting => State::Transmitting,
+        DeliveryState::Sent => State::Sent,
+        DeliveryState::LinkDown => State::LinkDown,
+        DeliveryState::NotReported => State::NotReported,
+    }
+}
+
 /// An operation resource.
 pub fn operation(o: &Operation) -> pb::Operation {
     use pb::operation::Kind;
@@ -568,6 +579,23 @@ pub fn operation(o: &Operation) -> pb::Operation {
         polls_done: o.polls_done,
         refusal_code: o.refusal.map(|r| u32::from(r.code)),
         failure: o.failure.as_ref().map(failure).unwrap_or_default(),
+        site_transmissions: o
+            .deliveries
+            .iter()
+            .map(|d| pb::SiteTransmission {
+                site: site_name(&d.site),
+                state: delivery_state(d.state) as i32,
+                slot: d.slot.map_or(0, |s| u32::from(s.number())),
+                sent_time: ts(d.sent_at),
+            })
+            .collect(),
+        delivery: o.delivery_level().map_or(0, |l| {
+            (match l {
+                DeliveryLevel::Confirmed => pb::DeliveryLevel::Confirmed,
+                DeliveryLevel::Transmitted => pb::DeliveryLevel::Transmitted,
+                DeliveryLevel::Partial => pb::DeliveryLevel::Partial,
+            }) as i32
+        }),
         ..pb::Operation::default()
     };
     let kind = match &o.command {
@@ -813,6 +841,24 @@ pub fn event(cursor: Cursor, e: &Event) -> pb::Event {
             answer_window_ms: u32::try_from(*answer_window_ms).unwrap_or(u32::MAX),
             deadline: Some(timestamp(*deadline)),
         }),
+        EventKind::OperationSiteSent {
+            operation,
+            site,
+            sent_at,
+        } => P::OperationSiteSent(pb::OperationSiteSent {
+            operation: operation_name(*operation),
+            site: site_name(site),
+            sent_time: Some(timestamp(*sent_at)),
+        }),
+        EventKind::OperationSiteFailed {
+            operation,
+            site,
+            state,
+        } => P::OperationSiteFailed(pb::OperationSiteFailed {
+            operation: operation_name(*operation),
+            site: site_name(site),
+            state: delivery_state(*state) as i32,
+        }),
         EventKind::OperationAttemptTimedOut { operation, attempt } => {
             P::OperationAttemptTimedOut(pb::OperationAttemptTimedOut {
                 operation: operation_name(*operation),
@@ -906,6 +952,8 @@ pub fn event_operation(e: &EventKind) -> Option<OperationId> {
         EventKind::OperationQueued { operation, .. }
         | EventKind::OperationTransmitted { operation, .. }
         | EventKind::OperationAired { operation, .. }
+        | EventKind::OperationSiteSent { operation, .. }
+        | EventKind::OperationSiteFailed { operation, .. }
         | EventKind::OperationAttemptTimedOut { operation, .. }
         | EventKind::OperationPolled { operation, .. }
         | EventKind::OperationSucceeded { operation }

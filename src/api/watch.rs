@@ -398,6 +398,12 @@ impl Context {
                 s = known;
             }
             EventKind::OperationQueued { operation, site }
+            | EventKind::OperationSiteSent {
+                operation, site, ..
+            }
+            | EventKind::OperationSiteFailed {
+                operation, site, ..
+            }
             | EventKind::OperationTransmitted {
                 operation, site, ..
             } => {

@@ -545,8 +545,7 @@ fn rpc(e: tonic::Status) -> anyhow::Error {
     use tonic_types::StatusExt;
     // An error that names its remedy (a stunned radio: revive it first) is a sentence for
     // a person, printed as it is.
-    if e
-        .get_details_error_info()
+    if e.get_details_error_info()
         .is_some_and(|i| i.metadata.contains_key("remedy"))
     {
         return anyhow::anyhow!(escape(e.message()).into_owned());
@@ -1002,6 +1001,16 @@ fn describe_raw(op: &pb::Operation) -> String {
     if op.polls_done > 0 {
         let _ = write!(s, " polls={}", op.polls_done);
     }
+    if op.delivery != 0 {
+        let level = enum_name(op.delivery, |l: pb::DeliveryLevel| l.as_str_name());
+        let _ = write!(s, " delivery={level}");
+    }
+    // Group traffic: each site's outcome.
+    for t in &op.site_transmissions {
+        let state = enum_name(t.state, |s: pb::site_transmission::State| s.as_str_name());
+        let site = t.site.strip_prefix("sites/").unwrap_or(&t.site);
+        let _ = write!(s, " {site}={state}");
+    }
     s
 }
 
@@ -1015,7 +1024,10 @@ async fn follow(
     use pb::operation_service_client::OperationServiceClient;
     let mut client = OperationServiceClient::new(c.channel.clone());
     let started = Instant::now();
-    let key = |o: &pb::Operation| (o.state, o.attempts, o.polls_done);
+    let key = |o: &pb::Operation| {
+        let sites: Vec<i32> = o.site_transmissions.iter().map(|t| t.state).collect();
+        (o.state, o.attempts, o.polls_done, sites)
+    };
     let mut shown = None;
     loop {
         if shown != Some(key(&op)) {
@@ -1252,6 +1264,17 @@ fn payload_fields(p: &pb::event::Payload) -> Vec<String> {
                 .t("sent_time", &x.sent_time)
                 .n("answer_window_ms", x.answer_window_ms)
                 .t("deadline", &x.deadline);
+        }
+        P::OperationSiteSent(x) => {
+            f.s("operation", &x.operation)
+                .s("site", &x.site)
+                .t("sent_time", &x.sent_time);
+        }
+        P::OperationSiteFailed(x) => {
+            f.s("operation", &x.operation).s("site", &x.site).s(
+                "state",
+                &enum_name(x.state, |s: pb::site_transmission::State| s.as_str_name()),
+            );
         }
         P::OperationPolled(x) => {
             f.s("operation", &x.operation)

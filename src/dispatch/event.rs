@@ -9,9 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use super::ids::{AlarmId, CallId, OperationId, RadioId, SiteId, TalkgroupId, TeamId, Timestamp};
 use super::model::{
-    Addressee, Alarm, AlarmState, Call, CallEndReason, Directory, FailReason, Message, Operation,
-    OperationState, OtaCommand, Position, PositionReport, Presence, Radio, RadioControl, Refusal,
-    Service, Site, Talkgroup, Team,
+    Addressee, Alarm, AlarmState, Call, CallEndReason, DeliveryState, Directory, FailReason,
+    Message, Operation, OperationState, OtaCommand, Position, PositionReport, Presence, Radio,
+    RadioControl, Refusal, Service, Site, Talkgroup, Team,
 };
 use super::{Config, Core, State};
 use crate::link::Slot;
@@ -146,6 +146,19 @@ pub enum EventKind {
         answer_window_ms: u64,
         deadline: Timestamp,
     },
+    /// Group traffic: the link reported the transmission on `site` sent at `sent_at`.
+    OperationSiteSent {
+        operation: OperationId,
+        site: SiteId,
+        sent_at: Timestamp,
+    },
+    /// Group traffic: the transmission on `site` failed (`state` is
+    /// [`DeliveryState::LinkDown`] or [`DeliveryState::NotReported`]).
+    OperationSiteFailed {
+        operation: OperationId,
+        site: SiteId,
+        state: DeliveryState,
+    },
     /// An attempt got no answer in time.
     OperationAttemptTimedOut { operation: OperationId, attempt: u8 },
     /// One poll of a periodic location request was answered; the next is due at `next_poll`.
@@ -237,6 +250,8 @@ impl EventKind {
             EventKind::OperationQueued { .. } => "operation_queued",
             EventKind::OperationTransmitted { .. } => "operation_transmitted",
             EventKind::OperationAired { .. } => "operation_aired",
+            EventKind::OperationSiteSent { .. } => "operation_site_sent",
+            EventKind::OperationSiteFailed { .. } => "operation_site_failed",
             EventKind::OperationAttemptTimedOut { .. } => "operation_attempt_timed_out",
             EventKind::OperationPolled { .. } => "operation_polled",
             EventKind::OperationSucceeded { .. } => "operation_succeeded",
@@ -278,6 +293,7 @@ impl State {
             last_site: None,
             last_heard: None,
             slot: None,
+            sites: Vec::new(),
         })
     }
 
@@ -286,6 +302,11 @@ impl State {
             && let Some(s) = self.sites.get_mut(site)
         {
             s.queue.remove(&(op.priority, op.id));
+        }
+        for d in &op.deliveries {
+            if let Some(s) = self.sites.get_mut(&d.site) {
+                s.queue.remove(&(op.priority, op.id));
+            }
         }
     }
 
@@ -367,6 +388,7 @@ impl Core {
                 }
                 for t in st.talkgroups.values_mut() {
                     t.slot = None;
+                    t.sites.clear();
                 }
                 for d in &directory.radios {
                     if st.radios.len() >= cfg.max_radios && !st.radios.contains_key(&d.id) {
@@ -383,6 +405,7 @@ impl Core {
                     let t = st.talkgroup_mut(d.id);
                     t.name = d.name.as_deref().map(Box::from);
                     t.slot = d.slot;
+                    t.sites = d.sites.clone();
                 }
                 st.teams.clear();
                 for (i, d) in directory.teams.iter().enumerate() {
@@ -621,7 +644,16 @@ impl Core {
             EventKind::OperationCreated { operation } => {
                 st.next_operation = st.next_operation.max(operation.id.0 + 1);
                 let mut op = operation.clone();
-                if let Some(site) = &op.site {
+                if !op.deliveries.is_empty() {
+                    // Group traffic waits in the queue of every site it goes to.
+                    for d in &mut op.deliveries {
+                        d.site = st.intern(&d.site);
+                        if d.state == DeliveryState::Queued && !op.state.is_final() {
+                            st.site_mut(&d.site).queue.insert((op.priority, op.id));
+                        }
+                    }
+                    op.site = op.site.as_ref().map(|s| st.intern(s));
+                } else if let Some(site) = &op.site {
                     let site = st.intern(site);
                     if op.state == OperationState::Queued {
                         st.site_mut(&site).queue.insert((op.priority, op.id));
@@ -642,7 +674,23 @@ impl Core {
             }
             EventKind::OperationQueued { operation, site } => {
                 let site = st.intern(site);
-                if let Some(op) = st.operations.get(operation).cloned()
+                let group = st
+                    .operations
+                    .get(operation)
+                    .is_some_and(|o| !o.deliveries.is_empty() && !o.state.is_final());
+                if group {
+                    // Group traffic: queued again on that one site (after a restart).
+                    if let Some(o) = st.operations.get_mut(operation)
+                        && let Some(d) = o.deliveries.iter_mut().find(|d| d.site == site)
+                    {
+                        d.state = DeliveryState::Queued;
+                        d.deadline = None;
+                        o.updated = at;
+                        o.queued_at = at;
+                        let key = (o.priority, o.id);
+                        st.site_mut(&site).queue.insert(key);
+                    }
+                } else if let Some(op) = st.operations.get(operation).cloned()
                     && !op.state.is_final()
                 {
                     st.dequeue(&op);
@@ -669,7 +717,25 @@ impl Core {
                 let s = st.site_mut(&site);
                 let i = super::model::slot_index(slot.unwrap_or(Slot::One));
                 s.busy_until[i] = s.busy_until[i].max(*busy_until);
-                if let Some(op) = st.operations.get(operation).cloned()
+                let group = st
+                    .operations
+                    .get(operation)
+                    .is_some_and(|o| !o.deliveries.is_empty() && !o.state.is_final());
+                if group {
+                    // Group traffic: this site's share leaves its queue; the others wait.
+                    if let Some(o) = st.operations.get_mut(operation) {
+                        let key = (o.priority, o.id);
+                        if let Some(d) = o.deliveries.iter_mut().find(|d| d.site == site) {
+                            d.state = DeliveryState::Transmitting;
+                            d.slot = *slot;
+                            d.deadline = *deadline;
+                        }
+                        o.state = OperationState::Sent;
+                        o.attempts = *attempt;
+                        o.updated = at;
+                        st.site_mut(&site).queue.remove(&key);
+                    }
+                } else if let Some(op) = st.operations.get(operation).cloned()
                     && !op.state.is_final()
                 {
                     st.dequeue(&op);
@@ -694,6 +760,39 @@ impl Core {
                 {
                     o.deadline = Some(*deadline);
                     o.updated = at;
+                }
+            }
+            EventKind::OperationSiteSent {
+                operation,
+                site,
+                sent_at,
+            } => {
+                if let Some(o) = st.operations.get_mut(operation)
+                    && !o.state.is_final()
+                    && let Some(d) = o.deliveries.iter_mut().find(|d| &d.site == site)
+                {
+                    d.state = DeliveryState::Sent;
+                    d.sent_at = Some(*sent_at);
+                    d.deadline = None;
+                    o.updated = at;
+                }
+            }
+            EventKind::OperationSiteFailed {
+                operation,
+                site,
+                state,
+            } => {
+                if let Some(o) = st.operations.get_mut(operation)
+                    && !o.state.is_final()
+                    && let Some(d) = o.deliveries.iter_mut().find(|d| &d.site == site)
+                {
+                    d.state = *state;
+                    d.deadline = None;
+                    o.updated = at;
+                    let key = (o.priority, o.id);
+                    if let Some(s) = st.sites.get_mut(site) {
+                        s.queue.remove(&key);
+                    }
                 }
             }
             EventKind::OperationAttemptTimedOut { operation, .. } => {

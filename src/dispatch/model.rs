@@ -205,6 +205,10 @@ pub struct Talkgroup {
     /// The slot group traffic to it goes on, from the directory; `None`: the site's slot.
     #[serde(default)]
     pub slot: Option<Slot>,
+    /// Sites group traffic to it always goes to, from the directory (besides the sites
+    /// where its members are).
+    #[serde(default)]
+    pub sites: Vec<SiteId>,
 }
 
 /// A team (救援队), how dispatchers call people out.
@@ -607,6 +611,91 @@ pub struct Operation {
     pub refusal: Option<Refusal>,
     /// The failure, when failed.
     pub failure: Option<FailReason>,
+    /// Group traffic: one entry per site it goes out on, in site order; empty for commands
+    /// to a radio.
+    #[serde(default)]
+    pub deliveries: Vec<SiteDelivery>,
+}
+
+/// How far a finished operation got (docs/air-commands.md §0 "What succeeded means").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryLevel {
+    /// The addressed radio acknowledged it.
+    Confirmed,
+    /// No acknowledgement is possible (group traffic, emergency acknowledgement); the link
+    /// reported it sent on every site.
+    Transmitted,
+    /// Sent on some sites; the others failed (named in the deliveries).
+    Partial,
+}
+
+impl Operation {
+    /// The delivery level of a succeeded operation; `None` until it succeeded.
+    pub fn delivery_level(&self) -> Option<DeliveryLevel> {
+        if self.state != OperationState::Succeeded {
+            return None;
+        }
+        if self.deliveries.is_empty() {
+            return Some(match self.command.service() {
+                Service::EmergencyAck => DeliveryLevel::Transmitted,
+                _ if matches!(self.command.addressee(), Addressee::Talkgroup(_)) => {
+                    DeliveryLevel::Transmitted
+                }
+                _ => DeliveryLevel::Confirmed,
+            });
+        }
+        if self
+            .deliveries
+            .iter()
+            .all(|d| d.state == DeliveryState::Sent)
+        {
+            Some(DeliveryLevel::Transmitted)
+        } else {
+            Some(DeliveryLevel::Partial)
+        }
+    }
+}
+
+/// One site's share of a group transmission.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SiteDelivery {
+    /// The site.
+    pub site: SiteId,
+    /// How far it got there.
+    pub state: DeliveryState,
+    /// The slot it was handed to the link on.
+    pub slot: Option<Slot>,
+    /// When the link reported its last burst sent.
+    pub sent_at: Option<Timestamp>,
+    /// While handed to the link: when a missing sent report makes it fail.
+    pub deadline: Option<Timestamp>,
+}
+
+/// The state of one site's transmission of group traffic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryState {
+    /// Waiting in the site's queue (or for its link).
+    Queued,
+    /// Handed to the link, not yet reported sent.
+    Transmitting,
+    /// The link reported it sent.
+    Sent,
+    /// The site's link stayed down longer than `Config::site_down_wait_ms`.
+    LinkDown,
+    /// Handed to the link, which never reported it sent.
+    NotReported,
+}
+
+impl DeliveryState {
+    /// True once nothing more happens at that site.
+    pub const fn is_final(self) -> bool {
+        matches!(
+            self,
+            DeliveryState::Sent | DeliveryState::LinkDown | DeliveryState::NotReported
+        )
+    }
 }
 
 /// Where a position came from.
@@ -714,6 +803,10 @@ pub struct DirectoryTalkgroup {
     /// The slot group traffic to it goes on; `None`: the site's slot.
     #[serde(default)]
     pub slot: Option<Slot>,
+    /// Sites group traffic to it always goes to (static routing), besides the sites where
+    /// its members are heard.
+    #[serde(default)]
+    pub sites: Vec<SiteId>,
 }
 
 /// A site in the configured directory.
