@@ -6,9 +6,9 @@ use trunkgate::dispatch::{
     Addressee, AirEvent, AirInput, AirMessage, AirProfile, Alarm, AlarmFilter, AlarmId, AlarmState,
     Answer, CallEndReason, CallFilter, CallId, Command, Config, Core, DeliveryLevel, DeliveryState,
     Directory, DirectoryRadio, DirectorySite, DirectoryTalkgroup, DirectoryTeam, DispatchError,
-    Event, EventKind, FailReason, Input, OperationId, OperationState, OtaCommand, Output, Periodic,
-    Position, PositionSource, Priority, RadioControl, RadioFilter, RadioId, Refusal, Reply,
-    Request, Service, SiteAir, SiteId, TalkgroupId, TeamId, Timestamp,
+    Event, EventKind, FailReason, Input, OperationId, OperationResult, OperationState, OtaCommand,
+    Output, Periodic, Position, PositionSource, Priority, RadioControl, RadioFilter, RadioId,
+    Refusal, Reply, Request, Service, SiteAir, SiteId, TalkgroupId, TeamId, Timestamp,
 };
 use trunkgate::link::Slot;
 
@@ -602,7 +602,9 @@ fn emergency_raised_merged_acknowledged_first_in_queue_and_resolved() {
             ev(
                 3_420,
                 EventKind::OperationSucceeded {
-                    operation: OperationId(2)
+                    operation: OperationId(2),
+                    delivery: Some(DeliveryLevel::Transmitted),
+                    result: None,
                 }
             ),
         ]
@@ -846,10 +848,25 @@ fn each_command_acked() {
             "{cmd:?}"
         );
         let out = h.run(2_000, air(S1, answer.clone()));
+        // A check's result is where the radio answered and its signal; a location
+        // request's is the position.
+        let result = match &answer {
+            AirEvent::Position { position, .. } => Some(OperationResult::Location {
+                site: site(S1),
+                position: *position,
+            }),
+            _ if cmd.service() == Service::RadioCheck => Some(OperationResult::RadioCheck {
+                site: site(S1),
+                rssi_dbm: Some(-80),
+            }),
+            _ => None,
+        };
         let done = ev(
             2_000,
             EventKind::OperationSucceeded {
                 operation: OperationId(0),
+                delivery: Some(DeliveryLevel::Confirmed),
+                result: result.clone(),
             },
         );
         let service = cmd.service();
@@ -994,7 +1011,13 @@ fn each_command_times_out_after_bounded_retries() {
                                 attempt: 3
                             }
                         ),
-                        ev(due, EventKind::OperationTimedOut { operation: op }),
+                        ev(
+                            due,
+                            EventKind::OperationTimedOut {
+                                operation: op,
+                                attempts: 3
+                            }
+                        ),
                     ]
                 );
                 break;
@@ -1066,7 +1089,9 @@ fn a_late_answer_during_a_retry_still_counts() {
         Some(&ev(
             5_500,
             EventKind::OperationSucceeded {
-                operation: OperationId(0)
+                operation: OperationId(0),
+                delivery: Some(DeliveryLevel::Confirmed),
+                result: None,
             }
         ))
     );
@@ -1218,17 +1243,19 @@ fn periodic_location_polls_until_count() {
             }),
         ),
     );
+    // The fix time, accuracy and source travel into the operation's result.
+    let pos = |lat| Position {
+        latitude: lat,
+        longitude: 120.0,
+        accuracy_m: Some(10.0),
+        speed_kmh: None,
+        heading_deg: None,
+        fix_time: Some(Timestamp(1_900)),
+        source: PositionSource::Lrrp,
+    };
     let fix = |lat| AirEvent::Position {
         radio: a(),
-        position: Position {
-            latitude: lat,
-            longitude: 120.0,
-            accuracy_m: None,
-            speed_kmh: None,
-            heading_deg: None,
-            fix_time: None,
-            source: PositionSource::Lrrp,
-        },
+        position: pos(lat),
     };
     let out = h.run(2_000, air(S1, fix(30.0)));
     assert_eq!(
@@ -1238,7 +1265,11 @@ fn periodic_location_polls_until_count() {
             EventKind::OperationPolled {
                 operation: OperationId(0),
                 polls_done: 1,
-                next_poll: Timestamp(32_000)
+                next_poll: Timestamp(32_000),
+                result: Some(OperationResult::Location {
+                    site: site(S1),
+                    position: pos(30.0),
+                }),
             }
         ))
     );
@@ -1277,12 +1308,25 @@ fn periodic_location_polls_until_count() {
         Some(&ev(
             33_000,
             EventKind::OperationSucceeded {
-                operation: OperationId(0)
+                operation: OperationId(0),
+                delivery: Some(DeliveryLevel::Confirmed),
+                result: Some(OperationResult::Location {
+                    site: site(S1),
+                    position: pos(30.5),
+                }),
             }
         ))
     );
     let op = h.core.operation(OperationId(0)).unwrap();
     assert_eq!((op.state, op.polls_done), (OperationState::Succeeded, 2));
+    assert_eq!(
+        op.result,
+        Some(OperationResult::Location {
+            site: site(S1),
+            position: pos(30.5),
+        }),
+        "the result holds the last poll's position"
+    );
     let track = h.core.track(a()).unwrap();
     assert_eq!(track.reports.len(), 2);
     assert_eq!(track.latest().unwrap().position.latitude, 30.5);
@@ -1921,7 +1965,9 @@ fn group_text_succeeds_once_sent() {
             ev(
                 1_600,
                 EventKind::OperationSucceeded {
-                    operation: OperationId(0)
+                    operation: OperationId(0),
+                    delivery: Some(DeliveryLevel::Transmitted),
+                    result: None,
                 }
             ),
         ]
@@ -2106,7 +2152,9 @@ fn group_text_goes_to_every_member_site_and_the_static_one() {
             ev(
                 1_600,
                 EventKind::OperationSucceeded {
-                    operation: OperationId(0)
+                    operation: OperationId(0),
+                    delivery: Some(DeliveryLevel::Transmitted),
+                    result: None,
                 }
             ),
         ]
@@ -2173,7 +2221,9 @@ fn a_site_whose_link_is_down_makes_the_result_partial_and_is_named() {
             ev(
                 61_000,
                 EventKind::OperationSucceeded {
-                    operation: OperationId(0)
+                    operation: OperationId(0),
+                    delivery: Some(DeliveryLevel::Partial),
+                    result: None,
                 }
             ),
         ]
@@ -2442,7 +2492,12 @@ fn the_answer_window_starts_when_the_link_reports_the_transmission_sent() {
     assert!(out.contains(&ev(
         6_499,
         EventKind::OperationSucceeded {
-            operation: OperationId(0)
+            operation: OperationId(0),
+            delivery: Some(DeliveryLevel::Confirmed),
+            result: Some(OperationResult::RadioCheck {
+                site: site(S1),
+                rssi_dbm: Some(-80),
+            }),
         }
     )));
     h.assert_replay();

@@ -18,7 +18,7 @@ use crate::dispatch::{
     Position, PositionSource, Radio, RadioControl, RadioId, Service, Site, SiteId, Talkgroup,
     TalkgroupId, Team, TeamId, Timestamp,
 };
-use crate::dispatch::{AirProfile, DeliveryLevel, DeliveryState, LossReason};
+use crate::dispatch::{AirProfile, DeliveryLevel, DeliveryState, LossReason, OperationResult};
 use crate::journal::Cursor;
 use crate::link::Slot;
 
@@ -549,6 +549,32 @@ fn failure(f: &FailReason) -> String {
     .to_string()
 }
 
+fn delivery_level(l: DeliveryLevel) -> pb::DeliveryLevel {
+    match l {
+        DeliveryLevel::Confirmed => pb::DeliveryLevel::Confirmed,
+        DeliveryLevel::Transmitted => pb::DeliveryLevel::Transmitted,
+        DeliveryLevel::Partial => pb::DeliveryLevel::Partial,
+    }
+}
+
+/// The data a command found out.
+pub fn operation_result(r: &OperationResult) -> pb::OperationResult {
+    use pb::operation_result::Result as R;
+    let result = match r {
+        OperationResult::RadioCheck { site, rssi_dbm } => R::RadioCheck(pb::RadioCheckResult {
+            site: site_name(site),
+            rssi_dbm: rssi_dbm.map(i32::from),
+        }),
+        OperationResult::Location { site, position: p } => R::Location(pb::LocationResult {
+            site: site_name(site),
+            position: Some(position(p)),
+        }),
+    };
+    pb::OperationResult {
+        result: Some(result),
+    }
+}
+
 fn delivery_state(s: DeliveryState) -> pb::site_transmission::State {
     use pb::site_transmission::State;
     match s {
@@ -589,13 +615,8 @@ pub fn operation(o: &Operation) -> pb::Operation {
                 sent_time: ts(d.sent_at),
             })
             .collect(),
-        delivery: o.delivery_level().map_or(0, |l| {
-            (match l {
-                DeliveryLevel::Confirmed => pb::DeliveryLevel::Confirmed,
-                DeliveryLevel::Transmitted => pb::DeliveryLevel::Transmitted,
-                DeliveryLevel::Partial => pb::DeliveryLevel::Partial,
-            }) as i32
-        }),
+        delivery: o.delivery_level().map_or(0, |l| delivery_level(l) as i32),
+        result: o.result.as_ref().map(operation_result),
         ..pb::Operation::default()
     };
     let kind = match &o.command {
@@ -869,24 +890,34 @@ pub fn event(cursor: Cursor, e: &Event) -> pb::Event {
             operation,
             polls_done,
             next_poll,
+            result,
         } => P::OperationPolled(pb::OperationPolled {
             operation: operation_name(*operation),
             polls_done: *polls_done,
             next_poll_time: Some(timestamp(*next_poll)),
+            result: result.as_ref().map(operation_result),
         }),
-        EventKind::OperationSucceeded { operation } => {
-            P::OperationSucceeded(pb::OperationFinished {
-                operation: operation_name(*operation),
-            })
-        }
+        EventKind::OperationSucceeded {
+            operation,
+            delivery,
+            result,
+        } => P::OperationSucceeded(pb::OperationSucceeded {
+            operation: operation_name(*operation),
+            delivery: delivery.map_or(0, |l| delivery_level(l) as i32),
+            result: result.as_ref().map(operation_result),
+        }),
         EventKind::OperationRefused { operation, refusal } => {
             P::OperationRefused(pb::OperationRefused {
                 operation: operation_name(*operation),
                 refusal_code: u32::from(refusal.code),
             })
         }
-        EventKind::OperationTimedOut { operation } => P::OperationTimedOut(pb::OperationFinished {
+        EventKind::OperationTimedOut {
+            operation,
+            attempts,
+        } => P::OperationTimedOut(pb::OperationTimedOut {
             operation: operation_name(*operation),
+            attempts: u32::from(*attempts),
         }),
         EventKind::OperationFailed {
             operation,
@@ -956,9 +987,9 @@ pub fn event_operation(e: &EventKind) -> Option<OperationId> {
         | EventKind::OperationSiteFailed { operation, .. }
         | EventKind::OperationAttemptTimedOut { operation, .. }
         | EventKind::OperationPolled { operation, .. }
-        | EventKind::OperationSucceeded { operation }
+        | EventKind::OperationSucceeded { operation, .. }
         | EventKind::OperationRefused { operation, .. }
-        | EventKind::OperationTimedOut { operation }
+        | EventKind::OperationTimedOut { operation, .. }
         | EventKind::OperationFailed { operation, .. }
         | EventKind::OperationCancelled { operation, .. } => Some(*operation),
         _ => None,

@@ -418,9 +418,9 @@ impl Context {
                     s.merge(known);
                 }
             }
-            EventKind::OperationSucceeded { operation }
+            EventKind::OperationSucceeded { operation, .. }
             | EventKind::OperationRefused { operation, .. }
-            | EventKind::OperationTimedOut { operation }
+            | EventKind::OperationTimedOut { operation, .. }
             | EventKind::OperationFailed { operation, .. }
             | EventKind::OperationCancelled { operation, .. } => {
                 if let Some(known) = self.operations.remove(operation) {

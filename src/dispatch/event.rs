@@ -9,9 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use super::ids::{AlarmId, CallId, OperationId, RadioId, SiteId, TalkgroupId, TeamId, Timestamp};
 use super::model::{
-    Addressee, Alarm, AlarmState, Call, CallEndReason, DeliveryState, Directory, FailReason,
-    Message, Operation, OperationState, OtaCommand, Position, PositionReport, Presence, Radio,
-    RadioControl, Refusal, Service, Site, Talkgroup, Team,
+    Addressee, Alarm, AlarmState, Call, CallEndReason, DeliveryLevel, DeliveryState, Directory,
+    FailReason, Message, Operation, OperationResult, OperationState, OtaCommand, Position,
+    PositionReport, Presence, Radio, RadioControl, Refusal, Service, Site, Talkgroup, Team,
 };
 use super::{Config, Core, State};
 use crate::link::Slot;
@@ -166,16 +166,31 @@ pub enum EventKind {
         operation: OperationId,
         polls_done: u32,
         next_poll: Timestamp,
+        /// The poll's answer (`None` in journals written before results were kept).
+        #[serde(default)]
+        result: Option<OperationResult>,
     },
-    /// Finished: succeeded.
-    OperationSucceeded { operation: OperationId },
+    /// Finished: succeeded, at `delivery` level, with the data asked for. Both `None` in
+    /// journals written before they were recorded.
+    OperationSucceeded {
+        operation: OperationId,
+        #[serde(default)]
+        delivery: Option<DeliveryLevel>,
+        #[serde(default)]
+        result: Option<OperationResult>,
+    },
     /// Finished: refused by the radio or the system.
     OperationRefused {
         operation: OperationId,
         refusal: Refusal,
     },
-    /// Finished: no answer after every attempt.
-    OperationTimedOut { operation: OperationId },
+    /// Finished: no answer after `attempts` transmissions (0 in journals written before
+    /// the count was recorded).
+    OperationTimedOut {
+        operation: OperationId,
+        #[serde(default)]
+        attempts: u8,
+    },
     /// Finished: could not be carried out.
     OperationFailed {
         operation: OperationId,
@@ -805,10 +820,14 @@ impl Core {
                 operation,
                 polls_done,
                 next_poll,
+                result,
             } => {
                 if let Some(o) = st.operations.get_mut(operation)
                     && !o.state.is_final()
                 {
+                    if result.is_some() {
+                        o.result = result.clone();
+                    }
                     o.state = OperationState::Waiting;
                     o.polls_done = *polls_done;
                     o.next_poll = Some(*next_poll);
@@ -817,7 +836,15 @@ impl Core {
                     o.updated = at;
                 }
             }
-            EventKind::OperationSucceeded { operation } => {
+            EventKind::OperationSucceeded {
+                operation, result, ..
+            } => {
+                if let Some(o) = st.operations.get_mut(operation)
+                    && !o.state.is_final()
+                    && result.is_some()
+                {
+                    o.result = result.clone();
+                }
                 let polls = match st.operations.get(operation) {
                     Some(Operation {
                         command: OtaCommand::RequestLocation { .. },
@@ -850,7 +877,7 @@ impl Core {
                     cfg.operation_history,
                 );
             }
-            EventKind::OperationTimedOut { operation } => {
+            EventKind::OperationTimedOut { operation, .. } => {
                 st.finish(
                     *operation,
                     at,
@@ -966,6 +993,8 @@ mod tests {
             },
             EventKind::OperationSucceeded {
                 operation: OperationId(4),
+                delivery: None,
+                result: None,
             },
             EventKind::OperationAttemptTimedOut {
                 operation: OperationId(4),

@@ -2,14 +2,15 @@
 //! `Core::apply`), transmissions and replies. After every input it runs the timers (answer
 //! deadlines, retries, periodic polls, call hang and idle times, site-down waits) and then
 //! the per-site pacer, which sends at most one queued operation per site whose control
-//! channel is free, lowest [`Priority`] first.
+//! channel is free, lowest [`Priority`] first. Group traffic waits in the queue of every
+//! site it goes to and is sent there independently (docs/air-commands.md §0 "Which sites").
 
 use super::event::{Event, EventKind};
 use super::ids::{AlarmId, CallId, MessageId, OperationId, RadioId, SiteId, Timestamp};
 use super::model::{
-    Addressee, AlarmState, CallEndReason, DeliveryState, FailReason, Message, MessageBody,
-    Operation, OperationState, OtaCommand, Position, RadioControl, Service, Site, SiteDelivery,
-    slot_index,
+    Addressee, AlarmState, CallEndReason, DeliveryLevel, DeliveryState, FailReason, Message,
+    MessageBody, Operation, OperationResult, OperationState, OtaCommand, Position, RadioControl,
+    Service, Site, SiteDelivery, slot_index,
 };
 use super::{
     AirEvent, AirInput, AirMessage, Answer, Command, Core, DispatchError, Input, Output, Reply,
@@ -149,7 +150,12 @@ impl Core {
                     self.emit(now, EventKind::OperationQueued { operation, site }, out);
                 }
             } else if op.state == OperationState::Sent && op.attempts >= self.config.max_attempts {
-                self.emit(now, EventKind::OperationTimedOut { operation }, out);
+                let attempts = op.attempts;
+                let kind = EventKind::OperationTimedOut {
+                    operation,
+                    attempts,
+                };
+                self.emit(now, kind, out);
             } else {
                 self.requeue(now, &op, out);
             }
@@ -394,7 +400,7 @@ impl Core {
                 radio,
                 service,
                 answer,
-            } => self.answer(now, radio, service, answer, out),
+            } => self.answer(now, (radio, site, rssi_dbm), service, answer, out),
         }
     }
 
@@ -553,7 +559,7 @@ impl Core {
         }
         let kind = EventKind::PositionReported {
             radio,
-            site,
+            site: site.clone(),
             position,
         };
         self.emit(now, kind, out);
@@ -562,6 +568,7 @@ impl Core {
         };
         self.learn(now, radio, Service::Location, true, out);
         let operation = op.id;
+        let result = Some(OperationResult::Location { site, position });
         match op.command {
             OtaCommand::RequestLocation {
                 periodic: Some(p), ..
@@ -570,17 +577,25 @@ impl Core {
                     operation,
                     polls_done: op.polls_done + 1,
                     next_poll: now.plus_ms(p.interval_ms),
+                    result,
                 };
                 self.emit(now, kind, out);
             }
-            _ => self.emit(now, EventKind::OperationSucceeded { operation }, out),
+            _ => {
+                let kind = EventKind::OperationSucceeded {
+                    operation,
+                    delivery: Some(DeliveryLevel::Confirmed),
+                    result,
+                };
+                self.emit(now, kind, out)
+            }
         }
     }
 
     fn answer(
         &mut self,
         now: Timestamp,
-        radio: RadioId,
+        (radio, site, rssi_dbm): (RadioId, SiteId, Option<i16>),
         service: Option<Service>,
         answer: Answer,
         out: &mut Vec<Output>,
@@ -605,7 +620,15 @@ impl Core {
                     let kind = EventKind::RadioControlChanged { radio, control };
                     self.emit(now, kind, out);
                 }
-                self.emit(now, EventKind::OperationSucceeded { operation }, out);
+                // A radio check answers where the radio is and how well it is heard.
+                let result = (service == Service::RadioCheck)
+                    .then_some(OperationResult::RadioCheck { site, rssi_dbm });
+                let kind = EventKind::OperationSucceeded {
+                    operation,
+                    delivery: Some(DeliveryLevel::Confirmed),
+                    result,
+                };
+                self.emit(now, kind, out);
             }
             Answer::Refused(refusal) => {
                 if refusal.not_supported() {
@@ -969,6 +992,7 @@ impl Core {
             refusal: None,
             failure: None,
             deliveries,
+            result: None,
         };
         self.emit(
             now,
@@ -1042,7 +1066,12 @@ impl Core {
                     if op.attempts < cfg.max_attempts {
                         self.requeue(now, &op, out);
                     } else {
-                        self.emit(now, EventKind::OperationTimedOut { operation }, out);
+                        let attempts = op.attempts;
+                        let kind = EventKind::OperationTimedOut {
+                            operation,
+                            attempts,
+                        };
+                        self.emit(now, kind, out);
                     }
                 }
                 OperationState::Waiting if op.next_poll.is_some_and(|t| now >= t) => {
@@ -1082,7 +1111,12 @@ impl Core {
             return;
         }
         if op.deliveries.iter().any(|d| d.state == DeliveryState::Sent) {
-            self.emit(now, EventKind::OperationSucceeded { operation }, out);
+            let kind = EventKind::OperationSucceeded {
+                operation,
+                delivery: Some(op.level_if_succeeded()),
+                result: None,
+            };
+            self.emit(now, kind, out);
         } else {
             let site = op.deliveries[0].site.clone();
             let failure = FailReason::SiteDown { site };
@@ -1269,7 +1303,13 @@ impl Core {
                 attempt,
             });
             if !expects && !group {
-                self.emit(now, EventKind::OperationSucceeded { operation: id }, out);
+                // No answer is possible (an emergency acknowledgement): transmitted.
+                let kind = EventKind::OperationSucceeded {
+                    operation: id,
+                    delivery: Some(DeliveryLevel::Transmitted),
+                    result: None,
+                };
+                self.emit(now, kind, out);
             }
         }
     }

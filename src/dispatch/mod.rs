@@ -46,9 +46,9 @@ pub use ids::{
 pub use model::{
     Addressee, AirProfile, Alarm, AlarmState, Call, CallEndReason, Capabilities, DeliveryLevel,
     DeliveryState, Directory, DirectoryRadio, DirectorySite, DirectoryTalkgroup, DirectoryTeam,
-    FailReason, Message, MessageBody, Operation, OperationState, OtaCommand, Periodic, Position,
-    PositionReport, PositionSource, Presence, Priority, Radio, RadioControl, Refusal, Service,
-    Site, SiteAir, SiteDelivery, Talkgroup, Team, Track,
+    FailReason, Message, MessageBody, Operation, OperationResult, OperationState, OtaCommand,
+    Periodic, Position, PositionReport, PositionSource, Presence, Priority, Radio, RadioControl,
+    Refusal, Service, Site, SiteAir, SiteDelivery, Talkgroup, Team, Track,
 };
 pub use query::{AlarmFilter, CallFilter, ListPage, MAX_SCAN, Page, RadioFilter, Walk};
 

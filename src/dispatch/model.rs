@@ -198,7 +198,7 @@ pub struct Talkgroup {
     pub name: Option<Box<str>>,
     /// The call in progress, if any.
     pub active_call: Option<CallId>,
-    /// Where the talkgroup was last heard (call or affiliation); group texts go there.
+    /// Where the talkgroup was last heard (call or affiliation); group traffic goes there too.
     pub last_site: Option<SiteId>,
     /// When.
     pub last_heard: Option<Timestamp>,
@@ -577,7 +577,7 @@ impl Refusal {
 pub const DEFAULT_TRACK_LEN: usize = 64;
 
 /// An over-the-air operation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Operation {
     /// Identity.
     pub id: OperationId,
@@ -615,6 +615,20 @@ pub struct Operation {
     /// to a radio.
     #[serde(default)]
     pub deliveries: Vec<SiteDelivery>,
+    /// What it found out: a radio check's site and signal, a location request's position
+    /// (the latest poll's, for a periodic one).
+    #[serde(default)]
+    pub result: Option<OperationResult>,
+}
+
+/// The data a command asked for, carried by its result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum OperationResult {
+    /// A radio check: the site the radio answered on and its signal there.
+    RadioCheck { site: SiteId, rssi_dbm: Option<i16> },
+    /// A location request: the position the radio reported and the site it came in on.
+    Location { site: SiteId, position: Position },
 }
 
 /// How far a finished operation got (docs/air-commands.md §0 "What succeeded means").
@@ -636,6 +650,15 @@ impl Operation {
         if self.state != OperationState::Succeeded {
             return None;
         }
+        Some(self.level_if_succeeded())
+    }
+
+    /// The delivery level success would mean now (for the event that says it succeeded).
+    pub fn level_if_succeeded(&self) -> DeliveryLevel {
+        self.level().unwrap_or(DeliveryLevel::Confirmed)
+    }
+
+    fn level(&self) -> Option<DeliveryLevel> {
         if self.deliveries.is_empty() {
             return Some(match self.command.service() {
                 Service::EmergencyAck => DeliveryLevel::Transmitted,
