@@ -108,6 +108,18 @@ async fn radio_check_is_acked_by_the_radio_answer() {
     assert_eq!(state(&done), pb::operation::State::Succeeded);
     assert!(done.done);
     assert_eq!(done.attempts, 1);
+    // Confirmed by the radio itself; the result says where it answered and how strong.
+    assert_eq!(done.delivery, pb::DeliveryLevel::Confirmed as i32);
+    let result = done.result.expect("a check carries its result").result;
+    assert_eq!(
+        result,
+        Some(pb::operation_result::Result::RadioCheck(
+            pb::RadioCheckResult {
+                site: "sites/城关站".into(),
+                rssi_dbm: Some(-80),
+            }
+        ))
+    );
 }
 
 #[tokio::test]
@@ -442,16 +454,23 @@ async fn bad_arguments_name_the_field() {
         .await
         .unwrap_err();
     assert_eq!(e.code(), Code::NotFound);
-    // A group text goes to a talkgroup heard nowhere: a precondition, not a bad argument.
-    let e = c
+    // A group text to a talkgroup never heard itself goes to every site where a member is
+    // heard (radio A, of the group's team, on 城关站), one entry per site.
+    let op = c
         .send_text(pb::SendTextRequest {
             recipient: "talkgroups/80020910".into(),
             text: "集合".into(),
             request_id: String::new(),
         })
         .await
-        .unwrap_err();
-    assert_eq!(e.code(), Code::FailedPrecondition, "{e:?}");
+        .expect("a group with a member heard")
+        .into_inner();
+    let sites: Vec<&str> = op
+        .site_transmissions
+        .iter()
+        .map(|t| t.site.as_str())
+        .collect();
+    assert_eq!(sites, vec!["sites/城关站"]);
 }
 
 async fn next(

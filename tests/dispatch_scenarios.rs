@@ -2612,3 +2612,42 @@ fn stunned_radio_is_refused_before_anything_is_sent() {
     );
     h.assert_replay();
 }
+
+#[test]
+fn finish_events_of_older_journals_still_read() {
+    // Written before delivery levels, results and attempt counts were recorded.
+    let old: Event =
+        serde_json::from_str(r#"{"at":5,"event":"operation_succeeded","operation":4}"#).unwrap();
+    assert_eq!(
+        old.kind,
+        EventKind::OperationSucceeded {
+            operation: OperationId(4),
+            delivery: None,
+            result: None,
+        }
+    );
+    let old: Event =
+        serde_json::from_str(r#"{"at":5,"event":"operation_timed_out","operation":4}"#).unwrap();
+    assert_eq!(
+        old.kind,
+        EventKind::OperationTimedOut {
+            operation: OperationId(4),
+            attempts: 0,
+        }
+    );
+    // And the new fields are written under the same event names.
+    let new = Event {
+        at: Timestamp(5),
+        kind: EventKind::OperationSucceeded {
+            operation: OperationId(4),
+            delivery: Some(DeliveryLevel::Partial),
+            result: None,
+        },
+    };
+    let json = serde_json::to_string(&new).unwrap();
+    assert!(
+        json.contains(r#""event":"operation_succeeded""#)
+            && json.contains(r#""delivery":"partial""#),
+        "{json}"
+    );
+}
