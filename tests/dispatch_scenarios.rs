@@ -1320,8 +1320,8 @@ fn periodic_location_polls_until_count() {
     let op = h.core.operation(OperationId(0)).unwrap();
     assert_eq!((op.state, op.polls_done), (OperationState::Succeeded, 2));
     assert_eq!(
-        op.result,
-        Some(OperationResult::Location {
+        op.result.as_deref(),
+        Some(&OperationResult::Location {
             site: site(S1),
             position: pos(30.5),
         }),

@@ -616,7 +616,7 @@ pub fn operation(o: &Operation) -> pb::Operation {
             })
             .collect(),
         delivery: o.delivery_level().map_or(0, |l| delivery_level(l) as i32),
-        result: o.result.as_ref().map(operation_result),
+        result: o.result.as_deref().map(operation_result),
         ..pb::Operation::default()
     };
     let kind = match &o.command {

@@ -826,7 +826,7 @@ impl Core {
                     && !o.state.is_final()
                 {
                     if result.is_some() {
-                        o.result = result.clone();
+                        o.result = result.clone().map(Box::new);
                     }
                     o.state = OperationState::Waiting;
                     o.polls_done = *polls_done;
@@ -843,7 +843,7 @@ impl Core {
                     && !o.state.is_final()
                     && result.is_some()
                 {
-                    o.result = result.clone();
+                    o.result = result.clone().map(Box::new);
                 }
                 let polls = match st.operations.get(operation) {
                     Some(Operation {

@@ -618,7 +618,7 @@ pub struct Operation {
     /// What it found out: a radio check's site and signal, a location request's position
     /// (the latest poll's, for a periodic one).
     #[serde(default)]
-    pub result: Option<OperationResult>,
+    pub result: Option<Box<OperationResult>>,
 }
 
 /// The data a command asked for, carried by its result.
