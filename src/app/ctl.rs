@@ -15,7 +15,13 @@
 //!   `#<decimal>` or a full resource name. By default they wait for the outcome, printing one
 //!   line per state change with the elapsed time and attempts, and exit 1 when the operation
 //!   is refused, fails, times out or is cancelled (or the wait times out); `--no-wait` prints
-//!   the operation name and returns at once. Errors from the server or the connection exit 2.
+//!   the operation name and returns at once. Errors from the server or the connection exit 2;
+//!   an error that names its remedy (a stunned radio: revive it first) is printed as the
+//!   server's one sentence. `--timeout` is honoured as given, every wait call included.
+//!   The outcome line names the delivery level (`delivery=CONFIRMED|TRANSMITTED|PARTIAL`),
+//!   what the command found out (`at=<site> rssi=<dBm>` for a check, `position=<lat>,<lon>`
+//!   with accuracy, source and fix time for a location) and, for group traffic, each site's
+//!   outcome (`<site>=SENT|LINK_DOWN|NOT_REPORTED|...`).
 
 use std::fmt::Write as _;
 use std::io::Write;
