@@ -10,7 +10,7 @@ use std::time::Duration;
 use api_support::{Server, TestBackend, a, config};
 use clap::Parser;
 use trunkgate::app::ctl::{self, CtlArgs, display_width};
-use trunkgate::dispatch::{AirEvent, Answer, Refusal};
+use trunkgate::dispatch::{AirEvent, Answer, Position, PositionSource, Refusal, Timestamp};
 
 #[derive(Parser)]
 struct Cli {
@@ -106,7 +106,13 @@ async fn check_waits_for_the_answer_and_exits_by_outcome() {
     answer.await.unwrap();
     assert!(r.unwrap(), "{out}");
     assert!(out.contains("RADIO_CHECK radios/80020200"), "{out}");
-    assert!(out.lines().last().unwrap().contains("SUCCEEDED"), "{out}");
+    let last = out.lines().last().unwrap();
+    assert!(last.contains("SUCCEEDED"), "{out}");
+    // Confirmed by the radio, with where it answered and how strong.
+    assert!(
+        last.contains("delivery=CONFIRMED") && last.contains("at=城关站 rssi=-80dBm"),
+        "{out}"
+    );
 
     let backend = srv.backend.clone();
     let refuse = tokio::spawn(async move {
@@ -195,5 +201,75 @@ async fn watch_prints_one_line_per_event() {
             && line.contains(" radio=radios/80020200")
             && !line.contains('{'),
         "{line}"
+    );
+}
+
+#[tokio::test]
+async fn locate_prints_the_coordinates() {
+    let srv = server().await;
+    let backend = srv.backend.clone();
+    let answer = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        backend
+            .air(AirEvent::Position {
+                radio: a(),
+                position: Position {
+                    latitude: 30.5,
+                    longitude: 120.25,
+                    accuracy_m: Some(10.0),
+                    speed_kmh: None,
+                    heading_deg: None,
+                    altitude_m: None,
+                    fix_time: Some(Timestamp(1_700_000_000_000)),
+                    source: PositionSource::Lrrp,
+                },
+            })
+            .await;
+    });
+    let (r, out) = run(&srv, &["locate", "80020200"]).await;
+    answer.await.unwrap();
+    assert!(r.unwrap(), "{out}");
+    let last = out.lines().last().unwrap();
+    assert!(
+        last.contains("position=30.500000,120.250000 ±10m source=lrrp")
+            && last.contains("fix=2023-11-14T22:13:20")
+            && last.contains("at=城关站"),
+        "{out}"
+    );
+}
+
+#[tokio::test]
+async fn locate_honours_its_timeout_even_when_periodic() {
+    let srv = server().await;
+    // Nobody answers: with --timeout 2 it gives up after 2 s, not after every × polls.
+    let (r, out) = run(
+        &srv,
+        &[
+            "locate",
+            "80020200",
+            "--every",
+            "10",
+            "--polls",
+            "3",
+            "--timeout",
+            "2",
+        ],
+    )
+    .await;
+    assert!(!r.unwrap(), "{out}");
+    assert!(out.contains("gave up waiting after 2s"), "{out}");
+}
+
+#[tokio::test]
+async fn a_group_text_prints_each_site_outcome() {
+    let srv = server().await;
+    let (r, out) = run(&srv, &["text", "80020910", "集合"]).await;
+    assert!(r.unwrap(), "{out}");
+    let last = out.lines().last().unwrap();
+    assert!(
+        last.contains("SUCCEEDED")
+            && last.contains("delivery=TRANSMITTED")
+            && last.contains("城关站=SENT"),
+        "{out}"
     );
 }

@@ -420,6 +420,12 @@ impl Context {
                 s = known;
             }
             EventKind::OperationQueued { operation, site }
+            | EventKind::OperationSiteSent {
+                operation, site, ..
+            }
+            | EventKind::OperationSiteFailed {
+                operation, site, ..
+            }
             | EventKind::OperationTransmitted {
                 operation, site, ..
             } => {
@@ -434,9 +440,9 @@ impl Context {
                     s.merge(known);
                 }
             }
-            EventKind::OperationSucceeded { operation }
+            EventKind::OperationSucceeded { operation, .. }
             | EventKind::OperationRefused { operation, .. }
-            | EventKind::OperationTimedOut { operation }
+            | EventKind::OperationTimedOut { operation, .. }
             | EventKind::OperationFailed { operation, .. }
             | EventKind::OperationCancelled { operation, .. } => {
                 if let Some(known) = self.operations.remove(operation) {

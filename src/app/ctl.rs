@@ -16,7 +16,13 @@
 //!   default they wait for the outcome, printing one line per state change with the elapsed
 //!   time and attempts, and exit 1 when the operation
 //!   is refused, fails, times out or is cancelled (or the wait times out); `--no-wait` prints
-//!   the operation name and returns at once. Errors from the server or the connection exit 2.
+//!   the operation name and returns at once. Errors from the server or the connection exit 2;
+//!   an error that names its remedy (a stunned radio: revive it first) is printed as the
+//!   server's one sentence. `--timeout` is honoured as given, every wait call included.
+//!   The outcome line names the delivery level (`delivery=CONFIRMED|TRANSMITTED|PARTIAL`),
+//!   what the command found out (`at=<site> rssi=<dBm>` for a check, `position=<lat>,<lon>`
+//!   with accuracy, source and fix time for a location) and, for group traffic, each site's
+//!   outcome (`<site>=SENT|LINK_DOWN|NOT_REPORTED|...`).
 //!   `text` and `status` hand a recipient that is not a resource name to the server as typed
 //!   (dial number, `#<decimal>`, `0x<hex>`, plain DMR ID), which resolves it against its
 //!   directory and refuses an ambiguous one naming both readings.
@@ -57,9 +63,10 @@ pub struct WaitArgs {
     /// Return at once with the operation name instead of waiting for the outcome.
     #[arg(long)]
     pub no_wait: bool,
-    /// Give up waiting after this many seconds (the operation goes on).
-    #[arg(long, default_value_t = 60)]
-    pub timeout: u64,
+    /// Give up waiting after this many seconds (the operation goes on). Honoured as given;
+    /// when absent, 60 (for a periodic `locate`, 60 plus every × polls).
+    #[arg(long)]
+    pub timeout: Option<u64>,
     /// Idempotency key: repeating the command with it returns the same operation.
     #[arg(long)]
     pub request_id: Option<String>,
@@ -682,8 +689,15 @@ impl Client {
 }
 
 fn rpc(e: tonic::Status) -> anyhow::Error {
-    let mut msg = format!("{}: {}", e.code(), e.message());
     use tonic_types::StatusExt;
+    // An error that names its remedy (a stunned radio: revive it first) is a sentence for
+    // a person, printed as it is.
+    if e.get_details_error_info()
+        .is_some_and(|i| i.metadata.contains_key("remedy"))
+    {
+        return anyhow::anyhow!(escape(e.message()).into_owned());
+    }
+    let mut msg = format!("{}: {}", e.code(), e.message());
     if let Some(br) = e.get_details_bad_request() {
         for v in br.field_violations {
             let _ = write!(msg, " [{}: {}]", v.field, v.description);
@@ -1209,9 +1223,11 @@ pub async fn execute(args: CtlArgs, out: &mut (dyn Write + Send)) -> anyhow::Res
                 seconds: s.min(i64::MAX as u64) as i64,
                 nanos: 0,
             });
-            // A periodic request lasts every × polls; wait for that as well.
-            if let (Some(e), Some(p)) = (every, polls) {
-                wait.timeout = wait.timeout.saturating_add(e.saturating_mul(u64::from(p)));
+            // A periodic request lasts every × polls: without --timeout, wait for that as
+            // well; a --timeout given is honoured as it is.
+            if let (None, Some(e), Some(p)) = (wait.timeout, every, polls) {
+                let lasts = e.saturating_mul(u64::from(p));
+                wait.timeout = Some(DEFAULT_WAIT_SECS.saturating_add(lasts));
             }
             let op = commands
                 .request_location(c.request(pb::RequestLocationRequest {
@@ -1228,8 +1244,12 @@ pub async fn execute(args: CtlArgs, out: &mut (dyn Write + Send)) -> anyhow::Res
         writeln!(out, "{}", escape(&op.name))?;
         return Ok(true);
     }
-    follow(&c, op, Duration::from_secs(wait.timeout), out).await
+    let timeout = wait.timeout.unwrap_or(DEFAULT_WAIT_SECS);
+    follow(&c, op, Duration::from_secs(timeout), out).await
 }
+
+/// How long a command waits for its operation when `--timeout` is not given, s.
+const DEFAULT_WAIT_SECS: u64 = 60;
 
 /// One line describing an operation ([`escape`]d).
 pub fn describe(op: &pb::Operation) -> String {
@@ -1254,7 +1274,54 @@ fn describe_raw(op: &pb::Operation) -> String {
     if op.polls_done > 0 {
         let _ = write!(s, " polls={}", op.polls_done);
     }
+    if op.delivery != 0 {
+        let level = enum_name(op.delivery, |l: pb::DeliveryLevel| l.as_str_name());
+        let _ = write!(s, " delivery={level}");
+    }
+    if let Some(r) = &op.result {
+        s.push(' ');
+        s.push_str(&result_words(r));
+    }
+    // Group traffic: each site's outcome.
+    for t in &op.site_transmissions {
+        let state = enum_name(t.state, |s: pb::site_transmission::State| s.as_str_name());
+        let site = t.site.strip_prefix("sites/").unwrap_or(&t.site);
+        let _ = write!(s, " {site}={state}");
+    }
     s
+}
+
+/// What a command found out, as words: `at=<site> rssi=<dBm>` for a radio check,
+/// `position=<lat>,<lon> ±<m>m source=<source> fix=<time> at=<site>` for a location.
+fn result_words(r: &pb::OperationResult) -> String {
+    use pb::operation_result::Result as R;
+    let site = |s: &str| s.strip_prefix("sites/").unwrap_or(s).to_string();
+    match &r.result {
+        Some(R::RadioCheck(c)) => {
+            let mut w = format!("at={}", site(&c.site));
+            if let Some(rssi) = c.rssi_dbm {
+                let _ = write!(w, " rssi={rssi}dBm");
+            }
+            w
+        }
+        Some(R::Location(l)) => {
+            let p = l.position.clone().unwrap_or_default();
+            let mut w = format!("position={:.6},{:.6}", p.latitude, p.longitude);
+            if let Some(a) = p.accuracy_m {
+                let _ = write!(w, " ±{a}m");
+            }
+            if !p.source.is_empty() {
+                let _ = write!(w, " source={}", p.source);
+            }
+            if let Some(t) = &p.fix_time {
+                let ms = t.seconds.saturating_mul(1000) + i64::from(t.nanos / 1_000_000);
+                let _ = write!(w, " fix={}", crate::api::filter::format_rfc3339(ms));
+            }
+            let _ = write!(w, " at={}", site(&l.site));
+            w
+        }
+        None => String::new(),
+    }
 }
 
 /// Wait for `op` to finish, printing one line per change of state, attempts or polls.
@@ -1267,7 +1334,10 @@ async fn follow(
     use pb::operation_service_client::OperationServiceClient;
     let mut client = OperationServiceClient::new(c.channel.clone());
     let started = Instant::now();
-    let key = |o: &pb::Operation| (o.state, o.attempts, o.polls_done);
+    let key = |o: &pb::Operation| {
+        let sites: Vec<i32> = o.site_transmissions.iter().map(|t| t.state).collect();
+        (o.state, o.attempts, o.polls_done, sites)
+    };
     let mut shown = None;
     loop {
         if shown != Some(key(&op)) {
@@ -1283,7 +1353,8 @@ async fn follow(
         if op.done {
             return Ok(op.state == pb::operation::State::Succeeded as i32);
         }
-        if started.elapsed() >= timeout {
+        let left = timeout.saturating_sub(started.elapsed());
+        if left.is_zero() {
             writeln!(
                 out,
                 "gave up waiting after {}s; {} goes on",
@@ -1292,17 +1363,20 @@ async fn follow(
             )?;
             return Ok(false);
         }
-        op = client
-            .wait_operation(pb::WaitOperationRequest {
-                name: op.name.clone(),
-                timeout: Some(prost_types::Duration {
-                    seconds: 1,
-                    nanos: 0,
-                }),
-            })
-            .await
-            .map_err(rpc)?
-            .into_inner();
+        // Ask the server to wait at most a second and never past the deadline, and bound
+        // the call itself by what is left, so --timeout holds even when the server is slow.
+        let step = left.min(Duration::from_secs(1));
+        let call = client.wait_operation(pb::WaitOperationRequest {
+            name: op.name.clone(),
+            timeout: Some(prost_types::Duration {
+                seconds: step.as_secs() as i64,
+                nanos: step.subsec_nanos() as i32,
+            }),
+        });
+        match tokio::time::timeout(left, call).await {
+            Ok(r) => op = r.map_err(rpc)?.into_inner(),
+            Err(_) => continue,
+        }
     }
 }
 
@@ -1526,13 +1600,37 @@ fn payload_fields(p: &pb::event::Payload) -> Vec<String> {
                 .n("answer_window_ms", x.answer_window_ms)
                 .t("deadline", &x.deadline);
         }
+        P::OperationSiteSent(x) => {
+            f.s("operation", &x.operation)
+                .s("site", &x.site)
+                .t("sent_time", &x.sent_time);
+        }
+        P::OperationSiteFailed(x) => {
+            f.s("operation", &x.operation).s("site", &x.site).s(
+                "state",
+                &enum_name(x.state, |s: pb::site_transmission::State| s.as_str_name()),
+            );
+        }
         P::OperationPolled(x) => {
             f.s("operation", &x.operation)
                 .n("polls_done", x.polls_done)
                 .t("next_poll_time", &x.next_poll_time);
+            if let Some(r) = &x.result {
+                f.0.push(result_words(r));
+            }
         }
-        P::OperationSucceeded(x) | P::OperationTimedOut(x) => {
+        P::OperationSucceeded(x) => {
             f.s("operation", &x.operation);
+            if x.delivery != 0 {
+                let level = enum_name(x.delivery, |l: pb::DeliveryLevel| l.as_str_name());
+                f.s("delivery", &level);
+            }
+            if let Some(r) = &x.result {
+                f.0.push(result_words(r));
+            }
+        }
+        P::OperationTimedOut(x) => {
+            f.s("operation", &x.operation).n("attempts", x.attempts);
         }
         P::OperationRefused(x) => {
             f.s("operation", &x.operation)
@@ -1715,6 +1813,19 @@ fn snapshot_line_raw(item: &pb::SnapshotItem) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stunned_radio_is_one_plain_sentence() {
+        let id: crate::dispatch::RadioId = "80020200".parse().unwrap();
+        let s = tonic::Status::from(crate::dispatch::DispatchError::RadioStunned(id));
+        assert_eq!(
+            rpc(s).to_string(),
+            "radio 80020200 is stunned and cannot answer; revive it first"
+        );
+        let s = tonic::Status::from(crate::dispatch::DispatchError::RadioKilled(id));
+        // Other errors keep their code in front.
+        assert_ne!(rpc(s).to_string(), "radio 80020200 has been killed");
+    }
 
     #[test]
     fn cjk_counts_two_columns() {
