@@ -869,7 +869,16 @@ impl Named for pb::Alarm {
 
 impl Named for pb::Operation {
     fn refs(&self) -> Vec<String> {
-        vec![self.target.clone(), self.site.clone()]
+        use pb::operation_result::Result as R;
+        let mut r = vec![self.target.clone(), self.site.clone()];
+        // Group traffic names every site it goes out on; a result names where it was heard.
+        r.extend(self.site_transmissions.iter().map(|t| t.site.clone()));
+        match self.result.as_ref().and_then(|x| x.result.as_ref()) {
+            Some(R::RadioCheck(c)) => r.push(c.site.clone()),
+            Some(R::Location(l)) => r.push(l.site.clone()),
+            None => {}
+        }
+        r
     }
     fn display_names_mut(&mut self) -> &mut std::collections::HashMap<String, String> {
         &mut self.display_names
@@ -1364,6 +1373,37 @@ impl TryFrom<pb::CancelOperationRequest> for Command {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_operation_names_every_site_it_went_out_on_and_where_it_was_heard() {
+        let op = pb::Operation {
+            target: "talkgroups/80020910".into(),
+            site: "sites/a".into(),
+            site_transmissions: vec![
+                pb::SiteTransmission {
+                    site: "sites/a".into(),
+                    ..Default::default()
+                },
+                pb::SiteTransmission {
+                    site: "sites/b".into(),
+                    ..Default::default()
+                },
+            ],
+            result: Some(pb::OperationResult {
+                result: Some(pb::operation_result::Result::RadioCheck(
+                    pb::RadioCheckResult {
+                        site: "sites/c".into(),
+                        rssi_dbm: None,
+                    },
+                )),
+            }),
+            ..Default::default()
+        };
+        let refs = op.refs();
+        for n in ["talkgroups/80020910", "sites/a", "sites/b", "sites/c"] {
+            assert!(refs.iter().any(|r| r == n), "{n} in {refs:?}");
+        }
+    }
     use crate::journal::JournalId;
     use tonic::Code;
     use tonic_types::StatusExt;
