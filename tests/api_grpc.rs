@@ -109,6 +109,18 @@ async fn radio_check_is_acked_by_the_radio_answer() {
     assert_eq!(state(&done), pb::operation::State::Succeeded);
     assert!(done.done);
     assert_eq!(done.attempts, 1);
+    // Confirmed by the radio itself; the result says where it answered and how strong.
+    assert_eq!(done.delivery, pb::DeliveryLevel::Confirmed as i32);
+    let result = done.result.expect("a check carries its result").result;
+    assert_eq!(
+        result,
+        Some(pb::operation_result::Result::RadioCheck(
+            pb::RadioCheckResult {
+                site: "sites/城关站".into(),
+                rssi_dbm: Some(-80),
+            }
+        ))
+    );
 }
 
 #[tokio::test]
@@ -443,16 +455,23 @@ async fn bad_arguments_name_the_field() {
         .await
         .unwrap_err();
     assert_eq!(e.code(), Code::NotFound);
-    // A group text goes to a talkgroup heard nowhere: a precondition, not a bad argument.
-    let e = c
+    // A group text to a talkgroup never heard itself goes to every site where a member is
+    // heard (radio A, of the group's team, on 城关站), one entry per site.
+    let op = c
         .send_text(pb::SendTextRequest {
             name: "talkgroups/80020910".into(),
             text: "集合".into(),
             request_id: String::new(),
         })
         .await
-        .unwrap_err();
-    assert_eq!(e.code(), Code::FailedPrecondition, "{e:?}");
+        .expect("a group with a member heard")
+        .into_inner();
+    let sites: Vec<&str> = op
+        .site_transmissions
+        .iter()
+        .map(|t| t.site.as_str())
+        .collect();
+    assert_eq!(sites, vec!["sites/城关站"]);
 }
 
 async fn next(
@@ -1588,4 +1607,37 @@ async fn each_event_has_one_schema_the_typed_payload() {
         }
     }
     assert!(n >= 8, "{n}");
+}
+
+#[tokio::test]
+async fn a_stunned_radio_is_refused_with_failed_precondition_and_nothing_is_sent() {
+    let srv = server().await;
+    let stun = srv
+        .commands()
+        .stun_radio(radio_req("radios/80020200", ""))
+        .await
+        .unwrap()
+        .into_inner();
+    srv.backend
+        .air(AirEvent::Answer {
+            radio: a(),
+            service: None,
+            answer: Answer::Accepted,
+        })
+        .await;
+    let stun = wait(&srv, &stun.name).await;
+    assert_eq!(state(&stun), pb::operation::State::Succeeded);
+    let sent = srv.backend.transmit_count();
+    let e = srv
+        .commands()
+        .check_radio(radio_req("radios/80020200", ""))
+        .await
+        .expect_err("a stunned radio cannot answer a check");
+    assert_eq!(e.code(), Code::FailedPrecondition, "{e:?}");
+    assert_eq!(reason(&e), "RADIO_STUNNED");
+    let info = e.get_details_error_info().unwrap();
+    assert_eq!(info.metadata["name"], "radios/80020200");
+    assert_eq!(info.metadata["remedy"], "REVIVE");
+    assert!(e.message().contains("revive it first"), "{}", e.message());
+    assert_eq!(srv.backend.transmit_count(), sent, "nothing transmitted");
 }

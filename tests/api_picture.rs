@@ -483,6 +483,7 @@ fn directory_with_teams(teams: Vec<DirectoryTeam>) -> Directory {
             id: g(),
             name: Some("城关镇救援一组".into()),
             slot: None,
+            sites: Vec::new(),
         }],
         sites: vec![DirectorySite {
             id: SiteId::new(S1),
@@ -730,11 +731,13 @@ async fn identities_are_resolved_as_users_type_them() {
                     id: TalkgroupId::new(both).unwrap(),
                     name: Some("山洪组".into()),
                     slot: None,
+                    sites: Vec::new(),
                 },
                 DirectoryTalkgroup {
                     id: TalkgroupId::new(46_002).unwrap(),
                     name: Some("转移组".into()),
                     slot: None,
+                    sites: Vec::new(),
                 },
             ],
             sites: vec![DirectorySite {

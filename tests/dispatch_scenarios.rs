@@ -4,12 +4,12 @@
 
 use trunkgate::dispatch::{
     Addressee, AirEvent, AirInput, AirMessage, AirProfile, Alarm, AlarmFilter, AlarmId, AlarmState,
-    Answer, CallEndReason, CallFilter, CallId, Command, Config, Core, Direction, Directory,
-    DirectoryRadio, DirectorySite, DirectoryTalkgroup, DirectoryTeam, DispatchError, Event,
-    EventKind, FailReason, Input, Message, MessageBody, MessageId, MessageMark, OperationId,
-    OperationState, OtaCommand, Output, Periodic, Position, PositionSource, Priority, RadioControl,
-    RadioFilter, RadioId, ReceivedData, Refusal, Reply, Request, Service, SiteAir, SiteId,
-    TalkgroupId, TeamId, Timestamp,
+    Answer, CallEndReason, CallFilter, CallId, Command, Config, Core, DeliveryLevel, DeliveryState,
+    Direction, Directory, DirectoryRadio, DirectorySite, DirectoryTalkgroup, DirectoryTeam,
+    DispatchError, Event, EventKind, FailReason, Input, Message, MessageBody, MessageId,
+    MessageMark, OperationId, OperationResult, OperationState, OtaCommand, Output, Periodic,
+    Position, PositionSource, Priority, RadioControl, RadioFilter, RadioId, ReceivedData, Refusal,
+    Reply, Request, Service, SiteAir, SiteId, TalkgroupId, TeamId, Timestamp,
 };
 use trunkgate::link::Slot;
 
@@ -122,6 +122,7 @@ impl Harness {
                     id: g(),
                     name: Some("城关镇救援一组".into()),
                     slot: None,
+                    sites: Vec::new(),
                 }],
                 sites: vec![
                     DirectorySite {
@@ -603,7 +604,9 @@ fn emergency_raised_merged_acknowledged_first_in_queue_and_resolved() {
             ev(
                 3_420,
                 EventKind::OperationSucceeded {
-                    operation: OperationId(2)
+                    operation: OperationId(2),
+                    delivery: Some(DeliveryLevel::Transmitted),
+                    result: None,
                 }
             ),
         ]
@@ -876,10 +879,25 @@ fn each_command_acked() {
             "{cmd:?}"
         );
         let out = h.run(2_000, air(S1, answer.clone()));
+        // A check's result is where the radio answered and its signal; a location
+        // request's is the position.
+        let result = match &answer {
+            AirEvent::Position { position, .. } => Some(OperationResult::Location {
+                site: site(S1),
+                position: *position,
+            }),
+            _ if cmd.service() == Service::RadioCheck => Some(OperationResult::RadioCheck {
+                site: site(S1),
+                rssi_dbm: Some(-80),
+            }),
+            _ => None,
+        };
         let done = ev(
             2_000,
             EventKind::OperationSucceeded {
                 operation: OperationId(0),
+                delivery: Some(DeliveryLevel::Confirmed),
+                result: result.clone(),
             },
         );
         let service = cmd.service();
@@ -1024,7 +1042,13 @@ fn each_command_times_out_after_bounded_retries() {
                                 attempt: 3
                             }
                         ),
-                        ev(due, EventKind::OperationTimedOut { operation: op }),
+                        ev(
+                            due,
+                            EventKind::OperationTimedOut {
+                                operation: op,
+                                attempts: 3
+                            }
+                        ),
                     ]
                 );
                 break;
@@ -1096,7 +1120,9 @@ fn a_late_answer_during_a_retry_still_counts() {
         Some(&ev(
             5_500,
             EventKind::OperationSucceeded {
-                operation: OperationId(0)
+                operation: OperationId(0),
+                delivery: Some(DeliveryLevel::Confirmed),
+                result: None,
             }
         ))
     );
@@ -1248,18 +1274,20 @@ fn periodic_location_polls_until_count() {
             }),
         ),
     );
+    // The fix time, accuracy and source travel into the operation's result.
+    let pos = |lat| Position {
+        latitude: lat,
+        longitude: 120.0,
+        accuracy_m: Some(10.0),
+        speed_kmh: None,
+        heading_deg: None,
+        altitude_m: None,
+        fix_time: Some(Timestamp(1_900)),
+        source: PositionSource::Lrrp,
+    };
     let fix = |lat| AirEvent::Position {
         radio: a(),
-        position: Position {
-            latitude: lat,
-            longitude: 120.0,
-            accuracy_m: None,
-            speed_kmh: None,
-            heading_deg: None,
-            altitude_m: None,
-            fix_time: None,
-            source: PositionSource::Lrrp,
-        },
+        position: pos(lat),
     };
     let out = h.run(2_000, air(S1, fix(30.0)));
     assert_eq!(
@@ -1269,7 +1297,11 @@ fn periodic_location_polls_until_count() {
             EventKind::OperationPolled {
                 operation: OperationId(0),
                 polls_done: 1,
-                next_poll: Timestamp(32_000)
+                next_poll: Timestamp(32_000),
+                result: Some(OperationResult::Location {
+                    site: site(S1),
+                    position: pos(30.0),
+                }),
             }
         ))
     );
@@ -1308,12 +1340,25 @@ fn periodic_location_polls_until_count() {
         Some(&ev(
             33_000,
             EventKind::OperationSucceeded {
-                operation: OperationId(0)
+                operation: OperationId(0),
+                delivery: Some(DeliveryLevel::Confirmed),
+                result: Some(OperationResult::Location {
+                    site: site(S1),
+                    position: pos(30.5),
+                }),
             }
         ))
     );
     let op = h.core.operation(OperationId(0)).unwrap();
     assert_eq!((op.state, op.polls_done), (OperationState::Succeeded, 2));
+    assert_eq!(
+        op.result.as_deref(),
+        Some(&OperationResult::Location {
+            site: site(S1),
+            position: pos(30.5),
+        }),
+        "the result holds the last poll's position"
+    );
     let track = h.core.track(a()).unwrap();
     assert_eq!(track.reports.len(), 2);
     assert_eq!(track.latest().unwrap().position.latitude, 30.5);
@@ -1426,16 +1471,7 @@ fn commands_that_cannot_apply_get_precise_errors() {
         ),
         DispatchError::UnknownTalkgroup(tg("80020999"))
     );
-    assert_eq!(
-        err(
-            &mut h,
-            OtaCommand::SendText {
-                to: Addressee::Talkgroup(g()),
-                text: "x".into()
-            }
-        ),
-        DispatchError::TalkgroupNotHeard(g())
-    );
+    // (A group with members heard somewhere goes to them: see the group scenarios.)
     let out = h.run(
         2_000,
         command(
@@ -1912,6 +1948,7 @@ fn private_call_both_directions_is_one_call() {
 #[test]
 fn group_text_succeeds_once_sent() {
     let mut h = Harness::with_radios(AirProfile::Pdt);
+    // A (a team member of the group) is heard on S1; B affiliates on S2.
     h.run(
         500,
         air(
@@ -1934,11 +1971,8 @@ fn group_text_succeeds_once_sent() {
         ),
     );
     let op = reply_operation(&out);
-    assert_eq!(
-        op.site,
-        Some(site(S2)),
-        "sent where the talkgroup was last heard"
-    );
+    let sites: Vec<SiteId> = op.deliveries.iter().map(|d| d.site.clone()).collect();
+    assert_eq!(sites, vec![site(S2), site(S1)], "every site of a member");
     let Output::Event(Event {
         kind: EventKind::MessageSent { message },
         ..
@@ -1950,29 +1984,357 @@ fn group_text_succeeds_once_sent() {
         (message.direction, message.to, message.operation),
         (Direction::Outbound, Addressee::Talkgroup(g()), Some(op.id))
     );
+    let text = AirMessage::Text {
+        to: Addressee::Talkgroup(g()),
+        text: "全体集合".into(),
+    };
     assert_eq!(
         out[3..],
         [
-            sent(1_000, 0, S2, 1, 540, false),
-            transmit(
-                S2,
-                AirProfile::Pdt,
-                AirMessage::Text {
-                    to: Addressee::Talkgroup(g()),
-                    text: "全体集合".into()
-                },
-                Priority::Normal,
-                0,
-                1
-            ),
+            group_sent(1_000, 0, S2, 540),
+            transmit(S2, AirProfile::Pdt, text.clone(), Priority::Normal, 0, 1),
+            group_sent(1_000, 0, S1, 540),
+            transmit(S1, AirProfile::Pdt, text, Priority::Normal, 0, 1),
+        ]
+    );
+    // Not succeeded at hand-over: only once the link reports it sent on every site.
+    assert_eq!(
+        h.run(1_540, link_sent(0, 1, S2, Slot::One, 1_540)),
+        vec![site_sent(1_540, 0, S2, 1_540)]
+    );
+    assert_eq!(
+        h.run(1_600, link_sent(0, 1, S1, Slot::One, 1_590)),
+        vec![
+            site_sent(1_600, 0, S1, 1_590),
             ev(
-                1_000,
+                1_600,
                 EventKind::OperationSucceeded {
-                    operation: OperationId(0)
+                    operation: OperationId(0),
+                    delivery: Some(DeliveryLevel::Transmitted),
+                    result: None,
                 }
             ),
         ]
     );
+    let op = h.core.operation(OperationId(0)).unwrap();
+    assert_eq!(op.delivery_level(), Some(DeliveryLevel::Transmitted));
+    h.assert_replay();
+}
+
+/// Group traffic handed to the link on a site: its fallback deadline is the air time plus
+/// the 5 s grace for the sent report.
+fn group_sent(at: u64, op: u64, site_name: &str, cost: u64) -> Output {
+    ev(
+        at,
+        EventKind::OperationTransmitted {
+            operation: OperationId(op),
+            site: site(site_name),
+            attempt: 1,
+            busy_until: Timestamp(at + cost),
+            deadline: Some(Timestamp(at + cost + 5_000)),
+            slot: Some(Slot::One),
+        },
+    )
+}
+
+fn site_sent(at: u64, op: u64, site_name: &str, sent_at: u64) -> Output {
+    ev(
+        at,
+        EventKind::OperationSiteSent {
+            operation: OperationId(op),
+            site: site(site_name),
+            sent_at: Timestamp(sent_at),
+        },
+    )
+}
+
+const SA: &str = "site-a";
+const SB: &str = "site-b";
+const SC: &str = "site-c";
+const SD: &str = "site-d";
+
+/// Four sites; group G routed statically to site-d; a member of G on each of site-a (A, by
+/// its team), site-b (B, affiliated) and site-c (C, affiliated); a radio of another group
+/// on site-d. Every link up except those in `down`.
+fn four_sites(down: &[&str]) -> Harness {
+    let mut h = Harness::new();
+    let dsite = |name: &str| DirectorySite {
+        id: site(name),
+        display_name: None,
+        profile: AirProfile::Pdt,
+        air: Default::default(),
+    };
+    h.run(
+        0,
+        Input::Directory(Directory {
+            talkgroups: vec![
+                DirectoryTalkgroup {
+                    id: g(),
+                    name: None,
+                    slot: None,
+                    sites: vec![site(SD)],
+                },
+                DirectoryTalkgroup {
+                    id: tg("80020911"),
+                    name: None,
+                    slot: None,
+                    sites: Vec::new(),
+                },
+            ],
+            sites: vec![dsite(SA), dsite(SB), dsite(SC), dsite(SD)],
+            teams: vec![DirectoryTeam {
+                key: "yizu".into(),
+                name: "一组".into(),
+                radios: vec![a()],
+                talkgroup: Some(g()),
+            }],
+            ..Directory::default()
+        }),
+    );
+    for s in [SA, SB, SC, SD] {
+        if !down.contains(&s) {
+            h.run(0, Input::SiteUp { site: site(s) });
+        }
+    }
+    let c = radio("80020202");
+    let other = radio("80020203");
+    h.run(0, air(SA, AirEvent::Registered { radio: a() }));
+    h.run(
+        0,
+        air(
+            SB,
+            AirEvent::Affiliated {
+                radio: b(),
+                talkgroup: g(),
+            },
+        ),
+    );
+    h.run(
+        0,
+        air(
+            SC,
+            AirEvent::Affiliated {
+                radio: c,
+                talkgroup: g(),
+            },
+        ),
+    );
+    h.run(
+        0,
+        air(
+            SD,
+            AirEvent::Affiliated {
+                radio: other,
+                talkgroup: tg("80020911"),
+            },
+        ),
+    );
+    h
+}
+
+fn group_text(token: u64) -> Input {
+    command(
+        token,
+        None,
+        Command::Ota(OtaCommand::SendText {
+            to: Addressee::Talkgroup(g()),
+            text: "集合".into(),
+        }),
+    )
+}
+
+#[test]
+fn group_text_goes_to_every_member_site_and_the_static_one() {
+    let mut h = four_sites(&[]);
+    let out = h.run(1_000, group_text(1));
+    let op = reply_operation(&out);
+    assert!(matches!(
+        &out[0],
+        Output::Event(Event {
+            kind: EventKind::OperationCreated { .. },
+            ..
+        })
+    ));
+    let text = AirMessage::Text {
+        to: Addressee::Talkgroup(g()),
+        text: "集合".into(),
+    };
+    // "集合": 5 + 4 + 4 octets, 2 blocks + header + 6 preambles = 9 bursts = 540 ms.
+    let mut expected = Vec::new();
+    for s in [SA, SB, SC, SD] {
+        expected.push(group_sent(1_000, 0, s, 540));
+        expected.push(transmit(
+            s,
+            AirProfile::Pdt,
+            text.clone(),
+            Priority::Normal,
+            0,
+            1,
+        ));
+    }
+    // One outbound message, whatever the number of sites it goes out on.
+    assert!(matches!(
+        &out[1],
+        Output::Event(Event {
+            kind: EventKind::MessageSent { .. },
+            ..
+        })
+    ));
+    assert_eq!(
+        out[3..],
+        expected[..],
+        "exactly the three member sites and site-d"
+    );
+    assert_eq!(op.deliveries.len(), 4);
+    for (i, s) in [SA, SB, SC].into_iter().enumerate() {
+        let at = 1_540 + i as u64;
+        assert_eq!(
+            h.run(at, link_sent(0, 1, s, Slot::One, at)),
+            vec![site_sent(at, 0, s, at)]
+        );
+    }
+    assert_eq!(
+        h.core.operation(OperationId(0)).unwrap().state,
+        OperationState::Sent,
+        "not done while site-d has not reported"
+    );
+    assert_eq!(
+        h.run(1_600, link_sent(0, 1, SD, Slot::One, 1_599)),
+        vec![
+            site_sent(1_600, 0, SD, 1_599),
+            ev(
+                1_600,
+                EventKind::OperationSucceeded {
+                    operation: OperationId(0),
+                    delivery: Some(DeliveryLevel::Transmitted),
+                    result: None,
+                }
+            ),
+        ]
+    );
+    let op = h.core.operation(OperationId(0)).unwrap();
+    assert_eq!(op.delivery_level(), Some(DeliveryLevel::Transmitted));
+    assert!(op.deliveries.iter().all(|d| d.state == DeliveryState::Sent));
+    // The other group is only on site-d.
+    let out = h.run(
+        2_000,
+        command(
+            2,
+            None,
+            Command::Ota(OtaCommand::SendStatus {
+                to: Addressee::Talkgroup(tg("80020911")),
+                status: 7,
+            }),
+        ),
+    );
+    let op = reply_operation(&out);
+    assert_eq!(
+        op.deliveries
+            .iter()
+            .map(|d| d.site.clone())
+            .collect::<Vec<_>>(),
+        vec![site(SD)]
+    );
+    h.assert_replay();
+}
+
+#[test]
+fn a_site_whose_link_is_down_makes_the_result_partial_and_is_named() {
+    let mut h = four_sites(&[SC]);
+    let out = h.run(1_000, group_text(1));
+    let transmitted: Vec<SiteId> = out
+        .iter()
+        .filter_map(|o| match o {
+            Output::Transmit { site, .. } => Some(site.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(transmitted, vec![site(SA), site(SB), site(SD)]);
+    for s in [SA, SB, SD] {
+        h.run(1_540, link_sent(0, 1, s, Slot::One, 1_540));
+    }
+    assert_eq!(
+        h.core.operation(OperationId(0)).unwrap().state,
+        OperationState::Sent
+    );
+    // site-c's link stays down for the site-down wait (60 s from queueing).
+    assert_eq!(h.core.next_deadline(), Some(Timestamp(61_000)));
+    assert_eq!(h.run(60_999, Input::Tick), vec![]);
+    assert_eq!(
+        h.run(61_000, Input::Tick),
+        vec![
+            ev(
+                61_000,
+                EventKind::OperationSiteFailed {
+                    operation: OperationId(0),
+                    site: site(SC),
+                    state: DeliveryState::LinkDown,
+                }
+            ),
+            ev(
+                61_000,
+                EventKind::OperationSucceeded {
+                    operation: OperationId(0),
+                    delivery: Some(DeliveryLevel::Partial),
+                    result: None,
+                }
+            ),
+        ]
+    );
+    let op = h.core.operation(OperationId(0)).unwrap();
+    assert_eq!(op.delivery_level(), Some(DeliveryLevel::Partial));
+    let failed: Vec<&SiteId> = op
+        .deliveries
+        .iter()
+        .filter(|d| d.state == DeliveryState::LinkDown)
+        .map(|d| &d.site)
+        .collect();
+    assert_eq!(failed, vec![&site(SC)]);
+    h.assert_replay();
+}
+
+#[test]
+fn a_group_on_no_site_fails_and_a_missing_sent_report_fails_its_site() {
+    // Every site down: nothing is sent; after the wait the operation fails.
+    let mut h = four_sites(&[SA, SB, SC, SD]);
+    let out = h.run(1_000, group_text(1));
+    assert!(!out.iter().any(|o| matches!(o, Output::Transmit { .. })));
+    let out = h.run(61_000, Input::Tick);
+    assert_eq!(out.len(), 5, "{out:?}");
+    assert_eq!(
+        out[4],
+        ev(
+            61_000,
+            EventKind::OperationFailed {
+                operation: OperationId(0),
+                failure: FailReason::SiteDown { site: site(SA) }
+            }
+        )
+    );
+    h.assert_replay();
+
+    // A link that never reports the transmission sent: that site fails after the air
+    // time and the grace; the others were sent, so the result is partial.
+    let mut h = four_sites(&[]);
+    h.run(1_000, group_text(1));
+    for s in [SA, SB, SC] {
+        h.run(1_540, link_sent(0, 1, s, Slot::One, 1_540));
+    }
+    assert_eq!(h.core.next_deadline(), Some(Timestamp(6_540)));
+    let out = h.run(6_540, Input::Tick);
+    assert_eq!(
+        out[0],
+        ev(
+            6_540,
+            EventKind::OperationSiteFailed {
+                operation: OperationId(0),
+                site: site(SD),
+                state: DeliveryState::NotReported,
+            }
+        )
+    );
+    let op = h.core.operation(OperationId(0)).unwrap();
+    assert_eq!(op.delivery_level(), Some(DeliveryLevel::Partial));
     h.assert_replay();
 }
 
@@ -2033,6 +2395,7 @@ fn slotted(air_settings: SiteAir, tg_slot: Option<Slot>) -> Harness {
                 id: g(),
                 name: None,
                 slot: tg_slot,
+                sites: Vec::new(),
             }],
             sites: vec![DirectorySite {
                 id: site(S1),
@@ -2182,7 +2545,12 @@ fn the_answer_window_starts_when_the_link_reports_the_transmission_sent() {
     assert!(out.contains(&ev(
         6_499,
         EventKind::OperationSucceeded {
-            operation: OperationId(0)
+            operation: OperationId(0),
+            delivery: Some(DeliveryLevel::Confirmed),
+            result: Some(OperationResult::RadioCheck {
+                site: site(S1),
+                rssi_dbm: Some(-80),
+            }),
         }
     )));
     h.assert_replay();
@@ -2323,6 +2691,73 @@ fn messages_are_marked_read_and_handled_once_with_who() {
 }
 
 #[test]
+fn stunned_radio_is_refused_before_anything_is_sent() {
+    let mut h = Harness::with_radios(AirProfile::Pdt);
+    h.run(
+        1_000,
+        command(1, None, Command::Ota(OtaCommand::Stun { radio: a() })),
+    );
+    h.run(
+        1_500,
+        air(
+            S1,
+            AirEvent::Answer {
+                radio: a(),
+                service: Some(Service::Stun),
+                answer: Answer::Accepted,
+            },
+        ),
+    );
+    assert_eq!(h.core.radio(a()).unwrap().control, RadioControl::Stunned);
+    // A check, an alert, a text, a status and a location request are refused at once:
+    // one reply each, no event, no transmission.
+    let refused = [
+        OtaCommand::RadioCheck { radio: a() },
+        OtaCommand::CallAlert { radio: a() },
+        OtaCommand::SendText {
+            to: Addressee::Radio(a()),
+            text: "回电".into(),
+        },
+        OtaCommand::SendStatus {
+            to: Addressee::Radio(a()),
+            status: 3,
+        },
+        OtaCommand::RequestLocation {
+            radio: a(),
+            periodic: None,
+        },
+    ];
+    for (i, cmd) in refused.into_iter().enumerate() {
+        let token = 10 + i as u64;
+        assert_eq!(
+            h.run(2_000, command(token, None, Command::Ota(cmd))),
+            vec![Output::Reply {
+                token,
+                result: Err(DispatchError::RadioStunned(a()))
+            }]
+        );
+    }
+    // Nothing was queued: the site's slot stays free through every deadline.
+    assert_eq!(h.run(60_000, Input::Tick), vec![]);
+    // Revive is still accepted and goes out.
+    let out = h.run(
+        61_000,
+        command(20, None, Command::Ota(OtaCommand::Revive { radio: a() })),
+    );
+    assert!(
+        out.iter().any(|o| matches!(
+            o,
+            Output::Transmit {
+                message: AirMessage::Revive { .. },
+                ..
+            }
+        )),
+        "{out:?}"
+    );
+    h.assert_replay();
+}
+
+#[test]
 fn identities_as_typed_resolve_against_the_directory() {
     use trunkgate::dispatch::ResolveError;
     let mut h = Harness::new();
@@ -2345,11 +2780,13 @@ fn identities_as_typed_resolve_against_the_directory() {
                     id: TalkgroupId::new(both).unwrap(),
                     name: None,
                     slot: None,
+                    sites: Vec::new(),
                 },
                 DirectoryTalkgroup {
                     id: TalkgroupId::new(9).unwrap(),
                     name: None,
                     slot: None,
+                    sites: Vec::new(),
                 },
             ],
             sites: vec![],
@@ -2462,4 +2899,43 @@ fn data_nobody_decoded_is_an_event_and_its_sender_is_heard() {
         (trunkgate::dispatch::MAX_RECEIVED_DATA, 10)
     );
     h.assert_replay();
+}
+
+#[test]
+fn finish_events_of_older_journals_still_read() {
+    // Written before delivery levels, results and attempt counts were recorded.
+    let old: Event =
+        serde_json::from_str(r#"{"at":5,"event":"operation_succeeded","operation":4}"#).unwrap();
+    assert_eq!(
+        old.kind,
+        EventKind::OperationSucceeded {
+            operation: OperationId(4),
+            delivery: None,
+            result: None,
+        }
+    );
+    let old: Event =
+        serde_json::from_str(r#"{"at":5,"event":"operation_timed_out","operation":4}"#).unwrap();
+    assert_eq!(
+        old.kind,
+        EventKind::OperationTimedOut {
+            operation: OperationId(4),
+            attempts: 0,
+        }
+    );
+    // And the new fields are written under the same event names.
+    let new = Event {
+        at: Timestamp(5),
+        kind: EventKind::OperationSucceeded {
+            operation: OperationId(4),
+            delivery: Some(DeliveryLevel::Partial),
+            result: None,
+        },
+    };
+    let json = serde_json::to_string(&new).unwrap();
+    assert!(
+        json.contains(r#""event":"operation_succeeded""#)
+            && json.contains(r#""delivery":"partial""#),
+        "{json}"
+    );
 }

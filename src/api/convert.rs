@@ -24,7 +24,7 @@ use crate::dispatch::{
     RadioControl, RadioId, RadioView, Service, Site, SiteId, Talkgroup, TalkgroupId, Team, TeamId,
     Timestamp,
 };
-use crate::dispatch::{AirProfile, LossReason};
+use crate::dispatch::{AirProfile, DeliveryLevel, DeliveryState, LossReason, OperationResult};
 use crate::journal::Cursor;
 use crate::link::Slot;
 
@@ -641,6 +641,43 @@ fn failure(f: &FailReason) -> String {
     .to_string()
 }
 
+fn delivery_level(l: DeliveryLevel) -> pb::DeliveryLevel {
+    match l {
+        DeliveryLevel::Confirmed => pb::DeliveryLevel::Confirmed,
+        DeliveryLevel::Transmitted => pb::DeliveryLevel::Transmitted,
+        DeliveryLevel::Partial => pb::DeliveryLevel::Partial,
+    }
+}
+
+/// The data a command found out.
+pub fn operation_result(r: &OperationResult) -> pb::OperationResult {
+    use pb::operation_result::Result as R;
+    let result = match r {
+        OperationResult::RadioCheck { site, rssi_dbm } => R::RadioCheck(pb::RadioCheckResult {
+            site: site_name(site),
+            rssi_dbm: rssi_dbm.map(i32::from),
+        }),
+        OperationResult::Location { site, position: p } => R::Location(pb::LocationResult {
+            site: site_name(site),
+            position: Some(position(p)),
+        }),
+    };
+    pb::OperationResult {
+        result: Some(result),
+    }
+}
+
+fn delivery_state(s: DeliveryState) -> pb::site_transmission::State {
+    use pb::site_transmission::State;
+    match s {
+        DeliveryState::Queued => State::Queued,
+        DeliveryState::Transmitting => State::Transmitting,
+        DeliveryState::Sent => State::Sent,
+        DeliveryState::LinkDown => State::LinkDown,
+        DeliveryState::NotReported => State::NotReported,
+    }
+}
+
 /// An operation resource.
 pub fn operation(o: &Operation) -> pb::Operation {
     use pb::operation::Kind;
@@ -660,6 +697,18 @@ pub fn operation(o: &Operation) -> pb::Operation {
         polls_done: o.polls_done,
         refusal_code: o.refusal.map(|r| u32::from(r.code)),
         failure: o.failure.as_ref().map(failure).unwrap_or_default(),
+        site_transmissions: o
+            .deliveries
+            .iter()
+            .map(|d| pb::SiteTransmission {
+                site: site_name(&d.site),
+                state: delivery_state(d.state) as i32,
+                slot: d.slot.map_or(0, |s| u32::from(s.number())),
+                sent_time: ts(d.sent_at),
+            })
+            .collect(),
+        delivery: o.delivery_level().map_or(0, |l| delivery_level(l) as i32),
+        result: o.result.as_deref().map(operation_result),
         ..pb::Operation::default()
     };
     let kind = match &o.command {
@@ -846,7 +895,16 @@ impl Named for pb::Alarm {
 
 impl Named for pb::Operation {
     fn refs(&self) -> Vec<String> {
-        vec![self.target.clone(), self.site.clone()]
+        use pb::operation_result::Result as R;
+        let mut r = vec![self.target.clone(), self.site.clone()];
+        // Group traffic names every site it goes out on; a result names where it was heard.
+        r.extend(self.site_transmissions.iter().map(|t| t.site.clone()));
+        match self.result.as_ref().and_then(|x| x.result.as_ref()) {
+            Some(R::RadioCheck(c)) => r.push(c.site.clone()),
+            Some(R::Location(l)) => r.push(l.site.clone()),
+            None => {}
+        }
+        r
     }
     fn display_names_mut(&mut self) -> &mut std::collections::HashMap<String, String> {
         &mut self.display_names
@@ -1098,6 +1156,24 @@ pub fn event(cursor: Cursor, e: &Event) -> pb::Event {
             answer_window_ms: u32::try_from(*answer_window_ms).unwrap_or(u32::MAX),
             deadline: Some(timestamp(*deadline)),
         }),
+        EventKind::OperationSiteSent {
+            operation,
+            site,
+            sent_at,
+        } => P::OperationSiteSent(pb::OperationSiteSent {
+            operation: operation_name(*operation),
+            site: site_name(site),
+            sent_time: Some(timestamp(*sent_at)),
+        }),
+        EventKind::OperationSiteFailed {
+            operation,
+            site,
+            state,
+        } => P::OperationSiteFailed(pb::OperationSiteFailed {
+            operation: operation_name(*operation),
+            site: site_name(site),
+            state: delivery_state(*state) as i32,
+        }),
         EventKind::OperationAttemptTimedOut { operation, attempt } => {
             P::OperationAttemptTimedOut(pb::OperationAttemptTimedOut {
                 operation: operation_name(*operation),
@@ -1108,24 +1184,34 @@ pub fn event(cursor: Cursor, e: &Event) -> pb::Event {
             operation,
             polls_done,
             next_poll,
+            result,
         } => P::OperationPolled(pb::OperationPolled {
             operation: operation_name(*operation),
             polls_done: *polls_done,
             next_poll_time: Some(timestamp(*next_poll)),
+            result: result.as_ref().map(operation_result),
         }),
-        EventKind::OperationSucceeded { operation } => {
-            P::OperationSucceeded(pb::OperationFinished {
-                operation: operation_name(*operation),
-            })
-        }
+        EventKind::OperationSucceeded {
+            operation,
+            delivery,
+            result,
+        } => P::OperationSucceeded(pb::OperationSucceeded {
+            operation: operation_name(*operation),
+            delivery: delivery.map_or(0, |l| delivery_level(l) as i32),
+            result: result.as_ref().map(operation_result),
+        }),
         EventKind::OperationRefused { operation, refusal } => {
             P::OperationRefused(pb::OperationRefused {
                 operation: operation_name(*operation),
                 refusal_code: u32::from(refusal.code),
             })
         }
-        EventKind::OperationTimedOut { operation } => P::OperationTimedOut(pb::OperationFinished {
+        EventKind::OperationTimedOut {
+            operation,
+            attempts,
+        } => P::OperationTimedOut(pb::OperationTimedOut {
             operation: operation_name(*operation),
+            attempts: u32::from(*attempts),
         }),
         EventKind::OperationFailed {
             operation,
@@ -1191,11 +1277,13 @@ pub fn event_operation(e: &EventKind) -> Option<OperationId> {
         EventKind::OperationQueued { operation, .. }
         | EventKind::OperationTransmitted { operation, .. }
         | EventKind::OperationAired { operation, .. }
+        | EventKind::OperationSiteSent { operation, .. }
+        | EventKind::OperationSiteFailed { operation, .. }
         | EventKind::OperationAttemptTimedOut { operation, .. }
         | EventKind::OperationPolled { operation, .. }
-        | EventKind::OperationSucceeded { operation }
+        | EventKind::OperationSucceeded { operation, .. }
         | EventKind::OperationRefused { operation, .. }
-        | EventKind::OperationTimedOut { operation }
+        | EventKind::OperationTimedOut { operation, .. }
         | EventKind::OperationFailed { operation, .. }
         | EventKind::OperationCancelled { operation, .. } => Some(*operation),
         _ => None,
@@ -1322,6 +1410,37 @@ impl TryFrom<pb::CancelOperationRequest> for Command {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_operation_names_every_site_it_went_out_on_and_where_it_was_heard() {
+        let op = pb::Operation {
+            target: "talkgroups/80020910".into(),
+            site: "sites/a".into(),
+            site_transmissions: vec![
+                pb::SiteTransmission {
+                    site: "sites/a".into(),
+                    ..Default::default()
+                },
+                pb::SiteTransmission {
+                    site: "sites/b".into(),
+                    ..Default::default()
+                },
+            ],
+            result: Some(pb::OperationResult {
+                result: Some(pb::operation_result::Result::RadioCheck(
+                    pb::RadioCheckResult {
+                        site: "sites/c".into(),
+                        rssi_dbm: None,
+                    },
+                )),
+            }),
+            ..Default::default()
+        };
+        let refs = op.refs();
+        for n in ["talkgroups/80020910", "sites/a", "sites/b", "sites/c"] {
+            assert!(refs.iter().any(|r| r == n), "{n} in {refs:?}");
+        }
+    }
     use crate::journal::JournalId;
     use tonic::Code;
     use tonic_types::StatusExt;

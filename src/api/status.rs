@@ -8,7 +8,7 @@
 //! | error | code | reason |
 //! |---|---|---|
 //! | unknown radio / talkgroup / alarm / operation | NOT_FOUND | `*_NOT_FOUND` |
-//! | radio or talkgroup never heard, radio killed, alarm or operation in the wrong state, service the site cannot carry | FAILED_PRECONDITION | `NOT_HEARD`, `RADIO_KILLED`, `ALARM_STATE`, `OPERATION_FINISHED`, `UNSUPPORTED_SERVICE` |
+//! | radio or talkgroup never heard, radio killed or stunned (`control`, `remedy` = `REVIVE`), alarm or operation in the wrong state, service the site cannot carry | FAILED_PRECONDITION | `NOT_HEARD`, `RADIO_KILLED`, `RADIO_STUNNED`, `ALARM_STATE`, `OPERATION_FINISHED`, `UNSUPPORTED_SERVICE` |
 //! | request id reused for a different command | ALREADY_EXISTS | `REQUEST_ID_REUSED` (the id names an operation that exists; AIP-155 leaves the code open) |
 //! | site queue full, too many operations | RESOURCE_EXHAUSTED | `QUEUE_FULL`, `TOO_MANY_OPERATIONS` |
 //! | argument out of range | INVALID_ARGUMENT | `INVALID_ARGUMENT` + BadRequest naming the field |
@@ -182,6 +182,16 @@ impl From<DispatchError> for Status {
                 "RADIO_KILLED",
                 message,
                 &[("name", format!("radios/{r}"))],
+            ),
+            DispatchError::RadioStunned(r) => status(
+                Code::FailedPrecondition,
+                "RADIO_STUNNED",
+                message,
+                &[
+                    ("name", format!("radios/{r}")),
+                    ("control", "STUNNED".to_string()),
+                    ("remedy", "REVIVE".to_string()),
+                ],
             ),
             DispatchError::AlarmState {
                 alarm,

@@ -421,6 +421,12 @@ impl Context {
                 s = known;
             }
             EventKind::OperationQueued { operation, site }
+            | EventKind::OperationSiteSent {
+                operation, site, ..
+            }
+            | EventKind::OperationSiteFailed {
+                operation, site, ..
+            }
             | EventKind::OperationTransmitted {
                 operation, site, ..
             } => {
@@ -435,9 +441,9 @@ impl Context {
                     s.merge(known);
                 }
             }
-            EventKind::OperationSucceeded { operation }
+            EventKind::OperationSucceeded { operation, .. }
             | EventKind::OperationRefused { operation, .. }
-            | EventKind::OperationTimedOut { operation }
+            | EventKind::OperationTimedOut { operation, .. }
             | EventKind::OperationFailed { operation, .. }
             | EventKind::OperationCancelled { operation, .. } => {
                 if let Some(known) = self.operations.remove(operation) {
@@ -1003,6 +1009,22 @@ mod tests {
             ctx.matches(&team0, &queued),
             "the ack operation concerns the radio"
         );
+        // Group traffic's per-site outcomes concern the operation's subjects too.
+        let site_sent = |operation| EventKind::OperationSiteSent {
+            operation,
+            site: SiteId::new("s2"),
+            sent_at: crate::dispatch::Timestamp(1),
+        };
+        assert!(ctx.matches(&team0, &site_sent(OperationId(4))));
+        assert!(!ctx.matches(&team0, &site_sent(OperationId(99))));
+        let failed = EventKind::OperationSiteFailed {
+            operation: OperationId(4),
+            site: SiteId::new("s3"),
+            state: crate::dispatch::DeliveryState::LinkDown,
+        };
+        assert!(ctx.matches(&team0, &failed));
+        let by_s3 = EventFilter::parse("site = sites/s3").unwrap();
+        assert!(ctx.matches(&by_s3, &failed));
         let resolved = EventKind::AlarmResolved {
             alarm: AlarmId(1),
             operator: "x".into(),

@@ -505,6 +505,10 @@ pub struct TalkgroupConfig {
     /// Timeslot (1 or 2) for group traffic to it; the site's `slot` when absent.
     #[serde(default)]
     pub slot: Option<u8>,
+    /// `[[site]]` names group traffic to it always goes to, besides the sites where its
+    /// members are heard (static routing).
+    #[serde(default)]
+    pub sites: Vec<String>,
 }
 
 /// An identity written either as a PDT dial number (`"57120200"`) or as an air address (`9011201`).
@@ -1164,6 +1168,21 @@ site = "a"
             report.starts_with("t.toml:3:") && report.contains("motorola_tms"),
             "{report}"
         );
+    }
+
+    #[test]
+    fn talkgroup_sites_name_configured_sites_once() {
+        let ok = format!("{BASE}[[talkgroup]]\nid = \"57120900\"\nname = \"g\"\nsites = [\"a\"]\n");
+        let config = Config::load(&ok).expect("a known site loads");
+        assert_eq!(config.talkgroups[0].sites, vec!["a".to_string()]);
+        let text = report(
+            "[[talkgroup]]\nid = \"57120900\"\nname = \"g\"\nsites = [\"a\", \"b\", \"a\"]\n",
+        );
+        assert!(
+            text.contains("sites names \"b\", which is not a [[site]] name"),
+            "{text}"
+        );
+        assert!(text.contains("sites lists \"a\" twice"), "{text}");
     }
 
     #[test]

@@ -121,6 +121,7 @@ pub fn directory(config: &Config) -> anyhow::Result<Directory> {
             id: talkgroup(&t.id)?,
             name: Some(t.name.clone()),
             slot: t.slot.map(slot_of),
+            sites: t.sites.iter().map(|s| SiteId::new(s)).collect(),
         });
     }
     for s in &config.sites {

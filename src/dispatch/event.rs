@@ -11,9 +11,9 @@ use super::ids::{
     AlarmId, CallId, MessageId, OperationId, RadioId, SiteId, TalkgroupId, TeamId, Timestamp,
 };
 use super::model::{
-    Addressee, Alarm, AlarmState, Call, CallEndReason, Directory, FailReason, Mark, Message,
-    Operation, OperationState, OtaCommand, Position, PositionReport, Presence, Radio, RadioControl,
-    Refusal, Service, Site, Talkgroup, Team,
+    Addressee, Alarm, AlarmState, Call, CallEndReason, DeliveryLevel, DeliveryState, Directory,
+    FailReason, Mark, Message, Operation, OperationResult, OperationState, OtaCommand, Position,
+    PositionReport, Presence, Radio, RadioControl, Refusal, Service, Site, Talkgroup, Team,
 };
 use super::{Config, Core, State};
 use crate::link::Slot;
@@ -168,6 +168,19 @@ pub enum EventKind {
         answer_window_ms: u64,
         deadline: Timestamp,
     },
+    /// Group traffic: the link reported the transmission on `site` sent at `sent_at`.
+    OperationSiteSent {
+        operation: OperationId,
+        site: SiteId,
+        sent_at: Timestamp,
+    },
+    /// Group traffic: the transmission on `site` failed (`state` is
+    /// [`DeliveryState::LinkDown`] or [`DeliveryState::NotReported`]).
+    OperationSiteFailed {
+        operation: OperationId,
+        site: SiteId,
+        state: DeliveryState,
+    },
     /// An attempt got no answer in time.
     OperationAttemptTimedOut { operation: OperationId, attempt: u8 },
     /// One poll of a periodic location request was answered; the next is due at `next_poll`.
@@ -175,16 +188,31 @@ pub enum EventKind {
         operation: OperationId,
         polls_done: u32,
         next_poll: Timestamp,
+        /// The poll's answer (`None` in journals written before results were kept).
+        #[serde(default)]
+        result: Option<OperationResult>,
     },
-    /// Finished: succeeded.
-    OperationSucceeded { operation: OperationId },
+    /// Finished: succeeded, at `delivery` level, with the data asked for. Both `None` in
+    /// journals written before they were recorded.
+    OperationSucceeded {
+        operation: OperationId,
+        #[serde(default)]
+        delivery: Option<DeliveryLevel>,
+        #[serde(default)]
+        result: Option<OperationResult>,
+    },
     /// Finished: refused by the radio or the system.
     OperationRefused {
         operation: OperationId,
         refusal: Refusal,
     },
-    /// Finished: no answer after every attempt.
-    OperationTimedOut { operation: OperationId },
+    /// Finished: no answer after `attempts` transmissions (0 in journals written before
+    /// the count was recorded).
+    OperationTimedOut {
+        operation: OperationId,
+        #[serde(default)]
+        attempts: u8,
+    },
     /// Finished: could not be carried out.
     OperationFailed {
         operation: OperationId,
@@ -263,6 +291,8 @@ impl EventKind {
             EventKind::OperationQueued { .. } => "operation_queued",
             EventKind::OperationTransmitted { .. } => "operation_transmitted",
             EventKind::OperationAired { .. } => "operation_aired",
+            EventKind::OperationSiteSent { .. } => "operation_site_sent",
+            EventKind::OperationSiteFailed { .. } => "operation_site_failed",
             EventKind::OperationAttemptTimedOut { .. } => "operation_attempt_timed_out",
             EventKind::OperationPolled { .. } => "operation_polled",
             EventKind::OperationSucceeded { .. } => "operation_succeeded",
@@ -304,6 +334,7 @@ impl State {
             last_site: None,
             last_heard: None,
             slot: None,
+            sites: Vec::new(),
         })
     }
 
@@ -312,6 +343,11 @@ impl State {
             && let Some(s) = self.sites.get_mut(site)
         {
             s.queue.remove(&(op.priority, op.id));
+        }
+        for d in &op.deliveries {
+            if let Some(s) = self.sites.get_mut(&d.site) {
+                s.queue.remove(&(op.priority, op.id));
+            }
         }
     }
 
@@ -393,6 +429,7 @@ impl Core {
                 }
                 for t in st.talkgroups.values_mut() {
                     t.slot = None;
+                    t.sites.clear();
                 }
                 for d in &directory.radios {
                     if st.radios.len() >= cfg.max_radios && !st.radios.contains_key(&d.id) {
@@ -409,6 +446,7 @@ impl Core {
                     let t = st.talkgroup_mut(d.id);
                     t.name = d.name.as_deref().map(Box::from);
                     t.slot = d.slot;
+                    t.sites = d.sites.clone();
                 }
                 st.teams.clear();
                 for (i, d) in directory.teams.iter().enumerate() {
@@ -675,7 +713,16 @@ impl Core {
             EventKind::OperationCreated { operation } => {
                 st.next_operation = st.next_operation.max(operation.id.0 + 1);
                 let mut op = operation.clone();
-                if let Some(site) = &op.site {
+                if !op.deliveries.is_empty() {
+                    // Group traffic waits in the queue of every site it goes to.
+                    for d in &mut op.deliveries {
+                        d.site = st.intern(&d.site);
+                        if d.state == DeliveryState::Queued && !op.state.is_final() {
+                            st.site_mut(&d.site).queue.insert((op.priority, op.id));
+                        }
+                    }
+                    op.site = op.site.as_ref().map(|s| st.intern(s));
+                } else if let Some(site) = &op.site {
                     let site = st.intern(site);
                     if op.state == OperationState::Queued {
                         st.site_mut(&site).queue.insert((op.priority, op.id));
@@ -696,7 +743,23 @@ impl Core {
             }
             EventKind::OperationQueued { operation, site } => {
                 let site = st.intern(site);
-                if let Some(op) = st.operations.get(operation).cloned()
+                let group = st
+                    .operations
+                    .get(operation)
+                    .is_some_and(|o| !o.deliveries.is_empty() && !o.state.is_final());
+                if group {
+                    // Group traffic: queued again on that one site (after a restart).
+                    if let Some(o) = st.operations.get_mut(operation)
+                        && let Some(d) = o.deliveries.iter_mut().find(|d| d.site == site)
+                    {
+                        d.state = DeliveryState::Queued;
+                        d.deadline = None;
+                        o.updated = at;
+                        o.queued_at = at;
+                        let key = (o.priority, o.id);
+                        st.site_mut(&site).queue.insert(key);
+                    }
+                } else if let Some(op) = st.operations.get(operation).cloned()
                     && !op.state.is_final()
                 {
                     st.dequeue(&op);
@@ -723,7 +786,25 @@ impl Core {
                 let s = st.site_mut(&site);
                 let i = super::model::slot_index(slot.unwrap_or(Slot::One));
                 s.busy_until[i] = s.busy_until[i].max(*busy_until);
-                if let Some(op) = st.operations.get(operation).cloned()
+                let group = st
+                    .operations
+                    .get(operation)
+                    .is_some_and(|o| !o.deliveries.is_empty() && !o.state.is_final());
+                if group {
+                    // Group traffic: this site's share leaves its queue; the others wait.
+                    if let Some(o) = st.operations.get_mut(operation) {
+                        let key = (o.priority, o.id);
+                        if let Some(d) = o.deliveries.iter_mut().find(|d| d.site == site) {
+                            d.state = DeliveryState::Transmitting;
+                            d.slot = *slot;
+                            d.deadline = *deadline;
+                        }
+                        o.state = OperationState::Sent;
+                        o.attempts = *attempt;
+                        o.updated = at;
+                        st.site_mut(&site).queue.remove(&key);
+                    }
+                } else if let Some(op) = st.operations.get(operation).cloned()
                     && !op.state.is_final()
                 {
                     st.dequeue(&op);
@@ -750,6 +831,39 @@ impl Core {
                     o.updated = at;
                 }
             }
+            EventKind::OperationSiteSent {
+                operation,
+                site,
+                sent_at,
+            } => {
+                if let Some(o) = st.operations.get_mut(operation)
+                    && !o.state.is_final()
+                    && let Some(d) = o.deliveries.iter_mut().find(|d| &d.site == site)
+                {
+                    d.state = DeliveryState::Sent;
+                    d.sent_at = Some(*sent_at);
+                    d.deadline = None;
+                    o.updated = at;
+                }
+            }
+            EventKind::OperationSiteFailed {
+                operation,
+                site,
+                state,
+            } => {
+                if let Some(o) = st.operations.get_mut(operation)
+                    && !o.state.is_final()
+                    && let Some(d) = o.deliveries.iter_mut().find(|d| &d.site == site)
+                {
+                    d.state = *state;
+                    d.deadline = None;
+                    o.updated = at;
+                    let key = (o.priority, o.id);
+                    if let Some(s) = st.sites.get_mut(site) {
+                        s.queue.remove(&key);
+                    }
+                }
+            }
             EventKind::OperationAttemptTimedOut { operation, .. } => {
                 if let Some(o) = st.operations.get_mut(operation) {
                     o.deadline = None;
@@ -760,10 +874,14 @@ impl Core {
                 operation,
                 polls_done,
                 next_poll,
+                result,
             } => {
                 if let Some(o) = st.operations.get_mut(operation)
                     && !o.state.is_final()
                 {
+                    if result.is_some() {
+                        o.result = result.clone().map(Box::new);
+                    }
                     o.state = OperationState::Waiting;
                     o.polls_done = *polls_done;
                     o.next_poll = Some(*next_poll);
@@ -772,7 +890,15 @@ impl Core {
                     o.updated = at;
                 }
             }
-            EventKind::OperationSucceeded { operation } => {
+            EventKind::OperationSucceeded {
+                operation, result, ..
+            } => {
+                if let Some(o) = st.operations.get_mut(operation)
+                    && !o.state.is_final()
+                    && result.is_some()
+                {
+                    o.result = result.clone().map(Box::new);
+                }
                 let polls = match st.operations.get(operation) {
                     Some(Operation {
                         command: OtaCommand::RequestLocation { .. },
@@ -805,7 +931,7 @@ impl Core {
                     cfg.operation_history,
                 );
             }
-            EventKind::OperationTimedOut { operation } => {
+            EventKind::OperationTimedOut { operation, .. } => {
                 st.finish(
                     *operation,
                     at,
@@ -940,6 +1066,8 @@ mod tests {
             },
             EventKind::OperationSucceeded {
                 operation: OperationId(4),
+                delivery: None,
+                result: None,
             },
             EventKind::OperationAttemptTimedOut {
                 operation: OperationId(4),

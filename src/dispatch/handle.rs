@@ -2,13 +2,15 @@
 //! `Core::apply`), transmissions and replies. After every input it runs the timers (answer
 //! deadlines, retries, periodic polls, call hang and idle times, site-down waits) and then
 //! the per-site pacer, which sends at most one queued operation per site whose control
-//! channel is free, lowest [`Priority`] first.
+//! channel is free, lowest [`Priority`] first. Group traffic waits in the queue of every
+//! site it goes to and is sent there independently (docs/air-commands.md §0 "Which sites").
 
 use super::event::{Event, EventKind};
 use super::ids::{AlarmId, CallId, MessageId, OperationId, RadioId, SiteId, Timestamp};
 use super::model::{
-    Addressee, AlarmState, CallEndReason, Direction, FailReason, Message, MessageBody, MessageMark,
-    Operation, OperationState, OtaCommand, Position, RadioControl, Service, Site, slot_index,
+    Addressee, AlarmState, CallEndReason, DeliveryLevel, DeliveryState, Direction, FailReason,
+    Message, MessageBody, MessageMark, Operation, OperationResult, OperationState, OtaCommand,
+    Position, RadioControl, Service, Site, SiteDelivery, slot_index,
 };
 use super::{
     AirEvent, AirInput, AirMessage, Answer, Command, Core, DispatchError, Input, Output, Reply,
@@ -142,8 +144,19 @@ impl Core {
             if now.since(op.created) > self.config.recover_max_age_ms {
                 let failure = FailReason::GatewayRestart;
                 self.emit(now, EventKind::OperationFailed { operation, failure }, out);
+            } else if !op.deliveries.is_empty() {
+                // Group traffic: every site not yet sent is queued again there.
+                for d in op.deliveries.iter().filter(|d| !d.state.is_final()) {
+                    let site = d.site.clone();
+                    self.emit(now, EventKind::OperationQueued { operation, site }, out);
+                }
             } else if op.state == OperationState::Sent && op.attempts >= self.config.max_attempts {
-                self.emit(now, EventKind::OperationTimedOut { operation }, out);
+                let attempts = op.attempts;
+                let kind = EventKind::OperationTimedOut {
+                    operation,
+                    attempts,
+                };
+                self.emit(now, kind, out);
             } else {
                 self.requeue(now, &op, out);
             }
@@ -179,6 +192,22 @@ impl Core {
         for o in self.active_operations() {
             if let Some(d) = o.deadline.or(o.next_poll) {
                 at(d);
+            }
+            for d in &o.deliveries {
+                match d.state {
+                    DeliveryState::Transmitting => {
+                        if let Some(t) = d.deadline {
+                            at(t);
+                        }
+                    }
+                    DeliveryState::Queued => {
+                        let down = self.state.sites.get(&d.site).is_some_and(|s| !s.link_up);
+                        if down {
+                            at(o.queued_at.plus_ms(cfg.site_down_wait_ms));
+                        }
+                    }
+                    _ => {}
+                }
             }
             let down = |s: &SiteId| self.state.sites.get(s).is_some_and(|s| !s.link_up);
             if o.state == OperationState::Queued && o.site.as_ref().is_some_and(down) {
@@ -388,7 +417,7 @@ impl Core {
                 radio,
                 service,
                 answer,
-            } => self.answer(now, radio, service, answer, out),
+            } => self.answer(now, (radio, site, rssi_dbm), service, answer, out),
         }
     }
 
@@ -552,7 +581,7 @@ impl Core {
         }
         let kind = EventKind::PositionReported {
             radio,
-            site,
+            site: site.clone(),
             position,
         };
         self.emit(now, kind, out);
@@ -561,6 +590,7 @@ impl Core {
         };
         self.learn(now, radio, Service::Location, true, out);
         let operation = op.id;
+        let result = Some(OperationResult::Location { site, position });
         match op.command {
             OtaCommand::RequestLocation {
                 periodic: Some(p), ..
@@ -569,17 +599,25 @@ impl Core {
                     operation,
                     polls_done: op.polls_done + 1,
                     next_poll: now.plus_ms(p.interval_ms),
+                    result,
                 };
                 self.emit(now, kind, out);
             }
-            _ => self.emit(now, EventKind::OperationSucceeded { operation }, out),
+            _ => {
+                let kind = EventKind::OperationSucceeded {
+                    operation,
+                    delivery: Some(DeliveryLevel::Confirmed),
+                    result,
+                };
+                self.emit(now, kind, out)
+            }
         }
     }
 
     fn answer(
         &mut self,
         now: Timestamp,
-        radio: RadioId,
+        (radio, site, rssi_dbm): (RadioId, SiteId, Option<i16>),
         service: Option<Service>,
         answer: Answer,
         out: &mut Vec<Output>,
@@ -604,7 +642,15 @@ impl Core {
                     let kind = EventKind::RadioControlChanged { radio, control };
                     self.emit(now, kind, out);
                 }
-                self.emit(now, EventKind::OperationSucceeded { operation }, out);
+                // A radio check answers where the radio is and how well it is heard.
+                let result = (service == Service::RadioCheck)
+                    .then_some(OperationResult::RadioCheck { site, rssi_dbm });
+                let kind = EventKind::OperationSucceeded {
+                    operation,
+                    delivery: Some(DeliveryLevel::Confirmed),
+                    result,
+                };
+                self.emit(now, kind, out);
             }
             Answer::Refused(refusal) => {
                 if refusal.not_supported() {
@@ -613,6 +659,36 @@ impl Core {
                 self.emit(now, EventKind::OperationRefused { operation, refusal }, out);
             }
         }
+    }
+
+    /// The sites group traffic to `tg` goes to, in site order: where its affiliated members
+    /// and its team's members are heard, where it was last heard, and where the directory
+    /// routes it statically (known sites only).
+    fn group_sites(&self, tg: super::TalkgroupId) -> Vec<SiteId> {
+        let mut sites = std::collections::BTreeSet::new();
+        let team_groups: std::collections::BTreeMap<_, _> = self
+            .state
+            .teams
+            .iter()
+            .filter_map(|t| t.talkgroup.map(|g| (t.id, g)))
+            .collect();
+        for r in self.state.radios.values() {
+            let member =
+                r.talkgroup == Some(tg) || r.team.and_then(|t| team_groups.get(&t)) == Some(&tg);
+            if member && let Some(p) = &r.presence {
+                sites.insert(p.site.clone());
+            }
+        }
+        if let Some(t) = self.state.talkgroups.get(&tg) {
+            sites.extend(t.last_site.iter().cloned());
+            sites.extend(
+                t.sites
+                    .iter()
+                    .filter(|s| self.state.sites.contains_key(*s))
+                    .cloned(),
+            );
+        }
+        sites.into_iter().collect()
     }
 
     /// Where to send something for `to` now.
@@ -640,6 +716,7 @@ impl Core {
                     .ok_or(DispatchError::UnknownTalkgroup(id))?;
                 t.last_site
                     .clone()
+                    .or_else(|| self.group_sites(id).into_iter().next())
                     .ok_or(DispatchError::TalkgroupNotHeard(id))
             }
         }
@@ -647,6 +724,22 @@ impl Core {
 
     fn validate(&self, cmd: &OtaCommand) -> Result<(), DispatchError> {
         let invalid = |field, reason| Err(DispatchError::InvalidArgument { field, reason });
+        // A stunned radio answers only the supplementary services that change its control
+        // state (docs/air-commands.md §4): refuse the rest before anything is sent.
+        if let Addressee::Radio(id) = cmd.addressee() {
+            let answers_stunned = matches!(
+                cmd.service(),
+                Service::Stun | Service::Revive | Service::Kill
+            );
+            let stunned = self
+                .state
+                .radios
+                .get(&id)
+                .is_some_and(|r| r.control == RadioControl::Stunned);
+            if stunned && !answers_stunned {
+                return Err(DispatchError::RadioStunned(id));
+            }
+        }
         match cmd {
             OtaCommand::SendText { text, .. } => {
                 if text.is_empty() {
@@ -910,6 +1003,11 @@ impl Core {
             }
             _ => self.site_for(command.addressee())?,
         };
+        // Group traffic goes to every site where the group is (docs/air-commands.md §0).
+        let group_sites = match command.addressee() {
+            Addressee::Talkgroup(tg) => self.group_sites(tg),
+            Addressee::Radio(_) => Vec::new(),
+        };
         let profile = self
             .state
             .sites
@@ -930,14 +1028,26 @@ impl Core {
                 limit: self.config.max_active_operations,
             });
         }
-        let queued = self.state.sites.get(&site).map_or(0, |s| s.queue.len());
         // Emergency acknowledgements are never refused for a full queue.
-        if priority != super::Priority::Emergency && queued >= self.config.queue_limit {
-            return Err(DispatchError::QueueFull {
-                site,
-                limit: self.config.queue_limit,
-            });
+        for s in std::iter::once(&site).chain(&group_sites) {
+            let queued = self.state.sites.get(s).map_or(0, |s| s.queue.len());
+            if priority != super::Priority::Emergency && queued >= self.config.queue_limit {
+                return Err(DispatchError::QueueFull {
+                    site: s.clone(),
+                    limit: self.config.queue_limit,
+                });
+            }
         }
+        let deliveries = group_sites
+            .into_iter()
+            .map(|site| SiteDelivery {
+                site,
+                state: DeliveryState::Queued,
+                slot: None,
+                sent_at: None,
+                deadline: None,
+            })
+            .collect();
         let operation = Operation {
             id: OperationId(self.state.next_operation),
             request_id,
@@ -955,6 +1065,8 @@ impl Core {
             polls_done: 0,
             refusal: None,
             failure: None,
+            deliveries,
+            result: None,
         };
         self.emit(
             now,
@@ -1013,6 +1125,10 @@ impl Core {
         let ops: Vec<Operation> = self.active_operations().cloned().collect();
         for op in ops {
             let operation = op.id;
+            if !op.deliveries.is_empty() {
+                self.group_timers(now, &op, out);
+                continue;
+            }
             match op.state {
                 OperationState::Sent if op.deadline.is_some_and(|d| now >= d) => {
                     let attempt = op.attempts;
@@ -1024,7 +1140,12 @@ impl Core {
                     if op.attempts < cfg.max_attempts {
                         self.requeue(now, &op, out);
                     } else {
-                        self.emit(now, EventKind::OperationTimedOut { operation }, out);
+                        let attempts = op.attempts;
+                        let kind = EventKind::OperationTimedOut {
+                            operation,
+                            attempts,
+                        };
+                        self.emit(now, kind, out);
                     }
                 }
                 OperationState::Waiting if op.next_poll.is_some_and(|t| now >= t) => {
@@ -1048,6 +1169,69 @@ impl Core {
                 _ => {}
             }
         }
+    }
+
+    /// Group traffic: once every site's transmission is sent or failed, finish the
+    /// operation: succeeded (transmitted everywhere, or partly) if any site sent it, else
+    /// failed naming the first site.
+    fn settle_group(&mut self, now: Timestamp, operation: OperationId, out: &mut Vec<Output>) {
+        let Some(op) = self.state.operations.get(&operation) else {
+            return;
+        };
+        if op.state.is_final()
+            || op.deliveries.is_empty()
+            || !op.deliveries.iter().all(|d| d.state.is_final())
+        {
+            return;
+        }
+        if op.deliveries.iter().any(|d| d.state == DeliveryState::Sent) {
+            let kind = EventKind::OperationSucceeded {
+                operation,
+                delivery: Some(op.level_if_succeeded()),
+                result: None,
+            };
+            self.emit(now, kind, out);
+        } else {
+            let site = op.deliveries[0].site.clone();
+            let failure = FailReason::SiteDown { site };
+            self.emit(now, EventKind::OperationFailed { operation, failure }, out);
+        }
+    }
+
+    /// Group traffic: a site whose link stays down past the wait, or whose link never
+    /// reports the transmission sent, fails that site's share.
+    fn group_timers(&mut self, now: Timestamp, op: &Operation, out: &mut Vec<Output>) {
+        let wait = self.config.site_down_wait_ms;
+        let mut failed = Vec::new();
+        for d in &op.deliveries {
+            match d.state {
+                DeliveryState::Queued => {
+                    let Some(site) = self.state.sites.get(&d.site) else {
+                        continue;
+                    };
+                    let since = site.down_since.unwrap_or(op.queued_at).max(op.queued_at);
+                    if !site.link_up && now.since(since) >= wait {
+                        failed.push((d.site.clone(), DeliveryState::LinkDown));
+                    }
+                }
+                DeliveryState::Transmitting if d.deadline.is_some_and(|t| now >= t) => {
+                    failed.push((d.site.clone(), DeliveryState::NotReported));
+                }
+                _ => {}
+            }
+        }
+        if failed.is_empty() {
+            return;
+        }
+        for (site, state) in failed {
+            let kind = EventKind::OperationSiteFailed {
+                operation: op.id,
+                site,
+                state,
+            };
+            self.emit(now, kind, out);
+        }
+        self.settle_group(now, op.id, out);
     }
 
     /// The slot an operation goes on at `site` (docs/air-commands.md §0 "Which slot"): a
@@ -1084,6 +1268,23 @@ impl Core {
         let Some(op) = self.state.operations.get(&operation) else {
             return;
         };
+        if !op.deliveries.is_empty() {
+            let transmitting = op
+                .deliveries
+                .iter()
+                .any(|d| d.site == site && d.state == DeliveryState::Transmitting);
+            if transmitting && !op.state.is_final() {
+                let sent_at = at.min(now);
+                let kind = EventKind::OperationSiteSent {
+                    operation,
+                    site,
+                    sent_at,
+                };
+                self.emit(now, kind, out);
+                self.settle_group(now, operation, out);
+            }
+            return;
+        }
         if op.state != OperationState::Sent || op.attempts != attempt || op.deadline.is_none() {
             return;
         }
@@ -1139,18 +1340,30 @@ impl Core {
                 .map(|s| (s.profile, s.air.extra_air_ms))
                 .unwrap_or_default();
             let message = air_message(&op);
-            let attempt = op.attempts.saturating_add(1);
+            let group = !op.deliveries.is_empty();
+            let attempt = if group {
+                1
+            } else {
+                op.attempts.saturating_add(1)
+            };
             let expects = message.expects_answer();
             let on_air = message.air_time_ms().saturating_add(extra);
             let fallback = on_air
                 .saturating_add(self.config.answer_timeout_ms)
                 .saturating_add(self.config.sent_report_grace_ms);
+            // Group traffic succeeds once the link reports it sent on every site; a report
+            // that never comes fails that site after its air time and the grace.
+            let deadline = if group {
+                Some(now.plus_ms(on_air.saturating_add(self.config.sent_report_grace_ms)))
+            } else {
+                expects.then(|| now.plus_ms(fallback))
+            };
             let kind = EventKind::OperationTransmitted {
                 operation: id,
                 site: site.clone(),
                 attempt,
                 busy_until: now.plus_ms(on_air),
-                deadline: expects.then(|| now.plus_ms(fallback)),
+                deadline,
                 slot: Some(slot),
             };
             self.emit(now, kind, out);
@@ -1163,8 +1376,14 @@ impl Core {
                 operation: id,
                 attempt,
             });
-            if !expects {
-                self.emit(now, EventKind::OperationSucceeded { operation: id }, out);
+            if !expects && !group {
+                // No answer is possible (an emergency acknowledgement): transmitted.
+                let kind = EventKind::OperationSucceeded {
+                    operation: id,
+                    delivery: Some(DeliveryLevel::Transmitted),
+                    result: None,
+                };
+                self.emit(now, kind, out);
             }
         }
     }

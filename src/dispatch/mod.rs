@@ -44,11 +44,12 @@ pub use ids::{
     TalkgroupId, TeamId, Timestamp,
 };
 pub use model::{
-    Addressee, AirProfile, Alarm, AlarmState, Call, CallEndReason, Capabilities, Direction,
-    Directory, DirectoryRadio, DirectorySite, DirectoryTalkgroup, DirectoryTeam, FailReason, Mark,
-    Message, MessageBody, MessageMark, Operation, OperationState, OtaCommand, Periodic, Position,
-    PositionReport, PositionSource, Presence, Priority, Radio, RadioControl, Refusal, Service,
-    Site, SiteAir, Talkgroup, Team, Track,
+    Addressee, AirProfile, Alarm, AlarmState, Call, CallEndReason, Capabilities, DeliveryLevel,
+    DeliveryState, Direction, Directory, DirectoryRadio, DirectorySite, DirectoryTalkgroup,
+    DirectoryTeam, FailReason, Mark, Message, MessageBody, MessageMark, Operation, OperationResult,
+    OperationState, OtaCommand, Periodic, Position, PositionReport, PositionSource, Presence,
+    Priority, Radio, RadioControl, Refusal, Service, Site, SiteAir, SiteDelivery, Talkgroup, Team,
+    Track,
 };
 pub use query::{
     AlarmFilter, CallFilter, ListPage, MAX_SCAN, MessageFilter, Page, RadioFilter, RadioView,
@@ -397,6 +398,10 @@ pub enum DispatchError {
     /// The radio was killed; it will not answer.
     #[error("radio {0} has been killed")]
     RadioKilled(RadioId),
+    /// The radio is stunned: it answers nothing but stun, revive and kill until revived.
+    /// Refused before anything is sent (docs/air-commands.md §4).
+    #[error("radio {0} is stunned and cannot answer; revive it first")]
+    RadioStunned(RadioId),
     /// The alarm is in a state where the action does not apply.
     #[error("alarm {alarm} is {state:?}; cannot {action}")]
     AlarmState {

@@ -198,13 +198,17 @@ pub struct Talkgroup {
     pub name: Option<Box<str>>,
     /// The call in progress, if any.
     pub active_call: Option<CallId>,
-    /// Where the talkgroup was last heard (call or affiliation); group texts go there.
+    /// Where the talkgroup was last heard (call or affiliation); group traffic goes there too.
     pub last_site: Option<SiteId>,
     /// When.
     pub last_heard: Option<Timestamp>,
     /// The slot group traffic to it goes on, from the directory; `None`: the site's slot.
     #[serde(default)]
     pub slot: Option<Slot>,
+    /// Sites group traffic to it always goes to, from the directory (besides the sites
+    /// where its members are).
+    #[serde(default)]
+    pub sites: Vec<SiteId>,
 }
 
 /// A team (救援队), how dispatchers call people out.
@@ -589,7 +593,7 @@ impl Refusal {
 pub const DEFAULT_TRACK_LEN: usize = 64;
 
 /// An over-the-air operation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Operation {
     /// Identity.
     pub id: OperationId,
@@ -623,6 +627,114 @@ pub struct Operation {
     pub refusal: Option<Refusal>,
     /// The failure, when failed.
     pub failure: Option<FailReason>,
+    /// Group traffic: one entry per site it goes out on, in site order; empty for commands
+    /// to a radio.
+    #[serde(default)]
+    pub deliveries: Vec<SiteDelivery>,
+    /// What it found out: a radio check's site and signal, a location request's position
+    /// (the latest poll's, for a periodic one).
+    #[serde(default)]
+    pub result: Option<Box<OperationResult>>,
+}
+
+/// The data a command asked for, carried by its result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum OperationResult {
+    /// A radio check: the site the radio answered on and its signal there.
+    RadioCheck { site: SiteId, rssi_dbm: Option<i16> },
+    /// A location request: the position the radio reported and the site it came in on.
+    Location { site: SiteId, position: Position },
+}
+
+/// How far a finished operation got (docs/air-commands.md §0 "What succeeded means").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryLevel {
+    /// The addressed radio acknowledged it.
+    Confirmed,
+    /// No acknowledgement is possible (group traffic, emergency acknowledgement); the link
+    /// reported it sent on every site.
+    Transmitted,
+    /// Sent on some sites; the others failed (named in the deliveries).
+    Partial,
+}
+
+impl Operation {
+    /// The delivery level of a succeeded operation; `None` until it succeeded.
+    pub fn delivery_level(&self) -> Option<DeliveryLevel> {
+        if self.state != OperationState::Succeeded {
+            return None;
+        }
+        Some(self.level_if_succeeded())
+    }
+
+    /// The delivery level success would mean now (for the event that says it succeeded).
+    pub fn level_if_succeeded(&self) -> DeliveryLevel {
+        self.level().unwrap_or(DeliveryLevel::Confirmed)
+    }
+
+    fn level(&self) -> Option<DeliveryLevel> {
+        if self.deliveries.is_empty() {
+            return Some(match self.command.service() {
+                Service::EmergencyAck => DeliveryLevel::Transmitted,
+                _ if matches!(self.command.addressee(), Addressee::Talkgroup(_)) => {
+                    DeliveryLevel::Transmitted
+                }
+                _ => DeliveryLevel::Confirmed,
+            });
+        }
+        if self
+            .deliveries
+            .iter()
+            .all(|d| d.state == DeliveryState::Sent)
+        {
+            Some(DeliveryLevel::Transmitted)
+        } else {
+            Some(DeliveryLevel::Partial)
+        }
+    }
+}
+
+/// One site's share of a group transmission.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SiteDelivery {
+    /// The site.
+    pub site: SiteId,
+    /// How far it got there.
+    pub state: DeliveryState,
+    /// The slot it was handed to the link on.
+    pub slot: Option<Slot>,
+    /// When the link reported its last burst sent.
+    pub sent_at: Option<Timestamp>,
+    /// While handed to the link: when a missing sent report makes it fail.
+    pub deadline: Option<Timestamp>,
+}
+
+/// The state of one site's transmission of group traffic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryState {
+    /// Waiting in the site's queue (or for its link).
+    Queued,
+    /// Handed to the link, not yet reported sent.
+    Transmitting,
+    /// The link reported it sent.
+    Sent,
+    /// The site's link stayed down longer than `Config::site_down_wait_ms`.
+    LinkDown,
+    /// Handed to the link, which never reported it sent.
+    NotReported,
+}
+
+impl DeliveryState {
+    /// True once nothing more happens at that site.
+    pub const fn is_final(self) -> bool {
+        matches!(
+            self,
+            DeliveryState::Sent | DeliveryState::LinkDown | DeliveryState::NotReported
+        )
+    }
 }
 
 /// Where a position came from.
@@ -799,6 +911,10 @@ pub struct DirectoryTalkgroup {
     /// The slot group traffic to it goes on; `None`: the site's slot.
     #[serde(default)]
     pub slot: Option<Slot>,
+    /// Sites group traffic to it always goes to (static routing), besides the sites where
+    /// its members are heard.
+    #[serde(default)]
+    pub sites: Vec<SiteId>,
 }
 
 /// A site in the configured directory.

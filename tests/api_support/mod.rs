@@ -251,6 +251,7 @@ impl TestBackend {
                 id: g(),
                 name: Some("城关镇救援一组".into()),
                 slot: None,
+                sites: Vec::new(),
             }],
             sites: vec![DirectorySite {
                 id: SiteId::new(S1),

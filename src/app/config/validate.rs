@@ -152,7 +152,7 @@ impl Config {
         self.check_settings(&mut c);
         let sites = self.check_sites(&mut c);
         self.check_links(&mut c, &sites);
-        self.check_directory(&mut c);
+        self.check_directory(&mut c, &sites);
         self.check_sim(&mut c);
         c.problems
     }
@@ -600,7 +600,7 @@ impl Config {
     }
 
     /// `[[team]]`, `[[radio]]`, `[[talkgroup]]`: what the core's directory is built from.
-    fn check_directory(&self, c: &mut Checks) {
+    fn check_directory(&self, c: &mut Checks, sites: &HashMap<&str, usize>) {
         let limits = dispatch::Config::default();
         if self.radios.len() > limits.max_radios {
             c.push(
@@ -627,6 +627,27 @@ impl Config {
             c.display_name(at!("talkgroup", i, "name"), &tg.name);
             if let Some(slot) = tg.slot {
                 c.bound(at!("talkgroup", i, "slot"), &TALKGROUP_SLOT, slot);
+            }
+            // Static routes: each a [[site]] name, listed once.
+            for (k, site) in tg.sites.iter().enumerate() {
+                if !sites.contains_key(site.as_str()) {
+                    c.push(
+                        at!("talkgroup", i, "sites", k),
+                        format!(
+                            "[[talkgroup]] {:?}: sites names {site:?}, which is not a [[site]] \
+                             name: add the site or correct the name",
+                            tg.name
+                        ),
+                    );
+                } else if tg.sites[..k].contains(site) {
+                    c.push(
+                        at!("talkgroup", i, "sites", k),
+                        format!(
+                            "[[talkgroup]] {:?}: sites lists {site:?} twice: list each site once",
+                            tg.name
+                        ),
+                    );
+                }
             }
             match tg.id.talkgroup() {
                 Err(e) => c.push(
