@@ -477,6 +477,7 @@ pub fn start<J: Journal + 'static>(
         batch: Vec::new(),
         outage: None,
         lost_reported: 0,
+        dropping: None,
     };
     // The first batch: the file's limits, the directory, recovery (decided before the
     // thread takes requests; held like any other batch if the journal cannot take it).
@@ -609,7 +610,13 @@ struct Driver<J> {
     outage: Option<Outage>,
     /// Queue drops already journaled as lost.
     lost_reported: u64,
+    /// An episode of queue drops: when it started, the latest drop, how many so far (logged
+    /// when it starts and when it ends, not per batch).
+    dropping: Option<(Instant, Instant, u64)>,
 }
+
+/// Queue drops further apart than this are separate episodes in the log.
+const DROP_QUIET: Duration = Duration::from_secs(5);
 
 impl<J: Journal> Driver<J> {
     fn run(mut self, rx: Receiver<DriverRequest>) {
@@ -745,6 +752,17 @@ impl<J: Journal> Driver<J> {
     fn note_drops(&mut self, at: Timestamp, outputs: &mut Vec<Output>) {
         let total = self.stats.dropped_inputs.load(Ordering::Relaxed);
         if total <= self.lost_reported {
+            // An episode of drops ends after a quiet spell: logged once, like its start.
+            if let Some((since, last, count)) = self.dropping
+                && last.elapsed() >= DROP_QUIET
+            {
+                tracing::info!(
+                    count,
+                    after_ms = since.elapsed().as_millis() as u64,
+                    "the dispatch core's input queue takes inputs again"
+                );
+                self.dropping = None;
+            }
             return;
         }
         let count = total - self.lost_reported;
@@ -754,10 +772,20 @@ impl<J: Journal> Driver<J> {
             ms => Timestamp(ms),
         };
         let to = Timestamp(self.stats.last_drop_ms.load(Ordering::Relaxed)).max(from);
-        tracing::warn!(
-            count,
-            "the dispatch core's input queue was full: inputs dropped"
-        );
+        match &mut self.dropping {
+            Some((_, last, n)) => {
+                *last = Instant::now();
+                *n += count;
+            }
+            None => {
+                tracing::warn!(
+                    count,
+                    "the dispatch core's input queue is full: inputs dropped (each loss is \
+                     journaled as inputs_lost)"
+                );
+                self.dropping = Some((Instant::now(), Instant::now(), count));
+            }
+        }
         let input = Input::InputsLost {
             count,
             from,
