@@ -11,7 +11,7 @@ use std::time::Duration;
 use api_support::{Server, TestBackend, a, config};
 use clap::Parser;
 use trunkgate::app::ctl::{self, CtlArgs, CtlError, Outcome, display_width, exit};
-use trunkgate::dispatch::{AirEvent, Answer, Refusal};
+use trunkgate::dispatch::{AirEvent, Answer, Position, PositionSource, Refusal, Timestamp};
 
 #[derive(Parser)]
 struct Cli {
@@ -115,11 +115,12 @@ async fn check_waits_for_the_answer_and_exits_by_outcome() {
     answer.await.unwrap();
     assert_eq!(r.unwrap(), Outcome::Done, "{out}");
     assert!(out.contains("radio check of 张三 (80020200)"), "{out}");
+    // Confirmed by the radio, with where it answered and how strong.
     assert!(
-        out.lines()
-            .last()
-            .unwrap()
-            .ends_with("succeeded (1 attempt) (asked by 值班员)"),
+        out.lines().last().unwrap().ends_with(
+            "succeeded (1 attempt), confirmed by the radio, answered on 城关 at -80 dBm \
+             (asked by 值班员)"
+        ),
         "{out}"
     );
 
@@ -296,4 +297,135 @@ async fn watch_prints_one_readable_line_per_event() {
     let hour = |l: &str| l[..2].parse::<u32>().unwrap();
     assert_eq!((hour(&utc) + 8) % 24, hour(&cn), "{utc} / {cn}");
     assert_eq!(utc[2..8], cn[2..8]);
+}
+
+fn fix(latitude: f64) -> AirEvent {
+    AirEvent::Position {
+        radio: a(),
+        position: Position {
+            latitude,
+            longitude: 120.25,
+            accuracy_m: Some(10.0),
+            speed_kmh: None,
+            heading_deg: None,
+            altitude_m: None,
+            fix_time: Some(Timestamp(1_700_000_000_000)),
+            source: PositionSource::Lrrp,
+        },
+    }
+}
+
+#[tokio::test]
+async fn locate_prints_coordinates_time_accuracy_and_source() {
+    let srv = server().await;
+    let backend = srv.backend.clone();
+    let answer = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        backend.air(fix(30.5)).await;
+    });
+    let (r, out) = run(&srv, &["--tz", "UTC", "locate", "80020200"]).await;
+    answer.await.unwrap();
+    assert_eq!(r.unwrap(), Outcome::Done, "{out}");
+    let last = out.lines().last().unwrap();
+    assert!(
+        last.contains(
+            "location request to 张三 (80020200): succeeded (1 attempt), confirmed by the \
+             radio, at 30.500000, 120.250000 ±10 m, fix 11-14 22:13:20, by LRRP, received on 城关"
+        ),
+        "{out}"
+    );
+}
+
+/// `--timeout` bounds the whole command, a periodic `locate` included: with polls 10 s apart
+/// and nobody answering, `--timeout 2` ends the command long before the first poll is due
+/// again (not after every × polls).
+#[tokio::test]
+async fn a_periodic_locate_ends_at_its_timeout() {
+    let srv = server().await;
+    let started = std::time::Instant::now();
+    let (r, out) = run(
+        &srv,
+        &[
+            "locate",
+            "80020200",
+            "--every",
+            "10",
+            "--polls",
+            "3",
+            "--timeout",
+            "2",
+        ],
+    )
+    .await;
+    assert_eq!(r.unwrap(), Outcome::TimedOut, "{out}");
+    assert!(out.contains("Gave up waiting after 2s"), "{out}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "ran {:?}, past its 2 s timeout and the 10 s poll interval: {out}",
+        started.elapsed()
+    );
+}
+
+/// A periodic request prints each poll's outcome as it comes: a position, or no answer after
+/// every attempt; the final line says how many polls were answered.
+#[tokio::test]
+async fn a_periodic_locate_prints_each_poll() {
+    let srv = server().await;
+    let backend = srv.backend.clone();
+    let script = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        backend.air(fix(30.5)).await;
+        // Poll 2 goes out 30 s later (the core's clock) and times out: 3 × 4 s.
+        backend.advance(30_000).await;
+        for _ in 0..3 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            backend.advance(4_000).await;
+        }
+    });
+    let (r, out) = run(
+        &srv,
+        &[
+            "--tz", "UTC", "locate", "80020200", "--every", "30", "--polls", "2",
+        ],
+    )
+    .await;
+    script.await.unwrap();
+    assert_eq!(r.unwrap(), Outcome::Done, "{out}");
+    assert!(
+        out.contains("  poll 1 at 22:13:2")
+            && out.contains(": at 30.500000, 120.250000 ±10 m, fix 11-14 22:13:20, by LRRP"),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("  poll 2 at ") && l.ends_with("NO ANSWER after 3 attempts")),
+        "{out}"
+    );
+    let last = out.lines().last().unwrap();
+    assert!(
+        last.contains("succeeded, confirmed by the radio, 1 of 2 polls answered, at 30.500000"),
+        "{out}"
+    );
+}
+
+/// A group text: the delivery level says no acknowledgement is possible, and each site's
+/// outcome follows on its own line.
+#[tokio::test]
+async fn a_group_text_prints_each_site_outcome() {
+    let srv = server().await;
+    let (r, out) = run(&srv, &["text", "80020910", "集合"]).await;
+    assert_eq!(r.unwrap(), Outcome::Done, "{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    let n = lines.len();
+    assert!(n >= 2, "{out}");
+    assert!(
+        lines[n - 2].ends_with(
+            "succeeded, transmitted on 城关 (no acknowledgement is possible) (asked by 值班员)"
+        ),
+        "{out}"
+    );
+    assert!(
+        lines[n - 1].starts_with("  城关: sent on slot 1 at "),
+        "{out}"
+    );
 }

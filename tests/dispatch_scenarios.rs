@@ -6,10 +6,11 @@ use trunkgate::dispatch::{
     Addressee, AirEvent, AirInput, AirMessage, AirProfile, Alarm, AlarmFilter, AlarmId, AlarmState,
     Answer, CallEndReason, CallFilter, CallId, Command, Config, Core, DeliveryLevel, DeliveryState,
     Direction, Directory, DirectoryRadio, DirectorySite, DirectoryTalkgroup, DirectoryTeam,
-    DispatchError, Event, EventKind, FailReason, Input, Message, MessageBody, MessageId,
-    MessageMark, OperationId, OperationResult, OperationState, OtaCommand, Output, Periodic,
-    Position, PositionSource, Priority, RadioControl, RadioFilter, RadioId, ReceivedData, Refusal,
-    Reply, Request, Service, SiteAir, SiteId, TalkgroupId, TeamId, Timestamp,
+    DispatchError, Event, EventKind, FailReason, Input, LocationPoll, Message, MessageBody,
+    MessageId, MessageMark, OperationId, OperationResult, OperationState, OtaCommand, Output,
+    Periodic, PollOutcome, Position, PositionSource, Priority, RadioControl, RadioFilter, RadioId,
+    ReceivedData, Refusal, Reply, Request, Service, SiteAir, SiteId, TalkgroupId, TeamId,
+    Timestamp,
 };
 use trunkgate::link::Slot;
 
@@ -583,13 +584,15 @@ fn emergency_raised_merged_acknowledged_first_in_queue_and_resolved() {
             (Priority::Location, OperationId(1))
         ]
     );
-    // The site is free at 3420: the acknowledgement goes first and needs no answer.
+    // The site is free at 3420: the acknowledgement goes first and needs no answer. The
+    // alarm came in a group call, so it goes to every site of the group (here S2 alone,
+    // where the team's member is) and is done once the link reports it sent.
     assert_eq!(h.core.next_deadline(), Some(Timestamp(3_420)));
     assert_eq!(h.run(3_419, Input::Tick), vec![]);
     assert_eq!(
         h.run(3_420, Input::Tick),
         vec![
-            sent(3_420, 2, S2, 1, 420, false),
+            group_sent(3_420, 2, S2, 420),
             transmit(
                 S2,
                 p,
@@ -601,8 +604,14 @@ fn emergency_raised_merged_acknowledged_first_in_queue_and_resolved() {
                 2,
                 1
             ),
+        ]
+    );
+    assert_eq!(
+        h.run(3_421, link_sent(2, 1, S2, Slot::One, 3_420)),
+        vec![
+            site_sent(3_421, 2, S2, 3_420),
             ev(
-                3_420,
+                3_421,
                 EventKind::OperationSucceeded {
                     operation: OperationId(2),
                     delivery: Some(DeliveryLevel::Transmitted),
@@ -2938,4 +2947,293 @@ fn finish_events_of_older_journals_still_read() {
             && json.contains(r#""delivery":"partial""#),
         "{json}"
     );
+}
+
+#[test]
+fn an_alarm_in_a_group_call_is_acknowledged_on_every_site_of_the_group() {
+    // G's members are on site-a, site-b and site-c, and it is routed to site-d; B (on
+    // site-b) raises an alarm in a call to G.
+    let mut h = four_sites(&[]);
+    let alarm = AlarmId(0);
+    h.run(
+        1_000,
+        air(
+            SB,
+            AirEvent::EmergencyAlarm {
+                radio: b(),
+                talkgroup: Some(g()),
+            },
+        ),
+    );
+    let out = h.run(2_000, command(1, None, Command::AcknowledgeAlarm { alarm }));
+    let Output::Event(Event {
+        kind: EventKind::OperationCreated { operation: ack },
+        ..
+    }) = &out[0]
+    else {
+        panic!("operation created first: {out:#?}");
+    };
+    assert_eq!(
+        ack.deliveries
+            .iter()
+            .map(|d| d.site.clone())
+            .collect::<Vec<_>>(),
+        vec![site(SA), site(SB), site(SC), site(SD)]
+    );
+    let message = AirMessage::EmergencyAck {
+        radio: b(),
+        talkgroup: Some(g()),
+    };
+    // Emergency first: out on all four sites at once (7 bursts = 420 ms each), one
+    // transmission per site.
+    let mut expected = Vec::new();
+    for s in [SA, SB, SC, SD] {
+        expected.push(group_sent(2_000, 0, s, 420));
+        expected.push(transmit(
+            s,
+            AirProfile::Pdt,
+            message.clone(),
+            Priority::Emergency,
+            0,
+            1,
+        ));
+    }
+    assert!(matches!(
+        &out[1],
+        Output::Event(Event {
+            kind: EventKind::AlarmAcknowledged { .. },
+            ..
+        })
+    ));
+    assert!(matches!(&out[2], Output::Reply { token: 1, .. }));
+    assert_eq!(out[3..], expected[..]);
+    for (i, s) in [SA, SB, SC].into_iter().enumerate() {
+        let at = 2_420 + i as u64;
+        assert_eq!(
+            h.run(at, link_sent(0, 1, s, Slot::One, at)),
+            vec![site_sent(at, 0, s, at)]
+        );
+    }
+    assert_eq!(
+        h.core.operation(OperationId(0)).unwrap().state,
+        OperationState::Sent,
+        "not done while site-d has not reported"
+    );
+    assert_eq!(
+        h.run(2_500, link_sent(0, 1, SD, Slot::One, 2_500)),
+        vec![
+            site_sent(2_500, 0, SD, 2_500),
+            ev(
+                2_500,
+                EventKind::OperationSucceeded {
+                    operation: OperationId(0),
+                    delivery: Some(DeliveryLevel::Transmitted),
+                    result: None,
+                }
+            ),
+        ]
+    );
+    let op = h.core.operation(OperationId(0)).unwrap();
+    assert!(op.deliveries.iter().all(|d| d.state == DeliveryState::Sent));
+    assert_eq!(h.core.alarm(alarm).unwrap().state, AlarmState::Acknowledged);
+
+    // An alarm outside a group call is acknowledged to the radio alone, on its site.
+    h.run(
+        3_000,
+        air(
+            SC,
+            AirEvent::EmergencyAlarm {
+                radio: radio("80020202"),
+                talkgroup: None,
+            },
+        ),
+    );
+    let out = h.run(
+        3_100,
+        command(2, None, Command::AcknowledgeAlarm { alarm: AlarmId(1) }),
+    );
+    let transmitted: Vec<SiteId> = out
+        .iter()
+        .filter_map(|o| match o {
+            Output::Transmit { site, .. } => Some(site.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(transmitted, vec![site(SC)]);
+    h.assert_replay();
+}
+
+#[test]
+fn a_periodic_location_request_lists_each_poll_outcome() {
+    let mut h = Harness::with_radios(AirProfile::Pdt);
+    let periodic = Some(Periodic {
+        interval_ms: 30_000,
+        count: 3,
+    });
+    h.run(
+        1_000,
+        command(
+            1,
+            None,
+            Command::Ota(OtaCommand::RequestLocation {
+                radio: a(),
+                periodic,
+            }),
+        ),
+    );
+    let pos = |lat| Position {
+        latitude: lat,
+        longitude: 120.0,
+        accuracy_m: Some(10.0),
+        speed_kmh: None,
+        heading_deg: None,
+        altitude_m: None,
+        fix_time: Some(Timestamp(1_900)),
+        source: PositionSource::Lrrp,
+    };
+    let fix = |lat| AirEvent::Position {
+        radio: a(),
+        position: pos(lat),
+    };
+    // Poll 1 is answered.
+    h.run(2_000, air(S1, fix(30.0)));
+    // Poll 2 goes out at 32 s and nobody answers: three attempts, each timing out 4 s
+    // (answer timeout) + 5 s (sent-report grace) after its 540 ms air time.
+    let out = h.run(32_000, Input::Tick);
+    assert_eq!(out[1], sent(32_000, 0, S1, 1, 540, true));
+    assert_eq!(h.core.next_deadline(), Some(Timestamp(41_540)));
+    h.run(41_540, Input::Tick);
+    assert_eq!(h.core.next_deadline(), Some(Timestamp(51_080)));
+    h.run(51_080, Input::Tick);
+    assert_eq!(h.core.next_deadline(), Some(Timestamp(60_620)));
+    assert_eq!(
+        h.run(60_620, Input::Tick),
+        vec![
+            ev(
+                60_620,
+                EventKind::OperationAttemptTimedOut {
+                    operation: OperationId(0),
+                    attempt: 3,
+                }
+            ),
+            ev(
+                60_620,
+                EventKind::OperationPollTimedOut {
+                    operation: OperationId(0),
+                    poll: 2,
+                    attempts: 3,
+                    next_poll: Some(Timestamp(90_620)),
+                }
+            ),
+        ],
+        "a poll without an answer is recorded and the request goes on"
+    );
+    let op = h.core.operation(OperationId(0)).unwrap();
+    assert_eq!((op.state, op.polls_done), (OperationState::Waiting, 2));
+    // Poll 3 is answered: the request succeeded, confirmed by the radio.
+    let out = h.run(90_620, Input::Tick);
+    assert_eq!(out[1], sent(90_620, 0, S1, 1, 540, true));
+    let out = h.run(91_000, air(S1, fix(30.5)));
+    assert_eq!(
+        out.last(),
+        Some(&ev(
+            91_000,
+            EventKind::OperationSucceeded {
+                operation: OperationId(0),
+                delivery: Some(DeliveryLevel::Confirmed),
+                result: Some(OperationResult::Location {
+                    site: site(S1),
+                    position: pos(30.5),
+                }),
+            }
+        ))
+    );
+    let op = h.core.operation(OperationId(0)).unwrap();
+    assert_eq!((op.state, op.polls_done), (OperationState::Succeeded, 3));
+    assert_eq!(
+        op.polls,
+        vec![
+            LocationPoll {
+                poll: 1,
+                at: Timestamp(2_000),
+                outcome: PollOutcome::Position {
+                    site: site(S1),
+                    position: pos(30.0),
+                },
+            },
+            LocationPoll {
+                poll: 2,
+                at: Timestamp(60_620),
+                outcome: PollOutcome::TimedOut { attempts: 3 },
+            },
+            LocationPoll {
+                poll: 3,
+                at: Timestamp(91_000),
+                outcome: PollOutcome::Position {
+                    site: site(S1),
+                    position: pos(30.5),
+                },
+            },
+        ]
+    );
+    h.assert_replay();
+
+    // A request none of whose polls is answered times out after its last poll.
+    let mut h = Harness::with_radios(AirProfile::Pdt);
+    let periodic = Some(Periodic {
+        interval_ms: 30_000,
+        count: 1,
+    });
+    h.run(
+        1_000,
+        command(
+            1,
+            None,
+            Command::Ota(OtaCommand::RequestLocation {
+                radio: a(),
+                periodic,
+            }),
+        ),
+    );
+    h.run(10_540, Input::Tick);
+    h.run(20_080, Input::Tick);
+    assert_eq!(
+        h.run(29_620, Input::Tick),
+        vec![
+            ev(
+                29_620,
+                EventKind::OperationAttemptTimedOut {
+                    operation: OperationId(0),
+                    attempt: 3,
+                }
+            ),
+            ev(
+                29_620,
+                EventKind::OperationPollTimedOut {
+                    operation: OperationId(0),
+                    poll: 1,
+                    attempts: 3,
+                    next_poll: None,
+                }
+            ),
+            ev(
+                29_620,
+                EventKind::OperationTimedOut {
+                    operation: OperationId(0),
+                    attempts: 3,
+                }
+            ),
+        ]
+    );
+    let op = h.core.operation(OperationId(0)).unwrap();
+    assert_eq!(op.state, OperationState::TimedOut);
+    assert_eq!(
+        op.polls,
+        vec![LocationPoll {
+            poll: 1,
+            at: Timestamp(29_620),
+            outcome: PollOutcome::TimedOut { attempts: 3 },
+        }]
+    );
+    h.assert_replay();
 }

@@ -24,7 +24,10 @@ use crate::dispatch::{
     RadioControl, RadioId, RadioView, Service, Site, SiteId, Talkgroup, TalkgroupId, Team, TeamId,
     Timestamp,
 };
-use crate::dispatch::{AirProfile, DeliveryLevel, DeliveryState, LossReason, OperationResult};
+use crate::dispatch::{
+    AirProfile, DeliveryLevel, DeliveryState, LocationPoll, LossReason, OperationResult,
+    PollOutcome,
+};
 use crate::journal::Cursor;
 use crate::link::Slot;
 
@@ -667,6 +670,26 @@ pub fn operation_result(r: &OperationResult) -> pb::OperationResult {
     }
 }
 
+/// One finished poll of a periodic location request.
+fn location_poll(p: &LocationPoll) -> pb::LocationPoll {
+    use pb::location_poll::Outcome;
+    let outcome = match &p.outcome {
+        PollOutcome::Position {
+            site,
+            position: fix,
+        } => Outcome::Location(pb::LocationResult {
+            site: site_name(site),
+            position: Some(position(fix)),
+        }),
+        PollOutcome::TimedOut { attempts } => Outcome::TimedOutAttempts(u32::from(*attempts)),
+    };
+    pb::LocationPoll {
+        poll: p.poll,
+        finish_time: Some(timestamp(p.at)),
+        outcome: Some(outcome),
+    }
+}
+
 fn delivery_state(s: DeliveryState) -> pb::site_transmission::State {
     use pb::site_transmission::State;
     match s {
@@ -709,6 +732,7 @@ pub fn operation(o: &Operation) -> pb::Operation {
             .collect(),
         delivery: o.delivery_level().map_or(0, |l| delivery_level(l) as i32),
         result: o.result.as_deref().map(operation_result),
+        polls: o.polls.iter().map(location_poll).collect(),
         ..pb::Operation::default()
     };
     let kind = match &o.command {
@@ -1191,6 +1215,17 @@ pub fn event(cursor: Cursor, e: &Event) -> pb::Event {
             next_poll_time: Some(timestamp(*next_poll)),
             result: result.as_ref().map(operation_result),
         }),
+        EventKind::OperationPollTimedOut {
+            operation,
+            poll,
+            attempts,
+            next_poll,
+        } => P::OperationPollTimedOut(pb::OperationPollTimedOut {
+            operation: operation_name(*operation),
+            poll: *poll,
+            attempts: u32::from(*attempts),
+            next_poll_time: ts(*next_poll),
+        }),
         EventKind::OperationSucceeded {
             operation,
             delivery,
@@ -1281,6 +1316,7 @@ pub fn event_operation(e: &EventKind) -> Option<OperationId> {
         | EventKind::OperationSiteFailed { operation, .. }
         | EventKind::OperationAttemptTimedOut { operation, .. }
         | EventKind::OperationPolled { operation, .. }
+        | EventKind::OperationPollTimedOut { operation, .. }
         | EventKind::OperationSucceeded { operation, .. }
         | EventKind::OperationRefused { operation, .. }
         | EventKind::OperationTimedOut { operation, .. }

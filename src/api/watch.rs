@@ -436,7 +436,8 @@ impl Context {
             }
             EventKind::OperationAttemptTimedOut { operation, .. }
             | EventKind::OperationAired { operation, .. }
-            | EventKind::OperationPolled { operation, .. } => {
+            | EventKind::OperationPolled { operation, .. }
+            | EventKind::OperationPollTimedOut { operation, .. } => {
                 if let Some(known) = self.operations.get(operation) {
                     s.merge(known);
                 }

@@ -58,6 +58,8 @@ use crate::api::pb;
 use crate::api::service::{OPERATOR_METADATA, OPERATOR_METADATA_BIN};
 use crate::dispatch::{DialNumber, IdKind};
 
+mod outcome;
+
 /// Exit statuses of `trunkgate ctl`, distinct per kind of outcome.
 pub mod exit {
     /// Done; a waited-for operation succeeded.
@@ -114,9 +116,11 @@ pub struct WaitArgs {
     /// Return at once with the operation name instead of waiting for the outcome.
     #[arg(long)]
     pub no_wait: bool,
-    /// Give up waiting after this many seconds (the operation goes on).
-    #[arg(long, default_value_t = 60)]
-    pub timeout: u64,
+    /// Give up after this many seconds from the start of the command, whatever is left to
+    /// wait for (the operation goes on in the gateway). Default 60; for a periodic `locate`,
+    /// 60 plus every × polls.
+    #[arg(long)]
+    pub timeout: Option<u64>,
     /// Idempotency key: repeating the command with it returns the same operation.
     #[arg(long)]
     pub request_id: Option<String>,
@@ -1383,6 +1387,8 @@ fn outcome_of(op: &pb::Operation) -> Outcome {
 
 /// Run one ctl command, writing to `out`.
 pub async fn execute(args: CtlArgs, out: &mut (dyn Write + Send)) -> Result<Outcome, CtlError> {
+    // `--timeout` counts from here: connecting, the request and the wait together.
+    let started = Instant::now();
     let clock = Clock::new(args.tz.as_deref())?;
     if let CtlCommand::Kill { yes: false, .. } = &args.command
         && !std::io::stdin().is_terminal()
@@ -1849,6 +1855,12 @@ pub async fn execute(args: CtlArgs, out: &mut (dyn Write + Send)) -> Result<Outc
                 .map_err(status_error)?
                 .into_inner();
             writeln!(out, "{}", describe(&op, &names, &clock))?;
+            for line in outcome::site_lines(&op, &names, &clock)
+                .into_iter()
+                .chain(outcome::poll_lines(&op, &names, &clock))
+            {
+                writeln!(out, "  {}", escape(&line))?;
+            }
             return Ok(Outcome::Done);
         }
         CtlCommand::Cancel { operation } => {
@@ -1987,9 +1999,11 @@ pub async fn execute(args: CtlArgs, out: &mut (dyn Write + Send)) -> Result<Outc
                 seconds: s.min(i64::MAX as u64) as i64,
                 nanos: 0,
             });
-            // A periodic request lasts every × polls; wait for that as well.
-            if let (Some(e), Some(p)) = (every, polls) {
-                wait.timeout = wait.timeout.saturating_add(e.saturating_mul(u64::from(p)));
+            // A periodic request lasts every × polls: without --timeout, wait for that as
+            // well; a --timeout given bounds the whole command as it is.
+            if let (None, Some(e), Some(p)) = (wait.timeout, every, polls) {
+                let lasts = e.saturating_mul(u64::from(p));
+                wait.timeout = Some(DEFAULT_WAIT_SECS.saturating_add(lasts));
             }
             let op = commands
                 .request_location(c.request(pb::RequestLocationRequest {
@@ -2006,16 +2020,12 @@ pub async fn execute(args: CtlArgs, out: &mut (dyn Write + Send)) -> Result<Outc
         writeln!(out, "{}", escape(&op.name))?;
         return Ok(Outcome::Done);
     }
-    follow(
-        &c,
-        &names,
-        &clock,
-        op,
-        Duration::from_secs(wait.timeout),
-        out,
-    )
-    .await
+    let timeout = Duration::from_secs(wait.timeout.unwrap_or(DEFAULT_WAIT_SECS));
+    follow(&c, &names, &clock, op, (started, timeout), out).await
 }
+
+/// How long a command waits for its operation when `--timeout` is not given, s.
+const DEFAULT_WAIT_SECS: u64 = 60;
 
 /// Ask at the terminal; true when the operator typed `yes`.
 fn confirm_kill(radio: &str) -> Result<bool, CtlError> {
@@ -2046,23 +2056,46 @@ fn describe_raw(op: &pb::Operation, names: &Names, clock: &Clock) -> String {
     } else {
         format!(" on {}", names.site(&op.site))
     };
-    let attempts = match op.attempts {
+    let group = !op.site_transmissions.is_empty();
+    // Group traffic goes out once per site; a periodic request's attempts are its last
+    // poll's: neither says anything once it is over.
+    let attempts_count = if group || (op.location_polls > 0 && op.done) {
+        0
+    } else {
+        op.attempts
+    };
+    let attempts = match attempts_count {
         0 => String::new(),
         1 => " (1 attempt)".to_string(),
         n => format!(" ({n} attempts)"),
     };
     let mut s = match state {
+        S::Queued if group && op.site_transmissions.len() == 1 => format!(
+            "{what}: queued on {}",
+            names.site(&op.site_transmissions[0].site)
+        ),
+        S::Queued if group => format!("{what}: queued on {} sites", op.site_transmissions.len()),
         S::Queued => format!("{what}: queued{site}"),
+        // Group traffic takes no answer: it is done once every site has sent it.
+        S::Sent if group => format!("{what}: sending, {}", outcome::sites_progress(op)),
         S::Sent => format!("{what}: sent{site}{attempts}, waiting for the answer"),
         S::Waiting => format!(
-            "{what}: {} polls done, next at {}",
+            "{what}: {} of {} polls done, next at {}",
             op.polls_done,
+            op.location_polls,
             clock.time(op.next_poll_time.as_ref())
         ),
-        S::Succeeded => format!("{what}: succeeded{attempts}"),
+        S::Succeeded => {
+            let how = outcome::delivery_words(op, names, clock);
+            if how.is_empty() {
+                format!("{what}: succeeded{attempts}")
+            } else {
+                format!("{what}: succeeded{attempts}, {how}")
+            }
+        }
         S::Refused => format!("{what}: REFUSED by the radio{attempts}"),
         S::TimedOut => format!("{what}: no answer, timed out{attempts}"),
-        S::Failed => format!("{what}: failed{attempts}"),
+        S::Failed => format!("{what}: FAILED{attempts}"),
         S::Cancelled => format!("{what}: cancelled"),
         S::Unspecified => format!("{what}: state unknown"),
     };
@@ -2070,7 +2103,7 @@ fn describe_raw(op: &pb::Operation, names: &Names, clock: &Clock) -> String {
         let _ = write!(s, ", reason 0x{code:02X}");
     }
     if !op.failure.is_empty() {
-        let _ = write!(s, ": {}", op.failure);
+        let _ = write!(s, ": {}", outcome::failure_words(op, names));
     }
     if !op.operator.is_empty() {
         let _ = write!(s, " (asked by {})", op.operator);
@@ -2078,22 +2111,37 @@ fn describe_raw(op: &pb::Operation, names: &Names, clock: &Clock) -> String {
     s
 }
 
-/// Wait for `op` to finish, printing one line per change of state, attempts or polls.
+/// Wait for `op` to finish, printing one line per change of state, attempts, polls or
+/// sites sent, each finished poll as it comes, and at the end each site's outcome of group
+/// traffic. Gives up `timeout` after `started`: every call to the gateway is bounded by
+/// what is left, so the command ends then even when the gateway is slow to answer.
 async fn follow(
     c: &Client,
     names: &Names,
     clock: &Clock,
     mut op: pb::Operation,
-    timeout: Duration,
+    (started, timeout): (Instant, Duration),
     out: &mut (dyn Write + Send),
 ) -> Result<Outcome, CtlError> {
     use pb::operation_service_client::OperationServiceClient;
     let mut client = OperationServiceClient::new(c.channel.clone());
-    let started = Instant::now();
-    let key = |o: &pb::Operation| (o.state, o.attempts, o.polls_done);
+    let key = |o: &pb::Operation| {
+        let sent = o
+            .site_transmissions
+            .iter()
+            .map(|t| t.state)
+            .collect::<Vec<_>>();
+        (o.state, o.attempts, o.polls_done, sent)
+    };
     let mut shown = None;
+    let mut polls_shown = 0;
     loop {
-        if shown != Some(key(&op)) {
+        let polls = outcome::poll_lines(&op, names, clock);
+        for line in polls.iter().skip(polls_shown) {
+            writeln!(out, "  {}", escape(line))?;
+        }
+        polls_shown = polls_shown.max(polls.len());
+        if shown.as_ref() != Some(&key(&op)) {
             writeln!(
                 out,
                 "{}  {}",
@@ -2104,9 +2152,14 @@ async fn follow(
             shown = Some(key(&op));
         }
         if op.done {
+            for line in outcome::site_lines(&op, names, clock) {
+                writeln!(out, "  {}", escape(&line))?;
+            }
+            out.flush()?;
             return Ok(outcome_of(&op));
         }
-        if started.elapsed() >= timeout {
+        let left = timeout.saturating_sub(started.elapsed());
+        if left.is_zero() {
             let line = format!(
                 "Gave up waiting after {}s; the gateway goes on with {} (`trunkgate ctl operation {}`).",
                 timeout.as_secs(),
@@ -2116,17 +2169,19 @@ async fn follow(
             writeln!(out, "{}", escape(&line))?;
             return Ok(Outcome::TimedOut);
         }
-        op = client
-            .wait_operation(pb::WaitOperationRequest {
-                name: op.name.clone(),
-                timeout: Some(prost_types::Duration {
-                    seconds: 1,
-                    nanos: 0,
-                }),
-            })
-            .await
-            .map_err(status_error)?
-            .into_inner();
+        // The gateway waits at most a second and never past what is left; the call itself is
+        // bounded by what is left too.
+        let step = left.min(Duration::from_secs(1));
+        let call = client.wait_operation(pb::WaitOperationRequest {
+            name: op.name.clone(),
+            timeout: Some(prost_types::Duration {
+                seconds: i64::try_from(step.as_secs()).unwrap_or(1),
+                nanos: i32::try_from(step.subsec_nanos()).unwrap_or(0),
+            }),
+        });
+        if let Ok(r) = tokio::time::timeout(left, call).await {
+            op = r.map_err(status_error)?.into_inner();
+        }
     }
 }
 
@@ -2431,10 +2486,44 @@ pub fn render_event(e: &pb::Event, names: &mut Names, clock: &Clock) -> EventLin
             names.operation_by_name(&o.operation),
             o.polls_done
         )),
-        Some(P::OperationSucceeded(o)) => plain(format!(
-            "{}: succeeded",
-            names.operation_by_name(&o.operation)
+        Some(P::OperationPollTimedOut(o)) => plain(format!(
+            "{}: NO ANSWER to poll {} after {} attempts{}",
+            names.operation_by_name(&o.operation),
+            o.poll,
+            o.attempts,
+            match &o.next_poll_time {
+                Some(t) => format!(", next poll at {}", clock.clock(Some(t))),
+                None => String::new(),
+            }
         )),
+        Some(P::OperationSiteSent(o)) => plain(format!(
+            "{}: sent on {}",
+            names.operation_by_name(&o.operation),
+            names.site(&o.site)
+        )),
+        Some(P::OperationSiteFailed(o)) => plain(format!(
+            "{}: FAILED on {}, {}",
+            names.operation_by_name(&o.operation),
+            names.site(&o.site),
+            outcome::site_state_words(o.state)
+        )),
+        Some(P::OperationSucceeded(o)) => {
+            use pb::DeliveryLevel as L;
+            let how = match L::try_from(o.delivery).unwrap_or(L::Unspecified) {
+                L::Confirmed => ", confirmed by the radio",
+                L::Transmitted => ", transmitted",
+                L::Partial => ", PARTLY transmitted",
+                L::Unspecified => "",
+            };
+            let mut line = format!("{}: succeeded{how}", names.operation_by_name(&o.operation));
+            if let Some(r) = &o.result {
+                let r = outcome::result_words(r, names, clock);
+                if !r.is_empty() {
+                    let _ = write!(line, ", {r}");
+                }
+            }
+            plain(line)
+        }
         Some(P::OperationRefused(o)) => plain(format!(
             "{}: REFUSED by the radio, reason 0x{:02X}",
             names.operation_by_name(&o.operation),

@@ -12,8 +12,9 @@ use super::ids::{
 };
 use super::model::{
     Addressee, Alarm, AlarmState, Call, CallEndReason, DeliveryLevel, DeliveryState, Directory,
-    FailReason, Mark, Message, Operation, OperationResult, OperationState, OtaCommand, Position,
-    PositionReport, Presence, Radio, RadioControl, Refusal, Service, Site, Talkgroup, Team,
+    FailReason, Mark, Message, Operation, OperationResult, OperationState, OtaCommand, PollOutcome,
+    Position, PositionReport, Presence, Radio, RadioControl, Refusal, Service, Site, Talkgroup,
+    Team,
 };
 use super::{Config, Core, State};
 use crate::link::Slot;
@@ -192,6 +193,15 @@ pub enum EventKind {
         #[serde(default)]
         result: Option<OperationResult>,
     },
+    /// One poll of a periodic location request got no answer after `attempts`
+    /// transmissions; the next is due at `next_poll` (`None` after the last poll: the finish
+    /// event follows).
+    OperationPollTimedOut {
+        operation: OperationId,
+        poll: u32,
+        attempts: u8,
+        next_poll: Option<Timestamp>,
+    },
     /// Finished: succeeded, at `delivery` level, with the data asked for. Both `None` in
     /// journals written before they were recorded.
     OperationSucceeded {
@@ -295,6 +305,7 @@ impl EventKind {
             EventKind::OperationSiteFailed { .. } => "operation_site_failed",
             EventKind::OperationAttemptTimedOut { .. } => "operation_attempt_timed_out",
             EventKind::OperationPolled { .. } => "operation_polled",
+            EventKind::OperationPollTimedOut { .. } => "operation_poll_timed_out",
             EventKind::OperationSucceeded { .. } => "operation_succeeded",
             EventKind::OperationRefused { .. } => "operation_refused",
             EventKind::OperationTimedOut { .. } => "operation_timed_out",
@@ -879,6 +890,13 @@ impl Core {
                 if let Some(o) = st.operations.get_mut(operation)
                     && !o.state.is_final()
                 {
+                    if let Some(OperationResult::Location { site, position }) = result {
+                        let outcome = PollOutcome::Position {
+                            site: site.clone(),
+                            position: *position,
+                        };
+                        o.record_poll(*polls_done, at, outcome);
+                    }
                     if result.is_some() {
                         o.result = result.clone().map(Box::new);
                     }
@@ -895,21 +913,26 @@ impl Core {
             } => {
                 if let Some(o) = st.operations.get_mut(operation)
                     && !o.state.is_final()
-                    && result.is_some()
                 {
-                    o.result = result.clone().map(Box::new);
-                }
-                let polls = match st.operations.get(operation) {
-                    Some(Operation {
-                        command: OtaCommand::RequestLocation { .. },
-                        state,
-                        polls_done,
-                        ..
-                    }) if !state.is_final() => Some(polls_done + 1),
-                    _ => None,
-                };
-                if let (Some(p), Some(o)) = (polls, st.operations.get_mut(operation)) {
-                    o.polls_done = p;
+                    if let OtaCommand::RequestLocation { periodic, .. } = o.command {
+                        // The last poll, answered (a last poll that timed out was counted by
+                        // its own event).
+                        if o.polls_done < periodic.map_or(1, |p| p.count) {
+                            o.polls_done += 1;
+                            if periodic.is_some()
+                                && let Some(OperationResult::Location { site, position }) = result
+                            {
+                                let outcome = PollOutcome::Position {
+                                    site: site.clone(),
+                                    position: *position,
+                                };
+                                o.record_poll(o.polls_done, at, outcome);
+                            }
+                        }
+                    }
+                    if result.is_some() {
+                        o.result = result.clone().map(Box::new);
+                    }
                 }
                 st.finish(
                     *operation,
@@ -917,6 +940,29 @@ impl Core {
                     OperationState::Succeeded,
                     cfg.operation_history,
                 );
+            }
+            EventKind::OperationPollTimedOut {
+                operation,
+                poll,
+                attempts,
+                next_poll,
+            } => {
+                if let Some(o) = st.operations.get_mut(operation)
+                    && !o.state.is_final()
+                {
+                    let outcome = PollOutcome::TimedOut {
+                        attempts: *attempts,
+                    };
+                    o.record_poll(*poll, at, outcome);
+                    o.polls_done = *poll;
+                    o.deadline = None;
+                    o.updated = at;
+                    if let Some(next) = next_poll {
+                        o.state = OperationState::Waiting;
+                        o.next_poll = Some(*next);
+                        o.attempts = 0;
+                    }
+                }
             }
             EventKind::OperationRefused { operation, refusal } => {
                 if let Some(o) = st.operations.get_mut(operation)

@@ -1003,10 +1003,32 @@ impl Core {
             }
             _ => self.site_for(command.addressee())?,
         };
-        // Group traffic goes to every site where the group is (docs/air-commands.md §0).
-        let group_sites = match command.addressee() {
-            Addressee::Talkgroup(tg) => self.group_sites(tg),
-            Addressee::Radio(_) => Vec::new(),
+        // Group traffic goes to every site where the group is (docs/air-commands.md §0), and
+        // so does the acknowledgement of an alarm raised in a group call, on the sites whose
+        // profile can send it (§8).
+        let group_sites = match (&command, command.addressee()) {
+            (_, Addressee::Talkgroup(tg)) => self.group_sites(tg),
+            (
+                OtaCommand::AcknowledgeEmergency {
+                    talkgroup: Some(tg),
+                    ..
+                },
+                _,
+            ) => {
+                let mut sites = self.group_sites(*tg);
+                if !sites.contains(&site) {
+                    sites.push(site.clone());
+                    sites.sort();
+                }
+                sites.retain(|s| {
+                    self.state
+                        .sites
+                        .get(s)
+                        .is_some_and(|s| s.profile.supports(Service::EmergencyAck))
+                });
+                sites
+            }
+            (_, Addressee::Radio(_)) => Vec::new(),
         };
         let profile = self
             .state
@@ -1067,6 +1089,7 @@ impl Core {
             failure: None,
             deliveries,
             result: None,
+            polls: Vec::new(),
         };
         self.emit(
             now,
@@ -1139,6 +1162,11 @@ impl Core {
                     );
                     if op.attempts < cfg.max_attempts {
                         self.requeue(now, &op, out);
+                    } else if let OtaCommand::RequestLocation {
+                        periodic: Some(p), ..
+                    } = op.command
+                    {
+                        self.poll_timed_out(now, &op, p, out);
                     } else {
                         let attempts = op.attempts;
                         let kind = EventKind::OperationTimedOut {
@@ -1169,6 +1197,50 @@ impl Core {
                 _ => {}
             }
         }
+    }
+
+    /// A poll of a periodic location request got no answer after every attempt: record it
+    /// and go on with the next poll; after the last, the request succeeded if any poll was
+    /// answered (its result is the latest position), else it timed out.
+    fn poll_timed_out(
+        &mut self,
+        now: Timestamp,
+        op: &Operation,
+        p: super::Periodic,
+        out: &mut Vec<Output>,
+    ) {
+        let operation = op.id;
+        let attempts = op.attempts;
+        let poll = op.polls_done.saturating_add(1);
+        let last = poll >= p.count;
+        let kind = EventKind::OperationPollTimedOut {
+            operation,
+            poll,
+            attempts,
+            next_poll: (!last).then(|| now.plus_ms(p.interval_ms)),
+        };
+        self.emit(now, kind, out);
+        if !last {
+            return;
+        }
+        let answered = self
+            .state
+            .operations
+            .get(&operation)
+            .is_some_and(Operation::any_poll_answered);
+        let kind = if answered {
+            EventKind::OperationSucceeded {
+                operation,
+                delivery: Some(DeliveryLevel::Confirmed),
+                result: op.result.as_deref().cloned(),
+            }
+        } else {
+            EventKind::OperationTimedOut {
+                operation,
+                attempts,
+            }
+        };
+        self.emit(now, kind, out);
     }
 
     /// Group traffic: once every site's transmission is sent or failed, finish the
@@ -1238,6 +1310,26 @@ impl Core {
     /// talkgroup's own slot for group traffic, else the radio's last-heard slot where the site
     /// follows it, else the site's slot.
     fn slot_for(&self, op: &Operation, site: &Site) -> Slot {
+        let group = match (&op.command, op.command.addressee()) {
+            (_, Addressee::Talkgroup(tg)) => Some(tg),
+            // An alarm acknowledgement on every site of the group: on the group's slot.
+            (
+                OtaCommand::AcknowledgeEmergency {
+                    talkgroup: Some(tg),
+                    ..
+                },
+                _,
+            ) if !op.deliveries.is_empty() => Some(*tg),
+            _ => None,
+        };
+        if let Some(tg) = group {
+            return self
+                .state
+                .talkgroups
+                .get(&tg)
+                .and_then(|t| t.slot)
+                .unwrap_or(site.air.slot);
+        }
         match op.command.addressee() {
             Addressee::Talkgroup(tg) => self
                 .state

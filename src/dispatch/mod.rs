@@ -46,10 +46,10 @@ pub use ids::{
 pub use model::{
     Addressee, AirProfile, Alarm, AlarmState, Call, CallEndReason, Capabilities, DeliveryLevel,
     DeliveryState, Direction, Directory, DirectoryRadio, DirectorySite, DirectoryTalkgroup,
-    DirectoryTeam, FailReason, Mark, Message, MessageBody, MessageMark, Operation, OperationResult,
-    OperationState, OtaCommand, Periodic, Position, PositionReport, PositionSource, Presence,
-    Priority, Radio, RadioControl, Refusal, Service, Site, SiteAir, SiteDelivery, Talkgroup, Team,
-    Track,
+    DirectoryTeam, FailReason, LocationPoll, Mark, Message, MessageBody, MessageMark, Operation,
+    OperationResult, OperationState, OtaCommand, Periodic, PollOutcome, Position, PositionReport,
+    PositionSource, Presence, Priority, Radio, RadioControl, Refusal, Service, Site, SiteAir,
+    SiteDelivery, Talkgroup, Team, Track,
 };
 pub use query::{
     AlarmFilter, CallFilter, ListPage, MAX_SCAN, MessageFilter, Page, RadioFilter, RadioView,

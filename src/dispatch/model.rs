@@ -621,7 +621,7 @@ pub struct Operation {
     pub deadline: Option<Timestamp>,
     /// Periodic location: the next poll.
     pub next_poll: Option<Timestamp>,
-    /// Periodic location: polls answered.
+    /// Periodic location: polls finished, answered or timed out.
     pub polls_done: u32,
     /// The refusal, when refused.
     pub refusal: Option<Refusal>,
@@ -635,6 +635,31 @@ pub struct Operation {
     /// (the latest poll's, for a periodic one).
     #[serde(default)]
     pub result: Option<Box<OperationResult>>,
+    /// Periodic location: each finished poll's outcome, in order (at most
+    /// `Config::max_polls`); empty for other operations.
+    #[serde(default)]
+    pub polls: Vec<LocationPoll>,
+}
+
+/// The outcome of one poll of a periodic location request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LocationPoll {
+    /// Which poll, from 1.
+    pub poll: u32,
+    /// When it finished.
+    pub at: Timestamp,
+    /// What came of it.
+    pub outcome: PollOutcome,
+}
+
+/// What one poll of a periodic location request came to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PollOutcome {
+    /// The radio reported its position, received on `site`.
+    Position { site: SiteId, position: Position },
+    /// No answer after `attempts` transmissions.
+    TimedOut { attempts: u8 },
 }
 
 /// The data a command asked for, carried by its result.
@@ -661,6 +686,26 @@ pub enum DeliveryLevel {
 }
 
 impl Operation {
+    /// Keep a periodic location request's poll outcome; never more than its polls.
+    pub(crate) fn record_poll(&mut self, poll: u32, at: Timestamp, outcome: PollOutcome) {
+        let OtaCommand::RequestLocation {
+            periodic: Some(p), ..
+        } = self.command
+        else {
+            return;
+        };
+        if self.polls.len() < p.count as usize && self.polls.last().is_none_or(|l| l.poll < poll) {
+            self.polls.push(LocationPoll { poll, at, outcome });
+        }
+    }
+
+    /// True when a periodic location request has had at least one poll answered.
+    pub fn any_poll_answered(&self) -> bool {
+        self.polls
+            .iter()
+            .any(|p| matches!(p.outcome, PollOutcome::Position { .. }))
+    }
+
     /// The delivery level of a succeeded operation; `None` until it succeeded.
     pub fn delivery_level(&self) -> Option<DeliveryLevel> {
         if self.state != OperationState::Succeeded {
