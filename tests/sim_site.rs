@@ -10,7 +10,7 @@ use trunkgate::dispatch::egress;
 use trunkgate::dispatch::ingest::Ingest;
 use trunkgate::dispatch::{
     Addressee, AirEvent, AirMessage, AirProfile, Answer, Input, PositionSource, RadioId, Service,
-    SiteId,
+    SiteId, TalkgroupId,
 };
 use trunkgate::link::{Received, Transmit};
 use trunkgate::sim::{RadioSpec, SimConfig, SimSite, SimSiteConfig, SiteSpec};
@@ -333,4 +333,21 @@ fn a_radio_out_of_coverage_never_answers() {
     );
     assert!(answers.is_empty());
     assert_eq!(site.counters().answers, 0);
+}
+
+/// A text to a talkgroup counts once per radio of the site on it; a text to another group,
+/// none.
+#[test]
+fn a_group_text_is_counted_by_the_radios_on_the_group() {
+    let mut site = one_radio_site(Dialect::Pdt, false);
+    let _ = run(&mut site, 0, 3_000);
+    let text = |tg: u32| AirMessage::Text {
+        to: Addressee::Talkgroup(TalkgroupId::new(tg).unwrap()),
+        text: "集合".into(),
+    };
+    for (tg, at) in [(0x10_0002, 4_000), (0x10_0001, 10_000)] {
+        let _ = exchange(&mut site, AirProfile::Pdt, Dialect::Pdt, &text(tg), at);
+    }
+    assert_eq!(site.counters().group_texts_received, 1);
+    assert_eq!(site.counters().texts_received, 0);
 }

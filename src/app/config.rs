@@ -308,6 +308,16 @@ pub struct HomebrewMasterConfig {
     /// Milliseconds between two bursts of one slot with `air_rate` (60: the air rate).
     #[serde(default = "default_burst_interval")]
     pub tx_burst_interval_ms: u64,
+    /// Relay bursts between the peers (HBlink's repeat mode; true by default). False hands
+    /// each peer's traffic to the gateway alone: what reaches a site is what the gateway
+    /// sends it (group traffic goes to every site of the group regardless,
+    /// docs/air-commands.md §0).
+    #[serde(default = "default_relay")]
+    pub relay: bool,
+}
+
+fn default_relay() -> bool {
+    true
 }
 
 fn default_peer_timeout() -> u64 {
@@ -1168,6 +1178,24 @@ site = "a"
             report.starts_with("t.toml:3:") && report.contains("motorola_tms"),
             "{report}"
         );
+    }
+
+    #[test]
+    fn the_master_relays_unless_told_not_to() {
+        let config = Config::load(BASE).expect("BASE loads");
+        assert!(config.homebrew_master.as_ref().is_some_and(|m| m.relay));
+        let off = BASE.replace(
+            "bind = \"127.0.0.1:62031\"\n",
+            "bind = \"127.0.0.1:62031\"\nrelay = false\n",
+        );
+        let config = Config::load(&off).expect("relay = false loads");
+        assert!(config.homebrew_master.as_ref().is_some_and(|m| !m.relay));
+        let bad = BASE.replace(
+            "bind = \"127.0.0.1:62031\"\n",
+            "bind = \"127.0.0.1:62031\"\nrelay = \"no\"\n",
+        );
+        let text = Config::load(&bad).unwrap_err().render("t.toml");
+        assert!(text.starts_with("t.toml:4:"), "{text}");
     }
 
     #[test]

@@ -283,6 +283,7 @@ pub async fn start(
         let mut mc = MasterConfig::new(bind, peers);
         mc.ping_timeout = Duration::from_secs(master.peer_timeout_secs);
         mc.hang_time = Duration::from_millis(master.hang_time_ms);
+        mc.relay = master.relay;
         mc.pacing = config::pacing(master.tx_pacing, master.tx_burst_interval_ms);
         mc.tx_slots = master
             .peers

@@ -163,6 +163,9 @@ pub struct SimCounters {
     pub dropped: u64,
     /// Texts received by radios.
     pub texts_received: u64,
+    /// Texts to a talkgroup received, counted once per radio of the site on that talkgroup
+    /// (in coverage, not stunned or killed).
+    pub group_texts_received: u64,
 }
 
 /// One simulated site (module doc).
@@ -914,6 +917,20 @@ impl SimSite {
     fn data(&mut self, now: u64, pdu: &DataPdu) {
         let h = pdu.header;
         if h.group {
+            // A text to a talkgroup reaches every radio of the site listening to it.
+            if let sdata::Message::Text { .. } = sdata::decode(pdu) {
+                let members = self
+                    .radios
+                    .iter()
+                    .filter(|r| {
+                        r.talkgroup == h.destination
+                            && !r.spec.out_of_coverage
+                            && !r.stunned
+                            && !r.killed
+                    })
+                    .count();
+                self.counters.group_texts_received += members as u64;
+            }
             return;
         }
         let Some(i) = self.addressed(h.destination) else {

@@ -43,7 +43,8 @@
 //! meaning. Each cause is logged when it starts (with peer ID, address and reason) and when it
 //! has been quiet for [`MasterConfig::failure_quiet`] (with the count), never once per packet.
 //!
-//! Relay (docs/transports.md §2.8, HBlink3 repeat mode): DMRD from peer A goes to the gateway and
+//! Relay (docs/transports.md §2.8, HBlink3 repeat mode), unless [`MasterConfig::relay`] turns it
+//! off (then every peer's DMRD goes to the gateway alone): DMRD from peer A goes to the gateway and
 //! to the other logged-in peers on the same slot, octets 11-14 rewritten to each receiver's ID.
 //! Group traffic (and so group CSBKs and data) goes to every other peer; private calls and data
 //! go to the peer where the called radio was last heard, when the master has heard it, and
@@ -166,6 +167,9 @@ pub struct MasterConfig {
     /// serving repeaters with different command slots at one site, e.g. a simplex hotspot
     /// that only carries TS2, docs/transports.md §1.7).
     pub tx_slots: HashMap<PeerId, Slot>,
+    /// Relay DMRD between peers (true by default); false hands every peer's traffic to the
+    /// gateway alone, so what a site receives is what the gateway sends it.
+    pub relay: bool,
 }
 
 impl MasterConfig {
@@ -188,6 +192,7 @@ impl MasterConfig {
             pacing: Pacing::default(),
             tx_queue_bursts: 1024,
             tx_slots: HashMap::new(),
+            relay: true,
         }
     }
 }
@@ -395,6 +400,7 @@ pub struct MasterCore {
     max_pending: usize,
     failures: FailureLog,
     tx_slots: HashMap<PeerId, Slot>,
+    relay: bool,
     rng: SplitMix,
     counters: Arc<HomebrewCounters>,
 }
@@ -431,6 +437,7 @@ impl MasterCore {
                 episodes: Default::default(),
             },
             tx_slots: config.tx_slots.clone(),
+            relay: config.relay,
             rng,
             counters,
         }
@@ -902,6 +909,9 @@ impl MasterCore {
             });
         }
         out.push(MasterAction::Deliver(received(&entry.site, &d, now)));
+        if !self.relay {
+            return;
+        }
         let sender_allow = entry.allow.clone();
 
         // Remember where the source radio is, for private calls to it.
@@ -1427,6 +1437,31 @@ mod tests {
         assert_eq!(counters.snapshot().wrong_address, 2);
         assert_eq!(counters.snapshot().link.unauthenticated, 2);
         assert_eq!(m.connected(), vec![A, B]);
+    }
+
+    #[test]
+    fn with_the_relay_off_peers_traffic_goes_to_the_gateway_alone() {
+        let t = Instant::now();
+        let counters = Arc::new(HomebrewCounters::default());
+        let mut cfg = MasterConfig::new(
+            addr(0),
+            vec![entry(A, "north", None), entry(B, "south", None)],
+        );
+        cfg.relay = false;
+        let mut m = MasterCore::new(&cfg, SplitMix::new(7), counters.clone());
+        for (id, port) in [(A, 1), (B, 2)] {
+            login(&mut m, t, id, addr(port));
+        }
+        for call in [CallType::Group, CallType::Private] {
+            let out = feed(
+                &mut m,
+                t,
+                addr(1),
+                dmrd(A, Slot::One, call, 4_600_123, 46_001, 10),
+            );
+            assert!(matches!(out[..], [MasterAction::Deliver(_)]), "{out:?}");
+        }
+        assert_eq!(counters.snapshot().relayed, 0);
     }
 
     #[test]
