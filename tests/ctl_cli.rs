@@ -287,6 +287,30 @@ fn errors_exit_codes_closed_pipe_and_kill_confirmation() {
         "{}",
         sentence(&out)
     );
+    // `--timeout` bounds the whole command, a periodic locate included: the process ends
+    // after its 3 s, not after the polls 10 s apart.
+    let started = Instant::now();
+    let out = ctl(
+        api,
+        &[
+            "locate",
+            &heard,
+            "--every",
+            "10",
+            "--polls",
+            "3",
+            "--timeout",
+            "3",
+        ],
+    );
+    let took = started.elapsed();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(out.status.code(), Some(5), "{stdout}{}", sentence(&out));
+    assert!(stdout.contains("Gave up waiting after 3s"), "{stdout}");
+    assert!(
+        took < Duration::from_secs(10),
+        "ran {took:?} with --timeout 3: {stdout}"
+    );
 
     // Kill: a reason is required, and without a terminal only --yes confirms.
     let out = ctl(api, &["kill", "57120201"]);

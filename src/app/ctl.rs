@@ -33,7 +33,13 @@
 //!   it against its directory and refuses an ambiguous one naming both readings. Teams are
 //!   named by their configured name (`qingshan`) or display name. By default they wait for the
 //!   outcome, printing one line per state change; `--no-wait` prints the operation and
-//!   returns at once. `kill` needs `--reason` (sent with the request) and a confirmation:
+//!   returns at once. The final line says what the outcome means (`outcome`): confirmed by
+//!   the radio, transmitted, or PARTLY transmitted with the failed sites named, the failure's
+//!   reason, and the data asked for (a check's site and signal, a location's coordinates,
+//!   accuracy, fix time and source); group traffic lists each site's outcome under it, a
+//!   periodic `locate` each poll's as it comes. `--timeout` bounds the whole command from its
+//!   start (every call to the gateway included); then it gives up waiting (exit 5) and the
+//!   operation goes on. `kill` needs `--reason` (sent with the request) and a confirmation:
 //!   typed `yes` at a terminal, or `--yes`.
 //! - `messages` lists texts and status messages of both directions, newest first, with
 //!   filters; `inbox` lists received ones, those not yet handled first; `mark-read` and
