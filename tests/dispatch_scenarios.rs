@@ -3151,8 +3151,8 @@ fn a_periodic_location_request_lists_each_poll_outcome() {
     let op = h.core.operation(OperationId(0)).unwrap();
     assert_eq!((op.state, op.polls_done), (OperationState::Succeeded, 3));
     assert_eq!(
-        op.polls,
-        vec![
+        op.polls(),
+        [
             LocationPoll {
                 poll: 1,
                 at: Timestamp(2_000),
@@ -3228,8 +3228,8 @@ fn a_periodic_location_request_lists_each_poll_outcome() {
     let op = h.core.operation(OperationId(0)).unwrap();
     assert_eq!(op.state, OperationState::TimedOut);
     assert_eq!(
-        op.polls,
-        vec![LocationPoll {
+        op.polls(),
+        [LocationPoll {
             poll: 1,
             at: Timestamp(29_620),
             outcome: PollOutcome::TimedOut { attempts: 3 },

@@ -732,7 +732,7 @@ pub fn operation(o: &Operation) -> pb::Operation {
             .collect(),
         delivery: o.delivery_level().map_or(0, |l| delivery_level(l) as i32),
         result: o.result.as_deref().map(operation_result),
-        polls: o.polls.iter().map(location_poll).collect(),
+        polls: o.polls().iter().map(location_poll).collect(),
         ..pb::Operation::default()
     };
     let kind = match &o.command {

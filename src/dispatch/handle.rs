@@ -1089,7 +1089,7 @@ impl Core {
             failure: None,
             deliveries,
             result: None,
-            polls: Vec::new(),
+            polls: None,
         };
         self.emit(
             now,

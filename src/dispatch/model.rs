@@ -636,9 +636,11 @@ pub struct Operation {
     #[serde(default)]
     pub result: Option<Box<OperationResult>>,
     /// Periodic location: each finished poll's outcome, in order (at most
-    /// `Config::max_polls`); empty for other operations.
-    #[serde(default)]
-    pub polls: Vec<LocationPoll>,
+    /// `Config::max_polls`); `None` for other operations and before the first poll ended.
+    /// Boxed, so operations (and the events that carry them) stay small; read it with
+    /// [`Operation::polls`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub polls: Option<Box<Vec<LocationPoll>>>,
 }
 
 /// The outcome of one poll of a periodic location request.
@@ -694,14 +696,20 @@ impl Operation {
         else {
             return;
         };
-        if self.polls.len() < p.count as usize && self.polls.last().is_none_or(|l| l.poll < poll) {
-            self.polls.push(LocationPoll { poll, at, outcome });
+        let polls = self.polls.get_or_insert_with(Box::default);
+        if polls.len() < p.count as usize && polls.last().is_none_or(|l| l.poll < poll) {
+            polls.push(LocationPoll { poll, at, outcome });
         }
+    }
+
+    /// Periodic location: each finished poll's outcome, in order.
+    pub fn polls(&self) -> &[LocationPoll] {
+        self.polls.as_deref().map_or(&[], Vec::as_slice)
     }
 
     /// True when a periodic location request has had at least one poll answered.
     pub fn any_poll_answered(&self) -> bool {
-        self.polls
+        self.polls()
             .iter()
             .any(|p| matches!(p.outcome, PollOutcome::Position { .. }))
     }
