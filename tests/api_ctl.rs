@@ -428,4 +428,18 @@ async fn a_group_text_prints_each_site_outcome() {
         lines[n - 1].starts_with("  城关: sent on slot 1 at "),
         "{out}"
     );
+    // A status to the group reads the same way (once the text's air time is over).
+    srv.backend.advance(1_000).await;
+    let (r, out) = run(&srv, &["status", "80020910", "5"]).await;
+    assert_eq!(r.unwrap(), Outcome::Done, "{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    let n = lines.len();
+    assert!(
+        lines[n - 2].contains("succeeded, transmitted on 城关 (no acknowledgement is possible)"),
+        "{out}"
+    );
+    assert!(
+        lines[n - 1].starts_with("  城关: sent on slot 1 at "),
+        "{out}"
+    );
 }

@@ -2487,11 +2487,25 @@ pub fn render_event(e: &pb::Event, names: &mut Names, clock: &Clock) -> EventLin
             names.operation_by_name(&o.operation),
             o.attempt
         )),
-        Some(P::OperationPolled(o)) => plain(format!(
-            "{}: {} polls done",
-            names.operation_by_name(&o.operation),
-            o.polls_done
-        )),
+        Some(P::OperationPolled(o)) => {
+            let mut line = format!(
+                "{}: poll {} answered",
+                names.operation_by_name(&o.operation),
+                o.polls_done
+            );
+            if let Some(r) = &o.result {
+                let r = outcome::result_words(r, names, clock);
+                if !r.is_empty() {
+                    let _ = write!(line, ", {r}");
+                }
+            }
+            let _ = write!(
+                line,
+                "; next poll at {}",
+                clock.clock(o.next_poll_time.as_ref())
+            );
+            plain(line)
+        }
         Some(P::OperationPollTimedOut(o)) => plain(format!(
             "{}: NO ANSWER to poll {} after {} attempts{}",
             names.operation_by_name(&o.operation),
