@@ -443,3 +443,35 @@ async fn a_group_text_prints_each_site_outcome() {
         "{out}"
     );
 }
+
+/// A check to a stunned radio is refused before anything is sent, in one plain sentence that
+/// says what to do.
+#[tokio::test]
+async fn a_stunned_radio_is_refused_in_one_sentence() {
+    let srv = server().await;
+    let backend = srv.backend.clone();
+    let answer = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        backend
+            .air(AirEvent::Answer {
+                radio: a(),
+                service: None,
+                answer: Answer::Accepted,
+            })
+            .await;
+    });
+    let (r, out) = run(&srv, &["stun", "80020200"]).await;
+    answer.await.unwrap();
+    assert_eq!(r.unwrap(), Outcome::Done, "{out}");
+    let sent = srv.backend.transmit_count();
+    let (r, out) = run(&srv, &["check", "80020200"]).await;
+    let e = r.expect_err(&out);
+    assert_eq!(
+        (e.code, e.message.as_str()),
+        (
+            exit::REFUSED,
+            "Radio 80020200 is stunned and cannot answer; revive it first."
+        )
+    );
+    assert_eq!(srv.backend.transmit_count(), sent, "nothing was sent");
+}
