@@ -58,6 +58,8 @@ use crate::api::pb;
 use crate::api::service::{OPERATOR_METADATA, OPERATOR_METADATA_BIN};
 use crate::dispatch::{DialNumber, IdKind};
 
+mod status;
+
 /// Exit statuses of `trunkgate ctl`, distinct per kind of outcome.
 pub mod exit {
     /// Done; a waited-for operation succeeded.
@@ -154,6 +156,8 @@ pub enum CtlCommand {
     },
     /// List sites and their links.
     Sites,
+    /// The gateway on one screen: links, journal, watchers, queues per site and slot.
+    Gateway,
     /// List teams.
     Teams,
     /// List active and recent calls.
@@ -1407,6 +1411,7 @@ pub async fn execute(args: CtlArgs, out: &mut (dyn Write + Send)) -> Result<Outc
             | CtlCommand::Talkgroups { .. }
             | CtlCommand::Sites
             | CtlCommand::Teams
+            | CtlCommand::Gateway
     );
     let names = Names::load(&c, needs_radios).await?;
     let radio_req = |radio: &str, w: &WaitArgs, reason: String| -> Result<_, CtlError> {
@@ -1525,6 +1530,7 @@ pub async fn execute(args: CtlArgs, out: &mut (dyn Write + Send)) -> Result<Outc
             out.write_all(table(&headers, &rows).as_bytes())?;
             return Ok(Outcome::Done);
         }
+        CtlCommand::Gateway => return status::run(&c.channel, &clock, out).await,
         CtlCommand::Teams => {
             let rows: Vec<Vec<String>> = names
                 .teams
