@@ -111,6 +111,7 @@ pub fn run_serve(file: Option<&Path>, options: serve::ServeOptions) -> ExitCode 
         println!("  trunkgate ctl --server {server} radios");
         println!("  trunkgate ctl --server {server} watch --snapshot");
         println!("  trunkgate ctl --server {server} check <radio>");
+        println!("  trunkgate ctl --server {server} gateway");
         println!("stop with Ctrl-C");
         systemd::ready();
         let watchdog = tokio::spawn(systemd::watchdog(

@@ -59,6 +59,8 @@ pub struct ServeOptions {
     pub listen: Option<SocketAddr>,
     /// Override the Homebrew master's bind address.
     pub homebrew: Option<SocketAddr>,
+    /// Override `[metrics] listen` (turns the metrics endpoint on).
+    pub metrics: Option<SocketAddr>,
 }
 
 /// What a running gateway exposes to its caller (tests use the addresses; tests and the
@@ -652,7 +654,7 @@ pub async fn start(
         callouts: None,
     };
     let mut metrics_addr = None;
-    if let Some(addr) = config.metrics.listen {
+    if let Some(addr) = options.metrics.or(config.metrics.listen) {
         let listener = super::metrics::http::bind(addr)
             .await
             .with_context(|| format!("binding the metrics endpoint on {addr}"))?;
