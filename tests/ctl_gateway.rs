@@ -82,7 +82,10 @@ fn until(api: SocketAddr, what: &str, ok: impl Fn(&str) -> bool) -> String {
 fn row<'a>(text: &'a str, words: &[&str]) -> Option<&'a str> {
     text.lines().find(|l| {
         let cells: Vec<&str> = l.split_whitespace().collect();
-        words.iter().enumerate().all(|(i, w)| cells.get(i) == Some(w))
+        words
+            .iter()
+            .enumerate()
+            .all(|(i, w)| cells.get(i) == Some(w))
     })
 }
 
@@ -119,7 +122,11 @@ fn one_screen_shows_links_journal_watchers_and_queues() {
         row(t, &["homebrew-master", "homebrew_master", "county-town"])
             .is_some_and(|r| r.contains("unknown_peer"))
     });
-    let link = row(&text, &["homebrew-master", "homebrew_master", "county-town"]).unwrap();
+    let link = row(
+        &text,
+        &["homebrew-master", "homebrew_master", "county-town"],
+    )
+    .unwrap();
     let cells: Vec<&str> = link.split_whitespace().collect();
     // LINK KIND SITE STATE FRAMES-IN FRAMES-OUT BAD LOGIN-FAILS ...
     assert!(cells[4].parse::<u64>().unwrap() > 0, "frames in: {link}");

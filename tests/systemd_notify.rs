@@ -67,7 +67,8 @@ fn the_gateway_tells_systemd_it_is_ready_feeds_the_watchdog_and_says_it_stops() 
         };
         if msg.lines().any(|l| l == "WATCHDOG=1") {
             assert!(
-                seen.iter().any(|m: &String| m.lines().any(|l| l == "READY=1")),
+                seen.iter()
+                    .any(|m: &String| m.lines().any(|l| l == "READY=1")),
                 "a watchdog ping before READY=1: {seen:?}"
             );
             watchdogs += 1;
