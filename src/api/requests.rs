@@ -188,7 +188,7 @@ impl Outcome {
         }
     }
 
-    fn from_headers(&mut self, headers: &http::HeaderMap) -> bool {
+    fn record_headers(&mut self, headers: &http::HeaderMap) -> bool {
         match headers.get("grpc-status") {
             Some(v) => {
                 let code = v
@@ -236,7 +236,7 @@ impl<B: http_body::Body> http_body::Body for Counted<B> {
         match &polled {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(trailers) = frame.trailers_ref() {
-                    self.outcome.from_headers(trailers);
+                    self.outcome.record_headers(trailers);
                 }
             }
             Poll::Ready(Some(Err(_))) => self.outcome.record(UNKNOWN),
@@ -307,7 +307,7 @@ where
                     return Err(e);
                 }
             };
-            outcome.from_headers(response.headers());
+            outcome.record_headers(response.headers());
             Ok(response.map(|b| Counted {
                 inner: Box::pin(b),
                 outcome,
