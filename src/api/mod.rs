@@ -28,6 +28,10 @@
 //!   Accepted sockets get TCP_NODELAY (docs/performance.md §1d: Nagle plus delayed ACK gave
 //!   40 ms stalls). On shutdown, streams end with UNAVAILABLE naming their resume cursor, idle
 //!   connections are closed at once, and the server stops after at most `ApiConfig::grace`.
+//! - Every call is counted by method and gRPC status code and runs in an `rpc` log span with
+//!   its method and request ID ([`requests`]); the gateway's metrics read the counts.
+//!   `GatewayService.GetStatus` answers what the [`Backend`] reports of the gateway itself
+//!   ([`status_service`]).
 //! - A request that does not decode is INVALID_ARGUMENT (field `request`), one over the
 //!   message size limit RESOURCE_EXHAUSTED (reason `REQUEST_TOO_LARGE`) ([`conn::GuardLayer`]).
 //! - Listening beyond loopback logs a warning at start: the API has no authentication yet.

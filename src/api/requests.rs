@@ -10,7 +10,8 @@
 //!
 //! Each call runs in a `rpc` span with `method` and `request_id` fields: the client's
 //! `x-request-id` metadata when it sends a short printable one, else `r` and a number the
-//! gateway counts up from 1 at start. Log lines written while the call is handled carry both.
+//! gateway counts up from 1 at start. Log lines written while the call is handled carry both,
+//! and so does the debug line (target `trunkgate::api::requests`) saying how it ended.
 
 use std::collections::HashMap;
 use std::pin::Pin;
@@ -178,6 +179,8 @@ struct Outcome {
     requests: Arc<ApiRequests>,
     method: String,
     done: bool,
+    /// The call's span: the debug line saying how it ended is written in it.
+    span: tracing::Span,
 }
 
 impl Outcome {
@@ -185,21 +188,20 @@ impl Outcome {
         if !self.done {
             self.done = true;
             self.requests.count(&self.method, code);
+            let code = CODES.get(code).copied().unwrap_or(CODES[UNKNOWN]);
+            self.span
+                .in_scope(|| tracing::debug!(code, "API call ended"));
         }
     }
 
-    fn record_headers(&mut self, headers: &http::HeaderMap) -> bool {
-        match headers.get("grpc-status") {
-            Some(v) => {
-                let code = v
-                    .to_str()
-                    .ok()
-                    .and_then(|s| s.parse::<usize>().ok())
-                    .unwrap_or(UNKNOWN);
-                self.record(code);
-                true
-            }
-            None => false,
+    fn record_headers(&mut self, headers: &http::HeaderMap) {
+        if let Some(v) = headers.get("grpc-status") {
+            let code = v
+                .to_str()
+                .ok()
+                .and_then(|s| s.parse::<usize>().ok())
+                .unwrap_or(UNKNOWN);
+            self.record(code);
         }
     }
 }
@@ -297,6 +299,7 @@ where
             requests: Arc::clone(&self.requests),
             method,
             done: false,
+            span: span.clone(),
         };
         let fut = self.inner.call(req).instrument(span);
         Box::pin(async move {

@@ -56,3 +56,42 @@ pub fn init(config: &LogConfig) {
             .init(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::config::{Config, DEMO};
+
+    #[test]
+    fn a_level_that_is_not_a_filter_and_a_metrics_port_on_the_api_are_problems() {
+        let text = DEMO
+            .replace("level = \"info\"", "level = \"trunkgate=loud\"")
+            .replace(
+                "listen = \"127.0.0.1:9464\"",
+                "listen = \"127.0.0.1:50051\"",
+            );
+        let report = Config::load(&text).unwrap_err().render("t.toml");
+        assert!(
+            report.contains("[log] level \"trunkgate=loud\" is not a log filter"),
+            "{report}"
+        );
+        assert!(
+            report.contains("[metrics] listen 127.0.0.1:50051 is the gRPC API's address"),
+            "{report}"
+        );
+        // Both name their lines.
+        assert_eq!(report.lines().count(), 2, "{report}");
+        assert!(report.lines().all(|l| l.starts_with("t.toml:")), "{report}");
+    }
+
+    #[test]
+    fn the_demo_levels_and_formats_read() {
+        let config = Config::parse(DEMO).unwrap();
+        assert_eq!(config.log.level, "info");
+        assert_eq!(config.log.format, super::LogFormat::Text);
+        let json = DEMO.replace("format = \"text\"", "format = \"json\"");
+        assert_eq!(
+            Config::parse(&json).unwrap().log.format,
+            super::LogFormat::Json
+        );
+    }
+}
