@@ -40,6 +40,9 @@
 //!   `mark-handled` mark one (journaled with the `--operator`); `track` prints a radio's
 //!   position reports from the journal, newest first. Same conventions: local times, names,
 //!   `… N more`.
+//! - `gateway` prints the gateway itself on one screen (`GatewayService.GetStatus`; `status`
+//!   is the command that sends a status message): links, journal, watchers, queues per site
+//!   and slot (`ctl/status.rs`).
 //! - Errors are one plain sentence on standard error, and the exit status says what kind
 //!   ([`exit`], also in `ctl --help`).
 

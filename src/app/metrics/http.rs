@@ -3,9 +3,11 @@
 //! Each scrape encodes the registry on a blocking thread (reading the journal's oldest
 //! sequence number and file sizes touches the disk) in the Prometheus text format 0.0.4.
 //! Any other path is 404, any other method 405. Connections are bounded
-//! ([`MAX_CONNECTIONS`]); one over the bound is closed at once, and a connection that sends
+//! ([`MAX_CONNECTIONS`]); one over the bound is closed at once (logged when that starts and
+//! when it stops), and a connection that sends
 //! no complete request head within [`HEADER_TIMEOUT`] is closed. Accept failures (out of
-//! file handles) are logged once per episode and retried after a pause. On shutdown the
+//! file handles) are logged once per episode and retried after a pause. Listening beyond
+//! loopback logs a warning at start: the endpoint has no authentication. On shutdown the
 //! listener closes and open scrapes are cut.
 
 use std::convert::Infallible;
@@ -34,7 +36,17 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(200);
 pub async fn serve(listener: TcpListener, registry: Registry, shutdown: CancellationToken) {
     let registry = Arc::new(registry);
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    if let Ok(local) = listener.local_addr()
+        && !local.ip().is_loopback()
+    {
+        tracing::warn!(
+            %local,
+            "the metrics endpoint listens beyond this host and has no authentication: keep {local} on a management network"
+        );
+    }
     let mut failing = false;
+    // Set while connections over MAX_CONNECTIONS are being closed: (closed so far).
+    let mut refusing: Option<u64> = None;
     loop {
         let accepted = tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -56,9 +68,22 @@ pub async fn serve(listener: TcpListener, registry: Registry, shutdown: Cancella
             }
         };
         let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
-            tracing::debug!(%peer, "metrics: too many scrape connections, closing one");
+            match &mut refusing {
+                Some(n) => *n += 1,
+                None => {
+                    tracing::warn!(
+                        %peer,
+                        max = MAX_CONNECTIONS,
+                        "metrics endpoint: too many scrape connections open, closing new ones"
+                    );
+                    refusing = Some(1);
+                }
+            }
             continue;
         };
+        if let Some(closed) = refusing.take() {
+            tracing::info!(closed, "metrics endpoint accepts scrape connections again");
+        }
         let registry = Arc::clone(&registry);
         let token = shutdown.clone();
         tokio::spawn(async move {
