@@ -36,6 +36,9 @@ enum Command {
         /// Homebrew master address (overrides `[homebrew_master] bind`).
         #[arg(long)]
         homebrew: Option<SocketAddr>,
+        /// Prometheus metrics address (overrides `[metrics] listen`; port 0 picks one).
+        #[arg(long)]
+        metrics: Option<SocketAddr>,
     },
     /// Check a configuration file and explain what is wrong with it.
     CheckConfig {
@@ -59,12 +62,14 @@ fn main() -> ExitCode {
             data_dir,
             listen,
             homebrew,
+            metrics,
         } => {
             let options = app::serve::ServeOptions {
                 demo,
                 data_dir,
                 listen,
                 homebrew,
+                metrics,
             };
             app::run_serve(config.as_deref(), options)
         }

@@ -42,6 +42,7 @@ fn gateway(dir: &Path, api: SocketAddr, homebrew: SocketAddr) -> Proc {
         .arg(api.to_string())
         .arg("--homebrew")
         .arg(homebrew.to_string())
+        .args(["--metrics", "127.0.0.1:0"])
         .arg("--data-dir")
         .arg(dir)
         .env("RUST_LOG", "warn")

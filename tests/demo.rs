@@ -49,6 +49,8 @@ fn demo_starts_and_ctl_shows_radios_events_and_answers() {
             &api.to_string(),
             "--homebrew",
             &homebrew.to_string(),
+            "--metrics",
+            "127.0.0.1:0",
         ])
         .arg("--data-dir")
         .arg(dir.path())

@@ -241,4 +241,19 @@ pub trait Backend: Send + Sync + 'static {
     fn links(&self) -> Vec<LinkStatus> {
         Vec::new()
     }
+
+    /// The gateway's own state for `GatewayService.GetStatus` (links, journal, watchers,
+    /// queues). By default only the links, with everything else zero.
+    fn status(
+        &self,
+    ) -> impl Future<Output = Result<super::status_service::GatewayStatus, Unavailable>> + Send
+    {
+        let links = self.links();
+        async move {
+            Ok(super::status_service::GatewayStatus {
+                links,
+                ..Default::default()
+            })
+        }
+    }
 }

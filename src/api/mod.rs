@@ -28,6 +28,10 @@
 //!   Accepted sockets get TCP_NODELAY (docs/performance.md §1d: Nagle plus delayed ACK gave
 //!   40 ms stalls). On shutdown, streams end with UNAVAILABLE naming their resume cursor, idle
 //!   connections are closed at once, and the server stops after at most `ApiConfig::grace`.
+//! - Every call is counted by method and gRPC status code and runs in an `rpc` log span with
+//!   its method and request ID ([`requests`]); the gateway's metrics read the counts.
+//!   `GatewayService.GetStatus` answers what the [`Backend`] reports of the gateway itself
+//!   ([`status_service`]).
 //! - A request that does not decode is INVALID_ARGUMENT (field `request`), one over the
 //!   message size limit RESOURCE_EXHAUSTED (reason `REQUEST_TOO_LARGE`) ([`conn::GuardLayer`]).
 //! - Listening beyond loopback logs a warning at start: the API has no authentication yet.
@@ -42,8 +46,10 @@ pub mod convert;
 mod event_server;
 pub mod filter;
 mod list;
+pub mod requests;
 pub mod service;
 pub mod status;
+pub mod status_service;
 pub mod watch;
 
 use std::future::Future;
@@ -72,7 +78,7 @@ pub mod pb {
 }
 
 /// The gRPC service names health reports on (besides "" for the whole server).
-pub const SERVICE_NAMES: [&str; 9] = [
+pub const SERVICE_NAMES: [&str; 10] = [
     pb::radio_service_server::SERVICE_NAME,
     pb::talkgroup_service_server::SERVICE_NAME,
     pb::directory_service_server::SERVICE_NAME,
@@ -82,6 +88,7 @@ pub const SERVICE_NAMES: [&str; 9] = [
     pb::operation_service_server::SERVICE_NAME,
     pb::event_service_server::SERVICE_NAME,
     pb::message_service_server::SERVICE_NAME,
+    pb::gateway_service_server::SERVICE_NAME,
 ];
 
 /// API settings.
@@ -118,7 +125,21 @@ pub struct ApiConfig {
     pub keepalive_timeout: Duration,
     /// After the shutdown signal, how long open calls may take to finish.
     pub grace: Duration,
+    /// Where calls are counted by method and code ([`requests`]); the metrics read it.
+    pub requests: RequestCounts,
 }
+
+/// A shared [`requests::ApiRequests`]; two are equal when they are the same table.
+#[derive(Debug, Clone, Default)]
+pub struct RequestCounts(pub Arc<requests::ApiRequests>);
+
+impl PartialEq for RequestCounts {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for RequestCounts {}
 
 impl Default for ApiConfig {
     fn default() -> Self {
@@ -139,6 +160,7 @@ impl Default for ApiConfig {
             keepalive_interval: Duration::from_secs(30),
             keepalive_timeout: Duration::from_secs(10),
             grace: Duration::from_secs(5),
+            requests: RequestCounts::default(),
         }
     }
 }
@@ -292,6 +314,7 @@ pub async fn serve<B: Backend>(
         .http2_keepalive_interval(Some(config.keepalive_interval))
         .http2_keepalive_timeout(Some(config.keepalive_timeout))
         .max_concurrent_streams(Some(config.max_concurrent_streams))
+        .layer(requests::CountLayer::new(config.requests.0.clone()))
         .layer(conn::GuardLayer::new(config.max_streams_per_client))
         .add_service(health)
         .add_optional_service(reflection_v1)
@@ -316,6 +339,9 @@ pub async fn serve<B: Backend>(
             api.clone(),
         ))
         .add_service(pb::message_service_server::MessageServiceServer::new(
+            api.clone(),
+        ))
+        .add_service(pb::gateway_service_server::GatewayServiceServer::new(
             api.clone(),
         ))
         .add_service(event_server::EventServiceServer::new(api));

@@ -29,6 +29,8 @@ use crate::journal::{Cursor, CursorError, JournalId, KindQuery, UnixMillis};
 pub struct GatewayBackend {
     driver: DriverHandle,
     links: Arc<LinkRegistry>,
+    /// What `GetStatus` reads, when the whole gateway runs.
+    observed: Option<super::metrics::Observed>,
 }
 
 impl GatewayBackend {
@@ -37,7 +39,14 @@ impl GatewayBackend {
         GatewayBackend {
             driver,
             links: Arc::default(),
+            observed: None,
         }
+    }
+
+    /// Answer `GetStatus` from the whole gateway's counters and queues.
+    pub fn with_observed(mut self, observed: super::metrics::Observed) -> GatewayBackend {
+        self.observed = Some(observed);
+        self
     }
 
     /// Report these links on the `Site` resource.
@@ -167,6 +176,16 @@ impl Backend for GatewayBackend {
 
     fn links(&self) -> Vec<LinkStatus> {
         self.links.statuses()
+    }
+
+    async fn status(&self) -> Result<crate::api::status_service::GatewayStatus, Unavailable> {
+        match &self.observed {
+            Some(observed) => observed.status().await,
+            None => Ok(crate::api::status_service::GatewayStatus {
+                links: self.links.statuses(),
+                ..Default::default()
+            }),
+        }
     }
 }
 

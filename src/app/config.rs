@@ -62,6 +62,49 @@ pub struct Config {
     /// The simulated network (demo and load generation only).
     #[serde(default)]
     pub sim: Option<SimConfig>,
+    /// Prometheus metrics over HTTP (off unless `listen` is given).
+    #[serde(default)]
+    pub metrics: MetricsConfig,
+    /// Log level and format (`RUST_LOG` and `TRUNKGATE_LOG_FORMAT` win over these).
+    #[serde(default)]
+    pub log: LogConfig,
+}
+
+/// `[metrics]`
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Where `GET /metrics` is served (Prometheus text format); off when absent.
+    pub listen: Option<SocketAddr>,
+}
+
+/// `[log]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// A `tracing` filter: a level (`info`) or directives (`info,trunkgate::link=debug`).
+    pub level: String,
+    /// `text` (one readable line a record) or `json` (one JSON object a line).
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: "info".into(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+/// How log records are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One readable line a record.
+    Text,
+    /// One JSON object a line, span fields included.
+    Json,
 }
 
 /// `[gateway]`

@@ -46,6 +46,9 @@
 //!   `mark-handled` mark one (journaled with the `--operator`); `track` prints a radio's
 //!   position reports from the journal, newest first. Same conventions: local times, names,
 //!   `… N more`.
+//! - `status` without arguments (or `gateway`) prints the gateway itself on one screen
+//!   (`GatewayService.GetStatus`): links, journal, watchers, queues per site and slot
+//!   (`ctl/status.rs`); `status RECIPIENT N` sends a status message.
 //! - Errors are one plain sentence on standard error, and the exit status says what kind
 //!   ([`exit`], also in `ctl --help`).
 
@@ -65,6 +68,7 @@ use crate::api::service::{OPERATOR_METADATA, OPERATOR_METADATA_BIN};
 use crate::dispatch::{DialNumber, IdKind};
 
 mod outcome;
+mod status;
 
 /// Exit statuses of `trunkgate ctl`, distinct per kind of outcome.
 pub mod exit {
@@ -164,6 +168,8 @@ pub enum CtlCommand {
     },
     /// List sites and their links.
     Sites,
+    /// The gateway on one screen: links, journal, watchers, queues per site and slot.
+    Gateway,
     /// List teams.
     Teams,
     /// List active and recent calls.
@@ -275,13 +281,15 @@ pub enum CtlCommand {
         #[command(flatten)]
         wait: WaitArgs,
     },
-    /// Send a status number (0..=1023) to a radio or talkgroup.
+    /// Send a status number (0..=1023) to a radio or talkgroup; without arguments, the
+    /// gateway on one screen (the same as `gateway`).
     Status {
         /// Radio or talkgroup.
-        recipient: String,
+        #[arg(requires = "status")]
+        recipient: Option<String>,
         /// Status number (10 bits on the air).
         #[arg(value_parser = clap::value_parser!(u32).range(0..=1023))]
-        status: u32,
+        status: Option<u32>,
         #[command(flatten)]
         wait: WaitArgs,
     },
@@ -1419,6 +1427,11 @@ pub async fn execute(args: CtlArgs, out: &mut (dyn Write + Send)) -> Result<Outc
             | CtlCommand::Talkgroups { .. }
             | CtlCommand::Sites
             | CtlCommand::Teams
+            | CtlCommand::Gateway
+            | CtlCommand::Status {
+                recipient: None,
+                ..
+            }
     );
     let names = Names::load(&c, needs_radios).await?;
     let radio_req = |radio: &str, w: &WaitArgs, reason: String| -> Result<_, CtlError> {
@@ -1537,6 +1550,10 @@ pub async fn execute(args: CtlArgs, out: &mut (dyn Write + Send)) -> Result<Outc
             out.write_all(table(&headers, &rows).as_bytes())?;
             return Ok(Outcome::Done);
         }
+        CtlCommand::Gateway
+        | CtlCommand::Status {
+            recipient: None, ..
+        } => return status::run(&c.channel, &clock, out).await,
         CtlCommand::Teams => {
             let rows: Vec<Vec<String>> = names
                 .teams
@@ -1982,14 +1999,14 @@ pub async fn execute(args: CtlArgs, out: &mut (dyn Write + Send)) -> Result<Outc
             (op.map_err(status_error)?.into_inner(), wait)
         }
         CtlCommand::Status {
-            recipient,
+            recipient: Some(recipient),
             status,
             wait,
         } => {
             let op = commands
                 .send_status(c.request(pb::SendStatusRequest {
                     name: names.resolve_recipient(&recipient)?,
-                    status,
+                    status: status.unwrap_or_default(),
                     request_id: wait.request_id.clone().unwrap_or_default(),
                 }))
                 .await;

@@ -180,6 +180,15 @@ pub struct DriverStats {
     pub snapshot_seq: AtomicU64,
     /// Snapshots that could not be saved.
     pub snapshot_failures: AtomicU64,
+    /// Unix ms when the latest snapshot was saved (0: none by this process).
+    pub snapshot_at_ms: AtomicU64,
+    /// Time each journal append took (commit latency, failed ones included).
+    pub commit_seconds: super::metrics::Histogram,
+    /// Operations by kind and outcome, counted as their events are journaled.
+    pub operations: super::metrics::OperationCounts,
+    /// Turns of the driver loop: it advances at least every `tick` while the driver is
+    /// alive (the systemd watchdog is fed only while it does).
+    pub turns: AtomicU64,
 }
 
 /// The handle the rest of the gateway holds: cheap to clone.
@@ -293,6 +302,11 @@ impl DriverHandle {
         &self.stats
     }
 
+    /// Inputs sent and not yet taken by the driver.
+    pub fn queued(&self) -> usize {
+        self.queued.load(Ordering::Relaxed)
+    }
+
     /// Ask the driver to save a snapshot and stop.
     pub fn shutdown(&self) {
         let _ = self.tx.send(DriverRequest::Shutdown);
@@ -329,6 +343,36 @@ pub enum StartError {
     /// The thread could not be spawned.
     #[error("driver thread: {0}")]
     Thread(std::io::Error),
+}
+
+/// Count a journaled operation event by kind and outcome, and log how the operation ended
+/// (its ID and request ID as fields: the metrics carry no identities, the log does).
+fn count_operation(core: &Core, counts: &super::metrics::OperationCounts, event: &Event) {
+    use super::metrics::Outcome;
+    use dispatch::EventKind as K;
+    let (id, outcome) = match &event.kind {
+        K::OperationCreated { operation } => {
+            counts.count(operation.command.service(), Outcome::Created);
+            return;
+        }
+        K::OperationSucceeded { operation, .. } => (*operation, Outcome::Succeeded),
+        K::OperationRefused { operation, .. } => (*operation, Outcome::Refused),
+        K::OperationTimedOut { operation, .. } => (*operation, Outcome::TimedOut),
+        K::OperationFailed { operation, .. } => (*operation, Outcome::Failed),
+        K::OperationCancelled { operation, .. } => (*operation, Outcome::Cancelled),
+        _ => return,
+    };
+    // The core applied the event before it was journaled, so the operation is there.
+    let Some(op) = core.operation(id) else { return };
+    counts.count(op.command.service(), outcome);
+    tracing::info!(
+        operation = %id,
+        request_id = op.request_id.as_deref().unwrap_or(""),
+        kind = ?op.command.service(),
+        outcome = ?outcome,
+        attempts = op.attempts,
+        "operation finished"
+    );
 }
 
 /// Wall-clock now as the core's timestamp.
@@ -628,6 +672,7 @@ impl<J: Journal> Driver<J> {
         // until that long after it.
         let mut committed_at = Instant::now();
         while !stop {
+            self.stats.turns.fetch_add(1, Ordering::Relaxed);
             let wait = match &self.outage {
                 Some(outage) => outage
                     .retry_at
@@ -861,7 +906,10 @@ impl<J: Journal> Driver<J> {
             })
             .collect();
         let bytes: u64 = entries.iter().map(|e| e.payload.len() as u64).sum();
-        let range = match self.journal.append(&entries) {
+        let started = Instant::now();
+        let appended = self.journal.append(&entries);
+        self.stats.commit_seconds.observe(started.elapsed());
+        let range = match appended {
             Ok(range) => range,
             Err(e) => {
                 self.stats.failed_commits.fetch_add(1, Ordering::Relaxed);
@@ -878,6 +926,9 @@ impl<J: Journal> Driver<J> {
             .collect();
         self.stats.events.fetch_add(range.len(), Ordering::Relaxed);
         self.stats.commits.fetch_add(1, Ordering::Relaxed);
+        for e in &published {
+            count_operation(&self.core, &self.stats.operations, &e.event);
+        }
         self.hub.publish(&published);
         self.since_snapshot += range.len();
         self.since_snapshot_bytes += bytes;
@@ -1101,6 +1152,7 @@ impl Housekeeping {
                             size.store(bytes as u64, Ordering::Relaxed);
                             stats.snapshots.fetch_add(1, Ordering::Relaxed);
                             stats.snapshot_seq.store(job.seq, Ordering::Relaxed);
+                            stats.snapshot_at_ms.store(now().0, Ordering::Relaxed);
                             if std::mem::take(&mut failing) {
                                 tracing::warn!(seq = job.seq, "snapshots are saved again");
                             }

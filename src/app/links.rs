@@ -30,6 +30,23 @@ struct SiteState {
     up: bool,
     since: SystemTime,
     reason: String,
+    /// Times the link came up on the site (logins, for Homebrew).
+    ups: u64,
+}
+
+/// One link's counters for the metrics: per link, with each site's state.
+#[derive(Debug, Clone)]
+pub struct LinkCounts {
+    /// Link name.
+    pub name: String,
+    /// `homebrew_master`, `homebrew_peer` or `mmdvm`.
+    pub kind: &'static str,
+    /// Every counter by name (as on the `Site` resource).
+    pub counters: BTreeMap<String, u64>,
+    /// The latest failure's time.
+    pub last_failure: Option<SystemTime>,
+    /// (site, up now, times it came up).
+    pub sites: Vec<(String, bool, u64)>,
 }
 
 /// Every link of the gateway (module doc).
@@ -69,12 +86,14 @@ impl LinkRegistry {
         if let Ok(mut states) = self.states.lock() {
             let key = (link.clone(), site.to_string());
             if states.get(&key).is_none_or(|s| s.up != up) {
+                let ups = states.get(&key).map_or(0, |s| s.ups) + u64::from(up);
                 states.insert(
                     key,
                     SiteState {
                         up,
                         since: SystemTime::now(),
                         reason,
+                        ups,
                     },
                 );
             } else if let Some(s) = states.get_mut(&key) {
@@ -105,6 +124,34 @@ impl LinkRegistry {
             }
         }
         out
+    }
+}
+
+impl LinkRegistry {
+    /// Every link once, with its counters and each site's state (for the metrics).
+    pub fn counts(&self) -> Vec<LinkCounts> {
+        let states = self.states.lock().map(|s| s.clone()).unwrap_or_default();
+        self.entries
+            .iter()
+            .map(|e| LinkCounts {
+                name: e.name.clone(),
+                kind: e.kind,
+                counters: counter_map(&e.counters, e.homebrew.as_deref()),
+                last_failure: e.counters.last_failure().map(|(_, t)| t),
+                sites: e
+                    .sites
+                    .iter()
+                    .map(|site| {
+                        let s = states.get(&(e.name.clone(), site.to_string()));
+                        (
+                            site.to_string(),
+                            s.is_some_and(|s| s.up),
+                            s.map_or(0, |s| s.ups),
+                        )
+                    })
+                    .collect(),
+            })
+            .collect()
     }
 }
 
@@ -160,6 +207,26 @@ mod tests {
         assert_eq!(
             s[0].last_failure.as_ref().unwrap().0,
             "bad_passphrase: peer 7"
+        );
+        // Logins count the times a site came up, not repeated reports of the same state.
+        for up in [true, false, true] {
+            let (link, site) = ("homebrew-master".to_string(), Some(Arc::from("a")));
+            reg.set_state(&if up {
+                LinkState::Up { link, site }
+            } else {
+                LinkState::Down {
+                    link,
+                    site,
+                    reason: "timeout".into(),
+                }
+            });
+        }
+        let c = reg.counts();
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].counters["bad_passphrase"], 1);
+        assert_eq!(
+            c[0].sites,
+            vec![("a".to_string(), true, 2), ("b".to_string(), false, 0)]
         );
     }
 }

@@ -11,8 +11,11 @@ pub mod decode;
 pub mod demo;
 pub mod driver;
 pub mod links;
+pub mod logging;
 pub mod logtime;
+pub mod metrics;
 pub mod serve;
+pub mod systemd;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -56,15 +59,6 @@ pub fn check_config(file: &Path) -> ExitCode {
 /// `trunkgate serve`: load the configuration (or the embedded demo), start every room, print
 /// how to reach it, and run until Ctrl-C or SIGTERM.
 pub fn run_serve(file: Option<&Path>, options: serve::ServeOptions) -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_timer(logtime::LogTime::from_env())
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
     let (text, origin) = match file {
         Some(path) => match std::fs::read_to_string(path) {
             Ok(text) => (text, path.display().to_string()),
@@ -80,6 +74,8 @@ pub fn run_serve(file: Option<&Path>, options: serve::ServeOptions) -> ExitCode 
         Ok(c) => c,
         Err(code) => return code,
     };
+    // Level and format from `[log]`, the environment winning (`logging`).
+    logging::init(&config.log);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -105,6 +101,9 @@ pub fn run_serve(file: Option<&Path>, options: serve::ServeOptions) -> ExitCode 
         if let Some(hb) = running.homebrew {
             println!("  Homebrew master {hb}");
         }
+        if let Some(metrics) = running.metrics {
+            println!("  metrics         http://{metrics}/metrics");
+        }
         if options.demo {
             println!("  a simulated county (青山县: 3 sites, 30 radios in 5 teams) is logging in");
         }
@@ -112,10 +111,18 @@ pub fn run_serve(file: Option<&Path>, options: serve::ServeOptions) -> ExitCode 
         println!("  trunkgate ctl --server {server} radios");
         println!("  trunkgate ctl --server {server} watch --snapshot");
         println!("  trunkgate ctl --server {server} check <radio>");
+        println!("  trunkgate ctl --server {server} gateway");
         println!("stop with Ctrl-C");
+        systemd::ready();
+        let watchdog = tokio::spawn(systemd::watchdog(
+            running.driver.clone(),
+            shutdown.child_token(),
+        ));
         wait_for_signal().await;
         eprintln!("trunkgate: shutting down");
+        systemd::stopping();
         shutdown.cancel();
+        let _ = watchdog.await;
         let _ = drained.await;
         ExitCode::SUCCESS
     })

@@ -59,6 +59,8 @@ pub struct ServeOptions {
     pub listen: Option<SocketAddr>,
     /// Override the Homebrew master's bind address.
     pub homebrew: Option<SocketAddr>,
+    /// Override `[metrics] listen` (turns the metrics endpoint on).
+    pub metrics: Option<SocketAddr>,
 }
 
 /// What a running gateway exposes to its caller (tests use the addresses; tests and the
@@ -77,6 +79,8 @@ pub struct Running {
     pub link_counters: Arc<LinkCounters>,
     /// Every link: state per site, counters, last failure (what the `Site` resource shows).
     pub links: Arc<LinkRegistry>,
+    /// The metrics endpoint's address, when `[metrics] listen` is set.
+    pub metrics: Option<SocketAddr>,
 }
 
 impl std::fmt::Debug for Running {
@@ -524,9 +528,13 @@ pub async fn start(
             .context("starting the dispatch driver")?;
 
     // Ingest: links → per-site decoders → the core.
+    let ingest_stats = Arc::new(super::metrics::IngestStats::new(
+        config.sites.iter().map(|s| s.name.clone()),
+    ));
     {
         let driver = driver.clone();
         let links = links.clone();
+        let stats = Arc::clone(&ingest_stats);
         tasks.push(tokio::spawn(async move {
             let mut ingests: HashMap<SiteName, Ingest> = HashMap::new();
             let mut inputs = Vec::new();
@@ -549,7 +557,14 @@ pub async fn start(
                                     receivers.get(&*received.site).copied().unwrap_or_default();
                                 Ingest::new(SiteId::new(&received.site), choice)
                             });
+                            let started = std::time::Instant::now();
                             ingest.feed(&received, &mut inputs);
+                            stats.decode.observe(started.elapsed());
+                        }
+                        // The metrics read the decoders' counts from here: a few atomic
+                        // stores per site and batch.
+                        for (site, ingest) in &ingests {
+                            stats.store(site, &ingest.counters());
                         }
                         driver.submit_all(&mut inputs);
                     }
@@ -618,9 +633,46 @@ pub async fn start(
         .await
         .with_context(|| format!("binding the gRPC API on {listen}"))?;
     let api_addr = listener.local_addr()?;
+    let requests = crate::api::RequestCounts::default();
+    let observed = super::metrics::Observed {
+        links: links.clone(),
+        driver: driver.clone(),
+        ingest: ingest_stats,
+        requests: Arc::clone(&requests.0),
+        journal_dir: data_dir.join("journal"),
+        sites: config
+            .sites
+            .iter()
+            .map(|s| super::metrics::SiteRoute {
+                site: s.name.clone(),
+                link: sites.get(&s.name).and_then(|t| t.link.clone()),
+                command_slot: s.slot,
+            })
+            .collect(),
+        tx_dropped: Arc::clone(&tx_dropped),
+        started: std::time::SystemTime::now(),
+        // Call-outs by state: pending until the core has call-outs (docs/metrics.md).
+        callouts: None,
+    };
+    let mut metrics_addr = None;
+    if let Some(addr) = options.metrics.or(config.metrics.listen) {
+        let listener = super::metrics::http::bind(addr)
+            .await
+            .with_context(|| format!("binding the metrics endpoint on {addr}"))?;
+        metrics_addr = Some(listener.local_addr()?);
+        let registry = observed.clone().registry();
+        tasks.push(tokio::spawn(super::metrics::http::serve(
+            listener,
+            registry,
+            shutdown.clone(),
+        )));
+    }
     {
-        let backend =
-            Arc::new(super::backend::GatewayBackend::new(driver.clone()).with_links(links.clone()));
+        let backend = Arc::new(
+            super::backend::GatewayBackend::new(driver.clone())
+                .with_links(links.clone())
+                .with_observed(observed),
+        );
         let api_config = crate::api::ApiConfig {
             reflection: config.api.reflection,
             heartbeat: Duration::from_secs(config.api.heartbeat_secs),
@@ -631,6 +683,7 @@ pub async fn start(
             handshake_timeout: Duration::from_secs(config.api.handshake_timeout_secs),
             keepalive_interval: Duration::from_secs(config.api.keepalive_interval_secs),
             keepalive_timeout: Duration::from_secs(config.api.keepalive_timeout_secs),
+            requests,
             ..crate::api::ApiConfig::default()
         };
         let token = shutdown.clone();
@@ -665,6 +718,7 @@ pub async fn start(
         driver: driver.clone(),
         link_counters,
         links,
+        metrics: metrics_addr,
     };
     let join = tokio::spawn(drain(shutdown, tasks, driver, driver_thread, tx_dropped));
     Ok((running, join))

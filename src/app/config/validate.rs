@@ -201,6 +201,27 @@ impl Config {
             &ATTEMPTS,
             self.dispatch.attempts,
         );
+        if let Err(e) = tracing_subscriber::EnvFilter::builder().parse(&self.log.level) {
+            c.push(
+                at!("log", "level"),
+                format!(
+                    "[log] level {:?} is not a log filter ({e}): write a level (error, warn, \
+                     info, debug, trace) or directives such as \"info,trunkgate::link=debug\"",
+                    self.log.level
+                ),
+            );
+        }
+        if let Some(metrics) = self.metrics.listen
+            && metrics == self.api.listen
+        {
+            c.push(
+                at!("metrics", "listen"),
+                format!(
+                    "[metrics] listen {metrics} is the gRPC API's address: give the metrics \
+                     endpoint a port of its own"
+                ),
+            );
+        }
     }
 
     /// `[api]` connection bounds.
