@@ -36,6 +36,7 @@
 //!   tokens are length-bounded, and identifiers (names, `request_id`, the operator) with
 //!   control characters are refused.
 
+pub mod audit;
 pub mod backend;
 pub mod conn;
 pub mod convert;
@@ -72,7 +73,7 @@ pub mod pb {
 }
 
 /// The gRPC service names health reports on (besides "" for the whole server).
-pub const SERVICE_NAMES: [&str; 9] = [
+pub const SERVICE_NAMES: [&str; 11] = [
     pb::radio_service_server::SERVICE_NAME,
     pb::talkgroup_service_server::SERVICE_NAME,
     pb::directory_service_server::SERVICE_NAME,
@@ -82,6 +83,8 @@ pub const SERVICE_NAMES: [&str; 9] = [
     pb::operation_service_server::SERVICE_NAME,
     pb::event_service_server::SERVICE_NAME,
     pb::message_service_server::SERVICE_NAME,
+    pb::approval_service_server::SERVICE_NAME,
+    pb::audit_service_server::SERVICE_NAME,
 ];
 
 /// API settings.
@@ -316,6 +319,12 @@ pub async fn serve<B: Backend>(
             api.clone(),
         ))
         .add_service(pb::message_service_server::MessageServiceServer::new(
+            api.clone(),
+        ))
+        .add_service(pb::approval_service_server::ApprovalServiceServer::new(
+            api.clone(),
+        ))
+        .add_service(pb::audit_service_server::AuditServiceServer::new(
             api.clone(),
         ))
         .add_service(event_server::EventServiceServer::new(api));

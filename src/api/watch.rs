@@ -308,6 +308,7 @@ impl Context {
             EventKind::DirectoryLoaded { .. }
             | EventKind::GatewayRestarted
             | EventKind::ConfigChanged { .. }
+            | EventKind::AuditRecorded { .. }
             | EventKind::InputsLost { .. }
             | EventKind::JournalRecovered { .. } => {}
             EventKind::SiteAdded { site } | EventKind::SiteLinkChanged { site, .. } => s.site(site),
@@ -436,6 +437,7 @@ impl Context {
             }
             EventKind::OperationAttemptTimedOut { operation, .. }
             | EventKind::OperationAired { operation, .. }
+            | EventKind::OperationApproved { operation, .. }
             | EventKind::OperationPolled { operation, .. } => {
                 if let Some(known) = self.operations.get(operation) {
                     s.merge(known);
@@ -445,6 +447,8 @@ impl Context {
             | EventKind::OperationRefused { operation, .. }
             | EventKind::OperationTimedOut { operation, .. }
             | EventKind::OperationFailed { operation, .. }
+            | EventKind::OperationRejected { operation, .. }
+            | EventKind::OperationExpired { operation }
             | EventKind::OperationCancelled { operation, .. } => {
                 if let Some(known) = self.operations.remove(operation) {
                     s = known;

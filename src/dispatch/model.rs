@@ -529,6 +529,9 @@ impl OtaCommand {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OperationState {
+    /// A kill waiting for a second identity's approval until `approval.deadline`; nothing
+    /// goes on the air before it is approved.
+    AwaitingApproval,
     /// Waiting in its site's queue for air time (or for the link to come up).
     Queued,
     /// Transmitted, waiting for the answer until `deadline`.
@@ -545,6 +548,10 @@ pub enum OperationState {
     Failed,
     /// Cancelled by an operator.
     Cancelled,
+    /// Rejected by the second identity asked to approve it.
+    Rejected,
+    /// Not approved within the approval window.
+    Expired,
 }
 
 impl OperationState {
@@ -557,6 +564,8 @@ impl OperationState {
                 | OperationState::TimedOut
                 | OperationState::Failed
                 | OperationState::Cancelled
+                | OperationState::Rejected
+                | OperationState::Expired
         )
     }
 }
@@ -635,6 +644,35 @@ pub struct Operation {
     /// (the latest poll's, for a periodic one).
     #[serde(default)]
     pub result: Option<Box<OperationResult>>,
+    /// Why it was asked for (required for stun and kill).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// For an operation that needs a second identity's approval (a kill): until when, and
+    /// the decision once made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<Approval>,
+}
+
+/// The approval an operation needs (a kill: two people).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Approval {
+    /// Approved by then, or it expires.
+    pub deadline: Timestamp,
+    /// The decision, once made.
+    pub decided: Option<ApprovalDecision>,
+}
+
+/// Who approved or rejected an operation, when and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovalDecision {
+    /// The identity that decided (never the requester).
+    pub by: String,
+    /// When.
+    pub at: Timestamp,
+    /// Approved (true) or rejected.
+    pub approved: bool,
+    /// The reason given, if any.
+    pub reason: Option<String>,
 }
 
 /// The data a command asked for, carried by its result.
