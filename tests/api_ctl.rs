@@ -136,7 +136,11 @@ async fn check_waits_for_the_answer_and_exits_by_outcome() {
             })
             .await;
     });
-    let (r, out) = run(&srv, &["stun", &format!("0x{:06X}", a().air())]).await;
+    let (r, out) = run(
+        &srv,
+        &["stun", &format!("0x{:06X}", a().air()), "--reason", "演练"],
+    )
+    .await;
     refuse.await.unwrap();
     let outcome = r.unwrap();
     assert_eq!(outcome, Outcome::Refused, "{out}");

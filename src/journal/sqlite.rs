@@ -461,8 +461,8 @@ fn prune_on(conn: &Connection, now: UnixMillis, retention: &Retention) -> Result
         tx.commit().map_err(sql("commit prune"))?;
         through = upto;
     }
-    // Islands a class kept before, now older than its window.
-    if !keep.is_empty() && pruned > 0 {
+    // Islands a class kept before, now older than its window (all of them without classes).
+    if pruned > 0 {
         let tx = conn.unchecked_transaction().map_err(sql("begin prune"))?;
         deleted += delete_upto(&tx, pruned)?;
         tx.commit().map_err(sql("commit prune"))?;
