@@ -63,7 +63,7 @@ fn audit_entries(reader: &dyn JournalReader) -> Vec<AuditEntry> {
         .map(|r| {
             let e: Event = serde_json::from_slice(&r.payload).unwrap();
             match e.kind {
-                EventKind::AuditRecorded { entry } => entry,
+                EventKind::AuditRecorded { entry } => *entry,
                 other => panic!("{other:?}"),
             }
         })
@@ -74,7 +74,6 @@ fn audit_entries(reader: &dyn JournalReader) -> Vec<AuditEntry> {
 fn every_command_approval_config_change_and_record_audit_call_is_journaled() {
     let dir = tempfile::tempdir().unwrap();
     let journal = SqliteJournal::open(dir.path(), &SqliteConfig::default()).unwrap();
-    let reader = journal.reader().unwrap();
     let directory = Directory {
         radios: vec![DirectoryRadio {
             id: a(),
@@ -91,8 +90,14 @@ fn every_command_approval_config_change_and_record_audit_call_is_journaled() {
     };
     // A first start with the defaults, then a start with the configuration file changed:
     // that start journals the change.
-    let (handle, thread) =
-        driver::start(journal, Config::default(), None, DriverConfig::default(), |_| {}).unwrap();
+    let (handle, thread) = driver::start(
+        journal,
+        Config::default(),
+        None,
+        DriverConfig::default(),
+        |_| {},
+    )
+    .unwrap();
     handle.shutdown();
     thread.join().unwrap();
     let journal = SqliteJournal::open(dir.path(), &SqliteConfig::default()).unwrap();
@@ -371,7 +376,7 @@ fn memory_retention_keeps_audit_entries_younger_than_the_audit_retention() {
 #[test]
 fn the_audit_class_is_the_audit_event() {
     let e = EventKind::AuditRecorded {
-        entry: AuditEntry::new(None, None, "x", None, None, "ok"),
+        entry: Box::new(AuditEntry::new(None, None, "x", None, None, "ok")),
     };
     assert_eq!(AUDIT_KINDS, [e.name()]);
     assert!(e.is_audit());

@@ -151,9 +151,9 @@ impl Harness {
         };
         let op = operation.clone();
         assert_eq!(op.state, OperationState::AwaitingApproval);
-        assert_eq!(op.reason.as_deref(), Some("电台被盗"));
+        assert_eq!(op.reason(), Some("电台被盗"));
         assert_eq!(
-            op.approval.as_ref().map(|a| a.deadline),
+            op.approval().map(|a| a.deadline),
             Some(Timestamp(at + WINDOW))
         );
         assert_eq!(
@@ -193,7 +193,7 @@ fn a_kill_approved_by_a_second_supervisor_goes_on_the_air() {
     let out = h.run(61_000, decide(2, "李主任", op.id.0, true));
     let approved = h.core.operation(op.id).unwrap().clone();
     assert_eq!(approved.state, OperationState::Sent);
-    let decided = approved.approval.as_ref().unwrap().decided.clone().unwrap();
+    let decided = approved.approval().unwrap().decided.clone().unwrap();
     assert_eq!(
         (decided.by.as_str(), decided.at, decided.approved),
         ("李主任", Timestamp(61_000), true)
@@ -489,8 +489,8 @@ fn stun_and_kill_need_a_reason() {
             _ => None,
         })
         .expect("stun accepted");
-    assert_eq!(op.reason.as_deref(), Some("疑似丢失"));
-    assert_eq!(op.approval, None, "a stun needs no second person");
+    assert_eq!(op.reason(), Some("疑似丢失"));
+    assert_eq!(op.approval(), None, "a stun needs no second person");
     h.assert_replay();
 }
 
@@ -545,7 +545,12 @@ fn a_configuration_change_is_audited_with_what_changed() {
         out,
         vec![
             ev(5, EventKind::ConfigChanged { config }),
-            ev(5, EventKind::AuditRecorded { entry }),
+            ev(
+                5,
+                EventKind::AuditRecorded {
+                    entry: Box::new(entry)
+                }
+            ),
         ]
     );
     // The same configuration again changes nothing and audits nothing.
@@ -618,7 +623,7 @@ fn a_kill_pending_across_a_gateway_restart_is_approved_after_it_and_airs() {
         .unwrap()
         .expect("kept across the restart");
     assert_eq!(pending.state, OperationState::AwaitingApproval);
-    assert_eq!(pending.approval, op.approval);
+    assert_eq!(pending.approval(), op.approval());
     // The site comes back and the radio is heard again; another supervisor approves.
     assert!(handle.submit(Input::SiteUp { site: site() }));
     assert!(handle.submit(registered()));

@@ -712,11 +712,11 @@ pub fn operation(o: &Operation) -> pb::Operation {
             .collect(),
         delivery: o.delivery_level().map_or(0, |l| delivery_level(l) as i32),
         result: o.result.as_deref().map(operation_result),
-        reason: o.reason.clone().unwrap_or_default(),
-        approval_deadline: ts(o.approval.as_ref().map(|a| a.deadline)),
+        reason: o.reason().unwrap_or_default().to_string(),
+        approval_deadline: ts(o.approval().map(|a| a.deadline)),
         ..pb::Operation::default()
     };
-    if let Some(d) = o.approval.as_ref().and_then(|a| a.decided.as_ref()) {
+    if let Some(d) = o.approval().and_then(|a| a.decided.as_ref()) {
         p.approver = d.by.clone();
         p.approval_time = Some(timestamp(d.at));
         p.approval_reason = d.reason.clone().unwrap_or_default();

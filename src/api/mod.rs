@@ -12,6 +12,9 @@
 //! - Calls, alarms, operations and radios list newest first (radios by name) with AIP-160
 //!   filters and AIP-132 `order_by` ([`filter`], `list`), walked where the data lives with a
 //!   bounded scan per page, and sealed page tokens.
+//! - A kill waits for a second identity: `ApprovalService` approves or rejects it, and
+//!   `AuditService` lists the audit trail, read-only ([`audit`]); the core decides and the
+//!   driver journals, so neither keeps state here.
 //! - Events stream from `EventService.WatchEvents` with cursors, heartbeats, snapshots, a
 //!   slow-client cut and filters by type, radio, talkgroup, site and team ([`watch`],
 //!   docs/dispatch.md §4.2). Each event has one schema: its typed payload.

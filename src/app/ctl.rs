@@ -33,8 +33,11 @@
 //!   it against its directory and refuses an ambiguous one naming both readings. Teams are
 //!   named by their configured name (`qingshan`) or display name. By default they wait for the
 //!   outcome, printing one line per state change; `--no-wait` prints the operation and
-//!   returns at once. `kill` needs `--reason` (sent with the request) and a confirmation:
-//!   typed `yes` at a terminal, or `--yes`.
+//!   returns at once. `stun` and `kill` need `--reason` (sent with the request, kept with
+//!   the operation and in the audit trail); `kill` also a confirmation: typed `yes` at a
+//!   terminal, or `--yes`. A kill then waits for a second supervisor, so `kill` prints it
+//!   awaiting approval and returns; `pending`, `approve`, `reject` and `audit` live in
+//!   `ctl/approval.rs`.
 //! - `messages` lists texts and status messages of both directions, newest first, with
 //!   filters; `inbox` lists received ones, those not yet handled first; `mark-read` and
 //!   `mark-handled` mark one (journaled with the `--operator`); `track` prints a radio's

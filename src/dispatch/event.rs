@@ -240,7 +240,7 @@ pub enum EventKind {
     /// Finished: no approval came within the approval window.
     OperationExpired { operation: OperationId },
     /// An audit entry (who, from where, what, why, how it came out); changes no state.
-    AuditRecorded { entry: AuditEntry },
+    AuditRecorded { entry: Box<AuditEntry> },
     /// The gateway restarted; what follows is recovery.
     GatewayRestarted,
     /// The core's limits and timers changed (the configuration file wins at every start).
@@ -995,7 +995,7 @@ impl Core {
                 let approved = matches!(event.kind, EventKind::OperationApproved { .. });
                 if let Some(o) = st.operations.get_mut(operation)
                     && o.state == OperationState::AwaitingApproval
-                    && let Some(a) = &mut o.approval
+                    && let Some(a) = o.authorization.as_mut().and_then(|a| a.approval.as_mut())
                 {
                     a.decided = Some(ApprovalDecision {
                         by: approver.clone(),

@@ -79,10 +79,14 @@ impl Core {
                         super::audit::OUTCOME_OK,
                     );
                     entry.detail = Some(detail);
+                    let entry = Box::new(entry);
                     self.emit(now, EventKind::AuditRecorded { entry }, out);
                 }
             }
-            Input::Audit(entry) => self.emit(now, EventKind::AuditRecorded { entry }, out),
+            Input::Audit(entry) => {
+                let entry = Box::new(entry);
+                self.emit(now, EventKind::AuditRecorded { entry }, out)
+            }
             Input::InputsLost {
                 count,
                 from,
@@ -206,7 +210,7 @@ impl Core {
                 at(d);
             }
             if o.state == OperationState::AwaitingApproval
-                && let Some(a) = &o.approval
+                && let Some(a) = o.approval()
             {
                 at(a.deadline);
             }
@@ -1047,8 +1051,7 @@ impl Core {
             });
         }
         let Some(approval) = op
-            .approval
-            .as_ref()
+            .approval()
             .filter(|_| op.state == OperationState::AwaitingApproval)
         else {
             return Err(DispatchError::NotAwaitingApproval {
@@ -1189,8 +1192,8 @@ impl Core {
             failure: None,
             deliveries,
             result: None,
-            reason,
-            approval,
+            authorization: (reason.is_some() || approval.is_some())
+                .then(|| Box::new(super::Authorization { reason, approval })),
         };
         self.emit(
             now,
@@ -1276,7 +1279,7 @@ impl Core {
                     self.requeue(now, &op, out);
                 }
                 OperationState::AwaitingApproval
-                    if op.approval.as_ref().is_some_and(|a| now >= a.deadline) =>
+                    if op.approval().is_some_and(|a| now >= a.deadline) =>
                 {
                     self.emit(now, EventKind::OperationExpired { operation }, out);
                 }

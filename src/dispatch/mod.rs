@@ -51,12 +51,12 @@ pub use ids::{
     TalkgroupId, TeamId, Timestamp,
 };
 pub use model::{
-    Addressee, AirProfile, Alarm, AlarmState, Approval, ApprovalDecision, Call, CallEndReason,
-    Capabilities, DeliveryLevel, DeliveryState, Direction, Directory, DirectoryRadio,
-    DirectorySite, DirectoryTalkgroup, DirectoryTeam, FailReason, Mark, Message, MessageBody,
-    MessageMark, Operation, OperationResult, OperationState, OtaCommand, Periodic, Position,
-    PositionReport, PositionSource, Presence, Priority, Radio, RadioControl, Refusal, Service,
-    Site, SiteAir, SiteDelivery, Talkgroup, Team, Track,
+    Addressee, AirProfile, Alarm, AlarmState, Approval, ApprovalDecision, Authorization, Call,
+    CallEndReason, Capabilities, DeliveryLevel, DeliveryState, Direction, Directory,
+    DirectoryRadio, DirectorySite, DirectoryTalkgroup, DirectoryTeam, FailReason, Mark, Message,
+    MessageBody, MessageMark, Operation, OperationResult, OperationState, OtaCommand, Periodic,
+    Position, PositionReport, PositionSource, Presence, Priority, Radio, RadioControl, Refusal,
+    Service, Site, SiteAir, SiteDelivery, Talkgroup, Team, Track,
 };
 pub use query::{
     AlarmFilter, CallFilter, ListPage, MAX_SCAN, MessageFilter, Page, RadioFilter, RadioView,

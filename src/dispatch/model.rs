@@ -644,12 +644,20 @@ pub struct Operation {
     /// (the latest poll's, for a periodic one).
     #[serde(default)]
     pub result: Option<Box<OperationResult>>,
-    /// Why it was asked for (required for stun and kill).
+    /// Why it was asked for and the approval it needs ([`Operation::reason`],
+    /// [`Operation::approval`]); boxed, since most operations have neither and every
+    /// `operation_created` event carries an operation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization: Option<Box<Authorization>>,
+}
+
+/// Why an operation was asked for, and the second identity's approval it needs.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Authorization {
+    /// The reason given (required for stun and kill).
     pub reason: Option<String>,
     /// For an operation that needs a second identity's approval (a kill): until when, and
     /// the decision once made.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval: Option<Approval>,
 }
 
@@ -699,6 +707,16 @@ pub enum DeliveryLevel {
 }
 
 impl Operation {
+    /// Why it was asked for, if a reason was given.
+    pub fn reason(&self) -> Option<&str> {
+        self.authorization.as_ref()?.reason.as_deref()
+    }
+
+    /// The approval it needs (a kill), if any.
+    pub fn approval(&self) -> Option<&Approval> {
+        self.authorization.as_ref()?.approval.as_ref()
+    }
+
     /// The delivery level of a succeeded operation; `None` until it succeeded.
     pub fn delivery_level(&self) -> Option<DeliveryLevel> {
         if self.state != OperationState::Succeeded {
