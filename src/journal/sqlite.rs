@@ -416,9 +416,11 @@ fn prune_on(conn: &Connection, now: UnixMillis, retention: &Retention) -> Result
         keep_params.extend(class.kinds.iter().map(|k| k.to_string().into()));
         keep_params.push(now.saturating_sub(class.window).0.into());
     }
-    let delete = format!("DELETE FROM events WHERE seq <= ?{keep}");
-    let delete_upto = |tx: &Connection, upto: u64| -> Result<u64> {
-        let mut params: Vec<rusqlite::types::Value> = vec![to_sql(upto).into()];
+    // One chunk of the prefix: a rowid range, less what a class keeps.
+    let delete = format!("DELETE FROM events WHERE seq > ? AND seq <= ?{keep}");
+    let delete_range = |tx: &Connection, after: u64, upto: u64| -> Result<u64> {
+        let mut params: Vec<rusqlite::types::Value> =
+            vec![to_sql(after).into(), to_sql(upto).into()];
         params.extend(keep_params.iter().cloned());
         tx.execute(&delete, rusqlite::params_from_iter(params))
             .map(|n| n as u64)
@@ -452,7 +454,7 @@ fn prune_on(conn: &Connection, now: UnixMillis, retention: &Retention) -> Result
     while through < bound {
         let upto = bound.min(through + PRUNE_CHUNK);
         let tx = conn.unchecked_transaction().map_err(sql("begin prune"))?;
-        deleted += delete_upto(&tx, upto)?;
+        deleted += delete_range(&tx, through, upto)?;
         tx.execute(
             "UPDATE journal_state SET pruned_through = ?1 WHERE id = 1 AND pruned_through < ?1",
             [to_sql(upto)],
@@ -461,10 +463,27 @@ fn prune_on(conn: &Connection, now: UnixMillis, retention: &Retention) -> Result
         tx.commit().map_err(sql("commit prune"))?;
         through = upto;
     }
-    // Islands a class kept before, now older than its window (all of them without classes).
+    // Islands a class kept before, now older than its window: found through the index on
+    // (kind, at_ms), so the pass costs what it deletes, not the size of the trail. Without
+    // classes, every island goes.
     if pruned > 0 {
         let tx = conn.unchecked_transaction().map_err(sql("begin prune"))?;
-        deleted += delete_upto(&tx, pruned)?;
+        if retention.classes.is_empty() {
+            deleted += tx
+                .execute("DELETE FROM events WHERE seq <= ?1", [to_sql(pruned)])
+                .map_err(sql("prune islands"))? as u64;
+        }
+        for class in &retention.classes {
+            let cut = now.saturating_sub(class.window).0;
+            for kind in &class.kinds {
+                deleted += tx
+                    .execute(
+                        "DELETE FROM events WHERE kind = ?1 AND at_ms < ?2 AND seq <= ?3",
+                        params![kind.as_ref(), cut, to_sql(pruned)],
+                    )
+                    .map_err(sql("prune islands"))? as u64;
+            }
+        }
         tx.commit().map_err(sql("commit prune"))?;
     }
     Ok(PruneOutcome {
