@@ -381,3 +381,80 @@ fn the_audit_class_is_the_audit_event() {
     assert_eq!(AUDIT_KINDS, [e.name()]);
     assert!(e.is_audit());
 }
+
+#[test]
+fn the_gateways_housekeeping_prunes_ordinary_events_and_keeps_the_audit_trail() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = SqliteJournal::open(dir.path(), &SqliteConfig::default()).unwrap();
+    let reader = journal.reader().unwrap();
+    let directory = Directory {
+        radios: vec![DirectoryRadio {
+            id: a(),
+            name: None,
+        }],
+        talkgroups: Vec::new(),
+        sites: Vec::new(),
+        teams: Vec::new(),
+    };
+    // Ordinary retention zero: everything up to the oldest kept snapshot may go; the audit
+    // class keeps a day.
+    let config = DriverConfig {
+        snapshot_every: 1,
+        retention: Duration::ZERO,
+        audit_retention: Duration::from_secs(86_400),
+        ..DriverConfig::default()
+    };
+    let (handle, thread) =
+        driver::start(journal, Config::default(), Some(directory), config, |_| {}).unwrap();
+    let kinds = |kind: &'static str| {
+        reader
+            .read_kind(&KindQuery {
+                kind,
+                from: UnixMillis(0),
+                until: UnixMillis(i64::MAX),
+                before: None,
+                limit: 10_000,
+            })
+            .unwrap()
+            .len()
+    };
+    let first = request(
+        "alice",
+        Some("第一条"),
+        Command::Ota(OtaCommand::RadioCheck { radio: a() }),
+    );
+    block(handle.command(first)).unwrap().unwrap_err();
+    let first_seq = reader
+        .read_kind(&KindQuery {
+            kind: "audit_recorded",
+            from: UnixMillis(0),
+            until: UnixMillis(i64::MAX),
+            before: None,
+            limit: 1,
+        })
+        .unwrap()[0]
+        .seq;
+    // More commands: snapshots follow, and retention prunes behind the oldest one kept,
+    // until the first audit entry lies in the pruned prefix.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut n = 1;
+    while reader.check_cursor(first_seq).is_ok() {
+        assert!(Instant::now() < deadline, "nothing was pruned");
+        block(handle.command(request(
+            "alice",
+            None,
+            Command::Ota(OtaCommand::RadioCheck { radio: a() }),
+        )))
+        .unwrap()
+        .unwrap_err();
+        n += 1;
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The ordinary events of the prefix went (the directory, loaded at the start) ...
+    assert_eq!(kinds("directory_loaded"), 0);
+    // ... and every audit entry is still there, the first one included.
+    assert_eq!(kinds("audit_recorded"), n);
+    assert_eq!(audit_entries(&*reader)[0].reason.as_deref(), Some("第一条"));
+    handle.shutdown();
+    thread.join().unwrap();
+}
