@@ -137,7 +137,11 @@ async fn check_waits_for_the_answer_and_exits_by_outcome() {
             })
             .await;
     });
-    let (r, out) = run(&srv, &["stun", &format!("0x{:06X}", a().air())]).await;
+    let (r, out) = run(
+        &srv,
+        &["stun", &format!("0x{:06X}", a().air()), "--reason", "演练"],
+    )
+    .await;
     refuse.await.unwrap();
     let outcome = r.unwrap();
     assert_eq!(outcome, Outcome::Refused, "{out}");
@@ -460,7 +464,7 @@ async fn a_stunned_radio_is_refused_in_one_sentence() {
             })
             .await;
     });
-    let (r, out) = run(&srv, &["stun", "80020200"]).await;
+    let (r, out) = run(&srv, &["stun", "80020200", "--reason", "丢失"]).await;
     answer.await.unwrap();
     assert_eq!(r.unwrap(), Outcome::Done, "{out}");
     let sent = srv.backend.transmit_count();

@@ -24,7 +24,8 @@ fn radio_req(name: &str, request_id: &str) -> pb::RadioCommandRequest {
     pb::RadioCommandRequest {
         name: name.into(),
         request_id: request_id.into(),
-        ..Default::default()
+        // Required for stun and kill, kept for the others.
+        reason: "演练".into(),
     }
 }
 

@@ -1,7 +1,8 @@
 //! The README's demo walkthrough as a newcomer runs it, every command in order:
 //! `trunkgate serve --demo` starts on its embedded defaults; then `ctl radios` (registered
 //! radios with their Chinese names), `ctl watch --snapshot` (state, then live events, one
-//! readable line each), `ctl check`, `ctl text`, `ctl stun`, `ctl alarms` (until the demo's
+//! readable line each), `ctl check`, `ctl text`, `ctl stun`, the two-person kill (`ctl kill`
+//! by one supervisor, `ctl pending`, `ctl approve` by another), `ctl audit`, `ctl alarms` (until the demo's
 //! first emergency shows, about a minute) and `ctl ack-alarm` with the number from that table.
 //! Ports are picked by the OS (the defaults may be busy on a shared machine) and handed over
 //! with `--listen` / `--homebrew` as the README says; everything is on 127.0.0.1 and every
@@ -174,13 +175,66 @@ fn demo_starts_and_ctl_shows_radios_events_and_answers() {
         "{text}"
     );
 
-    // `ctl stun 57120203`: exits non-zero if refused, failed or timed out.
-    let out = ctl(&server, &["stun", "57120203"]);
+    // `ctl stun 57120203 --reason "电台遗失"`: exits non-zero if refused, failed or timed out.
+    let out = ctl(&server, &["stun", "57120203", "--reason", "电台遗失"]);
     let code = out.status.code();
     assert!(
         matches!(code, Some(0 | 1 | 4 | 5)),
         "{code:?}: {}",
         String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The two-person kill: `ctl --operator 王队长 kill 57120204 --reason "电台被盗" --yes`
+    // waits for a second supervisor; `ctl pending` shows it; `ctl --operator 李主任 approve
+    // OP` sends it.
+    let out = ctl(
+        &server,
+        &[
+            "--operator",
+            "王队长",
+            "kill",
+            "57120204",
+            "--reason",
+            "电台被盗",
+            "--yes",
+        ],
+    );
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(said.contains("AWAITING APPROVAL"), "{said}");
+    let out = ctl(&server, &["pending"]);
+    let pending = String::from_utf8_lossy(&out.stdout).to_string();
+    let op = pending
+        .lines()
+        .find(|l| l.contains("57120204") && l.contains("王队长"))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_else(|| panic!("the kill is not pending:\n{pending}"))
+        .to_string();
+    let out = ctl(
+        &server,
+        &["--operator", "李主任", "approve", &op, "--timeout", "30"],
+    );
+    let code = out.status.code();
+    assert!(
+        matches!(code, Some(0 | 1 | 4 | 5)),
+        "{code:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = ctl(&server, &["pending"]);
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("王队长"),
+        "approved, no longer pending"
+    );
+    // `ctl audit`: who did what, from where, why.
+    let out = ctl(&server, &["audit"]);
+    let audit = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        audit.contains("kill_radio") && audit.contains("电台被盗") && audit.contains("李主任"),
+        "{audit}"
     );
 
     // `ctl alarms`: the demo raises an emergency alarm about once a minute.

@@ -75,9 +75,45 @@ fn command(token: u64, request_id: Option<&str>, command: Command) -> Input {
         request: Request {
             request_id: request_id.map(str::to_string),
             operator: Some("值班员".to_string()),
+            reason: Some("演练".to_string()),
+            client: None,
             command,
         },
     }
+}
+
+/// A second supervisor's approval of operation `op` (a kill awaits one).
+fn approve(token: u64, op: u64) -> Input {
+    Input::Command {
+        token,
+        request: Request {
+            request_id: None,
+            operator: Some("值班长".to_string()),
+            reason: Some("核准".to_string()),
+            client: None,
+            command: Command::DecideApproval {
+                operation: OperationId(op),
+                approve: true,
+            },
+        },
+    }
+}
+
+/// Issue `cmd` at `at`; a kill is approved at once by a second supervisor (the outputs are
+/// then the approval's).
+fn issue(h: &mut Harness, at: u64, cmd: &OtaCommand) -> Vec<Output> {
+    let out = h.run(at, command(1, None, Command::Ota(cmd.clone())));
+    if !matches!(cmd, OtaCommand::Kill { .. }) {
+        return out;
+    }
+    let op = reply_operation(&out);
+    assert_eq!(op.state, OperationState::AwaitingApproval, "{out:?}");
+    assert_eq!(
+        out.len(),
+        2,
+        "nothing but the operation and the reply: {out:?}"
+    );
+    h.run(at, approve(1, op.id.0))
 }
 
 /// A core under test that records every event it emits, to replay.
@@ -839,8 +875,35 @@ fn commands() -> Vec<(
 fn each_command_acked() {
     for (cmd, msg, cost, prio, answer, _) in commands() {
         let mut h = Harness::with_radios(AirProfile::TierIii);
-        let out = h.run(1_000, command(1, None, Command::Ota(cmd.clone())));
+        let out = issue(&mut h, 1_000, &cmd);
         let op = reply_operation(&out);
+        // A kill goes on the air once approved: the approval queues it.
+        let head = if matches!(cmd, OtaCommand::Kill { .. }) {
+            vec![
+                ev(
+                    1_000,
+                    EventKind::OperationApproved {
+                        operation: op.id,
+                        approver: "值班长".into(),
+                        reason: Some("核准".into()),
+                    },
+                ),
+                ev(
+                    1_000,
+                    EventKind::OperationQueued {
+                        operation: op.id,
+                        site: site(S1),
+                    },
+                ),
+            ]
+        } else {
+            vec![ev(
+                1_000,
+                EventKind::OperationCreated {
+                    operation: op.clone(),
+                },
+            )]
+        };
         // A text or status is an outbound message too, linked to its operation.
         let body = match &cmd {
             OtaCommand::SendText { text, .. } => Some(MessageBody::Text { text: text.clone() }),
@@ -869,22 +932,17 @@ fn each_command_acked() {
         });
         assert_eq!(
             out,
-            std::iter::once(ev(
-                1_000,
-                EventKind::OperationCreated {
-                    operation: op.clone()
-                }
-            ))
-            .chain(message)
-            .chain([
-                Output::Reply {
-                    token: 1,
-                    result: Ok(Reply::Operation(Box::new(op.clone())))
-                },
-                sent(1_000, 0, S1, 1, cost, true),
-                transmit(S1, AirProfile::TierIii, msg.clone(), prio, 0, 1),
-            ])
-            .collect::<Vec<_>>(),
+            head.into_iter()
+                .chain(message)
+                .chain([
+                    Output::Reply {
+                        token: 1,
+                        result: Ok(Reply::Operation(Box::new(op.clone())))
+                    },
+                    sent(1_000, 0, S1, 1, cost, true),
+                    transmit(S1, AirProfile::TierIii, msg.clone(), prio, 0, 1),
+                ])
+                .collect::<Vec<_>>(),
             "{cmd:?}"
         );
         let out = h.run(2_000, air(S1, answer.clone()));
@@ -975,7 +1033,7 @@ fn each_command_acked() {
 fn each_command_refused() {
     for (cmd, _, _, _, _, service) in commands() {
         let mut h = Harness::with_radios(AirProfile::TierIii);
-        h.run(1_000, command(1, None, Command::Ota(cmd.clone())));
+        issue(&mut h, 1_000, &cmd);
         // 0x20: service not supported (TS), docs/air-interface.md §3.4.
         let refusal = Refusal { code: 0x20 };
         let out = h.run(
@@ -1025,7 +1083,7 @@ fn each_command_times_out_after_bounded_retries() {
     for (cmd, msg, cost, prio, _, _) in commands() {
         let mut h = Harness::with_radios(AirProfile::Pdt);
         let p = AirProfile::Pdt;
-        h.run(1_000, command(1, None, Command::Ota(cmd.clone())));
+        issue(&mut h, 1_000, &cmd);
         let op = OperationId(0);
         // Handed over at 1000; the link reports each attempt's last burst gone one air time
         // later, and the 4 s answer window starts there, not at the handover.
@@ -1532,10 +1590,7 @@ fn commands_that_cannot_apply_get_precise_errors() {
 #[test]
 fn killed_radio_takes_no_commands_and_cancel_works() {
     let mut h = Harness::with_radios(AirProfile::Pdt);
-    h.run(
-        1_000,
-        command(1, None, Command::Ota(OtaCommand::Kill { radio: a() })),
-    );
+    issue(&mut h, 1_000, &OtaCommand::Kill { radio: a() });
     h.run(
         1_500,
         air(

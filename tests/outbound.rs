@@ -121,6 +121,8 @@ impl Gateway {
             self.running.driver.command(Request {
                 request_id: None,
                 operator: Some("test".into()),
+                reason: Some("test".into()),
+                client: None,
                 command: Command::Ota(command),
             }),
         )

@@ -23,6 +23,9 @@
 //! - [`Backend::history`] reads journaled events of one kind in a time window from the
 //!   journal itself (not the core), newest first, as [`HistoryQuery`] says; it must not block
 //!   the async runtime (a real journal is read on a blocking thread).
+//! - [`Backend::record_audit`] journals an audit entry without waiting (the driver holds it
+//!   through a journal outage like an air input; a drop for a full queue is counted and
+//!   journaled as lost). Operator commands are audited by the driver itself.
 //! - [`Backend::links`] reports each link's state, counters and last failure per site, from
 //!   the links' atomics (no lock on their receive path, no trip through the core).
 
@@ -33,7 +36,7 @@ use std::sync::{Arc, OnceLock};
 use bytes::Bytes;
 use futures::Stream;
 
-use crate::dispatch::{Core, DispatchError, Event, Reply, Request, Timestamp};
+use crate::dispatch::{AuditEntry, Core, DispatchError, Event, Reply, Request, Timestamp};
 use crate::journal::{Cursor, JournalId};
 
 /// Why the core cannot take a request now; the API answers UNAVAILABLE naming it.
@@ -236,6 +239,10 @@ pub trait Backend: Send + Sync + 'static {
         &self,
         query: HistoryQuery,
     ) -> impl Future<Output = Result<Vec<JournaledEvent>, Unavailable>> + Send;
+    /// Journal an audit entry (refusals for lack of rights, access reloads, ...) without
+    /// waiting. See [`super::audit::record_audit`] for the short form.
+    fn record_audit(&self, entry: AuditEntry);
+
     /// The links and their state, counters and last failure (one entry per link and site).
     /// Read from the links' own counters, never through the core. None by default.
     fn links(&self) -> Vec<LinkStatus> {

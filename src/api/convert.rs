@@ -632,6 +632,9 @@ pub fn operation_state(s: OperationState) -> pb::operation::State {
         OperationState::TimedOut => pb::operation::State::TimedOut,
         OperationState::Failed => pb::operation::State::Failed,
         OperationState::Cancelled => pb::operation::State::Cancelled,
+        OperationState::AwaitingApproval => pb::operation::State::AwaitingApproval,
+        OperationState::Rejected => pb::operation::State::Rejected,
+        OperationState::Expired => pb::operation::State::Expired,
     }
 }
 
@@ -733,8 +736,15 @@ pub fn operation(o: &Operation) -> pb::Operation {
         delivery: o.delivery_level().map_or(0, |l| delivery_level(l) as i32),
         result: o.result.as_deref().map(operation_result),
         polls: o.polls().iter().map(location_poll).collect(),
+        reason: o.reason().unwrap_or_default().to_string(),
+        approval_deadline: ts(o.approval().map(|a| a.deadline)),
         ..pb::Operation::default()
     };
+    if let Some(d) = o.approval().and_then(|a| a.decided.as_ref()) {
+        p.approver = d.by.clone();
+        p.approval_time = Some(timestamp(d.at));
+        p.approval_reason = d.reason.clone().unwrap_or_default();
+    }
     let kind = match &o.command {
         OtaCommand::RadioCheck { .. } => Kind::RadioCheck,
         OtaCommand::CallAlert { .. } => Kind::CallAlert,
@@ -1262,6 +1272,28 @@ pub fn event(cursor: Cursor, e: &Event) -> pb::Event {
             operation: operation_name(*operation),
             operator: operator.clone().unwrap_or_default(),
         }),
+        EventKind::OperationApproved {
+            operation,
+            approver,
+            reason,
+        } => P::OperationApproved(pb::OperationDecided {
+            operation: operation_name(*operation),
+            approver: approver.clone(),
+            reason: reason.clone().unwrap_or_default(),
+        }),
+        EventKind::OperationRejected {
+            operation,
+            approver,
+            reason,
+        } => P::OperationRejected(pb::OperationDecided {
+            operation: operation_name(*operation),
+            approver: approver.clone(),
+            reason: reason.clone().unwrap_or_default(),
+        }),
+        EventKind::OperationExpired { operation } => P::OperationExpired(pb::OperationExpired {
+            operation: operation_name(*operation),
+        }),
+        EventKind::AuditRecorded { entry } => P::AuditRecorded(audit_entry(cursor, e.at, entry)),
         EventKind::GatewayRestarted => P::GatewayRestarted(pb::GatewayRestarted {}),
         EventKind::ConfigChanged { config } => P::ConfigChanged(pb::ConfigChanged {
             answer_timeout: Some(duration_ms(config.answer_timeout_ms)),
@@ -1321,8 +1353,32 @@ pub fn event_operation(e: &EventKind) -> Option<OperationId> {
         | EventKind::OperationRefused { operation, .. }
         | EventKind::OperationTimedOut { operation, .. }
         | EventKind::OperationFailed { operation, .. }
-        | EventKind::OperationCancelled { operation, .. } => Some(*operation),
+        | EventKind::OperationCancelled { operation, .. }
+        | EventKind::OperationApproved { operation, .. }
+        | EventKind::OperationRejected { operation, .. }
+        | EventKind::OperationExpired { operation } => Some(*operation),
         _ => None,
+    }
+}
+
+/// An audit entry journaled at `cursor`, recorded at `at`.
+pub fn audit_entry(
+    cursor: Cursor,
+    at: Timestamp,
+    entry: &crate::dispatch::AuditEntry,
+) -> pb::AuditEntry {
+    let text = |s: &Option<String>| s.clone().unwrap_or_default();
+    pb::AuditEntry {
+        cursor: cursor.to_string(),
+        time: Some(timestamp(at)),
+        identity: text(&entry.identity),
+        client: text(&entry.client),
+        action: entry.action.clone(),
+        target: text(&entry.target),
+        reason: text(&entry.reason),
+        outcome: entry.outcome.clone(),
+        operation: s_or_empty(entry.operation.as_ref(), |o| operation_name(*o)),
+        detail: text(&entry.detail),
     }
 }
 

@@ -101,6 +101,9 @@ const OPERATION_STATES: &[&str] = &[
     "TIMED_OUT",
     "FAILED",
     "CANCELLED",
+    "AWAITING_APPROVAL",
+    "REJECTED",
+    "EXPIRED",
 ];
 const OPERATION_KINDS: &[&str] = &[
     "KIND_UNSPECIFIED",

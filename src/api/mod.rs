@@ -12,6 +12,9 @@
 //! - Calls, alarms, operations and radios list newest first (radios by name) with AIP-160
 //!   filters and AIP-132 `order_by` ([`filter`], `list`), walked where the data lives with a
 //!   bounded scan per page, and sealed page tokens.
+//! - A kill waits for a second identity: `ApprovalService` approves or rejects it, and
+//!   `AuditService` lists the audit trail, read-only ([`audit`]); the core decides and the
+//!   driver journals, so neither keeps state here.
 //! - Events stream from `EventService.WatchEvents` with cursors, heartbeats, snapshots, a
 //!   slow-client cut and filters by type, radio, talkgroup, site and team ([`watch`],
 //!   docs/dispatch.md §4.2). Each event has one schema: its typed payload.
@@ -40,6 +43,7 @@
 //!   tokens are length-bounded, and identifiers (names, `request_id`, the operator) with
 //!   control characters are refused.
 
+pub mod audit;
 pub mod backend;
 pub mod conn;
 pub mod convert;
@@ -78,7 +82,7 @@ pub mod pb {
 }
 
 /// The gRPC service names health reports on (besides "" for the whole server).
-pub const SERVICE_NAMES: [&str; 10] = [
+pub const SERVICE_NAMES: [&str; 12] = [
     pb::radio_service_server::SERVICE_NAME,
     pb::talkgroup_service_server::SERVICE_NAME,
     pb::directory_service_server::SERVICE_NAME,
@@ -89,6 +93,8 @@ pub const SERVICE_NAMES: [&str; 10] = [
     pb::event_service_server::SERVICE_NAME,
     pb::message_service_server::SERVICE_NAME,
     pb::gateway_service_server::SERVICE_NAME,
+    pb::approval_service_server::SERVICE_NAME,
+    pb::audit_service_server::SERVICE_NAME,
 ];
 
 /// API settings.
@@ -342,6 +348,12 @@ pub async fn serve<B: Backend>(
             api.clone(),
         ))
         .add_service(pb::gateway_service_server::GatewayServiceServer::new(
+            api.clone(),
+        ))
+        .add_service(pb::approval_service_server::ApprovalServiceServer::new(
+            api.clone(),
+        ))
+        .add_service(pb::audit_service_server::AuditServiceServer::new(
             api.clone(),
         ))
         .add_service(event_server::EventServiceServer::new(api));

@@ -9,6 +9,7 @@
 //! |---|---|---|
 //! | unknown radio / talkgroup / alarm / operation | NOT_FOUND | `*_NOT_FOUND` |
 //! | radio or talkgroup never heard, radio killed or stunned (`control`, `remedy` = `REVIVE`), alarm or operation in the wrong state, service the site cannot carry | FAILED_PRECONDITION | `NOT_HEARD`, `RADIO_KILLED`, `RADIO_STUNNED`, `ALARM_STATE`, `OPERATION_FINISHED`, `UNSUPPORTED_SERVICE` |
+//! | approving or rejecting: the requester's own identity, no identity, an operation not awaiting approval, after the window | FAILED_PRECONDITION | `SAME_IDENTITY`, `APPROVER_UNKNOWN`, `NOT_AWAITING_APPROVAL`, `APPROVAL_EXPIRED` |
 //! | request id reused for a different command | ALREADY_EXISTS | `REQUEST_ID_REUSED` (the id names an operation that exists; AIP-155 leaves the code open) |
 //! | site queue full, too many operations | RESOURCE_EXHAUSTED | `QUEUE_FULL`, `TOO_MANY_OPERATIONS` |
 //! | argument out of range | INVALID_ARGUMENT | `INVALID_ARGUMENT` + BadRequest naming the field |
@@ -250,6 +251,39 @@ impl From<DispatchError> for Status {
                 "TOO_MANY_OPERATIONS",
                 message,
                 &[("limit", limit.to_string())],
+            ),
+            DispatchError::NotAwaitingApproval { operation, state } => status(
+                Code::FailedPrecondition,
+                "NOT_AWAITING_APPROVAL",
+                message,
+                &[
+                    ("name", format!("operations/{}", operation.0)),
+                    ("state", format!("{state:?}")),
+                ],
+            ),
+            DispatchError::SameIdentity {
+                operation,
+                identity,
+            } => status(
+                Code::FailedPrecondition,
+                "SAME_IDENTITY",
+                message,
+                &[
+                    ("name", format!("operations/{}", operation.0)),
+                    ("identity", identity),
+                ],
+            ),
+            DispatchError::ApproverUnknown { operation } => status(
+                Code::FailedPrecondition,
+                "APPROVER_UNKNOWN",
+                message,
+                &[("name", format!("operations/{}", operation.0))],
+            ),
+            DispatchError::ApprovalExpired { operation } => status(
+                Code::FailedPrecondition,
+                "APPROVAL_EXPIRED",
+                message,
+                &[("name", format!("operations/{}", operation.0))],
             ),
             DispatchError::InvalidArgument { field, reason } => invalid_argument(field, reason),
         }

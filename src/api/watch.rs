@@ -308,6 +308,7 @@ impl Context {
             EventKind::DirectoryLoaded { .. }
             | EventKind::GatewayRestarted
             | EventKind::ConfigChanged { .. }
+            | EventKind::AuditRecorded { .. }
             | EventKind::InputsLost { .. }
             | EventKind::JournalRecovered { .. } => {}
             EventKind::SiteAdded { site } | EventKind::SiteLinkChanged { site, .. } => s.site(site),
@@ -437,7 +438,8 @@ impl Context {
             EventKind::OperationAttemptTimedOut { operation, .. }
             | EventKind::OperationAired { operation, .. }
             | EventKind::OperationPolled { operation, .. }
-            | EventKind::OperationPollTimedOut { operation, .. } => {
+            | EventKind::OperationPollTimedOut { operation, .. }
+            | EventKind::OperationApproved { operation, .. } => {
                 if let Some(known) = self.operations.get(operation) {
                     s.merge(known);
                 }
@@ -446,6 +448,8 @@ impl Context {
             | EventKind::OperationRefused { operation, .. }
             | EventKind::OperationTimedOut { operation, .. }
             | EventKind::OperationFailed { operation, .. }
+            | EventKind::OperationRejected { operation, .. }
+            | EventKind::OperationExpired { operation }
             | EventKind::OperationCancelled { operation, .. } => {
                 if let Some(known) = self.operations.remove(operation) {
                     s = known;

@@ -20,7 +20,7 @@ use crate::api::backend::{
     Backend, EventStream, HistoryQuery, JournaledEvent, LinkStatus, Unavailable, WatchEnd,
     WatchError, WatchStart,
 };
-use crate::dispatch::{Core, DispatchError, Reply, Request, Timestamp};
+use crate::dispatch::{AuditEntry, Core, DispatchError, Reply, Request, Timestamp};
 use crate::journal::hub::{Start, Subscription, WatchEnd as HubEnd};
 use crate::journal::{Cursor, CursorError, JournalId, KindQuery, UnixMillis};
 
@@ -172,6 +172,11 @@ impl Backend for GatewayBackend {
             .filter_map(|r| decode_record(journal, r).transpose())
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| unreadable(e.to_string()))
+    }
+
+    fn record_audit(&self, entry: AuditEntry) {
+        // A drop is counted and journaled as `inputs_lost` by the driver.
+        self.driver.record_audit(entry);
     }
 
     fn links(&self) -> Vec<LinkStatus> {

@@ -179,6 +179,8 @@ pub struct JournalConfig {
     pub synchronous: Synchronous,
     /// Days of events kept (older ones are pruned once a newer snapshot exists).
     pub retention_days: u32,
+    /// Days audit entries are kept at least, whatever `retention_days` says.
+    pub audit_retention_days: u32,
     /// Events between two state snapshots.
     pub snapshot_every: u64,
     /// Shortest time between two commits, in milliseconds (0: commit as soon as the
@@ -191,6 +193,7 @@ impl Default for JournalConfig {
         JournalConfig {
             synchronous: Synchronous::Full,
             retention_days: 30,
+            audit_retention_days: 365,
             snapshot_every: 10_000,
             commit_gap_ms: 0,
         }
@@ -215,6 +218,8 @@ pub struct DispatchConfig {
     pub answer_timeout_secs: u64,
     /// Tries per command (first one included).
     pub attempts: u32,
+    /// Seconds a kill waits for a second supervisor's approval before it expires.
+    pub kill_approval_window_secs: u64,
 }
 
 impl Default for DispatchConfig {
@@ -222,6 +227,7 @@ impl Default for DispatchConfig {
         DispatchConfig {
             answer_timeout_secs: 5,
             attempts: 3,
+            kill_approval_window_secs: 300,
         }
     }
 }
@@ -755,6 +761,13 @@ pub const RETENTION_DAYS: Bound = Bound {
     max: 3_650,
     means: "days of events kept",
 };
+/// `[journal] audit_retention_days`.
+pub const AUDIT_RETENTION_DAYS: Bound = Bound {
+    key: "journal.audit_retention_days",
+    min: 1,
+    max: 36_500,
+    means: "days audit entries are kept at least",
+};
 /// `[journal] snapshot_every`.
 pub const SNAPSHOT_EVERY: Bound = Bound {
     key: "journal.snapshot_every",
@@ -782,6 +795,13 @@ pub const ATTEMPTS: Bound = Bound {
     min: 1,
     max: 10,
     means: "tries per command, the first one included",
+};
+/// `[dispatch] kill_approval_window_secs`.
+pub const KILL_APPROVAL_WINDOW_SECS: Bound = Bound {
+    key: "dispatch.kill_approval_window_secs",
+    min: 10,
+    max: 86_400,
+    means: "seconds a kill waits for a second supervisor's approval",
 };
 /// `[[site]] colour_code` (4 bits on the air).
 pub const COLOUR_CODE: Bound = Bound {
@@ -939,10 +959,12 @@ pub const BOUNDS: &[&Bound] = &[
     &KEEPALIVE_INTERVAL_SECS,
     &KEEPALIVE_TIMEOUT_SECS,
     &RETENTION_DAYS,
+    &AUDIT_RETENTION_DAYS,
     &SNAPSHOT_EVERY,
     &COMMIT_GAP_MS,
     &ANSWER_TIMEOUT_SECS,
     &ATTEMPTS,
+    &KILL_APPROVAL_WINDOW_SECS,
     &COLOUR_CODE,
     &PEER_TIMEOUT_SECS,
     &HANG_TIME_MS,

@@ -39,8 +39,11 @@
 //!   accuracy, fix time and source); group traffic lists each site's outcome under it, a
 //!   periodic `locate` each poll's as it comes. `--timeout` bounds the whole command from its
 //!   start (every call to the gateway included); then it gives up waiting (exit 5) and the
-//!   operation goes on. `kill` needs `--reason` (sent with the request) and a confirmation:
-//!   typed `yes` at a terminal, or `--yes`.
+//!   operation goes on. `stun` and `kill` need `--reason` (sent with the request, kept with
+//!   the operation and in the audit trail); `kill` also a confirmation: typed `yes` at a
+//!   terminal, or `--yes`. A kill then waits for a second supervisor, so `kill` prints it
+//!   awaiting approval and returns; `pending`, `approve`, `reject` and `audit` live in
+//!   `ctl/approval.rs`.
 //! - `messages` lists texts and status messages of both directions, newest first, with
 //!   filters; `inbox` lists received ones, those not yet handled first; `mark-read` and
 //!   `mark-handled` mark one (journaled with the `--operator`); `track` prints a radio's
@@ -248,6 +251,9 @@ pub enum CtlCommand {
     Stun {
         /// Radio.
         radio: String,
+        /// Why (required; kept with the operation and in the audit trail).
+        #[arg(long, required = true)]
+        reason: String,
         #[command(flatten)]
         wait: WaitArgs,
     },
@@ -258,11 +264,12 @@ pub enum CtlCommand {
         #[command(flatten)]
         wait: WaitArgs,
     },
-    /// Kill (遥毙): permanent. Asks for confirmation at a terminal.
+    /// Kill (遥毙): permanent. Asks for confirmation at a terminal; then waits for a second
+    /// supervisor's `ctl approve` (returns at once with the operation awaiting approval).
     Kill {
         /// Radio.
         radio: String,
-        /// Why (required; sent with the request and logged by the gateway).
+        /// Why (required; kept with the operation and in the audit trail).
         #[arg(long, required = true)]
         reason: String,
         /// Do not ask for confirmation (required when standard input is not a terminal).
@@ -364,6 +371,46 @@ pub enum CtlCommand {
         /// Radio.
         radio: String,
         /// Only reports received in the last MINUTES minutes.
+        #[arg(long)]
+        minutes: Option<u64>,
+        /// Most rows to print (the rest are counted).
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// Operations awaiting a second supervisor's approval (kills), soonest deadline first.
+    Pending {
+        /// Most rows to print (the rest are counted).
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// Approve an operation awaiting approval (a kill another operator asked for): it goes on
+    /// the air. Waits for the outcome like any command.
+    Approve {
+        /// Operation: its number (OP column of `ctl pending`) or operations/N.
+        operation: String,
+        /// Why (kept with the operation and in the audit trail).
+        #[arg(long)]
+        reason: Option<String>,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// Reject an operation awaiting approval: nothing goes on the air.
+    Reject {
+        /// Operation: its number or operations/N.
+        operation: String,
+        /// Why (kept with the operation and in the audit trail).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// The audit trail, newest first: who did what, when, from where, why, and the outcome.
+    Audit {
+        /// Only entries of this identity (operator).
+        #[arg(long)]
+        identity: Option<String>,
+        /// Only entries of this action (`kill_radio`, `approve_operation`, `config_changed`, ...).
+        #[arg(long)]
+        action: Option<String>,
+        /// Only entries of the last MINUTES minutes.
         #[arg(long)]
         minutes: Option<u64>,
         /// Most rows to print (the rest are counted).
@@ -547,6 +594,8 @@ macro_rules! collect_pages {
         (all, more)
     }};
 }
+
+mod approval;
 
 /// Run `trunkgate ctl`; the exit status is one of [`exit`].
 pub fn run(args: CtlArgs) -> ExitCode {
@@ -1953,10 +2002,12 @@ pub async fn execute(args: CtlArgs, out: &mut (dyn Write + Send)) -> Result<Outc
                 .await;
             (op.map_err(status_error)?.into_inner(), wait)
         }
-        CtlCommand::Stun { radio, wait } => {
-            let op = commands
-                .stun_radio(radio_req(&radio, &wait, String::new())?)
-                .await;
+        CtlCommand::Stun {
+            radio,
+            reason,
+            wait,
+        } => {
+            let op = commands.stun_radio(radio_req(&radio, &wait, reason)?).await;
             (op.map_err(status_error)?.into_inner(), wait)
         }
         CtlCommand::Revive { radio, wait } => {
@@ -1981,8 +2032,45 @@ pub async fn execute(args: CtlArgs, out: &mut (dyn Write + Send)) -> Result<Outc
             if !yes && !confirm_kill(&names.radio(&request.get_ref().name))? {
                 return Err(CtlError::new(exit::FAILED, "nothing was sent"));
             }
-            let op = commands.kill_radio(request).await;
-            (op.map_err(status_error)?.into_inner(), wait)
+            let op = commands
+                .kill_radio(request)
+                .await
+                .map_err(status_error)?
+                .into_inner();
+            // Nothing goes on the air before a second supervisor approves: say so and return.
+            writeln!(
+                out,
+                "{}  {}",
+                clock.clock(op.update_time.as_ref()),
+                describe(&op, &names, &clock)
+            )?;
+            return Ok(Outcome::Done);
+        }
+        CtlCommand::Pending { limit } => {
+            return approval::pending(&c, &names, &clock, limit, out).await;
+        }
+        CtlCommand::Approve {
+            operation,
+            reason,
+            wait,
+        } => (approval::decide(&c, &operation, true, reason).await?, wait),
+        CtlCommand::Reject { operation, reason } => {
+            let op = approval::decide(&c, &operation, false, reason).await?;
+            writeln!(
+                out,
+                "{}  {}",
+                clock.clock(op.update_time.as_ref()),
+                describe(&op, &names, &clock)
+            )?;
+            return Ok(Outcome::Done);
+        }
+        CtlCommand::Audit {
+            identity,
+            action,
+            minutes,
+            limit,
+        } => {
+            return approval::audit(&c, &clock, (identity, action, minutes), limit, out).await;
         }
         CtlCommand::Text {
             recipient,
@@ -2120,6 +2208,13 @@ fn describe_raw(op: &pb::Operation, names: &Names, clock: &Clock) -> String {
         S::TimedOut => format!("{what}: no answer, timed out{attempts}"),
         S::Failed => format!("{what}: FAILED{attempts}"),
         S::Cancelled => format!("{what}: cancelled"),
+        S::AwaitingApproval => format!(
+            "{what}: AWAITING APPROVAL by a second supervisor until {} (trunkgate ctl approve {})",
+            clock.time(op.approval_deadline.as_ref()),
+            op.name.strip_prefix("operations/").unwrap_or(&op.name)
+        ),
+        S::Rejected => format!("{what}: rejected by {}", op.approver),
+        S::Expired => format!("{what}: expired, nobody approved it in time"),
         S::Unspecified => format!("{what}: state unknown"),
     };
     if let Some(code) = op.refusal_code {
@@ -2579,6 +2674,33 @@ pub fn render_event(e: &pb::Event, names: &mut Names, clock: &Clock) -> EventLin
             "{}: cancelled by {}",
             names.operation_by_name(&o.operation),
             dash(&o.operator)
+        )),
+        Some(P::OperationApproved(o)) => plain(format!(
+            "{}: approved by {}, going on the air",
+            names.operation_by_name(&o.operation),
+            dash(&o.approver)
+        )),
+        Some(P::OperationRejected(o)) => plain(format!(
+            "{}: rejected by {}",
+            names.operation_by_name(&o.operation),
+            dash(&o.approver)
+        )),
+        Some(P::OperationExpired(o)) => plain(format!(
+            "{}: expired, nobody approved it in time",
+            names.operation_by_name(&o.operation)
+        )),
+        Some(P::AuditRecorded(a)) => plain(format!(
+            "audit: {} {}{} by {} from {}: {}",
+            a.action,
+            a.target,
+            if a.reason.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", a.reason)
+            },
+            dash(&a.identity),
+            dash(&a.client),
+            a.outcome
         )),
         Some(P::GatewayRestarted(_)) => plain("the gateway restarted".to_string()),
         Some(P::ConfigChanged(k)) => plain(format!(

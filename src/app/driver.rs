@@ -45,7 +45,11 @@
 //!   state, stays amortised (benches/gateway.rs: registering a million radios with a snapshot
 //!   every 10,000 events kept the driver serialising, and a third of the registrations were
 //!   dropped). Retention prunes what is older than both the window and the oldest snapshot
-//!   kept, so every kept snapshot can still be replayed from.
+//!   kept, so every kept snapshot can still be replayed from; audit entries are kept at least
+//!   `audit_retention` (the journal's audit retention class).
+//! - Every operator command is audited: its [`dispatch::AuditEntry`] (who, from where, what,
+//!   why, the outcome) is journaled in the same commit as the command's events, before the
+//!   command is answered. [`DriverHandle::record_audit`] journals other entries.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -60,13 +64,13 @@ use tokio::sync::{oneshot, watch};
 use crate::api::backend::JournaledEvent;
 pub use crate::api::backend::Unavailable;
 use crate::dispatch::{
-    self, AirEvent, Core, CoreSnapshot, DispatchError, Event, Input, LossReason, Output, Reply,
-    Request, Timestamp,
+    self, AirEvent, AuditEntry, Core, CoreSnapshot, DispatchError, Event, Input, LossReason,
+    Output, Reply, Request, Timestamp,
 };
 use crate::journal::hub::{DecodeError, Hub, HubConfig};
 use crate::journal::{
     Cursor, CursorError, Entry, Housekeeper, Journal, JournalError, JournalId, JournalReader,
-    Record, UnixMillis,
+    Record, Retention, RetentionClass, UnixMillis,
 };
 
 /// Decode a record of journal `journal` into an event (the hub's replay decoder).
@@ -113,6 +117,9 @@ pub struct DriverConfig {
     pub snapshot_every: u64,
     /// Events older than this (and than the oldest snapshot kept) are pruned.
     pub retention: Duration,
+    /// Audit entries (`dispatch::audit::AUDIT_KINDS`) are kept at least this long, whatever
+    /// `retention` says (the journal's audit retention class).
+    pub audit_retention: Duration,
     /// Longest sleep between two ticks of the core.
     pub tick: Duration,
     /// Inputs handled per batch at most (one journal commit per batch).
@@ -141,6 +148,7 @@ impl Default for DriverConfig {
         DriverConfig {
             snapshot_every: 10_000,
             retention: Duration::from_secs(30 * 86_400),
+            audit_retention: Duration::from_secs(365 * 86_400),
             tick: Duration::from_millis(100),
             max_batch: 4096,
             commit_gap: Duration::ZERO,
@@ -255,6 +263,14 @@ impl DriverHandle {
         let (reply, rx) = oneshot::channel();
         self.send(DriverRequest::Command { request, reply })?;
         rx.await.map_err(|_| Unavailable::Stopped)?
+    }
+
+    /// Journal an audit entry (refusals for lack of rights, access reloads, ...) without
+    /// waiting: handed to the core like an air input, so it is held while the journal cannot
+    /// be written, and a drop for a full queue is counted and journaled as `inputs_lost`.
+    /// `false` when it was dropped.
+    pub fn record_audit(&self, entry: AuditEntry) -> bool {
+        self.submit(Input::Audit(entry))
     }
 
     /// Run `f` on the driver thread against the core and the latest journaled cursor.
@@ -715,11 +731,7 @@ impl<J: Journal> Driver<J> {
                         }
                         next_token += 1;
                         pending.push((next_token, reply));
-                        let input = Input::Command {
-                            token: next_token,
-                            request,
-                        };
-                        self.core.handle(at, input, &mut outputs);
+                        self.command(at, next_token, request, &mut outputs);
                     }
                     DriverRequest::Read(read) => {
                         // Reads see the state as of the last commit plus this batch so far:
@@ -777,6 +789,25 @@ impl<J: Journal> Driver<J> {
         }
         self.hub.close();
         tracing::info!("dispatch driver stopped");
+    }
+
+    /// Run an operator command on the core, then record its audit entry (who, from where,
+    /// what, why, the outcome) in the same batch, so the two are durable together and
+    /// before the command is answered.
+    fn command(&mut self, at: Timestamp, token: u64, request: Request, outputs: &mut Vec<Output>) {
+        let audit = request.clone();
+        let from = outputs.len();
+        self.core
+            .handle(at, Input::Command { token, request }, outputs);
+        let entry = outputs[from..].iter().find_map(|o| match o {
+            Output::Reply { token: t, result } if *t == token => {
+                Some(AuditEntry::for_command(&audit, result))
+            }
+            _ => None,
+        });
+        if let Some(entry) = entry {
+            self.core.handle(at, Input::Audit(entry), outputs);
+        }
     }
 
     /// Apply one step to the core, keeping it until the batch is durable; during an
@@ -1076,7 +1107,16 @@ impl<J: Journal> Driver<J> {
         let job = Job {
             seq,
             image: Box::new(self.core.snapshot()),
-            retention: self.config.retention,
+            retention: Retention {
+                window: self.config.retention,
+                classes: vec![RetentionClass {
+                    kinds: dispatch::audit::AUDIT_KINDS
+                        .iter()
+                        .map(|k| std::borrow::Cow::Borrowed(*k))
+                        .collect(),
+                    window: self.config.audit_retention,
+                }],
+            },
         };
         if self.housekeeping.tx.try_send(job).is_err() {
             // Only if the housekeeping thread died; it logged why.
@@ -1106,7 +1146,7 @@ impl<J: Journal> Driver<J> {
 struct Job {
     seq: u64,
     image: Box<CoreSnapshot>,
-    retention: Duration,
+    retention: Retention,
 }
 
 /// The driver's side of the housekeeping thread.
@@ -1162,7 +1202,7 @@ impl Housekeeping {
                                 elapsed_ms = started.elapsed().as_millis() as u64,
                                 "snapshot saved"
                             );
-                            match housekeeper.prune(UnixMillis::now(), job.retention) {
+                            match housekeeper.prune_retention(UnixMillis::now(), &job.retention) {
                                 Ok(outcome) if outcome.deleted > 0 => tracing::info!(
                                     deleted = outcome.deleted,
                                     oldest = outcome.oldest_available,
@@ -1274,6 +1314,8 @@ mod tests {
         Request {
             request_id: Some(request_id.into()),
             operator: None,
+            reason: None,
+            client: None,
             command: Command::Ota(OtaCommand::RadioCheck { radio }),
         }
     }
@@ -1306,12 +1348,12 @@ mod tests {
         fn save_snapshot(&mut self, seq: u64, data: &[u8]) -> crate::journal::Result<()> {
             self.inner.save_snapshot(seq, data)
         }
-        fn prune(
+        fn prune_retention(
             &mut self,
             now: UnixMillis,
-            window: Duration,
+            retention: &crate::journal::Retention,
         ) -> crate::journal::Result<crate::journal::PruneOutcome> {
-            self.inner.prune(now, window)
+            self.inner.prune_retention(now, retention)
         }
         fn reader(&self) -> crate::journal::Result<Arc<dyn JournalReader>> {
             self.inner.reader()

@@ -449,6 +449,10 @@ pub async fn start(
     let core_config = dispatch::Config {
         answer_timeout_ms: config.dispatch.answer_timeout_secs.saturating_mul(1000),
         max_attempts: u8::try_from(config.dispatch.attempts).unwrap_or(u8::MAX),
+        kill_approval_window_ms: config
+            .dispatch
+            .kill_approval_window_secs
+            .saturating_mul(1000),
         ..dispatch::Config::default()
     };
     let driver_config = DriverConfig {
@@ -456,6 +460,9 @@ pub async fn start(
         commit_gap: Duration::from_millis(config.journal.commit_gap_ms),
         retention: Duration::from_secs(
             u64::from(config.journal.retention_days).saturating_mul(86_400),
+        ),
+        audit_retention: Duration::from_secs(
+            u64::from(config.journal.audit_retention_days).saturating_mul(86_400),
         ),
         hub: HubConfig {
             queue_capacity: config.api.watch_queue,

@@ -7,9 +7,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::audit::AuditEntry;
 use super::ids::{
     AlarmId, CallId, MessageId, OperationId, RadioId, SiteId, TalkgroupId, TeamId, Timestamp,
 };
+use super::model::ApprovalDecision;
 use super::model::{
     Addressee, Alarm, AlarmState, Call, CallEndReason, DeliveryLevel, DeliveryState, Directory,
     FailReason, Mark, Message, Operation, OperationResult, OperationState, OtaCommand, PollOutcome,
@@ -233,6 +235,22 @@ pub enum EventKind {
         operation: OperationId,
         operator: Option<String>,
     },
+    /// A second identity approved an operation awaiting approval; it is queued next.
+    OperationApproved {
+        operation: OperationId,
+        approver: String,
+        reason: Option<String>,
+    },
+    /// Finished: a second identity rejected the operation awaiting approval.
+    OperationRejected {
+        operation: OperationId,
+        approver: String,
+        reason: Option<String>,
+    },
+    /// Finished: no approval came within the approval window.
+    OperationExpired { operation: OperationId },
+    /// An audit entry (who, from where, what, why, how it came out); changes no state.
+    AuditRecorded { entry: Box<AuditEntry> },
     /// The gateway restarted; what follows is recovery.
     GatewayRestarted,
     /// The core's limits and timers changed (the configuration file wins at every start).
@@ -311,6 +329,10 @@ impl EventKind {
             EventKind::OperationTimedOut { .. } => "operation_timed_out",
             EventKind::OperationFailed { .. } => "operation_failed",
             EventKind::OperationCancelled { .. } => "operation_cancelled",
+            EventKind::OperationApproved { .. } => "operation_approved",
+            EventKind::OperationRejected { .. } => "operation_rejected",
+            EventKind::OperationExpired { .. } => "operation_expired",
+            EventKind::AuditRecorded { .. } => "audit_recorded",
             EventKind::GatewayRestarted => "gateway_restarted",
             EventKind::ConfigChanged { .. } => "config_changed",
             EventKind::InputsLost { .. } => "inputs_lost",
@@ -1006,7 +1028,48 @@ impl Core {
                     cfg.operation_history,
                 );
             }
+            EventKind::OperationApproved {
+                operation,
+                approver,
+                reason,
+            }
+            | EventKind::OperationRejected {
+                operation,
+                approver,
+                reason,
+            } => {
+                let approved = matches!(event.kind, EventKind::OperationApproved { .. });
+                if let Some(o) = st.operations.get_mut(operation)
+                    && o.state == OperationState::AwaitingApproval
+                    && let Some(a) = o.authorization.as_mut().and_then(|a| a.approval.as_mut())
+                {
+                    a.decided = Some(ApprovalDecision {
+                        by: approver.clone(),
+                        at,
+                        approved,
+                        reason: reason.clone(),
+                    });
+                    o.updated = at;
+                }
+                if !approved {
+                    st.finish(
+                        *operation,
+                        at,
+                        OperationState::Rejected,
+                        cfg.operation_history,
+                    );
+                }
+            }
+            EventKind::OperationExpired { operation } => {
+                st.finish(
+                    *operation,
+                    at,
+                    OperationState::Expired,
+                    cfg.operation_history,
+                );
+            }
             EventKind::GatewayRestarted
+            | EventKind::AuditRecorded { .. }
             | EventKind::DataReceived { .. }
             | EventKind::InputsLost { .. }
             | EventKind::JournalRecovered { .. } => {}

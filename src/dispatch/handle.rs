@@ -8,13 +8,13 @@
 use super::event::{Event, EventKind};
 use super::ids::{AlarmId, CallId, MessageId, OperationId, RadioId, SiteId, Timestamp};
 use super::model::{
-    Addressee, AlarmState, CallEndReason, DeliveryLevel, DeliveryState, Direction, FailReason,
-    Message, MessageBody, MessageMark, Operation, OperationResult, OperationState, OtaCommand,
-    Position, RadioControl, Service, Site, SiteDelivery, slot_index,
+    Addressee, AlarmState, Approval, CallEndReason, DeliveryLevel, DeliveryState, Direction,
+    FailReason, Message, MessageBody, MessageMark, Operation, OperationResult, OperationState,
+    OtaCommand, Position, RadioControl, Service, Site, SiteDelivery, slot_index,
 };
 use super::{
-    AirEvent, AirInput, AirMessage, Answer, Command, Core, DispatchError, Input, Output, Reply,
-    Request,
+    AirEvent, AirInput, AirMessage, Answer, AuditEntry, Command, Core, DispatchError, Input,
+    MAX_REASON_CHARS, Output, Reply, Request,
 };
 use crate::link::Slot;
 
@@ -68,8 +68,24 @@ impl Core {
             Input::Tick => {}
             Input::Configure(config) => {
                 if config != self.config {
+                    let detail = super::audit::config_diff(&self.config, &config);
                     self.emit(now, EventKind::ConfigChanged { config }, out);
+                    let mut entry = AuditEntry::new(
+                        None,
+                        None,
+                        super::audit::ACTION_CONFIG_CHANGED,
+                        None,
+                        None,
+                        super::audit::OUTCOME_OK,
+                    );
+                    entry.detail = Some(detail);
+                    let entry = Box::new(entry);
+                    self.emit(now, EventKind::AuditRecorded { entry }, out);
                 }
+            }
+            Input::Audit(entry) => {
+                let entry = Box::new(entry);
+                self.emit(now, EventKind::AuditRecorded { entry }, out)
             }
             Input::InputsLost {
                 count,
@@ -192,6 +208,11 @@ impl Core {
         for o in self.active_operations() {
             if let Some(d) = o.deadline.or(o.next_poll) {
                 at(d);
+            }
+            if o.state == OperationState::AwaitingApproval
+                && let Some(a) = o.approval()
+            {
+                at(a.deadline);
             }
             for d in &o.deliveries {
                 match d.state {
@@ -779,8 +800,22 @@ impl Core {
         let Request {
             request_id,
             operator,
+            reason,
+            client: _,
             command,
         } = request;
+        let reason = reason
+            .map(|r| r.trim().to_string())
+            .filter(|r| !r.is_empty());
+        if reason
+            .as_ref()
+            .is_some_and(|r| r.chars().count() > MAX_REASON_CHARS)
+        {
+            return Err(DispatchError::InvalidArgument {
+                field: "reason",
+                reason: "longer than 512 characters",
+            });
+        }
         if request_id
             .as_ref()
             .is_some_and(|r| r.is_empty() || r.len() > MAX_KEY_LEN)
@@ -813,7 +848,16 @@ impl Core {
                     };
                 }
                 self.validate(&cmd)?;
-                let op = self.create(now, cmd, request_id, operator, out)?;
+                // Stun and kill disable a radio (a kill for good): the reason goes on record.
+                if matches!(cmd, OtaCommand::Stun { .. } | OtaCommand::Kill { .. })
+                    && reason.is_none()
+                {
+                    return Err(DispatchError::InvalidArgument {
+                        field: "reason",
+                        reason: "required for stun and kill",
+                    });
+                }
+                let op = self.create(now, cmd, (request_id, operator, reason), out)?;
                 self.outbound(now, &op, out);
                 Ok(Reply::Operation(Box::new(op)))
             }
@@ -850,7 +894,7 @@ impl Core {
                     alarm,
                 };
                 let operator_name = operator.clone().unwrap_or_default();
-                let op = match self.create(now, cmd, request_id, operator, out) {
+                let op = match self.create(now, cmd, (request_id, operator, reason), out) {
                     Ok(op) => Some(op),
                     // The alarm is acknowledged even where nothing can be sent.
                     Err(DispatchError::UnsupportedService { .. }) => None,
@@ -923,6 +967,9 @@ impl Core {
                     .ok_or(DispatchError::UnknownMessage(message))?;
                 Ok(Reply::Message(Box::new(m)))
             }
+            Command::DecideApproval { operation, approve } => {
+                self.decide(now, operation, approve, (operator, reason), out)
+            }
             Command::CancelOperation { operation } => {
                 let op = self
                     .state
@@ -981,13 +1028,81 @@ impl Core {
         self.emit(now, EventKind::MessageSent { message }, out);
     }
 
-    /// Create and queue an operation.
+    /// Approve or reject an operation awaiting approval (module doc of `dispatch`): only
+    /// within its window, and only by another identity than the requester's.
+    fn decide(
+        &mut self,
+        now: Timestamp,
+        operation: OperationId,
+        approve: bool,
+        (approver, reason): (Option<String>, Option<String>),
+        out: &mut Vec<Output>,
+    ) -> Result<Reply, DispatchError> {
+        let op = self
+            .state
+            .operations
+            .get(&operation)
+            .cloned()
+            .ok_or(DispatchError::UnknownOperation(operation))?;
+        if op.state.is_final() {
+            return Err(DispatchError::OperationFinished {
+                operation,
+                state: op.state,
+            });
+        }
+        let Some(approval) = op
+            .approval()
+            .filter(|_| op.state == OperationState::AwaitingApproval)
+        else {
+            return Err(DispatchError::NotAwaitingApproval {
+                operation,
+                state: op.state,
+            });
+        };
+        if now >= approval.deadline {
+            // The timer would finish it at this very tick: finish it now, and say so.
+            self.emit(now, EventKind::OperationExpired { operation }, out);
+            return Err(DispatchError::ApprovalExpired { operation });
+        }
+        let approver = approver.ok_or(DispatchError::ApproverUnknown { operation })?;
+        if op.operator.as_ref() == Some(&approver) {
+            return Err(DispatchError::SameIdentity {
+                operation,
+                identity: approver,
+            });
+        }
+        if approve {
+            let kind = EventKind::OperationApproved {
+                operation,
+                approver,
+                reason,
+            };
+            self.emit(now, kind, out);
+            // Queued where the radio is heard now, as a retry would be.
+            self.requeue(now, &op, out);
+        } else {
+            let kind = EventKind::OperationRejected {
+                operation,
+                approver,
+                reason,
+            };
+            self.emit(now, kind, out);
+        }
+        let op = self
+            .state
+            .operations
+            .get(&operation)
+            .cloned()
+            .ok_or(DispatchError::UnknownOperation(operation))?;
+        Ok(Reply::Operation(Box::new(op)))
+    }
+
+    /// Create and queue an operation; a kill is created awaiting approval instead.
     fn create(
         &mut self,
         now: Timestamp,
         command: OtaCommand,
-        request_id: Option<String>,
-        operator: Option<String>,
+        (request_id, operator, reason): (Option<String>, Option<String>, Option<String>),
         out: &mut Vec<Output>,
     ) -> Result<Operation, DispatchError> {
         let site = match &command {
@@ -1070,13 +1185,23 @@ impl Core {
                 deadline: None,
             })
             .collect();
+        // A kill is permanent: it waits for a second identity (module doc of `dispatch`).
+        let approval = matches!(command, OtaCommand::Kill { .. }).then(|| Approval {
+            deadline: now.plus_ms(self.config.kill_approval_window_ms),
+            decided: None,
+        });
+        let state = if approval.is_some() {
+            OperationState::AwaitingApproval
+        } else {
+            OperationState::Queued
+        };
         let operation = Operation {
             id: OperationId(self.state.next_operation),
             request_id,
             operator,
             command,
             priority,
-            state: OperationState::Queued,
+            state,
             site: Some(site),
             attempts: 0,
             created: now,
@@ -1090,6 +1215,8 @@ impl Core {
             deliveries,
             result: None,
             polls: None,
+            authorization: (reason.is_some() || approval.is_some())
+                .then(|| Box::new(super::Authorization { reason, approval })),
         };
         self.emit(
             now,
@@ -1178,6 +1305,11 @@ impl Core {
                 }
                 OperationState::Waiting if op.next_poll.is_some_and(|t| now >= t) => {
                     self.requeue(now, &op, out);
+                }
+                OperationState::AwaitingApproval
+                    if op.approval().is_some_and(|a| now >= a.deadline) =>
+                {
+                    self.emit(now, EventKind::OperationExpired { operation }, out);
                 }
                 OperationState::Queued => {
                     let Some(site) = op.site.as_ref().and_then(|s| self.state.sites.get(s)) else {

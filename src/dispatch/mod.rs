@@ -20,6 +20,11 @@
 //!   (AIP-155). Operator input that cannot apply gets a precise [`DispatchError`].
 //! - Nothing from the air can make the core panic or grow without bound: radios, calls,
 //!   alarms, operations, messages, queues and tracks all have limits in [`Config`].
+//! - A kill is permanent, so it takes two people: it is created awaiting approval (nothing
+//!   goes on the air), and only another identity's approval within
+//!   [`Config::kill_approval_window_ms`] queues it; a rejection or the window's end finishes
+//!   it. The wait is core state (journaled, in the snapshot, honoured after a restart).
+//!   Stun and kill need a reason, kept with the operation.
 //! - Time is [`Timestamp`] (Unix milliseconds from the driver), so events and snapshots
 //!   serialize.
 //!
@@ -30,6 +35,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
+pub mod audit;
 pub mod egress;
 mod event;
 mod handle;
@@ -38,18 +44,20 @@ pub mod ingest;
 pub mod model;
 mod query;
 
+pub use audit::AuditEntry;
 pub use event::{Event, EventKind, LossReason};
 pub use ids::{
     AlarmId, CallId, DialNumber, IdError, IdKind, MessageId, OperationId, RadioId, SiteId,
     TalkgroupId, TeamId, Timestamp,
 };
 pub use model::{
-    Addressee, AirProfile, Alarm, AlarmState, Call, CallEndReason, Capabilities, DeliveryLevel,
-    DeliveryState, Direction, Directory, DirectoryRadio, DirectorySite, DirectoryTalkgroup,
-    DirectoryTeam, FailReason, LocationPoll, Mark, Message, MessageBody, MessageMark, Operation,
-    OperationResult, OperationState, OtaCommand, Periodic, PollOutcome, Position, PositionReport,
-    PositionSource, Presence, Priority, Radio, RadioControl, Refusal, Service, Site, SiteAir,
-    SiteDelivery, Talkgroup, Team, Track,
+    Addressee, AirProfile, Alarm, AlarmState, Approval, ApprovalDecision, Authorization, Call,
+    CallEndReason, Capabilities, DeliveryLevel, DeliveryState, Direction, Directory,
+    DirectoryRadio, DirectorySite, DirectoryTalkgroup, DirectoryTeam, FailReason, LocationPoll,
+    Mark, Message, MessageBody, MessageMark, Operation, OperationResult, OperationState,
+    OtaCommand, Periodic, PollOutcome, Position, PositionReport, PositionSource, Presence,
+    Priority, Radio, RadioControl, Refusal, Service, Site, SiteAir, SiteDelivery, Talkgroup, Team,
+    Track,
 };
 pub use query::{
     AlarmFilter, CallFilter, ListPage, MAX_SCAN, MessageFilter, Page, RadioFilter, RadioView,
@@ -91,6 +99,9 @@ pub enum Input {
         reason: String,
         held: u64,
     },
+    /// An audit entry to journal as it is ([`EventKind::AuditRecorded`]): refusals for lack
+    /// of rights, access reloads, anything audited outside the core's own commands.
+    Audit(AuditEntry),
     /// A link reports that the last burst of an operation's transmission left at `at`
     /// (docs/design.md: answer timeouts start when the link reports the transmission sent). A
     /// report for another attempt than the one in flight changes nothing.
@@ -236,9 +247,17 @@ pub struct Request {
     pub request_id: Option<String>,
     /// Who asks (audit).
     pub operator: Option<String>,
+    /// Why: required for stun and kill (at most [`MAX_REASON_CHARS`] characters), kept with
+    /// the operation; the reason of an approval or rejection.
+    pub reason: Option<String>,
+    /// Where the request came from (the client's address), for the audit entry only.
+    pub client: Option<String>,
     /// What.
     pub command: Command,
 }
+
+/// Longest reason a command may give, in characters.
+pub const MAX_REASON_CHARS: usize = 512;
 
 /// Operator commands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -259,6 +278,13 @@ pub enum Command {
     MarkMessage {
         message: MessageId,
         mark: MessageMark,
+    },
+    /// Approve (`approve`) or reject an operation awaiting approval (a kill): only another
+    /// identity than the one that asked for it, within the approval window. Approved, it is
+    /// queued for the air; rejected, it finishes. Answered with the operation.
+    DecideApproval {
+        operation: OperationId,
+        approve: bool,
     },
 }
 
@@ -349,6 +375,9 @@ impl AirMessage {
 }
 
 /// What the core asks of its driver.
+// Events are by far the most frequent output and are moved into the journal batch as they
+// are; boxing them to shrink the rare `Transmit` variant would add an allocation per event.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Output {
     /// A state change, to journal (durably, before anyone sees it) and publish.
@@ -431,6 +460,25 @@ pub enum DispatchError {
     /// Too many operations are in flight gateway-wide.
     #[error("too many operations in flight ({limit})")]
     TooManyOperations { limit: usize },
+    /// The operation is not awaiting approval (it was approved already, or never needed it).
+    #[error("operation {operation} is not awaiting approval ({state:?})")]
+    NotAwaitingApproval {
+        operation: OperationId,
+        state: OperationState,
+    },
+    /// The identity that asked for the operation tried to approve or reject it: a second,
+    /// different identity must.
+    #[error("operation {operation} was asked for by {identity}; another identity must decide it")]
+    SameIdentity {
+        operation: OperationId,
+        identity: String,
+    },
+    /// An approval or rejection without an identity: no one could tell it from the requester.
+    #[error("deciding operation {operation} needs an identity")]
+    ApproverUnknown { operation: OperationId },
+    /// The approval window passed; the operation expired (and was finished as expired).
+    #[error("the approval window of operation {operation} has passed; it expired")]
+    ApprovalExpired { operation: OperationId },
     /// An argument is out of range.
     #[error("invalid {field}: {reason}")]
     InvalidArgument {
@@ -492,6 +540,8 @@ pub struct Config {
     pub max_alias_chars: usize,
     /// After a restart, in-flight operations older than this fail instead of resuming, ms.
     pub recover_max_age_ms: u64,
+    /// How long a kill waits for a second identity's approval before it expires, ms.
+    pub kill_approval_window_ms: u64,
 }
 
 impl Default for Config {
@@ -519,9 +569,13 @@ impl Default for Config {
             max_polls: 1_000,
             max_alias_chars: 32,
             recover_max_age_ms: 300_000,
+            kill_approval_window_ms: DEFAULT_KILL_APPROVAL_WINDOW_MS,
         }
     }
 }
+
+/// Default of [`Config::kill_approval_window_ms`]: five minutes.
+pub const DEFAULT_KILL_APPROVAL_WINDOW_MS: u64 = 300_000;
 
 /// The core's whole state: what the events fold into.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]

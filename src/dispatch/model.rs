@@ -529,6 +529,9 @@ impl OtaCommand {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OperationState {
+    /// A kill waiting for a second identity's approval until `approval.deadline`; nothing
+    /// goes on the air before it is approved.
+    AwaitingApproval,
     /// Waiting in its site's queue for air time (or for the link to come up).
     Queued,
     /// Transmitted, waiting for the answer until `deadline`.
@@ -545,6 +548,10 @@ pub enum OperationState {
     Failed,
     /// Cancelled by an operator.
     Cancelled,
+    /// Rejected by the second identity asked to approve it.
+    Rejected,
+    /// Not approved within the approval window.
+    Expired,
 }
 
 impl OperationState {
@@ -557,6 +564,8 @@ impl OperationState {
                 | OperationState::TimedOut
                 | OperationState::Failed
                 | OperationState::Cancelled
+                | OperationState::Rejected
+                | OperationState::Expired
         )
     }
 }
@@ -641,6 +650,11 @@ pub struct Operation {
     /// [`Operation::polls`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub polls: Option<Box<Vec<LocationPoll>>>,
+    /// Why it was asked for and the approval it needs ([`Operation::reason`],
+    /// [`Operation::approval`]); boxed, since most operations have neither and every
+    /// `operation_created` event carries an operation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization: Option<Box<Authorization>>,
 }
 
 /// The outcome of one poll of a periodic location request.
@@ -662,6 +676,38 @@ pub enum PollOutcome {
     Position { site: SiteId, position: Position },
     /// No answer after `attempts` transmissions.
     TimedOut { attempts: u8 },
+}
+
+/// Why an operation was asked for, and the second identity's approval it needs.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Authorization {
+    /// The reason given (required for stun and kill).
+    pub reason: Option<String>,
+    /// For an operation that needs a second identity's approval (a kill): until when, and
+    /// the decision once made.
+    pub approval: Option<Approval>,
+}
+
+/// The approval an operation needs (a kill: two people).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Approval {
+    /// Approved by then, or it expires.
+    pub deadline: Timestamp,
+    /// The decision, once made.
+    pub decided: Option<ApprovalDecision>,
+}
+
+/// Who approved or rejected an operation, when and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovalDecision {
+    /// The identity that decided (never the requester).
+    pub by: String,
+    /// When.
+    pub at: Timestamp,
+    /// Approved (true) or rejected.
+    pub approved: bool,
+    /// The reason given, if any.
+    pub reason: Option<String>,
 }
 
 /// The data a command asked for, carried by its result.
@@ -712,6 +758,16 @@ impl Operation {
         self.polls()
             .iter()
             .any(|p| matches!(p.outcome, PollOutcome::Position { .. }))
+    }
+
+    /// Why it was asked for, if a reason was given.
+    pub fn reason(&self) -> Option<&str> {
+        self.authorization.as_ref()?.reason.as_deref()
+    }
+
+    /// The approval it needs (a kill), if any.
+    pub fn approval(&self) -> Option<&Approval> {
+        self.authorization.as_ref()?.approval.as_ref()
     }
 
     /// The delivery level of a succeeded operation; `None` until it succeeded.

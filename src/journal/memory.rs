@@ -5,13 +5,12 @@
 
 use std::collections::VecDeque;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
-use std::time::Duration;
 
 use bytes::Bytes;
 
 use super::{
     Entry, Housekeeper, Journal, JournalId, JournalReader, KindQuery, PruneOutcome, Record, Result,
-    SeqRange, Snapshot, UnixMillis, cursor_in_range,
+    Retention, SeqRange, Snapshot, UnixMillis, cursor_in_range,
 };
 
 /// Snapshots kept, as the SQLite journal's default.
@@ -21,6 +20,8 @@ const SNAPSHOTS_KEPT: usize = 3;
 struct State {
     /// Retained records, contiguous: `records[i].seq == pruned_through + 1 + i`.
     records: VecDeque<Record>,
+    /// Records a retention class keeps below `pruned_through` (module doc of `journal`).
+    islands: Vec<Record>,
     latest: u64,
     pruned_through: u64,
     /// Oldest first.
@@ -131,24 +132,31 @@ impl Journal for MemoryJournal {
         Ok(())
     }
 
-    fn prune(&mut self, now: UnixMillis, window: Duration) -> Result<PruneOutcome> {
+    fn prune_retention(&mut self, now: UnixMillis, retention: &Retention) -> Result<PruneOutcome> {
         let mut s = write(&self.state);
-        let cutoff = now.saturating_sub(window);
+        let cutoff = now.saturating_sub(retention.window);
+        let islands = s.islands.len();
+        s.islands.retain(|r| retention.keeps(now, &r.kind, r.at));
+        let mut deleted = (islands - s.islands.len()) as u64;
         // The oldest kept snapshot: every kept one can still be replayed from.
         let Some(snap) = s.snapshots.first().map(|x| x.seq) else {
             return Ok(PruneOutcome {
-                deleted: 0,
+                deleted,
                 oldest_available: s.pruned_through,
             });
         };
-        let mut deleted = 0;
         while let Some(front) = s.records.front() {
             if front.seq > snap || front.at >= cutoff {
                 break;
             }
             s.pruned_through = front.seq;
-            s.records.pop_front();
-            deleted += 1;
+            if let Some(r) = s.records.pop_front() {
+                if retention.keeps(now, &r.kind, r.at) {
+                    s.islands.push(r);
+                } else {
+                    deleted += 1;
+                }
+            }
         }
         Ok(PruneOutcome {
             deleted,
@@ -176,8 +184,8 @@ impl Housekeeper for MemoryHousekeeper {
         self.0.save_snapshot(seq, data)
     }
 
-    fn prune(&mut self, now: UnixMillis, window: Duration) -> Result<PruneOutcome> {
-        self.0.prune(now, window)
+    fn prune_retention(&mut self, now: UnixMillis, retention: &Retention) -> Result<PruneOutcome> {
+        self.0.prune_retention(now, retention)
     }
 }
 
@@ -185,8 +193,9 @@ impl JournalReader for MemoryReader {
     fn read_kind(&self, query: &KindQuery<'_>) -> Result<Vec<Record>> {
         let s = read(&self.state);
         let mut out: Vec<Record> = s
-            .records
+            .islands
             .iter()
+            .chain(&s.records)
             .filter(|r| query.selects(r))
             .cloned()
             .collect();
@@ -244,6 +253,8 @@ impl JournalReader for MemoryReader {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
     use crate::journal::CursorError;
 

@@ -29,6 +29,12 @@
 //!   retention window and the oldest snapshot kept (state = snapshot + replay of what
 //!   follows; any kept snapshot can be replayed from, so a damaged newest one is not fatal), so
 //!   the retained records stay contiguous.
+//! - **Retention classes** ([`Retention`]): the journal may read a record's kind to give it
+//!   a longer life. A record of a class (the audit trail) younger than its class's window is
+//!   never removed by ordinary retention: when the prefix around it goes, it stays behind as
+//!   an *island* below the oldest cursor (`pruned_through`), served by
+//!   [`JournalReader::read_kind`] (history queries) but never by cursors (no replay or watch
+//!   needs it), and removed by a later prune once it is older than its class's window.
 //! - Readers ([`JournalReader`]) are `Send + Sync` and never block the writer (SQLite WAL).
 //!
 //! Implementations: [`sqlite::SqliteJournal`] (the real one; settings measured in
@@ -339,6 +345,42 @@ pub struct PruneOutcome {
     pub oldest_available: u64,
 }
 
+/// How long records are kept: `window` for every record, longer for the kinds of a class.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Retention {
+    /// A record older than this (and than the oldest snapshot kept) may be removed.
+    pub window: Duration,
+    /// Classes that outlive `window` (module doc: retention classes).
+    pub classes: Vec<RetentionClass>,
+}
+
+/// Records of these kinds are kept at least `window`, whatever ordinary retention says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetentionClass {
+    /// The record kinds of the class (e.g. `audit_recorded`).
+    pub kinds: Vec<Cow<'static, str>>,
+    /// How long they are kept at least.
+    pub window: Duration,
+}
+
+impl Retention {
+    /// Every record kept for `window`, no class apart.
+    pub fn new(window: Duration) -> Retention {
+        Retention {
+            window,
+            classes: Vec::new(),
+        }
+    }
+
+    /// Whether a record of `kind` stamped `at` is still within its class's window at `now`
+    /// (so ordinary retention must leave it).
+    pub fn keeps(&self, now: UnixMillis, kind: &str, at: UnixMillis) -> bool {
+        self.classes
+            .iter()
+            .any(|c| c.kinds.iter().any(|k| k == kind) && at >= now.saturating_sub(c.window))
+    }
+}
+
 /// Why a cursor cannot be served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum CursorError {
@@ -457,7 +499,13 @@ pub trait Journal: Send {
     fn save_snapshot(&mut self, seq: u64, data: &[u8]) -> Result<()>;
     /// Delete the longest prefix of records that are all older than `now - window` and no
     /// newer than the oldest snapshot kept. Without a snapshot nothing is deleted.
-    fn prune(&mut self, now: UnixMillis, window: Duration) -> Result<PruneOutcome>;
+    fn prune(&mut self, now: UnixMillis, window: Duration) -> Result<PruneOutcome> {
+        self.prune_retention(now, &Retention::new(window))
+    }
+    /// [`Journal::prune`] with retention classes: the prefix older than `retention.window`
+    /// goes, except records a class keeps (they stay as islands); islands older than their
+    /// class's window go too. `deleted` counts both.
+    fn prune_retention(&mut self, now: UnixMillis, retention: &Retention) -> Result<PruneOutcome>;
     /// A reader usable from other threads while this writer appends.
     fn reader(&self) -> Result<Arc<dyn JournalReader>>;
     /// Snapshots and retention for another thread, beside this writer: its writes wait for
@@ -472,7 +520,11 @@ pub trait Housekeeper: Send {
     fn save_snapshot(&mut self, seq: u64, data: &[u8]) -> Result<()>;
     /// Delete the longest prefix of records that are all older than `now - window` and no
     /// newer than the oldest snapshot kept.
-    fn prune(&mut self, now: UnixMillis, window: Duration) -> Result<PruneOutcome>;
+    fn prune(&mut self, now: UnixMillis, window: Duration) -> Result<PruneOutcome> {
+        self.prune_retention(now, &Retention::new(window))
+    }
+    /// See [`Journal::prune_retention`].
+    fn prune_retention(&mut self, now: UnixMillis, retention: &Retention) -> Result<PruneOutcome>;
 }
 
 /// A query over the journal's own columns (`kind` and the stamp), never its payloads: the
@@ -512,7 +564,8 @@ pub trait JournalReader: Send + Sync {
     fn latest_seq(&self) -> Result<u64>;
     /// The journal's identity (the same as its writer's).
     fn identity(&self) -> JournalId;
-    /// The sequence number of the oldest retained record, `None` if none is retained.
+    /// The sequence number of the oldest retained record a cursor can reach (islands of a
+    /// retention class below the oldest cursor do not count), `None` if none is retained.
     fn oldest_seq(&self) -> Result<Option<u64>>;
     /// `Ok` if [`JournalReader::read_after`] can serve `cursor` now.
     fn check_cursor(&self, cursor: u64) -> Result<()>;

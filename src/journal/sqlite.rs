@@ -42,7 +42,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, pa
 
 use super::{
     Entry, Housekeeper, Journal, JournalError, JournalId, JournalReader, KindQuery, PruneOutcome,
-    Record, Result, SeqRange, Snapshot, UnixMillis, cursor_in_range,
+    Record, Result, Retention, SeqRange, Snapshot, UnixMillis, cursor_in_range,
 };
 
 /// Name of the journal file inside the data directory.
@@ -286,8 +286,14 @@ fn read_kind_on(conn: &Connection, q: &KindQuery<'_>) -> Result<Vec<Record>> {
 }
 
 fn oldest_seq_on(conn: &Connection) -> Result<Option<u64>> {
+    let (_, pruned) = bounds(conn)?;
+    // Islands of a retention class below the oldest cursor do not count.
     let min: Option<i64> = conn
-        .query_row("SELECT MIN(seq) FROM events", [], |r| r.get(0))
+        .query_row(
+            "SELECT MIN(seq) FROM events WHERE seq > ?1",
+            [to_sql(pruned)],
+            |r| r.get(0),
+        )
         .map_err(sql("oldest_seq"))?;
     min.map(|v| from_sql("seq", v)).transpose()
 }
@@ -392,11 +398,34 @@ fn delete_chunks_where(conn: &Connection, condition: &str, arg: i64) -> Result<(
     }
 }
 
-/// Delete the longest prefix of records older than `now - window` and no newer than the
-/// oldest snapshot kept, [`PRUNE_CHUNK`] records a transaction.
-fn prune_on(conn: &Connection, now: UnixMillis, window: Duration) -> Result<PruneOutcome> {
-    let cutoff = now.saturating_sub(window);
+/// Delete the longest prefix of records older than `retention.window` and no newer than the
+/// oldest snapshot kept, [`PRUNE_CHUNK`] records a transaction, leaving the records a
+/// retention class keeps as islands; then delete the islands older than their class's window.
+fn prune_on(conn: &Connection, now: UnixMillis, retention: &Retention) -> Result<PruneOutcome> {
+    let cutoff = now.saturating_sub(retention.window);
     let (_, pruned) = bounds(conn)?;
+    // `AND NOT (kind IN (..) AND at_ms >= ?)` per class: what a class still keeps.
+    let mut keep = String::new();
+    let mut keep_params: Vec<rusqlite::types::Value> = Vec::new();
+    for class in &retention.classes {
+        if class.kinds.is_empty() {
+            continue;
+        }
+        let marks = vec!["?"; class.kinds.len()].join(", ");
+        keep.push_str(&format!(" AND NOT (kind IN ({marks}) AND at_ms >= ?)"));
+        keep_params.extend(class.kinds.iter().map(|k| k.to_string().into()));
+        keep_params.push(now.saturating_sub(class.window).0.into());
+    }
+    // One chunk of the prefix: a rowid range, less what a class keeps.
+    let delete = format!("DELETE FROM events WHERE seq > ? AND seq <= ?{keep}");
+    let delete_range = |tx: &Connection, after: u64, upto: u64| -> Result<u64> {
+        let mut params: Vec<rusqlite::types::Value> =
+            vec![to_sql(after).into(), to_sql(upto).into()];
+        params.extend(keep_params.iter().cloned());
+        tx.execute(&delete, rusqlite::params_from_iter(params))
+            .map(|n| n as u64)
+            .map_err(sql("prune delete"))
+    };
     // The oldest kept snapshot: every kept one can still be replayed from, so a damaged
     // newest one does not leave the state unrecoverable.
     let snap: Option<i64> = conn
@@ -414,8 +443,8 @@ fn prune_on(conn: &Connection, now: UnixMillis, window: Duration) -> Result<Prun
     // across the transactions below.
     let first_young: Option<i64> = conn
         .query_row(
-            "SELECT MIN(seq) FROM events WHERE seq <= ?1 AND at_ms >= ?2",
-            params![snap, cutoff.0],
+            "SELECT MIN(seq) FROM events WHERE seq > ?1 AND seq <= ?2 AND at_ms >= ?3",
+            params![to_sql(pruned), snap, cutoff.0],
             |r| r.get(0),
         )
         .map_err(sql("prune window bound"))?;
@@ -425,9 +454,7 @@ fn prune_on(conn: &Connection, now: UnixMillis, window: Duration) -> Result<Prun
     while through < bound {
         let upto = bound.min(through + PRUNE_CHUNK);
         let tx = conn.unchecked_transaction().map_err(sql("begin prune"))?;
-        deleted += tx
-            .execute("DELETE FROM events WHERE seq <= ?1", [to_sql(upto)])
-            .map_err(sql("prune delete"))? as u64;
+        deleted += delete_range(&tx, through, upto)?;
         tx.execute(
             "UPDATE journal_state SET pruned_through = ?1 WHERE id = 1 AND pruned_through < ?1",
             [to_sql(upto)],
@@ -435,6 +462,29 @@ fn prune_on(conn: &Connection, now: UnixMillis, window: Duration) -> Result<Prun
         .map_err(sql("prune pruned_through"))?;
         tx.commit().map_err(sql("commit prune"))?;
         through = upto;
+    }
+    // Islands a class kept before, now older than its window: found through the index on
+    // (kind, at_ms), so the pass costs what it deletes, not the size of the trail. Without
+    // classes, every island goes.
+    if pruned > 0 {
+        let tx = conn.unchecked_transaction().map_err(sql("begin prune"))?;
+        if retention.classes.is_empty() {
+            deleted += tx
+                .execute("DELETE FROM events WHERE seq <= ?1", [to_sql(pruned)])
+                .map_err(sql("prune islands"))? as u64;
+        }
+        for class in &retention.classes {
+            let cut = now.saturating_sub(class.window).0;
+            for kind in &class.kinds {
+                deleted += tx
+                    .execute(
+                        "DELETE FROM events WHERE kind = ?1 AND at_ms < ?2 AND seq <= ?3",
+                        params![kind.as_ref(), cut, to_sql(pruned)],
+                    )
+                    .map_err(sql("prune islands"))? as u64;
+            }
+        }
+        tx.commit().map_err(sql("commit prune"))?;
     }
     Ok(PruneOutcome {
         deleted,
@@ -776,8 +826,8 @@ impl Journal for SqliteJournal {
         save_snapshot_on(&self.conn, seq, data, self.config.snapshots_kept)
     }
 
-    fn prune(&mut self, now: UnixMillis, window: Duration) -> Result<PruneOutcome> {
-        prune_on(&self.conn, now, window)
+    fn prune_retention(&mut self, now: UnixMillis, retention: &Retention) -> Result<PruneOutcome> {
+        prune_on(&self.conn, now, retention)
     }
 
     fn housekeeper(&self) -> Result<Box<dyn Housekeeper>> {
@@ -815,8 +865,8 @@ impl Housekeeper for SqliteHousekeeper {
         save_snapshot_on(&self.conn, seq, data, self.kept)
     }
 
-    fn prune(&mut self, now: UnixMillis, window: Duration) -> Result<PruneOutcome> {
-        prune_on(&self.conn, now, window)
+    fn prune_retention(&mut self, now: UnixMillis, retention: &Retention) -> Result<PruneOutcome> {
+        prune_on(&self.conn, now, retention)
     }
 }
 

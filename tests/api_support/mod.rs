@@ -19,9 +19,9 @@ use trunkgate::api::{
     WatchError, WatchStart, pb,
 };
 use trunkgate::dispatch::{
-    AirEvent, AirInput, AirProfile, Config, Core, Directory, DirectoryRadio, DirectorySite,
-    DirectoryTalkgroup, DirectoryTeam, DispatchError, Input, Output, RadioId, Reply, Request,
-    SiteId, TalkgroupId, Timestamp,
+    AirEvent, AirInput, AirProfile, AuditEntry, Config, Core, Directory, DirectoryRadio,
+    DirectorySite, DirectoryTalkgroup, DirectoryTeam, DispatchError, Input, Output, RadioId, Reply,
+    Request, SiteId, TalkgroupId, Timestamp,
 };
 use trunkgate::journal::{Cursor, JournalId};
 use trunkgate::link::Slot;
@@ -100,7 +100,19 @@ impl TestBackend {
                     Msg::Command(request, reply) => {
                         token += 1;
                         pending.insert(token, reply);
+                        // Audited as the gateway's driver does: same batch, before the reply.
+                        let audit = request.clone();
+                        let from = out.len();
                         core.handle(now, Input::Command { token, request }, &mut out);
+                        let entry = out[from..].iter().find_map(|o| match o {
+                            Output::Reply { token: t, result } if *t == token => {
+                                Some(AuditEntry::for_command(&audit, result))
+                            }
+                            _ => None,
+                        });
+                        if let Some(entry) = entry {
+                            core.handle(now, Input::Audit(entry), &mut out);
+                        }
                     }
                     Msg::Read(f) => {
                         let last = j.lock().unwrap().last;
@@ -362,6 +374,11 @@ impl Backend for TestBackend {
 
     fn serving(&self) -> watch::Receiver<bool> {
         self.links.clone()
+    }
+
+    fn record_audit(&self, entry: AuditEntry) {
+        let (ack, _) = oneshot::channel();
+        let _ = self.tx.try_send(Msg::Input(Input::Audit(entry), ack));
     }
 
     async fn history(&self, q: HistoryQuery) -> Result<Vec<JournaledEvent>, Unavailable> {

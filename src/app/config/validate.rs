@@ -11,14 +11,15 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use super::{
-    ANSWER_TIMEOUT_SECS, ATTEMPTS, BAUD_RATES, Bound, COLOUR_CODE, COMMAND_SLOT, COMMIT_GAP_MS,
-    Config, EXTRA_AIR_MS, HANDSHAKE_TIMEOUT_SECS, HANG_TIME_MS, HEARTBEAT_SECS, HomebrewPeerConfig,
-    KEEPALIVE_INTERVAL_SECS, KEEPALIVE_TIMEOUT_SECS, KeyPath, MASTER_BURST_INTERVAL_MS,
-    MASTER_PEER_ID, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_CLIENT, MAX_STREAMS_PER_CLIENT,
-    MAX_STREAMS_PER_CONNECTION, MMDVM_BURST_INTERVAL_MS, PEER_BURST_INTERVAL_MS, PEER_ID,
-    PEER_TIMEOUT_SECS, Problem, RELAY_SLOT, RELAY_TALKGROUP, RETENTION_DAYS, RPTC_COLOUR_CODE,
-    RPTC_RX_FREQ_HZ, RPTC_SLOTS, RPTC_TX_FREQ_HZ, RPTC_TX_POWER_DBM, SITE_SLOT, SNAPSHOT_EVERY,
-    TALKGROUP_SLOT, TxPacing, WAKE_UP_REPEATER_ID, WATCH_QUEUE, at,
+    ANSWER_TIMEOUT_SECS, ATTEMPTS, AUDIT_RETENTION_DAYS, BAUD_RATES, Bound, COLOUR_CODE,
+    COMMAND_SLOT, COMMIT_GAP_MS, Config, EXTRA_AIR_MS, HANDSHAKE_TIMEOUT_SECS, HANG_TIME_MS,
+    HEARTBEAT_SECS, HomebrewPeerConfig, KEEPALIVE_INTERVAL_SECS, KEEPALIVE_TIMEOUT_SECS,
+    KILL_APPROVAL_WINDOW_SECS, KeyPath, MASTER_BURST_INTERVAL_MS, MASTER_PEER_ID, MAX_CONNECTIONS,
+    MAX_CONNECTIONS_PER_CLIENT, MAX_STREAMS_PER_CLIENT, MAX_STREAMS_PER_CONNECTION,
+    MMDVM_BURST_INTERVAL_MS, PEER_BURST_INTERVAL_MS, PEER_ID, PEER_TIMEOUT_SECS, Problem,
+    RELAY_SLOT, RELAY_TALKGROUP, RETENTION_DAYS, RPTC_COLOUR_CODE, RPTC_RX_FREQ_HZ, RPTC_SLOTS,
+    RPTC_TX_FREQ_HZ, RPTC_TX_POWER_DBM, SITE_SLOT, SNAPSHOT_EVERY, TALKGROUP_SLOT, TxPacing,
+    WAKE_UP_REPEATER_ID, WATCH_QUEUE, at,
 };
 use crate::dispatch;
 
@@ -182,6 +183,11 @@ impl Config {
             self.journal.retention_days,
         );
         c.bound(
+            at!("journal", "audit_retention_days"),
+            &AUDIT_RETENTION_DAYS,
+            self.journal.audit_retention_days,
+        );
+        c.bound(
             at!("journal", "snapshot_every"),
             &SNAPSHOT_EVERY,
             self.journal.snapshot_every,
@@ -222,6 +228,11 @@ impl Config {
                 ),
             );
         }
+        c.bound(
+            at!("dispatch", "kill_approval_window_secs"),
+            &KILL_APPROVAL_WINDOW_SECS,
+            self.dispatch.kill_approval_window_secs,
+        );
     }
 
     /// `[api]` connection bounds.
