@@ -48,6 +48,16 @@ enum Command {
     Ctl(app::ctl::CtlArgs),
     /// Run simulated sites against a gateway's Homebrew master (the load generator).
     Sim(trunkgate::sim::SimArgs),
+    /// API access: mint tokens.
+    #[command(subcommand)]
+    Access(AccessCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AccessCommand {
+    /// Mint a bearer token: print it once, and the `[[access.token]]` lines (its salted hash)
+    /// to add to the configuration.
+    NewToken(app::access::NewTokenArgs),
 }
 
 fn main() -> ExitCode {
@@ -65,6 +75,7 @@ fn main() -> ExitCode {
                 data_dir,
                 listen,
                 homebrew,
+                config_path: config.clone(),
             };
             app::run_serve(config.as_deref(), options)
         }
@@ -79,6 +90,15 @@ fn main() -> ExitCode {
             }
         },
         Command::Ctl(args) => app::ctl::run(args),
+        Command::Access(AccessCommand::NewToken(args)) => {
+            match app::access::new_token(&args, &mut std::io::stdout()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("trunkgate access new-token: {e:#}");
+                    ExitCode::from(2)
+                }
+            }
+        }
         Command::Sim(args) => match trunkgate::sim::run_cli(args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

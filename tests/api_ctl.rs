@@ -21,7 +21,15 @@ struct Cli {
 
 fn args(srv: &Server, words: &[&str]) -> CtlArgs {
     let server = format!("http://{}", srv.addr);
-    let mut argv = vec!["ctl", "--server", &server, "--operator", "值班员"];
+    let mut argv = vec![
+        "ctl",
+        "--server",
+        &server,
+        "--token",
+        api_support::access::TOKEN,
+        "--operator",
+        "值班员",
+    ];
     argv.extend_from_slice(words);
     Cli::try_parse_from(argv).expect("arguments parse").ctl
 }
@@ -119,7 +127,7 @@ async fn check_waits_for_the_answer_and_exits_by_outcome() {
         out.lines()
             .last()
             .unwrap()
-            .ends_with("succeeded (1 attempt) (asked by 值班员)"),
+            .ends_with("succeeded (1 attempt) (asked by tester (值班员))"),
         "{out}"
     );
 

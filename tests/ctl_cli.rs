@@ -6,7 +6,7 @@
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::{SocketAddr, TcpListener, UdpSocket};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -36,7 +36,25 @@ fn free_udp() -> SocketAddr {
         .unwrap()
 }
 
+/// The demo token file of the gateway at each API address (ctl reads it through
+/// `TRUNKGATE_TOKEN_FILE`, as a person would point it at the demo's data directory).
+static TOKEN_FILES: Mutex<Vec<(SocketAddr, PathBuf)>> = Mutex::new(Vec::new());
+
+fn token_file(api: SocketAddr) -> PathBuf {
+    TOKEN_FILES
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|(a, _)| *a == api)
+        .map(|(_, p)| p.clone())
+        .expect("a gateway at this address")
+}
+
 fn gateway(dir: &Path, api: SocketAddr, homebrew: SocketAddr) -> Proc {
+    TOKEN_FILES
+        .lock()
+        .unwrap()
+        .push((api, dir.join("demo.token")));
     let child = Command::new(BIN)
         .args(["serve", "--demo", "--listen"])
         .arg(api.to_string())
@@ -64,6 +82,7 @@ fn ctl(api: SocketAddr, args: &[&str]) -> Output {
     Command::new(BIN)
         .args(["ctl", "--server", &api.to_string()])
         .args(args)
+        .env("TRUNKGATE_TOKEN_FILE", token_file(api))
         .stdin(Stdio::null())
         .output()
         .expect("trunkgate ctl runs")
@@ -135,6 +154,7 @@ fn watch_resumes_across_a_gateway_restart() {
             "Asia/Shanghai",
             "watch",
         ])
+        .env("TRUNKGATE_TOKEN_FILE", token_file(api))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -199,6 +219,7 @@ fn errors_exit_codes_closed_pipe_and_kill_confirmation() {
     // `ctl watch | head`: the reader goes away; ctl ends at its next line, quietly and 0.
     let mut watch = Command::new(BIN)
         .args(["ctl", "--server", &api.to_string(), "watch"])
+        .env("TRUNKGATE_TOKEN_FILE", token_file(api))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

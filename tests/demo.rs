@@ -5,7 +5,9 @@
 //! first emergency shows, about a minute) and `ctl ack-alarm` with the number from that table.
 //! Ports are picked by the OS (the defaults may be busy on a shared machine) and handed over
 //! with `--listen` / `--homebrew` as the README says; everything is on 127.0.0.1 and every
-//! wait has a deadline.
+//! wait has a deadline. Both run in one fresh directory, as a newcomer runs them from the
+//! checkout: the demo writes its token under `data/demo`, and `ctl` finds it there with no
+//! flag.
 
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::process::{Child, Command, Output, Stdio};
@@ -22,8 +24,13 @@ impl Drop for Proc {
     }
 }
 
+/// Where the walkthrough runs: `serve --demo` keeps its data (and token) under
+/// `data/demo` there, and `ctl` run there finds the token with no flag.
+static HERE: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+
 fn ctl(server: &str, args: &[&str]) -> Output {
     Command::new(BIN)
+        .current_dir(HERE.get().expect("the walkthrough's directory"))
         .args(["ctl", "--server", server])
         .args(args)
         .output()
@@ -50,8 +57,7 @@ fn demo_starts_and_ctl_shows_radios_events_and_answers() {
             "--homebrew",
             &homebrew.to_string(),
         ])
-        .arg("--data-dir")
-        .arg(dir.path())
+        .current_dir(HERE.get_or_init(|| dir.path().to_path_buf()))
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -94,6 +100,7 @@ fn demo_starts_and_ctl_shows_radios_events_and_answers() {
 
     // `ctl watch --snapshot`: the state, then live events, one line each.
     let mut watch = Command::new(BIN)
+        .current_dir(dir.path())
         .args(["ctl", "--server", &server, "watch", "--snapshot"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

@@ -33,6 +33,7 @@ fn entry(id: u32, site: &str) -> PeerEntry {
         passphrase: format!("pass{id}"),
         site: Arc::from(site),
         allow: None,
+        allowed_sources: None,
     }
 }
 

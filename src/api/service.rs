@@ -20,8 +20,9 @@ use crate::dispatch::{
     PositionReport, RadioId, Reply, Timestamp,
 };
 
-/// Request metadata key naming the operator (audit), ASCII, at most 128 bytes (the core's
-/// limit).
+/// Request metadata key carrying a display note beside the authenticated identity (a
+/// person's name at a shared console), ASCII. The operator recorded is `identity (note)`, at
+/// most 128 bytes together (the core's limit); the identity alone decides what is allowed.
 pub const OPERATOR_METADATA: &str = "trunkgate-operator";
 /// The same as binary metadata carrying UTF-8 (for Chinese names); preferred when both are
 /// present.
@@ -50,10 +51,34 @@ impl<B> Clone for Api<B> {
     }
 }
 
-/// The operator from request metadata. A non-UTF-8 binary value is ignored (as if absent)
-/// rather than failing the command; a name longer than [`convert::MAX_KEY_LEN`] bytes or
-/// with control characters is INVALID_ARGUMENT naming `operator`.
+/// The operator recorded with a command: the authenticated identity the access layer put in
+/// the request extensions, with the `trunkgate-operator` note after it in parentheses when
+/// one is given. No identity (the layer was bypassed) is UNAUTHENTICATED. A non-UTF-8 binary
+/// note is ignored (as if absent) rather than failing the command; a note that makes the whole
+/// longer than [`convert::MAX_KEY_LEN`] bytes or has control characters is INVALID_ARGUMENT
+/// naming `operator`.
 fn operator<T>(req: &Request<T>) -> Result<Option<String>, Status> {
+    let Some(identity) = req.extensions().get::<super::access::Identity>() else {
+        return Err(Status::unauthenticated("no authenticated identity"));
+    };
+    let Some(note) = operator_note(req)? else {
+        return Ok(Some(identity.name.clone()));
+    };
+    let whole = format!("{} ({note})", identity.name);
+    if whole.len() > convert::MAX_KEY_LEN {
+        return Err(invalid_argument(
+            "operator",
+            format!(
+                "identity and note together longer than {} bytes",
+                convert::MAX_KEY_LEN
+            ),
+        ));
+    }
+    Ok(Some(whole))
+}
+
+/// The display note from request metadata (see [`operator`]).
+fn operator_note<T>(req: &Request<T>) -> Result<Option<String>, Status> {
     let md = req.metadata();
     let name = md
         .get_bin(OPERATOR_METADATA_BIN)

@@ -62,6 +62,9 @@ pub struct Config {
     /// The simulated network (demo and load generation only).
     #[serde(default)]
     pub sim: Option<SimConfig>,
+    /// Who may use the API, TLS, the command rate limit ([`super::access`]).
+    #[serde(default)]
+    pub access: super::access::AccessConfig,
 }
 
 /// `[gateway]`
@@ -339,6 +342,10 @@ pub struct HomebrewMasterPeer {
     /// site's slot (one master serving repeaters with different slots at one site).
     #[serde(default)]
     pub command_slot: Option<u8>,
+    /// The source IP addresses this peer may log in and send from (any when absent);
+    /// datagrams naming it from elsewhere are dropped and counted (`source_refused`).
+    #[serde(default)]
+    pub allowed_sources: Option<Vec<std::net::IpAddr>>,
 }
 
 /// `[[homebrew_peer]]`

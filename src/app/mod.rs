@@ -4,6 +4,7 @@
 //! journal, starts the links, the dispatch driver and the gRPC server, and drains them on
 //! shutdown. Logic that belongs to a room stays in that room.
 
+pub mod access;
 pub mod backend;
 pub mod config;
 pub mod ctl;
@@ -107,6 +108,9 @@ pub fn run_serve(file: Option<&Path>, options: serve::ServeOptions) -> ExitCode 
         }
         if options.demo {
             println!("  a simulated county (青山县: 3 sites, 30 radios in 5 teams) is logging in");
+        }
+        if let Some(token) = &running.demo_token {
+            println!("  demo token      {}  (ctl finds it there)", token.display());
         }
         println!("watch it from another terminal:");
         println!("  trunkgate ctl --server {server} radios");
