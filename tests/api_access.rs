@@ -346,7 +346,7 @@ const LATER: &str = "tg_77777777777777777777777777777777777777777777777777777777
 
 fn file_with(token: &str, identity: &str) -> String {
     format!(
-        "[access]\n[[access.token]]\nidentity = \"{identity}\"\nroles = [\"viewer\"]\nhash = \"{}\"\n",
+        "[[site]]\nname = \"county\"\n[homebrew_master]\nbind = \"127.0.0.1:0\"\n[[homebrew_master.peer]]\nid = 310001\npassphrase = \"passw0rd\"\nsite = \"county\"\n[access]\n[[access.token]]\nidentity = \"{identity}\"\nroles = [\"viewer\"]\nhash = \"{}\"\n",
         hash_token(token).unwrap()
     )
 }
