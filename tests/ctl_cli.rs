@@ -40,14 +40,16 @@ fn free_udp() -> SocketAddr {
 /// `TRUNKGATE_TOKEN_FILE`, as a person would point it at the demo's data directory).
 static TOKEN_FILES: Mutex<Vec<(SocketAddr, PathBuf)>> = Mutex::new(Vec::new());
 
-fn token_file(api: SocketAddr) -> PathBuf {
+/// `TRUNKGATE_TOKEN_FILE` for a ctl talking to `api` (none for an address no gateway of
+/// this test listens on).
+fn token_env(api: SocketAddr) -> Vec<(&'static str, PathBuf)> {
     TOKEN_FILES
         .lock()
         .unwrap()
         .iter()
-        .find(|(a, _)| *a == api)
-        .map(|(_, p)| p.clone())
-        .expect("a gateway at this address")
+        .filter(|(a, _)| *a == api)
+        .map(|(_, p)| ("TRUNKGATE_TOKEN_FILE", p.clone()))
+        .collect()
 }
 
 fn gateway(dir: &Path, api: SocketAddr, homebrew: SocketAddr) -> Proc {
@@ -82,7 +84,7 @@ fn ctl(api: SocketAddr, args: &[&str]) -> Output {
     Command::new(BIN)
         .args(["ctl", "--server", &api.to_string()])
         .args(args)
-        .env("TRUNKGATE_TOKEN_FILE", token_file(api))
+        .envs(token_env(api))
         .stdin(Stdio::null())
         .output()
         .expect("trunkgate ctl runs")
@@ -154,7 +156,7 @@ fn watch_resumes_across_a_gateway_restart() {
             "Asia/Shanghai",
             "watch",
         ])
-        .env("TRUNKGATE_TOKEN_FILE", token_file(api))
+        .envs(token_env(api))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -219,7 +221,7 @@ fn errors_exit_codes_closed_pipe_and_kill_confirmation() {
     // `ctl watch | head`: the reader goes away; ctl ends at its next line, quietly and 0.
     let mut watch = Command::new(BIN)
         .args(["ctl", "--server", &api.to_string(), "watch"])
-        .env("TRUNKGATE_TOKEN_FILE", token_file(api))
+        .envs(token_env(api))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -478,7 +478,14 @@ async fn master_refusals_show_on_the_site_resource_and_in_ctl_sites() {
 
     // ctl sites shows the link, the failures by cause and the last one.
     let server = format!("http://{}", running.api);
-    let args = Cli::try_parse_from(["ctl", "--server", &server, "sites"])
+    let args = Cli::try_parse_from([
+        "ctl",
+        "--server",
+        &server,
+        "--token",
+        access_support::TOKEN,
+        "sites",
+    ])
         .unwrap()
         .ctl;
     let mut out = Vec::new();
