@@ -518,9 +518,7 @@ const BENCH_TOKEN: &str = "tg_be9c0000000000000000000000000000000000000000000000
 /// `[access]`: the watchers' token; with `tls`, a certificate for 127.0.0.1 made now (its PEM
 /// returned for the watchers to trust).
 fn access_section(dir: &std::path::Path, tls: bool) -> anyhow::Result<(String, Option<String>)> {
-    let mut s = format!(
-        "\n[access]\n",
-    );
+    let mut s = String::from("\n[access]\n");
     let mut ca = None;
     if tls {
         let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()])?;
@@ -541,9 +539,7 @@ fn access_section(dir: &std::path::Path, tls: bool) -> anyhow::Result<(String, O
     Ok((s, ca))
 }
 
-fn bearer(
-    mut req: tonic::Request<()>,
-) -> Result<tonic::Request<()>, tonic::Status> {
+fn bearer(mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
     req.metadata_mut().insert(
         "authorization",
         format!("Bearer {BENCH_TOKEN}").parse().expect("ASCII"),

@@ -226,10 +226,7 @@ async fn every_rpc_against_every_credential() {
                 }
                 Some(role) if role.grants(needed) => {
                     assert!(
-                        !matches!(
-                            s.code(),
-                            Code::Unauthenticated | Code::PermissionDenied
-                        ),
+                        !matches!(s.code(), Code::Unauthenticated | Code::PermissionDenied),
                         "{what}: should pass the access layer"
                     );
                 }
@@ -265,8 +262,10 @@ async fn the_operator_is_the_authenticated_identity() {
         log_hook(),
     ))
     .await;
-    let mut commands =
-        pb::command_service_client::CommandServiceClient::new(with_token(srv.plain.clone(), DISPATCHER));
+    let mut commands = pb::command_service_client::CommandServiceClient::new(with_token(
+        srv.plain.clone(),
+        DISPATCHER,
+    ));
     // The client names itself "mallory": the identity is still ops1, the note beside it.
     let mut req = tonic::Request::new(pb::RadioCommandRequest {
         name: format!("radios/{}", a()),
@@ -308,8 +307,10 @@ async fn commands_are_rate_limited_per_identity_with_a_retry_hint() {
         hook,
     );
     let srv = server_with(access.clone()).await;
-    let mut ops1 =
-        pb::command_service_client::CommandServiceClient::new(with_token(srv.plain.clone(), DISPATCHER));
+    let mut ops1 = pb::command_service_client::CommandServiceClient::new(with_token(
+        srv.plain.clone(),
+        DISPATCHER,
+    ));
     let check = || pb::RadioCommandRequest {
         name: format!("radios/{}", a()),
         ..Default::default()
@@ -326,18 +327,25 @@ async fn commands_are_rate_limited_per_identity_with_a_retry_hint() {
         .get_details_retry_info()
         .and_then(|r| r.retry_delay)
         .expect("RetryInfo");
-    assert!(delay > Duration::ZERO && delay <= Duration::from_secs(20), "{delay:?}");
+    assert!(
+        delay > Duration::ZERO && delay <= Duration::from_secs(20),
+        "{delay:?}"
+    );
     assert_eq!(seen.load(Ordering::SeqCst), 1);
     assert_eq!(access.counts().rate_limited.load(Ordering::Relaxed), 1);
     // Reads are not limited, and another identity has its own bucket.
-    let mut radios =
-        pb::radio_service_client::RadioServiceClient::new(with_token(srv.plain.clone(), DISPATCHER));
+    let mut radios = pb::radio_service_client::RadioServiceClient::new(with_token(
+        srv.plain.clone(),
+        DISPATCHER,
+    ));
     radios
         .list_radios(pb::ListRadiosRequest::default())
         .await
         .expect("reads pass");
-    let mut sup1 =
-        pb::command_service_client::CommandServiceClient::new(with_token(srv.plain.clone(), SUPERVISOR));
+    let mut sup1 = pb::command_service_client::CommandServiceClient::new(with_token(
+        srv.plain.clone(),
+        SUPERVISOR,
+    ));
     sup1.check_radio(check()).await.expect("own bucket");
 }
 

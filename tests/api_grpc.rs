@@ -1032,9 +1032,7 @@ async fn call(
     backend.advance(1_000).await;
 }
 
-fn call_client(
-    srv: &Server,
-) -> pb::call_service_client::CallServiceClient<api_support::Ch> {
+fn call_client(srv: &Server) -> pb::call_service_client::CallServiceClient<api_support::Ch> {
     pb::call_service_client::CallServiceClient::new(srv.channel.clone())
 }
 

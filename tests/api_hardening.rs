@@ -484,14 +484,15 @@ async fn a_drain_does_not_wait_for_idle_connections() {
         .connect()
         .await
         .unwrap();
-    let unread = pb::event_service_client::EventServiceClient::new(api_support::access::authed(other))
-        .watch_events(pb::WatchEventsRequest {
-            snapshot: true,
-            ..Default::default()
-        })
-        .await
-        .expect("watch")
-        .into_inner();
+    let unread =
+        pb::event_service_client::EventServiceClient::new(api_support::access::authed(other))
+            .watch_events(pb::WatchEventsRequest {
+                snapshot: true,
+                ..Default::default()
+            })
+            .await
+            .expect("watch")
+            .into_inner();
     let mut raw: Vec<TcpStream> = (0..5)
         .map(|_| TcpStream::connect(srv.addr).unwrap())
         .collect();

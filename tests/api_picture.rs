@@ -9,9 +9,9 @@ mod api_support;
 use std::sync::Arc;
 use std::time::Duration;
 
+use api_support::Ch as Channel;
 use api_support::{S1, Server, TestBackend, a, b, config, g};
 use tonic::Code;
-use api_support::Ch as Channel;
 use tonic_types::StatusExt;
 use trunkgate::api::{self, pb};
 use trunkgate::app::backend::GatewayBackend;

@@ -285,7 +285,12 @@ async fn client_certificates_and_a_reload_on_sighup_under_an_open_watch() {
     write(
         d,
         "gateway.toml",
-        &config(api, homebrew, "server-b", &["console.example", "ops2.example"]),
+        &config(
+            api,
+            homebrew,
+            "server-b",
+            &["console.example", "ops2.example"],
+        ),
     );
     hangup(&gw);
     until("the reload maps ops2", 20, async || {

@@ -76,7 +76,11 @@ impl Drop for Proc {
 
 fn gateway(dir: &Path, api: SocketAddr, homebrew: SocketAddr) -> Proc {
     let file = dir.join("gateway.toml");
-    std::fs::write(&file, config(api, homebrew) + &access_support::access_toml()).unwrap();
+    std::fs::write(
+        &file,
+        config(api, homebrew) + &access_support::access_toml(),
+    )
+    .unwrap();
     let log = std::fs::File::create(dir.join(format!(
         "gateway-{}.log",
         Instant::now().elapsed().as_nanos()
@@ -147,7 +151,8 @@ async fn watcher(api: SocketAddr, journal_dir: PathBuf, seen: Arc<Mutex<Seen>>, 
             tokio::time::sleep(Duration::from_millis(100)).await;
             continue;
         };
-        let mut client = pb::event_service_client::EventServiceClient::new(access_support::authed(ch));
+        let mut client =
+            pb::event_service_client::EventServiceClient::new(access_support::authed(ch));
         let request = pb::WatchEventsRequest {
             legacy_cursor: None,
             cursor: from.to_string(),

@@ -594,9 +594,12 @@ async fn a_peer_pinned_to_its_sources_is_dropped_from_anywhere_else_and_counted(
     .await;
     let mut buf = [0u8; 64];
     assert!(
-        timeout(Duration::from_millis(300), stranger.socket.recv_from(&mut buf))
-            .await
-            .is_err(),
+        timeout(
+            Duration::from_millis(300),
+            stranger.socket.recv_from(&mut buf)
+        )
+        .await
+        .is_err(),
         "the master answered a datagram from outside allowed_sources"
     );
     assert_eq!(master.counters.snapshot().link.unauthenticated, 3);

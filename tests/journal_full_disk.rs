@@ -138,7 +138,11 @@ site = "field"
 
 fn gateway(dir: &Path, data: &Path, api: SocketAddr, homebrew: SocketAddr, log: &str) -> Proc {
     let file = dir.join("gateway.toml");
-    std::fs::write(&file, config(api, homebrew) + &access_support::access_toml()).unwrap();
+    std::fs::write(
+        &file,
+        config(api, homebrew) + &access_support::access_toml(),
+    )
+    .unwrap();
     let log = std::fs::File::create(dir.join(log)).unwrap();
     Proc(
         Command::new(BIN)
@@ -224,7 +228,8 @@ async fn watcher(
             continue;
         };
         let cursor = seen.lock().unwrap().last;
-        let mut client = pb::event_service_client::EventServiceClient::new(access_support::authed(ch));
+        let mut client =
+            pb::event_service_client::EventServiceClient::new(access_support::authed(ch));
         let request = pb::WatchEventsRequest {
             cursor: Cursor::new(journal, cursor).to_string(),
             ..Default::default()

@@ -486,8 +486,8 @@ async fn master_refusals_show_on_the_site_resource_and_in_ctl_sites() {
         access_support::TOKEN,
         "sites",
     ])
-        .unwrap()
-        .ctl;
+    .unwrap()
+    .ctl;
     let mut out = Vec::new();
     timeout(WAIT, ctl::execute(args, &mut out))
         .await

@@ -82,7 +82,12 @@ pub enum Role {
 
 impl Role {
     /// Every role, lowest first.
-    pub const ALL: [Role; 4] = [Role::Viewer, Role::Dispatcher, Role::Supervisor, Role::Admin];
+    pub const ALL: [Role; 4] = [
+        Role::Viewer,
+        Role::Dispatcher,
+        Role::Supervisor,
+        Role::Admin,
+    ];
 
     /// The name in configuration and errors.
     pub fn as_str(self) -> &'static str {
@@ -130,34 +135,58 @@ pub const METHODS: &[(&str, Role)] = &[
     ("/trunkgate.v1.RadioService/ListRadios", Role::Viewer),
     ("/trunkgate.v1.RadioService/GetRadio", Role::Viewer),
     ("/trunkgate.v1.RadioService/ListPositions", Role::Viewer),
-    ("/trunkgate.v1.TalkgroupService/ListTalkgroups", Role::Viewer),
+    (
+        "/trunkgate.v1.TalkgroupService/ListTalkgroups",
+        Role::Viewer,
+    ),
     ("/trunkgate.v1.TalkgroupService/GetTalkgroup", Role::Viewer),
     ("/trunkgate.v1.DirectoryService/ListSites", Role::Viewer),
     ("/trunkgate.v1.DirectoryService/ListTeams", Role::Viewer),
     ("/trunkgate.v1.DirectoryService/GetSite", Role::Viewer),
     ("/trunkgate.v1.DirectoryService/GetTeam", Role::Viewer),
-    ("/trunkgate.v1.DirectoryService/ResolveIdentity", Role::Viewer),
+    (
+        "/trunkgate.v1.DirectoryService/ResolveIdentity",
+        Role::Viewer,
+    ),
     ("/trunkgate.v1.CallService/ListCalls", Role::Viewer),
     ("/trunkgate.v1.CallService/GetCall", Role::Viewer),
     ("/trunkgate.v1.AlarmService/ListAlarms", Role::Viewer),
     ("/trunkgate.v1.AlarmService/GetAlarm", Role::Viewer),
     ("/trunkgate.v1.OperationService/GetOperation", Role::Viewer),
-    ("/trunkgate.v1.OperationService/ListOperations", Role::Viewer),
+    (
+        "/trunkgate.v1.OperationService/ListOperations",
+        Role::Viewer,
+    ),
     ("/trunkgate.v1.OperationService/WaitOperation", Role::Viewer),
     ("/trunkgate.v1.EventService/WatchEvents", Role::Viewer),
     ("/trunkgate.v1.MessageService/ListMessages", Role::Viewer),
     ("/trunkgate.v1.MessageService/GetMessage", Role::Viewer),
     // Dispatching.
-    ("/trunkgate.v1.AlarmService/AcknowledgeAlarm", Role::Dispatcher),
+    (
+        "/trunkgate.v1.AlarmService/AcknowledgeAlarm",
+        Role::Dispatcher,
+    ),
     ("/trunkgate.v1.AlarmService/ResolveAlarm", Role::Dispatcher),
     ("/trunkgate.v1.CommandService/CheckRadio", Role::Dispatcher),
     ("/trunkgate.v1.CommandService/AlertRadio", Role::Dispatcher),
     ("/trunkgate.v1.CommandService/SendText", Role::Dispatcher),
     ("/trunkgate.v1.CommandService/SendStatus", Role::Dispatcher),
-    ("/trunkgate.v1.CommandService/RequestLocation", Role::Dispatcher),
-    ("/trunkgate.v1.OperationService/CancelOperation", Role::Dispatcher),
-    ("/trunkgate.v1.MessageService/MarkMessageRead", Role::Dispatcher),
-    ("/trunkgate.v1.MessageService/MarkMessageHandled", Role::Dispatcher),
+    (
+        "/trunkgate.v1.CommandService/RequestLocation",
+        Role::Dispatcher,
+    ),
+    (
+        "/trunkgate.v1.OperationService/CancelOperation",
+        Role::Dispatcher,
+    ),
+    (
+        "/trunkgate.v1.MessageService/MarkMessageRead",
+        Role::Dispatcher,
+    ),
+    (
+        "/trunkgate.v1.MessageService/MarkMessageHandled",
+        Role::Dispatcher,
+    ),
     // Commands that disable radios.
     ("/trunkgate.v1.CommandService/StunRadio", Role::Supervisor),
     ("/trunkgate.v1.CommandService/ReviveRadio", Role::Supervisor),
@@ -609,7 +638,11 @@ impl Access {
     pub fn take(&self, identity: &str, now: Instant) -> Result<(), Duration> {
         let rate = self.current().rate;
         let burst = f64::from(rate.burst.max(1));
-        let per_sec = if rate.per_sec > 0.0 { rate.per_sec } else { 1.0 };
+        let per_sec = if rate.per_sec > 0.0 {
+            rate.per_sec
+        } else {
+            1.0
+        };
         let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
         let b = buckets.entry(identity.to_string()).or_insert(Bucket {
             tokens: burst,
@@ -652,7 +685,11 @@ impl Access {
                 }
                 _ => {
                     if let Some(e) = episode.take() {
-                        tracing::info!(refused = e.count, what, "episode of refused API calls ended");
+                        tracing::info!(
+                            refused = e.count,
+                            what,
+                            "episode of refused API calls ended"
+                        );
                     }
                     tracing::warn!(
                         method,
@@ -687,9 +724,13 @@ pub fn refusal_status(method: &str, refusal: Refusal, retry: Option<Duration>) -
     let (reason, message) = match refusal {
         Refusal::NoCredentials => (
             "UNAUTHENTICATED",
-            "no credentials: send `authorization: Bearer <token>` or a client certificate".to_string(),
+            "no credentials: send `authorization: Bearer <token>` or a client certificate"
+                .to_string(),
         ),
-        Refusal::UnknownToken => ("UNAUTHENTICATED", "the bearer token is not recognised".to_string()),
+        Refusal::UnknownToken => (
+            "UNAUTHENTICATED",
+            "the bearer token is not recognised".to_string(),
+        ),
         Refusal::ExpiredToken => ("TOKEN_EXPIRED", "the bearer token has expired".to_string()),
         Refusal::UnmappedCertificate => (
             "UNAUTHENTICATED",
@@ -697,10 +738,7 @@ pub fn refusal_status(method: &str, refusal: Refusal, retry: Option<Duration>) -
         ),
         Refusal::RoleRequired(role) => {
             meta.insert("role".to_string(), role.as_str().to_string());
-            (
-                "ROLE_REQUIRED",
-                format!("{method} needs the {role} role"),
-            )
+            ("ROLE_REQUIRED", format!("{method} needs the {role} role"))
         }
         Refusal::Undecided => (
             "NO_ROLE_DECISION",
@@ -786,16 +824,16 @@ where
             let response = status.into_http::<ResBody>();
             Box::pin(async move { Ok(response) })
         };
-        let identity = match self.access.authenticate(
-            authorization,
-            cert_names.as_deref(),
-            SystemTime::now(),
-        ) {
-            Ok(identity) => identity,
-            Err(refusal) => {
-                return refuse(self.access.refuse(&path, client, None, refusal, None));
-            }
-        };
+        let identity =
+            match self
+                .access
+                .authenticate(authorization, cert_names.as_deref(), SystemTime::now())
+            {
+                Ok(identity) => identity,
+                Err(refusal) => {
+                    return refuse(self.access.refuse(&path, client, None, refusal, None));
+                }
+            };
         let Some(needed) = needed else {
             return refuse(self.access.refuse(
                 &path,

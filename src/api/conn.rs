@@ -336,7 +336,9 @@ impl Acceptor {
             // docs/performance.md §1d: Nagle plus delayed ACK gave 40 ms stalls.
             let _ = stream.set_nodelay(true);
             let io = match self.tls.current() {
-                Some(config) => Io::Accepting(tokio_rustls::TlsAcceptor::from(config).accept(stream)),
+                Some(config) => Io::Accepting(Box::new(
+                    tokio_rustls::TlsAcceptor::from(config).accept(stream),
+                )),
                 None => Io::Plain(stream),
             };
             return Conn::new(
@@ -389,7 +391,7 @@ impl ClientInfo {
 /// and writes).
 enum Io {
     Plain(TcpStream),
-    Accepting(tokio_rustls::Accept<TcpStream>),
+    Accepting(Box<tokio_rustls::Accept<TcpStream>>),
     Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
     /// The handshake failed; every use is an error.
     Failed,
@@ -500,7 +502,7 @@ impl Conn {
     /// Drive a TLS handshake to its end; `Ready(Ok)` once the stream is usable.
     fn poll_io(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         if let Io::Accepting(accept) = &mut self.io {
-            match Pin::new(accept).poll(cx) {
+            match Pin::new(accept.as_mut()).poll(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Ok(tls)) => {
                     let names = tls

@@ -137,7 +137,10 @@ impl Tls {
     /// The configuration for a new connection.
     pub fn current(&self) -> Option<Arc<rustls::ServerConfig>> {
         // Only an Arc is swapped under this lock; a poisoned lock still holds a whole one.
-        self.config.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.config
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Use `config` for new connections.

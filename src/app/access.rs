@@ -25,8 +25,7 @@ use serde::Deserialize;
 
 use super::config::{Config, KeyPath, Problem, at};
 use crate::api::access::{
-    Access, AccessEvent, AccessSet, CertEntry, RateLimit, Role, TokenEntry, hash_token,
-    mint_token,
+    Access, AccessEvent, AccessSet, CertEntry, RateLimit, Role, TokenEntry, hash_token, mint_token,
 };
 use crate::api::tls::{Tls, TlsFiles};
 
@@ -165,8 +164,7 @@ pub fn check(a: &AccessConfig) -> Vec<Problem> {
     if (a.client_ca.is_some() || a.require_client_cert) && a.tls_cert.is_none() {
         push(
             at!("access"),
-            "[access] client_ca and require_client_cert need TLS: set tls_cert and tls_key"
-                .into(),
+            "[access] client_ca and require_client_cert need TLS: set tls_cert and tls_key".into(),
         );
     }
     if a.require_client_cert && a.client_ca.is_none() {
@@ -177,29 +175,48 @@ pub fn check(a: &AccessConfig) -> Vec<Problem> {
     }
     for (i, t) in a.tokens.iter().enumerate() {
         if let Err(e) = identity_ok(&t.identity) {
-            push(at!("access", "token", i, "identity"), format!("[[access.token]] identity: {e}"));
+            push(
+                at!("access", "token", i, "identity"),
+                format!("[[access.token]] identity: {e}"),
+            );
         }
         if let Err(e) = roles(&t.roles) {
-            push(at!("access", "token", i, "roles"), format!("[[access.token]] roles: {e}"));
+            push(
+                at!("access", "token", i, "roles"),
+                format!("[[access.token]] roles: {e}"),
+            );
         }
         if let Err(e) = TokenEntry::from_hash("", Vec::new(), &t.hash, None) {
-            push(at!("access", "token", i, "hash"), format!("[[access.token]] hash: {e}"));
+            push(
+                at!("access", "token", i, "hash"),
+                format!("[[access.token]] hash: {e}"),
+            );
         }
         if let Some(Err(e)) = t.expires.as_deref().map(expiry) {
-            push(at!("access", "token", i, "expires"), format!("[[access.token]] expires: {e}"));
+            push(
+                at!("access", "token", i, "expires"),
+                format!("[[access.token]] expires: {e}"),
+            );
         }
     }
     for (i, c) in a.clients.iter().enumerate() {
         if let Err(e) = identity_ok(&c.identity) {
-            push(at!("access", "client", i, "identity"), format!("[[access.client]] identity: {e}"));
+            push(
+                at!("access", "client", i, "identity"),
+                format!("[[access.client]] identity: {e}"),
+            );
         }
         if let Err(e) = roles(&c.roles) {
-            push(at!("access", "client", i, "roles"), format!("[[access.client]] roles: {e}"));
+            push(
+                at!("access", "client", i, "roles"),
+                format!("[[access.client]] roles: {e}"),
+            );
         }
         if c.dns_name.is_empty() {
             push(
                 at!("access", "client", i, "dns_name"),
-                "[[access.client]] dns_name: write the DNS name the client certificate carries".into(),
+                "[[access.client]] dns_name: write the DNS name the client certificate carries"
+                    .into(),
             );
         }
     }
@@ -224,8 +241,12 @@ pub fn build(
     };
     for t in &a.tokens {
         let expires = t.expires.as_deref().map(expiry).transpose()?;
-        set.tokens
-            .push(TokenEntry::from_hash(&t.identity, roles(&t.roles)?, &t.hash, expires)?);
+        set.tokens.push(TokenEntry::from_hash(
+            &t.identity,
+            roles(&t.roles)?,
+            &t.hash,
+            expires,
+        )?);
     }
     for c in &a.clients {
         set.certs.push(CertEntry {
@@ -282,8 +303,9 @@ impl Reloader {
             }
             Err(error) => {
                 tracing::warn!(%error, "access reload refused; the previous access and TLS stay in force");
-                self.access
-                    .report(&AccessEvent::ReloadRefused { error: error.clone() });
+                self.access.report(&AccessEvent::ReloadRefused {
+                    error: error.clone(),
+                });
                 Err(error)
             }
         }
@@ -351,20 +373,15 @@ pub fn demo_token(data_dir: &Path) -> anyhow::Result<TokenEntry> {
             t.trim().to_string()
         }
         _ => {
-            let token =
-                mint_token().context("drawing the demo token from the OS random source")?;
+            let token = mint_token().context("drawing the demo token from the OS random source")?;
             write_private(&path, &format!("{token}\n"))
                 .with_context(|| format!("writing the demo token to {}", path.display()))?;
             tracing::info!(path = %path.display(), "demo token written (ctl reads it from there)");
             token
         }
     };
-    TokenEntry::for_token(
-        DEMO_IDENTITY,
-        vec![Role::Supervisor, Role::Admin],
-        &token,
-    )
-    .context("hashing the demo token")
+    TokenEntry::for_token(DEMO_IDENTITY, vec![Role::Supervisor, Role::Admin], &token)
+        .context("hashing the demo token")
 }
 
 /// Whether `t` has the form [`mint_token`] gives.
@@ -419,7 +436,10 @@ pub fn new_token(args: &NewTokenArgs, out: &mut dyn std::io::Write) -> anyhow::R
     writeln!(out, "token (shown once; give it to {}):", args.identity)?;
     writeln!(out, "  {token}")?;
     writeln!(out)?;
-    writeln!(out, "add to the configuration, then send the gateway SIGHUP:")?;
+    writeln!(
+        out,
+        "add to the configuration, then send the gateway SIGHUP:"
+    )?;
     writeln!(out, "[[access.token]]")?;
     writeln!(out, "identity = {:?}", args.identity)?;
     let list: Vec<String> = roles.iter().map(|r| format!("{:?}", r.as_str())).collect();

@@ -110,7 +110,10 @@ pub fn run_serve(file: Option<&Path>, options: serve::ServeOptions) -> ExitCode 
             println!("  a simulated county (青山县: 3 sites, 30 radios in 5 teams) is logging in");
         }
         if let Some(token) = &running.demo_token {
-            println!("  demo token      {}  (ctl finds it there)", token.display());
+            println!(
+                "  demo token      {}  (ctl finds it there)",
+                token.display()
+            );
         }
         println!("watch it from another terminal:");
         println!("  trunkgate ctl --server {server} radios");

@@ -11,7 +11,9 @@ use std::time::Duration;
 use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
-use trunkgate::api::access::{Access, AccessSet, RateLimit, Role, TokenEntry, hash_token, log_hook};
+use trunkgate::api::access::{
+    Access, AccessSet, RateLimit, Role, TokenEntry, hash_token, log_hook,
+};
 use trunkgate::app::access::{AccessConfig, TokenConfig};
 
 /// The test token (any 256-bit value the gateway knows the hash of).

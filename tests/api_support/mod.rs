@@ -437,29 +437,19 @@ impl Server {
         }
     }
 
-    pub fn commands(
-        &self,
-    ) -> pb::command_service_client::CommandServiceClient<Ch> {
+    pub fn commands(&self) -> pb::command_service_client::CommandServiceClient<Ch> {
         pb::command_service_client::CommandServiceClient::new(self.channel.clone())
     }
-    pub fn operations(
-        &self,
-    ) -> pb::operation_service_client::OperationServiceClient<Ch> {
+    pub fn operations(&self) -> pb::operation_service_client::OperationServiceClient<Ch> {
         pb::operation_service_client::OperationServiceClient::new(self.channel.clone())
     }
-    pub fn radios(
-        &self,
-    ) -> pb::radio_service_client::RadioServiceClient<Ch> {
+    pub fn radios(&self) -> pb::radio_service_client::RadioServiceClient<Ch> {
         pb::radio_service_client::RadioServiceClient::new(self.channel.clone())
     }
-    pub fn alarms(
-        &self,
-    ) -> pb::alarm_service_client::AlarmServiceClient<Ch> {
+    pub fn alarms(&self) -> pb::alarm_service_client::AlarmServiceClient<Ch> {
         pb::alarm_service_client::AlarmServiceClient::new(self.channel.clone())
     }
-    pub fn events(
-        &self,
-    ) -> pb::event_service_client::EventServiceClient<Ch> {
+    pub fn events(&self) -> pb::event_service_client::EventServiceClient<Ch> {
         pb::event_service_client::EventServiceClient::new(self.channel.clone())
     }
 }

@@ -122,10 +122,7 @@ pub fn with_tls(endpoint: Endpoint, uri: &str, tls: &TlsArgs) -> Result<Endpoint
         }
         (None, None) => {}
         _ => {
-            return Err(CtlError::new(
-                exit::USAGE,
-                "--cert and --key go together",
-            ));
+            return Err(CtlError::new(exit::USAGE, "--cert and --key go together"));
         }
     }
     endpoint

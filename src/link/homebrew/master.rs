@@ -666,7 +666,10 @@ impl MasterCore {
             }
         };
         if let Some(id) = claimed_peer(&packet)
-            && let Some(allowed) = self.entries.get(&id).and_then(|e| e.allowed_sources.as_ref())
+            && let Some(allowed) = self
+                .entries
+                .get(&id)
+                .and_then(|e| e.allowed_sources.as_ref())
             && !allowed.contains(&from.ip())
         {
             // Dropped unanswered: a MSTNAK would tell a stranger the peer ID exists.
