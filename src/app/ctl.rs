@@ -37,11 +37,15 @@
 //!   typed `yes` at a terminal, or `--yes`.
 //! - `messages` lists texts and status messages of both directions, newest first, with
 //!   filters; `inbox` lists received ones, those not yet handled first; `mark-read` and
-//!   `mark-handled` mark one (journaled with the `--operator`); `track` prints a radio's
+//!   `mark-handled` mark one (journaled with the caller's identity); `track` prints a radio's
 //!   position reports from the journal, newest first. Same conventions: local times, names,
 //!   `… N more`.
 //! - Errors are one plain sentence on standard error, and the exit status says what kind
 //!   ([`exit`], also in `ctl --help`).
+//! - Every call carries a bearer token (`--token`, `$TRUNKGATE_TOKEN`, `--token-file`,
+//!   `$TRUNKGATE_TOKEN_FILE`, else the demo's `data/demo/demo.token`), and TLS is used for an
+//!   `https://` server or with `--ca` (`--cert` / `--key` for a client certificate); `access`
+//!   has the details. `--operator` is only a note recorded beside the token's identity.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
