@@ -40,7 +40,9 @@
 //! `GATEWAY_BENCH_REG_RATE` (registrations per second of the memory run, 20,000),
 //! `GATEWAY_BENCH_SNAPSHOT_EVERY` (the journal's `snapshot_every`; unset: the default),
 //! `GATEWAY_BENCH_COMMIT_GAP_MS` (the journal's `commit_gap_ms`; unset: the default),
-//! `GATEWAY_BENCH_FULL_DECODE` (1: watchers decode every field).
+//! `GATEWAY_BENCH_FULL_DECODE` (1: watchers decode every field), `GATEWAY_BENCH_TLS` (1: the
+//! API serves TLS with a certificate made at start, and the watchers connect over it). Every
+//! watcher authenticates with a bearer token from the `[access]` section either way.
 //! A default run takes about 45 s. Figures depend on the machine; nothing here asserts speed.
 //!
 //! Measured on the standard 2-core machine, quiet (2026-11-29; 8 sites, 100 watchers, 5 s
@@ -104,6 +106,7 @@ struct Opts {
     reg_rate: u32,
     snapshot_every: Option<u64>,
     full_decode: bool,
+    tls: bool,
 }
 
 impl Opts {
@@ -131,6 +134,7 @@ impl Opts {
             reg_rate: var("GATEWAY_BENCH_REG_RATE").unwrap_or(20_000).max(100),
             snapshot_every: var("GATEWAY_BENCH_SNAPSHOT_EVERY"),
             full_decode: var::<u8>("GATEWAY_BENCH_FULL_DECODE").is_some_and(|v| v != 0),
+            tls: var::<u8>("GATEWAY_BENCH_TLS").is_some_and(|v| v != 0),
         }
     }
 }
@@ -508,15 +512,66 @@ fn seen(tags: &Tags, registered: Option<&str>) {
     }
 }
 
+/// The watchers' bearer token (its hash is in the bench's `[access]` section).
+const BENCH_TOKEN: &str = "tg_be9c000000000000000000000000000000000000000000000000000000000001";
+
+/// `[access]`: the watchers' token; with `tls`, a certificate for 127.0.0.1 made now (its PEM
+/// returned for the watchers to trust).
+fn access_section(dir: &std::path::Path, tls: bool) -> anyhow::Result<(String, Option<String>)> {
+    let mut s = String::from("\n[access]\n");
+    let mut ca = None;
+    if tls {
+        let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()])?;
+        let (cert_path, key_path) = (dir.join("api.pem"), dir.join("api.key"));
+        std::fs::write(&cert_path, cert.cert.pem())?;
+        std::fs::write(&key_path, cert.signing_key.serialize_pem())?;
+        s.push_str(&format!(
+            "tls_cert = {:?}\ntls_key = {:?}\n",
+            cert_path.display().to_string(),
+            key_path.display().to_string()
+        ));
+        ca = Some(cert.cert.pem());
+    }
+    s.push_str(&format!(
+        "\n[[access.token]]\nidentity = \"bench\"\nroles = [\"viewer\"]\nhash = \"{}\"\n",
+        trunkgate::api::access::hash_token(BENCH_TOKEN)?
+    ));
+    Ok((s, ca))
+}
+
+fn bearer(mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+    req.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {BENCH_TOKEN}").parse().expect("ASCII"),
+    );
+    Ok(req)
+}
+
 async fn watcher(
     api: SocketAddr,
     tags: Arc<Tags>,
     stop: CancellationToken,
     full: bool,
+    ca: Option<String>,
 ) -> anyhow::Result<()> {
-    let ch = tonic::transport::Channel::from_shared(format!("http://{api}"))?
-        .connect()
-        .await?;
+    let ch = match ca {
+        Some(ca) => {
+            tonic::transport::Channel::from_shared(format!("https://{api}"))?
+                .tls_config(
+                    tonic::transport::ClientTlsConfig::new()
+                        .ca_certificate(tonic::transport::Certificate::from_pem(ca))
+                        .domain_name("localhost"),
+                )?
+                .connect()
+                .await?
+        }
+        None => {
+            tonic::transport::Channel::from_shared(format!("http://{api}"))?
+                .connect()
+                .await?
+        }
+    };
+    let ch = tonic::service::interceptor::InterceptedService::new(ch, bearer);
     let request = pb::WatchEventsRequest::default();
     if full {
         let mut client = pb::event_service_client::EventServiceClient::new(ch);
@@ -793,8 +848,9 @@ async fn one_run(
 
 async fn bench(opts: Opts) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let config =
-        Config::parse(&config(opts.sites, opts.snapshot_every)).map_err(anyhow::Error::msg)?;
+    let (access, ca) = access_section(dir.path(), opts.tls)?;
+    let config = Config::parse(&(config(opts.sites, opts.snapshot_every) + &access))
+        .map_err(anyhow::Error::msg)?;
     let options = ServeOptions {
         data_dir: Some(dir.path().join("data")),
         ..ServeOptions::default()
@@ -830,14 +886,15 @@ async fn bench(opts: Opts) -> anyhow::Result<()> {
     let mut watching = Vec::new();
     let full_decode = opts.full_decode;
     for _ in 0..opts.watchers {
-        let (tags, stop, failed, api) = (
+        let (tags, stop, failed, api, ca) = (
             Arc::clone(&tags),
             stop.clone(),
             Arc::clone(&failed),
             running.api,
+            ca.clone(),
         );
         watching.push(tokio::spawn(async move {
-            if let Err(e) = watcher(api, tags, stop, full_decode).await {
+            if let Err(e) = watcher(api, tags, stop, full_decode, ca).await {
                 failed.store(true, Ordering::Relaxed);
                 eprintln!("watcher: {e}");
             }

@@ -80,6 +80,7 @@ fn homebrew_master_relay(c: &mut Criterion) {
             passphrase: "pw".into(),
             site: Arc::from(site),
             allow: None,
+            allowed_sources: None,
         })
         .to_vec();
     let config = MasterConfig::new(([127, 0, 0, 1], 0).into(), peers);

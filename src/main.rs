@@ -51,6 +51,16 @@ enum Command {
     Ctl(app::ctl::CtlArgs),
     /// Run simulated sites against a gateway's Homebrew master (the load generator).
     Sim(trunkgate::sim::SimArgs),
+    /// API access: mint tokens.
+    #[command(subcommand)]
+    Access(AccessCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AccessCommand {
+    /// Mint a bearer token: print it once, and the `[[access.token]]` lines (its salted hash)
+    /// to add to the configuration.
+    NewToken(app::access::NewTokenArgs),
 }
 
 fn main() -> ExitCode {
@@ -70,6 +80,7 @@ fn main() -> ExitCode {
                 listen,
                 homebrew,
                 metrics,
+                config_path: config.clone(),
             };
             app::run_serve(config.as_deref(), options)
         }
@@ -84,6 +95,15 @@ fn main() -> ExitCode {
             }
         },
         Command::Ctl(args) => app::ctl::run(args),
+        Command::Access(AccessCommand::NewToken(args)) => {
+            match app::access::new_token(&args, &mut std::io::stdout()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("trunkgate access new-token: {e:#}");
+                    ExitCode::from(2)
+                }
+            }
+        }
         Command::Sim(args) => match trunkgate::sim::run_cli(args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

@@ -21,7 +21,15 @@ struct Cli {
 
 fn args(srv: &Server, words: &[&str]) -> CtlArgs {
     let server = format!("http://{}", srv.addr);
-    let mut argv = vec!["ctl", "--server", &server, "--operator", "值班员"];
+    let mut argv = vec![
+        "ctl",
+        "--server",
+        &server,
+        "--token",
+        api_support::access::TOKEN,
+        "--operator",
+        "值班员",
+    ];
     argv.extend_from_slice(words);
     Cli::try_parse_from(argv).expect("arguments parse").ctl
 }
@@ -119,7 +127,7 @@ async fn check_waits_for_the_answer_and_exits_by_outcome() {
     assert!(
         out.lines().last().unwrap().ends_with(
             "succeeded (1 attempt), confirmed by the radio, answered on 城关 at -80 dBm \
-             (asked by 值班员)"
+             (asked by tester)"
         ),
         "{out}"
     );
@@ -162,7 +170,7 @@ async fn no_wait_prints_the_operation_and_errors_fail() {
     let (r, out) = run(&srv, &["operations"]).await;
     assert_eq!(r.unwrap(), Outcome::Done);
     assert!(
-        out.contains("text \"请到集合点\" to 80020201") && out.contains("值班员"),
+        out.contains("text \"请到集合点\" to 80020201") && out.contains("tester"),
         "{out}"
     );
 }
@@ -424,7 +432,7 @@ async fn a_group_text_prints_each_site_outcome() {
     assert!(n >= 2, "{out}");
     assert!(
         lines[n - 2].ends_with(
-            "succeeded, transmitted on 城关 (no acknowledgement is possible) (asked by 值班员)"
+            "succeeded, transmitted on 城关 (no acknowledgement is possible) (asked by tester)"
         ),
         "{out}"
     );

@@ -6,6 +6,8 @@
 //!
 //! Everything runs on 127.0.0.1 with ports picked by the OS; every wait has a deadline.
 
+mod access_support;
+
 use std::io::Read;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
@@ -40,7 +42,7 @@ impl Drop for Proc {
 
 fn gateway(dir: &Path, port: u16, homebrew: SocketAddr) -> Proc {
     let file = dir.join("gateway.toml");
-    // Listening on every address (not only loopback) must log the no-authentication warning.
+    // Listening on every address (not only loopback) without TLS must log the clear-text warning.
     std::fs::write(
         &file,
         format!(
@@ -64,7 +66,8 @@ bind = "{homebrew}"
 id = 310001
 passphrase = "passw0rd"
 site = "quiet"
-"#
+{}"#,
+            access_support::access_toml()
         ),
     )
     .unwrap();
@@ -107,7 +110,7 @@ async fn answered(addr: SocketAddr, deadline: Instant) -> pb::ListSitesResponse 
                 .connect()
                 .await
                 .map_err(|e| e.to_string())?;
-            pb::directory_service_client::DirectoryServiceClient::new(ch)
+            pb::directory_service_client::DirectoryServiceClient::new(access_support::authed(ch))
                 .list_sites(pb::ListSitesRequest::default())
                 .await
                 .map(|r| r.into_inner())
@@ -153,7 +156,7 @@ async fn idle_connections_beyond_the_file_limit_do_not_stall_the_gateway() {
     answered(addr, Instant::now() + Duration::from_secs(30)).await;
     let log = log_text(dir.path());
     assert!(
-        log.contains("has no authentication yet"),
+        log.contains("without TLS"),
         "no warning about listening beyond loopback:\n{log}"
     );
     assert!(

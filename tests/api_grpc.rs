@@ -233,7 +233,8 @@ async fn emergency_raised_acknowledged_over_the_air_and_resolved() {
     let acked = alarms.acknowledge_alarm(req).await.unwrap().into_inner();
     let acked_alarm = acked.alarm.unwrap();
     assert_eq!(acked_alarm.state, pb::alarm::State::Acknowledged as i32);
-    assert_eq!(acked_alarm.acknowledged_by, "duty-officer");
+    // The operator is the authenticated identity; the metadata is a note beside it.
+    assert_eq!(acked_alarm.acknowledged_by, "tester");
     let op = acked.operation.expect("acknowledgement operation");
     assert_eq!(op.kind, pb::operation::Kind::AcknowledgeEmergency as i32);
     assert_eq!(srv.backend.transmit_count(), before + 1);
@@ -1032,9 +1033,7 @@ async fn call(
     backend.advance(1_000).await;
 }
 
-fn call_client(
-    srv: &Server,
-) -> pb::call_service_client::CallServiceClient<tonic::transport::Channel> {
+fn call_client(srv: &Server) -> pb::call_service_client::CallServiceClient<api_support::Ch> {
     pb::call_service_client::CallServiceClient::new(srv.channel.clone())
 }
 

@@ -398,7 +398,7 @@ async fn connections_without_a_preface_are_closed_after_the_timeout() {
         .connect()
         .await
         .expect("connect");
-    pb::radio_service_client::RadioServiceClient::new(fresh)
+    pb::radio_service_client::RadioServiceClient::new(api_support::access::authed(fresh))
         .get_radio(pb::GetRadioRequest {
             name: "radios/80020200".into(),
         })
@@ -484,14 +484,15 @@ async fn a_drain_does_not_wait_for_idle_connections() {
         .connect()
         .await
         .unwrap();
-    let unread = pb::event_service_client::EventServiceClient::new(other)
-        .watch_events(pb::WatchEventsRequest {
-            snapshot: true,
-            ..Default::default()
-        })
-        .await
-        .expect("watch")
-        .into_inner();
+    let unread =
+        pb::event_service_client::EventServiceClient::new(api_support::access::authed(other))
+            .watch_events(pb::WatchEventsRequest {
+                snapshot: true,
+                ..Default::default()
+            })
+            .await
+            .expect("watch")
+            .into_inner();
     let mut raw: Vec<TcpStream> = (0..5)
         .map(|_| TcpStream::connect(srv.addr).unwrap())
         .collect();
@@ -560,7 +561,7 @@ async fn calls_over_the_per_client_bound_are_resource_exhausted() {
         .connect()
         .await
         .unwrap();
-    let s = pb::radio_service_client::RadioServiceClient::new(other)
+    let s = pb::radio_service_client::RadioServiceClient::new(api_support::access::authed(other))
         .get_radio(pb::GetRadioRequest {
             name: "radios/80020200".into(),
         })

@@ -9,9 +9,9 @@ mod api_support;
 use std::sync::Arc;
 use std::time::Duration;
 
+use api_support::Ch as Channel;
 use api_support::{S1, Server, TestBackend, a, b, config, g};
 use tonic::Code;
-use tonic::transport::Channel;
 use tonic_types::StatusExt;
 use trunkgate::api::{self, pb};
 use trunkgate::app::backend::GatewayBackend;
@@ -269,7 +269,7 @@ async fn messages_both_ways_are_listed_fetched_and_marked() {
     assert_eq!(names, vec!["messages/2", "messages/1", "messages/0"]);
     let out = &all[0];
     assert_eq!(out.direction, pb::message::Direction::Outbound as i32);
-    assert_eq!(out.operator, "李调度");
+    assert_eq!(out.operator, "tester");
     assert_eq!(out.operation, op.name);
     assert_eq!(out.target, "radios/80020200");
     assert_eq!(out.display_names["radios/80020200"], "张三");
@@ -366,7 +366,7 @@ async fn messages_both_ways_are_listed_fetched_and_marked() {
         .unwrap()
         .into_inner();
     assert!(marked.handled && marked.read);
-    assert_eq!(marked.handled_by, "王值班");
+    assert_eq!(marked.handled_by, "tester");
     let read = m
         .mark_message_read(with_operator(
             pb::MarkMessageRequest {
@@ -385,7 +385,7 @@ async fn messages_both_ways_are_listed_fetched_and_marked() {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(got.handled_by, "王值班");
+    assert_eq!(got.handled_by, "tester");
     assert!(got.handle_time.is_some());
     // The inbox: what is not handled yet.
     assert_eq!(
@@ -447,7 +447,7 @@ async fn messages_both_ways_are_listed_fetched_and_marked() {
             if let Some(pb::event::Payload::MessageHandled(h)) = &e.payload {
                 assert_eq!(
                     (h.message.as_str(), h.operator.as_str()),
-                    ("messages/0", "王值班")
+                    ("messages/0", "tester")
                 );
             }
             kinds.push(e.r#type);
@@ -854,12 +854,14 @@ impl Gateway {
                 let _ = stopped.await;
             },
         ));
-        let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
-            .unwrap()
-            .connect_timeout(Duration::from_secs(5))
-            .connect()
-            .await
-            .expect("connect");
+        let channel = api_support::access::authed(
+            tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+                .unwrap()
+                .connect_timeout(Duration::from_secs(5))
+                .connect()
+                .await
+                .expect("connect"),
+        );
         Gateway {
             handle,
             thread: Some(thread),
@@ -979,7 +981,15 @@ async fn ctl(
         ctl: trunkgate::app::ctl::CtlArgs,
     }
     let server = format!("http://{}", srv.addr);
-    let mut argv = vec!["ctl", "--server", &server, "--operator", "王值班"];
+    let mut argv = vec![
+        "ctl",
+        "--server",
+        &server,
+        "--token",
+        api_support::access::TOKEN,
+        "--operator",
+        "王值班",
+    ];
     argv.extend_from_slice(words);
     let args = Cli::try_parse_from(argv).expect("arguments parse").ctl;
     let mut out = Vec::new();
@@ -1003,10 +1013,10 @@ async fn ctl_inbox_puts_unhandled_first_and_marks() {
     }
     let (r, out) = ctl(&srv, &["mark-handled", "2"]).await;
     assert_eq!(r.unwrap(), trunkgate::app::ctl::Outcome::Done);
-    assert!(out.contains("handled by 王值班"), "{out}");
+    assert!(out.contains("handled by tester"), "{out}");
     let (r, out) = ctl(&srv, &["mark-read", "messages/0"]).await;
     assert_eq!(r.unwrap(), trunkgate::app::ctl::Outcome::Done);
-    assert!(out.contains("read by 王值班"), "{out}");
+    assert!(out.contains("read by tester"), "{out}");
     // Unhandled first (newest first among them), then the handled one.
     let (r, out) = ctl(&srv, &["inbox"]).await;
     assert_eq!(r.unwrap(), trunkgate::app::ctl::Outcome::Done);
@@ -1032,7 +1042,7 @@ async fn ctl_inbox_puts_unhandled_first_and_marks() {
     let (r, out) = ctl(&srv, &["messages", "--direction", "out"]).await;
     assert_eq!(r.unwrap(), trunkgate::app::ctl::Outcome::Done);
     assert!(
-        out.contains("dispatch (王值班)") && out.contains("收到"),
+        out.contains("dispatch (tester)") && out.contains("收到"),
         "{out}"
     );
     assert_eq!(out.lines().count(), 2, "{out}");

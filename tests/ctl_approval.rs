@@ -2,14 +2,29 @@
 //! binary against a real `trunkgate serve --demo` process (ports picked by the OS, a fresh
 //! data directory, everything on 127.0.0.1, every wait with a deadline). One supervisor asks
 //! for a kill, `pending` shows it, the same supervisor cannot approve it, another does;
-//! another kill is rejected; `audit` shows who did what, from where and why.
+//! another kill is rejected; `audit` shows who did what, from where and why. The two
+//! supervisors are the demo's two identities: `demo` (its token file `demo.token`, what ctl
+//! reads through `TRUNKGATE_TOKEN_FILE`) and `demo-deputy` (`--token-file deputy.token`).
 
 use std::net::{SocketAddr, TcpListener, UdpSocket};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_trunkgate");
+
+/// The demo gateway's data directory (its token files are there).
+static DATA: OnceLock<PathBuf> = OnceLock::new();
+
+/// The second supervisor's token file, as a `--token-file` argument.
+fn deputy() -> String {
+    DATA.get()
+        .expect("the gateway started")
+        .join("deputy.token")
+        .display()
+        .to_string()
+}
 
 struct Proc(Child);
 
@@ -35,6 +50,8 @@ fn free_udp() -> SocketAddr {
 }
 
 fn gateway(dir: &Path, api: SocketAddr, homebrew: SocketAddr) -> Proc {
+    DATA.set(dir.to_path_buf())
+        .expect("one gateway per test process");
     let child = Command::new(BIN)
         .args(["serve", "--demo", "--listen"])
         .arg(api.to_string())
@@ -60,6 +77,10 @@ fn ctl(api: SocketAddr, args: &[&str]) -> Output {
     Command::new(BIN)
         .args(["ctl", "--server", &api.to_string()])
         .args(args)
+        .envs(
+            DATA.get()
+                .map(|d| ("TRUNKGATE_TOKEN_FILE", d.join("demo.token"))),
+        )
         .stdin(Stdio::null())
         .output()
         .expect("trunkgate ctl runs")
@@ -114,7 +135,8 @@ fn a_kill_takes_two_supervisors_and_the_audit_trail_says_who() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("--reason"), "{}", text(&out));
 
-    // 王队长 asks for a kill: it waits for a second supervisor, and says how to approve it.
+    // The demo supervisor asks for a kill (its --operator note is not who it is): it waits
+    // for a second supervisor, and says how to approve it.
     let out = ctl(
         api,
         &[
@@ -132,22 +154,24 @@ fn a_kill_takes_two_supervisors_and_the_audit_trail_says_who() {
     let op = pending_op(api, &radio).expect("the kill is pending");
     let table = String::from_utf8(ctl(api, &["pending"]).stdout).unwrap();
     assert!(
-        table.contains("王队长") && table.contains("电台被盗") && table.contains("APPROVE BY"),
+        table.contains("demo") && table.contains("电台被盗") && table.contains("APPROVE BY"),
         "{table}"
     );
 
-    // The same supervisor cannot approve it: refused, exit 4, and it is still pending.
-    let out = ctl(api, &["--operator", "王队长", "approve", &op]);
+    // The same supervisor cannot approve it, whatever name it sends as a note: refused,
+    // exit 4, and it is still pending.
+    let out = ctl(api, &["--operator", "李主任", "approve", &op]);
     assert_eq!(out.status.code(), Some(4), "{}", text(&out));
     assert!(text(&out).contains("another identity"), "{}", text(&out));
     assert_eq!(pending_op(api, &radio).as_deref(), Some(op.as_str()));
 
-    // 李主任 approves: off the pending list, on its way to the air.
+    // The deputy approves: off the pending list, on its way to the air.
+    let deputy = deputy();
     let out = ctl(
         api,
         &[
-            "--operator",
-            "李主任",
+            "--token-file",
+            &deputy,
             "approve",
             &op,
             "--reason",
@@ -186,8 +210,8 @@ fn a_kill_takes_two_supervisors_and_the_audit_trail_says_who() {
     let out = ctl(
         api,
         &[
-            "--operator",
-            "李主任",
+            "--token-file",
+            &deputy,
             "reject",
             &second,
             "--reason",
@@ -195,11 +219,15 @@ fn a_kill_takes_two_supervisors_and_the_audit_trail_says_who() {
         ],
     );
     assert!(out.status.success(), "{}", text(&out));
-    assert!(text(&out).contains("rejected by 李主任"), "{}", text(&out));
+    assert!(
+        text(&out).contains("rejected by demo-deputy"),
+        "{}",
+        text(&out)
+    );
     assert_eq!(pending_op(api, &other), None);
 
     // The audit trail: who, from where, what, why, the outcome.
-    let out = ctl(api, &["audit", "--identity", "王队长"]);
+    let out = ctl(api, &["audit", "--identity", "demo"]);
     assert!(out.status.success(), "{}", text(&out));
     let audit = String::from_utf8(out.stdout).unwrap();
     let header = audit.lines().next().unwrap();
@@ -223,15 +251,18 @@ fn a_kill_takes_two_supervisors_and_the_audit_trail_says_who() {
         "{audit}"
     );
     assert!(
-        audit.lines().skip(1).all(|l| l.contains("王队长")),
-        "only 王队长's entries: {audit}"
+        audit
+            .lines()
+            .skip(1)
+            .all(|l| l.contains(" demo ") && !l.contains("demo-deputy")),
+        "only demo's entries: {audit}"
     );
     let out = ctl(api, &["audit", "--action", "approve_operation"]);
     let approvals = String::from_utf8(out.stdout).unwrap();
     assert!(
         approvals
             .lines()
-            .any(|l| l.contains("李主任") && l.contains("核实无误") && l.contains(" ok")),
+            .any(|l| l.contains("demo-deputy") && l.contains("核实无误") && l.contains(" ok")),
         "{approvals}"
     );
     let out = ctl(
@@ -239,4 +270,32 @@ fn a_kill_takes_two_supervisors_and_the_audit_trail_says_who() {
         &["audit", "--action", "reject_operation", "--minutes", "10"],
     );
     assert!(text(&out).contains("无需遥毙"), "{}", text(&out));
+
+    // A call with a forged token is refused, and the refusal is in the audit trail with the
+    // method (the first ctl makes: the directory) and the address it came from (the
+    // gateway's access hook journals it).
+    let out = ctl(
+        api,
+        &[
+            "--token",
+            "tg_0000000000000000000000000000000000000000000000000000000000000000",
+            "radios",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let out = ctl(api, &["audit", "--action", "unauthenticated"]);
+        let trail = text(&out);
+        if trail.lines().any(|l| {
+            l.contains("/trunkgate.v1.") && l.contains("127.0.0.1:") && l.contains("unknown token")
+        }) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the refusal is not audited:\n{trail}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }

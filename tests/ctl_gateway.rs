@@ -5,8 +5,9 @@
 //! size and cursors, watchers, the input queue and the queues per site and slot.
 
 use std::net::{SocketAddr, TcpListener, UdpSocket};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_trunkgate");
@@ -34,16 +35,24 @@ fn free_udp() -> SocketAddr {
         .unwrap()
 }
 
+/// The demo gateway's data directory: ctl reads its token file from there.
+static DATA: OnceLock<PathBuf> = OnceLock::new();
+
 fn ctl(api: SocketAddr, args: &[&str]) -> Output {
     Command::new(BIN)
         .args(["ctl", "--server", &api.to_string(), "--tz", "UTC"])
         .args(args)
+        .envs(
+            DATA.get()
+                .map(|d| ("TRUNKGATE_TOKEN_FILE", d.join("demo.token"))),
+        )
         .stdin(Stdio::null())
         .output()
         .expect("trunkgate ctl runs")
 }
 
 fn gateway(dir: &Path, api: SocketAddr, homebrew: SocketAddr) -> Proc {
+    let _ = DATA.set(dir.to_path_buf());
     let child = Command::new(BIN)
         .args(["serve", "--demo", "--listen"])
         .arg(api.to_string())

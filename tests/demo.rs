@@ -6,7 +6,9 @@
 //! first emergency shows, about a minute) and `ctl ack-alarm` with the number from that table.
 //! Ports are picked by the OS (the defaults may be busy on a shared machine) and handed over
 //! with `--listen` / `--homebrew` as the README says; everything is on 127.0.0.1 and every
-//! wait has a deadline.
+//! wait has a deadline. Both run in one fresh directory, as a newcomer runs them from the
+//! checkout: the demo writes its token under `data/demo`, and `ctl` finds it there with no
+//! flag.
 
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::process::{Child, Command, Output, Stdio};
@@ -23,8 +25,13 @@ impl Drop for Proc {
     }
 }
 
+/// Where the walkthrough runs: `serve --demo` keeps its data (and token) under
+/// `data/demo` there, and `ctl` run there finds the token with no flag.
+static HERE: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+
 fn ctl(server: &str, args: &[&str]) -> Output {
     Command::new(BIN)
+        .current_dir(HERE.get().expect("the walkthrough's directory"))
         .args(["ctl", "--server", server])
         .args(args)
         .output()
@@ -53,8 +60,7 @@ fn demo_starts_and_ctl_shows_radios_events_and_answers() {
             "--metrics",
             "127.0.0.1:0",
         ])
-        .arg("--data-dir")
-        .arg(dir.path())
+        .current_dir(HERE.get_or_init(|| dir.path().to_path_buf()))
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -67,7 +73,7 @@ fn demo_starts_and_ctl_shows_radios_events_and_answers() {
         use std::io::BufRead;
         std::io::BufReader::new(stdout)
             .lines()
-            .take(8)
+            .take(12)
             .map_while(Result::ok)
             .collect::<Vec<_>>()
     });
@@ -97,6 +103,7 @@ fn demo_starts_and_ctl_shows_radios_events_and_answers() {
 
     // `ctl watch --snapshot`: the state, then live events, one line each.
     let mut watch = Command::new(BIN)
+        .current_dir(dir.path())
         .args(["ctl", "--server", &server, "watch", "--snapshot"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -184,20 +191,12 @@ fn demo_starts_and_ctl_shows_radios_events_and_answers() {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    // The two-person kill: `ctl --operator 王队长 kill 57120204 --reason "电台被盗" --yes`
-    // waits for a second supervisor; `ctl pending` shows it; `ctl --operator 李主任 approve
-    // OP` sends it.
+    // The two-person kill: `ctl kill 57120204 --reason "电台被盗" --yes` (as the demo's
+    // supervisor) waits for a second one; `ctl pending` shows it; the demo identity cannot
+    // approve its own; `ctl --token-file data/demo/deputy.token approve OP` sends it.
     let out = ctl(
         &server,
-        &[
-            "--operator",
-            "王队长",
-            "kill",
-            "57120204",
-            "--reason",
-            "电台被盗",
-            "--yes",
-        ],
+        &["kill", "57120204", "--reason", "电台被盗", "--yes"],
     );
     let said = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(
@@ -210,13 +209,27 @@ fn demo_starts_and_ctl_shows_radios_events_and_answers() {
     let pending = String::from_utf8_lossy(&out.stdout).to_string();
     let op = pending
         .lines()
-        .find(|l| l.contains("57120204") && l.contains("王队长"))
+        .find(|l| l.contains("57120204") && l.contains("demo"))
         .and_then(|l| l.split_whitespace().next())
         .unwrap_or_else(|| panic!("the kill is not pending:\n{pending}"))
         .to_string();
+    let out = ctl(&server, &["--operator", "李主任", "approve", &op]);
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "the requester's own token cannot approve, whatever note it sends: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = ctl(
         &server,
-        &["--operator", "李主任", "approve", &op, "--timeout", "30"],
+        &[
+            "--token-file",
+            "data/demo/deputy.token",
+            "approve",
+            &op,
+            "--timeout",
+            "30",
+        ],
     );
     let code = out.status.code();
     assert!(
@@ -226,14 +239,14 @@ fn demo_starts_and_ctl_shows_radios_events_and_answers() {
     );
     let out = ctl(&server, &["pending"]);
     assert!(
-        !String::from_utf8_lossy(&out.stdout).contains("王队长"),
+        !String::from_utf8_lossy(&out.stdout).contains("57120204"),
         "approved, no longer pending"
     );
     // `ctl audit`: who did what, from where, why.
     let out = ctl(&server, &["audit"]);
     let audit = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(
-        audit.contains("kill_radio") && audit.contains("电台被盗") && audit.contains("李主任"),
+        audit.contains("kill_radio") && audit.contains("电台被盗") && audit.contains("demo-deputy"),
         "{audit}"
     );
 

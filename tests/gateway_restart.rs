@@ -7,6 +7,8 @@
 //!
 //! Everything runs on 127.0.0.1 with ports picked by the OS; every wait has a deadline.
 
+mod access_support;
+
 use std::collections::BTreeSet;
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -74,7 +76,11 @@ impl Drop for Proc {
 
 fn gateway(dir: &Path, api: SocketAddr, homebrew: SocketAddr) -> Proc {
     let file = dir.join("gateway.toml");
-    std::fs::write(&file, config(api, homebrew)).unwrap();
+    std::fs::write(
+        &file,
+        config(api, homebrew) + &access_support::access_toml(),
+    )
+    .unwrap();
     let log = std::fs::File::create(dir.join(format!(
         "gateway-{}.log",
         Instant::now().elapsed().as_nanos()
@@ -94,14 +100,14 @@ fn gateway(dir: &Path, api: SocketAddr, homebrew: SocketAddr) -> Proc {
     )
 }
 
-async fn connect(api: SocketAddr, deadline: Instant) -> Channel {
+async fn connect(api: SocketAddr, deadline: Instant) -> access_support::Ch {
     loop {
         match Channel::from_shared(format!("http://{api}"))
             .unwrap()
             .connect()
             .await
         {
-            Ok(ch) => return ch,
+            Ok(ch) => return access_support::authed(ch),
             Err(e) if Instant::now() < deadline => {
                 let _ = e;
                 tokio::time::sleep(Duration::from_millis(100)).await;
@@ -145,7 +151,8 @@ async fn watcher(api: SocketAddr, journal_dir: PathBuf, seen: Arc<Mutex<Seen>>, 
             tokio::time::sleep(Duration::from_millis(100)).await;
             continue;
         };
-        let mut client = pb::event_service_client::EventServiceClient::new(ch);
+        let mut client =
+            pb::event_service_client::EventServiceClient::new(access_support::authed(ch));
         let request = pb::WatchEventsRequest {
             legacy_cursor: None,
             cursor: from.to_string(),

@@ -22,6 +22,8 @@
 //!
 //! Every wait has a deadline; nothing asserts speed beyond the 2 s bound.
 
+mod access_support;
+
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -29,7 +31,6 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 use tonic::Code;
-use tonic::transport::Channel;
 use tonic_types::StatusExt;
 use trunkgate::api::pb;
 use trunkgate::app::config::Config;
@@ -179,12 +180,8 @@ fn vm_rss_kb() -> Option<u64> {
         .ok()
 }
 
-async fn channel(api: SocketAddr) -> Channel {
-    Channel::from_shared(format!("http://{api}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap()
+async fn channel(api: SocketAddr) -> access_support::Ch {
+    access_support::connect(api).await.unwrap()
 }
 
 async fn watch(
@@ -242,7 +239,8 @@ fn assert_contiguous(cursors: &[u64], what: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_watcher_that_stops_reading_is_cut_and_the_others_never_wait() {
     let dir = tempfile::tempdir().unwrap();
-    let config = Config::parse(&config()).unwrap();
+    let mut config = Config::parse(&config()).unwrap();
+    config.access = access_support::access_config();
     let options = ServeOptions {
         data_dir: Some(dir.path().join("data")),
         ..ServeOptions::default()

@@ -33,6 +33,7 @@ fn entry(id: u32, site: &str) -> PeerEntry {
         passphrase: format!("pass{id}"),
         site: Arc::from(site),
         allow: None,
+        allowed_sources: None,
     }
 }
 
@@ -570,4 +571,49 @@ async fn each_cause_is_logged_once_when_it_starts_and_once_when_it_stops() {
     })
     .await;
     stop(master).await;
+}
+
+#[tokio::test]
+async fn a_peer_pinned_to_its_sources_is_dropped_from_anywhere_else_and_counted() {
+    let log = LogBuffer::default();
+    let mut pinned = entry(121, "north");
+    // The peer may only send from 127.0.0.2 (Linux answers on all of 127.0.0.0/8).
+    pinned.allowed_sources = Some(vec![[127, 0, 0, 2].into()]);
+    let master = start_master(master_config(vec![pinned]), Some(&log)).await;
+
+    // From 127.0.0.1: the RPTLs are dropped unanswered (no MSTNAK telling a stranger the ID
+    // exists), counted as source_refused and as unauthenticated on the link.
+    let stranger = Raw::new().await;
+    for _ in 0..3 {
+        stranger.send(master.addr, &Packet::Rptl(PeerId(121))).await;
+    }
+    let c = master.counters.clone();
+    eventually("source refusals counted", || {
+        c.snapshot().source_refused == 3
+    })
+    .await;
+    let mut buf = [0u8; 64];
+    assert!(
+        timeout(
+            Duration::from_millis(300),
+            stranger.socket.recv_from(&mut buf)
+        )
+        .await
+        .is_err(),
+        "the master answered a datagram from outside allowed_sources"
+    );
+    assert_eq!(master.counters.snapshot().link.unauthenticated, 3);
+    // One log line for the episode, naming the peer and the address.
+    assert_eq!(
+        log.count("refusals started", "source_refused"),
+        1,
+        "{:#?}",
+        log.lines()
+    );
+
+    // From the allowed address the whole login completes.
+    let allowed = Raw::on([127, 0, 0, 2]).await;
+    assert!(allowed.login(master.addr, 121, "pass121").await);
+    assert_eq!(master.counters.snapshot().source_refused, 3);
+    master.stop.cancel();
 }

@@ -176,6 +176,7 @@ async fn dmra_and_dmrg_through_the_master_become_alias_and_position() {
         passphrase: "passw0rd".into(),
         site: Arc::from("north"),
         allow: None,
+        allowed_sources: None,
     }];
     let counters = Arc::new(HomebrewCounters::default());
     let (aux_tx, mut aux_rx) = mpsc::channel(16);

@@ -9,6 +9,8 @@
 //! Mounting a tmpfs needs root (CI runs as root); without it this test fails and says so.
 //! Everything else runs on 127.0.0.1 with ports picked by the OS; every wait has a deadline.
 
+mod access_support;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener, UdpSocket};
@@ -136,7 +138,11 @@ site = "field"
 
 fn gateway(dir: &Path, data: &Path, api: SocketAddr, homebrew: SocketAddr, log: &str) -> Proc {
     let file = dir.join("gateway.toml");
-    std::fs::write(&file, config(api, homebrew)).unwrap();
+    std::fs::write(
+        &file,
+        config(api, homebrew) + &access_support::access_toml(),
+    )
+    .unwrap();
     let log = std::fs::File::create(dir.join(log)).unwrap();
     Proc(
         Command::new(BIN)
@@ -152,7 +158,7 @@ fn gateway(dir: &Path, data: &Path, api: SocketAddr, homebrew: SocketAddr, log: 
     )
 }
 
-async fn connect(api: SocketAddr) -> Channel {
+async fn connect(api: SocketAddr) -> access_support::Ch {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         match Channel::from_shared(format!("http://{api}"))
@@ -160,7 +166,7 @@ async fn connect(api: SocketAddr) -> Channel {
             .connect()
             .await
         {
-            Ok(ch) => return ch,
+            Ok(ch) => return access_support::authed(ch),
             Err(e) => {
                 assert!(
                     Instant::now() < deadline,
@@ -172,7 +178,7 @@ async fn connect(api: SocketAddr) -> Channel {
     }
 }
 
-async fn health(ch: &Channel) -> Option<ServingStatus> {
+async fn health(ch: &access_support::Ch) -> Option<ServingStatus> {
     let mut client = HealthClient::new(ch.clone());
     let r = client
         .check(tonic_health::pb::HealthCheckRequest {
@@ -183,7 +189,7 @@ async fn health(ch: &Channel) -> Option<ServingStatus> {
     ServingStatus::try_from(r.into_inner().status).ok()
 }
 
-async fn wait_for_health(ch: &Channel, want: ServingStatus, what: &str) {
+async fn wait_for_health(ch: &access_support::Ch, want: ServingStatus, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while health(ch).await != Some(want) {
         assert!(
@@ -222,7 +228,8 @@ async fn watcher(
             continue;
         };
         let cursor = seen.lock().unwrap().last;
-        let mut client = pb::event_service_client::EventServiceClient::new(ch);
+        let mut client =
+            pb::event_service_client::EventServiceClient::new(access_support::authed(ch));
         let request = pb::WatchEventsRequest {
             cursor: Cursor::new(journal, cursor).to_string(),
             ..Default::default()
@@ -358,7 +365,7 @@ fn field_radio() -> String {
     format!("radios/0x{FIELD_RADIO:06X}")
 }
 
-async fn check(ch: &Channel, request_id: &str) -> Result<pb::Operation, tonic::Status> {
+async fn check(ch: &access_support::Ch, request_id: &str) -> Result<pb::Operation, tonic::Status> {
     let mut commands = pb::command_service_client::CommandServiceClient::new(ch.clone());
     commands
         .check_radio(pb::RadioCommandRequest {

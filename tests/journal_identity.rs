@@ -4,13 +4,14 @@
 //! FAILED_PRECONDITION naming the journal the server has, never resumed in unrelated history;
 //! the same journal across a restart resumes.
 
+mod access_support;
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 use tonic::Code;
-use tonic::transport::Channel;
 use tonic_types::StatusExt;
 use trunkgate::api::pb;
 use trunkgate::app::config::Config;
@@ -48,6 +49,8 @@ site = "county"
 "#,
         )
         .expect("config");
+        let mut config = config;
+        config.access = access_support::access_config();
         let options = ServeOptions {
             data_dir: Some(data.to_path_buf()),
             ..ServeOptions::default()
@@ -85,11 +88,7 @@ async fn watch(
     cursor: String,
     snapshot: bool,
 ) -> Result<tonic::Streaming<pb::WatchEventsResponse>, tonic::Status> {
-    let channel = Channel::from_shared(format!("http://{api}"))
-        .unwrap()
-        .connect()
-        .await
-        .expect("connect");
+    let channel = access_support::connect(api).await.expect("connect");
     pb::event_service_client::EventServiceClient::new(channel)
         .watch_events(pb::WatchEventsRequest {
             cursor,

@@ -3,6 +3,8 @@
 //! a real gRPC client and in `trunkgate ctl sites`. Real UDP sockets on 127.0.0.1; every wait
 //! has a deadline of seconds; every loop is bounded.
 
+mod access_support;
+
 use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -165,6 +167,7 @@ async fn wrong_passphrase_unknown_id_and_silent_master_are_each_logged_once_at_t
         passphrase: "right".into(),
         site: Arc::from("north"),
         allow: None,
+        allowed_sources: None,
     }])
     .await;
     let wrong = start_peer(master, 111, "wrong", LONG).await;
@@ -371,7 +374,7 @@ fn free_tcp() -> SocketAddr {
 }
 
 async fn north_links(
-    client: &mut pb::directory_service_client::DirectoryServiceClient<tonic::transport::Channel>,
+    client: &mut pb::directory_service_client::DirectoryServiceClient<access_support::Ch>,
 ) -> Vec<pb::LinkStatus> {
     let sites = client
         .list_sites(pb::ListSitesRequest::default())
@@ -400,7 +403,8 @@ async fn master_refusals_show_on_the_site_resource_and_in_ctl_sites() {
     let upstream = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let upstream_addr = upstream.local_addr().unwrap();
     let refuser = tokio::spawn(flaky_master(upstream, usize::MAX, "theirs"));
-    let config = Config::parse(&gateway_config(api, homebrew, upstream_addr)).unwrap();
+    let mut config = Config::parse(&gateway_config(api, homebrew, upstream_addr)).unwrap();
+    config.access = access_support::access_config();
     let options = ServeOptions {
         data_dir: Some(dir.path().join("data")),
         ..ServeOptions::default()
@@ -410,11 +414,7 @@ async fn master_refusals_show_on_the_site_resource_and_in_ctl_sites() {
         .await
         .unwrap();
     let master = running.homebrew.unwrap();
-    let channel = tonic::transport::Channel::from_shared(format!("http://{}", running.api))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let channel = access_support::connect(running.api).await.unwrap();
     let mut client = pb::directory_service_client::DirectoryServiceClient::new(channel);
 
     // Nothing failed yet: the link is listed, down, with zero failures.
@@ -478,9 +478,16 @@ async fn master_refusals_show_on_the_site_resource_and_in_ctl_sites() {
 
     // ctl sites shows the link, the failures by cause and the last one.
     let server = format!("http://{}", running.api);
-    let args = Cli::try_parse_from(["ctl", "--server", &server, "sites"])
-        .unwrap()
-        .ctl;
+    let args = Cli::try_parse_from([
+        "ctl",
+        "--server",
+        &server,
+        "--token",
+        access_support::TOKEN,
+        "sites",
+    ])
+    .unwrap()
+    .ctl;
     let mut out = Vec::new();
     timeout(WAIT, ctl::execute(args, &mut out))
         .await

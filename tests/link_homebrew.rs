@@ -35,6 +35,7 @@ fn entry(id: u32, site: &str, allow: Option<Allow>) -> PeerEntry {
         passphrase: format!("pass{id}"),
         site: Arc::from(site),
         allow,
+        allowed_sources: None,
     }
 }
 

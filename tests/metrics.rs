@@ -6,6 +6,8 @@
 //! on a real UDP socket, an operation created through a real gRPC client, and the API call
 //! counted by method and code. Nothing here asserts speed: every wait has a generous deadline.
 
+mod access_support;
+
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -117,6 +119,7 @@ async fn a_scrape_holds_every_documented_series_and_the_values_move() {
         listen: Some("127.0.0.1:0".parse().unwrap()),
         homebrew: Some("127.0.0.1:0".parse().unwrap()),
         metrics: Some("127.0.0.1:0".parse().unwrap()),
+        config_path: None,
     };
     let shutdown = CancellationToken::new();
     let (running, join) = serve::start(config, &options, shutdown.clone())
@@ -182,6 +185,10 @@ async fn a_scrape_holds_every_documented_series_and_the_values_move() {
         .connect()
         .await
         .unwrap();
+    // The demo's own token (the gateway wrote it at start).
+    let token = std::fs::read_to_string(running.demo_token.as_ref().expect("a demo token"))
+        .expect("the demo token reads");
+    let channel = access_support::with_token(channel, token.trim());
     let mut commands = pb::command_service_client::CommandServiceClient::new(channel.clone());
     commands
         .send_text(pb::SendTextRequest {

@@ -32,6 +32,7 @@ async fn sites_log_in_and_answer_a_radio_check_through_the_master() {
             passphrase: format!("pw{id}"),
             site: Arc::from(name),
             allow: None,
+            allowed_sources: None,
         })
         .collect();
     let master = Master::bind(
@@ -170,6 +171,7 @@ async fn load_mode_sends_decodable_bursts_through_the_master() {
         passphrase: "load".into(),
         site: Arc::from("load"),
         allow: None,
+        allowed_sources: None,
     }];
     let master = Master::bind(
         MasterConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)), peers),

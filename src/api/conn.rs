@@ -22,6 +22,12 @@
 //!   as soon as no request handler is running on it and it has moved no bytes for
 //!   [`DRAIN_QUIET`] (an idle connection, or a stream its client does not read). A client that
 //!   reads gets its streams' UNAVAILABLE and the server's GOAWAY before that.
+//! - **TLS** ([`super::tls`]): when a TLS configuration is in force, each new connection
+//!   takes the current one and its TLS handshake runs inside the connection's first reads and
+//!   writes, so a slow handshake holds up no other connection; the handshake timeout covers
+//!   the TLS handshake and the HTTP/2 preface together. A failed handshake (an expired or
+//!   unknown client certificate) closes the connection and is logged once per episode. The
+//!   verified client certificate's DNS names reach the access layer through [`ClientInfo`].
 //! - [`raise_file_limit`] raises the soft RLIMIT_NOFILE at start to what the limits need, up
 //!   to the hard limit, and says at start when it cannot.
 //!
@@ -41,7 +47,7 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -99,6 +105,7 @@ struct Counts {
     per_client: HashMap<IpAddr, usize>,
     refused: Option<Episode>,
     no_handshake: Option<Episode>,
+    tls_failed: Option<Episode>,
 }
 
 /// Who is connected; shared by the accept loop and every connection's slot.
@@ -193,6 +200,27 @@ impl Admission {
         }
     }
 
+    fn tls_failed(&self, error: &io::Error) {
+        let mut c = self.counts();
+        let now = Instant::now();
+        match &mut c.tls_failed {
+            Some(e) if now.duration_since(e.last) < EPISODE_QUIET => {
+                e.count += 1;
+                e.last = now;
+            }
+            episode => {
+                if let Some(e) = episode.take() {
+                    tracing::info!(failed = e.count, "episode of failed TLS handshakes ended");
+                }
+                tracing::warn!(%error, "API TLS handshakes fail (logged once per episode)");
+                *episode = Some(Episode {
+                    count: 1,
+                    last: now,
+                });
+            }
+        }
+    }
+
     #[cfg(test)]
     fn open(&self) -> usize {
         self.counts().total
@@ -233,6 +261,7 @@ fn per_connection(e: &io::Error) -> bool {
 /// The accept loop: admits connections under [`Limits`] and backs off when accept fails.
 pub(crate) struct Acceptor {
     listener: TcpListener,
+    tls: Arc<super::tls::Tls>,
     limits: Limits,
     admission: Arc<Admission>,
     drain: CancellationToken,
@@ -244,12 +273,14 @@ pub(crate) struct Acceptor {
 impl Acceptor {
     pub(crate) fn new(
         listener: TcpListener,
+        tls: Arc<super::tls::Tls>,
         limits: Limits,
         admission: Arc<Admission>,
         drain: CancellationToken,
     ) -> Acceptor {
         Acceptor {
             listener,
+            tls,
             limits,
             admission,
             drain,
@@ -304,12 +335,19 @@ impl Acceptor {
             };
             // docs/performance.md §1d: Nagle plus delayed ACK gave 40 ms stalls.
             let _ = stream.set_nodelay(true);
+            let io = match self.tls.current() {
+                Some(config) => Io::Accepting(Box::new(
+                    tokio_rustls::TlsAcceptor::from(config).accept(stream),
+                )),
+                None => Io::Plain(stream),
+            };
             return Conn::new(
-                stream,
+                io,
                 ClientInfo {
                     remote,
                     local,
                     busy: Arc::new(AtomicUsize::new(0)),
+                    cert_names: Arc::new(OnceLock::new()),
                 },
                 slot,
                 self.limits.handshake_timeout,
@@ -336,11 +374,32 @@ pub struct ClientInfo {
     pub local: SocketAddr,
     /// Request handlers running on this connection (see [`Guard`]).
     busy: Arc<AtomicUsize>,
+    /// The DNS names of the client's verified certificate, set when the TLS handshake
+    /// completes (before any request can arrive); unset on a plain connection or without a
+    /// client certificate.
+    cert_names: Arc<OnceLock<Vec<String>>>,
+}
+
+impl ClientInfo {
+    /// The DNS subjectAltNames of the client's verified certificate, if it presented one.
+    pub fn client_cert_names(&self) -> Option<Vec<String>> {
+        self.cert_names.get().cloned()
+    }
+}
+
+/// A connection's byte stream: plain TCP, or TLS (the handshake runs in the first reads
+/// and writes).
+enum Io {
+    Plain(TcpStream),
+    Accepting(Box<tokio_rustls::Accept<TcpStream>>),
+    Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
+    /// The handshake failed; every use is an error.
+    Failed,
 }
 
 /// An admitted connection: the TCP stream with its slot, handshake deadline and drain rule.
 pub struct Conn {
-    io: TcpStream,
+    io: Io,
     info: ClientInfo,
     slot: Slot,
     /// Octets of the client's opening still to arrive.
@@ -363,7 +422,7 @@ impl std::fmt::Debug for Conn {
 
 impl Conn {
     fn new(
-        io: TcpStream,
+        io: Io,
         info: ClientInfo,
         slot: Slot,
         handshake_timeout: Duration,
@@ -439,6 +498,55 @@ impl Connected for Conn {
     }
 }
 
+impl Conn {
+    /// Drive a TLS handshake to its end; `Ready(Ok)` once the stream is usable.
+    fn poll_io(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if let Io::Accepting(accept) = &mut self.io {
+            match Pin::new(accept.as_mut()).poll(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Ok(tls)) => {
+                    let names = tls
+                        .get_ref()
+                        .1
+                        .peer_certificates()
+                        .and_then(|c| c.first())
+                        .map(super::tls::client_cert_names);
+                    if let Some(names) = names {
+                        let _ = self.info.cert_names.set(names);
+                    }
+                    self.io = Io::Tls(Box::new(tls));
+                }
+                Poll::Ready(Err(e)) => {
+                    self.slot.admission.tls_failed(&e);
+                    self.io = Io::Failed;
+                    return Poll::Ready(Err(e));
+                }
+            }
+        }
+        if let Io::Failed = self.io {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::ConnectionAborted,
+                "the TLS handshake failed",
+            )));
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// Call `$method` on whichever stream the connection has (after the handshake).
+macro_rules! on_stream {
+    ($this:expr, $cx:expr, $method:ident ( $($arg:expr),* )) => {
+        match &mut $this.io {
+            Io::Plain(s) => Pin::new(s).$method($cx, $($arg),*),
+            Io::Tls(s) => Pin::new(s.as_mut()).$method($cx, $($arg),*),
+            Io::Accepting(_) | Io::Failed => Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::NotConnected,
+                "the TLS handshake has not completed",
+            ))),
+        }
+    };
+}
+
 impl AsyncRead for Conn {
     fn poll_read(
         self: Pin<&mut Self>,
@@ -447,8 +555,9 @@ impl AsyncRead for Conn {
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         this.check(cx)?;
+        std::task::ready!(this.poll_io(cx))?;
         let before = buf.filled().len();
-        let r = Pin::new(&mut this.io).poll_read(cx, buf);
+        let r = on_stream!(this, cx, poll_read(buf));
         if let Poll::Ready(Ok(())) = r {
             let n = buf.filled().len() - before;
             this.moved(n, 0);
@@ -465,7 +574,8 @@ impl AsyncWrite for Conn {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         this.check(cx)?;
-        let r = Pin::new(&mut this.io).poll_write(cx, buf);
+        std::task::ready!(this.poll_io(cx))?;
+        let r = on_stream!(this, cx, poll_write(buf));
         if let Poll::Ready(Ok(n)) = r {
             this.moved(0, n);
         }
@@ -475,11 +585,17 @@ impl AsyncWrite for Conn {
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         this.check(cx)?;
-        Pin::new(&mut this.io).poll_flush(cx)
+        std::task::ready!(this.poll_io(cx))?;
+        on_stream!(this, cx, poll_flush())
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+        let this = self.get_mut();
+        match &mut this.io {
+            Io::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            Io::Accepting(_) | Io::Failed => Poll::Ready(Ok(())),
+        }
     }
 
     fn poll_write_vectored(
@@ -489,7 +605,8 @@ impl AsyncWrite for Conn {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         this.check(cx)?;
-        let r = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
+        std::task::ready!(this.poll_io(cx))?;
+        let r = on_stream!(this, cx, poll_write_vectored(bufs));
         if let Poll::Ready(Ok(n)) = r {
             this.moved(0, n);
         }
@@ -497,7 +614,11 @@ impl AsyncWrite for Conn {
     }
 
     fn is_write_vectored(&self) -> bool {
-        self.io.is_write_vectored()
+        match &self.io {
+            Io::Plain(s) => s.is_write_vectored(),
+            Io::Tls(s) => s.is_write_vectored(),
+            Io::Accepting(_) | Io::Failed => false,
+        }
     }
 }
 

@@ -37,12 +37,19 @@
 //!   ([`status_service`]).
 //! - A request that does not decode is INVALID_ARGUMENT (field `request`), one over the
 //!   message size limit RESOURCE_EXHAUSTED (reason `REQUEST_TOO_LARGE`) ([`conn::GuardLayer`]).
-//! - Listening beyond loopback logs a warning at start: the API has no authentication yet.
+//! - Every call but health and reflection is authenticated and authorized by one layer
+//!   ([`access`]): bearer tokens or client certificates, roles from one table keyed by method
+//!   path, a per-identity command rate limit. The identity reaches the services in the request
+//!   extensions and is the operator recorded on commands. Without an [`ApiConfig::access`]
+//!   every such call is UNAUTHENTICATED. TLS (and client certificates) come from
+//!   [`ApiConfig::tls`] ([`tls`]); both swap on reload without touching open streams.
+//! - Listening beyond loopback without TLS logs a warning at start: tokens travel in clear.
 //! - No input from the network can panic the server: every field is validated into a
 //!   precise INVALID_ARGUMENT naming the field and the bound; names parse strictly, names and
 //!   tokens are length-bounded, and identifiers (names, `request_id`, the operator) with
 //!   control characters are refused.
 
+pub mod access;
 pub mod audit;
 pub mod backend;
 pub mod conn;
@@ -54,6 +61,7 @@ pub mod requests;
 pub mod service;
 pub mod status;
 pub mod status_service;
+pub mod tls;
 pub mod watch;
 
 use std::future::Future;
@@ -98,8 +106,14 @@ pub const SERVICE_NAMES: [&str; 12] = [
 ];
 
 /// API settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct ApiConfig {
+    /// Who may call what ([`access`]); `None`: every call but health and reflection is
+    /// UNAUTHENTICATED.
+    pub access: Option<Arc<access::Access>>,
+    /// TLS in force for new connections ([`tls`]); `None` (or a [`tls::Tls`] holding none):
+    /// plain HTTP/2.
+    pub tls: Option<Arc<tls::Tls>>,
     /// Serve grpc.reflection v1 and v1alpha.
     pub reflection: bool,
     /// Heartbeat period of an idle WatchEvents stream.
@@ -150,6 +164,8 @@ impl Eq for RequestCounts {}
 impl Default for ApiConfig {
     fn default() -> Self {
         ApiConfig {
+            access: None,
+            tls: None,
             reflection: true,
             heartbeat: Duration::from_secs(10),
             default_page_size: 50,
@@ -232,14 +248,20 @@ pub async fn serve<B: Backend>(
             .await
             .map_err(|source| ServeError::Bind { addr, source })?,
     };
+    let tls = config.tls.clone().unwrap_or_default();
     if let Ok(local) = listener.local_addr()
         && !local.ip().is_loopback()
+        && tls.current().is_none()
     {
         tracing::warn!(
             %local,
-            "the gRPC API listens beyond this host and has no authentication yet: anyone who can reach {local} can read the network and command radios"
+            "the gRPC API listens beyond this host without TLS: bearer tokens and everything else travel in clear"
         );
     }
+    let access = config
+        .access
+        .clone()
+        .unwrap_or_else(|| access::Access::new(access::AccessSet::default(), access::log_hook()));
     let limits = conn::Limits {
         max_connections: config.max_connections.max(1),
         max_connections_per_client: config.max_connections_per_client.max(1),
@@ -248,6 +270,7 @@ pub async fn serve<B: Backend>(
     let drain_conns = CancellationToken::new();
     let incoming = conn::Acceptor::new(
         listener,
+        tls,
         limits,
         Arc::new(conn::Admission::default()),
         drain_conns.clone(),
@@ -322,6 +345,7 @@ pub async fn serve<B: Backend>(
         .max_concurrent_streams(Some(config.max_concurrent_streams))
         .layer(requests::CountLayer::new(config.requests.0.clone()))
         .layer(conn::GuardLayer::new(config.max_streams_per_client))
+        .layer(access::AccessLayer::new(access))
         .add_service(health)
         .add_optional_service(reflection_v1)
         .add_optional_service(reflection_v1alpha)

@@ -20,8 +20,9 @@ use crate::dispatch::{
     PositionReport, RadioId, Reply, Timestamp,
 };
 
-/// Request metadata key naming the operator (audit), ASCII, at most 128 bytes (the core's
-/// limit).
+/// Request metadata key carrying a display note beside the authenticated identity (a
+/// person's name at a shared console), ASCII. The operator recorded is `identity (note)`, at
+/// most 128 bytes together (the core's limit); the identity alone decides what is allowed.
 pub const OPERATOR_METADATA: &str = "trunkgate-operator";
 /// The same as binary metadata carrying UTF-8 (for Chinese names); preferred when both are
 /// present.
@@ -50,10 +51,27 @@ impl<B> Clone for Api<B> {
     }
 }
 
-/// The operator from request metadata. A non-UTF-8 binary value is ignored (as if absent)
-/// rather than failing the command; a name longer than [`convert::MAX_KEY_LEN`] bytes or
-/// with control characters is INVALID_ARGUMENT naming `operator`.
+/// The operator recorded with a command: the authenticated identity the access layer put in
+/// the request extensions, nothing else. No identity (the layer was bypassed) is
+/// UNAUTHENTICATED. The `trunkgate-operator` metadata (`ctl --operator`) is at most a note in
+/// the debug log: a non-UTF-8 binary note is ignored; one longer than
+/// [`convert::MAX_KEY_LEN`] bytes or with control characters is INVALID_ARGUMENT naming
+/// `operator`.
 fn operator<T>(req: &Request<T>) -> Result<Option<String>, Status> {
+    let Some(identity) = req.extensions().get::<super::access::Identity>() else {
+        return Err(Status::unauthenticated("no authenticated identity"));
+    };
+    // The note is checked (a malformed one is refused like any bad field) but not recorded:
+    // the record names the authenticated identity alone, so no client can pass itself off as
+    // someone else, nor as a second person approving its own kill.
+    if let Some(note) = operator_note(req)? {
+        tracing::debug!(identity = %identity.name, note = %note, "operator note (not recorded)");
+    }
+    Ok(Some(identity.name.clone()))
+}
+
+/// The display note from request metadata (see [`operator`]).
+fn operator_note<T>(req: &Request<T>) -> Result<Option<String>, Status> {
     let md = req.metadata();
     let name = md
         .get_bin(OPERATOR_METADATA_BIN)

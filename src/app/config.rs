@@ -68,6 +68,9 @@ pub struct Config {
     /// Log level and format (`RUST_LOG` and `TRUNKGATE_LOG_FORMAT` win over these).
     #[serde(default)]
     pub log: LogConfig,
+    /// Who may use the API, TLS, the command rate limit ([`super::access`]).
+    #[serde(default)]
+    pub access: super::access::AccessConfig,
 }
 
 /// `[metrics]`
@@ -398,6 +401,10 @@ pub struct HomebrewMasterPeer {
     /// site's slot (one master serving repeaters with different slots at one site).
     #[serde(default)]
     pub command_slot: Option<u8>,
+    /// The source IP addresses this peer may log in and send from (any when absent);
+    /// datagrams naming it from elsewhere are dropped and counted (`source_refused`).
+    #[serde(default)]
+    pub allowed_sources: Option<Vec<std::net::IpAddr>>,
 }
 
 /// `[[homebrew_peer]]`

@@ -46,7 +46,7 @@
 //!   `ctl/approval.rs`.
 //! - `messages` lists texts and status messages of both directions, newest first, with
 //!   filters; `inbox` lists received ones, those not yet handled first; `mark-read` and
-//!   `mark-handled` mark one (journaled with the `--operator`); `track` prints a radio's
+//!   `mark-handled` mark one (journaled with the caller's identity); `track` prints a radio's
 //!   position reports from the journal, newest first. Same conventions: local times, names,
 //!   `… N more`.
 //! - `status` without arguments (or `gateway`) prints the gateway itself on one screen
@@ -54,6 +54,10 @@
 //!   (`ctl/status.rs`); `status RECIPIENT N` sends a status message.
 //! - Errors are one plain sentence on standard error, and the exit status says what kind
 //!   ([`exit`], also in `ctl --help`).
+//! - Every call carries a bearer token (`--token`, `$TRUNKGATE_TOKEN`, `--token-file`,
+//!   `$TRUNKGATE_TOKEN_FILE`, else the demo's `data/demo/demo.token`), and TLS is used for an
+//!   `https://` server or with `--ca` (`--cert` / `--key` for a client certificate); `access`
+//!   has the details. `--operator` is only a note in the gateway's debug log; the token's identity is recorded.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -63,7 +67,13 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Subcommand};
 use jiff::tz::TimeZone;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
+
+mod access;
+
+/// The channel every ctl client uses: the connection plus the bearer token on every call.
+type AuthChannel = InterceptedService<Channel, access::Bearer>;
 use unicode_width::UnicodeWidthStr;
 
 use crate::api::pb;
@@ -111,9 +121,26 @@ pub struct CtlArgs {
     /// The gateway's gRPC address (`127.0.0.1:50051`; `http://` is implied).
     #[arg(long, default_value = "127.0.0.1:50051", global = true)]
     pub server: String,
-    /// Operator name recorded with commands (sent as `trunkgate-operator` metadata).
+    /// A display note recorded beside your identity on commands (`ops1 (张三)`; sent as
+    /// `trunkgate-operator` metadata). Who you are is the token's identity.
     #[arg(long, global = true)]
     pub operator: Option<String>,
+    /// The bearer token (else $TRUNKGATE_TOKEN, --token-file, $TRUNKGATE_TOKEN_FILE, or the
+    /// demo's data/demo/demo.token).
+    #[arg(long, global = true)]
+    pub token: Option<String>,
+    /// A file holding the bearer token.
+    #[arg(long, global = true)]
+    pub token_file: Option<std::path::PathBuf>,
+    /// CA certificate (PEM) to check a TLS server against; implies TLS.
+    #[arg(long, global = true)]
+    pub ca: Option<std::path::PathBuf>,
+    /// Client certificate (PEM) for mutual TLS (with --key).
+    #[arg(long, global = true)]
+    pub cert: Option<std::path::PathBuf>,
+    /// Client key (PEM) for mutual TLS (with --cert).
+    #[arg(long, global = true)]
+    pub key: Option<std::path::PathBuf>,
     /// Time zone for the times shown (an IANA name such as Asia/Shanghai); default: the
     /// system's (TZ, else /etc/localtime).
     #[arg(long, global = true)]
@@ -535,10 +562,15 @@ fn status_error(s: tonic::Status) -> CtlError {
         .get_details_bad_request()
         .and_then(|b| b.field_violations.into_iter().next())
         .map(|v| (v.field, v.description));
-    let message = match violation {
+    let mut message = match violation {
         Some((field, description)) => format!("the gateway did not accept {field}: {description}"),
         None => s.message().to_string(),
     };
+    if s.code() == Code::Unauthenticated {
+        message.push_str(
+            " (give ctl a token: --token, $TRUNKGATE_TOKEN, --token-file or $TRUNKGATE_TOKEN_FILE; `trunkgate access new-token` mints one)",
+        );
+    }
     match s.code() {
         Code::NotFound => CtlError::new(
             exit::NOT_FOUND,
@@ -1351,7 +1383,7 @@ pub fn positions_table(
 // ---- the client ------------------------------------------------------------------------
 
 struct Client {
-    channel: Channel,
+    channel: AuthChannel,
     operator: Option<String>,
 }
 
@@ -1393,15 +1425,33 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
     cur.to_string()
 }
 
-async fn connect(server: &str) -> Result<Channel, CtlError> {
-    let uri = server_uri(server);
-    let endpoint = tonic::transport::Endpoint::from_shared(uri).map_err(|_| {
+async fn connect(server: &str, args: &CtlArgs) -> Result<AuthChannel, CtlError> {
+    let bearer = access::bearer(access::token(
+        args.token.as_deref(),
+        args.token_file.as_deref(),
+    )?)?;
+    let mut uri = server_uri(server);
+    if args.ca.is_some()
+        && let Some(rest) = uri.strip_prefix("http://")
+    {
+        uri = format!("https://{rest}");
+    }
+    let endpoint = tonic::transport::Endpoint::from_shared(uri.clone()).map_err(|_| {
         CtlError::new(
             exit::USAGE,
             format!("--server {server} is not an address (write e.g. 127.0.0.1:50051)"),
         )
     })?;
-    endpoint
+    let endpoint = access::with_tls(
+        endpoint,
+        &uri,
+        &access::TlsArgs {
+            ca: args.ca.clone(),
+            cert: args.cert.clone(),
+            key: args.key.clone(),
+        },
+    )?;
+    let channel = endpoint
         .connect_timeout(Duration::from_secs(5))
         .connect()
         .await
@@ -1411,7 +1461,8 @@ async fn connect(server: &str) -> Result<Channel, CtlError> {
                 exit::UNAVAILABLE,
                 format!("cannot reach the gateway at {server} ({cause})"),
             )
-        })
+        })?;
+    Ok(InterceptedService::new(channel, bearer))
 }
 
 /// An I/O error kind in a connection error's chain, in words ("connection refused").
@@ -1461,7 +1512,7 @@ pub async fn execute(args: CtlArgs, out: &mut (dyn Write + Send)) -> Result<Outc
             "a kill is permanent: confirm it with --yes when standard input is not a terminal",
         ));
     }
-    let channel = connect(&args.server).await?;
+    let channel = connect(&args.server, &args).await?;
     let c = Client {
         channel,
         operator: args.operator.clone(),

@@ -4,6 +4,7 @@
 //! journal, starts the links, the dispatch driver and the gRPC server, and drains them on
 //! shutdown. Logic that belongs to a room stays in that room.
 
+pub mod access;
 pub mod backend;
 pub mod config;
 pub mod ctl;
@@ -106,6 +107,18 @@ pub fn run_serve(file: Option<&Path>, options: serve::ServeOptions) -> ExitCode 
         }
         if options.demo {
             println!("  a simulated county (青山县: 3 sites, 30 radios in 5 teams) is logging in");
+        }
+        if let Some(token) = &running.demo_token {
+            println!(
+                "  demo token      {}  (ctl finds it there)",
+                token.display()
+            );
+            if let Some(dir) = token.parent() {
+                println!(
+                    "  second supervisor {}  (ctl --token-file …: approves kills)",
+                    dir.join(access::DEPUTY_TOKEN_FILE).display()
+                );
+            }
         }
         println!("watch it from another terminal:");
         println!("  trunkgate ctl --server {server} radios");

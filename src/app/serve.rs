@@ -61,6 +61,10 @@ pub struct ServeOptions {
     pub homebrew: Option<SocketAddr>,
     /// Override `[metrics] listen` (turns the metrics endpoint on).
     pub metrics: Option<SocketAddr>,
+    /// The configuration file (SIGHUP reloads its `[access]` section; relative TLS paths
+    /// are read from its directory). `None`: the embedded demo, or a configuration made in
+    /// memory (paths relative to the working directory).
+    pub config_path: Option<PathBuf>,
 }
 
 /// What a running gateway exposes to its caller (tests use the addresses; tests and the
@@ -81,6 +85,12 @@ pub struct Running {
     pub links: Arc<LinkRegistry>,
     /// The metrics endpoint's address, when `[metrics] listen` is set.
     pub metrics: Option<SocketAddr>,
+    /// The API's access in force (refusal counts; what SIGHUP replaces).
+    pub access: Arc<crate::api::access::Access>,
+    /// The API's TLS in force.
+    pub tls: Arc<crate::api::tls::Tls>,
+    /// The demo's token file, with `--demo`.
+    pub demo_token: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Running {
@@ -282,6 +292,7 @@ pub async fn start(
                 passphrase: p.passphrase.clone(),
                 site: SiteName::from(p.site.as_str()),
                 allow: allow_list(p),
+                allowed_sources: p.allowed_sources.clone(),
             })
             .collect();
         let mut mc = MasterConfig::new(bind, peers);
@@ -674,6 +685,38 @@ pub async fn start(
             shutdown.clone(),
         )));
     }
+    // Access: the [access] section, the demo's token, reloaded on SIGHUP.
+    let base = options
+        .config_path
+        .as_deref()
+        .map_or_else(|| PathBuf::from("."), super::access::config_dir);
+    let (mut set, tls_config) = super::access::build(&config.access, &base)
+        .map_err(|e| anyhow::anyhow!("[access]: {e}"))?;
+    let mut extra = Vec::new();
+    let mut demo_token = None;
+    if options.demo {
+        extra.push(super::access::demo_token(&data_dir)?);
+        extra.push(super::access::deputy_token(&data_dir)?);
+        demo_token = Some(data_dir.join(super::access::DEMO_TOKEN_FILE));
+    }
+    set.tokens.extend(extra.iter().cloned());
+    if set.tokens.is_empty() && set.certs.is_empty() {
+        tracing::warn!(
+            "[access] names no token and no client certificate: every API call but health and reflection is refused (mint a token with `trunkgate access new-token`)"
+        );
+    }
+    // The one hook for refusals and reloads; the audit trail journals them.
+    let access = crate::api::access::Access::new(set, super::access::journal_hook(driver.clone()));
+    let tls = crate::api::tls::Tls::new(tls_config);
+    tasks.push(tokio::spawn(super::access::reload_on_hangup(
+        super::access::Reloader {
+            path: options.config_path.clone(),
+            extra,
+            access: access.clone(),
+            tls: tls.clone(),
+        },
+        shutdown.child_token(),
+    )));
     {
         let backend = Arc::new(
             super::backend::GatewayBackend::new(driver.clone())
@@ -681,6 +724,8 @@ pub async fn start(
                 .with_observed(observed),
         );
         let api_config = crate::api::ApiConfig {
+            access: Some(access.clone()),
+            tls: Some(tls.clone()),
             reflection: config.api.reflection,
             heartbeat: Duration::from_secs(config.api.heartbeat_secs),
             max_concurrent_streams: config.api.max_streams_per_connection,
@@ -726,6 +771,9 @@ pub async fn start(
         link_counters,
         links,
         metrics: metrics_addr,
+        access,
+        tls,
+        demo_token,
     };
     let join = tokio::spawn(drain(shutdown, tasks, driver, driver_thread, tx_dropped));
     Ok((running, join))
@@ -772,6 +820,7 @@ mod tests {
             talkgroups,
             slots,
             command_slot: None,
+            allowed_sources: None,
         }
     }
 

@@ -26,6 +26,11 @@ use trunkgate::dispatch::{
 use trunkgate::journal::{Cursor, JournalId};
 use trunkgate::link::Slot;
 
+#[path = "../access_support/mod.rs"]
+pub mod access;
+
+pub use access::Ch;
+
 pub const S1: &str = "城关站";
 
 pub fn a() -> RadioId {
@@ -404,7 +409,10 @@ impl Backend for TestBackend {
 pub struct Server {
     pub backend: TestBackend,
     pub addr: SocketAddr,
-    pub channel: tonic::transport::Channel,
+    /// A channel sending the test token (a supervisor and admin).
+    pub channel: Ch,
+    /// The same connection without credentials.
+    pub plain: tonic::transport::Channel,
     stop: Option<oneshot::Sender<()>>,
     pub task: tokio::task::JoinHandle<Result<(), api::ServeError>>,
 }
@@ -424,7 +432,7 @@ impl Server {
                 let _ = stopped.await;
             },
         ));
-        let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        let plain = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
             .expect("endpoint")
             .connect_timeout(Duration::from_secs(5))
             .connect()
@@ -433,7 +441,8 @@ impl Server {
         Server {
             backend,
             addr,
-            channel,
+            channel: access::authed(plain.clone()),
+            plain,
             stop: Some(stop),
             task,
         }
@@ -445,29 +454,19 @@ impl Server {
         }
     }
 
-    pub fn commands(
-        &self,
-    ) -> pb::command_service_client::CommandServiceClient<tonic::transport::Channel> {
+    pub fn commands(&self) -> pb::command_service_client::CommandServiceClient<Ch> {
         pb::command_service_client::CommandServiceClient::new(self.channel.clone())
     }
-    pub fn operations(
-        &self,
-    ) -> pb::operation_service_client::OperationServiceClient<tonic::transport::Channel> {
+    pub fn operations(&self) -> pb::operation_service_client::OperationServiceClient<Ch> {
         pb::operation_service_client::OperationServiceClient::new(self.channel.clone())
     }
-    pub fn radios(
-        &self,
-    ) -> pb::radio_service_client::RadioServiceClient<tonic::transport::Channel> {
+    pub fn radios(&self) -> pb::radio_service_client::RadioServiceClient<Ch> {
         pb::radio_service_client::RadioServiceClient::new(self.channel.clone())
     }
-    pub fn alarms(
-        &self,
-    ) -> pb::alarm_service_client::AlarmServiceClient<tonic::transport::Channel> {
+    pub fn alarms(&self) -> pb::alarm_service_client::AlarmServiceClient<Ch> {
         pb::alarm_service_client::AlarmServiceClient::new(self.channel.clone())
     }
-    pub fn events(
-        &self,
-    ) -> pb::event_service_client::EventServiceClient<tonic::transport::Channel> {
+    pub fn events(&self) -> pb::event_service_client::EventServiceClient<Ch> {
         pb::event_service_client::EventServiceClient::new(self.channel.clone())
     }
 }
@@ -475,6 +474,7 @@ impl Server {
 /// A test config: short heartbeat, small watch queue.
 pub fn config() -> ApiConfig {
     ApiConfig {
+        access: Some(access::access()),
         heartbeat: Duration::from_millis(200),
         grace: Duration::from_secs(2),
         ..ApiConfig::default()

@@ -155,6 +155,7 @@ impl Config {
         self.check_links(&mut c, &sites);
         self.check_directory(&mut c, &sites);
         self.check_sim(&mut c);
+        c.problems.extend(crate::app::access::check(&self.access));
         c.problems
     }
 

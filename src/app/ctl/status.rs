@@ -9,8 +9,6 @@
 use std::fmt::Write as _;
 use std::io::Write;
 
-use tonic::transport::Channel;
-
 use super::{Clock, CtlError, Outcome, escape, short, status_error, table};
 use crate::api::pb;
 
@@ -203,7 +201,7 @@ pub(super) fn render(s: &pb::GatewayStatus, clock: &Clock) -> String {
 
 /// `trunkgate ctl status`.
 pub(super) async fn run(
-    channel: &Channel,
+    channel: &super::AuthChannel,
     clock: &Clock,
     out: &mut (dyn Write + Send),
 ) -> Result<Outcome, CtlError> {

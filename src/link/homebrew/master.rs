@@ -129,6 +129,9 @@ pub struct PeerEntry {
     pub site: SiteName,
     /// Narrows the relay to and from this peer; `None` relays everything.
     pub allow: Option<Allow>,
+    /// The source addresses this peer may send from; `None` accepts any. A datagram naming
+    /// this peer from elsewhere is dropped unanswered and counted (`source_refused`).
+    pub allowed_sources: Option<Vec<IpAddr>>,
 }
 
 /// Configuration of a master link.
@@ -251,10 +254,11 @@ enum Failure {
     NotLoggedIn,
     Malformed,
     AuxCut,
+    SourceRefused,
 }
 
 impl Failure {
-    const ALL: [Failure; 8] = [
+    const ALL: [Failure; 9] = [
         Failure::UnknownPeer,
         Failure::BadPassphrase,
         Failure::LoginTimeout,
@@ -263,6 +267,7 @@ impl Failure {
         Failure::NotLoggedIn,
         Failure::Malformed,
         Failure::AuxCut,
+        Failure::SourceRefused,
     ];
 
     /// The cause as logged; the same word as its counter.
@@ -276,6 +281,7 @@ impl Failure {
             Failure::NotLoggedIn => "not_logged_in",
             Failure::Malformed => "bad_frames",
             Failure::AuxCut => "aux_cut",
+            Failure::SourceRefused => "source_refused",
         }
     }
 }
@@ -374,6 +380,30 @@ impl std::fmt::Display for PendingBound {
                 write!(f, "logins in progress at their bound of {n} (max_pending)")
             }
         }
+    }
+}
+
+/// The peer a datagram from a peer names (its login steps, keepalives, closes and the
+/// repeater ID of its traffic); `None` for packets only a master sends.
+fn claimed_peer(p: &Packet) -> Option<PeerId> {
+    match p {
+        Packet::Rptl(id)
+        | Packet::Rptk { id, .. }
+        | Packet::Rptc { id, .. }
+        | Packet::Rpto { id, .. }
+        | Packet::RptPing(id)
+        | Packet::RptCl(id)
+        | Packet::Rptg { id, .. } => Some(*id),
+        Packet::Dmrd(d) => Some(d.repeater),
+        Packet::Dmra(a) => Some(a.repeater),
+        Packet::Dmrg(g) => Some(g.repeater),
+        Packet::RptAck(_)
+        | Packet::MstPong(_)
+        | Packet::MstNak(_)
+        | Packet::MstCl(_)
+        | Packet::RptSbkn(_)
+        | Packet::DmraShort(_)
+        | Packet::DmrgShort(_) => None,
     }
 }
 
@@ -525,6 +555,7 @@ impl MasterCore {
             Failure::WrongAddress => LinkCounters::bump(&c.wrong_address),
             Failure::NotLoggedIn => LinkCounters::bump(&c.not_logged_in),
             Failure::AuxCut => LinkCounters::bump(&c.aux_cut),
+            Failure::SourceRefused => LinkCounters::bump(&c.source_refused),
             // `bad_frame` counted it under its reason already.
             Failure::Malformed => {}
         }
@@ -533,7 +564,7 @@ impl MasterCore {
             | Failure::BadPassphrase
             | Failure::LoginTimeout
             | Failure::PendingFull => LinkCounters::bump(&c.link.login_failures),
-            Failure::WrongAddress | Failure::NotLoggedIn => {
+            Failure::WrongAddress | Failure::NotLoggedIn | Failure::SourceRefused => {
                 LinkCounters::bump(&c.link.unauthenticated)
             }
             Failure::Malformed | Failure::AuxCut => {}
@@ -641,6 +672,23 @@ impl MasterCore {
                 return;
             }
         };
+        if let Some(id) = claimed_peer(&packet)
+            && let Some(allowed) = self
+                .entries
+                .get(&id)
+                .and_then(|e| e.allowed_sources.as_ref())
+            && !allowed.contains(&from.ip())
+        {
+            // Dropped unanswered: a MSTNAK would tell a stranger the peer ID exists.
+            self.refuse(
+                now,
+                Failure::SourceRefused,
+                Some(id),
+                from,
+                &"from an address outside the peer's allowed_sources",
+            );
+            return;
+        }
         let c = self.counters.clone();
         match packet {
             Packet::Rptl(id) => self.rptl(now, from, id, out),
@@ -1273,6 +1321,7 @@ mod tests {
             passphrase: format!("pass{}", id.0),
             site: Arc::from(site),
             allow,
+            allowed_sources: None,
         }
     }
 

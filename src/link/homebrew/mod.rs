@@ -98,6 +98,9 @@ pub struct HomebrewCounters {
     pub aux_in: AtomicU64,
     /// Short DMRA / DMRG whose payload DMRGateway cut to 3 of 7 octets, dropped (master).
     pub aux_cut: AtomicU64,
+    /// Datagrams naming a peer pinned to `allowed_sources` from another address, dropped
+    /// unanswered (master).
+    pub source_refused: AtomicU64,
 }
 
 /// A plain copy of [`HomebrewCounters`].
@@ -125,6 +128,7 @@ pub struct HomebrewCountersSnapshot {
     pub naks: u64,
     pub aux_in: u64,
     pub aux_cut: u64,
+    pub source_refused: u64,
 }
 
 impl HomebrewCounters {
@@ -172,6 +176,7 @@ impl HomebrewCounters {
             naks: g(&self.naks),
             aux_in: g(&self.aux_in),
             aux_cut: g(&self.aux_cut),
+            source_refused: g(&self.source_refused),
         }
     }
 }
