@@ -541,6 +541,23 @@ pub fn team(t: &Team) -> pb::Team {
         display_name: t.name.clone(),
         radios: t.radios.iter().map(|r| radio_name(*r)).collect(),
         talkgroup: s_or_empty(t.talkgroup, talkgroup_name),
+        level: t
+            .level
+            .map_or(0, |l| crate::api::callout::team_level(l) as i32),
+        members: t
+            .radios
+            .iter()
+            .map(|r| pb::team::Member {
+                radio: radio_name(*r),
+                role: crate::api::callout::team_role(t.role_of(*r)) as i32,
+            })
+            .collect(),
+        backup_teams: t.backups.iter().map(|k| team_name(k)).collect(),
+        home: t.home.map(|h| pb::team::Home {
+            latitude: h.latitude,
+            longitude: h.longitude,
+        }),
+        configured: true,
     }
 }
 
@@ -1227,6 +1244,15 @@ pub fn event(cursor: Cursor, e: &Event) -> pb::Event {
             operation: operation_name(*operation),
             operator: operator.clone().unwrap_or_default(),
         }),
+        k @ (EventKind::CalloutStarted { .. }
+        | EventKind::CalloutGroupQueued { .. }
+        | EventKind::CalloutMemberUpdated { .. }
+        | EventKind::CalloutReplied { .. }
+        | EventKind::CalloutEscalated { .. }
+        | EventKind::CalloutFinished { .. }) => match super::callout::event_payload(k) {
+            Some(p) => p,
+            None => P::GatewayRestarted(pb::GatewayRestarted {}),
+        },
         EventKind::GatewayRestarted => P::GatewayRestarted(pb::GatewayRestarted {}),
         EventKind::ConfigChanged { config } => P::ConfigChanged(pb::ConfigChanged {
             answer_timeout: Some(duration_ms(config.answer_timeout_ms)),

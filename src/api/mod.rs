@@ -37,6 +37,7 @@
 //!   control characters are refused.
 
 pub mod backend;
+pub mod callout;
 pub mod conn;
 pub mod convert;
 mod event_server;
@@ -72,7 +73,7 @@ pub mod pb {
 }
 
 /// The gRPC service names health reports on (besides "" for the whole server).
-pub const SERVICE_NAMES: [&str; 9] = [
+pub const SERVICE_NAMES: [&str; 10] = [
     pb::radio_service_server::SERVICE_NAME,
     pb::talkgroup_service_server::SERVICE_NAME,
     pb::directory_service_server::SERVICE_NAME,
@@ -82,6 +83,7 @@ pub const SERVICE_NAMES: [&str; 9] = [
     pb::operation_service_server::SERVICE_NAME,
     pb::event_service_server::SERVICE_NAME,
     pb::message_service_server::SERVICE_NAME,
+    pb::callout_service_server::SERVICE_NAME,
 ];
 
 /// API settings.
@@ -316,6 +318,9 @@ pub async fn serve<B: Backend>(
             api.clone(),
         ))
         .add_service(pb::message_service_server::MessageServiceServer::new(
+            api.clone(),
+        ))
+        .add_service(pb::callout_service_server::CalloutServiceServer::new(
             api.clone(),
         ))
         .add_service(event_server::EventServiceServer::new(api));

@@ -53,7 +53,7 @@ impl<B> Clone for Api<B> {
 /// The operator from request metadata. A non-UTF-8 binary value is ignored (as if absent)
 /// rather than failing the command; a name longer than [`convert::MAX_KEY_LEN`] bytes or
 /// with control characters is INVALID_ARGUMENT naming `operator`.
-fn operator<T>(req: &Request<T>) -> Result<Option<String>, Status> {
+pub(crate) fn operator<T>(req: &Request<T>) -> Result<Option<String>, Status> {
     let md = req.metadata();
     let name = md
         .get_bin(OPERATOR_METADATA_BIN)
@@ -125,7 +125,7 @@ impl<B: Backend> Api<B> {
     ) -> Result<Response<pb::Operation>, Status> {
         match self.run(request_id, operator, command).await? {
             Reply::Operation(op) => Ok(Response::new(self.named(convert::operation(&op)).await?)),
-            Reply::Alarm { .. } | Reply::Message(_) => Err(Status::internal(
+            Reply::Alarm { .. } | Reply::Message(_) | Reply::Callout(_) => Err(Status::internal(
                 "the core answered a command with another resource",
             )),
         }
@@ -200,7 +200,7 @@ impl<B: Backend> Api<B> {
                     .await
                     .map(Response::new)
             }
-            Reply::Operation(_) | Reply::Alarm { .. } => Err(Status::internal(
+            Reply::Operation(_) | Reply::Alarm { .. } | Reply::Callout(_) => Err(Status::internal(
                 "the core answered a message command with another resource",
             )),
         }
@@ -224,7 +224,7 @@ impl<B: Backend> Api<B> {
                     operation,
                 }))
             }
-            Reply::Operation(_) | Reply::Message(_) => Err(Status::internal(
+            Reply::Operation(_) | Reply::Message(_) | Reply::Callout(_) => Err(Status::internal(
                 "the core answered an alarm command with another resource",
             )),
         }

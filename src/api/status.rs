@@ -251,6 +251,25 @@ impl From<DispatchError> for Status {
                 message,
                 &[("limit", limit.to_string())],
             ),
+            DispatchError::UnknownTeam(t) => not_found("TEAM_NOT_FOUND", &format!("teams/{t}")),
+            DispatchError::UnknownCallout(c) => {
+                not_found("CALLOUT_NOT_FOUND", &format!("callouts/{}", c.0))
+            }
+            DispatchError::CalloutFinished { callout, state } => status(
+                Code::FailedPrecondition,
+                "CALLOUT_FINISHED",
+                message,
+                &[
+                    ("name", format!("callouts/{}", callout.0)),
+                    ("state", format!("{state:?}").to_uppercase()),
+                ],
+            ),
+            DispatchError::TooManyCallouts { limit } => status(
+                Code::ResourceExhausted,
+                "TOO_MANY_CALLOUTS",
+                message,
+                &[("limit", limit.to_string())],
+            ),
             DispatchError::InvalidArgument { field, reason } => invalid_argument(field, reason),
         }
     }

@@ -309,7 +309,18 @@ impl Context {
             | EventKind::GatewayRestarted
             | EventKind::ConfigChanged { .. }
             | EventKind::InputsLost { .. }
-            | EventKind::JournalRecovered { .. } => {}
+            | EventKind::JournalRecovered { .. }
+            | EventKind::CalloutStarted { .. }
+            | EventKind::CalloutGroupQueued { .. }
+            | EventKind::CalloutEscalated { .. }
+            | EventKind::CalloutFinished { .. } => {}
+            EventKind::CalloutMemberUpdated { member, .. } => {
+                s.radio(member.radio);
+                if let Some(site) = &member.site {
+                    s.site(site);
+                }
+            }
+            EventKind::CalloutReplied { radio, .. } => s.radio(*radio),
             EventKind::SiteAdded { site } | EventKind::SiteLinkChanged { site, .. } => s.site(site),
             EventKind::RadioHeard { radio, site, .. }
             | EventKind::RadioRegistered { radio, site } => {

@@ -479,6 +479,15 @@ pub struct TeamConfig {
     /// The team's talkgroup (dial number or air address).
     #[serde(default)]
     pub talkgroup: Option<IdOrNumber>,
+    /// Organisation level: county, township, village, professional or volunteer.
+    #[serde(default)]
+    pub level: Option<crate::dispatch::TeamLevel>,
+    /// Names of the `[[team]]`s a call-out calls next when this team does not answer.
+    #[serde(default)]
+    pub backups: Vec<String>,
+    /// Where the team is based: `[latitude, longitude]` in degrees.
+    #[serde(default)]
+    pub home: Option<[f64; 2]>,
 }
 
 /// `[[radio]]`
@@ -492,6 +501,9 @@ pub struct RadioConfig {
     /// Team it belongs to.
     #[serde(default)]
     pub team: Option<String>,
+    /// Its role in the team: `leader` or `member` (the default).
+    #[serde(default)]
+    pub role: Option<crate::dispatch::TeamRole>,
 }
 
 /// `[[talkgroup]]`

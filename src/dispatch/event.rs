@@ -7,8 +7,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::callout::{Callout, CalloutReply, CalloutState, Member as CalloutMember};
 use super::ids::{
-    AlarmId, CallId, MessageId, OperationId, RadioId, SiteId, TalkgroupId, TeamId, Timestamp,
+    AlarmId, CallId, CalloutId, MessageId, OperationId, RadioId, SiteId, TalkgroupId, TeamId,
+    Timestamp,
 };
 use super::model::{
     Addressee, Alarm, AlarmState, Call, CallEndReason, DeliveryLevel, DeliveryState, Directory,
@@ -223,6 +225,41 @@ pub enum EventKind {
         operation: OperationId,
         operator: Option<String>,
     },
+    /// A call-out started: its members as enlisted (queued, or not reachable and why).
+    CalloutStarted { callout: Box<Callout> },
+    /// A call-out's group-addressed transmission to `team` was queued as `operation`.
+    CalloutGroupQueued {
+        callout: CalloutId,
+        team: String,
+        talkgroup: TalkgroupId,
+        operation: OperationId,
+    },
+    /// One member of a call-out changed (state, transmissions, times, reply): the member
+    /// after the change.
+    CalloutMemberUpdated {
+        callout: CalloutId,
+        member: Box<CalloutMember>,
+    },
+    /// A reply from `radio` (message `message`) counted for these running call-outs.
+    CalloutReplied {
+        radio: RadioId,
+        message: MessageId,
+        reply: CalloutReply,
+        callouts: Vec<CalloutId>,
+    },
+    /// A call-out called its backup `teams`, enlisting `members`.
+    CalloutEscalated {
+        callout: CalloutId,
+        teams: Vec<String>,
+        members: Vec<CalloutMember>,
+    },
+    /// A call-out finished: satisfied, expired or cancelled (by `operator`).
+    CalloutFinished {
+        callout: CalloutId,
+        state: CalloutState,
+        #[serde(default)]
+        operator: Option<String>,
+    },
     /// The gateway restarted; what follows is recovery.
     GatewayRestarted,
     /// The core's limits and timers changed (the configuration file wins at every start).
@@ -300,6 +337,12 @@ impl EventKind {
             EventKind::OperationTimedOut { .. } => "operation_timed_out",
             EventKind::OperationFailed { .. } => "operation_failed",
             EventKind::OperationCancelled { .. } => "operation_cancelled",
+            EventKind::CalloutStarted { .. } => "callout_started",
+            EventKind::CalloutGroupQueued { .. } => "callout_group_queued",
+            EventKind::CalloutMemberUpdated { .. } => "callout_member_updated",
+            EventKind::CalloutReplied { .. } => "callout_replied",
+            EventKind::CalloutEscalated { .. } => "callout_escalated",
+            EventKind::CalloutFinished { .. } => "callout_finished",
             EventKind::GatewayRestarted => "gateway_restarted",
             EventKind::ConfigChanged { .. } => "config_changed",
             EventKind::InputsLost { .. } => "inputs_lost",
@@ -468,6 +511,10 @@ impl Core {
                         name: d.name.clone(),
                         radios: d.radios.clone(),
                         talkgroup: d.talkgroup,
+                        level: d.level,
+                        leaders: d.leaders.clone(),
+                        backups: d.backups.clone(),
+                        home: d.home,
                     });
                 }
             }
@@ -960,6 +1007,12 @@ impl Core {
                     cfg.operation_history,
                 );
             }
+            EventKind::CalloutStarted { .. }
+            | EventKind::CalloutGroupQueued { .. }
+            | EventKind::CalloutMemberUpdated { .. }
+            | EventKind::CalloutReplied { .. }
+            | EventKind::CalloutEscalated { .. }
+            | EventKind::CalloutFinished { .. } => super::callout::apply(st, at, &event.kind),
             EventKind::GatewayRestarted
             | EventKind::DataReceived { .. }
             | EventKind::InputsLost { .. }

@@ -30,6 +30,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
+pub mod callout;
 pub mod egress;
 mod event;
 mod handle;
@@ -38,18 +39,22 @@ pub mod ingest;
 pub mod model;
 mod query;
 
+pub use callout::{
+    AnswerPolicy, Callout, CalloutMessage, CalloutReply, CalloutSpec, CalloutState, Escalation,
+    Member as CalloutMember, MemberState, NotReachable,
+};
 pub use event::{Event, EventKind, LossReason};
 pub use ids::{
-    AlarmId, CallId, DialNumber, IdError, IdKind, MessageId, OperationId, RadioId, SiteId,
-    TalkgroupId, TeamId, Timestamp,
+    AlarmId, CallId, CalloutId, DialNumber, IdError, IdKind, MessageId, OperationId, RadioId,
+    SiteId, TalkgroupId, TeamId, Timestamp,
 };
 pub use model::{
     Addressee, AirProfile, Alarm, AlarmState, Call, CallEndReason, Capabilities, DeliveryLevel,
     DeliveryState, Direction, Directory, DirectoryRadio, DirectorySite, DirectoryTalkgroup,
-    DirectoryTeam, FailReason, Mark, Message, MessageBody, MessageMark, Operation, OperationResult,
-    OperationState, OtaCommand, Periodic, Position, PositionReport, PositionSource, Presence,
-    Priority, Radio, RadioControl, Refusal, Service, Site, SiteAir, SiteDelivery, Talkgroup, Team,
-    Track,
+    DirectoryTeam, FailReason, GeoPoint, Mark, Message, MessageBody, MessageMark, Operation,
+    OperationResult, OperationState, OtaCommand, Periodic, Position, PositionReport,
+    PositionSource, Presence, Priority, Radio, RadioControl, Refusal, Service, Site, SiteAir,
+    SiteDelivery, Talkgroup, Team, TeamLevel, TeamRole, Track,
 };
 pub use query::{
     AlarmFilter, CallFilter, ListPage, MAX_SCAN, MessageFilter, Page, RadioFilter, RadioView,
@@ -260,6 +265,11 @@ pub enum Command {
         message: MessageId,
         mark: MessageMark,
     },
+    /// Start a call-out; answered with the call-out (the existing one for a repeated
+    /// `request_id`).
+    StartCallout(Box<CalloutSpec>),
+    /// Cancel a running call-out; answered with the call-out.
+    CancelCallout { callout: CalloutId },
 }
 
 /// The successful answer to a command.
@@ -274,6 +284,8 @@ pub enum Reply {
     },
     /// The message after the change.
     Message(Box<Message>),
+    /// The call-out (new, after the change, or the existing one for a repeated request).
+    Callout(Box<Callout>),
 }
 
 /// A command leaving for the air, in domain terms; egress encodes it for the site's profile.
@@ -431,6 +443,21 @@ pub enum DispatchError {
     /// Too many operations are in flight gateway-wide.
     #[error("too many operations in flight ({limit})")]
     TooManyOperations { limit: usize },
+    /// No such team.
+    #[error("unknown team {0:?}")]
+    UnknownTeam(String),
+    /// No such call-out (or it aged out of the history).
+    #[error("unknown call-out {0}")]
+    UnknownCallout(CalloutId),
+    /// The call-out has already finished.
+    #[error("call-out {callout} already finished ({state:?})")]
+    CalloutFinished {
+        callout: CalloutId,
+        state: CalloutState,
+    },
+    /// Too many call-outs are running.
+    #[error("too many call-outs running ({limit})")]
+    TooManyCallouts { limit: usize },
     /// An argument is out of range.
     #[error("invalid {field}: {reason}")]
     InvalidArgument {
@@ -550,6 +577,9 @@ pub struct State {
     next_alarm: u64,
     next_operation: u64,
     next_message: u64,
+    /// Call-outs, running and finished (absent in snapshots written before them).
+    #[serde(default)]
+    callouts: callout::Callouts,
 }
 
 /// A serializable copy of the core: config and state.
