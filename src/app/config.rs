@@ -1553,6 +1553,39 @@ team = "rescu"
     }
 
     #[test]
+    fn team_backups_homes_and_roles_are_checked() {
+        let extra = r#"[[team]]
+name = "rescue"
+display_name = "R"
+level = "township"
+backups = ["rescue", "nobody", "other", "other"]
+home = [95.0, 111.0]
+[[team]]
+name = "other"
+display_name = "O"
+level = "volunteer"
+home = [27.7, 111.4]
+[[radio]]
+id = "57120200"
+name = "r"
+role = "leader"
+"#;
+        assert_eq!(
+            report(extra),
+            "t.toml:13:12: [[team]] \"rescue\": backup \"rescue\" is the team itself: name \
+             another team\n\
+             t.toml:13:22: [[team]] \"rescue\": backup \"nobody\" is not a [[team]] name: add \
+             the team or correct the name\n\
+             t.toml:13:41: [[team]] \"rescue\": backup \"other\" is listed twice: list each \
+             backup team once\n\
+             t.toml:14:8: [[team]] \"rescue\": home [95, 111] is not a position: write \
+             [latitude, longitude] in degrees, latitude -90..=90, longitude -180..=180\n\
+             t.toml:23:8: [[radio]] \"r\": role is set but the radio has no team: add team = \
+             \"...\" or remove the role\n"
+        );
+    }
+
+    #[test]
     fn addresses_that_cannot_work_are_reported() {
         let extra = r#"[api]
 listen = "127.0.0.1"
