@@ -190,6 +190,7 @@ fn one_radio_site(dialect: Dialect, out_of_coverage: bool) -> SimSite {
         longitude: 113.3,
         alias: String::new(),
         out_of_coverage,
+        reply: None,
     };
     SimSite::new(spec, vec![radio], 5)
 }

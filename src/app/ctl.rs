@@ -56,6 +56,8 @@ use unicode_width::UnicodeWidthStr;
 
 use crate::api::pb;
 use crate::api::service::{OPERATOR_METADATA, OPERATOR_METADATA_BIN};
+
+mod callout;
 use crate::dispatch::{DialNumber, IdKind};
 
 /// Exit statuses of `trunkgate ctl`, distinct per kind of outcome.
@@ -362,6 +364,9 @@ pub enum CtlCommand {
         /// Message: its number or messages/N.
         message: String,
     },
+    /// Call-outs: start one and follow it live, show, list, cancel, export.
+    #[command(subcommand)]
+    Callout(callout::CalloutCommand),
 }
 
 // ---- outcomes and errors -------------------------------------------------------------------
@@ -1826,6 +1831,7 @@ pub async fn execute(args: CtlArgs, out: &mut (dyn Write + Send)) -> Result<Outc
             out.write_all(messages_table(&[m], &names, &clock, 0).as_bytes())?;
             return Ok(Outcome::Done);
         }
+        CtlCommand::Callout(cmd) => return callout::run(&c, &names, &clock, cmd, out).await,
         CtlCommand::MarkHandled { message } => {
             let mut client =
                 pb::message_service_client::MessageServiceClient::new(c.channel.clone());
