@@ -142,16 +142,14 @@ async fn one_run(sites: usize, leaders: usize, group: bool) -> anyhow::Result<Fi
     loop {
         let registered = running
             .driver
-            .read(|core, _| {
-                core.radios(
-                    &trunkgate::dispatch::RadioFilter::default(),
-                    None,
-                    usize::MAX,
-                )
-                .items
-                .iter()
-                .filter(|r| r.registered)
-                .count()
+            .read(move |core, _| {
+                (0..sites)
+                    .flat_map(|k| {
+                        (0..leaders).map(move |v| RADIO_BASE + k as u32 * 1_000 + v as u32)
+                    })
+                    .filter_map(|id| trunkgate::dispatch::RadioId::new(id).ok())
+                    .filter(|id| core.radio(*id).is_some_and(|r| r.registered))
+                    .count()
             })
             .await?;
         if registered >= want {

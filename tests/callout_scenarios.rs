@@ -78,10 +78,26 @@ struct World {
     /// Every transmission: (time handed over, site, message).
     sent: Vec<(u64, SiteId, AirMessage)>,
     token: u64,
+    baisha: Vec<RadioId>,
+}
+
+fn g2() -> TalkgroupId {
+    "80020902".parse().expect("group")
+}
+
+/// Baisha village squad: `n` members, all on S1, sharing talkgroup G2.
+fn baisha(n: usize) -> Vec<RadioId> {
+    (0..n)
+        .map(|k| radio(&format!("8002{:04}", 300 + k)))
+        .collect()
 }
 
 impl World {
     fn new() -> World {
+        World::with_baisha(0)
+    }
+
+    fn with_baisha(n: usize) -> World {
         let mut w = World {
             core: Core::new(Config::default()),
             events: Vec::new(),
@@ -94,6 +110,7 @@ impl World {
             replied: BTreeSet::new(),
             sent: Vec::new(),
             token: 0,
+            baisha: baisha(n),
         };
         let names = [
             (leader(), "周涛"),
@@ -117,12 +134,20 @@ impl World {
                     name: Some((*n).into()),
                 })
                 .collect(),
-            talkgroups: vec![DirectoryTalkgroup {
-                id: g1(),
-                name: Some("青山镇应急分队".into()),
-                slot: None,
-                sites: Vec::new(),
-            }],
+            talkgroups: vec![
+                DirectoryTalkgroup {
+                    id: g1(),
+                    name: Some("青山镇应急分队".into()),
+                    slot: None,
+                    sites: Vec::new(),
+                },
+                DirectoryTalkgroup {
+                    id: g2(),
+                    name: Some("白沙村应急小分队".into()),
+                    slot: None,
+                    sites: Vec::new(),
+                },
+            ],
             sites: vec![site(S1), site(S2)],
             teams: vec![
                 DirectoryTeam {
@@ -145,6 +170,16 @@ impl World {
                     backups: Vec::new(),
                     home: None,
                 },
+                DirectoryTeam {
+                    key: "baisha".into(),
+                    name: "白沙村应急小分队".into(),
+                    radios: baisha(n),
+                    talkgroup: Some(g2()),
+                    level: Some(TeamLevel::Village),
+                    leaders: baisha(n).into_iter().take(1).collect(),
+                    backups: Vec::new(),
+                    home: None,
+                },
             ],
         }));
         w.input(Input::SiteUp {
@@ -162,6 +197,10 @@ impl World {
             (b2(), S2),
         ] {
             w.register(r, s);
+            w.alive.insert(r);
+        }
+        for r in baisha(n) {
+            w.register(r, S1);
             w.alive.insert(r);
         }
         w
@@ -227,6 +266,7 @@ impl World {
                 match to {
                     Addressee::Radio(r) => (vec![*r], Some(service)),
                     Addressee::Talkgroup(g) if *g == g1() => (qingshan(), None),
+                    Addressee::Talkgroup(g) if *g == g2() => (self.baisha.clone(), None),
                     Addressee::Talkgroup(_) => (Vec::new(), None),
                 }
             }
@@ -826,5 +866,36 @@ fn a_restart_in_the_middle_carries_on_from_the_journal_on_disk() {
     assert_eq!(c.answered(), 4);
     // The members not yet answered were followed up after the restart.
     assert_eq!(w.individual_to(m2()), 1);
+    w.check_replay();
+}
+
+#[test]
+fn follow_ups_are_fed_a_few_at_a_time_and_the_air_never_waits() {
+    // 30 members on one site: more than the feeder queues at once (FEED_DEPTH), with a
+    // follow-up delay, so members wait for their turn after the delay has passed; the core
+    // must neither spin (World::run_until fails on 1,000 ticks at one time) nor leave the
+    // channel idle.
+    let mut w = World::with_baisha(30);
+    w.run_until(T0);
+    let mut s = spec(&["baisha"]);
+    s.followup_delay_ms = 2_000;
+    let id = w.start(s);
+    assert_eq!(w.callout(id).groups.len(), 1);
+    w.run_until(T0 + 120_000);
+    let c = w.callout(id);
+    assert_eq!(c.count(MemberState::Delivered), 30, "{:#?}", c.members);
+    // One group alert then 30 follow-ups, back to back on S1: each handed over as the
+    // previous one's air time ends (the first after the delay).
+    let on_s1: Vec<(u64, u64)> = w
+        .sent
+        .iter()
+        .filter(|(_, site, _)| *site == SiteId::new(S1))
+        .map(|(t, _, m)| (*t, m.air_time_ms()))
+        .collect();
+    assert_eq!(on_s1.len(), 31);
+    for pair in on_s1[1..].windows(2) {
+        let ((t0, air), (t1, _)) = (pair[0], pair[1]);
+        assert_eq!(t1, t0 + air, "the slot idled between {t0} and {t1}");
+    }
     w.check_replay();
 }

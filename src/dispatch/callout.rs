@@ -536,11 +536,14 @@ impl Core {
                             .map(|ms| c.created.plus_ms(ms))
                     })
                     .flatten();
-                // Alerted members waiting for their follow-up.
+                // Alerted members waiting for their follow-up; one whose site's queue is
+                // full is fed when that queue moves (its own deadline), so it is left out
+                // here: a time already past would make the driver spin.
                 let followups = c
                     .members
                     .iter()
                     .filter(|m| m.state == MemberState::Alerted && m.operation.is_none())
+                    .filter(|m| !self.feed_blocked(m.radio))
                     .filter_map(|m| m.alerted_at)
                     .map(|t| t.plus_ms(c.spec.followup_delay_ms))
                     .min();
@@ -1340,6 +1343,29 @@ impl Core {
             }
             self.settle(now, id, out);
         }
+    }
+
+    /// Whether the feeder cannot queue a transmission for `radio` now: not heard, or its
+    /// site's queue holds [`FEED_DEPTH`] call-out operations or is full, or the gateway-wide
+    /// operation limit is reached.
+    fn feed_blocked(&self, radio: RadioId) -> bool {
+        let Some(site) = self
+            .state
+            .radios
+            .get(&radio)
+            .and_then(|r| r.presence.as_ref())
+            .and_then(|p| self.state.sites.get(&p.site))
+        else {
+            return true;
+        };
+        let callout = site
+            .queue
+            .iter()
+            .filter(|(p, _)| *p == Priority::Callout)
+            .count();
+        callout >= FEED_DEPTH
+            || site.queue.len() >= self.config.queue_limit
+            || self.state.active_operations.len() >= self.config.max_active_operations
     }
 
     /// The member's group transmission has not yet left (or failed) on its site.
