@@ -3,7 +3,8 @@
 //!
 //! What runs, twice, each time fresh: the real gateway in this process (`app::serve::start`,
 //! temporary data directory, a Homebrew master pacing each site's slot at the air rate, one
-//! burst per 60 ms) and the simulated county (`sim::run`: one Homebrew peer per site over
+//! burst per 60 ms, relaying nothing between its peers (`slots = []`): each site's radios hear
+//! the gateway only, and every burst a site receives is the gateway's) and the simulated county (`sim::run`: one Homebrew peer per site over
 //! 127.0.0.1, the radios register, acknowledge what is sent to them after 300–2,500 ms and
 //! send nothing else). `SITES` townships, `LEADERS` village squad leaders each (1,215 in all
 //! by default: 15 × 81), every township's leaders one team sharing a talkgroup.
@@ -58,7 +59,7 @@ peer_timeout_secs = 60
     );
     for k in 0..sites {
         s.push_str(&format!(
-            "\n[[homebrew_master.peer]]\nid = {}\npassphrase = \"{PASSPHRASE}\"\nsite = \"t{k}\"\n",
+            "\n[[homebrew_master.peer]]\nid = {}\npassphrase = \"{PASSPHRASE}\"\nsite = \"t{k}\"\nslots = []\n",
             PEER_BASE + k as u32
         ));
         s.push_str(&format!(
@@ -83,6 +84,8 @@ peer_timeout_secs = 60
 }
 
 struct Figures {
+    /// Transmissions the call-out's operations made (retries included).
+    attempts: u64,
     members: usize,
     delivered: usize,
     first_contact_ms: u64,
@@ -218,6 +221,21 @@ async fn one_run(sites: usize, leaders: usize, group: bool) -> anyhow::Result<Fi
         anyhow::ensure!(Instant::now() < deadline, "{pending} members still pending");
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
+    let ops: Vec<trunkgate::dispatch::OperationId> = done
+        .members
+        .iter()
+        .filter_map(|m| m.operation)
+        .chain(done.groups.iter().map(|g| g.operation))
+        .collect();
+    let attempts: u64 = running
+        .driver
+        .read(move |core, _| {
+            ops.iter()
+                .filter_map(|o| core.operation(*o))
+                .map(|o| u64::from(o.attempts.max(1)))
+                .sum()
+        })
+        .await?;
     // Nothing more goes out: cancel, then let the last bursts leave and stop the sites.
     let _ = running
         .driver
@@ -254,6 +272,7 @@ async fn one_run(sites: usize, leaders: usize, group: bool) -> anyhow::Result<Fi
         .max()
         .unwrap_or(0);
     Ok(Figures {
+        attempts,
         members: done.members.len(),
         delivered: done.count(MemberState::Delivered),
         first_contact_ms,
@@ -267,12 +286,13 @@ fn report(label: &str, f: &Figures) {
     let least = f.least_ms();
     let total: u64 = f.bursts.iter().sum();
     println!(
-        "{label}: {} members, {} delivered; group sends {}; first contact of all {:.1} s; \
-         all delivered {:.1} s; bursts received {total} (busiest site {}); least air time \
-         {:.1} s; delivered / least = {:.3}",
+        "{label}: {} members, {} delivered; group sends {}; transmissions {}; first contact \
+         of all {:.1} s; all delivered {:.1} s; bursts received {total} (busiest site {}); \
+         least air time {:.1} s; delivered / least = {:.3}",
         f.members,
         f.delivered,
         f.group_sends,
+        f.attempts,
         f.first_contact_ms as f64 / 1000.0,
         f.delivered_ms as f64 / 1000.0,
         f.bursts.iter().max().copied().unwrap_or(0),

@@ -385,9 +385,9 @@ impl<B: Backend> Api<B> {
         };
         match self.shared.backend.command(request).await?? {
             Reply::Callout(c) => Ok(Response::new(callout(&c))),
-            Reply::Operation(_) | Reply::Alarm { .. } | Reply::Message(_) => Err(Status::internal(
-                "the core answered a call-out command with another resource",
-            )),
+            Reply::Operation(_) | Reply::Alarm { .. } | Reply::Message(_) | Reply::Team(_) => Err(
+                Status::internal("the core answered a call-out command with another resource"),
+            ),
         }
     }
 }

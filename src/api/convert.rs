@@ -558,6 +558,9 @@ pub fn team(t: &Team) -> pb::Team {
             longitude: h.longitude,
         }),
         configured: true,
+        etag: String::new(),
+        create_time: None,
+        update_time: None,
     }
 }
 
@@ -1250,6 +1253,12 @@ pub fn event(cursor: Cursor, e: &Event) -> pb::Event {
         | EventKind::CalloutReplied { .. }
         | EventKind::CalloutEscalated { .. }
         | EventKind::CalloutFinished { .. }) => match super::callout::event_payload(k) {
+            Some(p) => p,
+            None => P::GatewayRestarted(pb::GatewayRestarted {}),
+        },
+        k @ (EventKind::TeamCreated { .. }
+        | EventKind::TeamUpdated { .. }
+        | EventKind::TeamDeleted { .. }) => match super::teams::event_payload(k) {
             Some(p) => p,
             None => P::GatewayRestarted(pb::GatewayRestarted {}),
         },

@@ -45,6 +45,7 @@ pub mod filter;
 mod list;
 pub mod service;
 pub mod status;
+pub mod teams;
 pub mod watch;
 
 use std::future::Future;
@@ -73,7 +74,7 @@ pub mod pb {
 }
 
 /// The gRPC service names health reports on (besides "" for the whole server).
-pub const SERVICE_NAMES: [&str; 10] = [
+pub const SERVICE_NAMES: [&str; 11] = [
     pb::radio_service_server::SERVICE_NAME,
     pb::talkgroup_service_server::SERVICE_NAME,
     pb::directory_service_server::SERVICE_NAME,
@@ -84,6 +85,7 @@ pub const SERVICE_NAMES: [&str; 10] = [
     pb::event_service_server::SERVICE_NAME,
     pb::message_service_server::SERVICE_NAME,
     pb::callout_service_server::SERVICE_NAME,
+    pb::team_service_server::SERVICE_NAME,
 ];
 
 /// API settings.
@@ -323,6 +325,7 @@ pub async fn serve<B: Backend>(
         .add_service(pb::callout_service_server::CalloutServiceServer::new(
             api.clone(),
         ))
+        .add_service(pb::team_service_server::TeamServiceServer::new(api.clone()))
         .add_service(event_server::EventServiceServer::new(api));
     let server = router.serve_with_incoming_shutdown(incoming, signal);
     let grace = config.grace;

@@ -125,9 +125,9 @@ impl<B: Backend> Api<B> {
     ) -> Result<Response<pb::Operation>, Status> {
         match self.run(request_id, operator, command).await? {
             Reply::Operation(op) => Ok(Response::new(self.named(convert::operation(&op)).await?)),
-            Reply::Alarm { .. } | Reply::Message(_) | Reply::Callout(_) => Err(Status::internal(
-                "the core answered a command with another resource",
-            )),
+            Reply::Alarm { .. } | Reply::Message(_) | Reply::Callout(_) | Reply::Team(_) => Err(
+                Status::internal("the core answered a command with another resource"),
+            ),
         }
     }
 
@@ -200,9 +200,9 @@ impl<B: Backend> Api<B> {
                     .await
                     .map(Response::new)
             }
-            Reply::Operation(_) | Reply::Alarm { .. } | Reply::Callout(_) => Err(Status::internal(
-                "the core answered a message command with another resource",
-            )),
+            Reply::Operation(_) | Reply::Alarm { .. } | Reply::Callout(_) | Reply::Team(_) => Err(
+                Status::internal("the core answered a message command with another resource"),
+            ),
         }
     }
 
@@ -224,9 +224,9 @@ impl<B: Backend> Api<B> {
                     operation,
                 }))
             }
-            Reply::Operation(_) | Reply::Message(_) | Reply::Callout(_) => Err(Status::internal(
-                "the core answered an alarm command with another resource",
-            )),
+            Reply::Operation(_) | Reply::Message(_) | Reply::Callout(_) | Reply::Team(_) => Err(
+                Status::internal("the core answered an alarm command with another resource"),
+            ),
         }
     }
 }

@@ -264,6 +264,24 @@ impl From<DispatchError> for Status {
                     ("state", format!("{state:?}").to_uppercase()),
                 ],
             ),
+            DispatchError::TeamConfigured(t) => status(
+                Code::FailedPrecondition,
+                "TEAM_CONFIGURED",
+                message,
+                &[("name", format!("teams/{t}"))],
+            ),
+            DispatchError::TeamExists(t) => status(
+                Code::AlreadyExists,
+                "TEAM_EXISTS",
+                message,
+                &[("name", format!("teams/{t}"))],
+            ),
+            DispatchError::EtagMismatch { team, current } => status(
+                Code::Aborted,
+                "ETAG_MISMATCH",
+                message,
+                &[("name", format!("teams/{team}")), ("etag", current)],
+            ),
             DispatchError::TooManyCallouts { limit } => status(
                 Code::ResourceExhausted,
                 "TOO_MANY_CALLOUTS",

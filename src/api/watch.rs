@@ -313,7 +313,10 @@ impl Context {
             | EventKind::CalloutStarted { .. }
             | EventKind::CalloutGroupQueued { .. }
             | EventKind::CalloutEscalated { .. }
-            | EventKind::CalloutFinished { .. } => {}
+            | EventKind::CalloutFinished { .. }
+            | EventKind::TeamCreated { .. }
+            | EventKind::TeamUpdated { .. }
+            | EventKind::TeamDeleted { .. } => {}
             EventKind::CalloutMemberUpdated { member, .. } => {
                 s.radio(member.radio);
                 if let Some(site) = &member.site {

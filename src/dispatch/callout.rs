@@ -695,7 +695,7 @@ impl Core {
             return invalid("followup_delay", "not before the deadline");
         }
         for key in spec.teams.iter().chain(&spec.escalation.backup_teams) {
-            if !self.state.teams.iter().any(|t| &t.key == key) {
+            if self.find_team(key).is_none() {
                 return Err(DispatchError::UnknownTeam(key.clone()));
             }
         }
@@ -761,7 +761,7 @@ impl Core {
     ) -> Vec<Member> {
         let mut members: Vec<Member> = Vec::new();
         for key in teams {
-            let Some(team) = self.state.teams.iter().find(|t| &t.key == key) else {
+            let Some(team) = self.find_team(key) else {
                 continue;
             };
             for r in &team.radios {
@@ -797,13 +797,7 @@ impl Core {
         let (message, operator) = (c.spec.message.clone(), c.operator.clone());
         let mut plans = Vec::new();
         for key in teams {
-            let Some(tg) = self
-                .state
-                .teams
-                .iter()
-                .find(|t| &t.key == key)
-                .and_then(|t| t.talkgroup)
-            else {
+            let Some(tg) = self.find_team(key).and_then(|t| t.talkgroup) else {
                 continue;
             };
             let reachable = c
@@ -1208,7 +1202,7 @@ impl Core {
         if c.spec.escalation.backup_teams.is_empty() {
             let mut v: Vec<String> = Vec::new();
             for key in &c.spec.teams {
-                if let Some(t) = self.state.teams.iter().find(|t| &t.key == key) {
+                if let Some(t) = self.find_team(key) {
                     for b in &t.backups {
                         if !c.spec.teams.contains(b) && !v.contains(b) {
                             v.push(b.clone());

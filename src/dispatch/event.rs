@@ -260,6 +260,25 @@ pub enum EventKind {
         #[serde(default)]
         operator: Option<String>,
     },
+    /// A team was created through the API by `operator`.
+    TeamCreated {
+        team: Box<Team>,
+        #[serde(default)]
+        operator: Option<String>,
+    },
+    /// A managed team was replaced by `operator`; it is now at `revision`.
+    TeamUpdated {
+        team: Box<Team>,
+        revision: u64,
+        #[serde(default)]
+        operator: Option<String>,
+    },
+    /// A managed team was deleted by `operator`.
+    TeamDeleted {
+        key: String,
+        #[serde(default)]
+        operator: Option<String>,
+    },
     /// The gateway restarted; what follows is recovery.
     GatewayRestarted,
     /// The core's limits and timers changed (the configuration file wins at every start).
@@ -343,6 +362,9 @@ impl EventKind {
             EventKind::CalloutReplied { .. } => "callout_replied",
             EventKind::CalloutEscalated { .. } => "callout_escalated",
             EventKind::CalloutFinished { .. } => "callout_finished",
+            EventKind::TeamCreated { .. } => "team_created",
+            EventKind::TeamUpdated { .. } => "team_updated",
+            EventKind::TeamDeleted { .. } => "team_deleted",
             EventKind::GatewayRestarted => "gateway_restarted",
             EventKind::ConfigChanged { .. } => "config_changed",
             EventKind::InputsLost { .. } => "inputs_lost",
@@ -1013,6 +1035,9 @@ impl Core {
             | EventKind::CalloutReplied { .. }
             | EventKind::CalloutEscalated { .. }
             | EventKind::CalloutFinished { .. } => super::callout::apply(st, at, &event.kind),
+            EventKind::TeamCreated { .. }
+            | EventKind::TeamUpdated { .. }
+            | EventKind::TeamDeleted { .. } => super::teams::apply(st, at, &event.kind),
             EventKind::GatewayRestarted
             | EventKind::DataReceived { .. }
             | EventKind::InputsLost { .. }

@@ -935,6 +935,9 @@ impl Core {
                 self.start_callout(now, *spec, (request_id, operator), out)
             }
             Command::CancelCallout { callout } => self.cancel_callout(now, callout, operator, out),
+            Command::CreateTeam(spec) => self.create_team(now, *spec, operator, out),
+            Command::UpdateTeam { spec, etag } => self.update_team(now, *spec, etag, operator, out),
+            Command::DeleteTeam { key, etag } => self.delete_team(now, key, etag, operator, out),
             Command::CancelOperation { operation } => {
                 let op = self
                     .state

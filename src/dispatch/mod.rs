@@ -38,6 +38,7 @@ pub mod ids;
 pub mod ingest;
 pub mod model;
 mod query;
+pub mod teams;
 
 pub use callout::{
     AnswerPolicy, Callout, CalloutMessage, CalloutReply, CalloutSpec, CalloutState, Escalation,
@@ -60,6 +61,7 @@ pub use query::{
     AlarmFilter, CallFilter, ListPage, MAX_SCAN, MessageFilter, Page, RadioFilter, RadioView,
     ResolveError, Walk,
 };
+pub use teams::{ManagedTeam, TeamSpec};
 
 use crate::link::Slot;
 
@@ -270,6 +272,12 @@ pub enum Command {
     StartCallout(Box<CalloutSpec>),
     /// Cancel a running call-out; answered with the call-out.
     CancelCallout { callout: CalloutId },
+    /// Create a managed team; answered with it.
+    CreateTeam(Box<TeamSpec>),
+    /// Replace a managed team whose etag is `etag` (empty: any); answered with it.
+    UpdateTeam { spec: Box<TeamSpec>, etag: String },
+    /// Delete a managed team whose etag is `etag` (empty: any); answered with it as it was.
+    DeleteTeam { key: String, etag: String },
 }
 
 /// The successful answer to a command.
@@ -286,6 +294,8 @@ pub enum Reply {
     Message(Box<Message>),
     /// The call-out (new, after the change, or the existing one for a repeated request).
     Callout(Box<Callout>),
+    /// A managed team.
+    Team(Box<ManagedTeam>),
 }
 
 /// A command leaving for the air, in domain terms; egress encodes it for the site's profile.
@@ -455,6 +465,16 @@ pub enum DispatchError {
         callout: CalloutId,
         state: CalloutState,
     },
+    /// The team is defined in the configuration: read-only through the API, and its name
+    /// cannot be taken.
+    #[error("team {0:?} is defined in the configuration file: change it there")]
+    TeamConfigured(String),
+    /// A managed team of that name exists.
+    #[error("team {0:?} already exists")]
+    TeamExists(String),
+    /// The team changed since the version the client read.
+    #[error("team {team:?} changed since it was read (now at etag {current})")]
+    EtagMismatch { team: String, current: String },
     /// Too many call-outs are running.
     #[error("too many call-outs running ({limit})")]
     TooManyCallouts { limit: usize },
@@ -580,6 +600,9 @@ pub struct State {
     /// Call-outs, running and finished (absent in snapshots written before them).
     #[serde(default)]
     callouts: callout::Callouts,
+    /// Teams managed through the API (absent in snapshots written before them).
+    #[serde(default)]
+    managed_teams: teams::ManagedTeams,
 }
 
 /// A serializable copy of the core: config and state.
