@@ -30,7 +30,7 @@
 //!   Finishing cancels the transmissions not yet on the air; members still waiting for
 //!   their first transmission end `cancelled`.
 //! - Bounded: at most [`MAX_RUNNING`] running call-outs, [`MAX_MEMBERS`] members each,
-//!   [`HISTORY`] finished ones kept.
+//!   [`HISTORY`] finished ones kept with at most [`HISTORY_MEMBERS`] members in all.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -48,8 +48,11 @@ use super::{Core, DispatchError, Output, Reply, State};
 pub const MAX_RUNNING: usize = 64;
 /// Members of one call-out at most (backup teams included).
 pub const MAX_MEMBERS: usize = 5_000;
-/// Finished call-outs kept.
+/// Finished call-outs kept at most.
 pub const HISTORY: usize = 1_000;
+/// Members of the finished call-outs kept, at most in all (the oldest call-outs go first):
+/// the history stays well under the core's memory budget however large the call-outs.
+pub const HISTORY_MEMBERS: usize = 100_000;
 /// Call-out operations waiting in one site's queue at most; more are created as these leave.
 /// Enough that a slot never idles for want of the next transmission, few enough that a
 /// member who answers meanwhile is not sent to.
@@ -466,7 +469,16 @@ pub(super) fn apply(st: &mut State, at: Timestamp, kind: &EventKind) {
                 unindex(book, &c);
                 book.running.remove(callout);
                 book.finished.push_back(*callout);
-                while book.finished.len() > HISTORY {
+                let kept = |book: &Callouts| -> usize {
+                    book.finished
+                        .iter()
+                        .filter_map(|id| book.by_id.get(id))
+                        .map(|c| c.members.len())
+                        .sum()
+                };
+                while book.finished.len() > HISTORY
+                    || (book.finished.len() > 1 && kept(book) > HISTORY_MEMBERS)
+                {
                     if let Some(old) = book.finished.pop_front()
                         && let Some(o) = book.by_id.remove(&old)
                         && let Some(r) = o.request_id
