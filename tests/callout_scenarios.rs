@@ -899,3 +899,73 @@ fn follow_ups_are_fed_a_few_at_a_time_and_the_air_never_waits() {
     }
     w.check_replay();
 }
+
+#[test]
+fn emergencies_go_ahead_of_call_out_traffic_and_call_outs_ahead_of_location_polls() {
+    let mut w = World::with_baisha(12);
+    w.run_until(T0);
+    // A location poll queued on S1 while the call-out's follow-ups wait there is sent after
+    // them all (the feeder keeps adding follow-ups ahead of it).
+    let mut s = spec(&["baisha"]);
+    s.followup_delay_ms = 0;
+    let id = w.start(s);
+    let Ok(Reply::Operation(poll)) = w.command(Command::Ota(OtaCommand::RequestLocation {
+        radio: leader(),
+        periodic: None,
+    })) else {
+        panic!("location request refused");
+    };
+    // An emergency from Qingshan's leader on S1, acknowledged by the dispatcher.
+    w.air(
+        S1,
+        AirEvent::EmergencyAlarm {
+            radio: m1(),
+            talkgroup: None,
+        },
+    );
+    let alarm = w
+        .events
+        .iter()
+        .find_map(|e| match &e.kind {
+            EventKind::AlarmRaised { alarm, .. } => Some(*alarm),
+            _ => None,
+        })
+        .expect("alarm raised");
+    let Ok(Reply::Alarm { .. }) = w.command(Command::AcknowledgeAlarm { alarm }) else {
+        panic!("acknowledge refused");
+    };
+    w.run_until(T0 + 60_000);
+    assert_eq!(w.callout(id).count(MemberState::Delivered), 12);
+    let on_s1: Vec<&AirMessage> = w
+        .sent
+        .iter()
+        .filter(|(_, site, _)| *site == SiteId::new(S1))
+        .map(|(_, _, m)| m)
+        .collect();
+    // What went first (the group alert) was already on the air; the acknowledgement is next.
+    assert!(matches!(
+        on_s1[0],
+        AirMessage::Text {
+            to: Addressee::Talkgroup(_),
+            ..
+        }
+    ));
+    assert!(
+        matches!(on_s1[1], AirMessage::EmergencyAck { .. }),
+        "{on_s1:#?}"
+    );
+    let poll_at = on_s1
+        .iter()
+        .position(|m| matches!(m, AirMessage::LocationRequest { .. }))
+        .expect("the poll was sent");
+    let last_callout = on_s1
+        .iter()
+        .rposition(|m| matches!(m, AirMessage::Text { .. }))
+        .expect("call-out texts");
+    assert!(
+        poll_at > last_callout,
+        "the poll ({poll_at}) waits for the call-out's texts (last at {last_callout})"
+    );
+    assert!(w.core.operation(poll.id).is_some());
+    w.check_replay();
+}

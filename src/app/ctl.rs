@@ -40,6 +40,9 @@
 //!   `mark-handled` mark one (journaled with the `--operator`); `track` prints a radio's
 //!   position reports from the journal, newest first. Same conventions: local times, names,
 //!   `… N more`.
+//! - `callout start|show|list|cancel|export` (in `ctl/callout.rs`): start a call-out and follow
+//!   it in a live per-member table until it ends, and export its results as CSV or JSON
+//!   (docs/callouts.md §4).
 //! - Errors are one plain sentence on standard error, and the exit status says what kind
 //!   ([`exit`], also in `ctl --help`).
 

@@ -6,7 +6,7 @@
 //!
 //! - A call-out is core state like any other: it changes only through its events
 //!   (`callout_started`, `callout_group_queued`, `callout_member_updated`, `callout_replied`,
-//!   `callout_escalated`, `callout_finished`), folded by [`apply`], so snapshot plus replay
+//!   `callout_escalated`, `callout_finished`), folded by `apply`, so snapshot plus replay
 //!   restores it and [`Core::recover`] carries it on after a restart.
 //! - It sends nothing itself: it creates ordinary operations at [`Priority::Callout`] (after
 //!   emergencies and remote control, ahead of ordinary commands and location polling), so the

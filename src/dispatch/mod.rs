@@ -23,6 +23,10 @@
 //! - Time is [`Timestamp`] (Unix milliseconds from the driver), so events and snapshots
 //!   serialize.
 //!
+//! - Call-outs ([`callout`]) and teams managed through the API ([`teams`]) are core state of
+//!   the same kind: their own events, folded by `apply`, in the snapshot; a call-out sends
+//!   through ordinary operations at [`Priority::Callout`] (docs/callouts.md).
+//!
 //! Queries (`radios`, `calls`, `alarms`, `operations`, `positions`, ...) are read-only and
 //! paginated by key (see [`Page`]).
 

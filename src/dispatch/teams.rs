@@ -4,7 +4,7 @@
 //!
 //! - A managed team is core state like any other: created, updated and deleted only through
 //!   its events (`team_created`, `team_updated`, `team_deleted`, each naming the operator:
-//!   the audit trail), folded by [`apply`], so snapshot plus replay restores them.
+//!   the audit trail), folded by `apply`, so snapshot plus replay restores them.
 //! - Configured teams stay read-only: a managed team cannot take a name the configuration
 //!   uses, and the commands here refuse to change or delete a configured team. Should a later
 //!   configuration define a name a managed team has, the configured team wins (lookups try
