@@ -536,32 +536,44 @@ impl Core {
     /// The earliest call-out deadline or backup time still ahead.
     pub(super) fn callout_deadline(&self) -> Option<Timestamp> {
         let book = &self.state.callouts;
-        book.running
-            .iter()
-            .filter_map(|id| book.by_id.get(id))
-            .flat_map(|c| {
-                let backup = (c.state == CalloutState::Running && !self.backups_of(c).is_empty())
-                    .then(|| {
-                        c.spec
-                            .escalation
-                            .backup_after_ms
-                            .map(|ms| c.created.plus_ms(ms))
-                    })
-                    .flatten();
-                // Alerted members waiting for their follow-up; one whose site's queue is
-                // full is fed when that queue moves (its own deadline), so it is left out
-                // here: a time already past would make the driver spin.
-                let followups = c
-                    .members
-                    .iter()
-                    .filter(|m| m.state == MemberState::Alerted && m.operation.is_none())
-                    .filter(|m| !self.feed_blocked(m.radio))
-                    .filter_map(|m| m.alerted_at)
-                    .map(|t| t.plus_ms(c.spec.followup_delay_ms))
-                    .min();
-                std::iter::once(c.deadline).chain(backup).chain(followups)
-            })
-            .min()
+        let mut next: Option<Timestamp> = None;
+        let mut at = |t: Timestamp| next = Some(next.map_or(t, |n| n.min(t)));
+        // Per site: can the feeder queue there now? (asked once per site, not per member)
+        let mut blocked: BTreeMap<SiteId, bool> = BTreeMap::new();
+        for c in book.running.iter().filter_map(|id| book.by_id.get(id)) {
+            at(c.deadline);
+            if c.state == CalloutState::Running
+                && let Some(ms) = c.spec.escalation.backup_after_ms
+                && !self.backups_of(c).is_empty()
+            {
+                at(c.created.plus_ms(ms));
+            }
+            // Alerted members waiting for their follow-up. One whose site's queue is full is
+            // fed when that queue moves (its own deadline), so it is left out here: a time
+            // already past would make the driver spin.
+            for m in &c.members {
+                if m.state != MemberState::Alerted || m.operation.is_some() {
+                    continue;
+                }
+                let Some(t) = m.alerted_at else { continue };
+                let Some(site) = self
+                    .state
+                    .radios
+                    .get(&m.radio)
+                    .and_then(|r| r.presence.as_ref())
+                    .map(|p| &p.site)
+                else {
+                    continue;
+                };
+                let full = *blocked
+                    .entry(site.clone())
+                    .or_insert_with(|| self.site_blocked(site));
+                if !full {
+                    at(t.plus_ms(c.spec.followup_delay_ms));
+                }
+            }
+        }
+        next
     }
 }
 
@@ -1351,17 +1363,11 @@ impl Core {
         }
     }
 
-    /// Whether the feeder cannot queue a transmission for `radio` now: not heard, or its
-    /// site's queue holds [`FEED_DEPTH`] call-out operations or is full, or the gateway-wide
-    /// operation limit is reached.
-    fn feed_blocked(&self, radio: RadioId) -> bool {
-        let Some(site) = self
-            .state
-            .radios
-            .get(&radio)
-            .and_then(|r| r.presence.as_ref())
-            .and_then(|p| self.state.sites.get(&p.site))
-        else {
+    /// Whether the feeder cannot queue a transmission on `site` now: unknown, or its queue
+    /// holds [`FEED_DEPTH`] call-out operations or is full, or the gateway-wide operation limit
+    /// is reached.
+    fn site_blocked(&self, site: &SiteId) -> bool {
+        let Some(site) = self.state.sites.get(site) else {
             return true;
         };
         let callout = site
