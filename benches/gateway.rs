@@ -266,6 +266,7 @@ fn sim_traffic(site: usize) -> Vec<Transmit> {
             talkgroup: (32 << 15) | (1 + k % 3),
             site: 0,
             alias: None,
+            reply: None,
         })
         .collect();
     cfg.out_of_coverage = 0.0;

@@ -48,7 +48,7 @@ enum Command {
     /// Decode hex frames (arguments, or standard input one a line) into JSON lines.
     Decode(app::decode::DecodeArgs),
     /// Talk to a running gateway: lists, commands (waiting for the outcome), events.
-    Ctl(app::ctl::CtlArgs),
+    Ctl(Box<app::ctl::CtlArgs>),
     /// Run simulated sites against a gateway's Homebrew master (the load generator).
     Sim(trunkgate::sim::SimArgs),
     /// API access: mint tokens.
@@ -94,7 +94,7 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
-        Command::Ctl(args) => app::ctl::run(args),
+        Command::Ctl(args) => app::ctl::run(*args),
         Command::Access(AccessCommand::NewToken(args)) => {
             match app::access::new_token(&args, &mut std::io::stdout()) {
                 Ok(()) => ExitCode::SUCCESS,

@@ -503,12 +503,14 @@ async fn team_names_survive_a_reordered_configuration() {
         name: "城关镇应急救援队".into(),
         radios: vec![a()],
         talkgroup: Some(g()),
+        ..Default::default()
     };
     let qingshan = DirectoryTeam {
         key: "qingshan".into(),
         name: "青山镇应急分队".into(),
         radios: vec![b()],
         talkgroup: None,
+        ..Default::default()
     };
     let mut d = directory(&srv.channel);
     for order in [

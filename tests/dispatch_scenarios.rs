@@ -180,6 +180,7 @@ impl Harness {
                     name: "城关镇应急救援队".into(),
                     radios: vec![a()],
                     talkgroup: Some(g()),
+                    ..Default::default()
                 }],
             }),
         );
@@ -2151,6 +2152,7 @@ fn four_sites(down: &[&str]) -> Harness {
                 name: "一组".into(),
                 radios: vec![a()],
                 talkgroup: Some(g()),
+                ..Default::default()
             }],
             ..Directory::default()
         }),

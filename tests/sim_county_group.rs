@@ -9,6 +9,8 @@
 //! radios on the group count the text (`SimCounters::group_texts_received`). `ctl text`
 //! prints the delivery level and each site's outcome. Every wait has a deadline of seconds.
 
+mod access_support;
+
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -72,6 +74,7 @@ relay = false
             "[[radio]]\nid = \"{dial}\"\nname = \"队员{k}\"\nteam = \"rescue\"\n"
         ));
     }
+    text.push_str(&access_support::access_toml());
     Config::parse(&text).expect("test config parses")
 }
 
@@ -137,6 +140,7 @@ async fn a_group_text_reaches_every_site_with_the_relay_off_and_ctl_shows_each()
             talkgroup: group_air,
             site: *site,
             alias: None,
+            reply: None,
         })
         .collect();
     sim_config.talkgroups = vec![group_air];
@@ -177,9 +181,18 @@ async fn a_group_text_reaches_every_site_with_the_relay_off_and_ctl_shows_each()
 
     // `ctl text` to the group waits for the outcome and prints each site's.
     let server = format!("http://{}", running.api);
-    let args = Cli::try_parse_from(["ctl", "--server", &server, "text", GROUP, "全体集合"])
-        .expect("arguments parse")
-        .ctl;
+    let args = Cli::try_parse_from([
+        "ctl",
+        "--server",
+        &server,
+        "--token",
+        access_support::TOKEN,
+        "text",
+        GROUP,
+        "全体集合",
+    ])
+    .expect("arguments parse")
+    .ctl;
     let mut out = Shared::default();
     let r = tokio::time::timeout(WAIT, ctl::execute(args, &mut out))
         .await
@@ -190,8 +203,9 @@ async fn a_group_text_reaches_every_site_with_the_relay_off_and_ctl_shows_each()
     let n = lines.len();
     assert!(n > 3, "{text}");
     assert!(
-        lines[n - 4]
-            .ends_with("succeeded, transmitted on all 3 sites (no acknowledgement is possible)"),
+        lines[n - 4].ends_with(
+            "succeeded, transmitted on all 3 sites (no acknowledgement is possible) (asked by tester)"
+        ),
         "{text}"
     );
     for (k, (_, display, _)) in SITES.iter().enumerate() {

@@ -190,6 +190,7 @@ fn one_radio_site(dialect: Dialect, out_of_coverage: bool) -> SimSite {
         longitude: 113.3,
         alias: String::new(),
         out_of_coverage,
+        reply: None,
     };
     SimSite::new(spec, vec![radio], 5)
 }
@@ -350,4 +351,76 @@ fn a_group_text_is_counted_by_the_radios_on_the_group() {
     }
     assert_eq!(site.counters().group_texts_received, 1);
     assert_eq!(site.counters().texts_received, 0);
+}
+
+#[test]
+fn users_answer_a_call_out_once_whether_by_group_or_by_their_own_text() {
+    use trunkgate::dispatch::TalkgroupId;
+    use trunkgate::sim::SimReply;
+    let dialect = Dialect::Pdt;
+    let spec = SiteSpec {
+        name: "s1".into(),
+        colour_code: 3,
+        dialect,
+        dispatcher: GW,
+        talkgroups: vec![0x10_0001],
+        rate: 0.0001,
+        burst_ms: 60,
+    };
+    let radio = |id: u32, reply: Option<SimReply>| RadioSpec {
+        id,
+        talkgroup: 0x10_0001,
+        latitude: 23.1,
+        longitude: 113.3,
+        alias: String::new(),
+        out_of_coverage: false,
+        reply,
+    };
+    let answers = SimReply {
+        status: 2,
+        delay_ms: 3_000,
+    };
+    let mut site = SimSite::new(
+        spec,
+        vec![radio(0x10_0065, Some(answers)), radio(0x10_0066, None)],
+        5,
+    );
+    let _ = run(&mut site, 0, 3_000);
+    let send = |site: &mut SimSite, m: &AirMessage, at: u64| {
+        let bursts = egress::encode(3, dialect, AirProfile::Pdt, m, GW).unwrap();
+        for t in egress::to_transmits(&"s1".into(), &bursts) {
+            site.receive(at, &received(&t));
+        }
+    };
+    let statuses = |bursts: &[Transmit]| -> Vec<(RadioId, u16)> {
+        ingest(bursts)
+            .0
+            .into_iter()
+            .filter_map(|e| match e {
+                AirEvent::Status { source, status, .. } => Some((source, status)),
+                _ => None,
+            })
+            .collect()
+    };
+    // The group alert: the answering user replies "on my way" 3 s later; the other never.
+    let group = AirMessage::Text {
+        to: Addressee::Talkgroup(TalkgroupId::new(0x10_0001).unwrap()),
+        text: "山洪预警".into(),
+    };
+    send(&mut site, &group, 4_000);
+    let back = run(&mut site, 4_000, 6_900);
+    assert!(statuses(&back).is_empty(), "not before its delay");
+    let back = run(&mut site, 6_920, 9_000);
+    assert_eq!(statuses(&back), vec![(RadioId::new(0x10_0065).unwrap(), 2)]);
+    assert_eq!(site.counters().replies, 1);
+    assert_eq!(site.counters().group_received, 1);
+    // The individual follow-up soon after is acknowledged, not answered a second time.
+    let own = AirMessage::Text {
+        to: Addressee::Radio(RadioId::new(0x10_0065).unwrap()),
+        text: "山洪预警".into(),
+    };
+    send(&mut site, &own, 10_000);
+    let back = run(&mut site, 10_000, 20_000);
+    assert!(statuses(&back).is_empty());
+    assert_eq!(site.counters().replies, 1);
 }

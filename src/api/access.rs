@@ -206,6 +206,23 @@ pub const METHODS: &[(&str, Role)] = &[
         "/trunkgate.v1.AuditService/ListAuditEntries",
         Role::Supervisor,
     ),
+    // Call-outs: dispatchers start and cancel them, everyone may follow them.
+    (
+        "/trunkgate.v1.CalloutService/StartCallout",
+        Role::Dispatcher,
+    ),
+    (
+        "/trunkgate.v1.CalloutService/CancelCallout",
+        Role::Dispatcher,
+    ),
+    ("/trunkgate.v1.CalloutService/GetCallout", Role::Viewer),
+    ("/trunkgate.v1.CalloutService/ListCallouts", Role::Viewer),
+    // Teams managed through the API: admins change them, everyone reads them.
+    ("/trunkgate.v1.TeamService/GetTeam", Role::Viewer),
+    ("/trunkgate.v1.TeamService/ListTeams", Role::Viewer),
+    ("/trunkgate.v1.TeamService/CreateTeam", Role::Admin),
+    ("/trunkgate.v1.TeamService/UpdateTeam", Role::Admin),
+    ("/trunkgate.v1.TeamService/DeleteTeam", Role::Admin),
 ];
 
 /// Methods above the viewer role that only read: they need their role but do not draw from

@@ -61,9 +61,9 @@ impl<B: Backend> Api<B> {
         let command = Command::DecideApproval { operation, approve };
         match self.run(String::new(), who, command).await? {
             Reply::Operation(op) => Ok(Response::new(self.named(convert::operation(&op)).await?)),
-            Reply::Alarm { .. } | Reply::Message(_) => Err(Status::internal(
-                "the core answered an approval with another resource",
-            )),
+            Reply::Alarm { .. } | Reply::Message(_) | Reply::Callout(_) | Reply::Team(_) => Err(
+                Status::internal("the core answered an approval with another resource"),
+            ),
         }
     }
 }

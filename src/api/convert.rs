@@ -544,6 +544,26 @@ pub fn team(t: &Team) -> pb::Team {
         display_name: t.name.clone(),
         radios: t.radios.iter().map(|r| radio_name(*r)).collect(),
         talkgroup: s_or_empty(t.talkgroup, talkgroup_name),
+        level: t
+            .level
+            .map_or(0, |l| crate::api::callout::team_level(l) as i32),
+        members: t
+            .radios
+            .iter()
+            .map(|r| pb::team::Member {
+                radio: radio_name(*r),
+                role: crate::api::callout::team_role(t.role_of(*r)) as i32,
+            })
+            .collect(),
+        backup_teams: t.backups.iter().map(|k| team_name(k)).collect(),
+        home: t.home.map(|h| pb::team::Home {
+            latitude: h.latitude,
+            longitude: h.longitude,
+        }),
+        configured: true,
+        etag: String::new(),
+        create_time: None,
+        update_time: None,
     }
 }
 
@@ -1294,6 +1314,21 @@ pub fn event(cursor: Cursor, e: &Event) -> pb::Event {
             operation: operation_name(*operation),
         }),
         EventKind::AuditRecorded { entry } => P::AuditRecorded(audit_entry(cursor, e.at, entry)),
+        k @ (EventKind::CalloutStarted { .. }
+        | EventKind::CalloutGroupQueued { .. }
+        | EventKind::CalloutMemberUpdated { .. }
+        | EventKind::CalloutReplied { .. }
+        | EventKind::CalloutEscalated { .. }
+        | EventKind::CalloutFinished { .. }) => match super::callout::event_payload(k) {
+            Some(p) => p,
+            None => P::GatewayRestarted(pb::GatewayRestarted {}),
+        },
+        k @ (EventKind::TeamCreated { .. }
+        | EventKind::TeamUpdated { .. }
+        | EventKind::TeamDeleted { .. }) => match super::teams::event_payload(k) {
+            Some(p) => p,
+            None => P::GatewayRestarted(pb::GatewayRestarted {}),
+        },
         EventKind::GatewayRestarted => P::GatewayRestarted(pb::GatewayRestarted {}),
         EventKind::ConfigChanged { config } => P::ConfigChanged(pb::ConfigChanged {
             answer_timeout: Some(duration_ms(config.answer_timeout_ms)),

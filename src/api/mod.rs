@@ -52,6 +52,7 @@
 pub mod access;
 pub mod audit;
 pub mod backend;
+pub mod callout;
 pub mod conn;
 pub mod convert;
 mod event_server;
@@ -61,6 +62,7 @@ pub mod requests;
 pub mod service;
 pub mod status;
 pub mod status_service;
+pub mod teams;
 pub mod tls;
 pub mod watch;
 
@@ -90,7 +92,7 @@ pub mod pb {
 }
 
 /// The gRPC service names health reports on (besides "" for the whole server).
-pub const SERVICE_NAMES: [&str; 12] = [
+pub const SERVICE_NAMES: [&str; 14] = [
     pb::radio_service_server::SERVICE_NAME,
     pb::talkgroup_service_server::SERVICE_NAME,
     pb::directory_service_server::SERVICE_NAME,
@@ -103,6 +105,8 @@ pub const SERVICE_NAMES: [&str; 12] = [
     pb::gateway_service_server::SERVICE_NAME,
     pb::approval_service_server::SERVICE_NAME,
     pb::audit_service_server::SERVICE_NAME,
+    pb::callout_service_server::SERVICE_NAME,
+    pb::team_service_server::SERVICE_NAME,
 ];
 
 /// API settings.
@@ -380,6 +384,10 @@ pub async fn serve<B: Backend>(
         .add_service(pb::audit_service_server::AuditServiceServer::new(
             api.clone(),
         ))
+        .add_service(pb::callout_service_server::CalloutServiceServer::new(
+            api.clone(),
+        ))
+        .add_service(pb::team_service_server::TeamServiceServer::new(api.clone()))
         .add_service(event_server::EventServiceServer::new(api));
     let server = router.serve_with_incoming_shutdown(incoming, signal);
     let grace = config.grace;

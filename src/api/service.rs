@@ -57,7 +57,7 @@ impl<B> Clone for Api<B> {
 /// the debug log: a non-UTF-8 binary note is ignored; one longer than
 /// [`convert::MAX_KEY_LEN`] bytes or with control characters is INVALID_ARGUMENT naming
 /// `operator`.
-fn operator<T>(req: &Request<T>) -> Result<Option<String>, Status> {
+pub(crate) fn operator<T>(req: &Request<T>) -> Result<Option<String>, Status> {
     let Some(identity) = req.extensions().get::<super::access::Identity>() else {
         return Err(Status::unauthenticated("no authenticated identity"));
     };
@@ -166,9 +166,9 @@ impl<B: Backend> Api<B> {
     ) -> Result<Response<pb::Operation>, Status> {
         match self.run(request_id, caller, command).await? {
             Reply::Operation(op) => Ok(Response::new(self.named(convert::operation(&op)).await?)),
-            Reply::Alarm { .. } | Reply::Message(_) => Err(Status::internal(
-                "the core answered a command with another resource",
-            )),
+            Reply::Alarm { .. } | Reply::Message(_) | Reply::Callout(_) | Reply::Team(_) => Err(
+                Status::internal("the core answered a command with another resource"),
+            ),
         }
     }
 
@@ -243,9 +243,9 @@ impl<B: Backend> Api<B> {
                     .await
                     .map(Response::new)
             }
-            Reply::Operation(_) | Reply::Alarm { .. } => Err(Status::internal(
-                "the core answered a message command with another resource",
-            )),
+            Reply::Operation(_) | Reply::Alarm { .. } | Reply::Callout(_) | Reply::Team(_) => Err(
+                Status::internal("the core answered a message command with another resource"),
+            ),
         }
     }
 
@@ -267,9 +267,9 @@ impl<B: Backend> Api<B> {
                     operation,
                 }))
             }
-            Reply::Operation(_) | Reply::Message(_) => Err(Status::internal(
-                "the core answered an alarm command with another resource",
-            )),
+            Reply::Operation(_) | Reply::Message(_) | Reply::Callout(_) | Reply::Team(_) => Err(
+                Status::internal("the core answered an alarm command with another resource"),
+            ),
         }
     }
 }

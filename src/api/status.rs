@@ -285,6 +285,43 @@ impl From<DispatchError> for Status {
                 message,
                 &[("name", format!("operations/{}", operation.0))],
             ),
+            DispatchError::UnknownTeam(t) => not_found("TEAM_NOT_FOUND", &format!("teams/{t}")),
+            DispatchError::UnknownCallout(c) => {
+                not_found("CALLOUT_NOT_FOUND", &format!("callouts/{}", c.0))
+            }
+            DispatchError::CalloutFinished { callout, state } => status(
+                Code::FailedPrecondition,
+                "CALLOUT_FINISHED",
+                message,
+                &[
+                    ("name", format!("callouts/{}", callout.0)),
+                    ("state", format!("{state:?}").to_uppercase()),
+                ],
+            ),
+            DispatchError::TeamConfigured(t) => status(
+                Code::FailedPrecondition,
+                "TEAM_CONFIGURED",
+                message,
+                &[("name", format!("teams/{t}"))],
+            ),
+            DispatchError::TeamExists(t) => status(
+                Code::AlreadyExists,
+                "TEAM_EXISTS",
+                message,
+                &[("name", format!("teams/{t}"))],
+            ),
+            DispatchError::EtagMismatch { team, current } => status(
+                Code::Aborted,
+                "ETAG_MISMATCH",
+                message,
+                &[("name", format!("teams/{team}")), ("etag", current)],
+            ),
+            DispatchError::TooManyCallouts { limit } => status(
+                Code::ResourceExhausted,
+                "TOO_MANY_CALLOUTS",
+                message,
+                &[("limit", limit.to_string())],
+            ),
             DispatchError::InvalidArgument { field, reason } => invalid_argument(field, reason),
         }
     }

@@ -310,7 +310,21 @@ impl Context {
             | EventKind::ConfigChanged { .. }
             | EventKind::AuditRecorded { .. }
             | EventKind::InputsLost { .. }
-            | EventKind::JournalRecovered { .. } => {}
+            | EventKind::JournalRecovered { .. }
+            | EventKind::CalloutStarted { .. }
+            | EventKind::CalloutGroupQueued { .. }
+            | EventKind::CalloutEscalated { .. }
+            | EventKind::CalloutFinished { .. }
+            | EventKind::TeamCreated { .. }
+            | EventKind::TeamUpdated { .. }
+            | EventKind::TeamDeleted { .. } => {}
+            EventKind::CalloutMemberUpdated { member, .. } => {
+                s.radio(member.radio);
+                if let Some(site) = &member.site {
+                    s.site(site);
+                }
+            }
+            EventKind::CalloutReplied { radio, .. } => s.radio(*radio),
             EventKind::SiteAdded { site } | EventKind::SiteLinkChanged { site, .. } => s.site(site),
             EventKind::RadioHeard { radio, site, .. }
             | EventKind::RadioRegistered { radio, site } => {

@@ -545,6 +545,15 @@ pub struct TeamConfig {
     /// The team's talkgroup (dial number or air address).
     #[serde(default)]
     pub talkgroup: Option<IdOrNumber>,
+    /// Organisation level: county, township, village, professional or volunteer.
+    #[serde(default)]
+    pub level: Option<crate::dispatch::TeamLevel>,
+    /// Names of the `[[team]]`s a call-out calls next when this team does not answer.
+    #[serde(default)]
+    pub backups: Vec<String>,
+    /// Where the team is based: `[latitude, longitude]` in degrees.
+    #[serde(default)]
+    pub home: Option<[f64; 2]>,
 }
 
 /// `[[radio]]`
@@ -558,6 +567,9 @@ pub struct RadioConfig {
     /// Team it belongs to.
     #[serde(default)]
     pub team: Option<String>,
+    /// Its role in the team: `leader` or `member` (the default).
+    #[serde(default)]
+    pub role: Option<crate::dispatch::TeamRole>,
 }
 
 /// `[[talkgroup]]`
@@ -1640,6 +1652,39 @@ team = "rescu"
              add a [[talkgroup]] with this id, or correct it\n\
              t.toml:24:8: [[radio]] \"r\": team \"rescu\" is not a [[team]] name: add the team or \
              correct the name\n"
+        );
+    }
+
+    #[test]
+    fn team_backups_homes_and_roles_are_checked() {
+        let extra = r#"[[team]]
+name = "rescue"
+display_name = "R"
+level = "township"
+backups = ["rescue", "nobody", "other", "other"]
+home = [95.0, 111.0]
+[[team]]
+name = "other"
+display_name = "O"
+level = "volunteer"
+home = [27.7, 111.4]
+[[radio]]
+id = "57120200"
+name = "r"
+role = "leader"
+"#;
+        assert_eq!(
+            report(extra),
+            "t.toml:13:12: [[team]] \"rescue\": backup \"rescue\" is the team itself: name \
+             another team\n\
+             t.toml:13:22: [[team]] \"rescue\": backup \"nobody\" is not a [[team]] name: add \
+             the team or correct the name\n\
+             t.toml:13:41: [[team]] \"rescue\": backup \"other\" is listed twice: list each \
+             backup team once\n\
+             t.toml:14:8: [[team]] \"rescue\": home [95, 111] is not a position: write \
+             [latitude, longitude] in degrees, latitude -90..=90, longitude -180..=180\n\
+             t.toml:23:8: [[radio]] \"r\": role is set but the radio has no team: add team = \
+             \"...\" or remove the role\n"
         );
     }
 

@@ -52,6 +52,9 @@
 //! - `status` without arguments (or `gateway`) prints the gateway itself on one screen
 //!   (`GatewayService.GetStatus`): links, journal, watchers, queues per site and slot
 //!   (`ctl/status.rs`); `status RECIPIENT N` sends a status message.
+//! - `callout start|show|list|cancel|export` (in `ctl/callout.rs`): start a call-out and follow
+//!   it in a live per-member table until it ends, and export its results as CSV or JSON
+//!   (docs/callouts.md §4).
 //! - Errors are one plain sentence on standard error, and the exit status says what kind
 //!   ([`exit`], also in `ctl --help`).
 //! - Every call carries a bearer token (`--token`, `$TRUNKGATE_TOKEN`, `--token-file`,
@@ -78,6 +81,8 @@ use unicode_width::UnicodeWidthStr;
 
 use crate::api::pb;
 use crate::api::service::{OPERATOR_METADATA, OPERATOR_METADATA_BIN};
+
+mod callout;
 use crate::dispatch::{DialNumber, IdKind};
 
 mod outcome;
@@ -454,6 +459,9 @@ pub enum CtlCommand {
         /// Message: its number or messages/N.
         message: String,
     },
+    /// Call-outs: start one and follow it live, show, list, cancel, export.
+    #[command(subcommand)]
+    Callout(callout::CalloutCommand),
 }
 
 // ---- outcomes and errors -------------------------------------------------------------------
@@ -1955,6 +1963,7 @@ pub async fn execute(args: CtlArgs, out: &mut (dyn Write + Send)) -> Result<Outc
             out.write_all(messages_table(&[m], &names, &clock, 0).as_bytes())?;
             return Ok(Outcome::Done);
         }
+        CtlCommand::Callout(cmd) => return callout::run(&c, &names, &clock, cmd, out).await,
         CtlCommand::MarkHandled { message } => {
             let mut client =
                 pb::message_service_client::MessageServiceClient::new(c.channel.clone());

@@ -4,9 +4,35 @@
 use std::net::SocketAddr;
 
 use super::config::{Config, HomebrewMasterConfig, IdOrNumber, SimConfig as SimSection};
+use crate::dispatch::TeamRole;
 use crate::dispatch::{RadioId, TalkgroupId};
-use crate::sim::{SimConfig, SimRadioConfig, SimSiteConfig};
+use crate::sim::{SimConfig, SimRadioConfig, SimReply, SimSiteConfig};
 use crate::wire::Dialect;
+
+/// Status numbers the demo's radios answer call-outs with (docs/callouts.md): received,
+/// on my way, unavailable.
+pub const DEMO_RECEIVED: u16 = 1;
+/// See [`DEMO_RECEIVED`].
+pub const DEMO_ON_MY_WAY: u16 = 2;
+/// See [`DEMO_RECEIVED`].
+pub const DEMO_UNAVAILABLE: u16 = 9;
+
+/// How the `i`th configured radio's user answers a call-out in the demo, so the whole
+/// lifecycle shows: leaders answer "on my way" within seconds; of the members, by their place
+/// in the file, some answer quickly, some late (after 40 s), one in five declines
+/// ("unavailable") and one in six never answers.
+pub fn demo_reply(i: usize, role: Option<TeamRole>) -> Option<SimReply> {
+    let reply = |status, delay_ms| Some(SimReply { status, delay_ms });
+    if role == Some(TeamRole::Leader) {
+        return reply(DEMO_ON_MY_WAY, 3_000 + (i as u64 % 3) * 1_000);
+    }
+    match i % 30 {
+        k if k % 6 == 5 => None,
+        k if k % 5 == 4 => reply(DEMO_UNAVAILABLE, 8_000),
+        k if k % 4 == 3 => reply(DEMO_ON_MY_WAY, 40_000 + (k as u64) * 500),
+        k => reply(DEMO_RECEIVED, 4_000 + (k as u64 % 7) * 1_000),
+    }
+}
 
 /// The simulated network of `config`: one peer per configured master peer, the configured
 /// radios spread over the sites by team (a team's radios share a site and start on the team's
@@ -63,6 +89,7 @@ pub fn sim_config(
             talkgroup,
             site: team.unwrap_or(i) % sites.len(),
             alias: Some(r.name.clone()),
+            reply: team.and_then(|_| demo_reply(i, r.role)),
         });
     }
     let mut out = SimConfig::new(addr, sites);

@@ -194,6 +194,8 @@ pub struct DriverStats {
     pub commit_seconds: super::metrics::Histogram,
     /// Operations by kind and outcome, counted as their events are journaled.
     pub operations: super::metrics::OperationCounts,
+    /// Call-outs by state, recounted when a call-out event is journaled.
+    pub callouts: super::metrics::CalloutCounts,
     /// Turns of the driver loop: it advances at least every `tick` while the driver is
     /// alive (the systemd watchdog is fed only while it does).
     pub turns: AtomicU64,
@@ -376,6 +378,8 @@ fn count_operation(core: &Core, counts: &super::metrics::OperationCounts, event:
         K::OperationTimedOut { operation, .. } => (*operation, Outcome::TimedOut),
         K::OperationFailed { operation, .. } => (*operation, Outcome::Failed),
         K::OperationCancelled { operation, .. } => (*operation, Outcome::Cancelled),
+        K::OperationRejected { operation, .. } => (*operation, Outcome::Rejected),
+        K::OperationExpired { operation } => (*operation, Outcome::Expired),
         _ => return,
     };
     // The core applied the event before it was journaled, so the operation is there.
@@ -680,6 +684,10 @@ const DROP_QUIET: Duration = Duration::from_secs(5);
 
 impl<J: Journal> Driver<J> {
     fn run(mut self, rx: Receiver<DriverRequest>) {
+        // The call-outs the journal brought back, counted before the first event.
+        self.stats
+            .callouts
+            .store(self.core.callouts(None).map(|c| c.state));
         let mut outputs = Vec::new();
         let mut next_token = 0u64;
         let mut pending: Vec<(u64, ReplySender)> = Vec::new();
@@ -957,8 +965,20 @@ impl<J: Journal> Driver<J> {
             .collect();
         self.stats.events.fetch_add(range.len(), Ordering::Relaxed);
         self.stats.commits.fetch_add(1, Ordering::Relaxed);
+        let mut callouts_changed = false;
         for e in &published {
             count_operation(&self.core, &self.stats.operations, &e.event);
+            callouts_changed |= matches!(
+                e.event.kind,
+                dispatch::EventKind::CalloutStarted { .. }
+                    | dispatch::EventKind::CalloutEscalated { .. }
+                    | dispatch::EventKind::CalloutFinished { .. }
+            );
+        }
+        if callouts_changed {
+            self.stats
+                .callouts
+                .store(self.core.callouts(None).map(|c| c.state));
         }
         self.hub.publish(&published);
         self.since_snapshot += range.len();

@@ -152,12 +152,17 @@ pub fn directory(config: &Config) -> anyhow::Result<Directory> {
     }
     for team in &config.teams {
         let mut radios = Vec::new();
+        let mut leaders = Vec::new();
         for r in config
             .radios
             .iter()
             .filter(|r| r.team.as_deref() == Some(&team.name))
         {
-            radios.push(radio(&r.id)?);
+            let id = radio(&r.id)?;
+            radios.push(id);
+            if r.role == Some(dispatch::TeamRole::Leader) {
+                leaders.push(id);
+            }
         }
         let talkgroup = team.talkgroup.as_ref().map(talkgroup).transpose()?;
         dir.teams.push(DirectoryTeam {
@@ -165,6 +170,13 @@ pub fn directory(config: &Config) -> anyhow::Result<Directory> {
             name: team.display_name.clone(),
             radios,
             talkgroup,
+            level: team.level,
+            leaders,
+            backups: team.backups.clone(),
+            home: team.home.map(|[latitude, longitude]| dispatch::GeoPoint {
+                latitude,
+                longitude,
+            }),
         });
     }
     Ok(dir)
@@ -669,8 +681,10 @@ pub async fn start(
             .collect(),
         tx_dropped: Arc::clone(&tx_dropped),
         started: std::time::SystemTime::now(),
-        // Call-outs by state: pending until the core has call-outs (docs/metrics.md).
-        callouts: None,
+        callouts: Some({
+            let driver = driver.clone();
+            Arc::new(move || driver.stats().callouts.snapshot())
+        }),
     };
     let mut metrics_addr = None;
     if let Some(addr) = options.metrics.or(config.metrics.listen) {

@@ -122,6 +122,7 @@ impl AuditEntry {
         entry.operation = match result {
             Ok(Reply::Operation(op)) => Some(op.id),
             Ok(Reply::Alarm { operation, .. }) => operation.as_ref().map(|o| o.id),
+            Ok(Reply::Callout(_)) | Ok(Reply::Team(_)) => None,
             Ok(Reply::Message(_)) | Err(_) => match &request.command {
                 Command::CancelOperation { operation }
                 | Command::DecideApproval { operation, .. } => Some(*operation),
@@ -176,6 +177,16 @@ fn command_action(command: &Command) -> (&'static str, String) {
             },
             format!("operations/{}", operation.0),
         ),
+        Command::StartCallout(spec) => {
+            let mut targets: Vec<String> =
+                spec.teams.iter().map(|t| format!("teams/{t}")).collect();
+            targets.extend(spec.radios.iter().map(|r| format!("radios/{r}")));
+            ("start_callout", targets.join(" "))
+        }
+        Command::CancelCallout { callout } => ("cancel_callout", format!("callouts/{}", callout.0)),
+        Command::CreateTeam(spec) => ("create_team", format!("teams/{}", spec.key)),
+        Command::UpdateTeam { spec, .. } => ("update_team", format!("teams/{}", spec.key)),
+        Command::DeleteTeam { key, .. } => ("delete_team", format!("teams/{key}")),
     }
 }
 

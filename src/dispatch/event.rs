@@ -8,8 +8,10 @@
 use serde::{Deserialize, Serialize};
 
 use super::audit::AuditEntry;
+use super::callout::{Callout, CalloutReply, CalloutState, Member as CalloutMember};
 use super::ids::{
-    AlarmId, CallId, MessageId, OperationId, RadioId, SiteId, TalkgroupId, TeamId, Timestamp,
+    AlarmId, CallId, CalloutId, MessageId, OperationId, RadioId, SiteId, TalkgroupId, TeamId,
+    Timestamp,
 };
 use super::model::ApprovalDecision;
 use super::model::{
@@ -251,6 +253,60 @@ pub enum EventKind {
     OperationExpired { operation: OperationId },
     /// An audit entry (who, from where, what, why, how it came out); changes no state.
     AuditRecorded { entry: Box<AuditEntry> },
+    /// A call-out started: its members as enlisted (queued, or not reachable and why).
+    CalloutStarted { callout: Box<Callout> },
+    /// A call-out's group-addressed transmission to `team` was queued as `operation`.
+    CalloutGroupQueued {
+        callout: CalloutId,
+        team: String,
+        talkgroup: TalkgroupId,
+        operation: OperationId,
+    },
+    /// One member of a call-out changed (state, transmissions, times, reply): the member
+    /// after the change.
+    CalloutMemberUpdated {
+        callout: CalloutId,
+        member: Box<CalloutMember>,
+    },
+    /// A reply from `radio` (message `message`) counted for these running call-outs.
+    CalloutReplied {
+        radio: RadioId,
+        message: MessageId,
+        reply: CalloutReply,
+        callouts: Vec<CalloutId>,
+    },
+    /// A call-out called its backup `teams`, enlisting `members`.
+    CalloutEscalated {
+        callout: CalloutId,
+        teams: Vec<String>,
+        members: Vec<CalloutMember>,
+    },
+    /// A call-out finished: satisfied, expired or cancelled (by `operator`).
+    CalloutFinished {
+        callout: CalloutId,
+        state: CalloutState,
+        #[serde(default)]
+        operator: Option<String>,
+    },
+    /// A team was created through the API by `operator`.
+    TeamCreated {
+        team: Box<Team>,
+        #[serde(default)]
+        operator: Option<String>,
+    },
+    /// A managed team was replaced by `operator`; it is now at `revision`.
+    TeamUpdated {
+        team: Box<Team>,
+        revision: u64,
+        #[serde(default)]
+        operator: Option<String>,
+    },
+    /// A managed team was deleted by `operator`.
+    TeamDeleted {
+        key: String,
+        #[serde(default)]
+        operator: Option<String>,
+    },
     /// The gateway restarted; what follows is recovery.
     GatewayRestarted,
     /// The core's limits and timers changed (the configuration file wins at every start).
@@ -333,6 +389,15 @@ impl EventKind {
             EventKind::OperationRejected { .. } => "operation_rejected",
             EventKind::OperationExpired { .. } => "operation_expired",
             EventKind::AuditRecorded { .. } => "audit_recorded",
+            EventKind::CalloutStarted { .. } => "callout_started",
+            EventKind::CalloutGroupQueued { .. } => "callout_group_queued",
+            EventKind::CalloutMemberUpdated { .. } => "callout_member_updated",
+            EventKind::CalloutReplied { .. } => "callout_replied",
+            EventKind::CalloutEscalated { .. } => "callout_escalated",
+            EventKind::CalloutFinished { .. } => "callout_finished",
+            EventKind::TeamCreated { .. } => "team_created",
+            EventKind::TeamUpdated { .. } => "team_updated",
+            EventKind::TeamDeleted { .. } => "team_deleted",
             EventKind::GatewayRestarted => "gateway_restarted",
             EventKind::ConfigChanged { .. } => "config_changed",
             EventKind::InputsLost { .. } => "inputs_lost",
@@ -501,6 +566,10 @@ impl Core {
                         name: d.name.clone(),
                         radios: d.radios.clone(),
                         talkgroup: d.talkgroup,
+                        level: d.level,
+                        leaders: d.leaders.clone(),
+                        backups: d.backups.clone(),
+                        home: d.home,
                     });
                 }
             }
@@ -1068,6 +1137,15 @@ impl Core {
                     cfg.operation_history,
                 );
             }
+            EventKind::CalloutStarted { .. }
+            | EventKind::CalloutGroupQueued { .. }
+            | EventKind::CalloutMemberUpdated { .. }
+            | EventKind::CalloutReplied { .. }
+            | EventKind::CalloutEscalated { .. }
+            | EventKind::CalloutFinished { .. } => super::callout::apply(st, at, &event.kind),
+            EventKind::TeamCreated { .. }
+            | EventKind::TeamUpdated { .. }
+            | EventKind::TeamDeleted { .. } => super::teams::apply(st, at, &event.kind),
             EventKind::GatewayRestarted
             | EventKind::AuditRecorded { .. }
             | EventKind::DataReceived { .. }

@@ -54,6 +54,7 @@ impl AirEvent {
 impl Core {
     /// Handle one input at time `now`, appending what follows to `out`.
     pub fn handle(&mut self, now: Timestamp, input: Input, out: &mut Vec<Output>) {
+        let start = out.len();
         match input {
             Input::Directory(directory) => {
                 self.emit(now, EventKind::DirectoryLoaded { directory }, out)
@@ -126,6 +127,7 @@ impl Core {
             } => self.aired(now, (operation, attempt), (site, slot), at, out),
         }
         self.timers(now, out);
+        self.callout_step(now, start, out);
         self.pump(now, out);
     }
 
@@ -134,6 +136,7 @@ impl Core {
     /// queued again (an unanswered transmission counts as an attempt) or, if too old or out
     /// of attempts, finished explicitly. Nothing in flight is forgotten.
     pub fn recover(&mut self, now: Timestamp, out: &mut Vec<Output>) {
+        let start = out.len();
         self.emit(now, EventKind::GatewayRestarted, out);
         let up: Vec<SiteId> = self
             .state
@@ -177,6 +180,8 @@ impl Core {
                 self.requeue(now, &op, out);
             }
         }
+        // Call-outs carry on from the state the snapshot and replay left.
+        self.callout_step(now, start, out);
     }
 
     /// The earliest time a [`Input::Tick`] has something to do, if any.
@@ -235,6 +240,9 @@ impl Core {
                 at(o.queued_at.plus_ms(cfg.site_down_wait_ms));
             }
         }
+        if let Some(t) = self.callout_deadline() {
+            at(t);
+        }
         for c in self
             .state
             .active_calls
@@ -249,7 +257,7 @@ impl Core {
         next
     }
 
-    fn emit(&mut self, at: Timestamp, kind: EventKind, out: &mut Vec<Output>) {
+    pub(super) fn emit(&mut self, at: Timestamp, kind: EventKind, out: &mut Vec<Output>) {
         let event = Event { at, kind };
         self.apply(&event);
         out.push(Output::Event(event));
@@ -970,6 +978,13 @@ impl Core {
             Command::DecideApproval { operation, approve } => {
                 self.decide(now, operation, approve, (operator, reason), out)
             }
+            Command::StartCallout(spec) => {
+                self.start_callout(now, *spec, (request_id, operator), out)
+            }
+            Command::CancelCallout { callout } => self.cancel_callout(now, callout, operator, out),
+            Command::CreateTeam(spec) => self.create_team(now, *spec, operator, out),
+            Command::UpdateTeam { spec, etag } => self.update_team(now, *spec, etag, operator, out),
+            Command::DeleteTeam { key, etag } => self.delete_team(now, key, etag, operator, out),
             Command::CancelOperation { operation } => {
                 let op = self
                     .state
@@ -1105,6 +1120,20 @@ impl Core {
         (request_id, operator, reason): (Option<String>, Option<String>, Option<String>),
         out: &mut Vec<Output>,
     ) -> Result<Operation, DispatchError> {
+        let priority = command.priority();
+        self.create_with(now, command, priority, (request_id, operator, reason), out)
+    }
+
+    /// Create and queue an operation with the given queue priority (a call-out's traffic
+    /// goes at [`super::Priority::Callout`] whatever its service).
+    pub(super) fn create_with(
+        &mut self,
+        now: Timestamp,
+        command: OtaCommand,
+        priority: super::Priority,
+        (request_id, operator, reason): (Option<String>, Option<String>, Option<String>),
+        out: &mut Vec<Output>,
+    ) -> Result<Operation, DispatchError> {
         let site = match &command {
             // An alarm acknowledgement goes where the radio is now, else where it alarmed.
             OtaCommand::AcknowledgeEmergency { radio, alarm, .. } => {
@@ -1158,7 +1187,6 @@ impl Core {
                 service: command.service(),
             });
         }
-        let priority = command.priority();
         let active = self.state.active_operations.len();
         if priority != super::Priority::Emergency && active >= self.config.max_active_operations {
             return Err(DispatchError::TooManyOperations {

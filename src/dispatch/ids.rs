@@ -428,6 +428,11 @@ seq_id!(
     MessageId,
     "msg-"
 );
+seq_id!(
+    /// A call-out (a request to alert teams and collect their answers), assigned by the core.
+    CalloutId,
+    "callout-"
+);
 
 /// A team (救援队) from the configured directory, by its index there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

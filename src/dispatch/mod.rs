@@ -28,6 +28,10 @@
 //! - Time is [`Timestamp`] (Unix milliseconds from the driver), so events and snapshots
 //!   serialize.
 //!
+//! - Call-outs ([`callout`]) and teams managed through the API ([`teams`]) are core state of
+//!   the same kind: their own events, folded by `apply`, in the snapshot; a call-out sends
+//!   through ordinary operations at [`Priority::Callout`] (docs/callouts.md).
+//!
 //! Queries (`radios`, `calls`, `alarms`, `operations`, `positions`, ...) are read-only and
 //! paginated by key (see [`Page`]).
 
@@ -36,6 +40,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use serde::{Deserialize, Serialize};
 
 pub mod audit;
+pub mod callout;
 pub mod egress;
 mod event;
 mod handle;
@@ -43,26 +48,32 @@ pub mod ids;
 pub mod ingest;
 pub mod model;
 mod query;
+pub mod teams;
 
 pub use audit::AuditEntry;
+pub use callout::{
+    AnswerPolicy, Callout, CalloutMessage, CalloutReply, CalloutSpec, CalloutState, Escalation,
+    Member as CalloutMember, MemberState, NotReachable,
+};
 pub use event::{Event, EventKind, LossReason};
 pub use ids::{
-    AlarmId, CallId, DialNumber, IdError, IdKind, MessageId, OperationId, RadioId, SiteId,
-    TalkgroupId, TeamId, Timestamp,
+    AlarmId, CallId, CalloutId, DialNumber, IdError, IdKind, MessageId, OperationId, RadioId,
+    SiteId, TalkgroupId, TeamId, Timestamp,
 };
 pub use model::{
     Addressee, AirProfile, Alarm, AlarmState, Approval, ApprovalDecision, Authorization, Call,
     CallEndReason, Capabilities, DeliveryLevel, DeliveryState, Direction, Directory,
-    DirectoryRadio, DirectorySite, DirectoryTalkgroup, DirectoryTeam, FailReason, LocationPoll,
-    Mark, Message, MessageBody, MessageMark, Operation, OperationResult, OperationState,
-    OtaCommand, Periodic, PollOutcome, Position, PositionReport, PositionSource, Presence,
-    Priority, Radio, RadioControl, Refusal, Service, Site, SiteAir, SiteDelivery, Talkgroup, Team,
-    Track,
+    DirectoryRadio, DirectorySite, DirectoryTalkgroup, DirectoryTeam, FailReason, GeoPoint,
+    LocationPoll, Mark, Message, MessageBody, MessageMark, Operation, OperationResult,
+    OperationState, OtaCommand, Periodic, PollOutcome, Position, PositionReport, PositionSource,
+    Presence, Priority, Radio, RadioControl, Refusal, Service, Site, SiteAir, SiteDelivery,
+    Talkgroup, Team, TeamLevel, TeamRole, Track,
 };
 pub use query::{
     AlarmFilter, CallFilter, ListPage, MAX_SCAN, MessageFilter, Page, RadioFilter, RadioView,
     ResolveError, Walk,
 };
+pub use teams::{ManagedTeam, TeamSpec};
 
 use crate::link::Slot;
 
@@ -286,6 +297,17 @@ pub enum Command {
         operation: OperationId,
         approve: bool,
     },
+    /// Start a call-out; answered with the call-out (the existing one for a repeated
+    /// `request_id`).
+    StartCallout(Box<CalloutSpec>),
+    /// Cancel a running call-out; answered with the call-out.
+    CancelCallout { callout: CalloutId },
+    /// Create a managed team; answered with it.
+    CreateTeam(Box<TeamSpec>),
+    /// Replace a managed team whose etag is `etag` (empty: any); answered with it.
+    UpdateTeam { spec: Box<TeamSpec>, etag: String },
+    /// Delete a managed team whose etag is `etag` (empty: any); answered with it as it was.
+    DeleteTeam { key: String, etag: String },
 }
 
 /// The successful answer to a command.
@@ -300,6 +322,10 @@ pub enum Reply {
     },
     /// The message after the change.
     Message(Box<Message>),
+    /// The call-out (new, after the change, or the existing one for a repeated request).
+    Callout(Box<Callout>),
+    /// A managed team.
+    Team(Box<ManagedTeam>),
 }
 
 /// A command leaving for the air, in domain terms; egress encodes it for the site's profile.
@@ -479,6 +505,31 @@ pub enum DispatchError {
     /// The approval window passed; the operation expired (and was finished as expired).
     #[error("the approval window of operation {operation} has passed; it expired")]
     ApprovalExpired { operation: OperationId },
+    /// No such team.
+    #[error("unknown team {0:?}")]
+    UnknownTeam(String),
+    /// No such call-out (or it aged out of the history).
+    #[error("unknown call-out {0}")]
+    UnknownCallout(CalloutId),
+    /// The call-out has already finished.
+    #[error("call-out {callout} already finished ({state:?})")]
+    CalloutFinished {
+        callout: CalloutId,
+        state: CalloutState,
+    },
+    /// The team is defined in the configuration: read-only through the API, and its name
+    /// cannot be taken.
+    #[error("team {0:?} is defined in the configuration file: change it there")]
+    TeamConfigured(String),
+    /// A managed team of that name exists.
+    #[error("team {0:?} already exists")]
+    TeamExists(String),
+    /// The team changed since the version the client read.
+    #[error("team {team:?} changed since it was read (now at etag {current})")]
+    EtagMismatch { team: String, current: String },
+    /// Too many call-outs are running.
+    #[error("too many call-outs running ({limit})")]
+    TooManyCallouts { limit: usize },
     /// An argument is out of range.
     #[error("invalid {field}: {reason}")]
     InvalidArgument {
@@ -604,6 +655,12 @@ pub struct State {
     next_alarm: u64,
     next_operation: u64,
     next_message: u64,
+    /// Call-outs, running and finished (absent in snapshots written before them).
+    #[serde(default)]
+    callouts: callout::Callouts,
+    /// Teams managed through the API (absent in snapshots written before them).
+    #[serde(default)]
+    managed_teams: teams::ManagedTeams,
 }
 
 /// A serializable copy of the core: config and state.

@@ -211,8 +211,46 @@ pub struct Talkgroup {
     pub sites: Vec<SiteId>,
 }
 
+/// Where a team sits in the emergency organisation (县 / 乡镇 / 村, professional, volunteer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TeamLevel {
+    /// County (县级) team.
+    County,
+    /// Township (乡镇) team.
+    Township,
+    /// Village (村) squad.
+    Village,
+    /// Professional rescue team (专业救援队).
+    Professional,
+    /// Volunteer team (志愿救援队).
+    Volunteer,
+}
+
+/// A member's role in a team.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum TeamRole {
+    /// Leader (队长).
+    Leader,
+    /// Member (队员).
+    #[default]
+    Member,
+}
+
+/// A point on the map: WGS-84 / CGCS2000 degrees, validated finite and in range.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct GeoPoint {
+    /// Latitude, degrees, north positive.
+    pub latitude: f64,
+    /// Longitude, degrees, east positive.
+    pub longitude: f64,
+}
+
 /// A team (救援队), how dispatchers call people out.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Team {
     /// Index in the directory (internal: radios refer to their team by it).
     pub id: TeamId,
@@ -225,9 +263,30 @@ pub struct Team {
     pub radios: Vec<RadioId>,
     /// The team's talkgroup, if it has one.
     pub talkgroup: Option<TalkgroupId>,
+    /// Organisation level, when configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<TeamLevel>,
+    /// Members who lead the team (a subset of `radios`); the others are members.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub leaders: Vec<RadioId>,
+    /// Keys of the teams a call-out calls next when this one does not answer, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub backups: Vec<String>,
+    /// Where the team is based.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub home: Option<GeoPoint>,
 }
 
 impl Team {
+    /// A member's role (leader when listed in `leaders`).
+    pub fn role_of(&self, radio: RadioId) -> TeamRole {
+        if self.leaders.contains(&radio) {
+            TeamRole::Leader
+        } else {
+            TeamRole::Member
+        }
+    }
+
     /// The team's name in the API: its configured key, or its index for a team restored
     /// from a snapshot written before teams had keys (until the directory is loaded again,
     /// which every start does).
@@ -434,6 +493,9 @@ pub enum Priority {
     Emergency,
     /// Stun, revive, kill.
     Control,
+    /// Call-out traffic (alerts and follow-ups of a call-out): after emergencies and
+    /// remote control, ahead of ordinary commands and location polling.
+    Callout,
     /// Radio check, call alert, text, status.
     Normal,
     /// Location polls.
@@ -1041,7 +1103,7 @@ pub struct DirectorySite {
 }
 
 /// A team in the configured directory.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct DirectoryTeam {
     /// The configured short name (`teams/{key}`), e.g. "qingshan": the team's identity,
     /// whatever its place in the file. Journals written before teams had keys have none
@@ -1054,10 +1116,22 @@ pub struct DirectoryTeam {
     pub radios: Vec<RadioId>,
     /// The team's talkgroup.
     pub talkgroup: Option<TalkgroupId>,
+    /// Organisation level.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<TeamLevel>,
+    /// Members who lead it (a subset of `radios`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub leaders: Vec<RadioId>,
+    /// Backup team keys, in the order a call-out calls them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub backups: Vec<String>,
+    /// Where the team is based.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub home: Option<GeoPoint>,
 }
 
 /// The configured directory: names, teams and sites.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Directory {
     /// Named radios.
     pub radios: Vec<DirectoryRadio>,

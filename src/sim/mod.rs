@@ -34,7 +34,10 @@ use crate::wire::Dialect;
 
 mod site;
 
-pub use site::{BURST_MS, MAX_PENDING, MAX_SLOT_QUEUE, RadioSpec, SimCounters, SimSite, SiteSpec};
+pub use site::{
+    BURST_MS, MAX_PENDING, MAX_SLOT_QUEUE, REPLY_QUIET_MS, RadioSpec, SimCounters, SimReply,
+    SimSite, SiteSpec,
+};
 
 /// One simulated site: the Homebrew login it uses and its air parameters.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,6 +63,8 @@ pub struct SimRadioConfig {
     pub site: usize,
     /// Talker alias.
     pub alias: Option<String>,
+    /// How its user answers call-outs; `None` never answers.
+    pub reply: Option<SimReply>,
 }
 
 /// A simulated network.
@@ -136,6 +141,7 @@ impl SimConfig {
                     talkgroup: talkgroups[k % talkgroups.len().max(1)],
                     site: k % n_sites,
                     alias: Some(format!("应急{}号", k + 1)),
+                    reply: None,
                 })
                 .collect()
         } else {
@@ -154,6 +160,7 @@ impl SimConfig {
                     longitude,
                     alias: r.alias.unwrap_or_default(),
                     out_of_coverage,
+                    reply: r.reply,
                 });
             }
         }

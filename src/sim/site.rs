@@ -83,7 +83,25 @@ pub struct RadioSpec {
     pub alias: String,
     /// Out of coverage: never transmits, never answers.
     pub out_of_coverage: bool,
+    /// How the radio's user answers a call-out (a text or status from the dispatcher, to the
+    /// radio or to its talkgroup): `None` never answers.
+    pub reply: Option<SimReply>,
 }
+
+/// A user's answer to a call-out: a status number sent this long after the radio received
+/// the call-out (once per call-out: receptions within [`REPLY_QUIET_MS`] of a reply do not
+/// trigger another).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SimReply {
+    /// The status number (e.g. 1 received, 2 on my way, 9 unavailable in the demo).
+    pub status: u16,
+    /// Milliseconds from reception to the reply.
+    pub delay_ms: u64,
+}
+
+/// After replying, a radio does not reply again to what it receives for this long, ms (one
+/// answer per call-out, whether it heard the group alert, the follow-up or both).
+pub const REPLY_QUIET_MS: u64 = 120_000;
 
 /// How one site behaves.
 #[derive(Debug, Clone, PartialEq)]
@@ -137,6 +155,8 @@ struct Radio {
     stunned: bool,
     killed: bool,
     alarm_seq: u8,
+    /// When the radio last replied to a call-out.
+    replied_at: Option<u64>,
 }
 
 /// Something to do at a time.
@@ -166,6 +186,10 @@ pub struct SimCounters {
     /// Texts to a talkgroup received, counted once per radio of the site on that talkgroup
     /// (in coverage, not stunned or killed).
     pub group_texts_received: u64,
+    /// Group texts and statuses received (each counted once per transmission).
+    pub group_received: u64,
+    /// Replies to call-outs scheduled.
+    pub replies: u64,
 }
 
 /// One simulated site (module doc).
@@ -208,6 +232,7 @@ impl SimSite {
                 stunned: false,
                 killed: false,
                 alarm_seq: 0,
+                replied_at: None,
             })
             .collect();
         let mut site = SimSite {
@@ -633,6 +658,25 @@ impl SimSite {
     }
 
     fn send_status(&mut self, i: usize, status: u16) {
+        let v = self.status_bursts(i, status);
+        self.enqueue(Slot::One, v);
+    }
+
+    /// The user answers a call-out it just received, if it answers at all and has not just
+    /// answered one.
+    fn call_out_received(&mut self, now: u64, i: usize) {
+        let r = &self.radios[i];
+        let Some(reply) = r.spec.reply else { return };
+        if r.stunned || r.replied_at.is_some_and(|t| now < t + REPLY_QUIET_MS) {
+            return;
+        }
+        self.radios[i].replied_at = Some(now);
+        self.counters.replies += 1;
+        let bursts = self.status_bursts(i, reply.status);
+        self.schedule(now + reply.delay_ms, Action::Send(Slot::One, bursts));
+    }
+
+    fn status_bursts(&mut self, i: usize, status: u16) -> Vec<(Burst, FrameMeta)> {
         let h = sdata::status_header(
             self.spec.dispatcher,
             self.radios[i].spec.id,
@@ -650,7 +694,7 @@ impl SimSite {
             DataType::DataHeader,
             &block,
         );
-        self.enqueue(Slot::One, vec![(b, meta)]);
+        vec![(b, meta)]
     }
 
     /// A position report to `to` (the dispatcher when unsolicited): the PDT GPS answer in the
@@ -917,8 +961,14 @@ impl SimSite {
     fn data(&mut self, now: u64, pdu: &DataPdu) {
         let h = pdu.header;
         if h.group {
-            // A text to a talkgroup reaches every radio of the site listening to it.
-            if let sdata::Message::Text { .. } = sdata::decode(pdu) {
+            // Group traffic: every radio here on that talkgroup hears it. A text to a
+            // talkgroup is counted once per radio listening (in coverage, not stunned or
+            // killed); a text or status from the gateway (not from one of the radios) is a
+            // call-out its users may answer.
+            let message = sdata::decode(pdu);
+            let from_dispatcher = !self.by_id.contains_key(&h.source);
+            self.counters.group_received += 1;
+            if let sdata::Message::Text { .. } = message {
                 let members = self
                     .radios
                     .iter()
@@ -930,6 +980,22 @@ impl SimSite {
                     })
                     .count();
                 self.counters.group_texts_received += members as u64;
+            }
+            let hearers: Vec<usize> = (0..self.radios.len())
+                .filter(|&i| {
+                    let r = &self.radios[i];
+                    r.talkgroup == h.destination && !r.spec.out_of_coverage && !r.killed
+                })
+                .collect();
+            if from_dispatcher
+                && matches!(
+                    message,
+                    sdata::Message::Text { .. } | sdata::Message::Status { .. }
+                )
+            {
+                for i in hearers {
+                    self.call_out_received(now, i);
+                }
             }
             return;
         }
@@ -951,6 +1017,12 @@ impl SimSite {
                 (sdata::Message::Status { .. }, SDMI) => self.acku(SDMI, id),
                 _ => self.response_ack(h.source, id, send_seq),
             };
+        }
+        if matches!(
+            msg,
+            sdata::Message::Text { .. } | sdata::Message::Status { .. }
+        ) {
+            self.call_out_received(now, i);
         }
         match msg {
             sdata::Message::Text { .. } => self.counters.texts_received += 1,
@@ -1051,6 +1123,7 @@ mod tests {
             longitude: 113.0,
             alias: "消防一中队".into(),
             out_of_coverage: out,
+            reply: None,
         }
     }
 

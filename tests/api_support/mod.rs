@@ -281,6 +281,7 @@ impl TestBackend {
                 name: "城关镇应急救援队".into(),
                 radios: vec![a()],
                 talkgroup: Some(g()),
+                ..Default::default()
             }],
         }))
         .await;

@@ -746,8 +746,52 @@ impl Config {
                 }
             }
         }
+        for (i, team) in self.teams.iter().enumerate() {
+            for (k, backup) in team.backups.iter().enumerate() {
+                let why = if backup == &team.name {
+                    Some("is the team itself: name another team")
+                } else if !teams.contains_key(backup.as_str()) {
+                    Some("is not a [[team]] name: add the team or correct the name")
+                } else if team.backups[..k].contains(backup) {
+                    Some("is listed twice: list each backup team once")
+                } else {
+                    None
+                };
+                if let Some(why) = why {
+                    c.push(
+                        at!("team", i, "backups", k),
+                        format!("[[team]] {:?}: backup {backup:?} {why}", team.name),
+                    );
+                }
+            }
+            if let Some([lat, lon]) = team.home {
+                let (la, lo) = (RPTC_LATITUDE, RPTC_LONGITUDE);
+                let inside = |v: f64, (a, b): (f64, f64)| v.is_finite() && (a..=b).contains(&v);
+                if !inside(lat, la) || !inside(lon, lo) {
+                    c.push(
+                        at!("team", i, "home"),
+                        format!(
+                            "[[team]] {:?}: home [{lat}, {lon}] is not a position: write \
+                             [latitude, longitude] in degrees, latitude {}..={}, longitude \
+                             {}..={}",
+                            team.name, la.0, la.1, lo.0, lo.1
+                        ),
+                    );
+                }
+            }
+        }
         let mut radios: HashMap<dispatch::RadioId, usize> = HashMap::new();
         for (i, radio) in self.radios.iter().enumerate() {
+            if radio.role.is_some() && radio.team.is_none() {
+                c.push(
+                    at!("radio", i, "role"),
+                    format!(
+                        "[[radio]] {:?}: role is set but the radio has no team: add team = \
+                         \"...\" or remove the role",
+                        radio.name
+                    ),
+                );
+            }
             c.display_name(at!("radio", i, "name"), &radio.name);
             match radio.id.radio() {
                 Err(e) => c.push(

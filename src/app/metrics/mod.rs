@@ -14,8 +14,8 @@
 //!   (`_seconds`, `_bytes`), `_total` on counters (added by the encoder); the process metrics
 //!   use the standard `process_` names. docs/metrics.md lists every series; a test scrapes a
 //!   running gateway and checks each listed series is there.
-//! - Call-outs by state are not exposed yet: the core has no call-outs. [`CalloutSource`] is
-//!   the hook their series will be read through; docs/metrics.md lists it as pending.
+//! - Call-outs by state are the driver's count of the call-outs the core holds (its bounded
+//!   history included), refreshed whenever a call-out event is journaled ([`CalloutCounts`]).
 //!
 //! [`LinkCounters`]: crate::link::LinkCounters
 //! [`DriverStats`]: super::driver::DriverStats
@@ -92,17 +92,54 @@ pub enum Outcome {
     Failed,
     /// Cancelled by an operator.
     Cancelled,
+    /// A kill a second supervisor rejected.
+    Rejected,
+    /// A kill nobody approved within the approval window.
+    Expired,
 }
 
 /// The `outcome` label values, in [`Outcome`] order.
-pub const OUTCOMES: [&str; 6] = [
+pub const OUTCOMES: [&str; 8] = [
     "created",
     "succeeded",
     "refused",
     "timed_out",
     "failed",
     "cancelled",
+    "rejected",
+    "expired",
 ];
+
+/// The `state` label values of call-outs, in [`crate::dispatch::CalloutState`] order.
+pub const CALLOUT_STATES: [&str; 5] = ["running", "escalated", "satisfied", "expired", "cancelled"];
+
+/// Call-outs by state, as the driver last counted them in the core.
+#[derive(Debug, Default)]
+pub struct CalloutCounts {
+    counts: [AtomicU64; CALLOUT_STATES.len()],
+}
+
+impl CalloutCounts {
+    /// Store the numbers of call-outs the core holds in each state.
+    pub fn store(&self, states: impl Iterator<Item = crate::dispatch::CalloutState>) {
+        let mut n = [0u64; CALLOUT_STATES.len()];
+        for s in states {
+            n[s as usize] += 1;
+        }
+        for (c, v) in self.counts.iter().zip(n) {
+            c.store(v, Ordering::Relaxed);
+        }
+    }
+
+    /// (state label, number) for every state.
+    pub fn snapshot(&self) -> Vec<(&'static str, u64)> {
+        CALLOUT_STATES
+            .iter()
+            .zip(&self.counts)
+            .map(|(s, c)| (*s, c.load(Ordering::Relaxed)))
+            .collect()
+    }
+}
 
 /// Operations by kind and outcome, counted by the driver as their events are journaled.
 #[derive(Debug, Default)]
@@ -188,7 +225,7 @@ impl IngestStats {
     }
 }
 
-/// Where call-outs by state will be read from once the core has call-outs: (state, number).
+/// Where call-outs by state are read from: (state, number).
 pub type CalloutSource = Arc<dyn Fn() -> Vec<(&'static str, u64)> + Send + Sync>;
 
 /// A configured site's transmit route, for its queue depth.
@@ -877,7 +914,7 @@ impl Collector for GatewayCollector {
                 .map(|(m, c, n)| ([("method", m), ("code", c)], n)),
         )?;
 
-        // Call-outs (pending: module doc).
+        // Call-outs by state.
         if let Some(callouts) = &o.callouts {
             family(
                 e,
