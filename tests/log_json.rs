@@ -94,7 +94,17 @@ fn json_lines_carry_request_and_operation_ids() {
             .connect()
             .await
             .unwrap();
-        let mut gateway = pb::gateway_service_client::GatewayServiceClient::new(channel);
+        // The demo's token (written before the API listens).
+        let token = std::fs::read_to_string(dir.path().join("demo.token")).expect("demo token");
+        let bearer: tonic::metadata::MetadataValue<_> =
+            format!("Bearer {}", token.trim()).parse().unwrap();
+        let mut gateway = pb::gateway_service_client::GatewayServiceClient::with_interceptor(
+            channel,
+            move |mut req: tonic::Request<()>| {
+                req.metadata_mut().insert("authorization", bearer.clone());
+                Ok(req)
+            },
+        );
         let mut req = tonic::Request::new(pb::GetStatusRequest {});
         req.metadata_mut()
             .insert("x-request-id", "log-test-rpc".parse().unwrap());
@@ -111,6 +121,7 @@ fn json_lines_carry_request_and_operation_ids() {
     let out = Command::new(BIN)
         .args(["ctl", "--server", &api.to_string()])
         .args(["text", "57120900", "集合", "--request-id", "log-test-op"])
+        .env("TRUNKGATE_TOKEN_FILE", dir.path().join("demo.token"))
         .stdin(Stdio::null())
         .output()
         .unwrap();
@@ -126,5 +137,28 @@ fn json_lines_carry_request_and_operation_ids() {
                 .as_str()
                 .is_some_and(|s| !s.is_empty())
             && v["fields"]["outcome"] == "Succeeded"
+    });
+
+    // A call-out: its start and its end carry its ID (and the start the request ID).
+    let out = Command::new(BIN)
+        .args(["ctl", "--server", &api.to_string()])
+        .args(["callout", "start", "--team", "qingshan", "--leaders"])
+        .args(["--text", "请回复", "--any-text", "--deadline", "30"])
+        .args(["--request-id", "log-test-callout", "--no-wait"])
+        .env("TRUNKGATE_TOKEN_FILE", dir.path().join("demo.token"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    until(&lines, "the call-out's start with its IDs", |v| {
+        v["fields"]["message"] == "call-out started"
+            && v["fields"]["request_id"] == "log-test-callout"
+            && v["fields"]["callout"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("callout-"))
     });
 }

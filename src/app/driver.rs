@@ -395,6 +395,41 @@ fn count_operation(core: &Core, counts: &super::metrics::OperationCounts, event:
     );
 }
 
+/// One log line when a call-out starts, escalates and finishes, carrying its ID (and the
+/// client's request ID at the start), so a log store can follow one call-out.
+fn log_callout(event: &Event) {
+    use dispatch::EventKind as K;
+    match &event.kind {
+        K::CalloutStarted { callout } => tracing::info!(
+            callout = %callout.id,
+            request_id = callout.request_id.as_deref().unwrap_or(""),
+            members = callout.members.len(),
+            "call-out started"
+        ),
+        K::CalloutEscalated {
+            callout,
+            teams,
+            members,
+        } => tracing::info!(
+            callout = %callout,
+            teams = ?teams,
+            members = members.len(),
+            "call-out escalated to backup teams"
+        ),
+        K::CalloutFinished {
+            callout,
+            state,
+            operator,
+        } => tracing::info!(
+            callout = %callout,
+            state = ?state,
+            operator = operator.as_deref().unwrap_or(""),
+            "call-out finished"
+        ),
+        _ => {}
+    }
+}
+
 /// Wall-clock now as the core's timestamp.
 pub fn now() -> Timestamp {
     let ms = SystemTime::now()
@@ -968,6 +1003,7 @@ impl<J: Journal> Driver<J> {
         let mut callouts_changed = false;
         for e in &published {
             count_operation(&self.core, &self.stats.operations, &e.event);
+            log_callout(&e.event);
             callouts_changed |= matches!(
                 e.event.kind,
                 dispatch::EventKind::CalloutStarted { .. }
