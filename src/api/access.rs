@@ -632,9 +632,11 @@ impl Access {
     ) -> Result<Identity, Refusal> {
         let set = self.current();
         if let Some(value) = authorization {
+            // The scheme is case-insensitive (RFC 7235 §2.1): `bearer` and `BEARER` too.
             let token = value
-                .strip_prefix(BEARER)
-                .map(str::trim)
+                .get(..BEARER.len())
+                .filter(|scheme| scheme.eq_ignore_ascii_case(BEARER))
+                .map(|_| value[BEARER.len()..].trim())
                 .filter(|t| !t.is_empty() && t.len() <= MAX_TOKEN_LEN)
                 .ok_or(Refusal::UnknownToken)?;
             // Every entry is hashed and compared, so the time taken does not tell which
@@ -982,6 +984,30 @@ mod tests {
             access.authenticate(Some(&good), None, now),
             Err(Refusal::UnknownToken)
         );
+        // The scheme is case-insensitive (RFC 7235 §2.1).
+        for scheme in ["bearer", "BEARER"] {
+            let id = access.authenticate(Some(&format!("{scheme} {good}")), None, now);
+            assert_eq!(id.map(|i| i.name), Ok("ops1".to_string()), "{scheme}");
+        }
+        // Hostile values are refused, never a panic: nothing after the scheme, a scheme cut
+        // inside a multi-byte character, non-ASCII, a very long value.
+        let long = format!("Bearer {}", "a".repeat(100_000));
+        for bad in [
+            "Bearer",
+            "Bearer ",
+            "Bearer    ",
+            "Bear",
+            "Beare\u{e9}x",
+            "Bearer 令牌",
+            &long,
+            "",
+        ] {
+            assert_eq!(
+                access.authenticate(Some(bad), None, now),
+                Err(Refusal::UnknownToken),
+                "{bad:.20}"
+            );
+        }
         assert_eq!(
             access.authenticate(None, None, now),
             Err(Refusal::NoCredentials)
