@@ -707,9 +707,14 @@ fn numbered(collection: &str, what: &str, s: &str) -> Result<String, CtlError> {
         .and_then(|r| r.strip_prefix('/'))
         .unwrap_or(s);
     if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
+        // The command that lists them: call-outs are listed by `ctl callout list`.
+        let lister = match collection {
+            "callouts" => "callout list",
+            other => other,
+        };
         return Err(CtlError::new(
             exit::USAGE,
-            format!("\"{s}\" is not {what} number (`trunkgate ctl {collection}` lists them)"),
+            format!("\"{s}\" is not {what} number (`trunkgate ctl {lister}` lists them)"),
         ));
     }
     Ok(format!("{collection}/{id}"))
@@ -3273,6 +3278,12 @@ mod tests {
         assert_eq!(
             e.message,
             "\"alarm-2\" is not an alarm number (`trunkgate ctl alarms` lists them)."
+        );
+        // The hint names a command that exists.
+        let e = numbered("callouts", "a call-out", "abc").unwrap_err();
+        assert_eq!(
+            e.message,
+            "\"abc\" is not a call-out number (`trunkgate ctl callout list` lists them)."
         );
     }
 
