@@ -95,6 +95,15 @@ pub fn token(flag: Option<&str>, file: Option<&Path>) -> Result<Option<String>, 
 pub fn bearer(token: Option<String>) -> Result<Bearer, CtlError> {
     match token {
         None => Ok(Bearer(None)),
+        // Longer than any token file may be: the gateway's header limit would answer with a
+        // bare HTTP status.
+        Some(t) if t.len() as u64 > MAX_TOKEN_FILE => Err(CtlError::new(
+            exit::USAGE,
+            format!(
+                "the token is {} bytes, not a token (`trunkgate access new-token` prints one of 67)",
+                t.len()
+            ),
+        )),
         Some(t) => format!("Bearer {t}")
             .parse()
             .map(|v| Bearer(Some(v)))
@@ -181,6 +190,9 @@ mod tests {
         assert!(refused(&file("big", &vec![b'a'; 100_000])).contains("longer than 4096 bytes"));
         assert!(refused(&file("bin", &[0xff, 0xfe, 0x00])).contains("not UTF-8"));
         assert!(refused(&dir.path().join("missing")).contains("cannot read"));
+        let huge = bearer(Some("a".repeat(50_000))).unwrap_err();
+        assert_eq!(huge.code, exit::USAGE);
+        assert!(huge.message.contains("50000 bytes"), "{}", huge.message);
         let good = file("good", b"tg_0123\n");
         assert_eq!(
             token(None, Some(&good)).unwrap().as_deref(),
