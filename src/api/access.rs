@@ -569,6 +569,8 @@ pub struct Access {
     counts: AccessCounts,
     buckets: Mutex<HashMap<String, Bucket>>,
     episodes: Mutex<[Option<Episode>; 3]>,
+    /// Whether any episode is open: admitted calls look at `episodes` only then.
+    episodes_open: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Access {
@@ -589,6 +591,7 @@ impl Access {
             counts: AccessCounts::default(),
             buckets: Mutex::default(),
             episodes: Mutex::default(),
+            episodes_open: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -697,6 +700,38 @@ impl Access {
         }
     }
 
+    /// A call was admitted: episodes of refusals quiet for [`super::conn::EPISODE_QUIET`]
+    /// are over, and each is logged once with its count (as the connection bounds do), not
+    /// only when the next episode starts.
+    fn admitted(&self, now: Instant) {
+        if !self.episodes_open.load(Ordering::Relaxed) {
+            return;
+        }
+        let mut episodes = self.episodes.lock().unwrap_or_else(|e| e.into_inner());
+        for (slot, what) in ["unauthenticated", "permission denied", "rate limited"]
+            .into_iter()
+            .enumerate()
+        {
+            if let Some(e) =
+                episodes[slot].take_if(|e| now.duration_since(e.last) >= super::conn::EPISODE_QUIET)
+            {
+                tracing::info!(
+                    refused = e.count,
+                    what,
+                    "episode of refused API calls ended"
+                );
+            }
+        }
+        self.episodes_open
+            .store(episodes.iter().any(Option::is_some), Ordering::Relaxed);
+    }
+
+    /// Episodes of refusals not yet over, by cause.
+    pub fn open_episodes(&self) -> usize {
+        let episodes = self.episodes.lock().unwrap_or_else(|e| e.into_inner());
+        episodes.iter().filter(|e| e.is_some()).count()
+    }
+
     /// Count a refusal, log its episode, report it to the hook; the status to answer with.
     fn refuse(
         &self,
@@ -741,6 +776,7 @@ impl Access {
                         count: 1,
                         last: now,
                     });
+                    self.episodes_open.store(true, Ordering::Relaxed);
                 }
             }
         }
@@ -902,6 +938,7 @@ where
                 Some(after),
             ));
         }
+        self.access.admitted(Instant::now());
         req.extensions_mut().insert(identity);
         Box::pin(self.inner.call(req))
     }
@@ -1041,6 +1078,22 @@ mod tests {
         // Another identity has its own bucket.
         assert!(access.take("b", t0).is_ok());
         assert!(access.take("a", t0 + Duration::from_millis(250)).is_ok());
+    }
+
+    #[test]
+    fn an_episode_of_refusals_ends_when_calls_are_admitted_after_a_quiet_spell() {
+        let access = Access::new(AccessSet::default(), log_hook());
+        let _ = access.refuse("/m", None, None, Refusal::NoCredentials, None);
+        assert_eq!(access.open_episodes(), 1);
+        // Still refusing recently: the episode goes on.
+        access.admitted(Instant::now());
+        assert_eq!(access.open_episodes(), 1);
+        access.admitted(Instant::now() + super::super::conn::EPISODE_QUIET);
+        assert_eq!(
+            access.open_episodes(),
+            0,
+            "the end is logged when calls get through"
+        );
     }
 
     #[test]
