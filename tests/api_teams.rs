@@ -103,6 +103,18 @@ async fn managed_teams_are_created_listed_updated_with_an_etag_and_deleted() {
         .unwrap_err();
     assert_eq!(e.code(), Code::InvalidArgument);
     assert!(e.message().contains("team_id"), "{}", e.message());
+    // A backup listed twice is refused, naming the field (as `check-config` does).
+    let mut twice = team("x");
+    twice.backup_teams.push("teams/chengguan".into());
+    let e = teams
+        .create_team(pb::CreateTeamRequest {
+            team_id: "twice".into(),
+            team: Some(twice),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert!(e.message().contains("backup_teams"), "{}", e.message());
 
     // Listed after the configured team; got by name.
     let list = teams

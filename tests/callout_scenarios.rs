@@ -15,7 +15,7 @@ use trunkgate::dispatch::{
     CalloutId, CalloutMessage, CalloutSpec, CalloutState, Command, Config, Core, Directory,
     DirectoryRadio, DirectorySite, DirectoryTalkgroup, DirectoryTeam, DispatchError, Escalation,
     Event, EventKind, Input, MemberState, NotReachable, OtaCommand, Output, RadioId, Reply,
-    Request, Service, SiteId, TalkgroupId, TeamLevel, Timestamp,
+    Request, Service, SiteId, TalkgroupId, TeamLevel, TeamSpec, Timestamp,
 };
 use trunkgate::journal::sqlite::{SqliteConfig, SqliteJournal};
 use trunkgate::journal::{Entry, Journal, UnixMillis};
@@ -796,6 +796,77 @@ fn requests_that_cannot_apply_are_refused_with_the_field() {
             ..
         })
     ));
+}
+
+#[test]
+fn a_team_listed_twice_is_refused_rather_than_alerted_twice() {
+    let mut w = World::new();
+    w.run_until(T0);
+    // Each listing would have queued its own group transmission to the same talkgroup.
+    let s = spec(&["qingshan", "qingshan"]);
+    assert!(matches!(
+        w.command(Command::StartCallout(Box::new(s))),
+        Err(DispatchError::InvalidArgument { field: "teams", .. })
+    ));
+    let mut s = spec(&["qingshan"]);
+    s.escalation.backup_teams = vec!["baisha".into(), "baisha".into()];
+    assert!(matches!(
+        w.command(Command::StartCallout(Box::new(s.clone()))),
+        Err(DispatchError::InvalidArgument {
+            field: "escalation.backup_teams",
+            ..
+        })
+    ));
+    s.escalation.backup_teams.pop();
+    let id = w.start(s);
+    assert_eq!(w.callout(id).groups.len(), 1, "one group transmission");
+}
+
+#[test]
+fn a_managed_team_named_as_a_backup_cannot_be_deleted_from_under_it() {
+    let mut w = World::new();
+    w.run_until(T0);
+    let team = |key: &str, backups: &[&str]| TeamSpec {
+        key: key.into(),
+        name: format!("{key} 分队"),
+        radios: vec![m1(), m2()],
+        backups: backups.iter().map(|b| b.to_string()).collect(),
+        ..TeamSpec::default()
+    };
+    assert!(
+        w.command(Command::CreateTeam(Box::new(team("west", &[]))))
+            .is_ok()
+    );
+    assert!(
+        w.command(Command::CreateTeam(Box::new(team("east", &["west"]))))
+            .is_ok()
+    );
+    // A backup listed twice is refused, as the configuration's check refuses it.
+    assert!(matches!(
+        w.command(Command::CreateTeam(Box::new(team(
+            "north",
+            &["west", "west"]
+        )))),
+        Err(DispatchError::InvalidArgument {
+            field: "backup_teams",
+            ..
+        })
+    ));
+    let delete = |key: &str| Command::DeleteTeam {
+        key: key.into(),
+        etag: String::new(),
+    };
+    assert_eq!(
+        w.command(delete("west")),
+        Err(DispatchError::TeamInUse {
+            team: "west".into(),
+            by: "east".into()
+        })
+    );
+    // Once nothing names it, it goes.
+    assert!(w.command(delete("east")).is_ok());
+    assert!(w.command(delete("west")).is_ok());
+    w.check_replay();
 }
 
 #[test]

@@ -168,6 +168,39 @@ fn the_demo_configuration_passes_check_config() {
     );
 }
 
+#[test]
+fn tls_files_that_cannot_be_read_fail_check_config_as_they_fail_serve() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/demo.toml"))
+            .unwrap();
+    let text = demo.replacen(
+        "[access]\n",
+        "[access]\ntls_cert = \"missing.pem\"\ntls_key = \"missing.key\"\n",
+        1,
+    );
+    assert_ne!(text, demo, "the demo configuration has an [access] section");
+    let file = dir.path().join("tls.toml");
+    std::fs::write(&file, text).unwrap();
+    let checked = check_config(&file);
+    let stderr = String::from_utf8_lossy(&checked.stderr).to_string();
+    assert_eq!(checked.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with(&format!("{}: [access] tls_cert", file.display()))
+            && stderr.contains("missing.pem")
+            && stderr.lines().count() == 1,
+        "{stderr}"
+    );
+    assert!(checked.stdout.is_empty());
+    let served = serve_refuses(&file, &dir.path().join("data"));
+    assert_eq!(served.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&served.stderr), stderr);
+    assert!(
+        !dir.path().join("data").exists(),
+        "serve created its data directory before refusing the configuration"
+    );
+}
+
 /// A library caller that skips `Config::load` still cannot start a gateway on a
 /// configuration `validate` refuses: `serve::start` runs the same checks first.
 #[tokio::test]

@@ -569,6 +569,8 @@ pub struct Access {
     counts: AccessCounts,
     buckets: Mutex<HashMap<String, Bucket>>,
     episodes: Mutex<[Option<Episode>; 3]>,
+    /// Whether any episode is open: admitted calls look at `episodes` only then.
+    episodes_open: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Access {
@@ -589,6 +591,7 @@ impl Access {
             counts: AccessCounts::default(),
             buckets: Mutex::default(),
             episodes: Mutex::default(),
+            episodes_open: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -632,9 +635,11 @@ impl Access {
     ) -> Result<Identity, Refusal> {
         let set = self.current();
         if let Some(value) = authorization {
+            // The scheme is case-insensitive (RFC 7235 §2.1): `bearer` and `BEARER` too.
             let token = value
-                .strip_prefix(BEARER)
-                .map(str::trim)
+                .get(..BEARER.len())
+                .filter(|scheme| scheme.eq_ignore_ascii_case(BEARER))
+                .map(|_| value[BEARER.len()..].trim())
                 .filter(|t| !t.is_empty() && t.len() <= MAX_TOKEN_LEN)
                 .ok_or(Refusal::UnknownToken)?;
             // Every entry is hashed and compared, so the time taken does not tell which
@@ -695,6 +700,38 @@ impl Access {
         }
     }
 
+    /// A call was admitted: episodes of refusals quiet for [`super::conn::EPISODE_QUIET`]
+    /// are over, and each is logged once with its count (as the connection bounds do), not
+    /// only when the next episode starts.
+    fn admitted(&self, now: Instant) {
+        if !self.episodes_open.load(Ordering::Relaxed) {
+            return;
+        }
+        let mut episodes = self.episodes.lock().unwrap_or_else(|e| e.into_inner());
+        for (slot, what) in ["unauthenticated", "permission denied", "rate limited"]
+            .into_iter()
+            .enumerate()
+        {
+            if let Some(e) =
+                episodes[slot].take_if(|e| now.duration_since(e.last) >= super::conn::EPISODE_QUIET)
+            {
+                tracing::info!(
+                    refused = e.count,
+                    what,
+                    "episode of refused API calls ended"
+                );
+            }
+        }
+        self.episodes_open
+            .store(episodes.iter().any(Option::is_some), Ordering::Relaxed);
+    }
+
+    /// Episodes of refusals not yet over, by cause.
+    pub fn open_episodes(&self) -> usize {
+        let episodes = self.episodes.lock().unwrap_or_else(|e| e.into_inner());
+        episodes.iter().filter(|e| e.is_some()).count()
+    }
+
     /// Count a refusal, log its episode, report it to the hook; the status to answer with.
     fn refuse(
         &self,
@@ -739,6 +776,7 @@ impl Access {
                         count: 1,
                         last: now,
                     });
+                    self.episodes_open.store(true, Ordering::Relaxed);
                 }
             }
         }
@@ -900,6 +938,7 @@ where
                 Some(after),
             ));
         }
+        self.access.admitted(Instant::now());
         req.extensions_mut().insert(identity);
         Box::pin(self.inner.call(req))
     }
@@ -982,6 +1021,30 @@ mod tests {
             access.authenticate(Some(&good), None, now),
             Err(Refusal::UnknownToken)
         );
+        // The scheme is case-insensitive (RFC 7235 §2.1).
+        for scheme in ["bearer", "BEARER"] {
+            let id = access.authenticate(Some(&format!("{scheme} {good}")), None, now);
+            assert_eq!(id.map(|i| i.name), Ok("ops1".to_string()), "{scheme}");
+        }
+        // Hostile values are refused, never a panic: nothing after the scheme, a scheme cut
+        // inside a multi-byte character, non-ASCII, a very long value.
+        let long = format!("Bearer {}", "a".repeat(100_000));
+        for bad in [
+            "Bearer",
+            "Bearer ",
+            "Bearer    ",
+            "Bear",
+            "Beare\u{e9}x",
+            "Bearer 令牌",
+            &long,
+            "",
+        ] {
+            assert_eq!(
+                access.authenticate(Some(bad), None, now),
+                Err(Refusal::UnknownToken),
+                "{bad:.20}"
+            );
+        }
         assert_eq!(
             access.authenticate(None, None, now),
             Err(Refusal::NoCredentials)
@@ -1015,6 +1078,22 @@ mod tests {
         // Another identity has its own bucket.
         assert!(access.take("b", t0).is_ok());
         assert!(access.take("a", t0 + Duration::from_millis(250)).is_ok());
+    }
+
+    #[test]
+    fn an_episode_of_refusals_ends_when_calls_are_admitted_after_a_quiet_spell() {
+        let access = Access::new(AccessSet::default(), log_hook());
+        let _ = access.refuse("/m", None, None, Refusal::NoCredentials, None);
+        assert_eq!(access.open_episodes(), 1);
+        // Still refusing recently: the episode goes on.
+        access.admitted(Instant::now());
+        assert_eq!(access.open_episodes(), 1);
+        access.admitted(Instant::now() + super::super::conn::EPISODE_QUIET);
+        assert_eq!(
+            access.open_episodes(),
+            0,
+            "the end is logged when calls get through"
+        );
     }
 
     #[test]

@@ -310,6 +310,15 @@ impl From<DispatchError> for Status {
                 message,
                 &[("name", format!("teams/{t}"))],
             ),
+            DispatchError::TeamInUse { team, by } => status(
+                Code::FailedPrecondition,
+                "TEAM_IN_USE",
+                message,
+                &[
+                    ("name", format!("teams/{team}")),
+                    ("backup_of", format!("teams/{by}")),
+                ],
+            ),
             DispatchError::EtagMismatch { team, current } => status(
                 Code::Aborted,
                 "ETAG_MISMATCH",

@@ -224,6 +224,86 @@ pub fn check(a: &AccessConfig) -> Vec<Problem> {
             );
         }
     }
+    p.extend(duplicates(a));
+    p
+}
+
+/// Entries that clash with an earlier one: the same token hash twice (the second entry could
+/// never authenticate), the same certificate name twice (the second mapping would never be
+/// used), and one identity given different roles by two entries (which roles that person
+/// holds would depend on the credential presented). Each names the first entry's line.
+fn duplicates(a: &AccessConfig) -> Vec<Problem> {
+    let mut p = Vec::new();
+    let mut dup = |at: KeyPath, first: KeyPath, m: String| {
+        let mut problem = Problem::new(at, m);
+        problem.first = Some(first);
+        p.push(problem);
+    };
+    // `None` for roles already reported (none, or one unknown): not compared again.
+    let sorted = |list: &[String]| {
+        let mut v = roles(list).ok()?;
+        v.sort();
+        v.dedup();
+        Some(v)
+    };
+    for (i, t) in a.tokens.iter().enumerate() {
+        if let Some(j) = a.tokens[..i].iter().position(|u| u.hash == t.hash) {
+            dup(
+                at!("access", "token", i, "hash"),
+                at!("access", "token", j, "hash"),
+                "[[access.token]] hash is listed twice: the second entry could never be used; mint another token with `trunkgate access new-token`".into(),
+            );
+        }
+    }
+    for (i, c) in a.clients.iter().enumerate() {
+        if let Some(j) = a.clients[..i]
+            .iter()
+            .position(|d| d.dns_name.eq_ignore_ascii_case(&c.dns_name))
+        {
+            dup(
+                at!("access", "client", i, "dns_name"),
+                at!("access", "client", j, "dns_name"),
+                format!(
+                    "[[access.client]] dns_name {:?} is listed twice: a certificate maps to one identity, so remove one entry",
+                    c.dns_name
+                ),
+            );
+        }
+    }
+    // Every entry's identity and roles, tokens first, then client mappings.
+    let entries: Vec<(&str, KeyPath, Option<Vec<Role>>)> = a
+        .tokens
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            (
+                t.identity.as_str(),
+                at!("access", "token", i, "roles"),
+                sorted(&t.roles),
+            )
+        })
+        .chain(a.clients.iter().enumerate().map(|(i, c)| {
+            (
+                c.identity.as_str(),
+                at!("access", "client", i, "roles"),
+                sorted(&c.roles),
+            )
+        }))
+        .collect();
+    for (k, (name, at, roles)) in entries.iter().enumerate() {
+        if let Some((_, first, _)) = entries[..k]
+            .iter()
+            .find(|(n, _, r)| n == name && r.is_some() && roles.is_some() && r != roles)
+        {
+            dup(
+                at.clone(),
+                first.clone(),
+                format!(
+                    "identity {name:?} is given other roles than in its first entry: one identity holds one set of roles, so give both entries the same roles or the second another identity"
+                ),
+            );
+        }
+    }
     p
 }
 
@@ -623,6 +703,50 @@ mod tests {
                 .authenticate(Some(&format!("Bearer {token}")), None, later)
                 .is_err()
         );
+    }
+
+    #[test]
+    fn duplicate_entries_name_the_first_line() {
+        let h1 = hash_token("tg_one").unwrap();
+        let h2 = hash_token("tg_two").unwrap();
+        let text = format!(
+            "[[access.token]]\nidentity = \"ops1\"\nroles = [\"dispatcher\"]\nhash = \"{h1}\"\n\
+             [[access.token]]\nidentity = \"ops2\"\nroles = [\"viewer\"]\nhash = \"{h1}\"\n\
+             [[access.token]]\nidentity = \"ops1\"\nroles = [\"supervisor\"]\nhash = \"{h2}\"\n\
+             [[access.client]]\ndns_name = \"c.example\"\nidentity = \"c1\"\nroles = [\"viewer\"]\n\
+             [[access.client]]\ndns_name = \"C.example\"\nidentity = \"c2\"\nroles = [\"viewer\"]\n"
+        );
+        let report = Config::load(&text).unwrap_err().render("t.toml");
+        assert!(
+            report.contains("t.toml:8:8: [[access.token]] hash is listed twice")
+                && report.contains("(first at line 4)"),
+            "{report}"
+        );
+        assert!(
+            report.contains("t.toml:11:9: identity \"ops1\" is given other roles")
+                && report.contains("(first at line 3)"),
+            "{report}"
+        );
+        assert!(
+            report
+                .contains("t.toml:18:12: [[access.client]] dns_name \"C.example\" is listed twice")
+                && report.contains("(first at line 14)"),
+            "{report}"
+        );
+        // A role already refused as unknown is not reported a second time as different.
+        assert_eq!(report.matches("other roles").count(), 1, "{report}");
+        let unknown = format!(
+            "[[access.token]]\nidentity = \"ops1\"\nroles = [\"dispatcher\"]\nhash = \"{h1}\"\n\
+             [[access.token]]\nidentity = \"ops1\"\nroles = [\"superviser\"]\nhash = \"{h2}\"\n"
+        );
+        let report = Config::load(&unknown).unwrap_err().render("t.toml");
+        assert!(!report.contains("other roles"), "{report}");
+        // The same identity with the same roles (a token being rotated) is fine.
+        let ok = format!(
+            "[[access.token]]\nidentity = \"ops1\"\nroles = [\"dispatcher\"]\nhash = \"{h1}\"\n\
+             [[access.token]]\nidentity = \"ops1\"\nroles = [\"dispatcher\"]\nhash = \"{h2}\"\n"
+        );
+        assert!(check(&Config::parse(&ok).unwrap().access).is_empty());
     }
 
     #[test]

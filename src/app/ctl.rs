@@ -707,9 +707,14 @@ fn numbered(collection: &str, what: &str, s: &str) -> Result<String, CtlError> {
         .and_then(|r| r.strip_prefix('/'))
         .unwrap_or(s);
     if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
+        // The command that lists them: call-outs are listed by `ctl callout list`.
+        let lister = match collection {
+            "callouts" => "callout list",
+            other => other,
+        };
         return Err(CtlError::new(
             exit::USAGE,
-            format!("\"{s}\" is not {what} number (`trunkgate ctl {collection}` lists them)"),
+            format!("\"{s}\" is not {what} number (`trunkgate ctl {lister}` lists them)"),
         ));
     }
     Ok(format!("{collection}/{id}"))
@@ -1414,6 +1419,28 @@ impl Client {
     }
 }
 
+/// `--operator` within what the gateway accepts, checked before anything is sent: a note
+/// too long for request metadata would otherwise come back as a bare HTTP status.
+fn operator_ok(op: &str) -> Result<(), CtlError> {
+    let max = crate::api::convert::MAX_KEY_LEN;
+    if op.len() > max {
+        return Err(CtlError::new(
+            exit::USAGE,
+            format!(
+                "--operator is {} bytes; it may have at most {max}",
+                op.len()
+            ),
+        ));
+    }
+    if let Some(c) = op.chars().find(|c| c.is_control()) {
+        return Err(CtlError::new(
+            exit::USAGE,
+            format!("--operator must not contain control characters (found {c:?})"),
+        ));
+    }
+    Ok(())
+}
+
 /// `--server` as typed: `host:port` means `http://host:port`.
 pub fn server_uri(s: &str) -> String {
     let s = s.trim();
@@ -1519,6 +1546,9 @@ pub async fn execute(args: CtlArgs, out: &mut (dyn Write + Send)) -> Result<Outc
             exit::USAGE,
             "a kill is permanent: confirm it with --yes when standard input is not a terminal",
         ));
+    }
+    if let Some(op) = &args.operator {
+        operator_ok(op)?;
     }
     let channel = connect(&args.server, &args).await?;
     let c = Client {
@@ -3274,6 +3304,26 @@ mod tests {
             e.message,
             "\"alarm-2\" is not an alarm number (`trunkgate ctl alarms` lists them)."
         );
+        // The hint names a command that exists.
+        let e = numbered("callouts", "a call-out", "abc").unwrap_err();
+        assert_eq!(
+            e.message,
+            "\"abc\" is not a call-out number (`trunkgate ctl callout list` lists them)."
+        );
+    }
+
+    #[test]
+    fn an_operator_note_the_gateway_would_refuse_is_refused_before_sending() {
+        assert!(operator_ok("张三").is_ok());
+        let e = operator_ok(&"a".repeat(50_000)).unwrap_err();
+        assert_eq!(e.code, exit::USAGE);
+        assert_eq!(
+            e.message,
+            "--operator is 50000 bytes; it may have at most 128."
+        );
+        let e = operator_ok("a\u{1b}b").unwrap_err();
+        assert_eq!(e.code, exit::USAGE);
+        assert!(e.message.contains("control characters"), "{}", e.message);
     }
 
     #[test]

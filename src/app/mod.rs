@@ -31,6 +31,25 @@ fn load_config(text: &str, origin: &str) -> Result<config::Config, ExitCode> {
     })
 }
 
+/// The TLS files `[access]` names, read and checked as `serve` will use them (relative to the
+/// configuration file's directory), so that `check-config` passes no file `serve` refuses.
+fn check_access_files(
+    config: &config::Config,
+    file: Option<&Path>,
+    origin: &str,
+) -> Result<(), ExitCode> {
+    if config.access.tls_cert.is_none() {
+        return Ok(());
+    }
+    let base = file.map_or_else(|| std::path::PathBuf::from("."), access::config_dir);
+    access::build(&config.access, &base)
+        .map(|_| ())
+        .map_err(|e| {
+            eprintln!("{origin}: [access] tls_cert, tls_key, client_ca: {e}");
+            ExitCode::FAILURE
+        })
+}
+
 /// `trunkgate check-config FILE`: print every problem, each on its own line with its line and
 /// column; exit 1 if there is any (2 if the file cannot be read).
 pub fn check_config(file: &Path) -> ExitCode {
@@ -42,7 +61,9 @@ pub fn check_config(file: &Path) -> ExitCode {
         }
     };
     let origin = file.display().to_string();
-    match load_config(&text, &origin) {
+    match load_config(&text, &origin)
+        .and_then(|c| check_access_files(&c, Some(file), &origin).map(|()| c))
+    {
         Ok(config) => {
             println!(
                 "{origin}: ok ({} sites, {} radios, {} talkgroups, {} teams)",
@@ -71,7 +92,9 @@ pub fn run_serve(file: Option<&Path>, options: serve::ServeOptions) -> ExitCode 
         None => (config::DEMO.to_string(), "embedded demo".to_string()),
     };
     // The same report as `check-config`, before anything starts.
-    let config = match load_config(&text, &origin) {
+    let config = match load_config(&text, &origin)
+        .and_then(|c| check_access_files(&c, file, &origin).map(|()| c))
+    {
         Ok(c) => c,
         Err(code) => return code,
     };

@@ -718,6 +718,16 @@ impl Core {
         if spec.followup_delay_ms >= spec.deadline_ms {
             return invalid("followup_delay", "not before the deadline");
         }
+        for (field, list) in [
+            ("teams", &spec.teams),
+            ("escalation.backup_teams", &spec.escalation.backup_teams),
+        ] {
+            let mut seen = BTreeSet::new();
+            if !list.iter().all(|t| seen.insert(t)) {
+                // Each listing would queue its own group transmission.
+                return invalid(field, "a team is listed twice");
+            }
+        }
         for key in spec.teams.iter().chain(&spec.escalation.backup_teams) {
             if self.find_team(key).is_none() {
                 return Err(DispatchError::UnknownTeam(key.clone()));
@@ -732,8 +742,9 @@ impl Core {
             return Err(DispatchError::TooManyCallouts { limit: MAX_RUNNING });
         }
         let teams = spec.teams.clone();
-        let members = self.enlist_teams(now, &teams, &spec.roles, false, &[]);
-        let mut members = members;
+        // One more than the bound, so that too many is refused below without enlisting
+        // every member of every team named.
+        let mut members = self.enlist_teams(now, &teams, &spec.roles, false, &[], MAX_MEMBERS + 1);
         for r in &spec.radios {
             if !members.iter().any(|m| m.radio == *r) {
                 members.push(enlist(self, now, *r, None, false));
@@ -782,18 +793,21 @@ impl Core {
         roles: &[TeamRole],
         backup: bool,
         skip: &[RadioId],
+        limit: usize,
     ) -> Vec<Member> {
+        // A set, not a scan of the members so far: teams of thousands stay linear.
+        let mut seen: BTreeSet<RadioId> = skip.iter().copied().collect();
         let mut members: Vec<Member> = Vec::new();
         for key in teams {
             let Some(team) = self.find_team(key) else {
                 continue;
             };
             for r in &team.radios {
+                if members.len() >= limit {
+                    return members;
+                }
                 let role = team.role_of(*r);
-                if (!roles.is_empty() && !roles.contains(&role))
-                    || skip.contains(r)
-                    || members.iter().any(|m| m.radio == *r)
-                {
+                if (!roles.is_empty() && !roles.contains(&role)) || !seen.insert(*r) {
                     continue;
                 }
                 members.push(enlist(self, now, *r, Some((key, role)), backup));
@@ -1255,8 +1269,7 @@ impl Core {
         let have: Vec<RadioId> = c.members.iter().map(|m| m.radio).collect();
         let roles = c.spec.roles.clone();
         let room = MAX_MEMBERS.saturating_sub(have.len());
-        let mut members = self.enlist_teams(now, &teams, &roles, true, &have);
-        members.truncate(room);
+        let members = self.enlist_teams(now, &teams, &roles, true, &have, room);
         let kind = EventKind::CalloutEscalated {
             callout: id,
             teams: teams.clone(),

@@ -524,6 +524,10 @@ pub enum DispatchError {
     /// A managed team of that name exists.
     #[error("team {0:?} already exists")]
     TeamExists(String),
+    /// Another managed team names the team as a backup: deleting it would leave that
+    /// team's escalation pointing at nothing.
+    #[error("team {team:?} is a backup of team {by:?}: remove it from that team's backups first")]
+    TeamInUse { team: String, by: String },
     /// The team changed since the version the client read.
     #[error("team {team:?} changed since it was read (now at etag {current})")]
     EtagMismatch { team: String, current: String },

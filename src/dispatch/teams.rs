@@ -12,6 +12,8 @@
 //!   file (it is kept, not deleted behind anyone's back).
 //! - Every change carries the etag of the version it replaces (AIP-154): the revision, a
 //!   number that grows with every change; a stale etag is refused.
+//! - A managed team another managed team names as a backup cannot be deleted
+//!   (`TeamInUse`): that team's escalation would point at nothing.
 //! - Bounded: at most [`MAX_TEAMS`] managed teams of at most [`MAX_MEMBERS`] members.
 //!
 //! Call-outs find teams by key in both sets (`Core::find_team`).
@@ -186,6 +188,10 @@ impl Core {
         if !spec.leaders.iter().all(|l| spec.radios.contains(l)) {
             return invalid("members", "a leader is not a member");
         }
+        let mut named = std::collections::BTreeSet::new();
+        if !spec.backups.iter().all(|b| named.insert(b)) {
+            return invalid("backup_teams", "a team is listed twice");
+        }
         for b in &spec.backups {
             if b == k {
                 return invalid("backup_teams", "names the team itself");
@@ -286,6 +292,18 @@ impl Core {
         out: &mut Vec<Output>,
     ) -> Result<Reply, DispatchError> {
         let current = self.writable(&key, &etag)?;
+        if let Some(by) = self
+            .state
+            .managed_teams
+            .by_key
+            .values()
+            .find(|m| m.team.backups.contains(&key))
+        {
+            return Err(DispatchError::TeamInUse {
+                team: key,
+                by: by.team.key.clone(),
+            });
+        }
         self.emit(now, EventKind::TeamDeleted { key, operator }, out);
         Ok(Reply::Team(Box::new(current)))
     }

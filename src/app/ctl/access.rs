@@ -35,14 +35,37 @@ impl Interceptor for Bearer {
     }
 }
 
+/// Longest token file read: a token is [`crate::api::access::TOKEN_PREFIX`] and 64 hex
+/// digits; anything much longer (or a device such as `/dev/zero`) is not a token file.
+const MAX_TOKEN_FILE: u64 = 4096;
+
 fn read_token(path: &Path, from: &str) -> Result<String, CtlError> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        CtlError::new(
-            exit::USAGE,
-            format!("{from} {}: cannot read: {e}", path.display()),
-        )
-    })?;
-    Ok(text.trim().to_string())
+    use std::io::Read;
+    let usage =
+        |what: String| CtlError::new(exit::USAGE, format!("{from} {}: {what}", path.display()));
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_TOKEN_FILE + 1).read_to_end(&mut bytes))
+        .map_err(|e| usage(format!("cannot read: {e}")))?;
+    if bytes.len() as u64 > MAX_TOKEN_FILE {
+        return Err(usage(format!(
+            "longer than {MAX_TOKEN_FILE} bytes, so not a token file; it should hold the one line `trunkgate access new-token` printed"
+        )));
+    }
+    let text = String::from_utf8(bytes)
+        .map_err(|_| usage("is not UTF-8 text, so not a token file".into()))?;
+    let token = text.trim();
+    if token.is_empty() {
+        return Err(usage(
+            "is empty; it should hold the token `trunkgate access new-token` printed".into(),
+        ));
+    }
+    if token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(usage(
+            "holds more than one word; it should hold the token alone, on one line".into(),
+        ));
+    }
+    Ok(token.to_string())
 }
 
 /// The token to send, found as the module doc says.
@@ -72,6 +95,15 @@ pub fn token(flag: Option<&str>, file: Option<&Path>) -> Result<Option<String>, 
 pub fn bearer(token: Option<String>) -> Result<Bearer, CtlError> {
     match token {
         None => Ok(Bearer(None)),
+        // Longer than any token file may be: the gateway's header limit would answer with a
+        // bare HTTP status.
+        Some(t) if t.len() as u64 > MAX_TOKEN_FILE => Err(CtlError::new(
+            exit::USAGE,
+            format!(
+                "the token is {} bytes, not a token (`trunkgate access new-token` prints one of 67)",
+                t.len()
+            ),
+        )),
         Some(t) => format!("Bearer {t}")
             .parse()
             .map(|v| Bearer(Some(v)))
@@ -128,4 +160,43 @@ pub fn with_tls(endpoint: Endpoint, uri: &str, tls: &TlsArgs) -> Result<Endpoint
     endpoint
         .tls_config(config)
         .map_err(|e| CtlError::new(exit::USAGE, format!("TLS: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_file_that_holds_no_token_is_named_and_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = |name: &str, bytes: &[u8]| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, bytes).unwrap();
+            p
+        };
+        let refused = |p: &Path| {
+            let e = token(None, Some(p)).unwrap_err();
+            assert_eq!(e.code, exit::USAGE, "{}", e.message);
+            assert!(e.message.starts_with("--token-file "), "{}", e.message);
+            assert!(
+                e.message.contains(&p.display().to_string()),
+                "{}",
+                e.message
+            );
+            e.message
+        };
+        assert!(refused(&file("empty", b"\n  \n")).contains("is empty"));
+        assert!(refused(&file("two", b"tg_abc\nsha256:00:11\n")).contains("more than one word"));
+        assert!(refused(&file("big", &vec![b'a'; 100_000])).contains("longer than 4096 bytes"));
+        assert!(refused(&file("bin", &[0xff, 0xfe, 0x00])).contains("not UTF-8"));
+        assert!(refused(&dir.path().join("missing")).contains("cannot read"));
+        let huge = bearer(Some("a".repeat(50_000))).unwrap_err();
+        assert_eq!(huge.code, exit::USAGE);
+        assert!(huge.message.contains("50000 bytes"), "{}", huge.message);
+        let good = file("good", b"tg_0123\n");
+        assert_eq!(
+            token(None, Some(&good)).unwrap().as_deref(),
+            Some("tg_0123")
+        );
+    }
 }
