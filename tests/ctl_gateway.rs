@@ -140,6 +140,14 @@ fn one_screen_shows_links_journal_watchers_and_queues() {
     // LINK KIND SITE STATE FRAMES-IN FRAMES-OUT BAD LOGIN-FAILS ...
     assert!(cells[4].parse::<u64>().unwrap() > 0, "frames in: {link}");
     assert_eq!(cells[7], "1", "login failures: {link}");
+    // The master carries the other sites too: its totals are not repeated on their rows.
+    let other = row(&text, &["homebrew-master", "homebrew_master", "qingshan"]).unwrap();
+    let cells: Vec<&str> = other.split_whitespace().collect();
+    assert_eq!(&cells[4..9], ["^"; 5], "{other}");
+    assert!(
+        text.contains("\n^ the same link: its totals are on its first row\n"),
+        "{text}"
+    );
 
     // `ctl status` without arguments is the same screen (with arguments it sends a status).
     let out = ctl(api, &["status"]);

@@ -1,7 +1,7 @@
 //! `trunkgate ctl status`: the gateway on one screen (`GatewayService.GetStatus`): version
 //! and uptime, the journal's size, cursors and snapshot, watchers, the driver's queue and
 //! losses, then a table of links (one row per link and site: state, frames, bad frames,
-//! login failures, drops, last failure) and a table of sites with their queues: operations
+//! login failures, drops, last failure; a link's totals on its first row only) and a table of sites with their queues: operations
 //! waiting in the core, transmissions in the link's queue, and each time slot (the command
 //! slot marked, busy-until while the gateway's own transmissions hold it). Everything from
 //! the gateway is printed through `escape`.
@@ -110,11 +110,18 @@ pub(super) fn render(s: &pb::GatewayStatus, clock: &Clock) -> String {
     );
     out.push('\n');
 
+    // A link that carries several sites (a Homebrew master) counts for all of them: its
+    // totals go on its first row, later rows point up with `^`, so nobody adds them up.
+    let mut seen_links = std::collections::HashSet::new();
+    let mut repeated_links = false;
     let rows: Vec<Vec<String>> = s
         .sites
         .iter()
         .flat_map(|q| q.links.iter().map(move |l| (short(&q.site), l)))
         .map(|(site, l)| {
+            let first = seen_links.insert(l.name.clone());
+            repeated_links |= !first;
+            let total = |n: u64| if first { n.to_string() } else { "^".into() };
             vec![
                 escape(&l.name).into_owned(),
                 escape(&l.kind).into_owned(),
@@ -126,12 +133,14 @@ pub(super) fn render(s: &pb::GatewayStatus, clock: &Clock) -> String {
                 } else {
                     format!("down: {}", escape(&l.down_reason))
                 },
-                counter(l, "frames_in").to_string(),
-                counter(l, "frames_out").to_string(),
-                counter(l, "bad_frames").to_string(),
-                counter(l, "login_failures").to_string(),
-                (counter(l, "rx_dropped") + counter(l, "tx_dropped")).to_string(),
-                if l.last_failure.is_empty() {
+                total(counter(l, "frames_in")),
+                total(counter(l, "frames_out")),
+                total(counter(l, "bad_frames")),
+                total(counter(l, "login_failures")),
+                total(counter(l, "rx_dropped") + counter(l, "tx_dropped")),
+                if !first {
+                    "^".into()
+                } else if l.last_failure.is_empty() {
                     "-".into()
                 } else {
                     format!(
@@ -158,6 +167,9 @@ pub(super) fn render(s: &pb::GatewayStatus, clock: &Clock) -> String {
         ],
         &rows,
     ));
+    if repeated_links {
+        out.push_str("^ the same link: its totals are on its first row\n");
+    }
     out.push('\n');
 
     let rows: Vec<Vec<String>> = s
