@@ -202,7 +202,9 @@ async fn managed_teams_are_created_listed_updated_with_an_etag_and_deleted() {
         .start_callout(with_operator(
             pb::StartCalloutRequest {
                 teams: vec!["teams/baisha".into()],
-                message: Some(pb::start_callout_request::Message::Status(5)),
+                // A status and a text together.
+                text: Some("山洪预警，立即集合".into()),
+                status: Some(5),
                 answer_statuses: vec![1, 2],
                 deadline: Some(prost_types::Duration {
                     seconds: 60,
@@ -218,7 +220,15 @@ async fn managed_teams_are_created_listed_updated_with_an_etag_and_deleted() {
     assert_eq!(c.name, "callouts/0");
     assert_eq!(c.members.len(), 2);
     assert_eq!(c.operator, "tester");
-    assert_eq!(c.group_operations.len(), 1, "the team shares a talkgroup");
+    // The resource shows both; the team shares a talkgroup: one group status, then one group
+    // text.
+    assert_eq!(c.text.as_deref(), Some("山洪预警，立即集合"));
+    assert_eq!(c.status, Some(5));
+    assert_eq!(
+        c.group_operations.len(),
+        2,
+        "status and text to the talkgroup"
+    );
     let listed = callouts
         .list_callouts(pb::ListCalloutsRequest::default())
         .await
@@ -261,15 +271,30 @@ async fn managed_teams_are_created_listed_updated_with_an_etag_and_deleted() {
         (
             pb::StartCalloutRequest {
                 teams: vec!["teams/baisha".into()],
-                message: Some(pb::start_callout_request::Message::Status(5000)),
+                status: Some(5000),
                 ..Default::default()
             },
-            "status",
+            "message.status",
+        ),
+        (
+            // Both given: the text is checked too.
+            pb::StartCalloutRequest {
+                teams: vec!["teams/baisha".into()],
+                text: Some(String::new()),
+                status: Some(5),
+                answer_statuses: vec![1],
+                deadline: Some(prost_types::Duration {
+                    seconds: 60,
+                    nanos: 0,
+                }),
+                ..Default::default()
+            },
+            "message.text",
         ),
         (
             pb::StartCalloutRequest {
                 teams: vec!["teams/baisha".into()],
-                message: Some(pb::start_callout_request::Message::Status(5)),
+                status: Some(5),
                 answer_statuses: vec![1],
                 ..Default::default()
             },

@@ -131,9 +131,7 @@ async fn a_demo_call_out_is_alerted_answered_declined_escalated_and_satisfied() 
     let mut req = tonic::Request::new(pb::StartCalloutRequest {
         title: "山洪预警".into(),
         teams: vec!["teams/county-rescue".into()],
-        message: Some(pb::start_callout_request::Message::Text(
-            "山洪预警，请立即到镇政府集合".into(),
-        )),
+        text: Some("山洪预警，请立即到镇政府集合".into()),
         answer_statuses: vec![1, 2],
         decline_statuses: vec![9],
         deadline: Some(prost_types::Duration {
@@ -271,7 +269,8 @@ async fn a_demo_call_out_is_alerted_answered_declined_escalated_and_satisfied() 
         assert!(seen.iter().any(|s| s == t), "{t} in {seen:?}");
     }
 
-    // The CLI: a leaders-only call-out of the Qingshan team, followed to its end.
+    // The CLI: a leaders-only call-out of the Qingshan team with a status and a text (the
+    // status goes first), followed to its end.
     let out = ctl(
         api,
         &[
@@ -280,6 +279,8 @@ async fn a_demo_call_out_is_alerted_answered_declined_escalated_and_satisfied() 
             "--team",
             "qingshan",
             "--leaders",
+            "--status",
+            "5",
             "--text",
             "青山镇应急分队队长请回复",
             "--answer",

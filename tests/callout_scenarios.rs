@@ -72,6 +72,8 @@ struct World {
     sites: BTreeMap<RadioId, &'static str>,
     /// Radios that acknowledge what is sent to them.
     alive: BTreeSet<RadioId>,
+    /// Radios that acknowledge everything but texts.
+    text_deaf: BTreeSet<RadioId>,
     /// Radios that reply with a status this long after first receiving the call-out.
     replies: BTreeMap<RadioId, (u64, u16)>,
     replied: BTreeSet<RadioId>,
@@ -106,6 +108,7 @@ impl World {
             seq: 0,
             sites: BTreeMap::new(),
             alive: BTreeSet::new(),
+            text_deaf: BTreeSet::new(),
             replies: BTreeMap::new(),
             replied: BTreeSet::new(),
             sent: Vec::new(),
@@ -280,7 +283,8 @@ impl World {
                 continue;
             }
             let s = self.sites[&r];
-            if let Some(service) = service {
+            let deaf = service == Some(Service::Text) && self.text_deaf.contains(&r);
+            if let Some(service) = service.filter(|_| !deaf) {
                 self.at(
                     t + 500,
                     air_input(
@@ -1042,4 +1046,217 @@ fn emergencies_go_ahead_of_call_out_traffic_and_call_outs_ahead_of_location_poll
     );
     assert!(w.core.operation(poll.id).is_some());
     w.check_replay();
+}
+
+/// The call-out message with both a status and a text.
+fn both() -> CalloutMessage {
+    CalloutMessage::Both {
+        status: 7,
+        text: "山洪预警，立即到村委会集合".into(),
+    }
+}
+
+/// Transmissions on the air of `site` (group and individual), in order, as (time handed
+/// over, is a status, addressee).
+fn on_site(w: &World, site: &str) -> Vec<(u64, bool, Addressee)> {
+    w.sent
+        .iter()
+        .filter(|(_, s, _)| *s == SiteId::new(site))
+        .filter_map(|(t, _, m)| match m {
+            AirMessage::Status { to, .. } => Some((*t, true, *to)),
+            AirMessage::Text { to, .. } => Some((*t, false, *to)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn with_a_status_and_a_text_every_transmission_is_the_status_then_the_text() {
+    let mut w = World::new();
+    w.run_until(T0);
+    let mut s = spec(&["qingshan"]);
+    s.message = both();
+    s.followup_delay_ms = 0;
+    let id = w.start(s);
+    let c = w.callout(id);
+    assert_eq!(c.groups.len(), 1, "one group send for the team");
+    assert!(c.groups[0].text_operation.is_some(), "the text follows");
+    w.run_until(T0 + 60_000);
+    let c = w.callout(id);
+    // Nobody replies: everyone ends delivered by their own acknowledgement of the text.
+    assert_eq!(c.state, CalloutState::Running);
+    for (site, radios) in [(S1, [leader(), m1()]), (S2, [m2(), m3()])] {
+        let air = on_site(&w, site);
+        let tg = Addressee::Talkgroup(g1());
+        // The group alert: one status, then one text, both to the talkgroup.
+        let group: Vec<bool> = air
+            .iter()
+            .filter(|(_, _, to)| *to == tg)
+            .map(|(_, st, _)| *st)
+            .collect();
+        assert_eq!(group, vec![true, false], "status then text on {site}");
+        let group_status = air.iter().find(|(_, _, to)| *to == tg).expect("group");
+        for r in radios {
+            let mine: Vec<&(u64, bool, Addressee)> = air
+                .iter()
+                .filter(|(_, _, to)| *to == Addressee::Radio(r))
+                .collect();
+            assert_eq!(
+                mine.iter().map(|(_, st, _)| *st).collect::<Vec<_>>(),
+                vec![true, false],
+                "{r:?}: one individual status, then one text"
+            );
+            let m = c.member(r).expect("member");
+            assert_eq!(m.state, MemberState::Delivered, "{r:?}");
+            assert_eq!(m.sends, 1);
+            assert!(m.status_operation.is_some());
+            // Alerted when the group status left (its air time after the hand-over).
+            let status_air = AirMessage::Status { to: tg, status: 7 }.air_time_ms();
+            assert_eq!(
+                m.alerted_at,
+                Some(Timestamp(group_status.0 + status_air)),
+                "{r:?} alerted by the first group transmission"
+            );
+            // Delivered by the acknowledgement of the text, 500 ms after it left; the
+            // status's acknowledgement came earlier and delivered nothing.
+            let (text_t, _, _) = mine[1];
+            let text_air = w
+                .sent
+                .iter()
+                .find(|(t, _, m)| {
+                    *t == *text_t
+                        && matches!(m, AirMessage::Text { to: Addressee::Radio(x), .. } if *x == r)
+                })
+                .map(|(_, _, m)| m.air_time_ms())
+                .expect("text sent");
+            assert_eq!(m.delivered_at, Some(Timestamp(text_t + text_air + 500)));
+        }
+        // Two group and four individual transmissions on the site, nothing else.
+        assert_eq!(air.len(), 6, "{site}: {air:?}");
+    }
+    w.check_replay();
+}
+
+#[test]
+fn a_radio_that_acknowledges_only_the_status_is_never_delivered() {
+    let mut w = World::new();
+    w.run_until(T0);
+    w.text_deaf.insert(m1());
+    let mut s = spec(&[]);
+    s.radios = vec![m1()];
+    s.message = both();
+    s.deadline_ms = 300_000;
+    let id = w.start(s);
+    w.run_until(T0 + 3_000);
+    // The status went out and was acknowledged; the text is not: still queued.
+    let statuses = |w: &World| {
+        w.sent
+            .iter()
+            .filter(|(_, _, m)| {
+                matches!(m, AirMessage::Status { to: Addressee::Radio(x), .. } if *x == m1())
+            })
+            .count()
+    };
+    assert_eq!(statuses(&w), 1);
+    assert!(w.individual_to(m1()) >= 1, "the text follows the status");
+    assert_eq!(w.state_of(id, m1()), MemberState::Queued);
+    w.run_until(T0 + 200_000);
+    // Retries, a radio check (answered), the message once more (status and text), and no
+    // acknowledgement of the text: unreachable, never delivered.
+    let c = w.callout(id);
+    let m = c.member(m1()).expect("member");
+    assert_eq!(m.state, MemberState::Unreachable);
+    assert_eq!(m.delivered_at, None);
+    assert_eq!(m.sends, 2);
+    assert_eq!(statuses(&w), 2, "one status ahead of each transmission");
+    w.check_replay();
+}
+
+#[test]
+fn a_status_and_a_text_are_both_checked_and_the_field_named() {
+    let mut w = World::new();
+    let mut s = spec(&["qingshan"]);
+    for (message, want) in [
+        (
+            CalloutMessage::Both {
+                status: 7,
+                text: String::new(),
+            },
+            "message.text",
+        ),
+        (
+            CalloutMessage::Both {
+                status: 7,
+                text: "汛".repeat(1_000),
+            },
+            "message.text",
+        ),
+        (
+            CalloutMessage::Both {
+                status: 1024,
+                text: "集合".into(),
+            },
+            "message.status",
+        ),
+    ] {
+        s.message = message;
+        match w.command(Command::StartCallout(Box::new(s.clone()))) {
+            Err(DispatchError::InvalidArgument { field, .. }) => assert_eq!(field, want),
+            other => panic!("{want}: {other:?}"),
+        }
+    }
+    assert_eq!(CalloutMessage::new(None, None), None);
+    assert_eq!(
+        CalloutMessage::new(Some("集合".into()), Some(7)),
+        Some(CalloutMessage::Both {
+            status: 7,
+            text: "集合".into()
+        })
+    );
+}
+
+#[test]
+fn journals_written_before_call_outs_sent_both_still_replay() {
+    // The forms an older gateway wrote.
+    let text: CalloutMessage =
+        serde_json::from_str(r#"{"kind":"text","text":"集合"}"#).expect("old text form");
+    assert_eq!(text.text(), Some("集合"));
+    assert_eq!(text.status(), None);
+    let status: CalloutMessage =
+        serde_json::from_str(r#"{"kind":"status","status":3}"#).expect("old status form");
+    assert_eq!(status, CalloutMessage::Status { status: 3 });
+    // A text-only call-out is journaled exactly as before (no new keys), and the journal
+    // with those old forms folds back into the live state.
+    let mut w = World::new();
+    w.run_until(T0);
+    w.replies.insert(leader(), (2_000, ON_MY_WAY));
+    let id = w.start(spec(&["qingshan"]));
+    w.run_until(T0 + 60_000);
+    assert!(w.callout(id).members.iter().all(|m| m.sends <= 1));
+    let mut fresh = Core::new(Config::default());
+    let mut groups = 0;
+    for e in &w.events {
+        let json = serde_json::to_value(e).expect("events serialise");
+        if e.kind.name() == "callout_group_queued" {
+            groups += 1;
+            let mut keys: Vec<&str> = json
+                .as_object()
+                .expect("object")
+                .keys()
+                .map(String::as_str)
+                .collect();
+            keys.sort_unstable();
+            assert_eq!(
+                keys,
+                ["at", "callout", "event", "operation", "talkgroup", "team"]
+            );
+        }
+        let text = json.to_string();
+        assert!(!text.contains("status_operation") && !text.contains("text_operation"));
+        assert!(!text.contains(r#""kind":"both""#));
+        let back: Event = serde_json::from_str(&text).expect("old form reads");
+        fresh.apply(&back);
+    }
+    assert_eq!(groups, 1);
+    assert_eq!(fresh.snapshot(), w.core.snapshot());
 }

@@ -110,6 +110,10 @@ pub fn member(m: &CalloutMember) -> pb::CalloutMember {
         update_time: Some(convert::timestamp(m.updated)),
         operation: m.operation.map(convert::operation_name).unwrap_or_default(),
         check_operation: m.check.map(convert::operation_name).unwrap_or_default(),
+        status_operation: m
+            .status_operation
+            .map(convert::operation_name)
+            .unwrap_or_default(),
         sends: u32::from(m.sends),
     }
 }
@@ -129,10 +133,8 @@ pub fn callout(c: &Callout) -> pb::Callout {
         teams: s.teams.iter().map(|t| convert::team_name(t)).collect(),
         roles: s.roles.iter().map(|r| team_role(*r) as i32).collect(),
         radios: s.radios.iter().map(|r| convert::radio_name(*r)).collect(),
-        message: Some(match &s.message {
-            CalloutMessage::Text { text } => pb::callout::Message::Text(text.clone()),
-            CalloutMessage::Status { status } => pb::callout::Message::Status(u32::from(*status)),
-        }),
+        text: s.message.text().map(str::to_string),
+        status: s.message.status().map(u32::from),
         answer_statuses: s.answers.statuses.iter().map(|v| u32::from(*v)).collect(),
         decline_statuses: s.answers.declines.iter().map(|v| u32::from(*v)).collect(),
         any_text_answers: s.answers.any_text,
@@ -167,7 +169,8 @@ pub fn callout(c: &Callout) -> pb::Callout {
         group_operations: c
             .groups
             .iter()
-            .map(|g| convert::operation_name(g.operation))
+            .flat_map(|g| std::iter::once(g.operation).chain(g.text_operation))
+            .map(convert::operation_name)
             .collect(),
         answered: u32::try_from(c.answered()).unwrap_or(u32::MAX),
         declined: u32::try_from(c.count(MemberState::Declined)).unwrap_or(u32::MAX),
@@ -187,11 +190,15 @@ pub fn event_payload(kind: &EventKind) -> Option<pb::event::Payload> {
             team,
             talkgroup,
             operation,
+            text_operation,
         } => P::CalloutGroupQueued(pb::CalloutGroupQueued {
             callout: callout_name(*callout),
             team: convert::team_name(team),
             talkgroup: convert::talkgroup_name(*talkgroup),
             operation: convert::operation_name(*operation),
+            text_operation: text_operation
+                .map(convert::operation_name)
+                .unwrap_or_default(),
         }),
         EventKind::CalloutMemberUpdated { callout, member: m } => {
             P::CalloutMemberUpdated(pb::CalloutMemberUpdated {
@@ -322,13 +329,12 @@ pub fn spec(r: pb::StartCalloutRequest) -> Result<CalloutSpec, Status> {
         .iter()
         .map(|v| role("required_roles", *v))
         .collect::<Result<Vec<_>, _>>()?;
-    let message = match r.message {
-        Some(pb::start_callout_request::Message::Text(text)) => CalloutMessage::Text { text },
-        Some(pb::start_callout_request::Message::Status(s)) => CalloutMessage::Status {
-            status: status_number("status", s)?,
-        },
-        None => return Err(invalid_argument("message", "give a text or a status")),
-    };
+    let status = r
+        .status
+        .map(|s| status_number("message.status", s))
+        .transpose()?;
+    let message = CalloutMessage::new(r.text, status)
+        .ok_or_else(|| invalid_argument("message", "give a text, a status or both"))?;
     let statuses = |field: &str, v: &[u32]| {
         v.iter()
             .map(|s| status_number(field, *s))

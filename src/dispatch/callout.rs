@@ -18,6 +18,10 @@
 //!   individual follow-ups are fed to each site's queue a few at a time ([`FEED_DEPTH`]), so a
 //!   member who answers before their turn costs no more air time, and every site's channel
 //!   works in parallel.
+//! - A call-out with a status and a text sends every transmission (group alert, follow-up,
+//!   re-send) as two operations, the status first (one burst: the radio alerts fast), then
+//!   the text; the group status alerts, and only the acknowledgement of the member's own
+//!   text delivers.
 //! - A member whose individual transmission times out (after the operation's retries) gets a
 //!   radio check; a failed check makes it `unreachable`, an answered one earns one more
 //!   transmission of the message, and no acknowledgement of that makes it `unreachable` too.
@@ -66,7 +70,10 @@ const MAX_TITLE_CHARS: usize = 64;
 /// Largest status number (the 10-bit status field, docs/air-commands.md §6).
 const MAX_STATUS: u16 = 1023;
 
-/// What a call-out sends: a text, or a status (pre-coded message) number.
+/// What a call-out sends: a text, a status (pre-coded message) number, or both.
+///
+/// Journals written before `Both` existed hold only the `text` and `status` forms; they
+/// still read the same.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum CalloutMessage {
@@ -74,6 +81,48 @@ pub enum CalloutMessage {
     Text { text: String },
     /// A status number, 0..=1023.
     Status { status: u16 },
+    /// A status and a text, sent as two transmissions, the status first: it is short (one
+    /// burst), so it sets off the radio's alert fast; the text is what the member reads, and
+    /// only its acknowledgement delivers.
+    Both { status: u16, text: String },
+}
+
+impl CalloutMessage {
+    /// The message for a text and/or a status; `None` when neither is given.
+    pub fn new(text: Option<String>, status: Option<u16>) -> Option<Self> {
+        match (text, status) {
+            (Some(text), Some(status)) => Some(CalloutMessage::Both { status, text }),
+            (Some(text), None) => Some(CalloutMessage::Text { text }),
+            (None, Some(status)) => Some(CalloutMessage::Status { status }),
+            (None, None) => None,
+        }
+    }
+
+    /// The text, when one is sent.
+    pub fn text(&self) -> Option<&str> {
+        match self {
+            CalloutMessage::Text { text } | CalloutMessage::Both { text, .. } => Some(text),
+            CalloutMessage::Status { .. } => None,
+        }
+    }
+
+    /// The status number, when one is sent.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            CalloutMessage::Status { status } | CalloutMessage::Both { status, .. } => {
+                Some(*status)
+            }
+            CalloutMessage::Text { .. } => None,
+        }
+    }
+
+    /// Operations one transmission of the message takes.
+    fn operations(&self) -> usize {
+        match self {
+            CalloutMessage::Both { .. } => 2,
+            _ => 1,
+        }
+    }
 }
 
 /// Which replies count, and how.
@@ -245,9 +294,14 @@ pub struct Member {
     /// The group transmission that alerts it, if its team has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<OperationId>,
-    /// Its individual transmission of the message, latest.
+    /// Its individual transmission of the message, latest (of the text, when the call-out
+    /// sends a status and a text).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operation: Option<OperationId>,
+    /// The individual status transmission sent just ahead of `operation`, when the call-out
+    /// sends a status and a text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_operation: Option<OperationId>,
     /// Its radio check, once one was sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub check: Option<OperationId>,
@@ -277,8 +331,12 @@ pub struct GroupSend {
     pub team: String,
     /// Its talkgroup.
     pub talkgroup: TalkgroupId,
-    /// The operation carrying it.
+    /// The operation carrying it (the status, when the call-out sends a status and a text:
+    /// its leaving alerts the members).
     pub operation: OperationId,
+    /// The text's operation, sent after `operation`, when the call-out sends both.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text_operation: Option<OperationId>,
 }
 
 /// A call-out resource.
@@ -411,12 +469,14 @@ pub(super) fn apply(st: &mut State, at: Timestamp, kind: &EventKind) {
             team,
             talkgroup,
             operation,
+            text_operation,
         } => {
             if let Some(c) = book.by_id.get_mut(callout) {
                 c.groups.push(GroupSend {
                     team: team.clone(),
                     talkgroup: *talkgroup,
                     operation: *operation,
+                    text_operation: *text_operation,
                 });
                 for m in c
                     .members
@@ -426,7 +486,9 @@ pub(super) fn apply(st: &mut State, at: Timestamp, kind: &EventKind) {
                     m.group = Some(*operation);
                 }
                 c.updated = at;
-                book.ops.insert(*operation, *callout);
+                for op in std::iter::once(operation).chain(text_operation) {
+                    book.ops.insert(*op, *callout);
+                }
             }
         }
         EventKind::CalloutMemberUpdated { callout, member } => {
@@ -495,7 +557,9 @@ pub(super) fn apply(st: &mut State, at: Timestamp, kind: &EventKind) {
 
 fn index(book: &mut Callouts, c: &Callout) {
     for g in &c.groups {
-        book.ops.insert(g.operation, c.id);
+        for op in std::iter::once(&g.operation).chain(&g.text_operation) {
+            book.ops.insert(*op, c.id);
+        }
     }
     for m in &c.members {
         for op in m.operation.iter().chain(&m.check) {
@@ -506,7 +570,9 @@ fn index(book: &mut Callouts, c: &Callout) {
 
 fn unindex(book: &mut Callouts, c: &Callout) {
     for g in &c.groups {
-        book.ops.remove(&g.operation);
+        for op in std::iter::once(&g.operation).chain(&g.text_operation) {
+            book.ops.remove(op);
+        }
     }
     for m in &c.members {
         for op in m.operation.iter().chain(&m.check) {
@@ -605,6 +671,7 @@ fn enlist(
         reason,
         group: None,
         operation: None,
+        status_operation: None,
         check: None,
         sends: 0,
         alerted_at: None,
@@ -631,16 +698,34 @@ fn reachability(r: &super::Radio) -> (MemberState, Option<NotReachable>, Option<
     }
 }
 
-fn air_command(msg: &CalloutMessage, to: Addressee) -> OtaCommand {
+/// The air commands of one transmission of the message: the status sent ahead (when both
+/// are sent) and the one whose acknowledgement delivers.
+fn air_commands(msg: &CalloutMessage, to: Addressee) -> (Option<OtaCommand>, OtaCommand) {
     match msg {
-        CalloutMessage::Text { text } => OtaCommand::SendText {
-            to,
-            text: text.clone(),
-        },
-        CalloutMessage::Status { status } => OtaCommand::SendStatus {
-            to,
-            status: *status,
-        },
+        CalloutMessage::Text { text } => (
+            None,
+            OtaCommand::SendText {
+                to,
+                text: text.clone(),
+            },
+        ),
+        CalloutMessage::Status { status } => (
+            None,
+            OtaCommand::SendStatus {
+                to,
+                status: *status,
+            },
+        ),
+        CalloutMessage::Both { status, text } => (
+            Some(OtaCommand::SendStatus {
+                to,
+                status: *status,
+            }),
+            OtaCommand::SendText {
+                to,
+                text: text.clone(),
+            },
+        ),
     }
 }
 
@@ -674,19 +759,16 @@ impl Core {
                 "longer than 64 characters or holds a control character",
             );
         }
-        match &spec.message {
-            CalloutMessage::Text { text } => {
-                if text.is_empty() {
-                    return invalid("message.text", "empty");
-                }
-                if text.encode_utf16().count() > self.config.max_text_units {
-                    return invalid("message.text", "longer than the air interface carries");
-                }
+        if let Some(text) = spec.message.text() {
+            if text.is_empty() {
+                return invalid("message.text", "empty");
             }
-            CalloutMessage::Status { status } if *status > MAX_STATUS => {
-                return invalid("message.status", "above 1023, the 10-bit air field");
+            if text.encode_utf16().count() > self.config.max_text_units {
+                return invalid("message.text", "longer than the air interface carries");
             }
-            CalloutMessage::Status { .. } => {}
+        }
+        if spec.message.status().is_some_and(|s| s > MAX_STATUS) {
+            return invalid("message.status", "above 1023, the 10-bit air field");
         }
         let a = &spec.answers;
         if a.statuses.is_empty() && a.declines.is_empty() && !a.any_text {
@@ -848,23 +930,52 @@ impl Core {
             }
         }
         for (team, talkgroup) in plans {
-            let cmd = air_command(&message, Addressee::Talkgroup(talkgroup));
+            let to = Addressee::Talkgroup(talkgroup);
             // A group that cannot be sent (never heard anywhere) leaves its members to
             // their individual transmissions.
-            if let Ok(op) = self.create_with(
-                now,
-                cmd,
-                Priority::Callout,
-                (None, operator.clone(), None),
-                out,
-            ) {
+            if let Ok((status, op)) = self.send_message(now, &message, to, operator.clone(), out) {
                 let kind = EventKind::CalloutGroupQueued {
                     callout: id,
                     team,
                     talkgroup,
-                    operation: op.id,
+                    operation: status.unwrap_or(op),
+                    text_operation: status.map(|_| op),
                 };
                 self.emit(now, kind, out);
+            }
+        }
+    }
+
+    /// Create the operations of one transmission of the message to `to`, in the order they
+    /// go on the air: the status sent ahead (when both are sent), then the one whose
+    /// acknowledgement delivers. Nothing is left queued when either cannot be created.
+    fn send_message(
+        &mut self,
+        now: Timestamp,
+        message: &CalloutMessage,
+        to: Addressee,
+        operator: Option<String>,
+        out: &mut Vec<Output>,
+    ) -> Result<(Option<OperationId>, OperationId), DispatchError> {
+        let (lead, main) = air_commands(message, to);
+        let lead = match lead {
+            Some(cmd) => Some(
+                self.create_with(
+                    now,
+                    cmd,
+                    Priority::Callout,
+                    (None, operator.clone(), None),
+                    out,
+                )?
+                .id,
+            ),
+            None => None,
+        };
+        match self.create_with(now, main, Priority::Callout, (None, operator, None), out) {
+            Ok(op) => Ok((lead, op.id)),
+            Err(e) => {
+                self.withdraw(now, lead, out);
+                Err(e)
             }
         }
     }
@@ -1084,10 +1195,11 @@ impl Core {
             && m.state != MemberState::Delivered
         {
             // The radio answers checks: send the message once more.
-            let cmd = air_command(&message, Addressee::Radio(m.radio));
-            match self.create_with(now, cmd, Priority::Callout, (None, operator, None), out) {
-                Ok(op) => {
-                    m.operation = Some(op.id);
+            let to = Addressee::Radio(m.radio);
+            match self.send_message(now, &message, to, operator, out) {
+                Ok((status, op)) => {
+                    m.operation = Some(op);
+                    m.status_operation = status;
                     m.sends = m.sends.saturating_add(1);
                 }
                 Err(_) => m.state = MemberState::Unreachable,
@@ -1114,6 +1226,7 @@ impl Core {
             ) {
                 continue;
             }
+            self.withdraw(now, m.status_operation, out);
             self.withdraw(now, m.operation, out);
             self.withdraw(now, m.check, out);
             m.state = MemberState::NotReachable;
@@ -1140,6 +1253,7 @@ impl Core {
             m.site = site.clone();
             // A fresh start: its earlier transmissions (if any) were withdrawn.
             m.operation = None;
+            m.status_operation = None;
             m.check = None;
             m.group = None;
             self.update(now, id, m, out);
@@ -1193,6 +1307,7 @@ impl Core {
         for (id, mut m, state) in counted {
             if m.state == MemberState::Queued {
                 // Answered before its own transmission left: that air time is saved.
+                self.withdraw(now, m.status_operation, out);
                 self.withdraw(now, m.operation, out);
             }
             self.withdraw(now, m.check, out);
@@ -1292,8 +1407,10 @@ impl Core {
         };
         for g in &c.groups {
             self.withdraw(now, Some(g.operation), out);
+            self.withdraw(now, g.text_operation, out);
         }
         for mut m in c.members {
+            self.withdraw(now, m.status_operation, out);
             self.withdraw(now, m.operation, out);
             self.withdraw(now, m.check, out);
             if m.state == MemberState::Queued {
@@ -1355,21 +1472,16 @@ impl Core {
                 if *n >= FEED_DEPTH {
                     continue;
                 }
-                *n += 1;
+                *n += c.spec.message.operations();
                 plans.push((m.clone(), site));
             }
             let (message, operator) = (c.spec.message.clone(), c.operator.clone());
             for (mut m, site) in plans {
-                let cmd = air_command(&message, Addressee::Radio(m.radio));
-                match self.create_with(
-                    now,
-                    cmd,
-                    Priority::Callout,
-                    (None, operator.clone(), None),
-                    out,
-                ) {
-                    Ok(op) => {
-                        m.operation = Some(op.id);
+                let to = Addressee::Radio(m.radio);
+                match self.send_message(now, &message, to, operator.clone(), out) {
+                    Ok((status, op)) => {
+                        m.operation = Some(op);
+                        m.status_operation = status;
                         m.sends = m.sends.saturating_add(1);
                         m.site = Some(site);
                     }

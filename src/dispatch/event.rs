@@ -260,7 +260,12 @@ pub enum EventKind {
         callout: CalloutId,
         team: String,
         talkgroup: TalkgroupId,
+        /// The transmission that alerts (the status, when the call-out sends both).
         operation: OperationId,
+        /// The text sent after it, when the call-out sends a status and a text (absent in
+        /// journals written before call-outs could send both).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        text_operation: Option<OperationId>,
     },
     /// One member of a call-out changed (state, transmissions, times, reply): the member
     /// after the change.

@@ -61,9 +61,10 @@ pub struct StartArgs {
     #[arg(long)]
     pub leaders: bool,
     /// The text to send.
-    #[arg(long, conflicts_with = "status")]
+    #[arg(long)]
     pub text: Option<String>,
-    /// A status number to send instead of a text.
+    /// A status number to send; with --text too, the status goes first (it sets off the
+    /// radio's alert fast) and the text follows.
     #[arg(long)]
     pub status: Option<u32>,
     /// Status numbers that count as an answer, comma-separated (e.g. 1,2).
@@ -312,16 +313,12 @@ pub(super) async fn run(
     let get = |name: String| pb::GetCalloutRequest { name };
     match cmd {
         CalloutCommand::Start(a) => {
-            let message = match (a.text, a.status) {
-                (Some(t), None) => pb::start_callout_request::Message::Text(t),
-                (None, Some(s)) => pb::start_callout_request::Message::Status(s),
-                _ => {
-                    return Err(CtlError::new(
-                        exit::USAGE,
-                        "give the message with --text or --status",
-                    ));
-                }
-            };
+            if a.text.is_none() && a.status.is_none() {
+                return Err(CtlError::new(
+                    exit::USAGE,
+                    "give the message with --text, --status or both",
+                ));
+            }
             let teams = a
                 .teams
                 .iter()
@@ -344,7 +341,8 @@ pub(super) async fn run(
                 teams,
                 roles: if a.leaders { vec![leader] } else { Vec::new() },
                 radios,
-                message: Some(message),
+                text: a.text,
+                status: a.status,
                 answer_statuses: a.answer,
                 decline_statuses: a.decline,
                 any_text_answers: a.any_text,
