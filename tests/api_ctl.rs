@@ -487,3 +487,20 @@ async fn a_stunned_radio_is_refused_in_one_sentence() {
     );
     assert_eq!(srv.backend.transmit_count(), sent, "nothing was sent");
 }
+
+#[tokio::test]
+async fn a_call_out_without_any_reply_that_counts_is_refused_naming_the_flags() {
+    let srv = server().await;
+    let (r, out) = run(
+        &srv,
+        &["callout", "start", "--radio", "80020200", "--text", "集合"],
+    )
+    .await;
+    let e = r.expect_err(&out);
+    assert_eq!(e.code, exit::USAGE, "{}", e.message);
+    assert!(
+        e.message.contains("--answer") && e.message.contains("--any-text"),
+        "{}",
+        e.message
+    );
+}

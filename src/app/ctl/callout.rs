@@ -319,6 +319,13 @@ pub(super) async fn run(
                     "give the message with --text, --status or both",
                 ));
             }
+            if a.answer.is_empty() && a.decline.is_empty() && !a.any_text {
+                return Err(CtlError::new(
+                    exit::USAGE,
+                    "say which replies count with --answer (status numbers), --decline or \
+                     --any-text; otherwise no reply could ever answer the call-out",
+                ));
+            }
             let teams = a
                 .teams
                 .iter()
