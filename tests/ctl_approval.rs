@@ -183,6 +183,11 @@ fn a_kill_takes_two_supervisors_and_the_audit_trail_says_who() {
     assert_eq!(pending_op(api, &radio), None);
     let out = ctl(api, &["operation", &op]);
     assert!(!text(&out).contains("AWAITING"), "{}", text(&out));
+    assert!(
+        text(&out).contains("(asked by demo, approved by demo-deputy)"),
+        "{}",
+        text(&out)
+    );
 
     // Another kill (of another radio: the first may be dead by now), rejected.
     let other = String::from_utf8(ctl(api, &["radios"]).stdout)

@@ -2314,7 +2314,12 @@ fn describe_raw(op: &pb::Operation, names: &Names, clock: &Clock) -> String {
         let _ = write!(s, ": {}", outcome::failure_words(op, names));
     }
     if !op.operator.is_empty() {
-        let _ = write!(s, " (asked by {})", op.operator);
+        let _ = write!(s, " (asked by {}", op.operator);
+        // A kill names its second person too, once one approved it.
+        if !op.approver.is_empty() && state != S::Rejected {
+            let _ = write!(s, ", approved by {}", op.approver);
+        }
+        s.push(')');
     }
     s
 }
