@@ -351,3 +351,53 @@ fn the_audit_service_only_lists() {
             && trunkgate::api::SERVICE_NAMES.contains(&"trunkgate.v1.ApprovalService")
     );
 }
+
+#[tokio::test]
+async fn a_page_that_ends_on_the_last_entry_has_no_token() {
+    let srv = server().await;
+    for n in 0..3 {
+        record_audit(
+            &srv.backend,
+            Some("pager"),
+            None,
+            "access_reloaded",
+            None,
+            None,
+            &format!("ok {n}"),
+        );
+    }
+    let list = |page_size: i32, page_token: String| {
+        let mut audit = audit(&srv);
+        async move {
+            audit
+                .list_audit_entries(pb::ListAuditEntriesRequest {
+                    identity: "pager".into(),
+                    page_size,
+                    page_token,
+                    ..Default::default()
+                })
+                .await
+                .expect("lists")
+                .into_inner()
+        }
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while list(10, String::new()).await.entries.len() < 3 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the entries were not journaled"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // Exactly all of them: no token to an empty page.
+    let all = list(3, String::new()).await;
+    assert_eq!(all.entries.len(), 3);
+    assert_eq!(all.next_page_token, "", "a token that leads nowhere");
+    // Two, then the last one on a page of its own and no token after it.
+    let first = list(2, String::new()).await;
+    assert_eq!(first.entries.len(), 2);
+    assert!(!first.next_page_token.is_empty());
+    let second = list(2, first.next_page_token).await;
+    assert_eq!(second.entries.len(), 1);
+    assert_eq!(second.next_page_token, "");
+}

@@ -141,7 +141,8 @@ impl<B: Backend> pb::audit_service_server::AuditService for Api<B> {
                 .await?;
             let exhausted = batch.len() < AUDIT_BATCH;
             let mut full = false;
-            for e in &batch {
+            let mut last_filled = false;
+            for (i, e) in batch.iter().enumerate() {
                 scanned += 1;
                 before = Some((e.event.at, e.seq));
                 let EventKind::AuditRecorded { entry } = &e.event.kind else {
@@ -156,8 +157,14 @@ impl<B: Backend> pb::audit_service_server::AuditService for Api<B> {
                 entries.push(convert::audit_entry(e.cursor(), e.event.at, entry));
                 if entries.len() == size {
                     full = true;
+                    last_filled = i + 1 == batch.len();
                     break;
                 }
+            }
+            // The page filled on the journal's last entry: nothing is left, so no token (a
+            // token would only lead to an empty page).
+            if full && exhausted && last_filled {
+                break None;
             }
             if full || (!exhausted && scanned >= AUDIT_SCAN_LIMIT) {
                 break before;
