@@ -1260,3 +1260,43 @@ fn journals_written_before_call_outs_sent_both_still_replay() {
     assert_eq!(groups, 1);
     assert_eq!(fresh.snapshot(), w.core.snapshot());
 }
+
+#[test]
+fn backups_past_the_member_bound_are_counted_as_left_out() {
+    let mut w = World::new();
+    w.run_until(T0);
+    // A managed team one short of the bound (nobody registered: every member out of reach,
+    // so the call-out escalates at once), and a backup team of ten.
+    let radios = |base: u32, n: u32| -> Vec<RadioId> {
+        (0..n).map(|i| RadioId::new(base + i).unwrap()).collect()
+    };
+    let big = TeamSpec {
+        key: "big".into(),
+        name: "大队".into(),
+        radios: radios(0x20_0000, 4_999),
+        backups: vec!["reserve".into()],
+        ..TeamSpec::default()
+    };
+    let reserve = TeamSpec {
+        key: "reserve".into(),
+        name: "预备队".into(),
+        radios: radios(0x30_0000, 10),
+        ..TeamSpec::default()
+    };
+    assert!(w.command(Command::CreateTeam(Box::new(reserve))).is_ok());
+    assert!(w.command(Command::CreateTeam(Box::new(big))).is_ok());
+    let id = w.start(spec(&["big"]));
+    let c = w.callout(id);
+    assert_eq!(c.state, CalloutState::Escalated);
+    assert_eq!(c.members.len(), trunkgate::dispatch::callout::MAX_MEMBERS);
+    let left_out: Vec<u32> = w
+        .events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::CalloutEscalated { left_out, .. } => Some(*left_out),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(left_out, [9], "nine of the ten backups did not fit");
+    w.check_replay();
+}

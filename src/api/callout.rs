@@ -226,10 +226,12 @@ pub fn event_payload(kind: &EventKind) -> Option<pb::event::Payload> {
             callout,
             teams,
             members,
+            left_out,
         } => P::CalloutEscalated(pb::CalloutEscalated {
             callout: callout_name(*callout),
             teams: teams.iter().map(|t| convert::team_name(t)).collect(),
             members: members.iter().map(member).collect(),
+            left_out: *left_out,
         }),
         EventKind::CalloutFinished {
             callout,

@@ -410,12 +410,23 @@ fn log_callout(event: &Event) {
             callout,
             teams,
             members,
-        } => tracing::info!(
-            callout = %callout,
-            teams = ?teams,
-            members = members.len(),
-            "call-out escalated to backup teams"
-        ),
+            left_out,
+        } => {
+            tracing::info!(
+                callout = %callout,
+                teams = ?teams,
+                members = members.len(),
+                "call-out escalated to backup teams"
+            );
+            if *left_out > 0 {
+                tracing::warn!(
+                    callout = %callout,
+                    left_out,
+                    bound = dispatch::callout::MAX_MEMBERS,
+                    "backup members left out: the call-out reached its member bound"
+                );
+            }
+        }
         K::CalloutFinished {
             callout,
             state,

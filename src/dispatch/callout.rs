@@ -506,6 +506,7 @@ pub(super) fn apply(st: &mut State, at: Timestamp, kind: &EventKind) {
             callout,
             teams,
             members,
+            ..
         } => {
             if let Some(c) = book.by_id.get_mut(callout) {
                 c.state = CalloutState::Escalated;
@@ -1384,11 +1385,16 @@ impl Core {
         let have: Vec<RadioId> = c.members.iter().map(|m| m.radio).collect();
         let roles = c.spec.roles.clone();
         let room = MAX_MEMBERS.saturating_sub(have.len());
-        let members = self.enlist_teams(now, &teams, &roles, true, &have, room);
+        // Everyone the backups would bring (escalation is rare, teams are bounded), so the
+        // event can say how many the member bound left out.
+        let mut members = self.enlist_teams(now, &teams, &roles, true, &have, usize::MAX);
+        let left_out = u32::try_from(members.len().saturating_sub(room)).unwrap_or(u32::MAX);
+        members.truncate(room);
         let kind = EventKind::CalloutEscalated {
             callout: id,
             teams: teams.clone(),
             members,
+            left_out,
         };
         self.emit(now, kind, out);
         self.queue_groups(now, id, &teams, out);

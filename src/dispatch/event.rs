@@ -285,6 +285,10 @@ pub enum EventKind {
         callout: CalloutId,
         teams: Vec<String>,
         members: Vec<CalloutMember>,
+        /// Backup members not enlisted because the call-out reached its member bound
+        /// ([`super::callout::MAX_MEMBERS`]); 0 in journals written before it was counted.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        left_out: u32,
     },
     /// A call-out finished: satisfied, expired or cancelled (by `operator`).
     CalloutFinished {
@@ -1159,6 +1163,11 @@ impl Core {
             EventKind::ConfigChanged { config } => self.config = config.clone(),
         }
     }
+}
+
+/// For `skip_serializing_if`: a zero count is left out of the journal.
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 #[cfg(test)]
