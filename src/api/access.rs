@@ -474,6 +474,20 @@ impl Refusal {
             Refusal::RateLimited => Code::ResourceExhausted,
         }
     }
+
+    /// The refusal in a few words, for logs and audit entries (`unknown token`, `needs the
+    /// supervisor role`).
+    pub fn words(self) -> String {
+        match self {
+            Refusal::NoCredentials => "no credentials".into(),
+            Refusal::UnknownToken => "unknown token".into(),
+            Refusal::ExpiredToken => "expired token".into(),
+            Refusal::UnmappedCertificate => "unmapped certificate".into(),
+            Refusal::RoleRequired(role) => format!("needs the {role} role"),
+            Refusal::Undecided => "no role decision".into(),
+            Refusal::RateLimited => "rate limited".into(),
+        }
+    }
 }
 
 /// What the access layer reports to its hook: every refusal and every reload.

@@ -569,7 +569,7 @@ pub const AUDITED_REFUSALS_PER_MINUTE: u32 = 120;
 /// [`AUDITED_REFUSALS_PER_MINUTE`]. Never blocks: the driver takes audit entries like air
 /// inputs (held through a journal outage, a drop for a full queue counted as `inputs_lost`).
 pub fn journal_hook(driver: super::driver::DriverHandle) -> crate::api::access::AccessHook {
-    use crate::api::access::{AccessEvent, Refusal};
+    use crate::api::access::AccessEvent;
     use crate::dispatch::AuditEntry;
     use std::sync::Mutex;
     use std::time::Instant;
@@ -619,20 +619,13 @@ pub fn journal_hook(driver: super::driver::DriverHandle) -> crate::api::access::
                     driver.record_audit(e);
                 }
                 if journal {
-                    let action = match refusal {
-                        Refusal::RoleRequired(_) | Refusal::Undecided => "permission_denied",
-                        Refusal::RateLimited => "rate_limited",
+                    // The action follows the gRPC code the call was refused with.
+                    let action = match refusal.code() {
+                        tonic::Code::PermissionDenied => "permission_denied",
+                        tonic::Code::ResourceExhausted => "rate_limited",
                         _ => "unauthenticated",
                     };
-                    let outcome = match refusal {
-                        Refusal::RoleRequired(role) => format!("refused: needs role {role}"),
-                        Refusal::Undecided => "refused: no role decision".into(),
-                        Refusal::RateLimited => "refused: rate limited".into(),
-                        Refusal::NoCredentials => "refused: no credentials".into(),
-                        Refusal::UnknownToken => "refused: unknown token".into(),
-                        Refusal::ExpiredToken => "refused: expired token".into(),
-                        Refusal::UnmappedCertificate => "refused: unmapped certificate".into(),
-                    };
+                    let outcome = format!("refused: {}", refusal.words());
                     let client = client.map(|c| c.to_string());
                     driver.record_audit(AuditEntry::new(
                         identity.as_deref(),
